@@ -1,0 +1,260 @@
+import { inspect } from 'node:util';
+import { redactText } from './shared/redact.js';
+
+/**
+ * The kind of an {@link RPCException}: a stable string to switch on, safe to log and to put in
+ * metrics (the class name can be mangled by bundlers; this cannot).
+ */
+export type RPCExceptionKind =
+  | 'connection-failure'
+  | 'unknown-outcome'
+  | 'remote-call'
+  | 'authentication'
+  | 'protocol'
+  | 'circuit-open'
+  | 'deadline-exceeded'
+  | 'retries-exhausted'
+  | 'client-closed'
+  | 'call-aborted'
+  | 'pending-limit';
+
+export interface RPCExceptionOptions {
+  method?: string | undefined;
+  attempts?: number | undefined;
+  node?: string | undefined;
+  epoch?: number | undefined;
+  cause?: unknown;
+  /** Overrides the class default where the truth is known better (e.g. an aborted call). */
+  mayHaveExecuted?: boolean | undefined;
+}
+
+/** A JSON-safe summary of an error cause: never the raw object, which may hold credentials. */
+export interface CauseSummary {
+  name: string;
+  message: string;
+  code?: string | number | undefined;
+  kind?: RPCExceptionKind | undefined;
+}
+
+/**
+ * Reduces any thrown value to a small Error that carries no request configuration. axios errors
+ * hold the request config (headers with `Authorization`, the body, the URL with userinfo) and
+ * Node's `util.inspect` prints an error's `cause` chain in full, so the raw error must never be
+ * kept as a cause.
+ */
+export function sanitizeCause(cause: unknown): Error | undefined {
+  if (cause === undefined || cause === null) return undefined;
+  if (cause instanceof RPCException) return cause;
+  const source = cause as { name?: unknown; message?: unknown; code?: unknown; syscall?: unknown };
+  const name = typeof source.name === 'string' ? source.name : 'Error';
+  const message = redactText(typeof source.message === 'string' ? source.message : String(cause));
+  const clean = new Error(message);
+  clean.name = name;
+  if (typeof source.code === 'string' || typeof source.code === 'number') {
+    Object.defineProperty(clean, 'code', { value: source.code, enumerable: true });
+  }
+  if (typeof source.syscall === 'string') {
+    Object.defineProperty(clean, 'syscall', { value: source.syscall, enumerable: true });
+  }
+  // The stack of the original error names only our frames and Node's; keep the clean one.
+  clean.stack = `${name}: ${message}`;
+  return clean;
+}
+
+function summarize(cause: unknown): CauseSummary | undefined {
+  if (cause === undefined) return undefined;
+  if (cause instanceof RPCException) {
+    return { name: cause.name, message: cause.message, kind: cause.kind };
+  }
+  const e = cause as { name?: unknown; message?: unknown; code?: unknown };
+  const code = typeof e.code === 'string' || typeof e.code === 'number' ? e.code : undefined;
+  return {
+    name: typeof e.name === 'string' ? e.name : 'Error',
+    message: redactText(typeof e.message === 'string' ? e.message : String(cause)),
+    ...(code !== undefined ? { code } : {}),
+  };
+}
+
+/**
+ * Every failure of a call is one of these. The subclass answers one question: may this call
+ * have run on the server? ({@link RPCException.mayHaveExecuted}).
+ */
+export abstract class RPCException extends Error {
+  abstract readonly kind: RPCExceptionKind;
+  readonly method: string | undefined;
+  /** Attempts made (sent or tried) before this error was raised. */
+  readonly attempts: number;
+  /** The node that answered last, from `X-Hotcold-Node`, when one did. */
+  readonly node: string | undefined;
+  /** The fencing token the last answering node served under, from `X-Hotcold-Epoch`. */
+  readonly epoch: number | undefined;
+  /** False only when it is certain the server did not execute the call. */
+  readonly mayHaveExecuted: boolean;
+
+  protected constructor(message: string, defaultMayHaveExecuted: boolean, options: RPCExceptionOptions = {}) {
+    const cause = sanitizeCause(options.cause);
+    super(redactText(message), cause === undefined ? undefined : { cause });
+    this.name = new.target.name;
+    this.method = options.method;
+    this.attempts = options.attempts ?? 0;
+    this.node = options.node;
+    this.epoch = options.epoch;
+    this.mayHaveExecuted = options.mayHaveExecuted ?? defaultMayHaveExecuted;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      kind: this.kind,
+      message: this.message,
+      method: this.method,
+      attempts: this.attempts,
+      node: this.node,
+      epoch: this.epoch,
+      mayHaveExecuted: this.mayHaveExecuted,
+      cause: summarize(this.cause),
+    };
+  }
+
+  [inspect.custom](): string {
+    return `${this.stack ?? `${this.name}: ${this.message}`}\n  ${inspect(this.toJSON(), { depth: 3 })}`;
+  }
+}
+
+/** The call never reached a node that could execute it: connect failure, no backend, NOT_ACTIVE. */
+export class ConnectionFailureException extends RPCException {
+  readonly kind = 'connection-failure' as const;
+  /** Server's `Retry-After`, in milliseconds, when it sent one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: RPCExceptionOptions & { retryAfterMs?: number | undefined } = {}) {
+    super(message, false, options);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** The request was (or may have been) delivered and no complete answer came back. */
+export class UnknownOutcomeException extends RPCException {
+  readonly kind = 'unknown-outcome' as const;
+  constructor(message: string, options: RPCExceptionOptions = {}) {
+    super(message, true, options);
+  }
+}
+
+/** The server executed the call and answered with a JSON-RPC `error` object. */
+export class RemoteCallException extends RPCException {
+  readonly kind = 'remote-call' as const;
+  /** The JSON-RPC error code. */
+  readonly code: number;
+  readonly data: unknown;
+  constructor(code: number, message: string, data: unknown, options: RPCExceptionOptions = {}) {
+    super(message, true, options);
+    this.code = code;
+    this.data = data;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), code: this.code, data: this.data };
+  }
+}
+
+/** `401` or `403`: the request was refused before execution. */
+export class AuthenticationException extends RPCException {
+  readonly kind = 'authentication' as const;
+  readonly status: number;
+  constructor(status: number, message: string, options: RPCExceptionOptions = {}) {
+    super(message, false, options);
+    this.status = status;
+  }
+}
+
+/** The answer was not a valid JSON-RPC response (or too large); the call may have run. */
+export class ProtocolException extends RPCException {
+  readonly kind = 'protocol' as const;
+  constructor(message: string, options: RPCExceptionOptions = {}) {
+    super(message, true, options);
+  }
+}
+
+/** The circuit breaker is open: the call was not attempted. */
+export class CircuitOpenException extends RPCException {
+  readonly kind = 'circuit-open' as const;
+  constructor(message: string, options: RPCExceptionOptions = {}) {
+    super(message, false, options);
+  }
+}
+
+/** The whole-call deadline passed. `mayHaveExecuted` is true if any attempt may have run. */
+export class DeadlineExceededException extends RPCException {
+  readonly kind = 'deadline-exceeded' as const;
+  constructor(message: string, options: RPCExceptionOptions = {}) {
+    super(message, true, options);
+  }
+}
+
+export type RetriesExhaustedReason = 'attempts' | 'budget' | 'reconnect' | 'not-retryable';
+
+/** No more attempts are allowed; {@link causes} holds every attempt's failure in order. */
+export class RetriesExhaustedException extends RPCException {
+  readonly kind = 'retries-exhausted' as const;
+  readonly reason: RetriesExhaustedReason;
+  readonly causes: readonly RPCException[];
+  constructor(
+    message: string,
+    reason: RetriesExhaustedReason,
+    causes: readonly RPCException[],
+    options: RPCExceptionOptions = {},
+  ) {
+    super(message, causes.some((c) => c.mayHaveExecuted), {
+      cause: causes[causes.length - 1],
+      attempts: causes.length,
+      ...options,
+    });
+    this.reason = reason;
+    this.causes = causes;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), reason: this.reason, causes: this.causes.map((c) => summarize(c)) };
+  }
+}
+
+/** The client was closed before or while the call ran. */
+export class ClientClosedException extends RPCException {
+  readonly kind = 'client-closed' as const;
+  constructor(message = 'client is closed', options: RPCExceptionOptions = {}) {
+    super(message, false, options);
+  }
+}
+
+/** The caller's AbortSignal fired. `mayHaveExecuted` says whether a request had been sent. */
+export class CallAbortedException extends RPCException {
+  readonly kind = 'call-aborted' as const;
+  constructor(message = 'call aborted', options: RPCExceptionOptions = {}) {
+    super(message, false, options);
+  }
+}
+
+/** Too many calls are already waiting for the connection to come back (`maxPending`). */
+export class PendingLimitException extends RPCException {
+  readonly kind = 'pending-limit' as const;
+  constructor(message: string, options: RPCExceptionOptions = {}) {
+    super(message, false, options);
+  }
+}
+
+/**
+ * Invalid options, thrown synchronously at construction. `field` is the option's path
+ * (e.g. `retry.maxAttempts`); the value itself is never echoed, as it may be a secret.
+ */
+export class ConfigurationError extends Error {
+  readonly field: string;
+  readonly reason: string;
+  constructor(field: string, reason: string) {
+    super(`invalid option ${field}: ${reason}`);
+    this.name = 'ConfigurationError';
+    this.field = field;
+    this.reason = reason;
+  }
+}
+
+export function isRPCException(value: unknown): value is RPCException {
+  return value instanceof RPCException;
+}

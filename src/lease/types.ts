@@ -1,0 +1,140 @@
+import type { Observable } from 'rxjs';
+
+/**
+ * Public types of the lease engine (`hotcold/lease`). The engine (lease.ts) and the node
+ * (`hotcold/node`) meet here: the node needs a held lease, its fencing token, and a way to run
+ * its dedup record and the handler's writes in one transaction on the lease's database.
+ */
+
+export type Dialect = 'sqlite' | 'postgres' | 'mysql';
+
+/**
+ * A statement runner bound to one open transaction on the lease database. Placeholders are `?`
+ * on every dialect (the store rewrites them for PostgreSQL).
+ */
+export interface SqlExecutor {
+  readonly dialect: Dialect;
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs a statement and returns the number of rows it changed. */
+  execute(sql: string, params?: readonly unknown[]): Promise<{ changes: number }>;
+}
+
+/** A lease row as read from the store. */
+export interface LeaseRecord {
+  name: string;
+  /** `machineName#instanceId`, or null when released. */
+  holder: string | null;
+  machineName: string | null;
+  token: number;
+  version: number;
+  /** Milliseconds since the last renewal, measured on the database server's clock. */
+  ageMs: number;
+  /** Milliseconds until a standby may take over (<= 0: expired or free). */
+  expiresInMs: number;
+  /** The `waitInterval` the holder announced with its last write. */
+  waitIntervalMs: number;
+}
+
+/**
+ * A lease database. Implementations: `sqliteStore`, `postgresStore`, `mysqlStore`. The engine
+ * drives the lease statements through the store; applications use {@link LeaseStore.transaction}
+ * and {@link LeaseStore.assertHeld} to fence their own writes.
+ */
+export interface LeaseStore {
+  readonly dialect: Dialect;
+  /** The lease table's name (validated SQL identifier). */
+  readonly table: string;
+  /** Creates the lease table if absent. Idempotent; safe to race between processes. */
+  init(): Promise<void>;
+  /** The DDL `init()` runs, for a DBA to apply by hand. */
+  ddl(): string[];
+  /** Reads a lease row (null if no row for `name`). */
+  read(name: string): Promise<LeaseRecord | null>;
+  /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Inside `tx`, locks the lease row and throws `FencingError` unless `token` is still the
+   * current token and the lease is not expired. Call it before writes that only the hot node
+   * may make, in the same transaction as those writes.
+   */
+  assertHeld(tx: SqlExecutor, name: string, token: number): Promise<void>;
+  /** Ends connections the store opened itself (not a pool or database the user passed in). */
+  close(): Promise<void>;
+}
+
+export type LeaseMode = 'cold' | 'warm';
+
+export type LeaseStatus = 'standby' | 'acquiring' | 'active' | 'lost' | 'released' | 'closed';
+
+export interface LeaseState {
+  status: LeaseStatus;
+  /** Current holder as last seen (ours when active). */
+  holder?: string | undefined;
+  /** Our fencing token while active; the holder's token as last seen otherwise. */
+  token?: number | undefined;
+  /** Monotonic ms timestamp of the change. */
+  since: number;
+  reason?: string | undefined;
+}
+
+export type LeaseEvent =
+  | { type: 'acquired'; token: number; waitedMs: number }
+  | { type: 'renewed'; token: number; latencyMs: number }
+  | { type: 'renew-failed'; token: number; error: string; consecutive: number }
+  | { type: 'lost'; token: number; reason: string }
+  | { type: 'released'; token: number }
+  | { type: 'warning'; message: string };
+
+/** What `acquire()` resolves to: proof of holding, valid until `signal` aborts. */
+export interface HeldLease {
+  /** The fencing token: rises on every change of holder, never repeats. */
+  readonly token: number;
+  /** Aborts the moment the lease is lost or released. */
+  readonly signal: AbortSignal;
+  /**
+   * True while the self-fencing deadline (local monotonic clock, from the send time of the last
+   * successful renewal) has not passed and the lease was not lost or released. Synchronous: call
+   * it right before each action, since a timer-driven `signal` can fire late after a pause.
+   */
+  isValid(): boolean;
+  /** Milliseconds left before this holder must consider itself fenced. */
+  remainingMs(): number;
+}
+
+export interface LeaseOptions {
+  store: LeaseStore;
+  /** The lease's name (its row); default `'hotcold'`. */
+  name?: string;
+  /** This node's machine name; a per-process instance id is appended to form the holder. */
+  machineName: string;
+  /** ms between renewals; default 20000 (Corda `updateInterval`). */
+  updateInterval?: number;
+  /** ms without renewal before a standby may take over; default 40000 (Corda `waitInterval`). */
+  waitInterval?: number;
+  /** `cold`: acquire when asked, waiting out a live holder. `warm`: stay a standby and take over on expiry. */
+  mode?: LeaseMode;
+  /** Cap for each lease statement; must end before the self-fencing deadline. */
+  statementTimeoutMs?: number;
+}
+
+export interface Lease {
+  readonly name: string;
+  /** `machineName#instanceId`. */
+  readonly holderId: string;
+  readonly options: Readonly<Required<Omit<LeaseOptions, 'store'>>>;
+  readonly store: LeaseStore;
+  readonly state$: Observable<LeaseState>;
+  readonly events$: Observable<LeaseEvent>;
+  /** The current state, synchronously. */
+  readonly state: LeaseState;
+  /** The held lease while active, else undefined. */
+  readonly current: HeldLease | undefined;
+  /** Resolves once held (waiting out a live holder); rejects if `signal` aborts or the lease is closed. */
+  acquire(options?: { signal?: AbortSignal }): Promise<HeldLease>;
+  /** Planned handover: clears the holder so a standby can take over at once. */
+  release(): Promise<void>;
+  /** `assertHeld` on this lease's row with this lease's current token. */
+  assertHeld(tx: SqlExecutor, token?: number): Promise<void>;
+  /** Releases if held, stops every timer; the store is closed only if the lease created it. */
+  close(): Promise<void>;
+}

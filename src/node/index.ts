@@ -1,0 +1,4 @@
+/**
+ * `hotcold/node`: the reference JSON-RPC node that serves only while it holds the lease.
+ */
+export {};

@@ -1,0 +1,19 @@
+/**
+ * Sleeps `ms`, rejecting with the signal's reason the moment it aborts. The timer is cleared on
+ * abort, so an aborted sleep leaves no handle behind.
+ */
+export function sleep(ms: number, signal?: AbortSignal, options: { unref?: boolean } = {}): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    if (options.unref) timer.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,100 @@
+import { ConfigurationError } from '../errors.js';
+
+/**
+ * Option checks shared by every constructor. Each throws {@link ConfigurationError} naming the
+ * field; none echoes the value, which may be a credential.
+ */
+
+export function requireFiniteNonNegative(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ConfigurationError(field, 'must be a finite number >= 0');
+  }
+  return value;
+}
+
+export function requirePositive(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigurationError(field, 'must be a finite number > 0');
+  }
+  return value;
+}
+
+export function requirePositiveInteger(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigurationError(field, 'must be a positive integer');
+  }
+  return value;
+}
+
+export function requireNonNegativeInteger(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new ConfigurationError(field, 'must be an integer >= 0');
+  }
+  return value;
+}
+
+export function requireRatio(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new ConfigurationError(field, 'must be a number in [0, 1]');
+  }
+  return value;
+}
+
+export function requireNonEmptyString(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim().length === 0) {
+    throw new ConfigurationError(field, 'must be a non-empty string');
+  }
+  return value;
+}
+
+export function requireBoolean(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ConfigurationError(field, 'must be a boolean');
+  return value;
+}
+
+export function requireOneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ConfigurationError(field, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+  }
+  return value as T;
+}
+
+export function requireHttpUrl(field: string, value: unknown): URL {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigurationError(field, 'must be a non-empty http(s) URL');
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigurationError(field, 'is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigurationError(field, 'must use http: or https:');
+  }
+  return url;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** A bare SQL identifier, safe to splice into DDL and DML on every supported dialect. */
+export function requireSqlIdentifier(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !IDENTIFIER.test(value)) {
+    throw new ConfigurationError(field, 'must be an SQL identifier: a letter or _, then letters, digits or _, at most 63 characters');
+  }
+  return value;
+}
+
+/** Rejects keys the caller did not mean (typos like `maxAttempt`), naming the first one. */
+export function rejectUnknownKeys(prefix: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new ConfigurationError(prefix ? `${prefix}.${key}` : key, 'is not a known option');
+  }
+}
+
+export function requireObject(field: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigurationError(field, 'must be an object');
+  }
+  return value as Record<string, unknown>;
+}

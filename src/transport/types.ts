@@ -1,0 +1,51 @@
+import type { HealthBody } from '../wire.js';
+
+/** One attempt of one call, as the pipeline hands it to a transport. */
+export interface TransportRequest {
+  /** Base URL of the backend (balancer or pool member), without the RPC path. */
+  baseUrl: string;
+  method: string;
+  params: unknown;
+  /** JSON-RPC id for this attempt. */
+  id: number | string;
+  /** The same on every attempt of one logical call. */
+  idempotencyKey: string;
+  /** 1-based attempt number, sent as `X-Hotcold-Attempt`. */
+  attempt: number;
+  /** Per-attempt timeout: the remainder of the whole-call deadline, capped by the method's timeout. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** What a successful attempt returns: the JSON-RPC result and the node identity it came from. */
+export interface TransportResponse {
+  result: unknown;
+  status: number;
+  /** `X-Hotcold-Node`, when the answer came from a hotcold node. */
+  node?: string | undefined;
+  /** `X-Hotcold-Epoch` (the node's fencing token). */
+  epoch?: number | undefined;
+  /** `X-Hotcold-Dedup: 1` was present: the node deduplicates by `Idempotency-Key`. */
+  dedup: boolean;
+}
+
+export interface HealthResult {
+  ok: boolean;
+  status: number;
+  body?: HealthBody | undefined;
+  node?: string | undefined;
+  epoch?: number | undefined;
+}
+
+/**
+ * Moves one JSON-RPC attempt over the wire. A transport never retries; every failure it throws
+ * is an `RPCException` subclass (see `classify`), carrying `node`/`epoch` when the answer had
+ * them, so the pipeline can decide on retry without looking at transport details.
+ */
+export interface Transport {
+  send(request: TransportRequest): Promise<TransportResponse>;
+  /** `GET <baseUrl><healthPath>`; resolves for any HTTP answer, rejects on connection failure. */
+  health(baseUrl: string, options: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<HealthResult>;
+  /** Ends keep-alive sockets the transport owns (not a user-supplied axios instance's). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,64 @@
+/**
+ * The wire contract between client and node (DESIGN §1). Header names are lower-case, as Node
+ * reports them.
+ */
+export const HEADER_IDEMPOTENCY_KEY = 'idempotency-key';
+export const HEADER_ATTEMPT = 'x-hotcold-attempt';
+export const HEADER_NODE = 'x-hotcold-node';
+export const HEADER_EPOCH = 'x-hotcold-epoch';
+export const HEADER_DEDUP = 'x-hotcold-dedup';
+
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+export const DEFAULT_RPC_PATH = '/rpc';
+export const DEFAULT_HEALTH_PATH = '/health';
+
+/** Body of a node's `503` while it does not hold the lease: the request was not executed. */
+export interface NotActiveBody {
+  error: 'NOT_ACTIVE';
+  status: NodeStatus;
+  node: string;
+  /** The fencing token of the current holder, when known. */
+  epoch?: number;
+  message?: string;
+}
+
+export type NodeStatus = 'active' | 'standby' | 'draining' | 'lost';
+
+export interface HealthBody {
+  status: NodeStatus;
+  node: string;
+  epoch?: number;
+}
+
+export type JsonRpcId = string | number;
+
+export interface JsonRpcRequest {
+  jsonrpc: '2.0';
+  id?: JsonRpcId | null;
+  method: string;
+  params?: unknown;
+}
+
+export interface JsonRpcErrorObject {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+export type JsonRpcResponse =
+  | { jsonrpc: '2.0'; id: JsonRpcId | null; result: unknown }
+  | { jsonrpc: '2.0'; id: JsonRpcId | null; error: JsonRpcErrorObject };
+
+/** JSON-RPC 2.0 reserved codes, plus the ones hotcold nodes use. */
+export const JSONRPC_PARSE_ERROR = -32700;
+export const JSONRPC_INVALID_REQUEST = -32600;
+export const JSONRPC_METHOD_NOT_FOUND = -32601;
+export const JSONRPC_INVALID_PARAMS = -32602;
+export const JSONRPC_INTERNAL_ERROR = -32603;
+/** The node lost the lease while the handler ran; its transaction was rolled back. */
+export const HOTCOLD_LEASE_LOST = -32001;
+/** The idempotency key was reused with a different method or params, or by another caller. */
+export const HOTCOLD_KEY_CONFLICT = -32002;
+
+/** The method a client uses to read a resumable feed (DESIGN: `client.feed`). */
+export const FEED_METHOD = 'hotcold.feed';
