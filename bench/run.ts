@@ -1,0 +1,37 @@
+/**
+ * `npm run bench [-- suite ...]`: runs the benchmark suites (client, lease, failover), prints one
+ * table and writes bench/results/<suite>.json. Suites are loaded on demand so one can run alone.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { printTable, type BenchRow } from './report.js';
+
+type Suite = () => Promise<BenchRow[]>;
+
+const suites: Record<string, () => Promise<Suite>> = {
+  client: async () => (await import('./client.js')).runBench,
+  lease: async () => (await import('./lease.js')).runBench,
+  failover: async () => (await import('./failover.js')).runBench,
+};
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = requested.length > 0 ? requested : Object.keys(suites);
+
+const all: BenchRow[] = [];
+await mkdir(path.join(here, 'results'), { recursive: true });
+for (const name of names) {
+  const load = suites[name];
+  if (!load) {
+    process.stderr.write(`bench: unknown suite '${name}' (have: ${Object.keys(suites).join(', ')})\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`bench: running ${name}...\n`);
+  const rows = await (await load())();
+  all.push(...rows);
+  const meta = { suite: name, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() };
+  await writeFile(path.join(here, 'results', `${name}.json`), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
+}
+process.stdout.write(`${printTable(all)}\n`);
