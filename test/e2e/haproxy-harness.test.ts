@@ -1,0 +1,141 @@
+/**
+ * The HAProxy harness and the shipped config, against two throwaway HTTP servers: routing by
+ * /health, switching when health flips, 503 when no node is up, and - the safety property the
+ * config's comments promise - no replay of a request that reached a node.
+ */
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exampleConfigPath, findHaproxy, renderHaproxyConfig, startHaproxy, type RunningHaproxy } from '../../src/cli/demo/haproxy.js';
+
+const binary = findHaproxy();
+if (!binary && process.env.CI === 'true') throw new Error('haproxy is required in CI (CI=true) but is not installed');
+if (!binary) process.stderr.write('\n\n*** haproxy is NOT installed: the HAProxy suites are SKIPPED ***\n\n');
+
+interface Backend {
+  name: string;
+  server: http.Server;
+  port: number;
+  healthy: boolean;
+  /** What /rpc does: answer, or reset the connection after reading the request. */
+  rpc: 'answer' | 'reset';
+  rpcRequests: number;
+}
+
+async function backend(name: string, healthy: boolean): Promise<Backend> {
+  const b: Backend = { name, server: http.createServer(), port: 0, healthy, rpc: 'answer', rpcRequests: 0 };
+  b.server.on('request', (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/health') {
+        res.writeHead(b.healthy ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: b.healthy ? 'active' : 'standby', node: name }));
+        return;
+      }
+      b.rpcRequests += 1;
+      if (b.rpc === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(200, { 'x-hotcold-node': name, 'content-type': 'text/plain' });
+      res.end(name);
+    });
+  });
+  await new Promise<void>((resolve) => b.server.listen(0, '127.0.0.1', resolve));
+  b.port = (b.server.address() as AddressInfo).port;
+  return b;
+}
+
+async function get(url: string): Promise<{ status: number; node: string | undefined; body: string }> {
+  const response = await fetch(url, { method: 'POST', body: '{}', headers: { connection: 'close' } });
+  const body = await response.text();
+  return { status: response.status, node: response.headers.get('x-hotcold-node') ?? undefined, body };
+}
+
+async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last) && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    last = await probe();
+  }
+  return last;
+}
+
+describe('shipped haproxy.cfg', () => {
+  it.runIf(binary)('is valid as shipped and as rendered', async () => {
+    execFileSync(binary ?? 'haproxy', ['-c', '-q', '-f', exampleConfigPath()]);
+  });
+
+  it('rendering rewrites only bind and server addresses, and refuses a drifting template', async () => {
+    const template = 'frontend f\n    bind 1.2.3.4:80\nbackend b\n    server node-a 10.0.0.1:8080 check\n    server node-b 10.0.0.2:8080\n';
+    const out = renderHaproxyConfig(template, { port: 9000, backends: [{ name: 'node-a', port: 1 }, { name: 'node-b', port: 2 }] });
+    expect(out).toContain('bind 127.0.0.1:9000');
+    expect(out).toContain('server node-a 127.0.0.1:1 check');
+    expect(out).toContain('server node-b 127.0.0.1:2');
+    expect(() => renderHaproxyConfig(template, { port: 1, backends: [{ name: 'node-a', port: 1 }] })).toThrow(/node-b/);
+    expect(() =>
+      renderHaproxyConfig(template, { port: 1, backends: [{ name: 'node-a', port: 1 }, { name: 'node-b', port: 2 }, { name: 'node-c', port: 3 }] }),
+    ).toThrow(/node-c/);
+  });
+});
+
+describe.runIf(binary)('haproxy harness in front of two health-checked servers', () => {
+  let a: Backend;
+  let b: Backend;
+  let lb: RunningHaproxy;
+
+  beforeAll(async () => {
+    a = await backend('node-a', true);
+    b = await backend('node-b', false);
+    lb = await startHaproxy({ backends: [{ name: 'node-a', port: a.port }, { name: 'node-b', port: b.port }] });
+  });
+  afterAll(async () => {
+    await lb?.stop();
+    await new Promise((resolve) => a?.server.close(resolve));
+    await new Promise((resolve) => b?.server.close(resolve));
+  });
+
+  it('routes to the healthy node and follows a health flip within a few checks', async () => {
+    const first = await eventually(() => get(`${lb.url}/rpc`), (r) => r.node === 'node-a');
+    expect(first.node).toBe('node-a');
+    a.healthy = false;
+    b.healthy = true;
+    const started = Date.now();
+    const flipped = await eventually(() => get(`${lb.url}/rpc`), (r) => r.node === 'node-b');
+    expect(flipped.node).toBe('node-b');
+    // inter 100ms, fall 1, rise 1: a few hundred ms; generous for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('answers 503 without node headers when no node is healthy', async () => {
+    a.healthy = false;
+    b.healthy = false;
+    const none = await eventually(() => get(`${lb.url}/rpc`), (r) => r.status === 503);
+    expect(none.status).toBe(503);
+    expect(none.node).toBeUndefined();
+  });
+
+  it('does not replay a request that reached a node (retry-on defaults to conn-failure)', async () => {
+    a.healthy = true;
+    b.healthy = true;
+    a.rpc = 'reset';
+    b.rpc = 'reset';
+    // /health is passed through to the node: 200 once HAProxy has a server up again.
+    expect((await eventually(() => get(`${lb.url}/health`), (r) => r.status === 200)).status).toBe(200);
+    const before = a.rpcRequests + b.rpcRequests;
+    const answer = await get(`${lb.url}/rpc`);
+    expect(answer.status).toBe(502);
+    expect(a.rpcRequests + b.rpcRequests - before).toBe(1);
+    a.rpc = 'answer';
+    b.rpc = 'answer';
+  });
+
+  it('stops, leaving no process behind', async () => {
+    const pid = lb.child.pid;
+    await lb.stop();
+    expect(lb.child.hasExited()).toBe(true);
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
