@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { isRPCException } from '../../errors.js';
+import { monotonicNow } from '../../shared/clock.js';
+import type { CallRecord } from './call-log.js';
+
+/**
+ * N concurrent callers, each making one keyed call after another until stopped. Every call gets
+ * its own idempotency key (so the ledger can be checked per call) and is logged with its outcome
+ * and, for failures, the client's classification.
+ */
+
+export type CallFn = (method: string, params: unknown, options: { idempotencyKey: string }) => Promise<unknown>;
+
+export interface LoadOptions {
+  callers: number;
+  call: CallFn;
+  method: string;
+  /** Params of the `seq`-th call of caller `caller`. */
+  params: (caller: number, seq: number) => unknown;
+  /** Pause between one caller's calls (default 0: back to back). */
+  pauseMs?: number;
+  /** Called after every completed call (drives the live status line). */
+  onCall?: (record: CallRecord) => void;
+}
+
+export interface LoadStats {
+  ok: number;
+  failed: number;
+  inFlight: number;
+  /** Monotonic time of the latest successful completion (undefined before the first). */
+  lastOkAt: number | undefined;
+}
+
+export interface LoadRun {
+  readonly records: readonly CallRecord[];
+  stats(): LoadStats;
+  /** Stops starting calls, waits for the ones in flight, returns the full log. */
+  stop(): Promise<CallRecord[]>;
+}
+
+export function startLoad(options: LoadOptions): LoadRun {
+  const run = randomUUID().slice(0, 8);
+  const records: CallRecord[] = [];
+  const stats: LoadStats = { ok: 0, failed: 0, inFlight: 0, lastOkAt: undefined };
+  let stopping = false;
+  let wake: (() => void) | undefined;
+
+  const caller = async (index: number): Promise<void> => {
+    for (let seq = 0; !stopping; seq++) {
+      const key = `${run}-${index}-${seq}`;
+      const startedAt = monotonicNow();
+      stats.inFlight += 1;
+      let record: CallRecord;
+      try {
+        await options.call(options.method, options.params(index, seq), { idempotencyKey: key });
+        const endedAt = monotonicNow();
+        stats.ok += 1;
+        stats.lastOkAt = endedAt;
+        record = { key, method: options.method, startedAt, endedAt, outcome: 'ok' };
+      } catch (error) {
+        stats.failed += 1;
+        record = {
+          key,
+          method: options.method,
+          startedAt,
+          endedAt: monotonicNow(),
+          outcome: 'failed',
+          errorKind: isRPCException(error) ? error.kind : 'other',
+          // A non-RPCException failure makes no claim: treat it as "may have run".
+          mayHaveExecuted: isRPCException(error) ? error.mayHaveExecuted : true,
+          attempts: isRPCException(error) ? error.attempts : undefined,
+          message: error instanceof Error ? error.message : String(error),
+        };
+      } finally {
+        stats.inFlight -= 1;
+      }
+      records.push(record);
+      options.onCall?.(record);
+      if (options.pauseMs && !stopping) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, options.pauseMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+  };
+  const done = Promise.all(Array.from({ length: options.callers }, (_, i) => caller(i)));
+
+  return {
+    records,
+    stats: () => ({ ...stats }),
+    async stop() {
+      stopping = true;
+      wake?.();
+      await done;
+      return records;
+    },
+  };
+}
+
+/**
+ * The longest time without a successful completion between `from` and `to` (monotonic ms): the
+ * outage as the clients lived it. With many concurrent callers, completions are dense in normal
+ * operation, so the longest gap is the service interruption.
+ */
+export function longestOkGap(records: readonly CallRecord[], from: number, to: number): { gapMs: number; start: number; end: number } {
+  const okTimes = records.filter((r) => r.outcome === 'ok').map((r) => r.endedAt).sort((a, b) => a - b);
+  let previous = from;
+  let best = { gapMs: 0, start: from, end: from };
+  for (const t of okTimes) {
+    if (t < from) {
+      previous = t;
+      continue;
+    }
+    if (t > to) break;
+    if (t - previous > best.gapMs) best = { gapMs: t - previous, start: previous, end: t };
+    previous = t;
+  }
+  return best;
+}
+
+/** The slowest successful or failed call that ended in [from, to]. */
+export function slowestCallMs(records: readonly CallRecord[], from = -Infinity, to = Infinity): number {
+  let slowest = 0;
+  for (const r of records) if (r.endedAt >= from && r.endedAt <= to) slowest = Math.max(slowest, r.endedAt - r.startedAt);
+  return slowest;
+}

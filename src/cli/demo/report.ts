@@ -1,0 +1,105 @@
+import type { LedgerVerdict } from './ledger-check.js';
+
+/** What the demo, the e2e suite and the bench report about one failover run. */
+export interface RunSummary {
+  scenario: 'crash' | 'planned' | 'freeze' | 'start-together';
+  db: 'sqlite' | 'postgres';
+  lb: 'dev' | 'haproxy';
+  callers: number;
+  calls: number;
+  acknowledged: number;
+  failedCalls: number;
+  /** Retry attempts the clients made (client `retry` events). */
+  retried: number;
+  lost: number;
+  duplicates: number;
+  /** Failures reported as "not executed" that had executed. */
+  misclassified: number;
+  unaccounted: number;
+  /** Longest time without a successful call around the failover, client-observed. */
+  outageMs: number;
+  /** From the fault (kill/stop/drain) to the first call the new node answered. */
+  takeoverMs: number | undefined;
+  failovers: number;
+  slowestCallMs: number;
+  from: { node: string | undefined; epoch: number | undefined };
+  to: { node: string | undefined; epoch: number | undefined };
+  failuresByKind: Record<string, number>;
+  durationMs: number;
+  ok: boolean;
+}
+
+export function summaryFromVerdict(
+  verdict: LedgerVerdict,
+  rest: Omit<RunSummary, 'calls' | 'acknowledged' | 'failedCalls' | 'lost' | 'duplicates' | 'misclassified' | 'unaccounted' | 'failuresByKind' | 'ok'>,
+): RunSummary {
+  return {
+    ...rest,
+    calls: verdict.calls,
+    acknowledged: verdict.acknowledged,
+    failedCalls: verdict.failedCalls,
+    lost: verdict.lost,
+    duplicates: verdict.duplicates,
+    misclassified: verdict.misclassified,
+    unaccounted: verdict.unaccounted,
+    failuresByKind: verdict.failuresByKind,
+    ok: verdict.ok,
+  };
+}
+
+export interface LiveStatus {
+  elapsedMs: number;
+  phase: string;
+  node: string | undefined;
+  epoch: number | undefined;
+  ok: number;
+  retried: number;
+  failed: number;
+  /** Time since the last successful call while that is noticeable, else 0. */
+  outageMs: number;
+}
+
+/** One status line, fixed layout so that redraws do not jitter. */
+export function formatStatusLine(s: LiveStatus): string {
+  const hot = s.node === undefined ? 'none' : `${s.node} (epoch ${s.epoch ?? '?'})`;
+  const outage = s.outageMs > 0 ? `outage ${(s.outageMs / 1000).toFixed(1)} s` : 'serving';
+  return [
+    `${(s.elapsedMs / 1000).toFixed(1).padStart(5)} s`,
+    s.phase.padEnd(10),
+    `hot ${hot}`.padEnd(26),
+    `ok ${String(s.ok).padStart(6)}`,
+    `retried ${String(s.retried).padStart(5)}`,
+    `failed ${String(s.failed).padStart(4)}`,
+    outage,
+  ].join('  ');
+}
+
+const ms = (v: number | undefined): string => (v === undefined ? '-' : `${Math.round(v)} ms`);
+const who = (x: { node: string | undefined; epoch: number | undefined }): string =>
+  x.node === undefined ? '-' : `${x.node} (epoch ${x.epoch ?? '?'})`;
+
+/** The human summary table printed at the end of the demo. */
+export function formatSummaryTable(s: RunSummary): string {
+  const kinds = Object.entries(s.failuresByKind).map(([k, n]) => `${k} ${n}`).join(', ');
+  const rows: Array<[string, string]> = [
+    ['scenario', `${s.scenario === 'planned' ? 'planned switchover (drain)' : s.scenario === 'crash' ? 'crash (SIGKILL of the hot node)' : s.scenario}`],
+    ['lease database / balancer', `${s.db} / ${s.lb === 'dev' ? 'dev balancer' : 'HAProxy'}`],
+    ['hot node before -> after', `${who(s.from)} -> ${who(s.to)}`],
+    ['failovers seen by the client', String(s.failovers)],
+    ['concurrent callers', String(s.callers)],
+    ['calls made', String(s.calls)],
+    ['acknowledged', String(s.acknowledged)],
+    ['failed (reported to the caller)', `${s.failedCalls}${kinds ? ` (${kinds})` : ''}`],
+    ['retries (transparent)', String(s.retried)],
+    ['lost (acknowledged, not in ledger)', String(s.lost)],
+    ['duplicated (executed twice)', String(s.duplicates)],
+    ['misclassified ("not executed" but ran)', String(s.misclassified)],
+    ['client-observed outage', ms(s.outageMs)],
+    ['fault -> first call on new node', ms(s.takeoverMs)],
+    ['slowest call', ms(s.slowestCallMs)],
+    ['verdict', s.ok ? 'OK: nothing lost, nothing done twice' : 'FAILED'],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const line = `+${'-'.repeat(width + 2)}+${'-'.repeat(Math.max(...rows.map(([, v]) => v.length)) + 2)}+`;
+  return [line, ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${v.padEnd(line.length - width - 7)} |`), line].join('\n');
+}
