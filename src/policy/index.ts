@@ -3,3 +3,4 @@
  * the retry loop, the circuit breaker and the call deadline. The client pipeline imports from here.
  */
 export * from './backoff.js';
+export * from './budget.js';
