@@ -2,3 +2,7 @@
  * `hotcold/testing`: real servers on loopback for tests, examples and the demo. Not for
  * production traffic.
  */
+export { startFaultServer, FaultRpcError } from './fault-server.js';
+export type { FaultServer, FaultServerOptions, FaultHandler, FaultRequestMeta, FaultRequestRecord, FaultOutcome } from './fault-server.js';
+export { ALL_FAULT_MODES, BALANCER_503_BODY, BALANCER_502_BODY, BALANCER_504_BODY } from './fault-modes.js';
+export type { FaultMode, FaultModeName, FaultSpec } from './fault-modes.js';
