@@ -4,3 +4,4 @@
  */
 export * from './backoff.js';
 export * from './budget.js';
+export * from './retry-rules.js';
