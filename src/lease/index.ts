@@ -3,3 +3,20 @@
  */
 export { ConfigurationError } from '../errors.js';
 export type * from './types.js';
+export { createLease } from './lease.js';
+export { sqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
+export { postgresStore, type PostgresStoreOptions } from './stores/postgres.js';
+export { mysqlStore, type MysqlStoreOptions } from './stores/mysql.js';
+export type { SqlLeaseStore } from './stores/base.js';
+export { storeFromUrl, type StoreFromUrlOptions } from './store-from-url.js';
+export {
+  LeaseError,
+  LeaseLostError,
+  FencingError,
+  LeaseClosedError,
+  DriverMissingError,
+  LeaseTimeoutError,
+  type LeaseLostReason,
+} from './errors.js';
+export { selfFencingSpan, CLOCK_DRIFT, FIXED_MARGIN_MS } from './self-fencing.js';
+export { promoteLease, releaseLeaseHolder, leaseStatus, type PromoteResult, type LeaseStatusReport, type ReleaseHolderResult } from './admin.js';

@@ -60,6 +60,18 @@ export interface LeaseStore {
   assertHeld(tx: SqlExecutor, name: string, token: number): Promise<void>;
   /** Ends connections the store opened itself (not a pool or database the user passed in). */
   close(): Promise<void>;
+  /**
+   * Runs one statement on its own (autocommit, one round trip). The engine's lease statements use
+   * it when present, else they run in {@link LeaseStore.transaction}. `timeoutMs` caps the wait on
+   * the client side (the driver drops the connection if it expires).
+   */
+  run?(sql: string, params?: readonly unknown[], options?: { timeoutMs?: number }): Promise<StatementResult>;
+}
+
+/** What {@link LeaseStore.run} returns: the rows of a query, or the number of rows a write changed. */
+export interface StatementResult {
+  rows: Record<string, unknown>[];
+  changes: number;
 }
 
 export type LeaseMode = 'cold' | 'warm';
@@ -113,8 +125,23 @@ export interface LeaseOptions {
   waitInterval?: number;
   /** `cold`: acquire when asked, waiting out a live holder. `warm`: stay a standby and take over on expiry. */
   mode?: LeaseMode;
-  /** Cap for each lease statement; must end before the self-fencing deadline. */
+  /**
+   * Cap for each lease statement; must end before the self-fencing deadline. Default: the smaller
+   * of `updateInterval` and half the self-fencing span.
+   */
   statementTimeoutMs?: number;
+  /**
+   * How often a standby re-reads the row while another node holds it, in ms, so that a `release()`
+   * is noticed quickly (expiry itself is timed from the row, not polled). One primary-key read per
+   * interval. Default: `updateInterval / 4`, between 10 and 1000.
+   */
+  pollInterval?: number;
+  /**
+   * FOR THE STRESS SUITE'S NEGATIVE CONTROL ONLY: NEVER IN PRODUCTION. Turns self-fencing off:
+   * `isValid()` stays true while the engine believes it is active, there is no local deadline, and
+   * the holder keeps acting through pauses until a renewal is rejected. Default false.
+   */
+  unsafeDisableSelfFencing?: boolean;
 }
 
 export interface Lease {

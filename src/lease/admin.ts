@@ -1,0 +1,117 @@
+import { toRecord } from './record.js';
+import { runStatement } from './run-statement.js';
+import { leaseSql } from './sql.js';
+import type { LeaseRecord, LeaseStore } from './types.js';
+
+/**
+ * Operator actions on a lease row (the `hotcold lease` command). Every change is one conditional
+ * UPDATE; a compare-and-set that loses a race is retried on a fresh read, a bounded number of times.
+ */
+
+const MAX_RACES = 20;
+
+export interface LeaseStatusReport {
+  name: string;
+  table: string;
+  dialect: LeaseStore['dialect'];
+  /** False when the lease row does not exist yet (nobody ever contended). */
+  exists: boolean;
+  holder: string | null;
+  machineName: string | null;
+  token: number;
+  version: number;
+  /** ms since the last renewal, on the database clock. */
+  ageMs: number;
+  /** ms until a standby may take over, on the database clock (<= 0: free or expired). */
+  expiresInMs: number;
+  waitIntervalMs: number;
+  /** A holder whose lease has not expired. */
+  live: boolean;
+}
+
+async function readRecord(store: LeaseStore, name: string): Promise<LeaseRecord | null> {
+  const { rows } = await runStatement(store, leaseSql(store.dialect, store.table).read, [name]);
+  const row = rows[0];
+  return row === undefined ? null : toRecord(name, row);
+}
+
+export async function leaseStatus(store: LeaseStore, name: string): Promise<LeaseStatusReport> {
+  const record = await readRecord(store, name);
+  return {
+    name,
+    table: store.table,
+    dialect: store.dialect,
+    exists: record !== null,
+    holder: record?.holder ?? null,
+    machineName: record?.machineName ?? null,
+    token: record?.token ?? 0,
+    version: record?.version ?? 0,
+    ageMs: record?.ageMs ?? 0,
+    expiresInMs: record?.expiresInMs ?? 0,
+    waitIntervalMs: record?.waitIntervalMs ?? 0,
+    live: record !== null && record.holder !== null && record.expiresInMs > 0,
+  };
+}
+
+export interface PromoteResult {
+  /**
+   * `free`: nobody held it (nothing to do, a waiting node acquires on its own); `cleared-stale`:
+   * an expired holder was cleared; `refused-live`: a live holder exists and `force` was not given;
+   * `forced`: the holder was cleared and the token bumped.
+   */
+  outcome: 'free' | 'cleared-stale' | 'refused-live' | 'forced';
+  previousHolder: string | null;
+  /** The token after the action (a forced promotion bumps it). */
+  token: number;
+  /** For `refused-live`: how long until the live holder's lease expires. */
+  expiresInMs?: number;
+}
+
+/**
+ * Without `force`: refuses while a live holder exists; otherwise clears a stale holder so that a
+ * waiting node acquires at once. With `force`: clears the holder and bumps the token right away —
+ * the old holder's next renewal, and every fenced write with its token, fails.
+ */
+export async function promoteLease(store: LeaseStore, name: string, options: { force?: boolean } = {}): Promise<PromoteResult> {
+  const sql = leaseSql(store.dialect, store.table);
+  for (let attempt = 0; attempt < MAX_RACES; attempt += 1) {
+    const record = await readRecord(store, name);
+    if (!record) return { outcome: 'free', previousHolder: null, token: 0 };
+    if (options.force) {
+      const { changes } = await runStatement(store, sql.forceClear, [name, record.version]);
+      if (changes === 1) return { outcome: 'forced', previousHolder: record.holder, token: record.token + 1 };
+      continue;
+    }
+    if (record.holder === null) return { outcome: 'free', previousHolder: null, token: record.token };
+    if (record.expiresInMs > 0) {
+      return { outcome: 'refused-live', previousHolder: record.holder, token: record.token, expiresInMs: record.expiresInMs };
+    }
+    const { changes } = await runStatement(store, sql.clearExpired, [name]);
+    if (changes === 1) return { outcome: 'cleared-stale', previousHolder: record.holder, token: record.token };
+  }
+  throw new Error(`lease '${name}' kept changing under ${MAX_RACES} attempts; try again`);
+}
+
+export interface ReleaseHolderResult {
+  outcome: 'released' | 'free' | 'not-holder';
+  previousHolder: string | null;
+  token: number;
+}
+
+/**
+ * Clears the holder (optionally only if it is `holder`: a full holder id or a machine name) and
+ * bumps the token, since the holder may still be alive: its next renewal and fenced writes fail.
+ */
+export async function releaseLeaseHolder(store: LeaseStore, name: string, options: { holder?: string } = {}): Promise<ReleaseHolderResult> {
+  const sql = leaseSql(store.dialect, store.table);
+  for (let attempt = 0; attempt < MAX_RACES; attempt += 1) {
+    const record = await readRecord(store, name);
+    if (!record || record.holder === null) return { outcome: 'free', previousHolder: null, token: record?.token ?? 0 };
+    if (options.holder !== undefined && options.holder !== record.holder && options.holder !== record.machineName) {
+      return { outcome: 'not-holder', previousHolder: record.holder, token: record.token };
+    }
+    const { changes } = await runStatement(store, sql.forceClear, [name, record.version]);
+    if (changes === 1) return { outcome: 'released', previousHolder: record.holder, token: record.token + 1 };
+  }
+  throw new Error(`lease '${name}' kept changing under ${MAX_RACES} attempts; try again`);
+}

@@ -1,0 +1,75 @@
+/**
+ * Typed errors of the lease engine. Messages name the lease and tokens, never a connection
+ * string: store errors pass through `redactText` before they reach a message.
+ */
+
+/** Base class: `instanceof LeaseError` catches every lease-specific failure. */
+export class LeaseError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export type LeaseLostReason =
+  /** A renewal matched no row: another holder took over, or an operator forced a promotion. */
+  | 'superseded'
+  /** No renewal succeeded before the self-fencing deadline (local monotonic clock). */
+  | 'self-fenced'
+  /** The application released the lease (planned handover). */
+  | 'released'
+  /** The lease engine was closed. */
+  | 'closed';
+
+/**
+ * The lease is no longer held: the reason of a held lease's aborted `signal`. Stop acting on the
+ * hot node's behalf at once.
+ */
+export class LeaseLostError extends LeaseError {
+  readonly token: number;
+  readonly reason: LeaseLostReason;
+  constructor(message: string, token: number, reason: LeaseLostReason) {
+    super(message);
+    this.token = token;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A fenced write was refused: the token presented is not the lease's current token, the lease is
+ * free, or it expired by the database's clock. Roll back the transaction.
+ */
+export class FencingError extends LeaseError {
+  readonly lease: string;
+  readonly token: number | undefined;
+  readonly currentToken: number | undefined;
+  constructor(message: string, lease: string, token: number | undefined, currentToken: number | undefined) {
+    super(message);
+    this.lease = lease;
+    this.token = token;
+    this.currentToken = currentToken;
+  }
+}
+
+/** The lease engine was closed: `acquire()` after or during `close()`. */
+export class LeaseClosedError extends LeaseError {
+  constructor(message = 'lease is closed') {
+    super(message);
+  }
+}
+
+/** A database driver (an optional peer dependency) is not installed. */
+export class DriverMissingError extends LeaseError {
+  readonly packageName: string;
+  constructor(packageName: string, store: string, cause?: unknown) {
+    super(`${store} needs the '${packageName}' package: npm install ${packageName}`, { cause });
+    this.packageName = packageName;
+  }
+}
+
+/** A lease statement did not answer within `statementTimeoutMs`. */
+export class LeaseTimeoutError extends LeaseError {
+  constructor(what: string, timeoutMs: number) {
+    super(`${what} did not complete within ${timeoutMs} ms`);
+  }
+}

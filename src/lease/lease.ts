@@ -1,0 +1,455 @@
+import { randomBytes } from 'node:crypto';
+import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { redactText } from '../shared/redact.js';
+import { monotonicNow } from '../shared/clock.js';
+import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, type LeaseLostReason } from './errors.js';
+import { resolveLeaseOptions, type ResolvedLeaseOptions } from './options.js';
+import { toRecord } from './record.js';
+import { runStatement } from './run-statement.js';
+import { selfFencingDeadline, renewRetryDelay } from './self-fencing.js';
+import { leaseSql, type LeaseSql } from './sql.js';
+import type {
+  HeldLease,
+  Lease,
+  LeaseEvent,
+  LeaseOptions,
+  LeaseRecord,
+  LeaseState,
+  LeaseStatus,
+  LeaseStore,
+  SqlExecutor,
+  StatementResult,
+} from './types.js';
+
+/** The engine's view of one tenure: from a successful acquire to loss or release. */
+interface Tenure {
+  readonly token: number;
+  readonly controller: AbortController;
+  readonly handle: HeldLease;
+  /** Monotonic ms after which this holder must not act (Infinity with self-fencing off). */
+  deadline: number;
+  nextRenewAt: number;
+  failures: number;
+}
+
+interface Waiter {
+  resolve(held: HeldLease): void;
+  reject(error: unknown): void;
+}
+
+let warnedSlowRatio = false;
+
+function errorText(error: unknown): string {
+  return redactText(error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * Creates the leader-lease engine. Nothing touches the database until `acquire()`.
+ *
+ * One loop per engine does everything, so there is at most one lease statement in flight: while
+ * a standby, it reads the row and attempts a compare-and-set takeover when the row is free or
+ * expired by the database clock; while active, it renews every `updateInterval`. A separate timer
+ * enforces the self-fencing deadline, and `isValid()` checks it synchronously.
+ */
+export function createLease(options: LeaseOptions): Lease {
+  const { store, options: resolved, warnings } = resolveLeaseOptions(options);
+  return new LeaseEngine(store, resolved, warnings);
+}
+
+class LeaseEngine implements Lease {
+  readonly name: string;
+  readonly holderId: string;
+  readonly options: ResolvedLeaseOptions;
+  readonly store: LeaseStore;
+  readonly state$: Observable<LeaseState>;
+  readonly events$: Observable<LeaseEvent>;
+
+  private readonly stateSubject: BehaviorSubject<LeaseState>;
+  private readonly eventSubject = new Subject<LeaseEvent>();
+  private readonly sql: LeaseSql;
+  private tenure: Tenure | undefined;
+  private waiters = new Set<Waiter>();
+  /** Whether the loop should keep contending/renewing. */
+  private wanted = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private loop: Promise<void> | undefined;
+  private wakeLoop: (() => void) | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private tableReady = false;
+  /** Monotonic time contention began (for `acquired.waitedMs`). */
+  private contendingSince = 0;
+
+  constructor(store: LeaseStore, options: ResolvedLeaseOptions, warnings: string[]) {
+    this.store = store;
+    this.options = options;
+    this.name = options.name;
+    this.holderId = `${options.machineName}#${randomBytes(6).toString('hex')}`;
+    this.sql = leaseSql(store.dialect, store.table);
+    this.stateSubject = new BehaviorSubject<LeaseState>({ status: 'standby', since: monotonicNow() });
+    this.state$ = this.stateSubject.asObservable();
+    this.events$ = this.eventSubject.asObservable();
+    if (warnings.length > 0) {
+      if (!warnedSlowRatio) {
+        warnedSlowRatio = true;
+        for (const w of warnings) console.warn(`hotcold lease: ${w}`);
+      }
+      // Deferred so that a subscriber attached right after createLease() sees it.
+      queueMicrotask(() => {
+        for (const message of warnings) this.emit({ type: 'warning', message });
+      });
+    }
+  }
+
+  get state(): LeaseState {
+    return this.stateSubject.getValue();
+  }
+
+  get current(): HeldLease | undefined {
+    return this.tenure?.handle;
+  }
+
+  // ---------------------------------------------------------------- public operations
+
+  acquire(options: { signal?: AbortSignal } = {}): Promise<HeldLease> {
+    const signal = options.signal;
+    if (this.closed) return Promise.reject(new LeaseClosedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const tenure = this.tenure;
+    if (tenure && tenure.handle.isValid()) return Promise.resolve(tenure.handle);
+    return new Promise<HeldLease>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.waiters.delete(waiter);
+        reject(signal?.reason);
+        // Nobody is waiting any more and we hold nothing: stop contending.
+        if (this.waiters.size === 0 && !this.tenure) {
+          this.wanted = false;
+          if (this.state.status === 'acquiring') this.setState('standby');
+          this.wake();
+        }
+      };
+      const waiter: Waiter = {
+        resolve: (held) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(held);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      this.waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (!this.wanted) {
+        this.wanted = true;
+        this.contendingSince = monotonicNow();
+      }
+      this.ensureLoop();
+    });
+  }
+
+  async release(): Promise<void> {
+    const tenure = this.tenure;
+    this.wanted = false;
+    if (!tenure) {
+      // Not holding: stop contending; callers still waiting learn why.
+      this.rejectWaiters(new LeaseLostError(`lease '${this.name}' was released before it was acquired`, this.state.token ?? 0, 'released'));
+      if (this.state.status === 'acquiring' || this.state.status === 'standby') this.setState('standby');
+      this.wake();
+      await this.loop;
+      return;
+    }
+    // Stop acting first, then clear the row: never the other way round.
+    this.endTenure(tenure, 'released', `lease '${this.name}' released (token ${tenure.token})`);
+    this.setState('released', { holder: undefined, token: tenure.token });
+    this.wake();
+    await this.loop;
+    try {
+      await this.statement(this.sql.release, [this.name, this.holderId, tenure.token]);
+    } catch (error) {
+      this.emit({
+        type: 'warning',
+        message: `release of token ${tenure.token} failed (the lease will expire by itself after waitInterval): ${errorText(error)}`,
+      });
+    }
+    this.emit({ type: 'released', token: tenure.token });
+  }
+
+  async assertHeld(tx: SqlExecutor, token?: number): Promise<void> {
+    const tenure = this.tenure;
+    const presented = token ?? tenure?.token;
+    if (presented === undefined) {
+      throw new FencingError(`lease '${this.name}' is not held by this node`, this.name, undefined, this.state.token);
+    }
+    if (tenure?.token === presented && !tenure.handle.isValid()) {
+      throw new FencingError(`fenced: token ${presented} of lease '${this.name}' passed its self-fencing deadline`, this.name, presented, undefined);
+    }
+    await this.store.assertHeld(tx, this.name, presented);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.tenure) await this.release();
+    this.closed = true;
+    this.wanted = false;
+    this.wake();
+    await this.loop;
+    this.clearDeadlineTimer();
+    this.rejectWaiters(new LeaseClosedError());
+    this.setState('closed', { holder: undefined });
+    this.stateSubject.complete();
+    this.eventSubject.complete();
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private ensureLoop(): void {
+    if (this.loop || this.closed) return;
+    this.loop = this.run().finally(() => {
+      this.loop = undefined;
+      // acquire() may have asked again while the loop was on its way out.
+      if (this.wanted && !this.closed) this.ensureLoop();
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.wanted && !this.closed) {
+      const tenure = this.tenure;
+      if (tenure) await this.renewStep(tenure);
+      else await this.contendStep();
+    }
+  }
+
+  /** One standby step: read the row, take it if free or expired, else sleep until it may be. */
+  private async contendStep(): Promise<void> {
+    if (this.state.status !== 'acquiring' && this.state.status !== 'standby') {
+      this.setState(this.options.mode === 'cold' ? 'acquiring' : 'standby');
+    }
+    let record: LeaseRecord | null;
+    try {
+      if (!this.tableReady) {
+        await this.store.init();
+        await this.statement(this.sql.ensureRow, [this.name]);
+        this.tableReady = true;
+      }
+      record = await this.readRow();
+      if (!record) {
+        await this.statement(this.sql.ensureRow, [this.name]);
+        return;
+      }
+    } catch (error) {
+      this.emit({ type: 'warning', message: `lease '${this.name}': reading the lease row failed: ${errorText(error)}` });
+      await this.nap(this.options.pollInterval);
+      return;
+    }
+    if (!this.wanted || this.closed) return;
+
+    if (record.holder === null || record.expiresInMs <= 0) {
+      const sentAt = monotonicNow();
+      let changes = 0;
+      try {
+        changes = (await this.statement(this.sql.acquire, [this.holderId, this.options.waitInterval, this.name, record.version])).changes;
+      } catch (error) {
+        // The takeover may or may not have committed; the next read tells (we would be the holder).
+        this.emit({ type: 'warning', message: `lease '${this.name}': takeover attempt failed: ${errorText(error)}` });
+        await this.nap(this.options.pollInterval);
+        return;
+      }
+      if (changes === 1) {
+        if (!this.wanted || this.closed) {
+          // Asked to stop while the takeover was in flight: hand it straight back.
+          await this.statement(this.sql.release, [this.name, this.holderId, record.token + 1]).catch(() => undefined);
+          return;
+        }
+        this.becomeActive(record.token + 1, sentAt);
+      }
+      // changes === 0: someone else changed the row first; read again at once.
+      return;
+    }
+
+    this.setState(this.state.status, { holder: record.holder, token: record.token });
+    // Wake exactly at the expiry the database reported (+1 ms for its resolution), but re-read
+    // at least every pollInterval so that a release() is noticed quickly.
+    await this.nap(Math.min(record.expiresInMs + 1, this.options.pollInterval));
+  }
+
+  private becomeActive(token: number, sentAt: number): void {
+    const controller = new AbortController();
+    const unsafe = this.options.unsafeDisableSelfFencing;
+    const tenure: Tenure = {
+      token,
+      controller,
+      deadline: unsafe ? Number.POSITIVE_INFINITY : selfFencingDeadline(sentAt, this.options.waitInterval),
+      nextRenewAt: sentAt + this.options.updateInterval,
+      failures: 0,
+      handle: {
+        token,
+        signal: controller.signal,
+        isValid: () => this.checkValid(tenure),
+        remainingMs: () => (this.checkValid(tenure) ? Math.max(0, tenure.deadline - monotonicNow()) : 0),
+      },
+    };
+    this.tenure = tenure;
+    if (!tenure.handle.isValid()) {
+      // The answer came back after the deadline (a long pause): the lease may be someone else's by now.
+      return;
+    }
+    this.armDeadlineTimer(tenure);
+    this.setState('active', { holder: this.holderId, token });
+    this.emit({ type: 'acquired', token, waitedMs: Math.max(0, monotonicNow() - this.contendingSince) });
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const waiter of waiters) waiter.resolve(tenure.handle);
+  }
+
+  /** One holder step: wait for the renewal time, renew, and judge the answer. */
+  private async renewStep(tenure: Tenure): Promise<void> {
+    const wait = tenure.nextRenewAt - monotonicNow();
+    if (wait > 0) {
+      await this.nap(wait);
+      return;
+    }
+    const sentAt = monotonicNow();
+    let result: StatementResult;
+    try {
+      result = await this.statement(this.sql.renew, [this.options.waitInterval, this.name, this.holderId, tenure.token]);
+    } catch (error) {
+      if (this.tenure !== tenure) return;
+      tenure.failures += 1;
+      tenure.nextRenewAt = monotonicNow() + renewRetryDelay(this.options.updateInterval, this.options.waitInterval);
+      this.emit({ type: 'renew-failed', token: tenure.token, error: errorText(error), consecutive: tenure.failures });
+      return;
+    }
+    if (this.tenure !== tenure) return;
+    if (result.changes !== 1) {
+      this.lose(tenure, 'superseded', `lease '${this.name}' lost: renewal of token ${tenure.token} was rejected (taken over, forced, or expired by the database clock)`);
+      return;
+    }
+    // A success that arrives after the deadline cannot undo the fencing that already applied.
+    if (!tenure.handle.isValid()) return;
+    if (!this.options.unsafeDisableSelfFencing) tenure.deadline = selfFencingDeadline(sentAt, this.options.waitInterval);
+    tenure.failures = 0;
+    tenure.nextRenewAt = sentAt + this.options.updateInterval;
+    this.armDeadlineTimer(tenure);
+    this.emit({ type: 'renewed', token: tenure.token, latencyMs: monotonicNow() - sentAt });
+  }
+
+  // ---------------------------------------------------------------- self-fencing
+
+  /** Synchronous validity: also the moment a passed deadline is noticed, before any timer. */
+  private checkValid(tenure: Tenure): boolean {
+    if (this.tenure !== tenure || tenure.controller.signal.aborted) return false;
+    if (monotonicNow() < tenure.deadline) return true;
+    this.lose(tenure, 'self-fenced', `lease '${this.name}' lost: no renewal of token ${tenure.token} succeeded within the self-fencing deadline`);
+    return false;
+  }
+
+  private armDeadlineTimer(tenure: Tenure): void {
+    this.clearDeadlineTimer();
+    if (!Number.isFinite(tenure.deadline)) return;
+    // Timers may fire a little early: re-check and re-arm rather than trust the firing.
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = undefined;
+      if (this.checkValid(tenure)) this.armDeadlineTimer(tenure);
+    }, Math.max(0, Math.ceil(tenure.deadline - monotonicNow())));
+  }
+
+  private clearDeadlineTimer(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+  }
+
+  private endTenure(tenure: Tenure, reason: LeaseLostReason, message: string): void {
+    if (this.tenure === tenure) this.tenure = undefined;
+    this.clearDeadlineTimer();
+    tenure.controller.abort(new LeaseLostError(message, tenure.token, reason));
+  }
+
+  private lose(tenure: Tenure, reason: LeaseLostReason, message: string): void {
+    if (this.tenure !== tenure) return;
+    this.endTenure(tenure, reason, message);
+    this.emit({ type: 'lost', token: tenure.token, reason: message });
+    if (this.options.mode === 'warm' && this.wanted && !this.closed) {
+      // Hot-warm: back to standby, contend again (a new tenure gets a new token).
+      this.contendingSince = monotonicNow();
+      this.setState('standby', { holder: undefined, token: tenure.token, reason: message });
+    } else {
+      // Cold: stay lost; the operator (or the application calling acquire() again) decides.
+      this.wanted = false;
+      this.setState('lost', { holder: undefined, token: tenure.token, reason: message });
+    }
+    this.wake();
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private async readRow(): Promise<LeaseRecord | null> {
+    const { rows } = await this.statement(this.sql.read, [this.name]);
+    const row = rows[0];
+    return row === undefined ? null : toRecord(this.name, row);
+  }
+
+  /** Runs one lease statement with the statement timeout, on the store's autocommit path if any. */
+  private async statement(sql: string, params: readonly unknown[]): Promise<StatementResult> {
+    const timeoutMs = this.options.statementTimeoutMs;
+    const running = runStatement(this.store, sql, params, timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new LeaseTimeoutError('lease statement', timeoutMs)), timeoutMs);
+    });
+    try {
+      return await Promise.race([running, timeout]);
+    } finally {
+      clearTimeout(timer);
+      // A statement abandoned by the timeout may still fail later: never an unhandled rejection.
+      running.catch(() => undefined);
+    }
+  }
+
+  private nap(ms: number): Promise<void> {
+    if (!this.wanted || this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.wakeLoop === done) this.wakeLoop = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.wakeLoop = done;
+    });
+  }
+
+  private wake(): void {
+    this.wakeLoop?.();
+  }
+
+  private rejectWaiters(error: Error): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  private setState(status: LeaseStatus, patch: Partial<Omit<LeaseState, 'status' | 'since'>> = {}): void {
+    const previous = this.stateSubject.getValue();
+    if (previous.status === 'closed') return;
+    const next: LeaseState = {
+      status,
+      holder: 'holder' in patch ? patch.holder : previous.holder,
+      token: 'token' in patch ? patch.token : previous.token,
+      since: previous.status === status ? previous.since : monotonicNow(),
+      reason: 'reason' in patch ? patch.reason : previous.status === status ? previous.reason : undefined,
+    };
+    if (next.status === previous.status && next.holder === previous.holder && next.token === previous.token && next.reason === previous.reason) {
+      return;
+    }
+    this.stateSubject.next(next);
+  }
+
+  private emit(event: LeaseEvent): void {
+    if (!this.eventSubject.closed) this.eventSubject.next(event);
+  }
+}

@@ -1,0 +1,92 @@
+import { ConfigurationError } from '../errors.js';
+import {
+  rejectUnknownKeys,
+  requireBoolean,
+  requireNonEmptyString,
+  requireObject,
+  requireOneOf,
+  requirePositiveInteger,
+} from '../shared/validate.js';
+import { selfFencingSpan } from './self-fencing.js';
+import type { LeaseMode, LeaseOptions, LeaseStore } from './types.js';
+
+export type ResolvedLeaseOptions = Readonly<Required<Omit<LeaseOptions, 'store'>>>;
+
+const KNOWN = [
+  'store',
+  'name',
+  'machineName',
+  'updateInterval',
+  'waitInterval',
+  'mode',
+  'statementTimeoutMs',
+  'pollInterval',
+  'unsafeDisableSelfFencing',
+] as const;
+
+/** Lease names share the row's VARCHAR(191) key with nothing else; keep them printable. */
+const NAME = /^[\x21-\x7e]{1,191}$/;
+
+function requireStore(value: unknown): LeaseStore {
+  const store = value as Partial<LeaseStore> | undefined;
+  if (
+    typeof store !== 'object' ||
+    store === null ||
+    typeof store.read !== 'function' ||
+    typeof store.transaction !== 'function' ||
+    typeof store.assertHeld !== 'function' ||
+    typeof store.init !== 'function'
+  ) {
+    throw new ConfigurationError('store', 'must be a lease store (sqliteStore, postgresStore, mysqlStore)');
+  }
+  return store as LeaseStore;
+}
+
+/** Checks every option (throwing a `ConfigurationError` naming the field) and fills defaults. */
+export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; options: ResolvedLeaseOptions; warnings: string[] } {
+  const raw = requireObject('options', input);
+  rejectUnknownKeys('', raw, KNOWN);
+  const store = requireStore(raw.store);
+  const name = requireNonEmptyString('name', raw.name ?? 'hotcold');
+  if (!NAME.test(name)) throw new ConfigurationError('name', 'must be 1 to 191 printable ASCII characters without spaces');
+  const machineName = requireNonEmptyString('machineName', raw.machineName);
+  if (machineName.length > 200) throw new ConfigurationError('machineName', 'must be at most 200 characters');
+  const updateInterval = requirePositiveInteger('updateInterval', raw.updateInterval ?? 20_000);
+  const waitInterval = requirePositiveInteger('waitInterval', raw.waitInterval ?? 40_000);
+  const mode: LeaseMode = requireOneOf('mode', raw.mode ?? 'cold', ['cold', 'warm'] as const);
+  const unsafeDisableSelfFencing = requireBoolean('unsafeDisableSelfFencing', raw.unsafeDisableSelfFencing ?? false);
+
+  if (waitInterval <= updateInterval) {
+    throw new ConfigurationError('waitInterval', 'must be greater than updateInterval (2× or more is recommended)');
+  }
+  const span = selfFencingSpan(waitInterval);
+  if (span <= updateInterval) {
+    throw new ConfigurationError(
+      'waitInterval',
+      `must exceed updateInterval by more than the self-fencing margin (the holder would fence itself before renewing): at least ${Math.ceil((updateInterval + 2) / (1 - 1e-3)) + 1}`,
+    );
+  }
+  const statementTimeoutMs = requirePositiveInteger(
+    'statementTimeoutMs',
+    raw.statementTimeoutMs ?? Math.max(1, Math.min(updateInterval, Math.floor(span / 2))),
+  );
+  if (statementTimeoutMs >= span) {
+    throw new ConfigurationError('statementTimeoutMs', `must be below the self-fencing deadline (${Math.floor(span)} ms after a renewal is sent)`);
+  }
+  const pollInterval = requirePositiveInteger(
+    'pollInterval',
+    raw.pollInterval ?? Math.min(1000, Math.max(10, Math.floor(updateInterval / 4))),
+  );
+
+  const warnings: string[] = [];
+  if (waitInterval < 2 * updateInterval) {
+    warnings.push(
+      `waitInterval (${waitInterval} ms) is below 2 × updateInterval (${updateInterval} ms): a single slow or failed renewal will fence the holder; 2× or more is recommended`,
+    );
+  }
+  return {
+    store,
+    options: { name, machineName, updateInterval, waitInterval, mode, statementTimeoutMs, pollInterval, unsafeDisableSelfFencing },
+    warnings,
+  };
+}

@@ -1,0 +1,44 @@
+import type { LeaseRecord } from './types.js';
+
+/** The raw lease row as every dialect returns it (drivers differ: bigint as string, 1/0 booleans). */
+export type LeaseRow = Record<string, unknown>;
+
+function num(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string') return Number(value);
+  return Number.NaN;
+}
+
+/** Machine name of a holder id `machineName#instanceId`. */
+export function machineNameOf(holder: string): string {
+  const at = holder.lastIndexOf('#');
+  return at < 0 ? holder : holder.slice(0, at);
+}
+
+/**
+ * Converts a row read with `now_ms` (the DB clock at the read) into a record whose ages are
+ * differences on that one clock.
+ */
+export function toRecord(name: string, row: LeaseRow): LeaseRecord {
+  const holder = typeof row.holder === 'string' ? row.holder : null;
+  const renewedAt = num(row.renewed_at);
+  const waitIntervalMs = num(row.wait_interval_ms);
+  const now = num(row.now_ms);
+  const expiresIn = renewedAt + waitIntervalMs - now;
+  return {
+    name,
+    holder,
+    machineName: holder === null ? null : machineNameOf(holder),
+    token: num(row.token),
+    version: num(row.version),
+    ageMs: Math.max(0, now - renewedAt),
+    expiresInMs: holder === null ? 0 : expiresIn,
+    waitIntervalMs,
+  };
+}
+
+/** Whether `token` is the current token of a live (held, unexpired by DB time) lease. */
+export function isCurrent(record: LeaseRecord, token: number): boolean {
+  return record.holder !== null && record.token === token && record.expiresInMs > 0;
+}

@@ -1,0 +1,45 @@
+/**
+ * Self-fencing arithmetic (pure: unit-tested with every input by fast-check).
+ *
+ * A standby may take over once the DATABASE clock reads `renewed_at + waitInterval`, and
+ * `renewed_at` is stamped while the renewal statement runs, i.e. after the holder sent it. So if
+ * the holder stops acting within `waitInterval` of the renewal's *send* time — measured on its own
+ * monotonic clock — it has stopped before any standby can start. Two things can make the holder's
+ * clock disagree with the database's about "waitInterval":
+ *
+ * - clock RATE: quartz clocks drift by tens of ppm; NTP slews by at most 500 ppm. We allow
+ *   CLOCK_DRIFT = 1000 ppm, so the holder gives up after waitInterval × (1 − 1e-3) of its own time;
+ * - RESOLUTION: SQLite stamps `renewed_at` in whole milliseconds (it may read up to 1 ms before the
+ *   send), and timers fire with ~1 ms granularity. FIXED_MARGIN_MS = 2 covers both.
+ *
+ * With the defaults (40 s) the margin is 42 ms; with 500 ms it is 2.5 ms.
+ */
+export const CLOCK_DRIFT = 1e-3;
+export const FIXED_MARGIN_MS = 2;
+
+/** How long after a successful renewal's send time the holder may act, in its own ms. */
+export function selfFencingSpan(waitInterval: number): number {
+  return waitInterval * (1 - CLOCK_DRIFT) - FIXED_MARGIN_MS;
+}
+
+/** The holder's deadline for a renewal sent at monotonic time `sentAt`. */
+export function selfFencingDeadline(sentAt: number, waitInterval: number): number {
+  return sentAt + selfFencingSpan(waitInterval);
+}
+
+/**
+ * The earliest real time a standby can take over after a renewal sent at `sentAt`, in the worst
+ * case the rules above allow: the database stamps the renewal the instant it is sent, and its clock
+ * runs fast by CLOCK_DRIFT relative to the holder's. Used by the property test: the deadline must
+ * come strictly before it.
+ */
+export function earliestTakeover(sentAt: number, waitInterval: number): number {
+  // The DB's clock advances by waitInterval in waitInterval / (1 + drift) of the holder's time,
+  // minus the 1 ms by which a whole-millisecond stamp can lag the true instant.
+  return sentAt + waitInterval / (1 + CLOCK_DRIFT) - 1;
+}
+
+/** Delay before retrying a failed renewal: several tries fit before the deadline. */
+export function renewRetryDelay(updateInterval: number, waitInterval: number): number {
+  return Math.max(5, Math.min(updateInterval, (selfFencingSpan(waitInterval) - updateInterval) / 4, updateInterval / 4));
+}

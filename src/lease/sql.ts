@@ -1,0 +1,118 @@
+import type { Dialect } from './types.js';
+
+/**
+ * Every lease statement, per dialect. Placeholders are `?` everywhere (the PostgreSQL store
+ * rewrites them). Each state change is ONE conditional UPDATE, so the database's row-level
+ * atomicity is the only thing acquisition, renewal, release and takeover rely on.
+ *
+ * Time: `renewed_at` holds milliseconds since the epoch read from the DATABASE's clock, and expiry
+ * is always decided inside SQL against the same clock. No node's wall clock is ever compared to
+ * another's.
+ */
+
+/** Milliseconds since the epoch on the database server's clock, evaluated inside the statement. */
+export function nowMs(dialect: Dialect): string {
+  switch (dialect) {
+    case 'postgres':
+      // clock_timestamp(), not now(): now() is frozen at transaction start, so in a long
+      // transaction it would judge expiry in the past.
+      return '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::double precision';
+    case 'mysql':
+      // UTC_TIMESTAMP + TIMESTAMPDIFF is pure arithmetic: UNIX_TIMESTAMP(NOW()) would go through the
+      // session time zone and jump by an hour at a DST change.
+      return "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) / 1000.0)";
+    case 'sqlite':
+      // One host, one clock: every process on the host reads the same system clock.
+      return "(unixepoch('subsec') * 1000.0)";
+  }
+}
+
+export function ddl(dialect: Dialect, table: string): string[] {
+  switch (dialect) {
+    case 'postgres':
+      return [
+        `CREATE TABLE IF NOT EXISTS ${table} (
+  name VARCHAR(191) PRIMARY KEY,
+  holder VARCHAR(255) NULL,
+  token BIGINT NOT NULL DEFAULT 0,
+  version BIGINT NOT NULL DEFAULT 0,
+  renewed_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+  wait_interval_ms BIGINT NOT NULL DEFAULT 0
+)`,
+      ];
+    case 'mysql':
+      return [
+        `CREATE TABLE IF NOT EXISTS ${table} (
+  name VARCHAR(191) NOT NULL PRIMARY KEY,
+  holder VARCHAR(255) NULL,
+  token BIGINT NOT NULL DEFAULT 0,
+  version BIGINT NOT NULL DEFAULT 0,
+  renewed_at DOUBLE NOT NULL DEFAULT 0,
+  wait_interval_ms BIGINT NOT NULL DEFAULT 0
+) ENGINE=InnoDB`,
+      ];
+    case 'sqlite':
+      return [
+        `CREATE TABLE IF NOT EXISTS ${table} (
+  name TEXT NOT NULL PRIMARY KEY,
+  holder TEXT NULL,
+  token INTEGER NOT NULL DEFAULT 0,
+  version INTEGER NOT NULL DEFAULT 0,
+  renewed_at REAL NOT NULL DEFAULT 0,
+  wait_interval_ms INTEGER NOT NULL DEFAULT 0
+)`,
+      ];
+  }
+}
+
+export interface LeaseSql {
+  /** Creates the row (free, token 0) if absent. Params: name. */
+  ensureRow: string;
+  /** Params: name. Columns: holder, token, version, renewed_at, wait_interval_ms, now_ms. */
+  read: string;
+  /** As `read`, locking the row for the rest of the caller's transaction. */
+  readLocked: string;
+  /**
+   * Compare-and-set on `version`: takes the lease if free or expired by the DB clock, bumping the
+   * token. Params: holder, waitIntervalMs, name, expectedVersion.
+   */
+  acquire: string;
+  /**
+   * Extends the lease only if we still hold it with our token AND it has not expired yet by the
+   * DB clock (a renewal that arrives late must not resurrect anything). Params: waitIntervalMs,
+   * name, holder, token.
+   */
+  renew: string;
+  /** Clears the holder, keeping the token (the next holder bumps it). Params: name, holder, token. */
+  release: string;
+  /** Clears the holder only if the lease expired by the DB clock. Params: name. */
+  clearExpired: string;
+  /**
+   * Clears the holder and bumps the token at once (operator override): the old holder's next
+   * renewal and every fenced write with its token fail. Params: name, expectedVersion.
+   */
+  forceClear: string;
+}
+
+export function leaseSql(dialect: Dialect, table: string): LeaseSql {
+  const now = nowMs(dialect);
+  const cols = `holder, token, version, renewed_at, wait_interval_ms, ${now} AS now_ms`;
+  const ensureRow =
+    dialect === 'postgres'
+      ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0) ON CONFLICT (name) DO NOTHING`
+      : dialect === 'mysql'
+        ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0) ON DUPLICATE KEY UPDATE name = name`
+        : `INSERT OR IGNORE INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0)`;
+  // SQLite has no row locks: the caller's BEGIN IMMEDIATE already holds the database write lock.
+  const lockClause = dialect === 'postgres' ? ' FOR SHARE' : dialect === 'mysql' ? ' LOCK IN SHARE MODE' : '';
+  return {
+    ensureRow,
+    read: `SELECT ${cols} FROM ${table} WHERE name = ?`,
+    readLocked: `SELECT ${cols} FROM ${table} WHERE name = ?${lockClause}`,
+    acquire: `UPDATE ${table} SET holder = ?, token = token + 1, version = version + 1, renewed_at = ${now}, wait_interval_ms = ? WHERE name = ? AND version = ? AND (holder IS NULL OR ${now} >= renewed_at + wait_interval_ms)`,
+    renew: `UPDATE ${table} SET renewed_at = ${now}, version = version + 1, wait_interval_ms = ? WHERE name = ? AND holder = ? AND token = ? AND ${now} < renewed_at + wait_interval_ms`,
+    release: `UPDATE ${table} SET holder = NULL, version = version + 1 WHERE name = ? AND holder = ? AND token = ?`,
+    clearExpired: `UPDATE ${table} SET holder = NULL, version = version + 1 WHERE name = ? AND holder IS NOT NULL AND ${now} >= renewed_at + wait_interval_ms`,
+    forceClear: `UPDATE ${table} SET holder = NULL, token = token + 1, version = version + 1 WHERE name = ? AND version = ?`,
+  };
+}

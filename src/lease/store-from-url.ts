@@ -1,0 +1,41 @@
+import { ConfigurationError } from '../errors.js';
+import { mysqlStore } from './stores/mysql.js';
+import { postgresStore } from './stores/postgres.js';
+import { sqliteStore } from './stores/sqlite.js';
+import type { SqlLeaseStore } from './stores/base.js';
+
+export interface StoreFromUrlOptions {
+  /** Lease table; default `hotcold_lease`. */
+  table?: string;
+}
+
+/**
+ * A store for a database URL: `postgres://…` / `postgresql://…`, `mysql://…` / `mariadb://…`,
+ * `sqlite:/path/file.db` (or `sqlite:relative.db`, or a plain file path). The store opens its own
+ * connections and closes them in `close()`.
+ */
+export function storeFromUrl(url: string, options: StoreFromUrlOptions = {}): SqlLeaseStore {
+  if (typeof url !== 'string' || url.trim().length === 0) throw new ConfigurationError('db', 'must be a database URL or a SQLite file path');
+  const table = options.table === undefined ? {} : { table: options.table };
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 'postgres':
+    case 'postgresql':
+      return postgresStore(url, table);
+    case 'mysql':
+    case 'mariadb':
+      return mysqlStore(url, table);
+    case 'sqlite': {
+      // sqlite:///abs/path, sqlite:/abs/path and sqlite:rel/path all name a file.
+      const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+      if (path.length === 0) throw new ConfigurationError('db', 'sqlite: URL needs a file path');
+      return sqliteStore(path, table);
+    }
+    case undefined:
+      return sqliteStore(url, table);
+    default:
+      // A one-letter scheme is a Windows drive (C:\…): a plain path.
+      if (scheme.length === 1) return sqliteStore(url, table);
+      throw new ConfigurationError('db', `unsupported scheme '${scheme}:' (use postgres://, mysql://, mariadb:// or sqlite:)`);
+  }
+}

@@ -1,0 +1,79 @@
+import { redactText } from '../../shared/redact.js';
+import { FencingError } from '../errors.js';
+import { isCurrent, toRecord } from '../record.js';
+import { ddl, leaseSql, type LeaseSql } from '../sql.js';
+import type { Dialect, LeaseRecord, LeaseStore, SqlExecutor, StatementResult } from '../types.js';
+
+/** What a dialect store supplies; {@link makeStore} builds the common `LeaseStore` on top. */
+export interface StoreDriver {
+  dialect: Dialect;
+  table: string;
+  run(sql: string, params: readonly unknown[], options?: { timeoutMs?: number }): Promise<StatementResult>;
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs the DDL; handles the dialect's create-table races. */
+  createTable(statements: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A store built here: the engine's statements are prepared once per table. */
+export interface SqlLeaseStore extends LeaseStore {
+  readonly sql: LeaseSql;
+  run(sql: string, params?: readonly unknown[], options?: { timeoutMs?: number }): Promise<StatementResult>;
+}
+
+export function makeStore(driver: StoreDriver): SqlLeaseStore {
+  const sql = leaseSql(driver.dialect, driver.table);
+  let closed: Promise<void> | undefined;
+  const store: SqlLeaseStore = {
+    dialect: driver.dialect,
+    table: driver.table,
+    sql,
+    ddl: () => ddl(driver.dialect, driver.table),
+    init: () => driver.createTable(ddl(driver.dialect, driver.table)),
+    run: (text, params = [], options) => driver.run(text, params, options),
+    async read(name: string): Promise<LeaseRecord | null> {
+      const { rows } = await driver.run(sql.read, [name]);
+      const row = rows[0];
+      return row === undefined ? null : toRecord(name, row);
+    },
+    transaction: (fn) => driver.transaction(fn),
+    async assertHeld(tx: SqlExecutor, name: string, token: number): Promise<void> {
+      const rows = await tx.query(sql.readLocked, [name]);
+      const row = rows[0];
+      if (row === undefined) {
+        throw new FencingError(`lease '${name}' does not exist: token ${token} is not current`, name, token, undefined);
+      }
+      const record = toRecord(name, row);
+      if (!isCurrent(record, token)) {
+        const why =
+          record.token !== token
+            ? `the current token is ${record.token}`
+            : record.holder === null
+              ? 'the lease was released'
+              : 'the lease expired by the database clock';
+        throw new FencingError(redactText(`fenced: token ${token} of lease '${name}' is stale (${why})`), name, token, record.token);
+      }
+    },
+    close() {
+      closed ??= driver.close();
+      return closed;
+    },
+  };
+  return store;
+}
+
+/** The `?`-placeholder SQL executor contract on top of a `run`-like function. */
+export function executor(
+  dialect: Dialect,
+  run: (sql: string, params: readonly unknown[]) => Promise<StatementResult>,
+): SqlExecutor {
+  return {
+    dialect,
+    async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params: readonly unknown[] = []) {
+      return (await run(text, params)).rows as R[];
+    },
+    async execute(text: string, params: readonly unknown[] = []) {
+      return { changes: (await run(text, params)).changes };
+    },
+  };
+}

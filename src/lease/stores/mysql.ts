@@ -1,0 +1,99 @@
+import type * as mysql from 'mysql2/promise';
+import { ConfigurationError } from '../../errors.js';
+import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from '../../shared/validate.js';
+import type { SqlExecutor, StatementResult } from '../types.js';
+import { executor, makeStore, type SqlLeaseStore } from './base.js';
+import { loadDriver } from './load-driver.js';
+import { registerUrlSecret } from './postgres.js';
+
+export interface MysqlStoreOptions {
+  /** Lease table; default `hotcold_lease`. */
+  table?: string;
+  /** Pool size when the store opens its own pool from a URI; default 5. */
+  connectionLimit?: number;
+}
+
+type MysqlModule = typeof mysql;
+type Queryable = Pick<mysql.Pool, 'query'> | Pick<mysql.PoolConnection, 'query'>;
+
+async function runOn(target: Queryable, sql: string, params: readonly unknown[], timeoutMs?: number): Promise<StatementResult> {
+  const options: mysql.QueryOptions = { sql };
+  if (timeoutMs !== undefined) options.timeout = timeoutMs;
+  const [result] = await target.query(options, [...params]);
+  if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], changes: 0 };
+  return { rows: [], changes: (result as mysql.ResultSetHeader).affectedRows };
+}
+
+/**
+ * MariaDB / MySQL store (mysql2). With a URI (`mysql://` or `mariadb://`) it opens and later ends
+ * its own pool; with a mysql2/promise `Pool` it uses it and leaves it open.
+ */
+export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOptions = {}): SqlLeaseStore {
+  rejectUnknownKeys('', options, ['table', 'connectionLimit']);
+  const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
+  const connectionLimit = requirePositiveInteger('connectionLimit', options.connectionLimit ?? 5);
+  const owned = typeof uriOrPool === 'string';
+  if (owned) {
+    if (uriOrPool.length === 0) throw new ConfigurationError('uri', 'must be a non-empty mysql:// URI');
+    registerUrlSecret(uriOrPool);
+  } else if (typeof uriOrPool !== 'object' || uriOrPool === null || typeof uriOrPool.getConnection !== 'function') {
+    throw new ConfigurationError('pool', 'must be a mysql:// URI or a mysql2/promise Pool');
+  }
+
+  let pool: mysql.Pool | undefined = owned ? undefined : uriOrPool;
+  let opening: Promise<mysql.Pool> | undefined;
+  let closed = false;
+  const open = (): Promise<mysql.Pool> => {
+    if (closed) return Promise.reject(new Error('mysqlStore is closed'));
+    if (pool) return Promise.resolve(pool);
+    opening ??= loadDriver<MysqlModule>('mysql2/promise', 'mysqlStore').then((driver) => {
+      // mysql2 does not know the mariadb: scheme; the wire protocol is the same.
+      const uri = (uriOrPool as string).replace(/^mariadb:/i, 'mysql:');
+      const created = driver.createPool({ uri, connectionLimit, timezone: 'Z' });
+      pool = created;
+      return created;
+    });
+    return opening;
+  };
+
+  return makeStore({
+    dialect: 'mysql',
+    table,
+    async run(sql, params, runOptions) {
+      return runOn(await open(), sql, params, runOptions?.timeoutMs);
+    },
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      const conn = await (await open()).getConnection();
+      let broken = false;
+      try {
+        await conn.beginTransaction();
+        const result = await fn(executor('mysql', (sql, params) => runOn(conn, sql, params)));
+        await conn.commit();
+        return result;
+      } catch (error) {
+        try {
+          await conn.rollback();
+        } catch {
+          broken = true;
+        }
+        throw error;
+      } finally {
+        // A connection whose rollback failed is in an unknown state: drop it rather than reuse it.
+        if (broken) conn.destroy();
+        else conn.release();
+      }
+    },
+    async createTable(statements) {
+      // CREATE TABLE IF NOT EXISTS is atomic under the metadata lock: racing creators are safe.
+      const p = await open();
+      for (const sql of statements) await p.query(sql);
+    },
+    async close() {
+      closed = true;
+      if (owned) {
+        const p = pool ?? (opening ? await opening.catch(() => undefined) : undefined);
+        await p?.end();
+      }
+    },
+  });
+}
