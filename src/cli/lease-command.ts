@@ -1,5 +1,182 @@
-/** `hotcold lease` — placeholder until implemented. */
-export async function runLeaseCommand(_argv: string[]): Promise<number> {
-  process.stderr.write('hotcold lease: not implemented yet\n');
-  return 1;
+/**
+ * `hotcold lease status|promote|release|init`: inspect and operate the leader lease. Every time
+ * shown comes from the database's clock (the one clock the lease is judged on).
+ *
+ * Exit codes: 0 done; 1 database or runtime error; 2 bad usage; 3 refused (a live holder exists
+ * and --force was not given, or --holder did not match).
+ */
+import { parseArgs } from 'node:util';
+import { ConfigurationError } from '../errors.js';
+import { promoteLease, releaseLeaseHolder, leaseStatus, type LeaseStatusReport } from '../lease/admin.js';
+import { storeFromUrl } from '../lease/store-from-url.js';
+import type { LeaseStore } from '../lease/types.js';
+import { redactText, redactUrl } from '../shared/redact.js';
+import { requireNonEmptyString } from '../shared/validate.js';
+
+const USAGE = `usage: hotcold lease <action> --db URL [options]
+
+actions:
+  status    holder, fencing token, age of the last renewal, time to expiry (database clock)
+  promote   let a waiting node take over: clears an EXPIRED holder; refuses while a live holder
+            exists (exit 3) unless --force
+  release   clear the holder (optionally only if it is --holder H) and bump the token
+  init      create the lease table if absent (--print: only print the DDL)
+
+options:
+  --db URL       postgres://…, mysql://…, mariadb://…, sqlite:/path/file.db or a file path
+                 (default: $HOTCOLD_DB)
+  --name N       lease name (default hotcold)
+  --table T      lease table (default hotcold_lease)
+  --force        promote: clear the holder and bump the token even if it is live; the old
+                 holder's next renewal fails and it fences itself
+  --holder H     release: only if the holder is H (holder id or machine name)
+  --print        init: print the DDL instead of running it
+  --json         machine-readable output
+
+exit codes: 0 ok, 1 error, 2 usage, 3 refused`;
+
+const REFUSED = 3;
+
+interface Flags {
+  db: string;
+  name: string;
+  table: string | undefined;
+  json: boolean;
+  force: boolean;
+  holder: string | undefined;
+  print: boolean;
+}
+
+function seconds(ms: number): string {
+  return `${(Math.abs(ms) / 1000).toFixed(ms !== 0 && Math.abs(ms) < 10_000 ? 2 : 1)} s`;
+}
+
+function describe(report: LeaseStatusReport, db: string): string {
+  const lines = [`lease '${report.name}' in table ${report.table} (${report.dialect}, ${db})`];
+  if (!report.exists) {
+    lines.push('  no lease row yet: no node has contended for this lease');
+    return lines.join('\n');
+  }
+  lines.push(`  holder:        ${report.holder ?? 'none (free)'}`);
+  lines.push(`  token:         ${report.token}`);
+  if (report.holder !== null) {
+    lines.push(`  last renewal:  ${seconds(report.ageMs)} ago (database clock)`);
+    lines.push(
+      report.live
+        ? `  expires in:    ${seconds(report.expiresInMs)} (waitInterval ${report.waitIntervalMs} ms)`
+        : `  expired:       ${seconds(report.expiresInMs)} ago: a standby may take over now`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function parse(argv: string[]): { action: string | undefined; flags: Flags; help: boolean } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      db: { type: 'string' },
+      name: { type: 'string' },
+      table: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      holder: { type: 'string' },
+      print: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  return {
+    action: positionals[0],
+    help: values.help === true,
+    flags: {
+      db: values.db ?? process.env.HOTCOLD_DB ?? '',
+      name: values.name ?? 'hotcold',
+      table: values.table,
+      json: values.json === true,
+      force: values.force === true,
+      holder: values.holder,
+      print: values.print === true,
+    },
+  };
+}
+
+export async function runLeaseCommand(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    process.stderr.write(`hotcold lease: ${redactText((error as Error).message)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { action, flags, help } = parsed;
+  if (help || action === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (action === undefined || !['status', 'promote', 'release', 'init'].includes(action)) {
+    process.stderr.write(`hotcold lease: ${action === undefined ? 'missing action' : `unknown action '${action}'`}\n\n${USAGE}\n`);
+    return 2;
+  }
+  let store: LeaseStore;
+  try {
+    requireNonEmptyString('db', flags.db || undefined);
+    requireNonEmptyString('name', flags.name);
+    store = storeFromUrl(flags.db, flags.table === undefined ? {} : { table: flags.table });
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      process.stderr.write(`hotcold lease: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const db = redactUrl(flags.db);
+  const out = (text: string, json: unknown): void => {
+    process.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
+  };
+  try {
+    switch (action) {
+      case 'init': {
+        if (flags.print) {
+          out(`${store.ddl().join(';\n\n')};`, { table: store.table, dialect: store.dialect, ddl: store.ddl() });
+          return 0;
+        }
+        await store.init();
+        out(`lease table ${store.table} is ready (${store.dialect}, ${db})`, { table: store.table, dialect: store.dialect, created: true });
+        return 0;
+      }
+      case 'status': {
+        const report = await leaseStatus(store, flags.name);
+        out(describe(report, db), { ...report, db });
+        return 0;
+      }
+      case 'promote': {
+        const result = await promoteLease(store, flags.name, { force: flags.force });
+        const text: Record<typeof result.outcome, string> = {
+          free: `lease '${flags.name}' is free: a waiting node acquires it on its own (token ${result.token})`,
+          'cleared-stale': `cleared the expired holder ${result.previousHolder ?? ''}: a waiting node acquires at once`,
+          'refused-live': `refused: ${result.previousHolder ?? ''} holds lease '${flags.name}' (expires in ${seconds(result.expiresInMs ?? 0)} unless renewed); use --force to take it away now`,
+          forced: `forced: cleared holder ${result.previousHolder ?? 'none'} and bumped the token to ${result.token}; the old holder fences itself at its next renewal`,
+        };
+        out(text[result.outcome], { ...result, name: flags.name, db });
+        return result.outcome === 'refused-live' ? REFUSED : 0;
+      }
+      case 'release': {
+        const result = await releaseLeaseHolder(store, flags.name, flags.holder === undefined ? {} : { holder: flags.holder });
+        const text: Record<typeof result.outcome, string> = {
+          free: `lease '${flags.name}' has no holder: nothing to release`,
+          'not-holder': `refused: the holder is ${result.previousHolder ?? ''}, not ${flags.holder ?? ''}`,
+          released: `released holder ${result.previousHolder ?? ''}; token bumped to ${result.token}`,
+        };
+        out(text[result.outcome], { ...result, name: flags.name, db });
+        return result.outcome === 'not-holder' ? REFUSED : 0;
+      }
+    }
+    return 2;
+  } catch (error) {
+    process.stderr.write(`hotcold lease ${action}: ${redactText(error instanceof Error ? error.message : String(error))} (${db})\n`);
+    return 1;
+  } finally {
+    await store.close().catch(() => undefined);
+  }
 }
