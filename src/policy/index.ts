@@ -5,3 +5,5 @@
 export * from './backoff.js';
 export * from './budget.js';
 export * from './retry-rules.js';
+export * from './deadline.js';
+export * from './retry.js';

@@ -156,11 +156,15 @@ describe('retry budget arithmetic', () => {
 
   it('costs well under a microsecond per recordCall', () => {
     const budget = createRetryBudget(DEFAULT_BUDGET);
-    const n = 200_000;
-    for (let i = 0; i < n; i++) budget.recordCall();
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) budget.recordCall();
-    const nsPerCall = Number(process.hrtime.bigint() - t0) / n;
+    const n = 100_000;
+    let best = Number.POSITIVE_INFINITY;
+    // Best of several rounds: other suites share the two cores, and one slice of bad luck is not a cost.
+    for (let round = 0; round < 6; round++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) budget.recordCall();
+      best = Math.min(best, Number(process.hrtime.bigint() - t0) / n);
+    }
+    const nsPerCall = best;
     // Typically ~40 ns here; generous for a loaded 2-core machine.
     expect(nsPerCall).toBeLessThan(1000);
   });

@@ -1,0 +1,69 @@
+/**
+ * The whole-call deadline, measured on the monotonic clock (a wall-clock step must not shorten
+ * or stretch a call).
+ *
+ * Pipeline use: `const deadline = new Deadline(method.deadlineMs ?? options.deadlineMs)` when a
+ * call starts; per attempt, `timeoutMs = Math.min(methodTimeout, deadline.remaining())`; hand it
+ * to `retryAfterFailure`, which refuses a retry whose backoff sleep would reach the deadline.
+ * `signal()` is lazy — only a caller that asks for it pays for a timer — and `dispose()` (call it
+ * in the call's `finally`) clears that timer, so a finished call leaves no handle behind.
+ */
+import { DeadlineExceededException } from '../errors.js';
+import { monotonicNow } from '../shared/clock.js';
+
+export class Deadline {
+  /** Monotonic time at which the deadline passes (`Infinity`: never). */
+  readonly at: number;
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  /** `ms` from now; `Infinity` for a deadline that never passes. */
+  constructor(
+    readonly ms: number,
+    private readonly clock: () => number = monotonicNow,
+  ) {
+    this.at = clock() + ms;
+  }
+
+  /** Milliseconds left, never negative. */
+  remaining(): number {
+    return Math.max(0, this.at - this.clock());
+  }
+
+  expired(): boolean {
+    return this.clock() >= this.at;
+  }
+
+  /**
+   * An AbortSignal that aborts (with a {@link DeadlineExceededException}) when the deadline
+   * passes. The timer is unref'd and is cleared by {@link dispose}.
+   */
+  signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const controller = new AbortController();
+    this.controller = controller;
+    const left = this.remaining();
+    if (left <= 0) controller.abort(this.exception());
+    else if (Number.isFinite(left)) {
+      // Node timers overflow above 2^31-1 ms; such a deadline is "never" in practice.
+      if (left <= 2_147_483_647) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          controller.abort(this.exception());
+        }, left);
+        this.timer.unref();
+      }
+    }
+    return controller.signal;
+  }
+
+  private exception(): DeadlineExceededException {
+    return new DeadlineExceededException(`call deadline of ${this.ms} ms passed`);
+  }
+
+  /** Clears the signal's timer, if one was made. Idempotent. */
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The retry loop, engaged only after a first failure.
+ *
+ * Pipeline use (the success path never enters this file):
+ *
+ *   budget.recordCall();
+ *   try { return await attempt(1); }
+ *   catch (first) { return await retryAfterFailure(first, attempt, { retry, rules, budget, deadline,
+ *                                                   signal, method, onRetry, onBudgetExhausted }); }
+ *
+ * `attempt(n)` makes attempt n (1-based, sent as `X-Hotcold-Attempt`) through the breaker and the
+ * transport and throws an RPCException on failure. After each failure, in this order:
+ *   1. the caller's signal aborted          → CallAbortedException (or the signal's own
+ *                                             DeadlineExceeded/ClientClosed reason, re-raised)
+ *   2. the deadline has passed               → DeadlineExceededException
+ *   3. the rules say "not retryable"         → the attempt's own error (see "final error" below)
+ *   4. maxAttempts reached                   → RetriesExhaustedException('attempts', causes)
+ *   5. delay = min(Retry-After, maxRetryAfterMs) if the server sent one, else backoff with jitter;
+ *      the delay would reach the deadline    → DeadlineExceededException (no pointless sleep)
+ *   6. the budget refuses                    → onBudgetExhausted(); RetriesExhaustedException('budget')
+ *   7. onRetry({ attempt, error, delayMs }); sleep(delay) — the signal cuts it short at once.
+ *
+ * Final error: the attempt's own error is thrown as is (a RemoteCallException stays one), except
+ * when it says "not executed" while an earlier attempt may have executed — then a wrapper keeps
+ * `mayHaveExecuted` true (RetriesExhaustedException('not-retryable', causes), or the same class
+ * rebuilt for aborted/closed/deadline). Every wrapper carries all attempts' causes in order.
+ *
+ * Why p-retry is driven this way: p-retry@7 computes its own delay (`minTimeout * factor^n`,
+ * `randomize` in [1, 2)), which cannot express full/equal/decorrelated jitter or Retry-After. So
+ * its delay is zeroed (`minTimeout: 0`) and the whole decision plus the abortable sleep happens in
+ * `onFailedAttempt`, which p-retry awaits before the next attempt and whose throw ends the loop
+ * with that error. The first failure (already happened) is replayed as p-retry's attempt 1, so
+ * p-retry's attempt numbers are the wire's. p-retry turns non-Error throws into a TypeError and
+ * never retries a (non-network) TypeError; the rules never retry a non-RPCException either.
+ */
+import pRetry from 'p-retry';
+import {
+  CallAbortedException,
+  ClientClosedException,
+  DeadlineExceededException,
+  RetriesExhaustedException,
+  isRPCException,
+  type RPCException,
+  type RPCExceptionOptions,
+} from '../errors.js';
+import { sleep } from '../shared/sleep.js';
+import { Backoff, type RandomSource, type ResolvedRetryOptions } from './backoff.js';
+import type { RetryBudget } from './budget.js';
+import type { Deadline } from './deadline.js';
+import { decideRetry, type RetryReason, type RetryRuleContext, type RetryVerdict } from './retry-rules.js';
+
+export interface RetryEvent {
+  /** The attempt about to be made (2 for the first retry). */
+  attempt: number;
+  /** The failure that caused this retry. */
+  error: RPCException;
+  delayMs: number;
+  /** `retry-after`: the server's Retry-After (capped) set the delay; `backoff`: the jitter did. */
+  delaySource: 'backoff' | 'retry-after';
+  reason: RetryReason;
+}
+
+export interface RetryLoopOptions {
+  retry: ResolvedRetryOptions;
+  /** The rule context of this call, or a function (e.g. when dedup support is learned mid-call). */
+  rules: RetryRuleContext | ((error: unknown) => RetryVerdict);
+  budget?: RetryBudget | undefined;
+  deadline?: Deadline | undefined;
+  signal?: AbortSignal | undefined;
+  /** For the wrappers' `method` field. */
+  method?: string | undefined;
+  random?: RandomSource | undefined;
+  onRetry?: ((event: RetryEvent) => void) | undefined;
+  /** Called once when the budget refuses, before RetriesExhaustedException('budget') is thrown. */
+  onBudgetExhausted?: ((error: RPCException) => void) | undefined;
+}
+
+/** Retry-After as carried by ConnectionFailureException (node 503 NOT_ACTIVE, balancer 503). */
+function retryAfterOf(error: RPCException): number | undefined {
+  const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/** Runs attempts 2..maxAttempts after `firstError` (attempt 1's failure). */
+export async function retryAfterFailure<T>(
+  firstError: unknown,
+  attempt: (attemptNumber: number) => Promise<T>,
+  options: RetryLoopOptions,
+): Promise<T> {
+  const { retry, budget, deadline, signal, method } = options;
+  const rules = options.rules;
+  const decide = typeof rules === 'function' ? rules : (error: unknown) => decideRetry(error, rules);
+  const backoff = new Backoff(retry, options.random);
+  const causes: RPCException[] = [];
+
+  const wrapperOptions = (): RPCExceptionOptions => {
+    const last = causes[causes.length - 1];
+    const answered = [...causes].reverse().find((c) => c.node !== undefined);
+    return {
+      method,
+      attempts: causes.length,
+      cause: last,
+      node: answered?.node,
+      epoch: answered?.epoch,
+      mayHaveExecuted: causes.some((c) => c.mayHaveExecuted),
+    };
+  };
+
+  const aborted = (reason: unknown): RPCException => {
+    if (reason instanceof DeadlineExceededException) return new DeadlineExceededException(reason.message, wrapperOptions());
+    if (reason instanceof ClientClosedException) return new ClientClosedException(reason.message, wrapperOptions());
+    return new CallAbortedException('call aborted', { ...wrapperOptions(), cause: reason ?? causes[causes.length - 1] });
+  };
+
+  const finalError = (error: RPCException): RPCException => {
+    const earlierMayHaveRun = causes.slice(0, -1).some((c) => c.mayHaveExecuted);
+    if (error.mayHaveExecuted || !earlierMayHaveRun) return error;
+    switch (error.kind) {
+      case 'call-aborted':
+        return new CallAbortedException(error.message, wrapperOptions());
+      case 'client-closed':
+        return new ClientClosedException(error.message, wrapperOptions());
+      case 'deadline-exceeded':
+        return new DeadlineExceededException(error.message, wrapperOptions());
+      default:
+        return new RetriesExhaustedException(`${error.message} (not retryable after ${causes.length} attempts)`, 'not-retryable', causes, {
+          method,
+        });
+    }
+  };
+
+  const onFailure = async (error: unknown, attemptNumber: number): Promise<void> => {
+    if (!isRPCException(error)) throw error; // a bug or a foreign error: surface it unchanged
+    causes.push(error);
+    if (signal?.aborted) throw aborted(signal.reason);
+    if (deadline?.expired()) throw new DeadlineExceededException(`call deadline of ${deadline.ms} ms passed`, wrapperOptions());
+
+    const verdict = decide(error);
+    if (!verdict.retry) throw finalError(error);
+    if (attemptNumber >= retry.maxAttempts) {
+      throw new RetriesExhaustedException(`gave up after ${attemptNumber} attempts`, 'attempts', causes, { method });
+    }
+
+    const retryAfter = retryAfterOf(error);
+    const delayMs = retryAfter !== undefined ? Math.min(retryAfter, retry.maxRetryAfterMs) : backoff.next();
+    if (deadline && delayMs >= deadline.remaining()) {
+      throw new DeadlineExceededException(
+        `call deadline of ${deadline.ms} ms would pass during the ${Math.round(delayMs)} ms wait before attempt ${attemptNumber + 1}`,
+        wrapperOptions(),
+      );
+    }
+    if (budget && !budget.tryRetry()) {
+      options.onBudgetExhausted?.(error);
+      throw new RetriesExhaustedException('retry budget exhausted', 'budget', causes, { method });
+    }
+    options.onRetry?.({
+      attempt: attemptNumber + 1,
+      error,
+      delayMs,
+      delaySource: retryAfter !== undefined ? 'retry-after' : 'backoff',
+      reason: verdict.reason,
+    });
+    try {
+      await sleep(delayMs, signal);
+    } catch {
+      throw aborted(signal?.reason);
+    }
+  };
+
+  return pRetry(
+    (attemptNumber) => {
+      if (attemptNumber === 1) return Promise.reject(firstError);
+      return attempt(attemptNumber);
+    },
+    {
+      retries: Math.max(0, retry.maxAttempts - 1),
+      // Our sleep in onFailedAttempt is the only delay (see the header for why).
+      minTimeout: 0,
+      maxTimeout: 0,
+      randomize: false,
+      onFailedAttempt: (context) => onFailure(context.error, context.attemptNumber),
+    },
+  );
+}

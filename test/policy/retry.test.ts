@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AuthenticationException,
+  CallAbortedException,
+  ConnectionFailureException,
+  DeadlineExceededException,
+  RemoteCallException,
+  RetriesExhaustedException,
+  UnknownOutcomeException,
+  type RPCException,
+} from '../../src/errors.js';
+import { resolveRetryOptions } from '../../src/policy/backoff.js';
+import { createRetryBudget } from '../../src/policy/budget.js';
+import { Deadline } from '../../src/policy/deadline.js';
+import { retryAfterFailure, type RetryEvent } from '../../src/policy/retry.js';
+import type { RetryRuleContext } from '../../src/policy/retry-rules.js';
+
+const notIdempotent: RetryRuleContext = { idempotent: false, hasIdempotencyKey: true, serverDeduplicates: false };
+const idempotent: RetryRuleContext = { ...notIdempotent, idempotent: true };
+const fast = resolveRetryOptions({ maxAttempts: 5, minDelayMs: 1, maxDelayMs: 4, jitter: 'none' });
+const refused = (): ConnectionFailureException => new ConnectionFailureException('connection refused');
+
+/** An attempt function that fails with the given errors in turn, then succeeds. */
+function script(failures: RPCException[], result = 'ok') {
+  const seen: number[] = [];
+  const fn = async (n: number): Promise<string> => {
+    seen.push(n);
+    const next = failures.shift();
+    if (next) throw next;
+    return result;
+  };
+  return { fn, seen };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('retryAfterFailure', () => {
+  it('retries a connection failure with backoff and hands the wire attempt numbers on', async () => {
+    const events: RetryEvent[] = [];
+    const { fn, seen } = script([refused()]);
+    const result = await retryAfterFailure(refused(), fn, { retry: fast, rules: notIdempotent, onRetry: (e) => events.push(e) });
+    expect(result).toBe('ok');
+    expect(seen).toEqual([2, 3]);
+    expect(events.map((e) => [e.attempt, e.delayMs, e.delaySource, e.reason])).toEqual([
+      [2, 1, 'backoff', 'not-executed'],
+      [3, 2, 'backoff', 'not-executed'],
+    ]);
+  });
+
+  it('uses the injected random source for jitter', async () => {
+    const events: RetryEvent[] = [];
+    const retry = resolveRetryOptions({ maxAttempts: 3, minDelayMs: 8, maxDelayMs: 100, jitter: 'full' });
+    await retryAfterFailure(refused(), script([refused()]).fn, {
+      retry,
+      rules: idempotent,
+      random: () => 0.25,
+      onRetry: (e) => events.push(e),
+    });
+    expect(events.map((e) => e.delayMs)).toEqual([2, 4]);
+  });
+
+  it('throws the original error when the rules say no (not idempotent, unknown outcome)', async () => {
+    const first = new UnknownOutcomeException('reset after write', { attempts: 1 });
+    const { fn, seen } = script([]);
+    expect(await rejection(retryAfterFailure(first, fn, { retry: fast, rules: notIdempotent }))).toBe(first);
+    expect(seen).toEqual([]);
+  });
+
+  it('keeps a RemoteCallException as it is, even after retries', async () => {
+    const remote = new RemoteCallException(-32000, 'insufficient funds', null);
+    const { fn } = script([remote]);
+    expect(await rejection(retryAfterFailure(refused(), fn, { retry: fast, rules: notIdempotent }))).toBe(remote);
+  });
+
+  it('retries an unknown outcome under the dedup rule', async () => {
+    const { fn, seen } = script([]);
+    const rules = { ...notIdempotent, serverDeduplicates: true };
+    expect(await retryAfterFailure(new UnknownOutcomeException('504'), fn, { retry: fast, rules })).toBe('ok');
+    expect(seen).toEqual([2]);
+  });
+
+  it('does not let a later "not executed" error hide that an earlier attempt may have run', async () => {
+    const { fn } = script([new AuthenticationException(403, 'forbidden')]);
+    const error = await rejection(retryAfterFailure(new UnknownOutcomeException('reset'), fn, { retry: fast, rules: idempotent }));
+    expect(error).toBeInstanceOf(RetriesExhaustedException);
+    const exhausted = error as RetriesExhaustedException;
+    expect(exhausted.reason).toBe('not-retryable');
+    expect(exhausted.mayHaveExecuted).toBe(true);
+    expect(exhausted.causes.map((c) => c.kind)).toEqual(['unknown-outcome', 'authentication']);
+  });
+
+  it('gives up after maxAttempts with every cause, in order', async () => {
+    const { fn, seen } = script([refused(), new UnknownOutcomeException('reset'), refused(), refused(), refused()]);
+    const error = (await rejection(retryAfterFailure(refused(), fn, { retry: fast, rules: idempotent, method: 'balance' }))) as RetriesExhaustedException;
+    expect(error).toBeInstanceOf(RetriesExhaustedException);
+    expect(error.reason).toBe('attempts');
+    expect(error.method).toBe('balance');
+    expect(error.attempts).toBe(5);
+    expect(seen).toEqual([2, 3, 4, 5]);
+    expect(error.causes.map((c) => c.kind)).toEqual(['connection-failure', 'connection-failure', 'unknown-outcome', 'connection-failure', 'connection-failure']);
+    expect(error.mayHaveExecuted).toBe(true);
+  });
+
+  it('maxAttempts 1 never retries', async () => {
+    const { fn, seen } = script([]);
+    const error = await rejection(retryAfterFailure(refused(), fn, { retry: resolveRetryOptions(false), rules: idempotent }));
+    expect((error as RetriesExhaustedException).reason).toBe('attempts');
+    expect(seen).toEqual([]);
+  });
+
+  it("honours the server's Retry-After, capped by maxRetryAfterMs", async () => {
+    const events: RetryEvent[] = [];
+    const retry = resolveRetryOptions({ maxAttempts: 3, minDelayMs: 1, maxDelayMs: 2, maxRetryAfterMs: 30 });
+    const notActive = new ConnectionFailureException('NOT_ACTIVE', { retryAfterMs: 60_000 });
+    const started = performance.now();
+    await retryAfterFailure(notActive, script([new ConnectionFailureException('x', { retryAfterMs: 5 })]).fn, {
+      retry,
+      rules: notIdempotent,
+      onRetry: (e) => events.push(e),
+    });
+    expect(events.map((e) => [e.delayMs, e.delaySource])).toEqual([
+      [30, 'retry-after'],
+      [5, 'retry-after'],
+    ]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(30);
+  });
+
+  it('consults the budget before each retry and reports exhaustion once', async () => {
+    let now = 0;
+    const budget = createRetryBudget({ ratio: 0, minRetriesPerSecond: 0.1, ttlMs: 10_000 }, () => now); // one retry per window
+    let exhausted = 0;
+    const { fn, seen } = script([refused(), refused()]);
+    const error = (await rejection(
+      retryAfterFailure(refused(), fn, { retry: fast, rules: idempotent, budget, onBudgetExhausted: () => exhausted++ }),
+    )) as RetriesExhaustedException;
+    expect(error.reason).toBe('budget');
+    expect(error.causes).toHaveLength(2);
+    expect(seen).toEqual([2]);
+    expect(exhausted).toBe(1);
+    now += 10_000;
+    expect(budget.tryRetry()).toBe(true);
+  });
+
+  it('does not sleep past the deadline: a retry that would is not made', async () => {
+    const retry = resolveRetryOptions({ maxAttempts: 5, minDelayMs: 5000, maxDelayMs: 5000, jitter: 'none' });
+    const deadline = new Deadline(1000);
+    const { fn, seen } = script([]);
+    const started = performance.now();
+    const error = (await rejection(retryAfterFailure(refused(), fn, { retry, rules: idempotent, deadline }))) as DeadlineExceededException;
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(error).toBeInstanceOf(DeadlineExceededException);
+    expect(error.mayHaveExecuted).toBe(false);
+    expect(error.attempts).toBe(1);
+    expect(seen).toEqual([]);
+  });
+
+  it('stops at an expired deadline even when the rules would retry', async () => {
+    let now = 0;
+    const deadline = new Deadline(100, () => now);
+    const fn = async (): Promise<string> => {
+      now = 200;
+      throw new UnknownOutcomeException('timeout');
+    };
+    const error = (await rejection(retryAfterFailure(refused(), fn, { retry: fast, rules: idempotent, deadline }))) as DeadlineExceededException;
+    expect(error).toBeInstanceOf(DeadlineExceededException);
+    expect(error.mayHaveExecuted).toBe(true);
+    expect(error.attempts).toBe(2);
+  });
+
+  it('an abort cuts the backoff sleep short at once and leaves no timer behind', async () => {
+    const baseline = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const retry = resolveRetryOptions({ maxAttempts: 5, minDelayMs: 10_000, maxDelayMs: 10_000, jitter: 'none' });
+    const controller = new AbortController();
+    const started = performance.now();
+    const pending = retryAfterFailure(new UnknownOutcomeException('reset'), script([]).fn, {
+      retry,
+      rules: idempotent,
+      signal: controller.signal,
+      onRetry: () => setImmediate(() => controller.abort()),
+    });
+    const error = (await rejection(pending)) as CallAbortedException;
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(CallAbortedException);
+    expect(error.mayHaveExecuted).toBe(true); // attempt 1 was an unknown outcome
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(baseline);
+  });
+
+  it('an already aborted signal ends the loop before any retry', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const { fn, seen } = script([]);
+    const error = await rejection(retryAfterFailure(refused(), fn, { retry: fast, rules: idempotent, signal: controller.signal }));
+    expect(error).toBeInstanceOf(CallAbortedException);
+    expect((error as CallAbortedException).mayHaveExecuted).toBe(false);
+    expect(seen).toEqual([]);
+  });
+
+  it('surfaces a foreign error (a bug) unchanged and does not retry it', async () => {
+    const bug = new TypeError('cannot read properties of undefined');
+    const { fn, seen } = script([]);
+    expect(await rejection(retryAfterFailure(bug, fn, { retry: fast, rules: idempotent }))).toBe(bug);
+    expect(seen).toEqual([]);
+  });
+});
