@@ -1,4 +1,24 @@
 /**
  * `hotcold/node`: the reference JSON-RPC node that serves only while it holds the lease.
  */
-export {};
+export { createNode } from './node.js';
+export { RpcError, invalidParams } from './rpc-error.js';
+export { defaultIdentify } from './identify.js';
+export { dedupDdl, canonicalJson, fingerprint } from './dedup-store.js';
+export { feedDdl } from './feed-store.js';
+export type { FeedItem } from './feed-store.js';
+export type {
+  DedupOptions,
+  FeedOptions,
+  Handler,
+  HandlerContext,
+  Handlers,
+  HotcoldNode,
+  NodeAddress,
+  NodeEvent,
+  NodeOptions,
+  NodeState,
+  StopOptions,
+} from './types.js';
+export { ConfigurationError } from '../errors.js';
+export { FEED_METHOD, HOTCOLD_KEY_CONFLICT, HOTCOLD_LEASE_LOST } from '../wire.js';

@@ -1,0 +1,137 @@
+import type { IncomingMessage } from 'node:http';
+import { ConfigurationError } from '../errors.js';
+import type { Lease } from '../lease/types.js';
+import {
+  rejectUnknownKeys,
+  requireBoolean,
+  requireNonEmptyString,
+  requireNonNegativeInteger,
+  requireObject,
+  requirePositiveInteger,
+  requireSqlIdentifier,
+} from '../shared/validate.js';
+import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH, FEED_METHOD } from '../wire.js';
+import type { Handlers, NodeOptions } from './types.js';
+
+export interface ResolvedNodeOptions {
+  lease: Lease;
+  port: number;
+  host: string;
+  handlers: Map<string, Handlers[string]>;
+  rpcPath: string;
+  healthPath: string;
+  dedup: { table: string; ttlMs: number; cleanupIntervalMs: number } | false;
+  feeds: { table: string; counterTable: string; maxItems: number; maxWaitMs: number; pollIntervalMs: number } | false;
+  identify: ((req: IncomingMessage) => string) | undefined;
+  maxBodyBytes: number;
+  retryAfterSeconds: number;
+  acquire: boolean;
+  drainTimeoutMs: number;
+}
+
+const KNOWN = [
+  'lease',
+  'port',
+  'host',
+  'handlers',
+  'rpcPath',
+  'healthPath',
+  'dedup',
+  'feeds',
+  'identify',
+  'maxBodyBytes',
+  'retryAfterSeconds',
+  'acquire',
+  'drainTimeoutMs',
+] as const;
+
+function requirePath(field: string, value: unknown): string {
+  const path = requireNonEmptyString(field, value);
+  if (!path.startsWith('/') || /[\s?#]/.test(path)) throw new ConfigurationError(field, "must be a path starting with '/', without query or spaces");
+  return path;
+}
+
+function requireLease(value: unknown): Lease {
+  const lease = value as Partial<Lease> | undefined;
+  if (
+    typeof lease !== 'object' ||
+    lease === null ||
+    typeof lease.acquire !== 'function' ||
+    typeof lease.assertHeld !== 'function' ||
+    typeof lease.release !== 'function' ||
+    typeof lease.store?.transaction !== 'function'
+  ) {
+    throw new ConfigurationError('lease', 'must be a lease from createLease()');
+  }
+  return lease as Lease;
+}
+
+export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
+  const options = requireObject('options', input);
+  rejectUnknownKeys('', options, KNOWN);
+  const lease = requireLease(options.lease);
+  const port = requireNonNegativeInteger('port', options.port);
+  if (port > 65535) throw new ConfigurationError('port', 'must be <= 65535');
+  const host = options.host === undefined ? '127.0.0.1' : requireNonEmptyString('host', options.host);
+
+  const handlerObject = requireObject('handlers', options.handlers);
+  const handlers = new Map<string, Handlers[string]>();
+  for (const [name, handler] of Object.entries(handlerObject)) {
+    if (typeof handler !== 'function') throw new ConfigurationError(`handlers.${name}`, 'must be a function');
+    if (name === FEED_METHOD || name.startsWith('hotcold.')) throw new ConfigurationError(`handlers.${name}`, "names starting with 'hotcold.' are reserved");
+    handlers.set(name, handler as Handlers[string]);
+  }
+
+  const rpcPath = options.rpcPath === undefined ? DEFAULT_RPC_PATH : requirePath('rpcPath', options.rpcPath);
+  const healthPath = options.healthPath === undefined ? DEFAULT_HEALTH_PATH : requirePath('healthPath', options.healthPath);
+  if (rpcPath === healthPath) throw new ConfigurationError('healthPath', 'must differ from rpcPath');
+
+  let dedup: ResolvedNodeOptions['dedup'] = false;
+  if (options.dedup !== false) {
+    const d = options.dedup === undefined ? {} : requireObject('dedup', options.dedup);
+    rejectUnknownKeys('dedup', d, ['table', 'ttlMs', 'cleanupIntervalMs']);
+    dedup = {
+      table: d.table === undefined ? 'hotcold_idempotency' : requireSqlIdentifier('dedup.table', d.table),
+      ttlMs: d.ttlMs === undefined ? 24 * 3600_000 : requirePositiveInteger('dedup.ttlMs', d.ttlMs),
+      cleanupIntervalMs: d.cleanupIntervalMs === undefined ? 600_000 : requirePositiveInteger('dedup.cleanupIntervalMs', d.cleanupIntervalMs),
+    };
+    if (dedup.table.length > 55) throw new ConfigurationError('dedup.table', 'must be at most 55 characters (an index name is derived from it)');
+  }
+
+  let feeds: ResolvedNodeOptions['feeds'] = false;
+  if (options.feeds !== false) {
+    const f = options.feeds === undefined ? {} : requireObject('feeds', options.feeds);
+    rejectUnknownKeys('feeds', f, ['table', 'maxItems', 'maxWaitMs', 'pollIntervalMs']);
+    const table = f.table === undefined ? 'hotcold_feed' : requireSqlIdentifier('feeds.table', f.table);
+    if (table.length > 59) throw new ConfigurationError('feeds.table', 'must be at most 59 characters (the counter table is <table>_seq)');
+    feeds = {
+      table,
+      counterTable: `${table}_seq`,
+      maxItems: f.maxItems === undefined ? 500 : requirePositiveInteger('feeds.maxItems', f.maxItems),
+      maxWaitMs: f.maxWaitMs === undefined ? 25_000 : requireNonNegativeInteger('feeds.maxWaitMs', f.maxWaitMs),
+      pollIntervalMs: f.pollIntervalMs === undefined ? 250 : requirePositiveInteger('feeds.pollIntervalMs', f.pollIntervalMs),
+    };
+  }
+
+  if (options.identify !== undefined && typeof options.identify !== 'function') throw new ConfigurationError('identify', 'must be a function');
+  const maxBodyBytes = options.maxBodyBytes === undefined ? 1 << 20 : requirePositiveInteger('maxBodyBytes', options.maxBodyBytes);
+  const retryAfterSeconds = options.retryAfterSeconds === undefined ? 1 : requireNonNegativeInteger('retryAfterSeconds', options.retryAfterSeconds);
+  const acquire = options.acquire === undefined ? true : requireBoolean('acquire', options.acquire);
+  const drainTimeoutMs = options.drainTimeoutMs === undefined ? 10_000 : requirePositiveInteger('drainTimeoutMs', options.drainTimeoutMs);
+
+  return {
+    lease,
+    port,
+    host,
+    handlers,
+    rpcPath,
+    healthPath,
+    dedup,
+    feeds,
+    identify: options.identify as ResolvedNodeOptions['identify'],
+    maxBodyBytes,
+    retryAfterSeconds,
+    acquire,
+    drainTimeoutMs,
+  };
+}

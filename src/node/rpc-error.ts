@@ -1,0 +1,23 @@
+import { JSONRPC_INVALID_PARAMS } from '../wire.js';
+
+/**
+ * Throw from a handler to answer a specific JSON-RPC error. Anything else a handler throws is
+ * answered as `-32603 internal error` without its message (which may hold data the caller must
+ * not see). The handler's transaction is rolled back either way.
+ */
+export class RpcError extends Error {
+  readonly code: number;
+  readonly data: unknown;
+  constructor(code: number, message: string, data?: unknown) {
+    super(message);
+    if (!Number.isSafeInteger(code)) throw new TypeError('RpcError code must be an integer');
+    this.name = 'RpcError';
+    this.code = code;
+    this.data = data;
+  }
+}
+
+/** `-32602 invalid params`, for handlers that validate their input. */
+export function invalidParams(message: string, data?: unknown): RpcError {
+  return new RpcError(JSONRPC_INVALID_PARAMS, message, data);
+}

@@ -1,0 +1,98 @@
+import type { Dialect } from '../lease/types.js';
+
+/**
+ * The few statements whose spelling differs between SQLite, PostgreSQL and MariaDB/MySQL. Every
+ * other statement the node runs is plain SQL with `?` placeholders (the store rewrites them).
+ */
+
+/** Column types: MySQL cannot index TEXT, so keys are VARCHAR; payloads may be large. */
+export function columnTypes(dialect: Dialect): { key: string; text: string; bigint: string } {
+  switch (dialect) {
+    case 'sqlite':
+      return { key: 'TEXT', text: 'TEXT', bigint: 'INTEGER' };
+    case 'postgres':
+      return { key: 'VARCHAR(255)', text: 'TEXT', bigint: 'BIGINT' };
+    case 'mysql':
+      return { key: 'VARCHAR(255)', text: 'LONGTEXT', bigint: 'BIGINT' };
+  }
+}
+
+/**
+ * Milliseconds since the epoch on the database server's clock. Record ages are judged on this one
+ * clock, never on two nodes' wall clocks.
+ */
+export function nowMsExpression(dialect: Dialect): string {
+  switch (dialect) {
+    case 'sqlite':
+      return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+    case 'postgres':
+      return '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT';
+    case 'mysql':
+      return 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)';
+  }
+}
+
+/**
+ * `INSERT` that does nothing when the unique key already exists. On PostgreSQL and InnoDB a
+ * concurrent insert of the same key blocks until the first transaction ends, which is what
+ * makes a duplicate request wait for the original.
+ */
+export function insertIgnore(dialect: Dialect, table: string, columns: readonly string[], values?: readonly string[]): string {
+  const cols = columns.join(', ');
+  const vals = (values ?? columns.map(() => '?')).join(', ');
+  switch (dialect) {
+    case 'sqlite':
+      return `INSERT OR IGNORE INTO ${table} (${cols}) VALUES (${vals})`;
+    case 'postgres':
+      return `INSERT INTO ${table} (${cols}) VALUES (${vals}) ON CONFLICT DO NOTHING`;
+    case 'mysql':
+      return `INSERT IGNORE INTO ${table} (${cols}) VALUES (${vals})`;
+  }
+}
+
+/**
+ * `INSERT (key, column) VALUES (?, ?)`, or on conflict `column = column + <the inserted value>`.
+ * The row stays locked (or the database write-locked) until commit: that serialises
+ * concurrent increments of one key.
+ */
+export function upsertAdd(dialect: Dialect, table: string, keyColumn: string, column: string): string {
+  switch (dialect) {
+    case 'sqlite':
+    case 'postgres':
+      return `INSERT INTO ${table} (${keyColumn}, ${column}) VALUES (?, ?) ON CONFLICT (${keyColumn}) DO UPDATE SET ${column} = ${table}.${column} + excluded.${column}`;
+    case 'mysql':
+      return `INSERT INTO ${table} (${keyColumn}, ${column}) VALUES (?, ?) ON DUPLICATE KEY UPDATE ${column} = ${column} + VALUES(${column})`;
+  }
+}
+
+/**
+ * Suffix for a locking read. A locking read sees the latest committed row (InnoDB's plain read
+ * would see the transaction's older snapshot); SQLite has no row locks and needs none, since
+ * its writers are serialised.
+ */
+export function forUpdate(dialect: Dialect): string {
+  return dialect === 'sqlite' ? '' : ' FOR UPDATE';
+}
+
+/** Drivers return BIGINT as string (pg) or bigint; the node's numbers fit in a double. */
+export function toNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string') return Number(value);
+  return Number.NaN;
+}
+
+/** TEXT may come back as a Buffer from some drivers/column types. */
+export function toText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return String(value);
+}
+
+/** Runs a `CREATE ... IF NOT EXISTS` that may race another process doing the same. */
+export function isAlreadyExists(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown };
+  // 23505/42P07: PostgreSQL's catalog race on concurrent CREATE TABLE/INDEX IF NOT EXISTS.
+  if (e.code === '23505' || e.code === '42P07' || e.code === 'ER_DUP_KEYNAME' || e.code === 'ER_TABLE_EXISTS_ERROR') return true;
+  return typeof e.message === 'string' && /already exists|duplicate key name/i.test(e.message);
+}

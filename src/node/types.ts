@@ -1,0 +1,131 @@
+import type { IncomingMessage } from 'node:http';
+import type { Observable } from 'rxjs';
+import type { Lease, SqlExecutor } from '../lease/types.js';
+import type { NodeStatus } from '../wire.js';
+
+/** What a handler gets besides its params. */
+export interface HandlerContext {
+  /** The fencing token this node serves under (sent as `X-Hotcold-Epoch`). */
+  readonly token: number;
+  /** The request's `Idempotency-Key`, when it had one. */
+  readonly idempotencyKey: string | undefined;
+  /** Aborts the moment the lease is lost (or a drain times out): stop, the transaction will roll back. */
+  readonly signal: AbortSignal;
+  /**
+   * Runs statements in this request's transaction, already fenced with `assertHeld(token)`.
+   * Writes made through it commit together with the idempotency record, or not at all. It is
+   * sealed when the request ends: a late statement throws instead of running outside the
+   * transaction.
+   */
+  readonly tx: SqlExecutor;
+  /** Caller identity from `identify(req)` (default: a hash of the Authorization header, or 'anonymous'). */
+  readonly caller: string;
+  /** The JSON-RPC method name. */
+  readonly method: string;
+  /** Appends `data` to feed `name` in this transaction; resolves to its sequence number. */
+  appendFeed(name: string, data: unknown): Promise<number>;
+}
+
+/** A JSON-RPC method. Its return value (JSON-serialisable) is the result. */
+export type Handler<P = unknown, R = unknown> = (params: P, ctx: HandlerContext) => R | Promise<R>;
+
+export type Handlers = Record<string, Handler<never, unknown>>;
+
+export interface DedupOptions {
+  /** Table for idempotency records (SQL identifier). Default `hotcold_idempotency`. */
+  table?: string;
+  /** How long a key's result is kept; default 24 h. Keep it far above any client's retry deadline. */
+  ttlMs?: number;
+  /** How often expired records are deleted; default 10 min. */
+  cleanupIntervalMs?: number;
+}
+
+export interface FeedOptions {
+  /** Feed items table (SQL identifier). Default `hotcold_feed`; the counter table is `<table>_seq`. */
+  table?: string;
+  /** Most items per answer; default 500 (a request may ask for fewer). */
+  maxItems?: number;
+  /** Longest long-poll wait; default 25000 ms (a request may ask for less). */
+  maxWaitMs?: number;
+  /** How often a waiting long-poll re-reads the table (appends on this node wake it at once); default 250 ms. */
+  pollIntervalMs?: number;
+}
+
+export interface NodeOptions {
+  lease: Lease;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Interface to bind; default `127.0.0.1`. Use `0.0.0.0` behind a balancer on another host. */
+  host?: string;
+  handlers: Handlers;
+  rpcPath?: string;
+  healthPath?: string;
+  /** Idempotency by `Idempotency-Key` in the shared database; on by default. */
+  dedup?: DedupOptions | false;
+  /** Resumable feeds (`ctx.appendFeed`, method `hotcold.feed`); on by default. */
+  feeds?: FeedOptions | false;
+  /**
+   * Caller identity that idempotency keys are bound to. Must not return the credential itself.
+   * Default: `auth:<sha256 of the Authorization header>` or `'anonymous'`.
+   */
+  identify?: (req: IncomingMessage) => string;
+  /** Largest request body; default 1 MiB. Larger requests get `413` and are not executed. */
+  maxBodyBytes?: number;
+  /** `Retry-After` (seconds) on `503 NOT_ACTIVE`; default 1. */
+  retryAfterSeconds?: number;
+  /** start() acquires the lease in the background, and again after losing it; default true. */
+  acquire?: boolean;
+  /** Default drain timeout for stop({ drain: true }); default 10000 ms. */
+  drainTimeoutMs?: number;
+}
+
+export interface NodeState {
+  status: NodeStatus | 'stopped';
+  /** The token we serve (or last served) under. */
+  token?: number | undefined;
+  since: number;
+}
+
+export type NodeEvent =
+  | { type: 'listening'; port: number; host: string }
+  | { type: 'status'; status: NodeState['status']; token?: number | undefined }
+  | { type: 'handler-error'; method: string; error: string }
+  | { type: 'rolled-back'; method: string; reason: string }
+  | { type: 'commit-unknown'; method: string; error: string }
+  | { type: 'cleanup'; deleted: number }
+  | { type: 'cleanup-failed'; error: string }
+  | { type: 'acquire-failed'; error: string };
+
+export interface StopOptions {
+  /** Health → draining, refuse new calls, let in-flight calls finish, then release the lease. */
+  drain?: boolean;
+  /** Longest wait for in-flight calls; after it they are aborted (rolled back, answered 503). */
+  timeoutMs?: number;
+}
+
+export interface NodeAddress {
+  host: string;
+  port: number;
+  /** `http://host:port` (no path). */
+  url: string;
+}
+
+export interface HotcoldNode {
+  /** Creates tables if absent, listens, and (unless `acquire: false`) acquires the lease in the background. */
+  start(): Promise<NodeAddress>;
+  /** Alias of start(). */
+  listen(): Promise<NodeAddress>;
+  readonly address: NodeAddress | undefined;
+  readonly url: string | undefined;
+  readonly status: NodeState['status'];
+  readonly state$: Observable<NodeState>;
+  readonly events$: Observable<NodeEvent>;
+  /** Number of calls executing now (long-polls excluded). */
+  readonly inFlight: number;
+  /** Stops serving, releases the lease (after draining, if asked) and closes the server. */
+  stop(options?: StopOptions): Promise<void>;
+  /** stop() without drain; idempotent. Does not close the lease (it is the caller's). */
+  close(): Promise<void>;
+  /** The DDL start() runs, for a DBA to apply by hand. */
+  ddl(): string[];
+}
