@@ -50,7 +50,7 @@ describe('createNode on SQLite', () => {
     expect(health.headers.get('x-hotcold-node')).toBe('alpha');
     const standby = await fetch(`${b.url}/health`);
     expect(standby.status).toBe(503);
-    expect((await standby.json()).status).toBe('standby');
+    expect(((await standby.json()) as { status: string }).status).toBe('standby');
     const refused = await rpc(b.url, 'echo', {});
     expect(refused.status).toBe(503);
     expect(refused.body.epoch).toBe(token);
