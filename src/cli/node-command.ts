@@ -1,5 +1,175 @@
-/** `hotcold node` — placeholder until implemented. */
-export async function runNodeCommand(_argv: string[]): Promise<number> {
-  process.stderr.write('hotcold node: not implemented yet\n');
-  return 1;
+/**
+ * `hotcold node`: runs a reference node (createLease + createNode) with the demo ledger app.
+ *
+ * Flags (stable: the demo, the HAProxy suite and the failover bench spawn this command):
+ *   --db URL                 lease/app database: postgres://…, mysql://…, mariadb://…, sqlite:/path or a file path (required)
+ *   --port N                 HTTP port; 0 (default) picks a free one — read it from the `listening` line
+ *   --host H                 bind address; default 127.0.0.1
+ *   --machine NAME           machine name (X-Hotcold-Node, lease holder); default the host name
+ *   --update-interval MS     lease renewal interval; default 20000
+ *   --wait-interval MS       lease takeover wait; default 40000
+ *   --mode warm|cold         warm (default): take over automatically; cold: acquire at start, stay lost after a loss
+ *   --app ledger             the application (only `ledger` for now)
+ *   --table NAME             lease table; default hotcold_lease
+ *   --lease-name NAME        lease row name; default hotcold
+ *   --prefix NAME            ledger tables prefix (<prefix>_entries, <prefix>_accounts); default ledger
+ *   --dedup-table NAME       idempotency table; default hotcold_idempotency
+ *   --feed-table NAME        feed table; default hotcold_feed
+ *   --dedup-ttl MS           idempotency record lifetime; default 86400000
+ *   --drain-timeout MS       longest wait for in-flight calls on SIGTERM/SIGINT; default 10000
+ *
+ * Stdout: one JSON object per line —
+ *   {"event":"listening","port":N,"host":"…","url":"http://…","machine":"…","pid":N}  once, when ready
+ *   {"event":"lease","status":"standby|acquiring|active|lost|released|closed","token":N?,"holder":"…"?}  on every lease change
+ *   {"event":"node","status":"active|standby|draining|lost|stopped","token":N?}  on every node status change
+ *   {"event":"draining","signal":"SIGTERM"}  then  {"event":"stopped","code":0}
+ * SIGTERM or SIGINT: graceful drain (health → draining, in-flight calls finish, lease released),
+ * then exit 0. A second signal exits at once with code 1.
+ */
+import { hostname } from 'node:os';
+import { ConfigurationError } from '../errors.js';
+import { createLease, storeFromUrl } from '../lease/index.js';
+import { createNode } from '../node/index.js';
+import { requireNonNegativeInteger, requireOneOf, requirePositiveInteger, requireSqlIdentifier } from '../shared/validate.js';
+import { redactText } from '../shared/redact.js';
+import { ledgerApp } from '../testing/ledger-app.js';
+
+const HELP = `usage: hotcold node --db URL [--port N] [--host H] [--machine NAME]
+                    [--update-interval MS] [--wait-interval MS] [--mode warm|cold] [--app ledger]
+                    [--table NAME] [--lease-name NAME] [--prefix NAME] [--dedup-table NAME]
+                    [--feed-table NAME] [--dedup-ttl MS] [--drain-timeout MS]
+
+Runs a reference node serving the demo ledger app while it holds the lease. Prints JSON lines
+on stdout ({"event":"listening",…} when ready). SIGTERM/SIGINT drain gracefully, then exit 0.`;
+
+const FLAGS = [
+  'db',
+  'port',
+  'host',
+  'machine',
+  'update-interval',
+  'wait-interval',
+  'mode',
+  'app',
+  'table',
+  'lease-name',
+  'prefix',
+  'dedup-table',
+  'feed-table',
+  'dedup-ttl',
+  'drain-timeout',
+] as const;
+type Flag = (typeof FLAGS)[number];
+
+export function parseNodeArgs(argv: string[]): Partial<Record<Flag, string>> | 'help' {
+  const out: Partial<Record<Flag, string>> = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (!arg.startsWith('--')) throw new ConfigurationError(arg, 'unexpected argument');
+    const eq = arg.indexOf('=');
+    const name = (eq === -1 ? arg.slice(2) : arg.slice(2, eq)) as Flag;
+    if (!FLAGS.includes(name)) throw new ConfigurationError(`--${name}`, 'is not a known flag (see --help)');
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigurationError(`--${name}`, 'needs a value');
+    out[name] = value;
+  }
+  return out;
+}
+
+const int = (flag: string, value: string | undefined, positive = true): number | undefined => {
+  if (value === undefined) return undefined;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  return positive ? requirePositiveInteger(`--${flag}`, n) : requireNonNegativeInteger(`--${flag}`, n);
+};
+
+function line(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+export async function runNodeCommand(argv: string[]): Promise<number> {
+  const args = parseNodeArgs(argv);
+  if (args === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (args.db === undefined) throw new ConfigurationError('--db', 'is required (a database URL or SQLite file path)');
+  const mode = requireOneOf('--mode', args.mode ?? 'warm', ['warm', 'cold'] as const);
+  requireOneOf('--app', args.app ?? 'ledger', ['ledger'] as const);
+  const app = ledgerApp({ prefix: args.prefix === undefined ? 'ledger' : requireSqlIdentifier('--prefix', args.prefix) });
+  const port = int('port', args.port, false) ?? 0;
+  const updateInterval = int('update-interval', args['update-interval']);
+  const waitInterval = int('wait-interval', args['wait-interval']);
+  const drainTimeoutMs = int('drain-timeout', args['drain-timeout']) ?? 10_000;
+  const dedupTtl = int('dedup-ttl', args['dedup-ttl']);
+  const machine = args.machine ?? hostname();
+
+  const store = storeFromUrl(args.db, args.table === undefined ? {} : { table: args.table });
+  const lease = createLease({
+    store,
+    machineName: machine,
+    mode,
+    ...(args['lease-name'] === undefined ? {} : { name: args['lease-name'] }),
+    ...(updateInterval === undefined ? {} : { updateInterval }),
+    ...(waitInterval === undefined ? {} : { waitInterval }),
+  });
+  const node = createNode({
+    lease,
+    port,
+    host: args.host ?? '127.0.0.1',
+    handlers: app.handlers,
+    drainTimeoutMs,
+    dedup: {
+      ...(args['dedup-table'] === undefined ? {} : { table: args['dedup-table'] }),
+      ...(dedupTtl === undefined ? {} : { ttlMs: dedupTtl }),
+    },
+    feeds: args['feed-table'] === undefined ? {} : { table: args['feed-table'] },
+  });
+
+  const leaseSub = lease.state$.subscribe((s) => line({ event: 'lease', status: s.status, token: s.token, holder: s.holder }));
+  const nodeSub = node.state$.subscribe((s) => line({ event: 'node', status: s.status, token: s.token }));
+  const eventSub = node.events$.subscribe((e) => {
+    if (e.type === 'handler-error' || e.type === 'commit-unknown' || e.type === 'acquire-failed' || e.type === 'cleanup-failed') {
+      process.stderr.write(`${JSON.stringify(e)}\n`);
+    }
+  });
+
+  const shutdown = async (): Promise<void> => {
+    leaseSub.unsubscribe();
+    nodeSub.unsubscribe();
+    eventSub.unsubscribe();
+    await lease.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+  };
+
+  try {
+    await app.setup(store);
+    const address = await node.start();
+    line({ event: 'listening', port: address.port, host: address.host, url: address.url, machine, pid: process.pid });
+  } catch (error) {
+    await node.close().catch(() => undefined);
+    await shutdown();
+    throw new Error(redactText(error instanceof Error ? error.message : String(error)));
+  }
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const on = (s: NodeJS.Signals): void => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      // A second signal: stop waiting for the drain.
+      const force = (): void => process.exit(1);
+      process.once('SIGTERM', force);
+      process.once('SIGINT', force);
+      resolve(s);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+  line({ event: 'draining', signal });
+  await node.stop({ drain: true, timeoutMs: drainTimeoutMs });
+  await shutdown();
+  line({ event: 'stopped', code: 0 });
+  // Everything is closed; if a driver still holds a handle, do not hang a supervisor's stop.
+  setTimeout(() => process.exit(0), 2000).unref();
+  return 0;
 }

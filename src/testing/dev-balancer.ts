@@ -1,0 +1,442 @@
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Subject, type Observable } from 'rxjs';
+import { ConfigurationError } from '../errors.js';
+import {
+  rejectUnknownKeys,
+  requireHttpUrl,
+  requireNonEmptyString,
+  requireNonNegativeInteger,
+  requireObject,
+  requirePositiveInteger,
+} from '../shared/validate.js';
+import { DEFAULT_HEALTH_PATH } from '../wire.js';
+
+/**
+ * A development load balancer with HAProxy's failover semantics, for the demo and tests (not
+ * for production traffic): active health checks on `/health`, all traffic to one healthy
+ * backend, and the same answers HAProxy gives when things break —
+ *
+ * - no healthy backend → `503` HTML, no node headers (the client: "no server to send to");
+ * - connecting to the backend failed, so nothing was sent → redispatch to another healthy
+ *   backend (HAProxy `retries` + `option redispatch`), else `503`;
+ * - the connection broke after the request was forwarded → `502` (it may have run);
+ * - the backend stayed silent past `serverTimeoutMs` → `504` (it may have run).
+ */
+
+export interface DevBalancerOptions {
+  /** Backend base URLs, e.g. `http://127.0.0.1:4001`. Order is preference order. */
+  backends: string[];
+  /** Port to listen on; default 0 (a free one). */
+  port?: number;
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Health check interval (HAProxy `inter`); default 100 ms. */
+  checkIntervalMs?: number;
+  healthPath?: string;
+  /** A check slower than this fails; default min(1000, 2 × checkIntervalMs). */
+  checkTimeoutMs?: number;
+  /** Consecutive failed checks before a backend is down (HAProxy `fall`); default 1. */
+  fall?: number;
+  /** Consecutive passed checks before a backend is up (HAProxy `rise`); default 1. */
+  rise?: number;
+  /** Connect timeout per attempt (HAProxy `timeout connect`); default 1000 ms. */
+  connectTimeoutMs?: number;
+  /** Silence from the backend before `504` (HAProxy `timeout server`); default 30000 ms. */
+  serverTimeoutMs?: number;
+  /** Extra attempts on another backend when the connection failed before sending; default 2. */
+  retries?: number;
+  /** Largest request body the balancer buffers; default 8 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface BackendStats {
+  url: string;
+  healthy: boolean;
+  checks: number;
+  failedChecks: number;
+  requests: number;
+}
+
+export interface DevBalancerStats {
+  current: string | undefined;
+  switches: number;
+  requests: number;
+  /** Answers by status, including the balancer's own 502/503/504. */
+  statuses: Record<number, number>;
+  noBackend: number;
+  redispatches: number;
+  badGateway: number;
+  gatewayTimeout: number;
+  backends: BackendStats[];
+}
+
+export type DevBalancerEvent =
+  | { type: 'backend-up'; backend: string }
+  | { type: 'backend-down'; backend: string; reason: string }
+  | { type: 'switch'; from: string | undefined; to: string | undefined }
+  | { type: 'no-backend' }
+  | { type: 'redispatch'; from: string; reason: string }
+  | { type: 'bad-gateway'; backend: string; reason: string }
+  | { type: 'gateway-timeout'; backend: string };
+
+export interface DevBalancer {
+  readonly url: string;
+  readonly port: number;
+  /** The backend new requests go to, if any is healthy. */
+  readonly current: string | undefined;
+  readonly events$: Observable<DevBalancerEvent>;
+  stats(): DevBalancerStats;
+  /** Runs one round of health checks now. */
+  checkNow(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const HTML = {
+  502: '<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n',
+  503: '<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n',
+  504: "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n",
+} as const;
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+function forwardHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+interface Backend {
+  url: string;
+  hostname: string;
+  port: number;
+  healthy: boolean;
+  passes: number;
+  fails: number;
+  checks: number;
+  failedChecks: number;
+  requests: number;
+  checking: boolean;
+}
+
+type ForwardOutcome = 'done' | 'not-sent';
+
+function resolveOptions(input: DevBalancerOptions) {
+  const o = requireObject('options', input);
+  rejectUnknownKeys('', o, [
+    'backends',
+    'port',
+    'host',
+    'checkIntervalMs',
+    'healthPath',
+    'checkTimeoutMs',
+    'fall',
+    'rise',
+    'connectTimeoutMs',
+    'serverTimeoutMs',
+    'retries',
+    'maxBodyBytes',
+  ]);
+  if (!Array.isArray(o.backends) || o.backends.length === 0) throw new ConfigurationError('backends', 'must be a non-empty array of http URLs');
+  const backends = o.backends.map((b: unknown, i: number) => requireHttpUrl(`backends[${i}]`, b));
+  const checkIntervalMs = o.checkIntervalMs === undefined ? 100 : requirePositiveInteger('checkIntervalMs', o.checkIntervalMs);
+  const healthPath = o.healthPath === undefined ? DEFAULT_HEALTH_PATH : requireNonEmptyString('healthPath', o.healthPath);
+  if (!healthPath.startsWith('/')) throw new ConfigurationError('healthPath', "must start with '/'");
+  return {
+    backends,
+    port: o.port === undefined ? 0 : requireNonNegativeInteger('port', o.port),
+    host: o.host === undefined ? '127.0.0.1' : requireNonEmptyString('host', o.host),
+    checkIntervalMs,
+    healthPath,
+    checkTimeoutMs: o.checkTimeoutMs === undefined ? Math.min(1000, 2 * checkIntervalMs) : requirePositiveInteger('checkTimeoutMs', o.checkTimeoutMs),
+    fall: o.fall === undefined ? 1 : requirePositiveInteger('fall', o.fall),
+    rise: o.rise === undefined ? 1 : requirePositiveInteger('rise', o.rise),
+    connectTimeoutMs: o.connectTimeoutMs === undefined ? 1000 : requirePositiveInteger('connectTimeoutMs', o.connectTimeoutMs),
+    serverTimeoutMs: o.serverTimeoutMs === undefined ? 30_000 : requirePositiveInteger('serverTimeoutMs', o.serverTimeoutMs),
+    retries: o.retries === undefined ? 2 : requireNonNegativeInteger('retries', o.retries),
+    maxBodyBytes: o.maxBodyBytes === undefined ? 8 << 20 : requirePositiveInteger('maxBodyBytes', o.maxBodyBytes),
+  };
+}
+
+export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBalancer> {
+  const opts = resolveOptions(input);
+  const backends: Backend[] = opts.backends.map((u) => ({
+    url: u.origin,
+    hostname: u.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(u.port || 80),
+    healthy: false,
+    passes: 0,
+    fails: 0,
+    checks: 0,
+    failedChecks: 0,
+    requests: 0,
+    checking: false,
+  }));
+  const events$ = new Subject<DevBalancerEvent>();
+  const stats = { switches: 0, requests: 0, statuses: {} as Record<number, number>, noBackend: 0, redispatches: 0, badGateway: 0, gatewayTimeout: 0 };
+  // Keep-alive to backends, like HAProxy's server-side connection reuse. Idle sockets are
+  // dropped after 4 s, before the node's 15 s keep-alive timeout, so a reused socket is never
+  // one the node is closing.
+  const agent = new Agent({ keepAlive: true, maxSockets: 512, timeout: 4000 });
+  const clientSockets = new Set<Socket>();
+  const upstreams = new Set<{ destroy(): void }>();
+  let current: Backend | undefined;
+  let lastServed: Backend | undefined;
+  let closed = false;
+
+  const count = (status: number): void => {
+    stats.statuses[status] = (stats.statuses[status] ?? 0) + 1;
+  };
+
+  function setHealth(backend: Backend, healthy: boolean, reason: string): void {
+    if (backend.healthy === healthy) return;
+    backend.healthy = healthy;
+    events$.next(healthy ? { type: 'backend-up', backend: backend.url } : { type: 'backend-down', backend: backend.url, reason });
+    if (!healthy && current === backend) choose(undefined);
+    if (healthy && current === undefined) choose(undefined);
+  }
+
+  /** The backend for a new request: stay on the current one while it is healthy. */
+  function choose(exclude: Set<Backend> | undefined): Backend | undefined {
+    let next: Backend | undefined = current && current.healthy && !exclude?.has(current) ? current : undefined;
+    next ??= backends.find((b) => b.healthy && !exclude?.has(b));
+    if (next !== current && !(exclude && next === undefined)) {
+      const from = current?.url;
+      current = next;
+      // A switch is serving a different backend than the last one served, outage or not.
+      if (next !== undefined && lastServed !== undefined && next !== lastServed) stats.switches += 1;
+      if (next !== undefined) lastServed = next;
+      events$.next({ type: 'switch', from, to: next?.url });
+    }
+    return next;
+  }
+
+  function check(backend: Backend): Promise<void> {
+    if (backend.checking || closed) return Promise.resolve();
+    backend.checking = true;
+    return new Promise<void>((resolve) => {
+      let settled = false;
+      const finish = (ok: boolean, reason: string): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.destroy();
+        backend.checking = false;
+        backend.checks += 1;
+        if (ok) {
+          backend.fails = 0;
+          backend.passes += 1;
+          if (backend.passes >= opts.rise) setHealth(backend, true, reason);
+        } else {
+          backend.failedChecks += 1;
+          backend.passes = 0;
+          backend.fails += 1;
+          if (backend.fails >= opts.fall) setHealth(backend, false, reason);
+        }
+        resolve();
+      };
+      // A fresh connection per check, as HAProxy does: a check must see a dead listener.
+      const req = httpRequest(
+        { hostname: backend.hostname, port: backend.port, path: opts.healthPath, method: 'GET', agent: false, headers: { connection: 'close' } },
+        (res) => {
+          res.resume();
+          res.once('end', () => finish(res.statusCode === 200, `health ${res.statusCode ?? 0}`));
+          res.once('error', () => finish(false, 'health answer broke'));
+        },
+      );
+      const timer = setTimeout(() => finish(false, 'health check timed out'), opts.checkTimeoutMs);
+      req.once('error', (error: NodeJS.ErrnoException) => finish(false, error.code ?? 'health check failed'));
+      req.end();
+    });
+  }
+
+  const checkAll = (): Promise<void> => Promise.all(backends.map((b) => check(b))).then(() => undefined);
+
+  function sendOwn(res: ServerResponse, status: 502 | 503 | 504): void {
+    count(status);
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(status, { 'content-type': 'text/html', 'cache-control': 'no-cache', 'content-length': String(Buffer.byteLength(HTML[status])) });
+    res.end(HTML[status]);
+  }
+
+  function forward(backend: Backend, req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<ForwardOutcome> {
+    return new Promise<ForwardOutcome>((resolve) => {
+      backend.requests += 1;
+      let connected = false;
+      let answered = false;
+      let settled = false;
+      const headers = forwardHeaders(req.headers);
+      headers['content-length'] = String(body.length);
+      headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+      const upstream = httpRequest({ hostname: backend.hostname, port: backend.port, method: req.method, path: req.url, headers, agent });
+      upstreams.add(upstream);
+      const done = (outcome: ForwardOutcome): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(connectTimer);
+        clearTimeout(serverTimer);
+        upstreams.delete(upstream);
+        res.off('close', onClientClose);
+        resolve(outcome);
+      };
+      const connectTimer = setTimeout(() => {
+        if (!connected) {
+          upstream.destroy(new Error('connect timeout'));
+        }
+      }, opts.connectTimeoutMs);
+      const serverTimer = setTimeout(() => {
+        if (answered) return;
+        stats.gatewayTimeout += 1;
+        events$.next({ type: 'gateway-timeout', backend: backend.url });
+        sendOwn(res, 504);
+        upstream.destroy();
+        done('done');
+      }, opts.serverTimeoutMs);
+      const onClientClose = (): void => {
+        if (!res.writableFinished) upstream.destroy();
+      };
+      res.once('close', onClientClose);
+      upstream.once('socket', (socket: Socket) => {
+        if (socket.connecting) socket.once('connect', () => (connected = true));
+        else connected = true;
+      });
+      upstream.once('error', (error: NodeJS.ErrnoException) => {
+        if (settled) return;
+        if (!connected) {
+          // Nothing reached the backend: safe to send elsewhere (HAProxy redispatch).
+          if (backend.healthy) setHealth(backend, false, `connect failed: ${error.code ?? error.message}`);
+          done('not-sent');
+          return;
+        }
+        if (!answered) {
+          stats.badGateway += 1;
+          events$.next({ type: 'bad-gateway', backend: backend.url, reason: error.code ?? error.message });
+          sendOwn(res, 502);
+        } else {
+          res.destroy();
+        }
+        done('done');
+      });
+      upstream.once('response', (upstreamRes: IncomingMessage) => {
+        answered = true;
+        clearTimeout(serverTimer);
+        count(upstreamRes.statusCode ?? 0);
+        res.writeHead(upstreamRes.statusCode ?? 502, forwardHeaders(upstreamRes.headers));
+        upstreamRes.pipe(res);
+        upstreamRes.once('end', () => done('done'));
+        upstreamRes.once('error', () => {
+          res.destroy();
+          done('done');
+        });
+        upstreamRes.once('aborted', () => {
+          res.destroy();
+          done('done');
+        });
+      });
+      upstream.end(body);
+    });
+  }
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    stats.requests += 1;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > opts.maxBodyBytes) {
+        res.writeHead(413, { connection: 'close', 'content-length': '0' });
+        res.end();
+        return;
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const body = Buffer.concat(chunks);
+    const tried = new Set<Backend>();
+    for (let attempt = 0; attempt <= opts.retries && !closed; attempt += 1) {
+      const backend = choose(tried.size > 0 ? tried : undefined);
+      if (!backend) break;
+      const outcome = await forward(backend, req, body, res);
+      if (outcome === 'done') return;
+      tried.add(backend);
+      stats.redispatches += 1;
+      events$.next({ type: 'redispatch', from: backend.url, reason: 'connection failed before the request was sent' });
+    }
+    stats.noBackend += 1;
+    events$.next({ type: 'no-backend' });
+    sendOwn(res, 503);
+  }
+
+  const server = createServer((req, res) => {
+    onRequest(req, res).catch(() => res.destroy());
+  });
+  server.keepAliveTimeout = 15_000;
+  server.on('connection', (socket: Socket) => {
+    clientSockets.add(socket);
+    socket.once('close', () => clientSockets.delete(socket));
+  });
+
+  await checkAll();
+  const timer = setInterval(() => void checkAll(), opts.checkIntervalMs);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port, opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    clearInterval(timer);
+    agent.destroy();
+    throw error;
+  }
+  const info = server.address() as AddressInfo;
+  const url = `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: info.port,
+    get current() {
+      return current?.healthy ? current.url : undefined;
+    },
+    events$: events$.asObservable(),
+    stats: () => ({
+      current: current?.healthy ? current.url : undefined,
+      ...stats,
+      statuses: { ...stats.statuses },
+      backends: backends.map((b) => ({ url: b.url, healthy: b.healthy, checks: b.checks, failedChecks: b.failedChecks, requests: b.requests })),
+    }),
+    checkNow: checkAll,
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        clearInterval(timer);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          for (const upstream of upstreams) upstream.destroy();
+          for (const socket of clientSockets) socket.destroy();
+        });
+        agent.destroy();
+        // Let an in-flight check notice its timer (they hold no socket past destroy).
+        while (backends.some((b) => b.checking)) await new Promise((r) => setTimeout(r, 5));
+        events$.complete();
+      })();
+      return closing;
+    },
+  };
+}
