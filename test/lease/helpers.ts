@@ -1,0 +1,90 @@
+/** Shared helpers of the lease suites (not a test file). */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { firstValueFrom, filter, type Observable } from 'rxjs';
+import type { LeaseEvent } from '../../src/lease/types.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export function uniqueTable(prefix = 'lease_t'): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 5): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (performance.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await delay(stepMs);
+  }
+}
+
+export function nextEvent<T extends LeaseEvent['type']>(
+  events$: Observable<LeaseEvent>,
+  type: T,
+): Promise<Extract<LeaseEvent, { type: T }>> {
+  return firstValueFrom(events$.pipe(filter((e): e is Extract<LeaseEvent, { type: T }> => e.type === type)));
+}
+
+/** Busy-waits synchronously: no timer, no I/O callback can run meanwhile. */
+export function blockEventLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // spin
+  }
+}
+
+/** Spawns a TypeScript file as a real Node process (tsx), cwd = repo root. */
+export function spawnTs(file: string, args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Resolves with the first stdout line (parsed as JSON) a child prints. */
+export function firstLine(child: ChildProcess, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    let stderr = '';
+    const timer = setTimeout(() => reject(new Error(`child printed nothing within ${timeoutMs} ms: ${stderr}`)), timeoutMs);
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited (${code}) before printing: ${stderr}`));
+    });
+  });
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** Runs `hotcold` (src/cli/main.ts) as a child process; resolves with exit code and output. */
+export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawnTs('src/cli/main.ts', args);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Active handles minus timers vitest itself may hold; compare against a baseline. */
+export function activeResources(): string[] {
+  return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+}

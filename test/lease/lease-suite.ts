@@ -1,0 +1,323 @@
+/**
+ * The lease engine's behaviour, run against every store by lease.<dialect>.test.ts. Real
+ * databases, real child processes; intervals 100/300 ms so that timing is measurable yet quick.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createLease, FencingError, LeaseLostError, promoteLease, storeFromUrl } from '../../src/lease/index.js';
+import type { Lease, LeaseOptions, LeaseStore } from '../../src/lease/types.js';
+import {
+  activeResources,
+  blockEventLoop,
+  delay,
+  exited,
+  firstLine,
+  nextEvent,
+  runCli,
+  spawnTs,
+  uniqueTable,
+  waitFor,
+} from './helpers.js';
+
+const U = 100;
+const W = 300;
+/** Timing slack for a loaded 2-core machine running other suites at the same time. */
+const SLACK = 250;
+
+export interface SuiteTarget {
+  /** A URL `storeFromUrl` and the CLI understand, for child processes. */
+  url: string;
+  /** Drops a table after the file's tests (no-op for SQLite temp files). */
+  drop(table: string): Promise<void>;
+  /**
+   * Holds a row lock on the lease row from another connection until the returned function is
+   * called (undefined where the dialect has no row locks).
+   */
+  lockRow?(table: string, name: string): Promise<() => Promise<void>>;
+}
+
+export function leaseSuite(dialect: string, target: SuiteTarget): void {
+  const table = uniqueTable(`lease_${dialect}`);
+  const stores: LeaseStore[] = [];
+  const leases: Lease[] = [];
+  let counter = 0;
+
+  const store = (): LeaseStore => {
+    const s = storeFromUrl(target.url, { table });
+    stores.push(s);
+    return s;
+  };
+  const lease = (options: Partial<LeaseOptions> = {}): Lease => {
+    const l = createLease({ store: options.store ?? store(), machineName: 'm', updateInterval: U, waitInterval: W, ...options });
+    leases.push(l);
+    return l;
+  };
+  /** A fresh lease name per test: tests in one file share the table, not the row. */
+  const fresh = (): string => `t${++counter}`;
+
+  afterEach(async () => {
+    await Promise.all(leases.splice(0).map((l) => l.close()));
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  afterAll(async () => {
+    await target.drop(table);
+  });
+
+  describe(`lease engine on ${dialect}`, () => {
+    it('acquires with a token, renews every updateInterval, and reports timings', async () => {
+      const name = fresh();
+      const a = lease({ name });
+      const renewals: number[] = [];
+      a.events$.subscribe((e) => {
+        if (e.type === 'renewed') renewals.push(e.latencyMs);
+      });
+      const acquired = nextEvent(a.events$, 'acquired');
+      const held = await a.acquire();
+      expect(held.token).toBeGreaterThanOrEqual(1);
+      expect((await acquired).waitedMs).toBeGreaterThanOrEqual(0);
+      expect(a.state.status).toBe('active');
+      expect(a.state.token).toBe(held.token);
+      expect(a.current).toBe(held);
+      expect(held.isValid()).toBe(true);
+      expect(held.remainingMs()).toBeGreaterThan(0);
+      expect(held.remainingMs()).toBeLessThanOrEqual(W);
+      await delay(3.5 * U);
+      expect(renewals.length).toBeGreaterThanOrEqual(2);
+      expect(held.isValid()).toBe(true);
+      const row = await a.store.read(name);
+      expect(row?.holder).toBe(a.holderId);
+      expect(row?.machineName).toBe('m');
+      expect(row?.token).toBe(held.token);
+      expect(row?.expiresInMs).toBeGreaterThan(0);
+      expect(a.holderId).toMatch(/^m#[0-9a-f]+$/);
+    });
+
+    it('never lets two engines be active at once, and hands over on release', async () => {
+      const name = fresh();
+      const a = lease({ name });
+      const b = lease({ name });
+      const heldA = await a.acquire();
+      const pendingB = b.acquire();
+      const until = performance.now() + 2 * W;
+      while (performance.now() < until) {
+        expect(b.state.status).not.toBe('active');
+        expect(heldA.isValid()).toBe(true);
+        await delay(5);
+      }
+      expect(b.state.holder).toBe(a.holderId);
+      const released = performance.now();
+      await a.release();
+      expect(heldA.signal.aborted).toBe(true);
+      expect(heldA.signal.reason).toBeInstanceOf(LeaseLostError);
+      expect((heldA.signal.reason as LeaseLostError).reason).toBe('released');
+      expect(heldA.isValid()).toBe(false);
+      expect(a.state.status).toBe('released');
+      const heldB = await pendingB;
+      expect(performance.now() - released).toBeLessThan(100 + SLACK);
+      expect(heldB.token).toBeGreaterThan(heldA.token);
+    });
+
+    it('warm standby takes over within waitInterval after the holder process is SIGKILLed', async () => {
+      const name = fresh();
+      const child = spawnTs('test/lease/fixtures/holder.ts', [target.url, table, name, String(U), String(W)]);
+      try {
+        const info = await firstLine(child);
+        const standby = lease({ name, mode: 'warm' });
+        const pending = standby.acquire();
+        await waitFor(() => standby.state.holder === info.holder, 5_000);
+        await delay(2 * U);
+        const killedAt = performance.now();
+        child.kill('SIGKILL');
+        const held = await pending;
+        const took = performance.now() - killedAt;
+        // The last renewal was at most U before the kill: no takeover before W − U.
+        expect(took).toBeGreaterThanOrEqual(W - U - 50);
+        expect(took).toBeLessThan(W + SLACK);
+        expect(held.token).toBe((info.token as number) + 1);
+      } finally {
+        child.kill('SIGKILL');
+        await exited(child);
+      }
+    });
+
+    it('fencing tokens strictly increase across release, re-acquire, expiry and force', async () => {
+      const name = fresh();
+      const s = store();
+      const tokens: number[] = [];
+      for (let round = 0; round < 3; round += 1) {
+        const a = lease({ name, store: s });
+        tokens.push((await a.acquire()).token);
+        if (round === 1) {
+          const forced = await promoteLease(s, name, { force: true });
+          expect(forced.outcome).toBe('forced');
+          tokens.push(forced.token);
+          await nextEvent(a.events$, 'lost');
+        }
+        await a.close();
+        const b = lease({ name, store: s });
+        tokens.push((await b.acquire()).token);
+        await b.release();
+        tokens.push((await b.acquire()).token);
+        await b.close();
+      }
+      for (let i = 1; i < tokens.length; i += 1) expect(tokens[i]).toBeGreaterThan(tokens[i - 1] as number);
+      expect(new Set(tokens).size).toBe(tokens.length);
+    });
+
+    it('promote without --force refuses a live holder; --force (CLI) makes the holder lose at its next renewal', async () => {
+      const name = fresh();
+      const a = lease({ name });
+      const held = await a.acquire();
+      const refused = await runCli(['lease', 'promote', '--db', target.url, '--table', table, '--name', name]);
+      expect(refused.code).toBe(3);
+      expect(held.isValid()).toBe(true);
+      const status = await runCli(['lease', 'status', '--db', target.url, '--table', table, '--name', name, '--json']);
+      expect(status.code).toBe(0);
+      const report = JSON.parse(status.stdout) as { holder: string; token: number; live: boolean };
+      expect(report).toMatchObject({ holder: a.holderId, token: held.token, live: true });
+
+      const lost = nextEvent(a.events$, 'lost');
+      const forced = await runCli(['lease', 'promote', '--db', target.url, '--table', table, '--name', name, '--force']);
+      expect(forced.code).toBe(0);
+      const forcedAt = performance.now();
+      await lost;
+      expect(performance.now() - forcedAt).toBeLessThan(U + SLACK);
+      expect(held.signal.aborted).toBe(true);
+      expect((held.signal.reason as LeaseLostError).reason).toBe('superseded');
+      expect(held.isValid()).toBe(false);
+      // cold mode: stays lost until asked again
+      expect(a.state.status).toBe('lost');
+      const again = await a.acquire();
+      expect(again.token).toBeGreaterThan(held.token + 1);
+    });
+
+    it('isValid() is false right after a synchronous pause longer than waitInterval, before any timer runs', async () => {
+      const name = fresh();
+      const a = lease({ name });
+      const held = await a.acquire();
+      let lostEvents = 0;
+      a.events$.subscribe((e) => {
+        if (e.type === 'lost') lostEvents += 1;
+      });
+      blockEventLoop(W + 20);
+      expect(held.isValid()).toBe(false);
+      expect(held.signal.aborted).toBe(true);
+      expect((held.signal.reason as LeaseLostError).reason).toBe('self-fenced');
+      expect(lostEvents).toBe(1);
+      expect(held.remainingMs()).toBe(0);
+    });
+
+    it('with unsafeDisableSelfFencing the holder stays "valid" through the pause until a renewal is rejected', async () => {
+      const name = fresh();
+      const a = lease({ name, unsafeDisableSelfFencing: true });
+      const b = lease({ name, mode: 'warm' });
+      const held = await a.acquire();
+      const pendingB = b.acquire();
+      blockEventLoop(W + 50);
+      expect(held.isValid()).toBe(true);
+      // b takes over (its acquire statement was sent after the pause), then a's renewal fails.
+      await pendingB;
+      await waitFor(() => !held.isValid(), U + SLACK);
+      expect((held.signal.reason as LeaseLostError).reason).toBe('superseded');
+    });
+
+    it('warm mode: a holder that lost goes back to standby and takes over again later', async () => {
+      const name = fresh();
+      const s = store();
+      const a = lease({ name, store: s, mode: 'warm' });
+      const held = await a.acquire();
+      const forced = await promoteLease(s, name, { force: true });
+      await nextEvent(a.events$, 'lost');
+      expect(held.signal.aborted).toBe(true);
+      // It contends again on its own and wins the free lease with a fresh token.
+      await waitFor(() => a.state.status === 'active', W + SLACK);
+      expect(a.current?.token).toBeGreaterThan(forced.token);
+    });
+
+    it('assertHeld fences writes in the caller transaction: current token passes, a stale one throws', async () => {
+      const name = fresh();
+      const s = store();
+      const a = lease({ name, store: s });
+      const held = await a.acquire();
+      await s.transaction(async (tx) => {
+        await a.assertHeld(tx);
+        await s.assertHeld(tx, name, held.token);
+      });
+      await expect(s.transaction((tx) => s.assertHeld(tx, name, held.token - 1))).rejects.toBeInstanceOf(FencingError);
+      await a.release();
+      // Released: even the last token is no longer current.
+      await expect(s.transaction((tx) => s.assertHeld(tx, name, held.token))).rejects.toBeInstanceOf(FencingError);
+      const b = lease({ name, store: s });
+      const heldB = await b.acquire();
+      const error = await s.transaction((tx) => a.assertHeld(tx, held.token)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FencingError);
+      expect((error as FencingError).currentToken).toBe(heldB.token);
+      await expect(s.transaction((tx) => a.assertHeld(tx))).rejects.toBeInstanceOf(FencingError);
+      await s.transaction((tx) => b.assertHeld(tx));
+    });
+
+    it('assertHeld rejects a holder whose lease expired by the database clock', async () => {
+      const name = fresh();
+      const s = store();
+      const a = lease({ name, store: s });
+      const held = await a.acquire();
+      blockEventLoop(W + 20); // no renewal: expired by DB time as well
+      await expect(s.transaction((tx) => s.assertHeld(tx, name, held.token))).rejects.toBeInstanceOf(FencingError);
+    });
+
+    if (target.lockRow) {
+      const lockRow = target.lockRow.bind(target);
+      it('a renewal that hangs (row lock held elsewhere) does not extend anything: the holder fences itself', async () => {
+        const name = fresh();
+        const a = lease({ name });
+        const held = await a.acquire();
+        const failures: number[] = [];
+        a.events$.subscribe((e) => {
+          if (e.type === 'renew-failed') failures.push(e.consecutive);
+        });
+        const lockedAt = performance.now();
+        const unlock = await lockRow(table, name);
+        try {
+          await nextEvent(a.events$, 'lost');
+          const after = performance.now() - lockedAt;
+          // Lost no later than one deadline after the lock (the last success was before it).
+          expect(after).toBeLessThan(W + SLACK);
+          expect((held.signal.reason as LeaseLostError).reason).toBe('self-fenced');
+          expect(held.isValid()).toBe(false);
+          expect(failures.length).toBeGreaterThanOrEqual(1);
+        } finally {
+          await unlock();
+        }
+      });
+    }
+
+    it('close() stops every timer and socket: no handle left', async () => {
+      const baseline = activeResources().length;
+      const s = storeFromUrl(target.url, { table });
+      const a = createLease({ store: s, name: fresh(), machineName: 'm', updateInterval: U, waitInterval: W, mode: 'warm' });
+      const b = createLease({ store: s, name: a.name, machineName: 'n', updateInterval: U, waitInterval: W, mode: 'warm' });
+      await a.acquire();
+      const pendingB = b.acquire().catch((e: unknown) => e);
+      await delay(U);
+      await b.close();
+      expect(await pendingB).toBeInstanceOf(Error);
+      await a.close();
+      expect(a.state.status).toBe('closed');
+      await s.close();
+      await waitFor(() => activeResources().length <= baseline, 2_000, 20);
+      await expect(a.acquire()).rejects.toThrow(/closed/);
+    });
+
+    it('two processes creating the table at the same moment both succeed', async () => {
+      const raceTable = uniqueTable(`race_${dialect}`);
+      try {
+        const startAt = String(Date.now() + 1500);
+        const children = [0, 1].map(() => spawnTs('test/lease/fixtures/create-table.ts', [target.url, raceTable, startAt]));
+        const results = await Promise.all(children.map((c) => firstLine(c)));
+        expect(results).toEqual([{ ok: true }, { ok: true }]);
+        expect(await Promise.all(children.map((c) => exited(c)))).toEqual([0, 0]);
+      } finally {
+        await target.drop(raceTable);
+      }
+    });
+  });
+}
