@@ -19,3 +19,33 @@ export {
 } from './errors.js';
 export type { RPCExceptionKind, RPCExceptionOptions, CauseSummary, RetriesExhaustedReason } from './errors.js';
 export type { Transport, TransportRequest, TransportResponse, HealthResult } from './transport/types.js';
+export { createClient } from './client/create-client.js';
+export { createMemoryTransport } from './client/memory-transport.js';
+export type { MemoryTransportOptions } from './client/memory-transport.js';
+export type {
+  HotcoldClient,
+  ClientOptions,
+  CallOptions,
+  RetryOptions,
+  BreakerOptions,
+  BudgetOptions,
+  ReconnectOptions,
+  MethodPolicy,
+  JitterKind,
+  ClientAuth,
+  ConnectionStatus,
+  ConnectionState,
+  NodeIdentity,
+  FailoverEvent,
+  ReconnectedEvent,
+  DisconnectInfo,
+  ReconnectInfo,
+  PermanentFailureInfo,
+  ClientEvent,
+  ClientEventType,
+  ErrorSummary,
+  ProxiedApi,
+  FeedItem,
+  FeedParams,
+  FeedOptions,
+} from './client/types.js';

@@ -1,0 +1,434 @@
+/**
+ * `createClient(options)`: the call pipeline of DESIGN §3, composed from the policy module
+ * (retry loop, rules, budget, backoff, breaker, deadline), the transport and the connection
+ * state machine.
+ *
+ *   call → method policy → one Idempotency-Key → attempt 1 directly (no retry machinery on the
+ *   success path) → on failure `retryAfterFailure` (rules, budget, backoff/Retry-After, deadline)
+ *   → each attempt: wait while reconnecting → breaker of the backend → transport with the
+ *   per-attempt timeout cut to what is left of the deadline → one RPCException out.
+ */
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { defer, Observable, Subject } from 'rxjs';
+import {
+  CallAbortedException,
+  ClientClosedException,
+  ConfigurationError,
+  DeadlineExceededException,
+  PendingLimitException,
+  RemoteCallException,
+  RetriesExhaustedException,
+  isRPCException,
+  ProtocolException,
+  type RPCException,
+} from '../errors.js';
+import { ConnectionMonitor, type WaitOutcome } from '../connection/monitor.js';
+import { Deadline } from '../policy/deadline.js';
+import { resolveRetryOptions, type ResolvedRetryOptions } from '../policy/backoff.js';
+import { createRetryBudget, resolveBudgetOptions, type RetryBudget } from '../policy/budget.js';
+import { decideRetry, type RetryVerdict } from '../policy/retry-rules.js';
+import { retryAfterFailure, type RetryEvent } from '../policy/retry.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
+import { redactText, registerSecret } from '../shared/redact.js';
+import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
+import type { Transport, TransportResponse } from '../transport/types.js';
+import { createBreakers, type Breakers } from './breakers.js';
+import { createFeed, type FeedParams, type FeedSubscribeOptions } from './feed.js';
+import { resolveClientOptions, type MethodSettings, type ResolvedClientOptions } from './options.js';
+import { createProxy } from './proxy.js';
+import type {
+  CallOptions,
+  ClientEvent,
+  ClientOptions,
+  ConnectionState,
+  ErrorSummary,
+  FailoverEvent,
+  FeedItem,
+  HotcoldClient,
+  ProxiedApi,
+  ReconnectedEvent,
+} from './types.js';
+
+/** A method's policy with its retry section resolved (computed once per method name). */
+interface MethodPlan {
+  name: string;
+  idempotent: boolean;
+  retry: ResolvedRetryOptions;
+  timeoutMs: number;
+  deadlineMs: number;
+  retryOnCodes: readonly number[];
+}
+
+/** The state of one logical call, shared by its attempts. */
+interface CallContext {
+  plan: MethodPlan;
+  params: unknown;
+  key: string;
+  deadline: Deadline;
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Attempts started so far. */
+  attempts: number;
+}
+
+export function createClient(options: ClientOptions): HotcoldClient {
+  return new Client(resolveClientOptions(options));
+}
+
+class Client implements HotcoldClient {
+  readonly state$: Observable<ConnectionState>;
+  readonly events$: Observable<ClientEvent>;
+  readonly failover$: Observable<FailoverEvent>;
+  readonly reconnected$: Observable<ReconnectedEvent>;
+
+  private readonly events = new Subject<ClientEvent>();
+  private readonly failovers = new Subject<FailoverEvent>();
+  private readonly reconnections = new Subject<ReconnectedEvent>();
+  private readonly transport: Transport;
+  private readonly monitor: ConnectionMonitor;
+  private readonly budget: RetryBudget;
+  private readonly breakers: Breakers;
+  private readonly retry: ResolvedRetryOptions;
+  private readonly plans = new Map<string, MethodPlan>();
+  private readonly defaultPlanFor: (name: string) => MethodPlan;
+  private readonly newKey: () => string;
+  private readonly serverDeduplicates: boolean;
+  /** Aborted by close(): every attempt and backoff sleep listens to it (or to a signal linked to it). */
+  private readonly closing = new AbortController();
+  private closedFlag = false;
+  private closePromise: Promise<void> | undefined;
+  /** The last answering node advertised `X-Hotcold-Dedup`. */
+  private dedupAdvertised = false;
+  private nextId = 0;
+
+  constructor(private readonly options: ResolvedClientOptions) {
+    // Resolve every policy section now, so a bad option fails construction, not the first call.
+    this.retry = resolveRetryOptions(options.retry, 'retry');
+    this.budget = createRetryBudget(resolveBudgetOptions(options.budget, 'budget'));
+    for (const [name, settings] of options.methods) this.plans.set(name, this.planFor(name, settings));
+    const defaultPlan = (name: string): MethodPlan => ({
+      name,
+      idempotent: false,
+      retry: this.retry,
+      timeoutMs: options.timeoutMs,
+      deadlineMs: options.deadlineMs,
+      retryOnCodes: [],
+    });
+    this.defaultPlanFor = defaultPlan;
+    this.serverDeduplicates = options.serverDeduplicates;
+    this.newKey = options.idempotencyKey ?? randomUUID;
+    setMaxListeners(0, this.closing.signal);
+
+    if (options.auth !== undefined) {
+      if ('bearer' in options.auth) registerSecret(options.auth.bearer);
+      else registerSecret(options.auth.password);
+    }
+    for (const backend of options.backends) {
+      const url = new URL(backend);
+      if (url.password) registerSecret(decodeURIComponent(url.password));
+    }
+
+    this.breakers = createBreakers(options.breaker, (event) => this.emit(event));
+
+    this.transport = options.transport ?? createAxiosTransport(transportOptions(options));
+
+    this.monitor = new ConnectionMonitor({
+      backends: options.backends,
+      transport: this.transport,
+      minDelayMs: options.reconnect.minDelayMs,
+      maxDelayMs: options.reconnect.maxDelayMs,
+      probeTimeoutMs: options.reconnect.probeTimeoutMs,
+      maxReconnectAttempts: options.maxReconnectAttempts,
+      maxPending: options.maxPending,
+      emit: (event) => this.emit(event),
+      listening: () => this.events.observed,
+      onFailover: (event) => this.failovers.next(event),
+      onReconnected: (event) => this.reconnections.next(event),
+      onIdentityChange: (backend, identity) => this.breakers.observeIdentity(backend, identity.node, identity.epoch),
+      onDisconnect: options.onDisconnect,
+      onReconnect: options.onReconnect,
+      onPermanentFailure: options.onPermanentFailure,
+    });
+
+    this.state$ = this.monitor.state$.asObservable();
+    this.events$ = this.events.asObservable();
+    this.failover$ = this.failovers.asObservable();
+    this.reconnected$ = this.reconnections.asObservable();
+  }
+
+  get state(): ConnectionState {
+    return this.monitor.state$.value;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  async call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
+    if (this.closedFlag) throw new ClientClosedException('client is closed', { method });
+    if (typeof method !== 'string' || method.length === 0) throw new ConfigurationError('method', 'must be a non-empty string');
+    const plan = this.plans.get(method) ?? this.planForUnlisted(method);
+    const context = this.startCall(plan, params, options);
+    this.budget.recordCall();
+    let first: unknown;
+    try {
+      return (await this.attempt(context, 1)) as T;
+    } catch (error) {
+      first = error;
+    }
+    try {
+      return (await retryAfterFailure(first, (n) => this.attempt(context, n), {
+        retry: plan.retry,
+        rules: (error: unknown): RetryVerdict =>
+          decideRetry(error, {
+            idempotent: plan.idempotent,
+            retryOnCodes: plan.retryOnCodes,
+            hasIdempotencyKey: true,
+            serverDeduplicates: this.serverDeduplicates || this.dedupAdvertised,
+            whenOpen: this.breakers.whenOpen,
+          }),
+        budget: this.budget,
+        deadline: context.deadline,
+        signal: context.signal,
+        method,
+        onRetry: (event) => this.emitRetry(method, event),
+        onBudgetExhausted: () => this.emit({ type: 'budget-exhausted', method, attempt: context.attempts }),
+      })) as T;
+    } catch (error) {
+      throw this.finalError(error, method);
+    } finally {
+      context.deadline.dispose();
+    }
+  }
+
+  proxy<Api extends object>(): ProxiedApi<Api> {
+    return createProxy<Api>((method, params, options) => this.call(method, params, options));
+  }
+
+  feed<T = unknown>(name: string, params?: FeedParams, options?: FeedSubscribeOptions): Observable<FeedItem<T>> {
+    return defer(() => createFeed<T>(this, name, params, options));
+  }
+
+  close(): Promise<void> {
+    this.closePromise ??= this.shutdown();
+    return this.closePromise;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closedFlag = true;
+    this.closing.abort(new ClientClosedException('client closed'));
+    await this.monitor.close();
+    this.breakers.dispose();
+    await this.transport.close();
+    this.events.complete();
+    this.failovers.complete();
+    this.reconnections.complete();
+  }
+
+  private startCall(plan: MethodPlan, params: unknown, options: CallOptions | undefined): CallContext {
+    if (options === undefined) {
+      return {
+        plan,
+        params,
+        key: this.newKey(),
+        deadline: new Deadline(plan.deadlineMs),
+        timeoutMs: plan.timeoutMs,
+        signal: this.closing.signal,
+        attempts: 0,
+      };
+    }
+    const key = options.idempotencyKey ?? this.newKey();
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
+      throw new ConfigurationError('idempotencyKey', `must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`);
+    }
+    const deadlineMs = options.deadlineMs ?? plan.deadlineMs;
+    const timeoutMs = options.timeoutMs ?? plan.timeoutMs;
+    if (!(deadlineMs > 0) || !Number.isFinite(deadlineMs)) throw new ConfigurationError('deadlineMs', 'must be a finite number > 0');
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new ConfigurationError('timeoutMs', 'must be a finite number > 0');
+    return {
+      plan,
+      params,
+      key,
+      deadline: new Deadline(deadlineMs),
+      timeoutMs,
+      signal: options.signal === undefined ? this.closing.signal : this.link(options.signal),
+      attempts: 0,
+    };
+  }
+
+  /** One signal that aborts when either the caller's signal or close() does. */
+  private link(signal: AbortSignal): AbortSignal {
+    if (signal.aborted) return signal;
+    const controller = new AbortController();
+    const closing = this.closing.signal;
+    const onCaller = (): void => {
+      closing.removeEventListener('abort', onClose);
+      controller.abort(signal.reason);
+    };
+    const onClose = (): void => {
+      signal.removeEventListener('abort', onCaller);
+      controller.abort(closing.reason);
+    };
+    signal.addEventListener('abort', onCaller, { once: true });
+    closing.addEventListener('abort', onClose, { once: true });
+    return controller.signal;
+  }
+
+  /** Attempt `n` of a call: wait while reconnecting, then breaker, then transport. */
+  private async attempt(context: CallContext, n: number): Promise<unknown> {
+    context.attempts = n;
+    const monitor = this.monitor;
+    if (monitor.holding) {
+      const outcome = await monitor.waitForService(context.deadline.at, context.signal);
+      if (outcome !== 'ready') throw this.waitError(outcome, context, n);
+    }
+    const remaining = context.deadline.remaining();
+    if (remaining <= 0) {
+      throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, {
+        method: context.plan.name,
+        attempts: n - 1,
+      });
+    }
+    const backend = monitor.backend;
+    const generation = monitor.generation;
+    const breaker = this.breakers.enter(backend, context.plan.name, context.deadline, context.signal);
+    if (breaker !== undefined) await breaker;
+    if (this.events.observed) this.emit({ type: 'attempt', method: context.plan.name, attempt: n, backend });
+    let response: TransportResponse;
+    try {
+      response = await this.transport.send({
+        baseUrl: backend,
+        method: context.plan.name,
+        params: context.params,
+        id: ++this.nextId,
+        idempotencyKey: context.key,
+        attempt: n,
+        timeoutMs: Math.min(context.timeoutMs, remaining),
+        signal: context.signal,
+      });
+    } catch (error) {
+      throw this.attemptFailed(error, backend, generation, context, n);
+    }
+    this.breakers.success(backend);
+    this.dedupAdvertised = response.dedup;
+    monitor.reportAnswer(response.node, response.epoch);
+    return response.result;
+  }
+
+  private attemptFailed(error: unknown, backend: string, generation: number, context: CallContext, n: number): RPCException {
+    const failure = isRPCException(error)
+      ? error
+      : new ProtocolException(`transport failed: ${error instanceof Error ? error.message : 'non-error thrown'}`, {
+          method: context.plan.name,
+          attempts: n,
+          cause: error,
+        });
+    switch (failure.kind) {
+      case 'remote-call':
+        // The node executed the call and answered: it is alive and serving.
+        this.breakers.success(backend);
+        this.monitor.reportAnswer(failure.node, failure.epoch);
+        break;
+      case 'connection-failure':
+        this.breakers.failure(backend, failure);
+        this.monitor.reportConnectionFailure(failure, generation);
+        break;
+      case 'unknown-outcome':
+      case 'protocol':
+        this.breakers.failure(backend, failure);
+        break;
+      default:
+        break;
+    }
+    return failure;
+  }
+
+  private waitError(outcome: Exclude<WaitOutcome, 'ready'>, context: CallContext, n: number): RPCException {
+    const method = context.plan.name;
+    const attempts = n - 1;
+    switch (outcome) {
+      case 'deadline':
+        return new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed while waiting to reconnect`, {
+          method,
+          attempts,
+          mayHaveExecuted: false,
+        });
+      case 'aborted':
+        return new CallAbortedException('call aborted while waiting to reconnect', { method, attempts, cause: context.signal.reason });
+      case 'closed':
+        return new ClientClosedException('client closed while the call waited to reconnect', { method, attempts });
+      case 'full':
+        return new PendingLimitException(`${this.options.maxPending} calls are already waiting to reconnect (maxPending)`, {
+          method,
+          attempts,
+        });
+      case 'failed': {
+        const cause = this.monitor.lastCause;
+        return new RetriesExhaustedException('reconnecting failed: maxReconnectAttempts spent', 'reconnect', cause ? [cause] : [], {
+          method,
+          attempts,
+          mayHaveExecuted: false,
+        });
+      }
+    }
+  }
+
+  /** The error a failed call rejects with; close() turns whatever was in flight into ClientClosed. */
+  private finalError(error: unknown, method: string): unknown {
+    if (!this.closedFlag || !isRPCException(error) || error.kind === 'client-closed') return error;
+    if (error instanceof RemoteCallException) return error;
+    return new ClientClosedException('client closed during the call', {
+      method,
+      attempts: error.attempts,
+      node: error.node,
+      epoch: error.epoch,
+      cause: error,
+      mayHaveExecuted: error.mayHaveExecuted,
+    });
+  }
+
+  private emit(event: ClientEvent): void {
+    if (this.events.observed) this.events.next(event);
+  }
+
+  private emitRetry(method: string, event: RetryEvent): void {
+    if (!this.events.observed) return;
+    this.emit({ type: 'retry', method, attempt: event.attempt, delayMs: Math.round(event.delayMs), error: summarize(event.error) });
+  }
+
+  private planForUnlisted(name: string): MethodPlan {
+    const plan = this.defaultPlanFor(name);
+    // Remember a bounded number of names, so a caller inventing method names cannot grow the map forever.
+    if (this.plans.size < 10_000) this.plans.set(name, plan);
+    return plan;
+  }
+
+  private planFor(name: string, settings: MethodSettings): MethodPlan {
+    const field = `methods.${name}.retry`;
+    return {
+      name,
+      idempotent: settings.idempotent,
+      retry: settings.retry === undefined ? this.retry : resolveRetryOptions(settings.retry, field, this.retry),
+      timeoutMs: settings.timeoutMs ?? this.options.timeoutMs,
+      deadlineMs: settings.deadlineMs ?? this.options.deadlineMs,
+      retryOnCodes: settings.retryOnCodes,
+    };
+  }
+}
+
+function transportOptions(options: ResolvedClientOptions): AxiosTransportOptions {
+  const out: AxiosTransportOptions = {
+    rpcPath: options.rpcPath,
+    healthPath: options.healthPath,
+    maxResponseBytes: options.maxResponseBytes,
+  };
+  if (options.axios !== undefined) out.axios = options.axios;
+  if (options.headers !== undefined) out.headers = { ...options.headers };
+  if (options.auth !== undefined) out.auth = options.auth;
+  return out;
+}
+
+function summarize(error: RPCException): ErrorSummary {
+  return { kind: error.kind, message: redactText(error.message), mayHaveExecuted: error.mayHaveExecuted };
+}

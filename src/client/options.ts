@@ -1,0 +1,264 @@
+/**
+ * Validation and defaults for `createClient` options. Every field is checked at construction
+ * and a bad one throws `ConfigurationError` naming its path; values are never echoed (a header
+ * or password may be a secret). The retry, breaker and budget sections are validated by the
+ * policy module that implements them, so the rules live in one place.
+ */
+import type { AxiosInstance } from 'axios';
+import { ConfigurationError } from '../errors.js';
+import {
+  rejectUnknownKeys,
+  requireBoolean,
+  requireHttpUrl,
+  requireNonEmptyString,
+  requireObject,
+  requirePositive,
+  requirePositiveInteger,
+} from '../shared/validate.js';
+import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../wire.js';
+import type { Transport } from '../transport/types.js';
+import type { ClientAuth, ClientOptions, DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from './types.js';
+
+export const CLIENT_DEFAULTS = {
+  timeoutMs: 5000,
+  deadlineMs: 30_000,
+  maxPending: 1000,
+  maxReconnectAttempts: Number.POSITIVE_INFINITY,
+  reconnect: { minDelayMs: 50, maxDelayMs: 1000, probeTimeoutMs: 1000 },
+  maxResponseBytes: 10 * 1024 * 1024,
+} as const;
+
+const CLIENT_KEYS = [
+  'url',
+  'retry',
+  'breaker',
+  'budget',
+  'timeoutMs',
+  'deadlineMs',
+  'methods',
+  'serverDeduplicates',
+  'maxPending',
+  'maxReconnectAttempts',
+  'reconnect',
+  'auth',
+  'headers',
+  'axios',
+  'transport',
+  'rpcPath',
+  'healthPath',
+  'maxResponseBytes',
+  'onDisconnect',
+  'onReconnect',
+  'onPermanentFailure',
+  'idempotencyKey',
+] as const;
+
+const METHOD_KEYS = ['idempotent', 'retry', 'timeoutMs', 'deadlineMs', 'retryOnCodes'] as const;
+const RECONNECT_KEYS = ['minDelayMs', 'maxDelayMs', 'probeTimeoutMs'] as const;
+
+/** A method's policy before the retry section is resolved by the policy module. */
+export interface MethodSettings {
+  idempotent: boolean;
+  /** Raw per-method retry overrides (`false`: one attempt only), validated by the caller. */
+  retry: Record<string, unknown> | false | undefined;
+  timeoutMs: number | undefined;
+  deadlineMs: number | undefined;
+  retryOnCodes: readonly number[];
+}
+
+export interface ResolvedClientOptions {
+  backends: readonly string[];
+  timeoutMs: number;
+  deadlineMs: number;
+  serverDeduplicates: boolean;
+  maxPending: number;
+  maxReconnectAttempts: number;
+  reconnect: { minDelayMs: number; maxDelayMs: number; probeTimeoutMs: number };
+  rpcPath: string;
+  healthPath: string;
+  maxResponseBytes: number;
+  auth: ClientAuth | undefined;
+  headers: Readonly<Record<string, string>> | undefined;
+  axios: AxiosInstance | undefined;
+  transport: Transport | undefined;
+  methods: ReadonlyMap<string, MethodSettings>;
+  retry: Record<string, unknown> | undefined;
+  breaker: Record<string, unknown> | false | undefined;
+  budget: Record<string, unknown> | false | undefined;
+  onDisconnect: ((info: DisconnectInfo) => void) | undefined;
+  onReconnect: ((info: ReconnectInfo) => void) | undefined;
+  onPermanentFailure: ((info: PermanentFailureInfo) => void) | undefined;
+  idempotencyKey: (() => string) | undefined;
+}
+
+export function resolveClientOptions(input: unknown): ResolvedClientOptions {
+  const options = requireObject('options', input);
+  rejectUnknownKeys('', options, CLIENT_KEYS);
+  const raw = options as Partial<Record<(typeof CLIENT_KEYS)[number], unknown>>;
+
+  return {
+    backends: resolveUrls(raw.url),
+    timeoutMs: optional(raw.timeoutMs, CLIENT_DEFAULTS.timeoutMs, (v) => requireTime('timeoutMs', v)),
+    deadlineMs: optional(raw.deadlineMs, CLIENT_DEFAULTS.deadlineMs, (v) => requireTime('deadlineMs', v)),
+    serverDeduplicates: optional(raw.serverDeduplicates, false, (v) => requireBoolean('serverDeduplicates', v)),
+    maxPending: optional(raw.maxPending, CLIENT_DEFAULTS.maxPending, (v) => requireCount('maxPending', v)),
+    maxReconnectAttempts: optional(raw.maxReconnectAttempts, CLIENT_DEFAULTS.maxReconnectAttempts, (v) =>
+      requireCountOrInfinity('maxReconnectAttempts', v),
+    ),
+    reconnect: resolveReconnect(raw.reconnect),
+    rpcPath: optional(raw.rpcPath, DEFAULT_RPC_PATH, (v) => requirePath('rpcPath', v)),
+    healthPath: optional(raw.healthPath, DEFAULT_HEALTH_PATH, (v) => requirePath('healthPath', v)),
+    maxResponseBytes: optional(raw.maxResponseBytes, CLIENT_DEFAULTS.maxResponseBytes, (v) =>
+      requirePositiveInteger('maxResponseBytes', v),
+    ),
+    auth: raw.auth === undefined ? undefined : resolveAuth(raw.auth),
+    headers: raw.headers === undefined ? undefined : resolveHeaders(raw.headers),
+    axios: raw.axios === undefined ? undefined : resolveAxios(raw.axios),
+    transport: raw.transport === undefined ? undefined : resolveTransport(raw.transport),
+    methods: resolveMethods(raw.methods),
+    retry: raw.retry === undefined ? undefined : requireObject('retry', raw.retry),
+    breaker: raw.breaker === undefined || raw.breaker === false ? (raw.breaker as false | undefined) : requireObject('breaker', raw.breaker),
+    budget: raw.budget === undefined || raw.budget === false ? (raw.budget as false | undefined) : requireObject('budget', raw.budget),
+    onDisconnect: optionalFunction<(info: DisconnectInfo) => void>('onDisconnect', raw.onDisconnect),
+    onReconnect: optionalFunction<(info: ReconnectInfo) => void>('onReconnect', raw.onReconnect),
+    onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),
+    idempotencyKey: optionalFunction<() => string>('idempotencyKey', raw.idempotencyKey),
+  };
+}
+
+function optional<T>(value: unknown, fallback: T, check: (value: unknown) => T): T {
+  return value === undefined ? fallback : check(value);
+}
+
+function resolveUrls(value: unknown): readonly string[] {
+  if (value === undefined) throw new ConfigurationError('url', 'is required (a URL or an array of URLs)');
+  const list = Array.isArray(value) ? (value as unknown[]) : [value];
+  if (Array.isArray(value) && list.length === 0) throw new ConfigurationError('url', 'must not be an empty array');
+  const seen = new Set<string>();
+  return list.map((entry, index) => {
+    const field = Array.isArray(value) ? `url[${index}]` : 'url';
+    const url = requireHttpUrl(field, entry);
+    if (url.search || url.hash) throw new ConfigurationError(field, 'must not have a query or fragment');
+    const base = (entry as string).replace(/\/+$/, '');
+    if (seen.has(base)) throw new ConfigurationError(field, 'is listed twice');
+    seen.add(base);
+    return base;
+  });
+}
+
+/** A time in milliseconds: finite, positive, and small enough for a Node timer (2^31 - 1). */
+function requireTime(field: string, value: unknown): number {
+  const ms = requirePositive(field, value);
+  if (ms > 2_147_483_647) throw new ConfigurationError(field, 'must be at most 2147483647 ms');
+  return ms;
+}
+
+function requireCount(field: string, value: unknown): number {
+  return requirePositiveInteger(field, value);
+}
+
+function requireCountOrInfinity(field: string, value: unknown): number {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigurationError(field, 'must be a positive integer or Infinity');
+  }
+  return value;
+}
+
+function requirePath(field: string, value: unknown): string {
+  const path = requireNonEmptyString(field, value);
+  if (!path.startsWith('/') || /[\s?#]/.test(path)) throw new ConfigurationError(field, "must be a path starting with '/'");
+  return path;
+}
+
+function resolveReconnect(value: unknown): ResolvedClientOptions['reconnect'] {
+  if (value === undefined) return { ...CLIENT_DEFAULTS.reconnect };
+  const raw = requireObject('reconnect', value);
+  rejectUnknownKeys('reconnect', raw, RECONNECT_KEYS);
+  const minDelayMs = optional(raw.minDelayMs, CLIENT_DEFAULTS.reconnect.minDelayMs, (v) => requireTime('reconnect.minDelayMs', v));
+  const maxDelayMs = optional(raw.maxDelayMs, Math.max(minDelayMs, CLIENT_DEFAULTS.reconnect.maxDelayMs), (v) =>
+    requireTime('reconnect.maxDelayMs', v),
+  );
+  if (maxDelayMs < minDelayMs) throw new ConfigurationError('reconnect.maxDelayMs', 'must be >= reconnect.minDelayMs');
+  const probeTimeoutMs = optional(raw.probeTimeoutMs, CLIENT_DEFAULTS.reconnect.probeTimeoutMs, (v) =>
+    requireTime('reconnect.probeTimeoutMs', v),
+  );
+  return { minDelayMs, maxDelayMs, probeTimeoutMs };
+}
+
+function resolveAuth(value: unknown): ClientAuth {
+  const raw = requireObject('auth', value);
+  if ('bearer' in raw) {
+    rejectUnknownKeys('auth', raw, ['bearer']);
+    return { bearer: requireNonEmptyString('auth.bearer', raw.bearer) };
+  }
+  rejectUnknownKeys('auth', raw, ['username', 'password']);
+  if (typeof raw.username !== 'string') throw new ConfigurationError('auth.username', 'must be a string');
+  if (typeof raw.password !== 'string') throw new ConfigurationError('auth.password', 'must be a string');
+  if (raw.username.includes(':')) throw new ConfigurationError('auth.username', "must not contain ':'");
+  return { username: raw.username, password: raw.password };
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function resolveHeaders(value: unknown): Readonly<Record<string, string>> {
+  const raw = requireObject('headers', value);
+  const out: Record<string, string> = {};
+  for (const [name, header] of Object.entries(raw)) {
+    if (!TOKEN.test(name)) throw new ConfigurationError('headers', 'has a header name that is not an HTTP token');
+    if (typeof header !== 'string' || /[\r\n\0]/.test(header)) {
+      throw new ConfigurationError(`headers.${name}`, 'must be a string without CR, LF or NUL');
+    }
+    out[name] = header;
+  }
+  return out;
+}
+
+function resolveAxios(value: unknown): AxiosInstance {
+  if (typeof value !== 'function' || typeof (value as { request?: unknown }).request !== 'function') {
+    throw new ConfigurationError('axios', 'must be an axios instance (axios.create())');
+  }
+  return value as AxiosInstance;
+}
+
+function resolveTransport(value: unknown): Transport {
+  const t = value as Partial<Transport> | null;
+  if (typeof t !== 'object' || t === null || typeof t.send !== 'function' || typeof t.health !== 'function' || typeof t.close !== 'function') {
+    throw new ConfigurationError('transport', 'must implement send(), health() and close()');
+  }
+  return value as Transport;
+}
+
+function resolveMethods(value: unknown): ReadonlyMap<string, MethodSettings> {
+  const map = new Map<string, MethodSettings>();
+  if (value === undefined) return map;
+  const raw = requireObject('methods', value);
+  for (const [name, entry] of Object.entries(raw)) {
+    const field = `methods.${name}`;
+    if (name.length === 0) throw new ConfigurationError('methods', 'has an empty method name');
+    const policy = requireObject(field, entry);
+    rejectUnknownKeys(field, policy, METHOD_KEYS);
+    const retry = policy.retry;
+    map.set(name, {
+      idempotent: optional(policy.idempotent, false, (v) => requireBoolean(`${field}.idempotent`, v)),
+      retry: retry === undefined || retry === false ? (retry as false | undefined) : requireObject(`${field}.retry`, retry),
+      timeoutMs: optional(policy.timeoutMs, undefined, (v) => requireTime(`${field}.timeoutMs`, v)),
+      deadlineMs: optional(policy.deadlineMs, undefined, (v) => requireTime(`${field}.deadlineMs`, v)),
+      retryOnCodes: optional(policy.retryOnCodes, [] as readonly number[], (v) => requireCodes(`${field}.retryOnCodes`, v)),
+    });
+  }
+  return map;
+}
+
+function requireCodes(field: string, value: unknown): readonly number[] {
+  if (!Array.isArray(value) || !value.every((c) => Number.isSafeInteger(c))) {
+    throw new ConfigurationError(field, 'must be an array of integer JSON-RPC error codes');
+  }
+  return [...(value as number[])];
+}
+
+function optionalFunction<F>(field: string, value: unknown): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw new ConfigurationError(field, 'must be a function');
+  return value as F;
+}

@@ -1,0 +1,309 @@
+/**
+ * The connection state machine (DESIGN §3):
+ *
+ *   connecting → connected → reconnecting → connected … → closed
+ *                                 └→ failed (maxReconnectAttempts spent; calls go direct again)
+ *
+ * It is fed by call outcomes (the pipeline reports answers and connection-class failures) and,
+ * while reconnecting, by its own health probes with a short capped backoff. Calls made while
+ * reconnecting are held here instead of hammering the balancer, and released the moment a probe
+ * (or any call) shows service is back. One outage produces exactly one `disconnected` and then
+ * either one `reconnected` or one `permanent-failure`, however many calls failed during it: an
+ * outage is identified by a generation number, and failures reported against an older
+ * generation (calls that started before the last recovery) are ignored.
+ */
+import { BehaviorSubject } from 'rxjs';
+import type { RPCException } from '../errors.js';
+import { monotonicNow } from '../shared/clock.js';
+import { redactText } from '../shared/redact.js';
+import { sleep } from '../shared/sleep.js';
+import type { HealthResult, Transport } from '../transport/types.js';
+import type {
+  ClientEvent,
+  ConnectionState,
+  ConnectionStatus,
+  DisconnectInfo,
+  FailoverEvent,
+  NodeIdentity,
+  PermanentFailureInfo,
+  ReconnectInfo,
+  ReconnectedEvent,
+} from '../client/types.js';
+import { IdentityTracker } from './identity.js';
+import { nextProbeDelay } from './probe-backoff.js';
+
+export interface MonitorOptions {
+  /** One URL (a balancer) or several (an address pool probed for the active member). */
+  backends: readonly string[];
+  transport: Transport;
+  minDelayMs: number;
+  maxDelayMs: number;
+  probeTimeoutMs: number;
+  maxReconnectAttempts: number;
+  maxPending: number;
+  emit: (event: ClientEvent) => void;
+  /** Whether anyone listens to events (so the success path builds none when nobody does). */
+  listening: () => boolean;
+  onFailover: (event: FailoverEvent) => void;
+  onReconnected: (event: ReconnectedEvent) => void;
+  /** The serving identity changed: the breaker's history of the old node must be dropped. */
+  onIdentityChange: (backend: string, identity: NodeIdentity) => void;
+  onDisconnect?: ((info: DisconnectInfo) => void) | undefined;
+  onReconnect?: ((info: ReconnectInfo) => void) | undefined;
+  onPermanentFailure?: ((info: PermanentFailureInfo) => void) | undefined;
+}
+
+/** How a held call's wait ended. The caller builds the error, as it knows the call's history. */
+export type WaitOutcome = 'ready' | 'deadline' | 'aborted' | 'closed' | 'failed' | 'full';
+
+interface Waiter {
+  settle: (outcome: WaitOutcome) => void;
+}
+
+export class ConnectionMonitor {
+  readonly state$: BehaviorSubject<ConnectionState>;
+  private readonly identity = new IdentityTracker();
+  private readonly waiters = new Set<Waiter>();
+  private statusValue: ConnectionStatus = 'connecting';
+  private activeIndex = 0;
+  private generationValue = 0;
+  private outageStart = 0;
+  private outageProbes = 0;
+  private outageCause: RPCException | undefined;
+  private probeAbort: AbortController | undefined;
+  private probing: Promise<void> | undefined;
+
+  constructor(private readonly options: MonitorOptions) {
+    this.state$ = new BehaviorSubject<ConnectionState>({ status: 'connecting', since: Date.now() });
+  }
+
+  get status(): ConnectionStatus {
+    return this.statusValue;
+  }
+
+  /** Calls should wait for service instead of being sent. */
+  get holding(): boolean {
+    return this.statusValue === 'reconnecting';
+  }
+
+  /** The backend calls go to: the balancer, or the pool member found active. */
+  get backend(): string {
+    return this.options.backends[this.activeIndex] as string;
+  }
+
+  /** Changes whenever an outage starts or ends; attempts remember it to spot stale reports. */
+  get generation(): number {
+    return this.generationValue;
+  }
+
+  get pending(): number {
+    return this.waiters.size;
+  }
+
+  get lastCause(): RPCException | undefined {
+    return this.outageCause;
+  }
+
+  /**
+   * An answer came from an active node (a result or a JSON-RPC error: either way it executed).
+   * Kept cheap: the success path calls it once per call.
+   */
+  reportAnswer(node: string | undefined, epoch: number | undefined): void {
+    if (this.statusValue === 'connected' && this.identity.isSame(node, epoch)) return;
+    if (this.statusValue === 'closed') return;
+    this.observeIdentity(node, epoch);
+    if (this.statusValue !== 'connected') this.becomeConnected();
+  }
+
+  /** A connection-class failure (refused, balancer 503, NOT_ACTIVE) on an attempt started in `generation`. */
+  reportConnectionFailure(error: RPCException, generation: number): void {
+    if (generation !== this.generationValue) return; // the outage it belongs to is already handled
+    const status = this.statusValue;
+    if (status === 'reconnecting' || status === 'closed' || status === 'failed') return;
+    this.startOutage({ kind: error.kind, message: redactText(error.message) }, error);
+  }
+
+  /**
+   * Waits until service is back, bounded by `deadlineAt` (monotonic ms) and `signal`.
+   * Resolves at once with 'ready' when not holding.
+   */
+  waitForService(deadlineAt: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
+    if (this.statusValue !== 'reconnecting') {
+      return Promise.resolve(this.statusValue === 'closed' ? 'closed' : 'ready');
+    }
+    if (signal?.aborted) return Promise.resolve('aborted');
+    if (this.waiters.size >= this.options.maxPending) return Promise.resolve('full');
+    const remaining = deadlineAt - monotonicNow();
+    if (remaining <= 0) return Promise.resolve('deadline');
+    return new Promise<WaitOutcome>((resolve) => {
+      const onAbort = (): void => waiter.settle('aborted');
+      const timer = setTimeout(() => waiter.settle('deadline'), remaining);
+      const waiter: Waiter = {
+        settle: (outcome) => {
+          if (!this.waiters.delete(waiter)) return;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(outcome);
+        },
+      };
+      this.waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.statusValue === 'closed') return;
+    this.setStatus('closed');
+    this.releaseWaiters('closed');
+    this.probeAbort?.abort();
+    await this.probing;
+    this.state$.complete();
+  }
+
+  private startOutage(reason: DisconnectInfo['reason'], cause: RPCException | undefined): void {
+    this.generationValue++;
+    this.outageStart = monotonicNow();
+    this.outageProbes = 0;
+    this.outageCause = cause;
+    this.setStatus('reconnecting');
+    const current = this.identity.current;
+    const info: DisconnectInfo = { reason, node: current.node, epoch: current.epoch };
+    this.options.emit({ type: 'disconnected', reason });
+    safeCall(this.options.onDisconnect, info);
+    const abort = new AbortController();
+    this.probeAbort = abort;
+    this.probing = this.probeLoop(abort.signal).catch(() => undefined);
+  }
+
+  private async probeLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && this.statusValue === 'reconnecting') {
+      this.outageProbes++;
+      const found = await this.probeOnce(signal);
+      if (signal.aborted || this.statusValue !== 'reconnecting') return;
+      if (found !== undefined) {
+        this.activeIndex = found.index;
+        this.observeIdentity(found.health.node ?? found.health.body?.node, found.health.epoch ?? found.health.body?.epoch);
+        this.becomeConnected();
+        return;
+      }
+      if (this.outageProbes >= this.options.maxReconnectAttempts) {
+        this.giveUp();
+        return;
+      }
+      try {
+        await sleep(nextProbeDelay(this.outageProbes, this.options.minDelayMs, this.options.maxDelayMs), signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** Probes the balancer (or every pool member at once); resolves with the first that serves. */
+  private async probeOnce(signal: AbortSignal): Promise<{ index: number; health: HealthResult } | undefined> {
+    const { backends, transport, probeTimeoutMs } = this.options;
+    const results = await Promise.all(
+      backends.map(async (backend, index) => {
+        let health: HealthResult | undefined;
+        try {
+          health = await transport.health(backend, { timeoutMs: probeTimeoutMs, signal });
+        } catch {
+          health = undefined;
+        }
+        if (this.options.listening()) {
+          this.options.emit({ type: 'probe', backend, attempt: this.outageProbes, ok: health !== undefined && serves(health, backends.length > 1), status: health?.status });
+        }
+        return health !== undefined && serves(health, backends.length > 1) ? { index, health } : undefined;
+      }),
+    );
+    let best: { index: number; health: HealthResult } | undefined;
+    for (const candidate of results) {
+      if (candidate === undefined) continue;
+      // Two members claiming to be active: the higher fencing token is the legitimate holder.
+      if (best === undefined || (candidate.health.epoch ?? -1) > (best.health.epoch ?? -1)) best = candidate;
+    }
+    return best;
+  }
+
+  private becomeConnected(): void {
+    const wasOutage = this.statusValue === 'reconnecting';
+    const outageMs = wasOutage ? Math.round(monotonicNow() - this.outageStart) : 0;
+    if (wasOutage) {
+      this.generationValue++;
+      this.probeAbort?.abort();
+      this.probeAbort = undefined;
+    }
+    this.setStatus('connected');
+    if (wasOutage) {
+      const { node, epoch } = this.identity.current;
+      const event: ReconnectedEvent = { outageMs, node, epoch };
+      this.options.emit({ type: 'reconnected', ...event });
+      this.options.onReconnected(event);
+      safeCall(this.options.onReconnect, { outageMs, node, epoch });
+    }
+    this.releaseWaiters('ready');
+  }
+
+  private giveUp(): void {
+    const outageMs = Math.round(monotonicNow() - this.outageStart);
+    const info: PermanentFailureInfo = { outageMs, attempts: this.outageProbes };
+    this.generationValue++;
+    this.probeAbort = undefined;
+    this.setStatus('failed');
+    this.options.emit({ type: 'permanent-failure', ...info });
+    safeCall(this.options.onPermanentFailure, info);
+    this.releaseWaiters('failed');
+  }
+
+  private observeIdentity(node: string | undefined, epoch: number | undefined): void {
+    const previous = this.identity.observe(node, epoch);
+    const current = this.identity.current;
+    if (previous !== null) {
+      const outageMs = this.statusValue === 'reconnecting' ? Math.round(monotonicNow() - this.outageStart) : 0;
+      const event: FailoverEvent = { from: previous, to: current, outageMs };
+      this.options.onIdentityChange(this.backend, current);
+      this.options.emit({ type: 'failover', ...event });
+      this.options.onFailover(event);
+    }
+    if (this.statusValue === 'connected' && (previous !== null || this.state$.value.node !== current.node)) {
+      this.publish();
+    }
+  }
+
+  private setStatus(status: ConnectionStatus): void {
+    if (this.statusValue === status) return;
+    this.statusValue = status;
+    this.publish();
+  }
+
+  private publish(): void {
+    const { node, epoch } = this.identity.current;
+    const state: ConnectionState = { status: this.statusValue, node, epoch, since: Date.now() };
+    this.state$.next(state);
+    this.options.emit({ type: 'state', state });
+  }
+
+  private releaseWaiters(outcome: WaitOutcome): void {
+    for (const waiter of [...this.waiters]) waiter.settle(outcome);
+  }
+}
+
+/**
+ * Whether a health answer means "send calls here". Through a balancer, any HTTP answer other
+ * than a 5xx shows the path works (a plain JSON-RPC server may have no `/health` and say 404);
+ * in an address pool the member must say it is active, as the standby answers too.
+ */
+function serves(health: HealthResult, pool: boolean): boolean {
+  if (health.ok) return true;
+  if (pool) return false;
+  return health.status >= 400 && health.status < 500 && health.status !== 429;
+}
+
+function safeCall<T>(callback: ((info: T) => void) | undefined, info: T): void {
+  if (callback === undefined) return;
+  try {
+    callback(info);
+  } catch {
+    // A user callback's failure must not break the state machine (Corda's callbacks are fire-and-forget too).
+  }
+}
+
