@@ -9,7 +9,7 @@ import { registerUrlSecret } from './postgres.js';
 export interface MysqlStoreOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
-  /** Pool size when the store opens its own pool from a URI; default 5. */
+  /** Pool size when the store opens its own pool from a URI; default 10. */
   connectionLimit?: number;
 }
 
@@ -31,7 +31,7 @@ async function runOn(target: Queryable, sql: string, params: readonly unknown[],
 export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOptions = {}): SqlLeaseStore {
   rejectUnknownKeys('', options, ['table', 'connectionLimit']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
-  const connectionLimit = requirePositiveInteger('connectionLimit', options.connectionLimit ?? 5);
+  const connectionLimit = requirePositiveInteger('connectionLimit', options.connectionLimit ?? 10);
   const owned = typeof uriOrPool === 'string';
   if (owned) {
     if (uriOrPool.length === 0) throw new ConfigurationError('uri', 'must be a non-empty mysql:// URI');

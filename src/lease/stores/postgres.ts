@@ -10,7 +10,7 @@ import { toPgPlaceholders } from './placeholders.js';
 export interface PostgresStoreOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
-  /** Pool size when the store opens its own pool from a connection string; default 5. */
+  /** Pool size when the store opens its own pool from a connection string; default 10. */
   max?: number;
 }
 
@@ -36,7 +36,7 @@ function toResult(result: pg.QueryResult): StatementResult {
 export function postgresStore(connectionStringOrPool: string | pg.Pool, options: PostgresStoreOptions = {}): SqlLeaseStore {
   rejectUnknownKeys('', options, ['table', 'max']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
-  const max = requirePositiveInteger('max', options.max ?? 5);
+  const max = requirePositiveInteger('max', options.max ?? 10);
   const owned = typeof connectionStringOrPool === 'string';
   if (owned) {
     if (connectionStringOrPool.length === 0) throw new ConfigurationError('connectionString', 'must be a non-empty postgres:// URL');

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConfigurationError, createLease, sqliteStore } from '../../src/lease/index.js';
+import type { LeaseEvent, LeaseOptions, LeaseStore } from '../../src/lease/types.js';
+
+// The store is never touched before acquire(): construction-time validation needs no database.
+const store: LeaseStore = sqliteStore(':memory:');
+
+function fieldOf(options: Record<string, unknown>): string | undefined {
+  try {
+    createLease({ store, machineName: 'm', ...options } as LeaseOptions);
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigurationError);
+    return (error as ConfigurationError).field;
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('createLease validation', () => {
+  it('applies the reference defaults', () => {
+    const lease = createLease({ store, machineName: 'host-a' });
+    expect(lease.options).toMatchObject({ name: 'hotcold', updateInterval: 20_000, waitInterval: 40_000, mode: 'cold', unsafeDisableSelfFencing: false });
+    expect(lease.options.statementTimeoutMs).toBeLessThan(40_000);
+    expect(lease.options.pollInterval).toBe(1000);
+    expect(lease.holderId).toMatch(/^host-a#[0-9a-f]{12}$/);
+    expect(lease.state.status).toBe('standby');
+  });
+
+  it('gives each engine its own holder id (same machine name, different instance)', () => {
+    const a = createLease({ store, machineName: 'same' });
+    const b = createLease({ store, machineName: 'same' });
+    expect(a.holderId).not.toBe(b.holderId);
+  });
+
+  it.each([
+    [{ machineName: '' }, 'machineName'],
+    [{ machineName: '   ' }, 'machineName'],
+    [{ machineName: 42 }, 'machineName'],
+    [{ machineName: 'x'.repeat(201) }, 'machineName'],
+    [{ updateInterval: 0 }, 'updateInterval'],
+    [{ updateInterval: -5 }, 'updateInterval'],
+    [{ updateInterval: 1.5 }, 'updateInterval'],
+    [{ updateInterval: Number.NaN }, 'updateInterval'],
+    [{ waitInterval: 0 }, 'waitInterval'],
+    [{ waitInterval: 10.5 }, 'waitInterval'],
+    [{ waitInterval: '40000' }, 'waitInterval'],
+    [{ updateInterval: 1000, waitInterval: 1000 }, 'waitInterval'],
+    [{ updateInterval: 1000, waitInterval: 900 }, 'waitInterval'],
+    // above updateInterval, but not by the self-fencing margin
+    [{ updateInterval: 1000, waitInterval: 1002 }, 'waitInterval'],
+    [{ mode: 'hot' }, 'mode'],
+    [{ name: '' }, 'name'],
+    [{ name: 'has space' }, 'name'],
+    [{ statementTimeoutMs: 0 }, 'statementTimeoutMs'],
+    [{ updateInterval: 100, waitInterval: 300, statementTimeoutMs: 300 }, 'statementTimeoutMs'],
+    [{ updateInterval: 100, waitInterval: 300, statementTimeoutMs: 298 }, 'statementTimeoutMs'],
+    [{ pollInterval: 0 }, 'pollInterval'],
+    [{ unsafeDisableSelfFencing: 'yes' }, 'unsafeDisableSelfFencing'],
+    [{ updateIntervall: 5 }, 'updateIntervall'],
+    [{ store: {} }, 'store'],
+    [{ store: undefined }, 'store'],
+  ])('rejects %o (field %s)', (options, field) => {
+    expect(fieldOf(options)).toBe(field);
+  });
+
+  it('accepts a statement timeout just below the self-fencing deadline', () => {
+    expect(fieldOf({ updateInterval: 100, waitInterval: 300, statementTimeoutMs: 297 })).toBeUndefined();
+  });
+
+  it('rejects an invalid table name at the store', () => {
+    expect(() => sqliteStore(':memory:', { table: 'bad-name; drop' })).toThrow(ConfigurationError);
+    expect(() => sqliteStore(':memory:', { table: '1abc' })).toThrow(/table/);
+  });
+
+  it('warns (event and console, once) when waitInterval < 2 × updateInterval', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const lease = createLease({ store, machineName: 'm', updateInterval: 1000, waitInterval: 1500 });
+    const events: LeaseEvent[] = [];
+    lease.events$.subscribe((e) => events.push(e));
+    await Promise.resolve();
+    expect(events).toEqual([{ type: 'warning', message: expect.stringMatching(/below 2 × updateInterval/) }]);
+    createLease({ store, machineName: 'm', updateInterval: 1000, waitInterval: 1500 });
+    expect(warn.mock.calls.length).toBeLessThanOrEqual(1);
+    const quiet = createLease({ store, machineName: 'm', updateInterval: 1000, waitInterval: 2000 });
+    const none: LeaseEvent[] = [];
+    quiet.events$.subscribe((e) => none.push(e));
+    await Promise.resolve();
+    expect(none).toEqual([]);
+  });
+
+  it('never echoes a value in the message', () => {
+    try {
+      createLease({ store, machineName: 'm', mode: 'sekrit-value' as 'cold' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('sekrit-value');
+    }
+  });
+});
