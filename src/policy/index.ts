@@ -7,3 +7,4 @@ export * from './budget.js';
 export * from './retry-rules.js';
 export * from './deadline.js';
 export * from './retry.js';
+export * from './breaker.js';
