@@ -55,6 +55,8 @@ export interface FaultSpec {
   intervalMs?: number;
   /** `huge`: total body size in bytes (default 11 MiB). */
   bytes?: number;
+  /** `huge`: stream it chunked, with no Content-Length to judge it by in advance. */
+  chunked?: boolean;
   /** `rpc-error`: the JSON-RPC error (defaults -32000, 'fault server error', `{ fault: true }`). */
   code?: number;
   message?: string;

@@ -110,6 +110,8 @@ export interface FaultRequestRecord {
   attempt: number | undefined;
   authorization: string | undefined;
   headers: IncomingHttpHeaders;
+  /** Which connection carried it (1-based, in accept order): shows keep-alive reuse. */
+  connection: number;
   /** Whether the handler ran (the call "executed" on this server). */
   executed: boolean;
   outcome: FaultOutcome;
@@ -208,6 +210,8 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   const timers = new Set<NodeJS.Timeout>();
   const waiters: Waiter[] = [];
   const dedupResults = new Map<string, Executed>();
+  const connectionIds = new WeakMap<Socket, number>();
+  let connections = 0;
   let seq = 0;
   let healthRequests = 0;
   let listening = false;
@@ -250,6 +254,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   const server = http.createServer((req, res) => onRequest(req, res));
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
+    connectionIds.set(socket, ++connections);
     socket.once('close', () => sockets.delete(socket));
     const head = queue.length > 0 ? queue[0] : mode;
     if (head?.mode === 'reset-on-accept') {
@@ -263,6 +268,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
         attempt: undefined,
         authorization: undefined,
         headers: {},
+        connection: connections,
         executed: false,
         outcome: 'reset',
       });
@@ -332,6 +338,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
       attempt: meta.attempt,
       authorization: meta.authorization,
       headers,
+      connection: connectionIds.get(req.socket) ?? 0,
       executed: false,
       outcome: 'answered',
     };
@@ -488,7 +495,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
         sendJson(res, 200, answerBody(otherId(id), outcome), nodeHeaders);
         return;
       case 'huge':
-        sendHuge(res, id, spec.bytes ?? HUGE_DEFAULT);
+        sendHuge(res, id, spec.bytes ?? HUGE_DEFAULT, spec.chunked === true);
         return;
       case 'rpc-error': {
         const error: JsonRpcErrorObject = {
@@ -541,15 +548,13 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     res.end(body);
   }
 
-  function sendHuge(res: ServerResponse, id: JsonRpcId | null | undefined, total: number): void {
+  function sendHuge(res: ServerResponse, id: JsonRpcId | null | undefined, total: number, chunked: boolean): void {
     const prefix = Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(id ?? null)},"result":"`);
     const suffix = Buffer.from('"}');
     let remaining = Math.max(0, total - prefix.length - suffix.length);
-    res.writeHead(200, {
-      ...nodeHeaders,
-      'content-type': 'application/json',
-      'content-length': String(prefix.length + remaining + suffix.length),
-    });
+    const headers: Record<string, string> = { ...nodeHeaders, 'content-type': 'application/json' };
+    if (!chunked) headers['content-length'] = String(prefix.length + remaining + suffix.length);
+    res.writeHead(200, headers);
     res.write(prefix);
     const pump = (): void => {
       while (remaining > 0) {

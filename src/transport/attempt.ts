@@ -1,0 +1,170 @@
+/**
+ * One HTTP exchange, watched from the socket's side. axios hands its outgoing request to
+ * `config.transport.request(...)`; the attempt is that transport, so it holds the real
+ * `ClientRequest` and learns from Node itself whether the request was fully written ('finish')
+ * and whether an answer began — the facts `classify` needs to say "not executed" only when sure.
+ *
+ * The whole attempt is bounded by one timer (axios's `timeout` is a socket idle timeout, which a
+ * trickling server evades) and by the caller's signal; either settles the attempt at once and
+ * destroys the request.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
+import type { AxiosResponse } from 'axios';
+import type { FailureReason } from './classify.js';
+
+/** setTimeout's ceiling; a longer delay would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export interface AttemptOwner {
+  readonly maxResponseBytes: number;
+  readonly inflight: Set<Attempt>;
+}
+
+export type EndReason = FailureReason | 'closed';
+
+function onTimer(attempt: Attempt): void {
+  attempt.fail('timeout', undefined);
+}
+
+/** Subclasses turn the end of the exchange into a result or an error (an RPC call, a probe). */
+export abstract class Attempt {
+  private req: ClientRequest | undefined;
+  private finished = false;
+  private res: IncomingMessage | undefined;
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly owner: AttemptOwner,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** A complete HTTP answer arrived. */
+  protected abstract onAnswer(status: number, headers: IncomingHttpHeaders | Record<string, unknown>, body: string): void;
+  /** The exchange ended without a complete answer. */
+  protected abstract onFailure(reason: EndReason, cause: unknown): void;
+
+  /** Starts the timer and the signal watch; false if the signal had already aborted. */
+  arm(timeoutMs: number): boolean {
+    if (this.signal?.aborted) {
+      this.fail('aborted', this.signal.reason);
+      return false;
+    }
+    if (!(timeoutMs > 0)) {
+      this.fail('timeout', undefined);
+      return false;
+    }
+    this.timer = setTimeout(onTimer, Math.min(timeoutMs, MAX_TIMER_MS), this);
+    this.signal?.addEventListener('abort', this);
+    this.owner.inflight.add(this);
+    return true;
+  }
+
+  /** The caller's signal (EventListener object form: no closure per call). */
+  handleEvent(): void {
+    this.fail('aborted', this.signal?.reason);
+  }
+
+  /** axios `transport` hook: make the real request and watch it. */
+  request(options: RequestOptions, callback: (res: IncomingMessage) => void): ClientRequest {
+    const mod = options.protocol === 'https:' ? https : http;
+    const req = mod.request(options, (res) => {
+      this.res = res;
+      const length = res.headers['content-length'];
+      if (length !== undefined && Number(length) > this.owner.maxResponseBytes) {
+        callback(res);
+        this.fail('too-large', undefined);
+        return;
+      }
+      callback(res);
+    });
+    this.req = req;
+    req.once('finish', () => {
+      this.finished = true;
+    });
+    // Settled (timed out, aborted, closed) while axios was still preparing: never send.
+    if (this.settled) req.destroy(new Error('attempt already ended'));
+    return req;
+  }
+
+  /**
+   * Whether the request may have reached the server. Sure "no" only when it never finished
+   * writing and its socket is not a connected one (none yet, or still connecting): a connected
+   * socket may already carry the bytes, so that is a "maybe".
+   */
+  mayHaveBeenWritten(): boolean {
+    if (this.finished || this.res !== undefined) return true;
+    const socket = this.req?.socket;
+    return socket !== undefined && socket !== null && !socket.connecting;
+  }
+
+  /** Whether Node reported the request fully written (for errors Node itself raised). */
+  get written(): boolean {
+    return this.finished;
+  }
+
+  get responseStarted(): boolean {
+    return this.res !== undefined;
+  }
+
+  get responseHeaders(): IncomingHttpHeaders | undefined {
+    return this.res?.headers;
+  }
+
+  get responseStatus(): number | undefined {
+    return this.res?.statusCode;
+  }
+
+  /** axios resolved. */
+  onResponse(response: AxiosResponse<unknown>): void {
+    if (this.settled) return;
+    this.finish();
+    const data = response.data;
+    const body =
+      typeof data === 'string'
+        ? data
+        : Buffer.isBuffer(data)
+          ? data.toString('utf8')
+          : data === undefined || data === null
+            ? ''
+            : safeStringify(data);
+    this.onAnswer(response.status, this.res?.headers ?? (response.headers as Record<string, unknown>), body);
+  }
+
+  /** axios rejected (socket error, premature close, body over the limit). */
+  onError(error: unknown): void {
+    if (this.settled) return;
+    const message = (error as { message?: unknown } | null)?.message;
+    const tooLarge = this.res !== undefined && typeof message === 'string' && message.includes('maxContentLength');
+    this.finish();
+    this.onFailure(tooLarge ? 'too-large' : 'network', error);
+  }
+
+  /** Ends the attempt on our side (timeout, abort, over-size, close) and drops the request. */
+  fail(reason: EndReason, cause: unknown): void {
+    if (this.settled) return;
+    // Judge "written" before destroying: destruction clears the socket's connecting flag.
+    const mayHave = this.mayHaveBeenWritten();
+    this.finished = mayHave;
+    this.finish();
+    this.req?.destroy();
+    this.onFailure(reason, cause);
+  }
+
+  private finish(): void {
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this);
+    this.owner.inflight.delete(this);
+  }
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return '';
+  }
+}

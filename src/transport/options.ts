@@ -1,0 +1,128 @@
+/** Options of {@link createAxiosTransport} and their validation. */
+import type { AxiosInstance } from 'axios';
+import { ConfigurationError } from '../errors.js';
+import { registerSecret } from '../shared/redact.js';
+import {
+  rejectUnknownKeys,
+  requireBoolean,
+  requireNonEmptyString,
+  requireObject,
+  requirePositiveInteger,
+} from '../shared/validate.js';
+import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../wire.js';
+
+export type TransportAuth = { username: string; password: string } | { bearer: string };
+
+export interface AxiosTransportOptions {
+  /**
+   * Your own axios instance: its interceptors, agents and defaults are used, and `close()` leaves
+   * its agents alone. Per request the transport sets `transformRequest`/`transformResponse` (it
+   * serializes and parses itself), `validateStatus`, `responseType: 'text'`, `maxRedirects: 0`,
+   * `timeout: 0` (it bounds the whole attempt itself) and `transport` (to see what the socket did).
+   */
+  axios?: AxiosInstance;
+  /** Path of the JSON-RPC endpoint (default '/rpc'). */
+  rpcPath?: string;
+  /** Path of the health endpoint (default '/health'). */
+  healthPath?: string;
+  /** Extra request headers (not the ones the wire contract reserves). */
+  headers?: Record<string, string>;
+  /** Sent as `Authorization` (Basic or Bearer); the secret is scrubbed from every message. */
+  auth?: TransportAuth;
+  /** Largest answer body accepted, in bytes (default 10 MiB); larger is a `ProtocolException`. */
+  maxResponseBytes?: number;
+  /** Keep connections alive between calls (default true; only for the transport's own agent). */
+  keepAlive?: boolean;
+}
+
+export interface ResolvedTransportOptions {
+  axios: AxiosInstance | undefined;
+  rpcPath: string;
+  healthPath: string;
+  /** Static headers sent on every call, Authorization included. */
+  headers: Record<string, string>;
+  maxResponseBytes: number;
+  keepAlive: boolean;
+}
+
+const KNOWN = ['axios', 'rpcPath', 'healthPath', 'headers', 'auth', 'maxResponseBytes', 'keepAlive'];
+const RESERVED = new Set(['idempotency-key', 'x-hotcold-attempt', 'content-type', 'content-length', 'host']);
+// RFC 9110 token characters.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// A header value must not smuggle a line break (request splitting) or other control characters.
+const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+function isAxiosInstance(value: unknown): value is AxiosInstance {
+  const v = value as { request?: unknown; interceptors?: unknown; defaults?: unknown } | null;
+  return (
+    typeof value === 'function' &&
+    typeof v?.request === 'function' &&
+    typeof v.interceptors === 'object' &&
+    typeof v.defaults === 'object'
+  );
+}
+
+function requirePath(field: string, value: unknown): string {
+  const path = requireNonEmptyString(field, value);
+  if (!path.startsWith('/') || /[\s?#]/.test(path)) {
+    throw new ConfigurationError(field, "must start with '/' and contain no spaces, '?' or '#'");
+  }
+  return path;
+}
+
+function authorizationOf(auth: unknown): string {
+  const a = requireObject('auth', auth);
+  if ('bearer' in a) {
+    rejectUnknownKeys('auth', a, ['bearer']);
+    const token = requireNonEmptyString('auth.bearer', a.bearer);
+    if (!VALUE.test(token)) throw new ConfigurationError('auth.bearer', 'must not contain control characters');
+    registerSecret(token);
+    return `Bearer ${token}`;
+  }
+  rejectUnknownKeys('auth', a, ['username', 'password']);
+  const username = requireNonEmptyString('auth.username', a.username);
+  if (typeof a.password !== 'string') throw new ConfigurationError('auth.password', 'must be a string');
+  if (username.includes(':')) throw new ConfigurationError('auth.username', "must not contain ':'");
+  registerSecret(a.password);
+  const encoded = Buffer.from(`${username}:${a.password}`, 'utf8').toString('base64');
+  registerSecret(encoded);
+  return `Basic ${encoded}`;
+}
+
+export function resolveTransportOptions(options: unknown): ResolvedTransportOptions {
+  const o = requireObject('options', options ?? {});
+  rejectUnknownKeys('', o, KNOWN);
+  if (o.axios !== undefined && !isAxiosInstance(o.axios)) {
+    throw new ConfigurationError('axios', 'must be an axios instance (axios.create())');
+  }
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  if (o.headers !== undefined) {
+    const h = requireObject('headers', o.headers);
+    for (const [name, value] of Object.entries(h)) {
+      const field = `headers.${name}`;
+      if (!TOKEN.test(name)) throw new ConfigurationError(field, 'is not a valid header name');
+      if (RESERVED.has(name.toLowerCase())) throw new ConfigurationError(field, 'is set by the transport');
+      if (typeof value !== 'string' || !VALUE.test(value)) {
+        throw new ConfigurationError(field, 'must be a string without control characters');
+      }
+      if (name.toLowerCase() === 'authorization' || name.toLowerCase() === 'proxy-authorization') {
+        if (o.auth !== undefined) throw new ConfigurationError(field, 'conflicts with auth');
+        registerSecret(value);
+      }
+      headers[name] = value;
+    }
+  }
+  if (o.auth !== undefined) headers.Authorization = authorizationOf(o.auth);
+  return {
+    axios: o.axios as AxiosInstance | undefined,
+    rpcPath: o.rpcPath === undefined ? DEFAULT_RPC_PATH : requirePath('rpcPath', o.rpcPath),
+    healthPath: o.healthPath === undefined ? DEFAULT_HEALTH_PATH : requirePath('healthPath', o.healthPath),
+    headers,
+    maxResponseBytes:
+      o.maxResponseBytes === undefined
+        ? DEFAULT_MAX_RESPONSE_BYTES
+        : requirePositiveInteger('maxResponseBytes', o.maxResponseBytes),
+    keepAlive: o.keepAlive === undefined ? true : requireBoolean('keepAlive', o.keepAlive),
+  };
+}
