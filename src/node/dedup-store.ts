@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Dialect, SqlExecutor } from '../lease/types.js';
-import { columnTypes, forUpdate, insertIgnore, nowMsExpression, toNumber, toText } from './sql-dialect.js';
+import { columnTypes, forShare, insertIgnore, nowMsExpression, toNumber, toText } from './sql-dialect.js';
 
 /**
  * The idempotency records, kept in the shared database so that a key executed on one node is
@@ -87,7 +87,7 @@ export class DedupStore {
     );
     if (inserted.changes === 1) return { kind: 'claimed' };
     const rows = await tx.query(
-      `SELECT caller, method, fingerprint, result FROM ${this.table} WHERE idem_key = ?${forUpdate(this.dialect)}`,
+      `SELECT caller, method, fingerprint, result FROM ${this.table} WHERE idem_key = ?${forShare(this.dialect)}`,
       [request.key],
     );
     const row = rows[0];

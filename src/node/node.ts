@@ -32,7 +32,7 @@ import { errorResponse, parseRequest, resultResponse } from './json-rpc.js';
 import { resolveNodeOptions } from './node-options.js';
 import { RpcError } from './rpc-error.js';
 import { sealedExecutor } from './sealed-executor.js';
-import { isAlreadyExists } from './sql-dialect.js';
+import { isAlreadyExists, isRetryableConflict } from './sql-dialect.js';
 import type { HandlerContext, HotcoldNode, NodeAddress, NodeEvent, NodeOptions, NodeState, StopOptions } from './types.js';
 
 /** The lease went away while a call ran: its transaction is rolled back, the answer is NOT_ACTIVE. */
@@ -274,7 +274,7 @@ export function createNode(options: NodeOptions): HotcoldNode {
     // Mutated inside the transaction callback; an object keeps TS from narrowing it to 'fence'.
     const progress: { phase: 'fence' | 'body' | 'commit' } = { phase: 'fence' };
     try {
-      const outcome = await store.transaction<Outcome>(async (tx) => {
+      const attempt = (): Promise<Outcome> => store.transaction<Outcome>(async (tx) => {
         let open = true;
         try {
           await lease.assertHeld(tx, token);
@@ -317,6 +317,20 @@ export function createNode(options: NodeOptions): HotcoldNode {
           open = false;
         }
       });
+      let outcome: Outcome | undefined;
+      for (let tries = 1; outcome === undefined; tries += 1) {
+        try {
+          outcome = await attempt();
+        } catch (error) {
+          // The database chose this transaction as a deadlock victim and rolled it back:
+          // nothing ran, so running it again is safe (and what the caller wants).
+          if (tries < 4 && isRetryableConflict(error) && progress.phase !== 'commit' && !controller.signal.aborted) {
+            progress.phase = 'fence';
+            continue;
+          }
+          throw error;
+        }
+      }
       if (outcome.kind === 'conflict') {
         answer(
           res,

@@ -74,6 +74,21 @@ export function forUpdate(dialect: Dialect): string {
   return dialect === 'sqlite' ? '' : ' FOR UPDATE';
 }
 
+/**
+ * Suffix for a shared-lock read of a row that another transaction may have just committed. Two
+ * duplicates that both waited on a unique key already hold InnoDB shared locks on it: asking
+ * for an exclusive lock there would deadlock them against each other.
+ */
+export function forShare(dialect: Dialect): string {
+  return dialect === 'postgres' ? ' FOR SHARE' : dialect === 'mysql' ? ' LOCK IN SHARE MODE' : '';
+}
+
+/** A deadlock or serialization failure: the database rolled the transaction back, nothing ran. */
+export function isRetryableConflict(error: unknown): boolean {
+  const e = error as { code?: unknown; errno?: unknown };
+  return e.code === '40001' || e.code === '40P01' || e.code === 'ER_LOCK_DEADLOCK' || e.errno === 1213;
+}
+
 /** Drivers return BIGINT as string (pg) or bigint; the node's numbers fit in a double. */
 export function toNumber(value: unknown): number {
   if (typeof value === 'number') return value;

@@ -1,0 +1,122 @@
+import { afterEach, expect, it } from 'vitest';
+import type { HandlerContext } from 'hotcold/node';
+import { fixture, rpc, startNode, until, uniq, type Fixture } from './support.js';
+
+/**
+ * Idempotency behaviour, run against each database. `db` undefined = the fixture's SQLite file.
+ */
+export function dedupSuite(db: string | undefined): void {
+  let f: Fixture;
+  afterEach(async () => {
+    await f?.cleanup();
+  });
+
+  const tables = () => {
+    const id = uniq();
+    return { lease: `l_${id}`, dedup: `d_${id}`, feed: `f_${id}`, hits: `h_${id}` };
+  };
+
+  function app(hitsTable: string, executed: string[]) {
+    return {
+      inc: async (params: { delayMs?: number; v?: number }, ctx: HandlerContext) => {
+        executed.push(ctx.idempotencyKey ?? '-');
+        await ctx.tx.execute(`INSERT INTO ${hitsTable} (k) VALUES (?)`, [ctx.idempotencyKey ?? '-']);
+        if (params?.delayMs) await new Promise((r) => setTimeout(r, params.delayMs));
+        return { once: Math.random(), token: ctx.token };
+      },
+    };
+  }
+
+  async function twoNodes(t: ReturnType<typeof tables>, executed: string[], extra: Record<string, unknown> = {}) {
+    const common = {
+      db,
+      leaseTable: t.lease,
+      dedup: { table: t.dedup, ...(extra.dedup as object) },
+      feeds: { table: t.feed },
+      handlers: app(t.hits, executed) as never,
+    };
+    const a = await startNode(f, 'alpha', common);
+    await until(() => a.node.status === 'active', 15_000, 'alpha active');
+    await a.store.transaction((tx) => tx.execute(`CREATE TABLE IF NOT EXISTS ${t.hits} (k VARCHAR(255) NOT NULL)`));
+    const b = await startNode(f, 'beta', common);
+    return { a, b };
+  }
+
+  const hits = async (store: { transaction: Fixture['stores'][number]['transaction'] }, table: string, key: string): Promise<number> =>
+    (await store.transaction((tx) => tx.query(`SELECT k FROM ${table} WHERE k = ?`, [key]))).length;
+
+  it('a key executes once; a repeat gets the stored result', async () => {
+    f = fixture();
+    const t = tables();
+    const executed: string[] = [];
+    const { a } = await twoNodes(t, executed);
+    const first = await rpc(a.url, 'inc', { v: 1 }, { 'idempotency-key': 'same' });
+    const second = await rpc(a.url, 'inc', { v: 1 }, { 'idempotency-key': 'same' }, 'other-id');
+    expect(first.status).toBe(200);
+    expect(second.body).toEqual({ ...first.body, id: 'other-id' });
+    expect(executed).toEqual(['same']);
+    expect(await hits(a.store, t.hits, 'same')).toBe(1);
+    // Without a key every call executes.
+    await rpc(a.url, 'inc', { v: 1 });
+    await rpc(a.url, 'inc', { v: 1 });
+    expect(executed).toHaveLength(3);
+  });
+
+  it('concurrent duplicates wait for the first and execute nothing', async () => {
+    f = fixture();
+    const t = tables();
+    const executed: string[] = [];
+    const { a } = await twoNodes(t, executed);
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => rpc(a.url, 'inc', { delayMs: 100 }, { 'idempotency-key': 'dup' }, i)));
+    expect(answers.map((x) => x.status)).toEqual(Array(8).fill(200));
+    const results = new Set(answers.map((x) => JSON.stringify(x.body.result)));
+    expect(results.size).toBe(1);
+    expect(executed).toEqual(['dup']);
+    expect(await hits(a.store, t.hits, 'dup')).toBe(1);
+  });
+
+  it('rejects a key reused with other params or by another caller (HOTCOLD_KEY_CONFLICT), executing nothing', async () => {
+    f = fixture();
+    const t = tables();
+    const executed: string[] = [];
+    const { a } = await twoNodes(t, executed);
+    const auth = { authorization: 'Bearer alice-secret-token' };
+    expect((await rpc(a.url, 'inc', { v: 1 }, { 'idempotency-key': 'k', ...auth })).status).toBe(200);
+    const params = await rpc(a.url, 'inc', { v: 2 }, { 'idempotency-key': 'k', ...auth });
+    expect(params.body.error.code).toBe(-32002);
+    const caller = await rpc(a.url, 'inc', { v: 1 }, { 'idempotency-key': 'k', authorization: 'Bearer mallory' });
+    expect(caller.body.error.code).toBe(-32002);
+    expect(caller.body.error.message).toMatch(/another caller/);
+    expect(executed).toEqual(['k']);
+    // The credential is never stored, only its hash.
+    const rows = await a.store.transaction((tx) => tx.query(`SELECT caller FROM ${t.dedup}`));
+    expect(JSON.stringify(rows)).not.toContain('alice-secret-token');
+  });
+
+  it('after failover the other node answers a known key from the shared record', async () => {
+    f = fixture();
+    const t = tables();
+    const executed: string[] = [];
+    const { a, b } = await twoNodes(t, executed);
+    const first = await rpc(a.url, 'inc', {}, { 'idempotency-key': 'survives' });
+    expect(first.status).toBe(200);
+    await a.node.stop({ drain: true });
+    await until(() => b.node.status === 'active', 15_000, 'beta active');
+    const again = await rpc(b.url, 'inc', {}, { 'idempotency-key': 'survives' });
+    expect(again.body.result).toEqual(first.body.result);
+    expect(again.headers.get('x-hotcold-node')).toBe('beta');
+    expect(executed).toEqual(['survives']);
+    expect(await hits(b.store, t.hits, 'survives')).toBe(1);
+  });
+
+  it('deletes records after ttlMs with its cleanup timer', async () => {
+    f = fixture();
+    const t = tables();
+    const executed: string[] = [];
+    const { a } = await twoNodes(t, executed, { dedup: { ttlMs: 300, cleanupIntervalMs: 100 } });
+    await rpc(a.url, 'inc', {}, { 'idempotency-key': 'short-lived' });
+    const count = async () => (await a.store.transaction((tx) => tx.query(`SELECT idem_key FROM ${t.dedup}`))).length;
+    expect(await count()).toBe(1);
+    await until(async () => (await count()) === 0, 10_000, 'cleanup');
+  });
+}
