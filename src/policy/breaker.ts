@@ -35,7 +35,7 @@
  */
 import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
-import { CircuitOpenException, ClientClosedException, isRPCException } from '../errors.js';
+import { CallAbortedException, CircuitOpenException, ClientClosedException, isRPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactUrl } from '../shared/redact.js';
 import {
@@ -387,7 +387,8 @@ export class CircuitBreakers {
   /**
    * Like {@link admit}; with `whenOpen: 'wait'` it waits for the breaker (half-open slot, close,
    * or a new node identity) instead of throwing, until the deadline or the signal ends the wait:
-   * then CircuitOpenException (deadline) or the signal's reason (abort).
+   * then CircuitOpenException (deadline), or on abort the signal's reason when it is an
+   * RPCException (ClientClosed, DeadlineExceeded) and CallAbortedException otherwise.
    */
   async acquire(backend: string, context: AcquireContext = {}): Promise<BreakerPermit> {
     for (;;) {
@@ -395,7 +396,14 @@ export class CircuitBreakers {
         return this.admit(backend, context.method);
       } catch (error) {
         if (this.whenOpen !== 'wait' || !(error instanceof CircuitOpenException)) throw error;
-        await this.waitForChange(backend, error, context);
+        try {
+          await this.waitForChange(backend, error, context);
+        } catch (stop) {
+          if (stop === error || !context.signal?.aborted) throw stop;
+          const reason: unknown = context.signal.reason;
+          if (isRPCException(reason)) throw reason;
+          throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method: context.method, cause: reason });
+        }
       }
     }
   }

@@ -130,9 +130,13 @@ export async function retryAfterFailure<T>(
   };
 
   const onFailure = async (error: unknown, attemptNumber: number): Promise<void> => {
+    // The abort check comes first: an abort may surface as the signal's raw reason.
+    if (signal?.aborted) {
+      if (isRPCException(error) && error !== signal.reason) causes.push(error);
+      throw aborted(signal.reason);
+    }
     if (!isRPCException(error)) throw error; // a bug or a foreign error: surface it unchanged
     causes.push(error);
-    if (signal?.aborted) throw aborted(signal.reason);
     if (deadline?.expired()) throw new DeadlineExceededException(`call deadline of ${deadline.ms} ms passed`, wrapperOptions());
 
     const verdict = decide(error);

@@ -208,6 +208,15 @@ describe('circuit breaker (fake timers)', () => {
     const aborted = breakers.acquire(URL_A, { signal: controller.signal }).catch((e: unknown) => e);
     controller.abort(new CallAbortedException());
     expect(await aborted).toBeInstanceOf(CallAbortedException);
+
+    // A plain abort() (a DOMException reason) still ends as an RPCException.
+    const plain = new AbortController();
+    const plainResult = breakers.acquire(URL_A, { signal: plain.signal, method: 'balance' }).catch((e: unknown) => e);
+    plain.abort();
+    const error = (await plainResult) as CallAbortedException;
+    expect(error).toBeInstanceOf(CallAbortedException);
+    expect(error.method).toBe('balance');
+    expect(error.mayHaveExecuted).toBe(false);
     breakers.dispose();
   });
 

@@ -202,6 +202,18 @@ describe('retryAfterFailure', () => {
     expect(seen).toEqual([]);
   });
 
+  it('an abort that surfaces as the raw signal reason still ends as CallAbortedException', async () => {
+    const controller = new AbortController();
+    const fn = async (): Promise<string> => {
+      controller.abort();
+      throw controller.signal.reason; // e.g. a DOMException from a wait that listened to the signal
+    };
+    const error = await rejection(retryAfterFailure(new UnknownOutcomeException('reset'), fn, { retry: fast, rules: idempotent, signal: controller.signal }));
+    expect(error).toBeInstanceOf(CallAbortedException);
+    expect((error as CallAbortedException).attempts).toBe(1);
+    expect((error as CallAbortedException).mayHaveExecuted).toBe(true);
+  });
+
   it('surfaces a foreign error (a bug) unchanged and does not retry it', async () => {
     const bug = new TypeError('cannot read properties of undefined');
     const { fn, seen } = script([]);
