@@ -278,8 +278,14 @@ class LeaseEngine implements Lease {
   }
 
   private becomeActive(token: number, sentAt: number): void {
-    const controller = new AbortController();
     const unsafe = this.options.unsafeDisableSelfFencing;
+    if (!unsafe && monotonicNow() >= selfFencingDeadline(sentAt, this.options.waitInterval)) {
+      // The answer came back after its own deadline (a long pause): the row may be someone else's
+      // by now. Never start acting on it; keep contending (we get a new token once it expires).
+      this.emit({ type: 'warning', message: `lease '${this.name}': token ${token} was acquired too late to use (process paused?); contending again` });
+      return;
+    }
+    const controller = new AbortController();
     const tenure: Tenure = {
       token,
       controller,
@@ -294,10 +300,6 @@ class LeaseEngine implements Lease {
       },
     };
     this.tenure = tenure;
-    if (!tenure.handle.isValid()) {
-      // The answer came back after the deadline (a long pause): the lease may be someone else's by now.
-      return;
-    }
     this.armDeadlineTimer(tenure);
     this.setState('active', { holder: this.holderId, token });
     this.emit({ type: 'acquired', token, waitedMs: Math.max(0, monotonicNow() - this.contendingSince) });

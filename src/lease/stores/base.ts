@@ -1,4 +1,3 @@
-import { redactText } from '../../shared/redact.js';
 import { FencingError } from '../errors.js';
 import { isCurrent, toRecord } from '../record.js';
 import { ddl, leaseSql, type LeaseSql } from '../sql.js';
@@ -51,7 +50,7 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
             : record.holder === null
               ? 'the lease was released'
               : 'the lease expired by the database clock';
-        throw new FencingError(redactText(`fenced: token ${token} of lease '${name}' is stale (${why})`), name, token, record.token);
+        throw new FencingError(`fenced: token ${token} of lease '${name}' is stale (${why})`, name, token, record.token);
       }
     },
     close() {
