@@ -15,6 +15,7 @@ import {
   CallAbortedException,
   ClientClosedException,
   ConfigurationError,
+  ConnectionFailureException,
   DeadlineExceededException,
   PendingLimitException,
   RemoteCallException,
@@ -24,6 +25,7 @@ import {
   type RPCException,
 } from '../errors.js';
 import { ConnectionMonitor, type WaitOutcome } from '../connection/monitor.js';
+import { CircuitBreakers, resolveBreakerOptions, type BreakerPermit, type BreakerStateEvent } from '../policy/breaker.js';
 import { Deadline } from '../policy/deadline.js';
 import { resolveRetryOptions, type ResolvedRetryOptions } from '../policy/backoff.js';
 import { createRetryBudget, resolveBudgetOptions, type RetryBudget } from '../policy/budget.js';
@@ -33,7 +35,6 @@ import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
 import { redactText, registerSecret } from '../shared/redact.js';
 import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
 import type { Transport, TransportResponse } from '../transport/types.js';
-import { createBreakers, type Breakers } from './breakers.js';
 import { createFeed, type FeedParams, type FeedSubscribeOptions } from './feed.js';
 import { resolveClientOptions, type MethodSettings, type ResolvedClientOptions } from './options.js';
 import { createProxy } from './proxy.js';
@@ -49,6 +50,9 @@ import type {
   ProxiedApi,
   ReconnectedEvent,
 } from './types.js';
+
+/** Header names whose values are credentials: scrubbed from every message like the auth option. */
+const SENSITIVE_HEADER = /auth|token|key|secret|cookie|session|passw/i;
 
 /** A method's policy with its retry section resolved (computed once per method name). */
 interface MethodPlan {
@@ -88,7 +92,7 @@ class Client implements HotcoldClient {
   private readonly transport: Transport;
   private readonly monitor: ConnectionMonitor;
   private readonly budget: RetryBudget;
-  private readonly breakers: Breakers;
+  private readonly breakers: CircuitBreakers;
   private readonly retry: ResolvedRetryOptions;
   private readonly plans = new Map<string, MethodPlan>();
   private readonly defaultPlanFor: (name: string) => MethodPlan;
@@ -124,12 +128,17 @@ class Client implements HotcoldClient {
       if ('bearer' in options.auth) registerSecret(options.auth.bearer);
       else registerSecret(options.auth.password);
     }
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      if (SENSITIVE_HEADER.test(name)) registerSecret(value);
+    }
     for (const backend of options.backends) {
       const url = new URL(backend);
       if (url.password) registerSecret(decodeURIComponent(url.password));
     }
 
-    this.breakers = createBreakers(options.breaker, (event) => this.emit(event));
+    this.breakers = new CircuitBreakers(resolveBreakerOptions(options.breaker, 'breaker'), {
+      onStateChange: (event) => this.emit(breakerEvent(event)),
+    });
 
     this.transport = options.transport ?? createAxiosTransport(transportOptions(options));
 
@@ -176,6 +185,11 @@ class Client implements HotcoldClient {
       return (await this.attempt(context, 1)) as T;
     } catch (error) {
       first = error;
+    }
+    // A single-attempt method (retry: false) fails with its own error, not a wrapper around it.
+    if (plan.retry.maxAttempts === 1 && !context.signal.aborted) {
+      context.deadline.dispose();
+      throw this.finalError(first, method);
     }
     try {
       return (await retryAfterFailure(first, (n) => this.attempt(context, n), {
@@ -292,14 +306,18 @@ class Client implements HotcoldClient {
     }
     const backend = monitor.backend;
     const generation = monitor.generation;
-    const breaker = this.breakers.enter(backend, context.plan.name, context.deadline, context.signal);
-    if (breaker !== undefined) await breaker;
-    if (this.events.observed) this.emit({ type: 'attempt', method: context.plan.name, attempt: n, backend });
+    const method = context.plan.name;
+    const breakers = this.breakers;
+    const permit: BreakerPermit =
+      breakers.whenOpen === 'wait'
+        ? await breakers.acquire(backend, { signal: context.signal, deadline: context.deadline, method })
+        : breakers.admit(backend, method);
+    if (this.events.observed) this.emit({ type: 'attempt', method, attempt: n, backend });
     let response: TransportResponse;
     try {
       response = await this.transport.send({
         baseUrl: backend,
-        method: context.plan.name,
+        method,
         params: context.params,
         id: ++this.nextId,
         idempotencyKey: context.key,
@@ -308,10 +326,12 @@ class Client implements HotcoldClient {
         signal: context.signal,
       });
     } catch (error) {
+      permit.failure(error);
       throw this.attemptFailed(error, backend, generation, context, n);
     }
-    this.breakers.success(backend);
+    permit.success();
     this.dedupAdvertised = response.dedup;
+    if (!monitor.isServing(response.node, response.epoch)) breakers.observeIdentity(backend, response.node, response.epoch);
     monitor.reportAnswer(response.node, response.epoch);
     return response.result;
   }
@@ -327,16 +347,14 @@ class Client implements HotcoldClient {
     switch (failure.kind) {
       case 'remote-call':
         // The node executed the call and answered: it is alive and serving.
-        this.breakers.success(backend);
+        this.breakers.observeIdentity(backend, failure.node, failure.epoch);
         this.monitor.reportAnswer(failure.node, failure.epoch);
         break;
       case 'connection-failure':
-        this.breakers.failure(backend, failure);
         this.monitor.reportConnectionFailure(failure, generation);
-        break;
-      case 'unknown-outcome':
-      case 'protocol':
-        this.breakers.failure(backend, failure);
+        if (this.monitor.holding && failure instanceof ConnectionFailureException && failure.retryAfterMs !== undefined) {
+          return withoutRetryAfter(failure);
+        }
         break;
       default:
         break;
@@ -415,6 +433,27 @@ class Client implements HotcoldClient {
       retryOnCodes: settings.retryOnCodes,
     };
   }
+}
+
+/**
+ * While the client probes for recovery, the next attempt waits in the connection monitor and is
+ * released the moment a probe finds service — sooner and better informed than a `Retry-After`
+ * guessed by a standby. So that hint is dropped then (it is still honoured outside an outage).
+ */
+function withoutRetryAfter(error: ConnectionFailureException): ConnectionFailureException {
+  return new ConnectionFailureException(error.message, {
+    method: error.method,
+    attempts: error.attempts,
+    node: error.node,
+    epoch: error.epoch,
+    cause: error.cause,
+    mayHaveExecuted: error.mayHaveExecuted,
+  });
+}
+
+function breakerEvent(event: BreakerStateEvent): ClientEvent {
+  const type = event.state === 'open' ? 'breaker-open' : event.state === 'half-open' ? 'breaker-half-open' : 'breaker-close';
+  return { type, backend: event.backend, node: event.node, epoch: event.epoch, cause: event.cause };
 }
 
 function transportOptions(options: ResolvedClientOptions): AxiosTransportOptions {

@@ -10,38 +10,15 @@ import type { FeedItem, FeedParams, FeedSubscribeOptions } from './feed.js';
 
 export type { FeedItem, FeedParams };
 
-export type JitterKind = 'full' | 'equal' | 'decorrelated' | 'none';
+import type { RetryOptions } from '../policy/backoff.js';
+import type { BreakerOptions } from '../policy/breaker.js';
+import type { BudgetOptions } from '../policy/budget.js';
 
-/** Backoff between attempts of one call. Defaults: 8 attempts, 50–2000 ms, full jitter. */
-export interface RetryOptions {
-  /** Attempts in total, the first included (>= 1). */
-  maxAttempts?: number;
-  minDelayMs?: number;
-  maxDelayMs?: number;
-  jitter?: JitterKind;
-  /** Exponential factor (default 2). */
-  factor?: number;
-  /** A server's `Retry-After` is honoured up to this many milliseconds. */
-  maxRetryAfterMs?: number;
-}
-
-/** One circuit breaker per backend identity (balancer URL or pool member). */
-export interface BreakerOptions {
-  errorThresholdPercentage?: number;
-  resetTimeoutMs?: number;
-  volumeThreshold?: number;
-  rollingCountTimeoutMs?: number;
-  rollingCountBuckets?: number;
-  /** `fail`: an open breaker fails the attempt at once; `wait`: wait for half-open within the deadline. */
-  whenOpen?: 'fail' | 'wait';
-}
-
-/** Client-wide retry budget (Finagle style): retries up to `ratio` of recent calls plus a floor. */
-export interface BudgetOptions {
-  ratio?: number;
-  minRetriesPerSecond?: number;
-  ttlMs?: number;
-}
+// The policy sections are declared where they are implemented (src/policy), so the documented
+// defaults and the validation can never drift apart.
+export type { JitterKind, RetryOptions } from '../policy/backoff.js';
+export type { BreakerOptions } from '../policy/breaker.js';
+export type { BudgetOptions } from '../policy/budget.js';
 
 /** Health probing while reconnecting: a short, capped backoff. */
 export interface ReconnectOptions {
@@ -162,12 +139,20 @@ export interface ErrorSummary {
   mayHaveExecuted: boolean;
 }
 
+/** What moved a breaker, with the backend (no userinfo) and the node it guards. */
+export interface BreakerChange {
+  backend: string;
+  node?: string | undefined;
+  epoch?: number | undefined;
+  cause: 'failures' | 'reset-timeout' | 'trial-succeeded' | 'trial-failed' | 'identity-changed';
+}
+
 export type ClientEvent =
   | { type: 'attempt'; method: string; attempt: number; backend: string }
   | { type: 'retry'; method: string; attempt: number; delayMs: number; error: ErrorSummary }
-  | { type: 'breaker-open'; backend: string; node?: string | undefined }
-  | { type: 'breaker-half-open'; backend: string; node?: string | undefined }
-  | { type: 'breaker-close'; backend: string; node?: string | undefined }
+  | ({ type: 'breaker-open' } & BreakerChange)
+  | ({ type: 'breaker-half-open' } & BreakerChange)
+  | ({ type: 'breaker-close' } & BreakerChange)
   | { type: 'budget-exhausted'; method: string; attempt: number }
   | { type: 'state'; state: ConnectionState }
   | { type: 'disconnected'; reason: DisconnectInfo['reason'] }

@@ -104,6 +104,11 @@ export class ConnectionMonitor {
     return this.outageCause;
   }
 
+  /** The answer's identity is the one already known to be serving (cheap, per call). */
+  isServing(node: string | undefined, epoch: number | undefined): boolean {
+    return this.identity.isSame(node, epoch);
+  }
+
   /**
    * An answer came from an active node (a result or a JSON-RPC error: either way it executed).
    * Kept cheap: the success path calls it once per call.

@@ -1,0 +1,34 @@
+/** Shared bits of the client suites: fast policies, event capture, waiting on conditions. */
+import type { Observable } from 'rxjs';
+import type { ClientEvent, ClientEventType } from 'hotcold';
+
+/** Retry quickly so suites stay fast; the values are not what production would use. */
+export const FAST_RETRY = { maxAttempts: 4, minDelayMs: 1, maxDelayMs: 5 } as const;
+export const FAST_RECONNECT = { minDelayMs: 5, maxDelayMs: 20, probeTimeoutMs: 500 } as const;
+
+export interface EventLog {
+  readonly all: ClientEvent[];
+  of<T extends ClientEventType>(type: T): Extract<ClientEvent, { type: T }>[];
+  stop(): void;
+}
+
+export function record(events$: Observable<ClientEvent>): EventLog {
+  const all: ClientEvent[] = [];
+  const subscription = events$.subscribe((event) => all.push(event));
+  return {
+    all,
+    of: <T extends ClientEventType>(type: T) => all.filter((e): e is Extract<ClientEvent, { type: T }> => e.type === type),
+    stop: () => subscription.unsubscribe(),
+  };
+}
+
+/** Polls `condition` every 5 ms until true, or fails after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const start = performance.now();
+  while (!condition()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
