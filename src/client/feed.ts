@@ -117,8 +117,12 @@ export function createFeed<T = unknown>(
         }
         const askedAt = performance.now();
         let answer: { items: FeedItem<T>[]; last: number };
+        // A fresh signal per poll: whatever listeners the caller hangs on it go away with it.
+        const poll = new AbortController();
+        const onAbort = (): void => poll.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
         try {
-          answer = parseAnswer<T>(await caller.call(FEED_METHOD, { feed: name, after, max, waitMs }, { signal }));
+          answer = parseAnswer<T>(await caller.call(FEED_METHOD, { feed: name, after, max, waitMs }, { signal: poll.signal }));
           failures = 0;
         } catch (error) {
           if (signal.aborted) return;
@@ -135,6 +139,8 @@ export function createFeed<T = unknown>(
           const delay = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** Math.min(failures - 1, 16));
           await sleep(delay, signal).catch(() => undefined);
           continue;
+        } finally {
+          signal.removeEventListener('abort', onAbort);
         }
         for (const item of answer.items) {
           if (signal.aborted) return;

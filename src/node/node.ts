@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
@@ -264,6 +265,8 @@ export function createNode(options: NodeOptions): HotcoldNode {
       handler: (params: never, ctx: HandlerContext) => unknown;
     },
   ): Promise<void> {
+    // Every in-flight call listens on the tenure's signal: not a leak, so no listener warning.
+    setMaxListeners(0, held.signal);
     const controller = new AbortController();
     const onLost = (): void => controller.abort(new LeaseLostError('the lease was lost while the call ran'));
     held.signal.addEventListener('abort', onLost, { once: true });
@@ -423,7 +426,14 @@ export function createNode(options: NodeOptions): HotcoldNode {
           sendJson(res, 200, headers(held.token), resultResponse(id, { items, last }));
           return;
         }
-        await waiters.wait(p.feed, Math.min(pollIntervalMs, remaining), AbortSignal.any([controller.signal, held.signal]));
+        // Not AbortSignal.any: its dependent signals live as long as the (long-lived) lease signal.
+        const onLost = (): void => controller.abort();
+        held.signal.addEventListener('abort', onLost, { once: true });
+        try {
+          await waiters.wait(p.feed, Math.min(pollIntervalMs, remaining), controller.signal);
+        } finally {
+          held.signal.removeEventListener('abort', onLost);
+        }
       }
     } catch (error) {
       events$.next({ type: 'handler-error', method: FEED_METHOD, error: describe(error) });

@@ -1,0 +1,183 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient, type HotcoldClient, type FeedItem } from 'hotcold';
+import type { HandlerContext } from 'hotcold/node';
+import { ledgerApp, readLedger, startDevBalancer, type DevBalancer } from 'hotcold/testing';
+import { fixture, rpc, startNode, until, type Fixture } from './support.js';
+
+let f: Fixture;
+let balancer: DevBalancer | undefined;
+let client: HotcoldClient | undefined;
+afterEach(async () => {
+  await client?.close();
+  client = undefined;
+  await balancer?.close();
+  balancer = undefined;
+  await f?.cleanup();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function newClient(url: string): HotcoldClient {
+  return createClient({
+    url,
+    retry: { maxAttempts: 40, minDelayMs: 20, maxDelayMs: 200, jitter: 'full' },
+    budget: false,
+    breaker: false,
+    timeoutMs: 5000,
+    deadlineMs: 20_000,
+    methods: { transfer: { idempotent: false }, balance: { idempotent: true } },
+  });
+}
+
+async function ledgerPair(waitInterval: number, extraHandlers: Record<string, unknown> = {}) {
+  const app = ledgerApp();
+  const handlers = { ...app.handlers, ...extraHandlers } as never;
+  const a = await startNode(f, 'alpha', { handlers, waitInterval });
+  await app.setup(a.store);
+  await until(() => a.node.status === 'active', 15_000, 'alpha active');
+  const b = await startNode(f, 'beta', { handlers, waitInterval });
+  balancer = await startDevBalancer({ backends: [a.url, b.url], checkIntervalMs: 50 });
+  return { a, b, app };
+}
+
+describe('graceful drain and failover through the dev balancer', () => {
+  it('drain: health turns draining at once, the in-flight call completes, the standby takes over', async () => {
+    f = fixture();
+    const slow = async (_p: unknown, ctx: HandlerContext) => {
+      await ctx.tx.execute('CREATE TABLE IF NOT EXISTS slow_done (x INTEGER)');
+      await sleep(300);
+      await ctx.tx.execute('INSERT INTO slow_done (x) VALUES (1)');
+      return 'finished';
+    };
+    // waitInterval 5 s: a takeover well before that proves the lease was released.
+    const { a, b } = await ledgerPair(5000, { slow });
+    const inFlight = rpc(a.url, 'slow');
+    await until(() => a.node.inFlight === 1, 5000, 'slow call running');
+    const began = Date.now();
+    const stopping = a.node.stop({ drain: true });
+    expect(a.node.status).toBe('draining');
+    const health = await fetch(`${a.url}/health`);
+    expect(health.status).toBe(503);
+    expect(((await health.json()) as { status: string }).status).toBe('draining');
+    expect((await rpc(a.url, 'ping')).status).toBe(503);
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(answer.body.result).toBe('finished');
+    await stopping;
+    await until(() => b.node.status === 'active', 10_000, 'beta active');
+    expect(Date.now() - began).toBeLessThan(3000);
+    const rows = await b.store.transaction((tx) => tx.query('SELECT x FROM slow_done'));
+    expect(rows).toHaveLength(1);
+  });
+
+  it('a planned switchover under load costs the client zero failed calls, and every acknowledged transfer is in the ledger once', async () => {
+    f = fixture();
+    const { a, b } = await ledgerPair(1000);
+    client = newClient(balancer!.url);
+    const acknowledged: string[] = [];
+    const failed: unknown[] = [];
+    let stop = false;
+    let slowest = 0;
+    const worker = async (w: number) => {
+      for (let i = 0; !stop && i < 10_000; i += 1) {
+        const ref = `w${w}-${i}`;
+        const t0 = Date.now();
+        try {
+          await client!.call('transfer', { from: `acct${w}`, to: 'pool', amount: 1, ref });
+          acknowledged.push(ref);
+        } catch (error) {
+          failed.push(error);
+        }
+        slowest = Math.max(slowest, Date.now() - t0);
+      }
+    };
+    const workers = Array.from({ length: 8 }, (_, w) => worker(w));
+    await until(() => acknowledged.length >= 40, 15_000, 'load running');
+    await a.node.stop({ drain: true });
+    await until(() => b.node.status === 'active', 10_000, 'beta active');
+    const at = acknowledged.length;
+    await until(() => acknowledged.length >= at + 40, 15_000, 'load on beta');
+    stop = true;
+    await Promise.all(workers);
+    expect(failed).toEqual([]);
+    const ledger = await readLedger(b.store);
+    const refs = ledger.map((e) => e.ref);
+    expect(new Set(refs).size).toBe(refs.length);
+    expect(refs.sort()).toEqual([...acknowledged].sort());
+    expect(new Set(ledger.map((e) => e.token)).size).toBe(2);
+    expect(slowest).toBeLessThan(5000);
+  });
+});
+
+describe('resumable feeds', () => {
+  it('long-poll returns as soon as an append commits; appends get gapless increasing seqs', async () => {
+    f = fixture();
+    const handlers = {
+      emit: async (p: { n: number }, ctx: HandlerContext) => ctx.appendFeed('events', { n: p.n }),
+      fail: async (_p: unknown, ctx: HandlerContext) => {
+        await ctx.appendFeed('events', { n: -1 });
+        throw new Error('rolled back');
+      },
+    };
+    const { url, node } = await startNode(f, 'alpha', { handlers: handlers as never });
+    await until(() => node.status === 'active');
+    const t0 = Date.now();
+    const poll = rpc(url, 'hotcold.feed', { feed: 'events', after: 0, waitMs: 5000 });
+    await sleep(100);
+    await rpc(url, 'emit', { n: 1 });
+    const first = await poll;
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(first.body.result).toEqual({ items: [{ seq: 1, data: { n: 1 } }], last: 1 });
+    await rpc(url, 'fail');
+    const seqs = await Promise.all(Array.from({ length: 20 }, (_, i) => rpc(url, 'emit', { n: i + 2 }).then((r) => r.body.result as number)));
+    expect([...seqs].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
+    const page = await rpc(url, 'hotcold.feed', { feed: 'events', after: 5, max: 3 });
+    expect(page.body.result.items.map((i: FeedItem) => i.seq)).toEqual([6, 7, 8]);
+    expect(page.body.result.last).toBe(8);
+    const empty = await rpc(url, 'hotcold.feed', { feed: 'events', after: 21, waitMs: 100 });
+    expect(empty.body.result).toEqual({ items: [], last: 21 });
+    expect((await rpc(url, 'hotcold.feed', { feed: '', after: 0 })).body.error.code).toBe(-32602);
+    expect((await rpc(url, 'hotcold.feed', { feed: 'x', after: -1 })).body.error.code).toBe(-32602);
+  });
+
+  it('client.feed resumes on the new node after failover with no gap and no duplicate', async () => {
+    f = fixture();
+    const { a, b } = await ledgerPair(1000);
+    client = newClient(balancer!.url);
+    const seen: FeedItem<{ ref: string }>[] = [];
+    const sub = client.feed<{ ref: string }>('ledger', { waitMs: 500, max: 7 }).subscribe({ next: (item) => seen.push(item) });
+    let n = 0;
+    const produce = async (count: number) => {
+      for (let i = 0; i < count; i += 1) await client!.call('transfer', { from: 'x', to: 'y', amount: 1, ref: `r${n++}` });
+    };
+    await produce(30);
+    await until(() => seen.length >= 30, 10_000, 'first 30 items');
+    // Abrupt: the hot node stops without draining (calls in flight are rolled back, answered 503).
+    const producing = produce(30);
+    await sleep(50);
+    await a.node.close();
+    await producing;
+    await until(() => b.node.status === 'active', 10_000, 'beta active');
+    await produce(10);
+    await until(() => seen.length >= 70, 15_000, 'all 70 items');
+    await sleep(300);
+    sub.unsubscribe();
+    expect(seen.map((i) => i.seq)).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
+    expect(seen.map((i) => i.data.ref)).toEqual(Array.from({ length: 70 }, (_, i) => `r${i}`));
+  });
+
+  it('an unsubscribed feed leaves no timer or socket behind', async () => {
+    f = fixture();
+    const { url, node } = await startNode(f, 'alpha', { handlers: {} });
+    await until(() => node.status === 'active');
+    const c = newClient(url);
+    const baseline = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const sub = c.feed('quiet', { waitMs: 200 }).subscribe();
+    await sleep(500);
+    sub.unsubscribe();
+    await c.close();
+    await node.close();
+    await sleep(100);
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(baseline);
+  });
+});
