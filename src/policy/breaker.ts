@@ -334,6 +334,8 @@ export class CircuitBreakers {
     private readonly hooks: CircuitBreakersOptions = {},
   ) {
     this.now = hooks.clock ?? monotonicNow;
+    // One 'rotate' listener per live breaker (one per backend): many backends are not a leak.
+    this.rotator.setMaxListeners(0);
     this.whenOpen = options === false ? 'fail' : options.whenOpen;
   }
 

@@ -1,4 +1,5 @@
 import { createHook } from 'node:async_hooks';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   AuthenticationException,
@@ -239,7 +240,61 @@ describe('circuit breaker (fake timers)', () => {
   });
 });
 
+describe('circuit breaker threshold rule (property)', () => {
+  type Outcome = 'success' | 'failure' | 'remote' | 'abort';
+  it('opens exactly when volume is reached and the failure percentage exceeds the threshold', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 12 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.array(fc.constantFrom<Outcome>('success', 'failure', 'remote', 'abort'), { maxLength: 40 }),
+        async (volumeThreshold, errorThresholdPercentage, outcomes) => {
+          const breakers = new CircuitBreakers(options({ volumeThreshold, errorThresholdPercentage, resetTimeoutMs: 60_000 }));
+          let fires = 0;
+          let failures = 0;
+          let open = false;
+          try {
+            for (const outcome of outcomes) {
+              const permit = breakers.admit(URL_A);
+              if (outcome === 'success') permit.success();
+              else if (outcome === 'remote') permit.failure(new RemoteCallException(1, 'answered', null));
+              else if (outcome === 'abort') permit.failure(new CallAbortedException());
+              else permit.failure(refused());
+              await flush();
+              if (outcome === 'success' || outcome === 'remote') fires++;
+              if (outcome === 'failure') {
+                fires++;
+                failures++;
+                open = fires >= volumeThreshold && (failures / fires) * 100 > errorThresholdPercentage;
+              }
+              expect(breakers.state(URL_A)).toBe(open ? 'open' : 'closed');
+              if (open) break;
+            }
+          } finally {
+            breakers.dispose();
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
 describe('circuit breaker resources and cost (real timers)', () => {
+  it('many backends are fine: no MaxListeners warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    const breakers = new CircuitBreakers(DEFAULT_BREAKER);
+    for (let i = 0; i < 40; i++) breakers.admit(`http://127.0.0.1:${30_000 + i}`).success();
+    await new Promise((r) => setImmediate(r));
+    breakers.dispose();
+    process.off('warning', onWarning);
+    expect(warnings).toEqual([]);
+  });
+
   it('dispose() ends every timer: rotation, reset timers, wait timers', async () => {
     const live = new Set<number>();
     const hook = createHook({
