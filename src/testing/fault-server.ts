@@ -142,7 +142,8 @@ export interface FaultServer {
   setMode(mode: FaultMode): Promise<void>;
   /**
    * Queues modes consumed one per incoming RPC request, before the global mode applies again.
-   * `reset-on-accept` is consumed by the next accepted connection (a health probe's too).
+   * `reset-on-accept` is consumed by the next accepted connection (a health probe's too), or by
+   * the next request on an already open keep-alive connection, which it resets.
    * `refuse` cannot be queued (a refused connection is never seen): use `setMode`.
    */
   enqueue(...modes: FaultMode[]): void;
@@ -654,7 +655,6 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
         const spec = checkMode('mode', m);
         if (spec.mode === 'refuse') throw new ConfigurationError('mode', "'refuse' cannot be queued; use setMode('refuse')");
         queue.push(spec);
-        if (spec.mode === 'reset-on-accept') server.closeIdleConnections();
       }
     },
     clearQueue() {

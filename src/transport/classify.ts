@@ -275,7 +275,7 @@ function classifyFailure(facts: FailureFacts, context: ClassifyContext): RPCExce
     case 'unserializable':
       return new ProtocolException(`${context.method}: params are not JSON-serializable; nothing was sent`, {
         ...base,
-        mayHaveExecuted: false,
+        mayHaveExecuted: written,
       });
     case 'too-large':
       return new ProtocolException(`${context.method}: the answer is larger than maxResponseBytes${where(context)}`, base);
