@@ -1,0 +1,208 @@
+/**
+ * The connection state machine with a real client and the real fault server standing in for the
+ * balancer: an outage is "balancer 503 and /health says standby", recovery is "/health active".
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { firstValueFrom, toArray } from 'rxjs';
+import {
+  PendingLimitException,
+  RetriesExhaustedException,
+  createClient,
+  type ConnectionState,
+  type DisconnectInfo,
+  type HotcoldClient,
+  type PermanentFailureInfo,
+  type ReconnectInfo,
+} from 'hotcold';
+import { startFaultServer, type FaultServer } from 'hotcold/testing';
+import { FAST_RECONNECT, delay, record, until } from './helpers.js';
+
+let server: FaultServer;
+const clients: HotcoldClient[] = [];
+
+function client(options: Partial<Parameters<typeof createClient>[0]> = {}): HotcoldClient {
+  const c = createClient({
+    url: server.url,
+    retry: { maxAttempts: 20, minDelayMs: 1, maxDelayMs: 5 },
+    reconnect: FAST_RECONNECT,
+    methods: { transfer: { idempotent: false } },
+    ...options,
+  });
+  clients.push(c);
+  return c;
+}
+
+async function startOutage(): Promise<void> {
+  server.setHealth('standby');
+  await server.setMode('balancer-503');
+}
+
+async function endOutage(node = 'node-b', epoch = 2): Promise<void> {
+  server.setNode(node, epoch);
+  await server.setMode('ok');
+  server.setHealth('active');
+}
+
+beforeEach(async () => {
+  server = await startFaultServer({ node: 'node-a', epoch: 1 });
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await server.close();
+});
+
+describe('connection state machine', () => {
+  it('goes connecting → connected and replays the current state to late subscribers', async () => {
+    const c = client();
+    expect(c.state.status).toBe('connecting');
+    await c.call('ping', {});
+    const replayed = await firstValueFrom(c.state$);
+    expect(replayed).toMatchObject({ status: 'connected', node: 'node-a', epoch: 1 });
+    expect(typeof replayed.since).toBe('number');
+  });
+
+  it('one outage with many concurrent callers: exactly one disconnected and one reconnected, calls held then released', async () => {
+    const disconnects: DisconnectInfo[] = [];
+    const reconnects: ReconnectInfo[] = [];
+    const c = client({ onDisconnect: (i) => disconnects.push(i), onReconnect: (i) => reconnects.push(i) });
+    const events = record(c.events$);
+    const states: ConnectionState[] = [];
+    c.state$.subscribe((s) => states.push(s));
+    await c.call('ping', {});
+
+    await startOutage();
+    const calls = Array.from({ length: 40 }, (_, i) => c.call('transfer', { i }));
+    await until(() => c.state.status === 'reconnecting', 5000, 'reconnecting');
+    // Held calls wait in the client instead of hammering the balancer: a burst of first attempts
+    // (and retries of those already in flight when the outage began), then only health probes.
+    const rejected = (): number => server.requests.filter((r) => r.mode === 'balancer-503').length;
+    let seen = -1;
+    for (let i = 0; i < 50 && rejected() !== seen; i++) {
+      seen = rejected();
+      await delay(100);
+    }
+    expect(seen).toBeLessThanOrEqual(40 * 2);
+    const probesBefore = server.healthRequests;
+    await delay(150);
+    expect(rejected()).toBe(seen);
+    expect(server.healthRequests).toBeGreaterThan(probesBefore);
+
+    const recoveredAt = performance.now();
+    await endOutage();
+    const results = await Promise.all(calls);
+    expect(results).toHaveLength(40);
+    // Released the moment a probe saw service: within one capped probe delay and a round trip.
+    expect(performance.now() - recoveredAt).toBeLessThan(FAST_RECONNECT.maxDelayMs + 1000);
+
+    expect(events.of('disconnected')).toHaveLength(1);
+    expect(events.of('reconnected')).toHaveLength(1);
+    expect(disconnects).toHaveLength(1);
+    expect(reconnects).toHaveLength(1);
+    expect(reconnects[0]?.outageMs).toBeGreaterThan(0);
+    expect(reconnects[0]).toMatchObject({ node: 'node-b', epoch: 2 });
+    expect(states.map((s) => s.status)).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
+    // Every transfer ran exactly once: a 503 from the balancer is "not executed".
+    expect(server.requests.filter((r) => r.method === 'transfer' && r.executed)).toHaveLength(40);
+  });
+
+  it('emits failover$ with the old and new identity and the outage length', async () => {
+    const c = client();
+    const failovers = firstValueFrom(c.failover$);
+    const reconnected = firstValueFrom(c.reconnected$);
+    await c.call('ping', {});
+    await startOutage();
+    const call = c.call('transfer', {});
+    await until(() => c.state.status === 'reconnecting');
+    await delay(30);
+    await endOutage('node-b', 7);
+    await call;
+    const failover = await failovers;
+    expect(failover.from).toEqual({ node: 'node-a', epoch: 1 });
+    expect(failover.to).toEqual({ node: 'node-b', epoch: 7 });
+    expect(failover.outageMs).toBeGreaterThan(0);
+    expect((await reconnected).outageMs).toBeGreaterThanOrEqual(failover.outageMs);
+    expect(c.state).toMatchObject({ status: 'connected', node: 'node-b', epoch: 7 });
+  });
+
+  it('detects a failover from answers alone, and ignores a late answer from the deposed node', async () => {
+    const c = client();
+    const events = record(c.events$);
+    await c.call('ping', {});
+    server.setNode('node-b', 2);
+    await c.call('ping', {});
+    server.setNode('node-a', 1); // a stale answer: lower fencing token
+    await c.call('ping', {});
+    expect(events.of('failover')).toHaveLength(1);
+    expect(c.state).toMatchObject({ node: 'node-b', epoch: 2 });
+  });
+
+  it('maxPending bounds the calls held during an outage', async () => {
+    const c = client({ maxPending: 3 });
+    await c.call('ping', {});
+    await startOutage();
+    const first = c.call('transfer', { n: 0 });
+    await until(() => c.state.status === 'reconnecting');
+    const held = [1, 2].map((n) => c.call('transfer', { n }));
+    await delay(30);
+    const refused = await c.call('transfer', { n: 9 }).catch((e: unknown) => e);
+    const more = await c.call('transfer', { n: 10 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PendingLimitException);
+    expect(more).toBeInstanceOf(PendingLimitException);
+    expect((refused as PendingLimitException).mayHaveExecuted).toBe(false);
+    await endOutage();
+    await expect(Promise.all([first, ...held])).resolves.toHaveLength(3);
+  });
+
+  it('maxReconnectAttempts spent: one permanent failure, held calls fail, later calls go straight through', async () => {
+    const failures: PermanentFailureInfo[] = [];
+    const c = client({ maxReconnectAttempts: 3, onPermanentFailure: (i) => failures.push(i) });
+    const events = record(c.events$);
+    await c.call('ping', {});
+    await startOutage();
+    const calls = [1, 2, 3].map((n) => c.call('transfer', { n }).catch((e: unknown) => e));
+    const errors = await Promise.all(calls);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(RetriesExhaustedException);
+      expect((error as RetriesExhaustedException).reason).toBe('reconnect');
+      expect((error as RetriesExhaustedException).mayHaveExecuted).toBe(false);
+    }
+    expect(c.state.status).toBe('failed');
+    expect(events.of('permanent-failure')).toHaveLength(1);
+    expect(events.of('disconnected')).toHaveLength(1);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.attempts).toBe(3);
+    await endOutage();
+    await expect(c.call('ping', {})).resolves.toBeDefined();
+    expect(c.state.status).toBe('connected');
+    expect(events.of('permanent-failure')).toHaveLength(1);
+  });
+
+  it('a plain JSON-RPC server without /health still counts as reachable through a balancer', async () => {
+    const plain = await startFaultServer({ healthPath: '/no-such-health-endpoint' });
+    try {
+      const c = createClient({ url: plain.url, reconnect: FAST_RECONNECT, retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 2 } });
+      clients.push(c);
+      plain.enqueue('balancer-503');
+      await expect(c.call('ping', {})).resolves.toBeDefined();
+      expect(c.state.status).toBe('connected');
+    } finally {
+      await Promise.all(clients.splice(0).map((x) => x.close()));
+      await plain.close();
+    }
+  });
+
+  it('state$, events$, failover$ and reconnected$ complete on close', async () => {
+    const c = client();
+    const all = Promise.all([
+      firstValueFrom(c.state$.pipe(toArray())),
+      firstValueFrom(c.events$.pipe(toArray())),
+      firstValueFrom(c.failover$.pipe(toArray())),
+      firstValueFrom(c.reconnected$.pipe(toArray())),
+    ]);
+    await c.call('ping', {});
+    await c.close();
+    const [states] = await all;
+    expect(states.at(-1)?.status).toBe('closed');
+  });
+});
