@@ -1,0 +1,128 @@
+/**
+ * The client-wide retry budget and the per-backend circuit breaker, as the client composes them.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  CircuitOpenException,
+  RetriesExhaustedException,
+  UnknownOutcomeException,
+  createClient,
+  type HotcoldClient,
+} from 'hotcold';
+import { startFaultServer, type FaultServer } from 'hotcold/testing';
+import { FAST_RECONNECT, delay, record, until } from './helpers.js';
+
+let server: FaultServer;
+const clients: HotcoldClient[] = [];
+
+function client(options: Partial<Parameters<typeof createClient>[0]> = {}): HotcoldClient {
+  const c = createClient({ url: server.url, retry: { maxAttempts: 10, minDelayMs: 1, maxDelayMs: 2 }, reconnect: FAST_RECONNECT, ...options });
+  clients.push(c);
+  return c;
+}
+
+beforeEach(async () => {
+  server = await startFaultServer({ node: 'node-a', epoch: 1 });
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await server.close();
+});
+
+describe('retry budget', () => {
+  it('when exhausted: no retry, RetriesExhaustedException with reason budget, one budget-exhausted event', async () => {
+    // ratio 0 and one retry per second over a 1 s window: exactly one retry in the window.
+    const c = client({ budget: { ratio: 0, minRetriesPerSecond: 1, ttlMs: 1000 }, breaker: false, methods: { read: { idempotent: true } } });
+    const events = record(c.events$);
+    await server.setMode('502');
+    const error = await c.call('read', {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetriesExhaustedException);
+    expect((error as RetriesExhaustedException).reason).toBe('budget');
+    expect((error as RetriesExhaustedException).causes).toHaveLength(2);
+    expect((error as RetriesExhaustedException).causes[0]).toBeInstanceOf(UnknownOutcomeException);
+    expect(server.requests).toHaveLength(2);
+    expect(events.of('budget-exhausted')).toEqual([{ type: 'budget-exhausted', method: 'read', attempt: 2 }]);
+
+    // The next call gets no retry at all while the window remembers the spent one.
+    server.clearRequests();
+    await expect(c.call('read', {})).rejects.toMatchObject({ reason: 'budget' });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('budget: false never limits retries', async () => {
+    const c = client({ budget: false, breaker: false, retry: { maxAttempts: 6, minDelayMs: 1, maxDelayMs: 1 }, methods: { read: { idempotent: true } } });
+    await server.setMode('502');
+    await expect(c.call('read', {})).rejects.toMatchObject({ reason: 'attempts' });
+    expect(server.requests).toHaveLength(6);
+  });
+});
+
+describe('circuit breaker', () => {
+  const breaker = { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 300 };
+
+  it('opens on failures, fails fast without sending, half-opens after resetTimeoutMs and closes on a good trial', async () => {
+    const c = client({ breaker, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
+    const events = record(c.events$);
+    await server.setMode('502');
+    for (let i = 0; i < 3; i++) await c.call('read', {}).catch(() => undefined);
+    await until(() => events.of('breaker-open').length === 1, 2000, 'breaker-open');
+    const sent = server.requests.length;
+    const refused = await c.call('read', {}).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CircuitOpenException);
+    expect((refused as CircuitOpenException).mayHaveExecuted).toBe(false);
+    expect(server.requests.length).toBe(sent);
+
+    await server.setMode('ok');
+    await until(() => events.of('breaker-half-open').length === 1, 3000, 'breaker-half-open');
+    await expect(c.call('read', {})).resolves.toBeDefined();
+    expect(events.of('breaker-close')).toHaveLength(1);
+    expect(events.of('breaker-close')[0]?.cause).toBe('trial-succeeded');
+  });
+
+  it('whenOpen: wait holds the call until the half-open trial instead of failing it', async () => {
+    const c = client({ breaker: { ...breaker, whenOpen: 'wait' }, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
+    const events = record(c.events$);
+    await server.setMode('502');
+    for (let i = 0; i < 2; i++) await c.call('read', {}).catch(() => undefined);
+    await until(() => events.of('breaker-open').length === 1, 2000, 'breaker-open');
+    await server.setMode('ok');
+    const sent = server.requests.length;
+    const start = performance.now();
+    await expect(c.call('read', {})).resolves.toBeDefined();
+    // It waited for the reset timeout, then was the half-open trial.
+    expect(performance.now() - start).toBeGreaterThan(100);
+    expect(server.requests.length).toBe(sent + 1);
+    expect(events.of('breaker-close')).toHaveLength(1);
+  });
+
+  it('a failover resets the breaker: the new node is not punished for the old one', async () => {
+    const c = client({
+      breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 60_000 },
+      retry: { maxAttempts: 1 },
+      methods: { transfer: { idempotent: false } },
+    });
+    const events = record(c.events$);
+    await c.call('transfer', {});
+    server.setHealth('standby');
+    await server.setMode('balancer-503');
+    await c.call('transfer', {}).catch(() => undefined);
+    await until(() => events.of('breaker-open').length === 1, 2000, 'breaker-open');
+    expect(c.state.status).toBe('reconnecting');
+
+    // The standby takes over: its first healthy probe carries a new identity.
+    const start = performance.now();
+    server.setNode('node-b', 2);
+    await server.setMode('ok');
+    server.setHealth('active');
+    await until(() => c.state.status === 'connected', 3000, 'connected');
+    await expect(c.call('transfer', {})).resolves.toBeDefined();
+    expect(performance.now() - start).toBeLessThan(10_000); // far below resetTimeoutMs
+    const close = events.of('breaker-close');
+    expect(close).toHaveLength(1);
+    expect(close[0]).toMatchObject({ cause: 'identity-changed', node: 'node-b', epoch: 2 });
+    const order = events.all.map((e) => e.type).filter((t) => t === 'breaker-open' || t === 'failover' || t === 'breaker-close');
+    expect(order).toEqual(['breaker-open', 'breaker-close', 'failover']);
+    await delay(1);
+  });
+});
