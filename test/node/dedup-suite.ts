@@ -109,6 +109,32 @@ export function dedupSuite(db: string | undefined): void {
     expect(await hits(b.store, t.hits, 'survives')).toBe(1);
   });
 
+  it('lease lost mid-handler: rolled back, 503 NOT_ACTIVE, no row and no idempotency record', async () => {
+    f = fixture();
+    const t = tables();
+    const executed: string[] = [];
+    const handlers = {
+      ...app(t.hits, executed),
+      // Holds its transaction until the lease is lost: the renewal waits behind it (the
+      // SQLite write lock, or the lease row's share lock) and the holder fences itself.
+      hang: async (_p: unknown, ctx: HandlerContext) => {
+        await ctx.tx.execute(`INSERT INTO ${t.hits} (k) VALUES (?)`, ['hang']);
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        return 'too late';
+      },
+    };
+    const a = await startNode(f, 'alpha', { db, leaseTable: t.lease, dedup: { table: t.dedup }, feeds: { table: t.feed }, handlers: handlers as never });
+    await until(() => a.node.status === 'active', 15_000, 'alpha active');
+    await a.store.transaction((tx) => tx.execute(`CREATE TABLE IF NOT EXISTS ${t.hits} (k VARCHAR(255) NOT NULL)`));
+    const answer = await rpc(a.url, 'hang', {}, { 'idempotency-key': 'hang-key' });
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatchObject({ error: 'NOT_ACTIVE' });
+    expect(answer.body.message).toMatch(/rolled back/);
+    expect(await hits(a.store, t.hits, 'hang')).toBe(0);
+    const records = await a.store.transaction((tx) => tx.query(`SELECT idem_key FROM ${t.dedup} WHERE idem_key = ?`, ['hang-key']));
+    expect(records).toHaveLength(0);
+  });
+
   it('deletes records after ttlMs with its cleanup timer', async () => {
     f = fixture();
     const t = tables();
