@@ -335,10 +335,12 @@ describe('circuit breaker resources and cost (real timers)', () => {
     const breakers = new CircuitBreakers(DEFAULT_BREAKER);
     const n = 200_000;
     let best = Number.POSITIVE_INFINITY;
+    // CPU time, best of several rounds: robust to other suites sharing the cores.
     for (let round = 0; round < 5; round++) {
-      const t0 = process.hrtime.bigint();
+      const before = process.cpuUsage();
       for (let i = 0; i < n; i++) breakers.admit(URL_A).success();
-      best = Math.min(best, Number(process.hrtime.bigint() - t0) / n);
+      const used = process.cpuUsage(before);
+      best = Math.min(best, ((used.user + used.system) * 1000) / n);
     }
     breakers.dispose();
     // ~11 ns measured here, against ~1400 ns for opossum's fire(); generous for a loaded box.

@@ -158,14 +158,16 @@ describe('retry budget arithmetic', () => {
     const budget = createRetryBudget(DEFAULT_BUDGET);
     const n = 100_000;
     let best = Number.POSITIVE_INFINITY;
-    // Best of several rounds: other suites share the two cores, and one slice of bad luck is not a cost.
+    // CPU time, best of several rounds: other suites share the two cores, and wall time under
+    // contention measures the scheduler, not this code.
     for (let round = 0; round < 6; round++) {
-      const t0 = process.hrtime.bigint();
+      const before = process.cpuUsage();
       for (let i = 0; i < n; i++) budget.recordCall();
-      best = Math.min(best, Number(process.hrtime.bigint() - t0) / n);
+      const used = process.cpuUsage(before);
+      best = Math.min(best, ((used.user + used.system) * 1000) / n);
     }
     const nsPerCall = best;
-    // Typically ~40 ns here; generous for a loaded 2-core machine.
+    // ~65 ns measured here (mostly the clock read); generous for a loaded 2-core machine.
     expect(nsPerCall).toBeLessThan(1000);
   });
 });
