@@ -29,6 +29,8 @@ options:
   --table T      lease table (default hotcold_lease)
   --force        promote: clear the holder and bump the token even if it is live; the old
                  holder's next renewal fails and it fences itself
+  --bump N       promote --force: raise the token by N instead of 1 (after a database failover
+                 that may have lost token increments)
   --holder H     release: only if the holder is H (holder id or machine name)
   --print        init: print the DDL instead of running it
   --json         machine-readable output
@@ -44,6 +46,7 @@ interface Flags {
   json: boolean;
   force: boolean;
   holder: string | undefined;
+  bump: string | undefined;
   print: boolean;
 }
 
@@ -82,6 +85,7 @@ function parse(argv: string[]): { action: string | undefined; flags: Flags; help
       json: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       holder: { type: 'string' },
+      bump: { type: 'string' },
       print: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -96,6 +100,7 @@ function parse(argv: string[]): { action: string | undefined; flags: Flags; help
       json: values.json === true,
       force: values.force === true,
       holder: values.holder,
+      bump: values.bump,
       print: values.print === true,
     },
   };
@@ -151,7 +156,12 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case 'promote': {
-        const result = await promoteLease(store, flags.name, { force: flags.force });
+        if (flags.bump !== undefined && !flags.force) {
+          process.stderr.write('hotcold lease: --bump needs --force\n');
+          return 2;
+        }
+        const bump = flags.bump === undefined ? 1 : Number(flags.bump);
+        const result = await promoteLease(store, flags.name, { force: flags.force, bump });
         const text: Record<typeof result.outcome, string> = {
           free: `lease '${flags.name}' is free: a waiting node acquires it on its own (token ${result.token})`,
           'cleared-stale': `cleared the expired holder ${result.previousHolder ?? ''}: a waiting node acquires at once`,
@@ -174,6 +184,10 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
     }
     return 2;
   } catch (error) {
+    if (error instanceof ConfigurationError) {
+      process.stderr.write(`hotcold lease: ${error.message}\n`);
+      return 2;
+    }
     process.stderr.write(`hotcold lease ${action}: ${redactText(error instanceof Error ? error.message : String(error))} (${db})\n`);
     return 1;
   } finally {

@@ -1,3 +1,4 @@
+import { requirePositiveInteger } from '../shared/validate.js';
 import { toRecord } from './record.js';
 import { runStatement } from './run-statement.js';
 import { leaseSql } from './sql.js';
@@ -69,17 +70,23 @@ export interface PromoteResult {
 
 /**
  * Without `force`: refuses while a live holder exists; otherwise clears a stale holder so that a
- * waiting node acquires at once. With `force`: clears the holder and bumps the token right away —
- * the old holder's next renewal, and every fenced write with its token, fails.
+ * waiting node acquires at once. With `force`: clears the holder and bumps the token (by `bump`,
+ * default 1) right away — the old holder's next renewal, and every fenced write with its token, fails.
  */
-export async function promoteLease(store: LeaseStore, name: string, options: { force?: boolean } = {}): Promise<PromoteResult> {
+export async function promoteLease(
+  store: LeaseStore,
+  name: string,
+  options: { force?: boolean; bump?: number } = {},
+): Promise<PromoteResult> {
   const sql = leaseSql(store.dialect, store.table);
+  // A bump larger than 1 is for after a database failover that may have lost token increments.
+  const bump = requirePositiveInteger('bump', options.bump ?? 1);
   for (let attempt = 0; attempt < MAX_RACES; attempt += 1) {
     const record = await readRecord(store, name);
     if (!record) return { outcome: 'free', previousHolder: null, token: 0 };
     if (options.force) {
-      const { changes } = await runStatement(store, sql.forceClear, [name, record.version]);
-      if (changes === 1) return { outcome: 'forced', previousHolder: record.holder, token: record.token + 1 };
+      const { changes } = await runStatement(store, sql.forceClear, [bump, name, record.version]);
+      if (changes === 1) return { outcome: 'forced', previousHolder: record.holder, token: record.token + bump };
       continue;
     }
     if (record.holder === null) return { outcome: 'free', previousHolder: null, token: record.token };
@@ -110,7 +117,7 @@ export async function releaseLeaseHolder(store: LeaseStore, name: string, option
     if (options.holder !== undefined && options.holder !== record.holder && options.holder !== record.machineName) {
       return { outcome: 'not-holder', previousHolder: record.holder, token: record.token };
     }
-    const { changes } = await runStatement(store, sql.forceClear, [name, record.version]);
+    const { changes } = await runStatement(store, sql.forceClear, [1, name, record.version]);
     if (changes === 1) return { outcome: 'released', previousHolder: record.holder, token: record.token + 1 };
   }
   throw new Error(`lease '${name}' kept changing under ${MAX_RACES} attempts; try again`);

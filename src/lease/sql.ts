@@ -89,7 +89,7 @@ export interface LeaseSql {
   clearExpired: string;
   /**
    * Clears the holder and bumps the token at once (operator override): the old holder's next
-   * renewal and every fenced write with its token fail. Params: name, expectedVersion.
+   * renewal and every fenced write with its token fail. Params: step (>= 1), name, expectedVersion.
    */
   forceClear: string;
 }
@@ -113,6 +113,6 @@ export function leaseSql(dialect: Dialect, table: string): LeaseSql {
     renew: `UPDATE ${table} SET renewed_at = ${now}, version = version + 1, wait_interval_ms = ? WHERE name = ? AND holder = ? AND token = ? AND ${now} < renewed_at + wait_interval_ms`,
     release: `UPDATE ${table} SET holder = NULL, version = version + 1 WHERE name = ? AND holder = ? AND token = ?`,
     clearExpired: `UPDATE ${table} SET holder = NULL, version = version + 1 WHERE name = ? AND holder IS NOT NULL AND ${now} >= renewed_at + wait_interval_ms`,
-    forceClear: `UPDATE ${table} SET holder = NULL, token = token + 1, version = version + 1 WHERE name = ? AND version = ?`,
+    forceClear: `UPDATE ${table} SET holder = NULL, token = token + ?, version = version + 1 WHERE name = ? AND version = ?`,
   };
 }
