@@ -312,7 +312,7 @@ class Client implements HotcoldClient {
       breakers.whenOpen === 'wait'
         ? await breakers.acquire(backend, { signal: context.signal, deadline: context.deadline, method })
         : breakers.admit(backend, method);
-    if (this.events.observed) this.emit({ type: 'attempt', method, attempt: n, backend });
+    if (this.events.observed) this.emit({ type: 'attempt', method, attempt: n, backend: monitor.label });
     let response: TransportResponse;
     try {
       response = await this.transport.send({

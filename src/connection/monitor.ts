@@ -15,7 +15,7 @@
 import { BehaviorSubject } from 'rxjs';
 import type { RPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
-import { redactText } from '../shared/redact.js';
+import { redactText, redactUrl } from '../shared/redact.js';
 import { sleep } from '../shared/sleep.js';
 import type { HealthResult, Transport } from '../transport/types.js';
 import type {
@@ -73,7 +73,11 @@ export class ConnectionMonitor {
   private probeAbort: AbortController | undefined;
   private probing: Promise<void> | undefined;
 
+  /** The backends as events show them: without userinfo. */
+  readonly labels: readonly string[];
+
   constructor(private readonly options: MonitorOptions) {
+    this.labels = options.backends.map((b) => redactUrl(b));
     this.state$ = new BehaviorSubject<ConnectionState>({ status: 'connecting', since: Date.now() });
   }
 
@@ -84,6 +88,11 @@ export class ConnectionMonitor {
   /** Calls should wait for service instead of being sent. */
   get holding(): boolean {
     return this.statusValue === 'reconnecting';
+  }
+
+  /** {@link backend} without userinfo, for events. */
+  get label(): string {
+    return this.labels[this.activeIndex] as string;
   }
 
   /** The backend calls go to: the balancer, or the pool member found active. */
@@ -186,7 +195,10 @@ export class ConnectionMonitor {
       const found = await this.probeOnce(signal);
       if (signal.aborted || this.statusValue !== 'reconnecting') return;
       if (found !== undefined) {
-        this.activeIndex = found.index;
+        if (found.index !== this.activeIndex) {
+          this.activeIndex = found.index;
+          this.options.emit({ type: 'active-backend', backend: this.labels[found.index] as string });
+        }
         this.observeIdentity(found.health.node ?? found.health.body?.node, found.health.epoch ?? found.health.body?.epoch);
         this.becomeConnected();
         return;
@@ -215,7 +227,7 @@ export class ConnectionMonitor {
           health = undefined;
         }
         if (this.options.listening()) {
-          this.options.emit({ type: 'probe', backend, attempt: this.outageProbes, ok: health !== undefined && serves(health, backends.length > 1), status: health?.status });
+          this.options.emit({ type: 'probe', backend: this.labels[index] as string, attempt: this.outageProbes, ok: health !== undefined && serves(health, backends.length > 1), status: health?.status });
         }
         return health !== undefined && serves(health, backends.length > 1) ? { index, health } : undefined;
       }),
