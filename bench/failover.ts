@@ -1,6 +1,104 @@
+/**
+ * Failover benchmark: crash failover and planned switchover through the dev balancer and through
+ * real HAProxy, each repeated, with updateInterval 200 ms, waitInterval 1000 ms and balancer
+ * checks every 100 ms. Lease database: PostgreSQL when reachable, SQLite otherwise (the row's
+ * note says which).
+ *
+ * Targets (issue 4): crash outage <= waitInterval + one check + 300 ms = 1400 ms, zero lost,
+ * zero duplicated; planned switchover zero failed calls, slowest call <= 1 s.
+ */
+import net from 'node:net';
+import { createPostgresDatabase, createSqliteDatabase, type RunDatabase } from '../src/cli/demo/database.js';
+import { findHaproxy } from '../src/cli/demo/haproxy.js';
+import type { RunSummary } from '../src/cli/demo/report.js';
+import { runScenario } from '../src/cli/demo/scenario.js';
 import type { BenchRow } from './report.js';
 
-/** Placeholder until the failover benchmark lands. */
+const UPDATE_MS = 200;
+const WAIT_MS = 1000;
+const CHECK_MS = 100;
+const OUTAGE_TARGET_MS = WAIT_MS + CHECK_MS + 300;
+const REPETITIONS = Number(process.env.HOTCOLD_BENCH_FAILOVER_REPS ?? 3);
+const CALLERS = 16;
+const PG_URL = process.env.HOTCOLD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length === 0 ? Number.NaN : sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
+const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
+
+async function once(scenario: 'crash' | 'planned', lb: 'dev' | 'haproxy', usePostgres: boolean): Promise<RunSummary> {
+  const db: RunDatabase = usePostgres ? await createPostgresDatabase(PG_URL) : await createSqliteDatabase();
+  try {
+    const { summary } = await runScenario({
+      scenario,
+      db,
+      lb,
+      callers: CALLERS,
+      updateIntervalMs: UPDATE_MS,
+      waitIntervalMs: WAIT_MS,
+      checkIntervalMs: CHECK_MS,
+      warmupMs: 1500,
+      afterMs: 1500,
+    });
+    return summary;
+  } finally {
+    await db.dispose();
+  }
+}
+
 export async function runBench(): Promise<BenchRow[]> {
-  return [];
+  const usePostgres = await reachable('127.0.0.1', 5432);
+  const dbName = usePostgres ? 'postgres' : 'sqlite';
+  const balancers: Array<'dev' | 'haproxy'> = findHaproxy() ? ['dev', 'haproxy'] : ['dev'];
+  const rows: BenchRow[] = [];
+  if (!findHaproxy()) process.stderr.write('bench failover: haproxy not installed, HAProxy rows skipped\n');
+  for (const lb of balancers) {
+    const suite = `failover/${lb === 'dev' ? 'dev-lb' : 'haproxy'}/${dbName}`;
+    const crash: RunSummary[] = [];
+    const planned: RunSummary[] = [];
+    for (let i = 0; i < REPETITIONS; i++) {
+      process.stderr.write(`bench failover: ${lb} crash ${i + 1}/${REPETITIONS}\n`);
+      crash.push(await once('crash', lb, usePostgres));
+      process.stderr.write(`bench failover: ${lb} planned ${i + 1}/${REPETITIONS}\n`);
+      planned.push(await once('planned', lb, usePostgres));
+    }
+    const outages = crash.map((s) => s.outageMs);
+    const note = `${REPETITIONS} runs, ${CALLERS} callers, update ${UPDATE_MS} / wait ${WAIT_MS} / check ${CHECK_MS} ms`;
+    const crashLost = sum(crash.map((s) => s.lost));
+    const crashDup = sum(crash.map((s) => s.duplicates));
+    const crashLies = sum(crash.map((s) => s.misclassified));
+    const plannedFailed = sum(planned.map((s) => s.failedCalls));
+    const plannedSlowest = Math.max(...planned.map((s) => s.slowestCallMs));
+    rows.push(
+      { suite, name: 'crash: client-observed outage, median', value: median(outages), unit: 'ms', target: `<= ${OUTAGE_TARGET_MS}`, pass: median(outages) <= OUTAGE_TARGET_MS, note },
+      { suite, name: 'crash: client-observed outage, max', value: Math.max(...outages), unit: 'ms', target: `<= ${OUTAGE_TARGET_MS}`, pass: Math.max(...outages) <= OUTAGE_TARGET_MS },
+      { suite, name: 'crash: fault -> first call on new node, median', value: median(crash.map((s) => s.takeoverMs ?? Number.NaN)), unit: 'ms' },
+      { suite, name: 'crash: calls (total)', value: sum(crash.map((s) => s.calls)), unit: 'calls' },
+      { suite, name: 'crash: failed calls (total, truthfully classified)', value: sum(crash.map((s) => s.failedCalls)), unit: 'calls' },
+      { suite, name: 'crash: lost', value: crashLost, unit: 'calls', target: '0', pass: crashLost === 0 },
+      { suite, name: 'crash: duplicated', value: crashDup, unit: 'calls', target: '0', pass: crashDup === 0 },
+      { suite, name: 'crash: misclassified', value: crashLies, unit: 'calls', target: '0', pass: crashLies === 0 },
+      { suite, name: 'planned: calls (total)', value: sum(planned.map((s) => s.calls)), unit: 'calls' },
+      { suite, name: 'planned: failed calls', value: plannedFailed, unit: 'calls', target: '0', pass: plannedFailed === 0 },
+      { suite, name: 'planned: slowest call', value: plannedSlowest, unit: 'ms', target: '<= 1000', pass: plannedSlowest <= 1000 },
+      { suite, name: 'planned: lost + duplicated', value: sum(planned.map((s) => s.lost + s.duplicates)), unit: 'calls', target: '0', pass: sum(planned.map((s) => s.lost + s.duplicates)) === 0 },
+    );
+  }
+  return rows;
 }

@@ -16,5 +16,7 @@ export interface CallRecord {
   /** For failures: the client's claim about whether the call may have run. */
   mayHaveExecuted?: boolean | undefined;
   attempts?: number | undefined;
+  /** For JSON-RPC errors: the error code. */
+  code?: number | undefined;
   message?: string | undefined;
 }

@@ -24,6 +24,29 @@ export interface ManagedChild {
 
 const MAX_TAIL_LINES = 60;
 
+/**
+ * Last line of defence: children still running when this process exits (an uncaught error, a
+ * second Ctrl-C) are killed, so a crashed demo or test never leaves nodes holding ports.
+ */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of live) {
+        try {
+          c.kill('SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    });
+  }
+}
+
 export function spawnManaged(
   name: string,
   command: string,
@@ -37,6 +60,7 @@ export function spawnManaged(
     child.on('error', () => undefined);
     throw new Error(`could not start ${name} (${command})`);
   }
+  track(child);
   const lines: string[] = [];
   const listeners = new Set<(line: string) => void>();
   let exitedFlag = false;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isRPCException } from '../../errors.js';
+import { isRPCException, RemoteCallException } from '../../errors.js';
 import { monotonicNow } from '../../shared/clock.js';
 import type { CallRecord } from './call-log.js';
 
@@ -15,8 +15,8 @@ export interface LoadOptions {
   callers: number;
   call: CallFn;
   method: string;
-  /** Params of the `seq`-th call of caller `caller`. */
-  params: (caller: number, seq: number) => unknown;
+  /** Params of the `seq`-th call of caller `caller`, whose idempotency key is `key`. */
+  params: (caller: number, seq: number, key: string) => unknown;
   /** Pause between one caller's calls (default 0: back to back). */
   pauseMs?: number;
   /** Called after every completed call (drives the live status line). */
@@ -52,7 +52,7 @@ export function startLoad(options: LoadOptions): LoadRun {
       stats.inFlight += 1;
       let record: CallRecord;
       try {
-        await options.call(options.method, options.params(index, seq), { idempotencyKey: key });
+        await options.call(options.method, options.params(index, seq, key), { idempotencyKey: key });
         const endedAt = monotonicNow();
         stats.ok += 1;
         stats.lastOkAt = endedAt;
@@ -69,6 +69,7 @@ export function startLoad(options: LoadOptions): LoadRun {
           // A non-RPCException failure makes no claim: treat it as "may have run".
           mayHaveExecuted: isRPCException(error) ? error.mayHaveExecuted : true,
           attempts: isRPCException(error) ? error.attempts : undefined,
+          code: error instanceof RemoteCallException ? error.code : undefined,
           message: error instanceof Error ? error.message : String(error),
         };
       } finally {

@@ -1,0 +1,88 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseJsonLine, spawnManaged, type ManagedChild } from './child.js';
+import { httpGetJson } from './http-get.js';
+
+/**
+ * A `hotcold node` child process: the CLI's own `node` command, run from this very installation
+ * (main.ts through tsx from the sources, main.js from a build).
+ */
+
+export interface NodeProcessOptions {
+  machine: string;
+  db: string;
+  updateIntervalMs: number;
+  waitIntervalMs: number;
+  /** Extra CLI arguments (e.g. table names). */
+  extraArgs?: readonly string[];
+  readyTimeoutMs?: number;
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface NodeProcess {
+  readonly machine: string;
+  readonly url: string;
+  readonly port: number;
+  readonly child: ManagedChild;
+  /** `GET /health` straight to the node (not through the balancer). */
+  health(timeoutMs?: number): Promise<{ status: number; body: Record<string, unknown> | undefined } | undefined>;
+}
+
+/** The command line that runs this installation's `hotcold` CLI. */
+export function cliCommand(): { command: string; args: string[]; cwd: string } {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const fromSources = import.meta.url.endsWith('.ts');
+  const main = fileURLToPath(new URL(fromSources ? '../main.ts' : '../main.js', import.meta.url));
+  if (!existsSync(main)) throw new Error(`cannot find the hotcold CLI next to the demo (${main})`);
+  // From sources, the child needs the same TypeScript loader this process runs under.
+  return { command: process.execPath, args: fromSources ? ['--import', 'tsx', main] : [main], cwd: root };
+}
+
+export async function spawnNodeProcess(options: NodeProcessOptions): Promise<NodeProcess> {
+  const cli = cliCommand();
+  const args = [
+    ...cli.args,
+    'node',
+    '--db',
+    options.db,
+    '--port',
+    '0',
+    '--machine',
+    options.machine,
+    '--update-interval',
+    String(options.updateIntervalMs),
+    '--wait-interval',
+    String(options.waitIntervalMs),
+    '--mode',
+    'warm',
+    '--app',
+    'ledger',
+    ...(options.extraArgs ?? []),
+  ];
+  const child = spawnManaged(options.machine, cli.command, args, {
+    cwd: cli.cwd,
+    env: { ...process.env, FORCE_COLOR: '0' },
+    ...(options.onLine ? { onLine: options.onLine } : {}),
+  });
+  let port: number;
+  try {
+    port = await child.waitForLine((line) => {
+      const event = parseJsonLine(line);
+      return event?.event === 'listening' && typeof event.port === 'number' ? event.port : undefined;
+    }, options.readyTimeoutMs ?? 15_000);
+  } catch (error) {
+    await child.stop({ signal: 'SIGKILL' });
+    throw error;
+  }
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    machine: options.machine,
+    url,
+    port,
+    child,
+    async health(timeoutMs = 500) {
+      const answer = await httpGetJson(`${url}/health`, timeoutMs);
+      return answer && { status: answer.status, body: answer.body };
+    },
+  };
+}

@@ -1,0 +1,280 @@
+import { monotonicNow } from '../../shared/clock.js';
+import { sleep } from '../../shared/sleep.js';
+import { startBalancer, type BalancerKind } from './balancer.js';
+import type { CallRecord } from './call-log.js';
+import { createDemoClient } from './demo-client.js';
+import type { RunDatabase } from './database.js';
+import { checkLedger, type LedgerVerdict } from './ledger-check.js';
+import { httpJson } from './http-get.js';
+import { readLedgerKeys, transferParams } from './ledger.js';
+import { longestOkGap, slowestCallMs, startLoad } from './load.js';
+import { spawnNodeProcess, type NodeProcess } from './node-process.js';
+import { summaryFromVerdict, type LiveStatus, type RunSummary } from './report.js';
+import { Resources } from './resources.js';
+
+/**
+ * One failover run, shared by `hotcold demo`, the end-to-end suite and the failover bench: two
+ * `hotcold node` processes on one lease database, a balancer, a client under keyed
+ * non-idempotent load, one fault, then the ledger check.
+ */
+
+export type Scenario = RunSummary['scenario'];
+
+export interface ScenarioOptions {
+  scenario: Scenario;
+  db: RunDatabase;
+  lb: BalancerKind;
+  callers: number;
+  updateIntervalMs?: number;
+  waitIntervalMs?: number;
+  checkIntervalMs?: number;
+  /** Load before the fault. */
+  warmupMs?: number;
+  /** Load after the standby has taken over. */
+  afterMs?: number;
+  /** Live status every `statusIntervalMs`. */
+  onStatus?: (status: LiveStatus) => void;
+  statusIntervalMs?: number;
+  /** Progress messages ("killing node-a"). */
+  onLog?: (message: string) => void;
+  /** Lines the node processes print (for debugging). */
+  onNodeLine?: (machine: string, line: string) => void;
+  /** Aborts the run (Ctrl-C): everything is still cleaned up. */
+  signal?: AbortSignal;
+}
+
+export interface ScenarioResult {
+  summary: RunSummary;
+  verdict: LedgerVerdict;
+  records: CallRecord[];
+  /** For the freeze scenario: whether the resumed old node refused to serve (it must). */
+  frozenNodeFenced?: boolean | undefined;
+  /** Process ids of every node (and HAProxy) the run started: all gone when it returns. */
+  pids: number[];
+  /** Health sampling rounds (every ~50 ms) in which both nodes answered 200: must be 0. */
+  bothActiveSamples: number;
+  healthSamples: number;
+}
+
+const POLL_MS = 25;
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  const until = monotonicNow() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (monotonicNow() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(POLL_MS, signal);
+  }
+}
+
+async function activeNode(nodes: readonly NodeProcess[], except?: NodeProcess): Promise<{ node: NodeProcess; epoch: number | undefined } | undefined> {
+  for (const node of nodes) {
+    if (node === except || node.child.hasExited()) continue;
+    const health = await node.health(300);
+    if (health?.status === 200) return { node, epoch: typeof health.body?.epoch === 'number' ? health.body.epoch : undefined };
+  }
+  return undefined;
+}
+
+export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
+  const updateIntervalMs = options.updateIntervalMs ?? 200;
+  const waitIntervalMs = options.waitIntervalMs ?? 1000;
+  const checkIntervalMs = options.checkIntervalMs ?? 100;
+  const warmupMs = options.warmupMs ?? 1500;
+  const afterMs = options.afterMs ?? 2000;
+  const log = options.onLog ?? (() => undefined);
+  const signal = options.signal;
+  const resources = new Resources();
+  const started = monotonicNow();
+  let frozenNodeFenced: boolean | undefined;
+  const pids: number[] = [];
+
+  try {
+    const spawn = async (machine: string): Promise<NodeProcess> => {
+      const node = await spawnNodeProcess({
+        machine,
+        db: options.db.url,
+        updateIntervalMs,
+        waitIntervalMs,
+        ...(options.onNodeLine ? { onLine: (line: string) => options.onNodeLine?.(machine, line) } : {}),
+      });
+      pids.push(node.child.pid);
+      resources.add(machine, () => node.child.stop({ signal: 'SIGKILL' }));
+      return node;
+    };
+
+    let nodes: NodeProcess[];
+    if (options.scenario === 'start-together') {
+      log('starting node-a and node-b at the same time');
+      nodes = await Promise.all([spawn('node-a'), spawn('node-b')]);
+    } else {
+      // node-a gets a head start so that it normally wins the lease; the processes' start-up
+      // (seconds under tsx on a busy machine) overlaps. Whoever wins, the run follows the
+      // actual holder.
+      log('starting node-a, then node-b as its warm standby');
+      const a = spawn('node-a');
+      a.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
+      await sleep(300, signal);
+      nodes = await Promise.all([a, spawn('node-b')]);
+    }
+    await waitFor('a node to hold the lease', () => activeNode(nodes), 15_000, signal);
+    const sampler = sampleBothActive(nodes);
+    resources.add('health sampler', async () => {
+      await sampler.stop();
+    });
+
+    log(`starting the ${options.lb === 'haproxy' ? 'HAProxy' : 'dev'} balancer`);
+    const balancer = await startBalancer(options.lb, nodes.map((n) => ({ name: n.machine, port: n.port })), checkIntervalMs);
+    if (balancer.pid !== undefined) pids.push(balancer.pid);
+    resources.add('balancer', () => balancer.stop());
+    await waitFor('the balancer to route to the hot node', async () => ((await balancer.health())?.status === 200 ? true : undefined), 10_000, signal);
+
+    const client = createDemoClient(balancer.url);
+    resources.add('client', () => client.close());
+    let retried = 0;
+    const failovers: Array<{ at: number; node: string | undefined; epoch: number | undefined; from: string | undefined }> = [];
+    const subscription = client.events$.subscribe((event) => {
+      if (event.type === 'retry') retried += 1;
+      if (event.type === 'failover') failovers.push({ at: monotonicNow(), node: event.to.node, epoch: event.to.epoch, from: event.from.node });
+    });
+    resources.add('client events', async () => subscription.unsubscribe());
+
+    const load = startLoad({ callers: options.callers, call: (m, p, o) => client.call(m, p, o), method: 'transfer', params: transferParams });
+    resources.add('load', async () => {
+      await load.stop();
+    });
+
+    let phase = options.scenario === 'start-together' ? 'load' : 'warm-up';
+    let faultAt: number | undefined;
+    const status = (): LiveStatus => {
+      const stats = load.stats();
+      const now = monotonicNow();
+      const sinceOk = stats.lastOkAt === undefined ? now - started : now - stats.lastOkAt;
+      return {
+        elapsedMs: now - started,
+        phase,
+        node: client.state.node,
+        epoch: client.state.epoch,
+        ok: stats.ok,
+        retried,
+        failed: stats.failed,
+        outageMs: sinceOk > 150 ? sinceOk : 0,
+      };
+    };
+    if (options.onStatus) {
+      const timer = setInterval(() => options.onStatus?.(status()), options.statusIntervalMs ?? 250);
+      resources.add('status timer', async () => clearInterval(timer));
+    }
+
+    await sleep(warmupMs, signal);
+    const hot = await waitFor('the hot node', () => activeNode(nodes), 5000, signal);
+    const standby = nodes.find((n) => n !== hot.node);
+    if (!standby) throw new Error('no standby node');
+    const loadStartedAt = monotonicNow() - warmupMs;
+
+    if (options.scenario !== 'start-together') {
+      faultAt = monotonicNow();
+      if (options.scenario === 'crash') {
+        phase = 'crashed';
+        log(`SIGKILL ${hot.node.machine} (pid ${hot.node.child.pid}), the hot node`);
+        hot.node.child.signal('SIGKILL');
+      } else if (options.scenario === 'freeze') {
+        phase = 'frozen';
+        log(`SIGSTOP ${hot.node.machine} (pid ${hot.node.child.pid}), the hot node`);
+        hot.node.child.signal('SIGSTOP');
+      } else {
+        phase = 'draining';
+        log(`SIGTERM ${hot.node.machine}: planned switchover (drain, then release the lease)`);
+        hot.node.child.signal('SIGTERM');
+      }
+      const next = await waitFor(`${standby.machine} to take over`, () => activeNode([standby]), 10_000, signal);
+      phase = 'took over';
+      log(`${standby.machine} holds the lease (epoch ${next.epoch ?? '?'}) after ${Math.round(monotonicNow() - faultAt)} ms`);
+      if (options.scenario === 'freeze') {
+        await sleep(300, signal);
+        log(`SIGCONT ${hot.node.machine}: it must find its lease gone and refuse to serve`);
+        hot.node.child.signal('SIGCONT');
+        frozenNodeFenced = await checkFenced(hot.node, signal);
+        log(frozenNodeFenced ? `${hot.node.machine} fenced itself` : `${hot.node.machine} DID NOT fence itself`);
+      }
+    }
+    await sleep(afterMs, signal);
+    phase = 'stopping';
+    const records = await load.stop();
+    const endedAt = monotonicNow();
+    options.onStatus?.(status());
+
+    const { both: bothActiveSamples, rounds: healthSamples } = await sampler.stop();
+    const verdict = checkLedger(records, await readLedgerKeys(options.db));
+    const from = faultAt ?? loadStartedAt;
+    const gap = longestOkGap(records, from, endedAt);
+    const firstFailover = failovers.find((f) => faultAt !== undefined && f.at >= faultAt);
+    const takeoverMs = faultAt === undefined ? undefined : firstFailover ? firstFailover.at - faultAt : firstOkAfter(records, faultAt);
+    const last = failovers[failovers.length - 1];
+    const summary = summaryFromVerdict(verdict, {
+      scenario: options.scenario,
+      db: options.db.kind,
+      lb: options.lb,
+      callers: options.callers,
+      retried,
+      outageMs: gap.gapMs,
+      takeoverMs,
+      failovers: failovers.length,
+      slowestCallMs: slowestCallMs(records),
+      from: { node: hot.node.machine, epoch: hot.epoch },
+      to: last ? { node: last.node, epoch: last.epoch } : { node: client.state.node, epoch: client.state.epoch },
+      durationMs: endedAt - started,
+    });
+    if (frozenNodeFenced === false || bothActiveSamples > 0) summary.ok = false;
+    return { summary, verdict, records, frozenNodeFenced, pids, bothActiveSamples, healthSamples };
+  } finally {
+    const errors = await resources.disposeAll();
+    for (const error of errors) log(error.message);
+  }
+}
+
+function firstOkAfter(records: readonly CallRecord[], t: number): number | undefined {
+  let best: number | undefined;
+  for (const r of records) if (r.outcome === 'ok' && r.endedAt > t && (best === undefined || r.endedAt < best)) best = r.endedAt;
+  return best === undefined ? undefined : best - t;
+}
+
+/** After SIGCONT, the old holder must report not-active and refuse a call with 503 NOT_ACTIVE. */
+async function checkFenced(node: NodeProcess, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await waitFor(`${node.machine} to report it is not active`, async () => {
+      const health = await node.health(500);
+      return health !== undefined && health.status !== 200 ? true : undefined;
+    }, 3000, signal);
+  } catch {
+    return false;
+  }
+  const answer = await httpJson('POST', `${node.url}/rpc`, 1000, { jsonrpc: '2.0', id: 1, method: 'balance', params: { account: 'A' } });
+  return answer?.status === 503 && answer.body?.error === 'NOT_ACTIVE';
+}
+
+/**
+ * Polls both nodes' /health directly, all the time: a round in which both say 200 would mean two
+ * hot nodes at once (split brain), which the lease must make impossible.
+ */
+function sampleBothActive(nodes: readonly NodeProcess[]): { stop(): Promise<{ both: number; rounds: number }> } {
+  let stopped = false;
+  let both = 0;
+  let rounds = 0;
+  const loop = (async () => {
+    while (!stopped) {
+      const answers = await Promise.all(nodes.map((n) => (n.child.hasExited() ? undefined : n.health(200))));
+      rounds += 1;
+      if (answers.filter((a) => a?.status === 200).length > 1) both += 1;
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { both, rounds };
+    },
+  };
+}
