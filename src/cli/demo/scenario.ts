@@ -100,6 +100,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         ...(options.onNodeLine ? { onLine: (line: string) => options.onNodeLine?.(machine, line) } : {}),
       });
       pids.push(node.child.pid);
+      log(`${machine} listening on ${node.url} (pid ${node.child.pid})`);
       resources.add(machine, () => node.child.stop({ signal: 'SIGKILL' }));
       return node;
     };
