@@ -21,9 +21,10 @@
  *   7. onRetry({ attempt, error, delayMs }); sleep(delay) — the signal cuts it short at once.
  *
  * Final error: the attempt's own error is thrown as is (a RemoteCallException stays one), except
- * when it says "not executed" while an earlier attempt may have executed — then a wrapper keeps
- * `mayHaveExecuted` true (RetriesExhaustedException('not-retryable', causes), or the same class
- * rebuilt for aborted/closed/deadline). Every wrapper carries all attempts' causes in order.
+ * when it says "not executed" while an earlier attempt may have executed — then it is rebuilt as
+ * the same class with `mayHaveExecuted: true` and the original as `cause` (an unknown subclass
+ * becomes RetriesExhaustedException('not-retryable')). RetriesExhaustedException always carries
+ * every attempt's cause in order.
  *
  * Why p-retry is driven this way: p-retry@7 computes its own delay (`minTimeout * factor^n`,
  * `randomize` in [1, 2)), which cannot express full/equal/decorrelated jitter or Retry-After. So
@@ -35,11 +36,15 @@
  */
 import pRetry from 'p-retry';
 import {
+  AuthenticationException,
   CallAbortedException,
+  CircuitOpenException,
   ClientClosedException,
   DeadlineExceededException,
+  PendingLimitException,
   RetriesExhaustedException,
   isRPCException,
+  type RetriesExhaustedReason,
   type RPCException,
   type RPCExceptionOptions,
 } from '../errors.js';
@@ -112,20 +117,33 @@ export async function retryAfterFailure<T>(
     return new CallAbortedException('call aborted', { ...wrapperOptions(), cause: reason ?? causes[causes.length - 1] });
   };
 
+  const exhausted = (message: string, reason: RetriesExhaustedReason): RetriesExhaustedException => {
+    const { node, epoch } = wrapperOptions();
+    return new RetriesExhaustedException(message, reason, causes, { method, node, epoch });
+  };
+
   const finalError = (error: RPCException): RPCException => {
     const earlierMayHaveRun = causes.slice(0, -1).some((c) => c.mayHaveExecuted);
     if (error.mayHaveExecuted || !earlierMayHaveRun) return error;
+    // Same class, so callers' instanceof checks still work, but with mayHaveExecuted true.
+    const options = wrapperOptions();
     switch (error.kind) {
       case 'call-aborted':
-        return new CallAbortedException(error.message, wrapperOptions());
+        return new CallAbortedException(error.message, options);
       case 'client-closed':
-        return new ClientClosedException(error.message, wrapperOptions());
+        return new ClientClosedException(error.message, options);
       case 'deadline-exceeded':
-        return new DeadlineExceededException(error.message, wrapperOptions());
+        return new DeadlineExceededException(error.message, options);
+      case 'circuit-open':
+        return new CircuitOpenException(error.message, options);
+      case 'pending-limit':
+        return new PendingLimitException(error.message, options);
+      case 'authentication':
+        return new AuthenticationException((error as AuthenticationException).status, error.message, options);
+      case 'retries-exhausted':
+        return exhausted(error.message, (error as RetriesExhaustedException).reason);
       default:
-        return new RetriesExhaustedException(`${error.message} (not retryable after ${causes.length} attempts)`, 'not-retryable', causes, {
-          method,
-        });
+        return exhausted(`${error.message} (not retryable after ${causes.length} attempts)`, 'not-retryable');
     }
   };
 
@@ -142,7 +160,7 @@ export async function retryAfterFailure<T>(
     const verdict = decide(error);
     if (!verdict.retry) throw finalError(error);
     if (attemptNumber >= retry.maxAttempts) {
-      throw new RetriesExhaustedException(`gave up after ${attemptNumber} attempts`, 'attempts', causes, { method });
+      throw exhausted(`gave up after ${attemptNumber} attempts`, 'attempts');
     }
 
     const retryAfter = retryAfterOf(error);
@@ -155,7 +173,7 @@ export async function retryAfterFailure<T>(
     }
     if (budget && !budget.tryRetry()) {
       options.onBudgetExhausted?.(error);
-      throw new RetriesExhaustedException('retry budget exhausted', 'budget', causes, { method });
+      throw exhausted('retry budget exhausted', 'budget');
     }
     options.onRetry?.({
       attempt: attemptNumber + 1,

@@ -1,9 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   AuthenticationException,
   CallAbortedException,
   ConnectionFailureException,
   DeadlineExceededException,
+  PendingLimitException,
   RemoteCallException,
   RetriesExhaustedException,
   UnknownOutcomeException,
@@ -13,7 +15,7 @@ import { resolveRetryOptions } from '../../src/policy/backoff.js';
 import { createRetryBudget } from '../../src/policy/budget.js';
 import { Deadline } from '../../src/policy/deadline.js';
 import { retryAfterFailure, type RetryEvent } from '../../src/policy/retry.js';
-import type { RetryRuleContext } from '../../src/policy/retry-rules.js';
+import { decideRetry, type RetryRuleContext } from '../../src/policy/retry-rules.js';
 
 const notIdempotent: RetryRuleContext = { idempotent: false, hasIdempotencyKey: true, serverDeduplicates: false };
 const idempotent: RetryRuleContext = { ...notIdempotent, idempotent: true };
@@ -89,11 +91,12 @@ describe('retryAfterFailure', () => {
   it('does not let a later "not executed" error hide that an earlier attempt may have run', async () => {
     const { fn } = script([new AuthenticationException(403, 'forbidden')]);
     const error = await rejection(retryAfterFailure(new UnknownOutcomeException('reset'), fn, { retry: fast, rules: idempotent }));
-    expect(error).toBeInstanceOf(RetriesExhaustedException);
-    const exhausted = error as RetriesExhaustedException;
-    expect(exhausted.reason).toBe('not-retryable');
-    expect(exhausted.mayHaveExecuted).toBe(true);
-    expect(exhausted.causes.map((c) => c.kind)).toEqual(['unknown-outcome', 'authentication']);
+    expect(error).toBeInstanceOf(AuthenticationException);
+    const auth = error as AuthenticationException;
+    expect(auth.status).toBe(403);
+    expect(auth.mayHaveExecuted).toBe(true);
+    expect(auth.attempts).toBe(2);
+    expect((auth.cause as RPCException).kind).toBe('authentication');
   });
 
   it('gives up after maxAttempts with every cause, in order', async () => {
@@ -219,5 +222,62 @@ describe('retryAfterFailure', () => {
     const { fn, seen } = script([]);
     expect(await rejection(retryAfterFailure(bug, fn, { retry: fast, rules: idempotent }))).toBe(bug);
     expect(seen).toEqual([]);
+  });
+});
+
+describe('retryAfterFailure (property)', () => {
+  const errorArb: fc.Arbitrary<() => RPCException> = fc.constantFrom(
+    () => new ConnectionFailureException('refused'),
+    () => new UnknownOutcomeException('reset'),
+    () => new RemoteCallException(-32000, 'no', null),
+    () => new RemoteCallException(-32099, 'busy', null),
+    () => new AuthenticationException(401, 'who'),
+    () => new CallAbortedException('aborted', { mayHaveExecuted: false }),
+    () => new PendingLimitException('full'),
+  );
+
+  it('makes exactly the attempts the rules allow, and the final error says "may have run" iff some attempt may have', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(errorArb, { minLength: 1, maxLength: 7 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.record({ idempotent: fc.boolean(), hasIdempotencyKey: fc.boolean(), serverDeduplicates: fc.boolean(), retryOnCodes: fc.constant([-32099]) }),
+        async (makers, maxAttempts, rules) => {
+          const errors = makers.map((make) => make());
+          // The model: attempt i fails with errors[i-1] (or succeeds past the list).
+          let expectedAttempts = 0;
+          let expectedOutcome: 'ok' | 'error' = 'ok';
+          for (let i = 1; i <= maxAttempts; i++) {
+            expectedAttempts = i;
+            const e = errors[i - 1];
+            if (e === undefined) break;
+            expectedOutcome = 'error';
+            if (!decideRetry(e, rules).retry || i === maxAttempts) break;
+            expectedOutcome = 'ok';
+          }
+          const [first, ...rest] = errors;
+          const { fn, seen } = script([...rest]);
+          const retry = resolveRetryOptions({ maxAttempts, minDelayMs: 0, maxDelayMs: 0, jitter: 'none' });
+          let outcome: unknown;
+          try {
+            outcome = await retryAfterFailure(first, fn, { retry, rules });
+          } catch (error) {
+            outcome = error;
+          }
+          expect(1 + seen.length).toBe(expectedAttempts);
+          if (expectedOutcome === 'ok') {
+            expect(outcome).toBe('ok');
+            return;
+          }
+          const made = errors.slice(0, expectedAttempts);
+          const last = made[made.length - 1] as RPCException;
+          const error = outcome as RPCException;
+          expect(error.mayHaveExecuted).toBe(made.some((e) => e.mayHaveExecuted));
+          expect([last.kind, 'retries-exhausted']).toContain(error.kind);
+          if (error instanceof RetriesExhaustedException && error.reason === 'attempts') expect(error.causes).toEqual(made);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
