@@ -1,0 +1,35 @@
+/** client.feed() delegates to the resumable feed and keeps its place across a failover. */
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type HotcoldClient } from 'hotcold';
+import { startFaultServer, type FaultServer } from 'hotcold/testing';
+import { FEED_METHOD } from '../../src/wire.js';
+
+let server: FaultServer;
+let client: HotcoldClient;
+
+beforeAll(async () => {
+  server = await startFaultServer({ node: 'node-a', epoch: 1 });
+  server.setHandler((method, params) => {
+    if (method !== FEED_METHOD) return null;
+    const { after, max } = params as { after: number; max: number };
+    const items = Array.from({ length: Math.min(max, 3) }, (_, i) => ({ seq: after + i + 1, data: `item-${after + i + 1}` }));
+    return { items, last: after + items.length };
+  });
+  client = createClient({ url: server.url, retry: { maxAttempts: 10, minDelayMs: 1, maxDelayMs: 5 }, reconnect: { minDelayMs: 5, maxDelayMs: 20 } });
+});
+
+afterAll(async () => {
+  await client.close();
+  await server.close();
+});
+
+describe('client.feed', () => {
+  it('delivers items in order from `after`, through an outage and a lost answer, with no gap or duplicate', async () => {
+    server.enqueue('ok', 'balancer-503', 'reset-after-request');
+    const items = await firstValueFrom(client.feed<string>('updates', { after: 10, max: 2 }).pipe(take(6), toArray()));
+    expect(items.map((i) => i.seq)).toEqual([11, 12, 13, 14, 15, 16]);
+    expect(items[0]?.data).toBe('item-11');
+    expect(server.requests.every((r) => r.method === FEED_METHOD)).toBe(true);
+  });
+});
