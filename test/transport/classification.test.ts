@@ -3,6 +3,8 @@
  * fault server: the class, `mayHaveExecuted`, and — through the server's record — that "not
  * executed" really was not executed.
  */
+import http from 'node:http';
+import axios from 'axios';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AuthenticationException,
@@ -14,7 +16,7 @@ import {
 } from 'hotcold';
 import { startFaultServer, type FaultServer } from 'hotcold/testing';
 import { createAxiosTransport, type AxiosTransport } from '../../src/transport/index.js';
-import { attempt, expectTruthful } from './support.js';
+import { attempt, expectTruthful, recordOf } from './support.js';
 
 let server: FaultServer;
 let transport: AxiosTransport;
@@ -106,6 +108,36 @@ describe('not executed: ConnectionFailureException', () => {
     const out = await attempt(transport, server);
     expect(out.error).toBeInstanceOf(ConnectionFailureException);
     expect((out.error as ConnectionFailureException).retryAfterMs).toBe(1000);
+  });
+
+  it('TLS handshake failure (https to a plain HTTP port)', async () => {
+    const out = await attempt(transport, server, { baseUrl: server.url.replace('http:', 'https:') });
+    expect(out.error).toBeInstanceOf(ConnectionFailureException);
+    expect(out.error?.mayHaveExecuted).toBe(false);
+    expect(out.record).toBeUndefined();
+  });
+
+  it('timeout while waiting for a free socket: never sent', async () => {
+    // A caller's agent allowing one socket, held by a stalled call: the next request queues in the
+    // agent and times out without ever being written.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const own = createAxiosTransport({ axios: axios.create({ httpAgent: agent }) });
+    try {
+      server.enqueue('stall');
+      const holder = attempt(own, server, { timeoutMs: 1500 });
+      await server.nextRequest();
+      const out = await attempt(own, server, { timeoutMs: 200 });
+      expect(out.error).toBeInstanceOf(ConnectionFailureException);
+      expect(out.error?.mayHaveExecuted).toBe(false);
+      expect(out.error?.message).toContain('before the request was sent');
+      await holder;
+      await new Promise((r) => setTimeout(r, 50));
+      // Even once the socket came free, the timed-out request was never sent.
+      expect(recordOf(server, out.idempotencyKey)).toBeUndefined();
+    } finally {
+      await own.close();
+      agent.destroy();
+    }
   });
 
   it('a timeout of zero sends nothing', async () => {

@@ -25,6 +25,7 @@ export interface Outcome {
   response?: TransportResponse;
   error?: RPCException;
   elapsedMs: number;
+  idempotencyKey: string;
   /** The fault server's record of this call, matched by idempotency key. */
   record: FaultRequestRecord | undefined;
 }
@@ -38,17 +39,17 @@ export async function attempt(
   const started = performance.now();
   try {
     const response = await transport.send(call);
-    return { response, elapsedMs: performance.now() - started, record: recordOf(server, call.idempotencyKey) };
+    return { response, elapsedMs: performance.now() - started, idempotencyKey: call.idempotencyKey, record: recordOf(server, call.idempotencyKey) };
   } catch (error) {
     const elapsedMs = performance.now() - started;
     expect(error).toBeInstanceOf(RPCException);
     // Let the server finish its bookkeeping for requests it was still reading.
     await new Promise((r) => setTimeout(r, 10));
-    return { error: error as RPCException, elapsedMs, record: recordOf(server, call.idempotencyKey) };
+    return { error: error as RPCException, elapsedMs, idempotencyKey: call.idempotencyKey, record: recordOf(server, call.idempotencyKey) };
   }
 }
 
-function recordOf(server: FaultServer, key: string): FaultRequestRecord | undefined {
+export function recordOf(server: FaultServer, key: string): FaultRequestRecord | undefined {
   return server.requests.find((r) => r.idempotencyKey === key);
 }
 
