@@ -443,7 +443,7 @@ export class CircuitBreakers {
 
   /**
    * Tells the breakers which node answered for `backend` and under which fencing token. A new
-   * term — a higher epoch, or a different node when neither answer has an epoch — replaces the
+   * term — a higher epoch, or a different node when an epoch is missing — replaces the
    * breaker with a fresh, closed one; an older or equal epoch (a stale or standby answer) does not.
    */
   observeIdentity(backend: string, node: string | undefined, epoch: number | undefined): void {
@@ -455,8 +455,9 @@ export class CircuitBreakers {
       entry.epoch = epoch;
       return;
     }
-    const newTerm =
-      epoch !== undefined && entry.epoch !== undefined ? epoch > entry.epoch : epoch === undefined && entry.epoch === undefined && node !== entry.node;
+    // With both fencing tokens known, only a higher one is a new term (a standby's NOT_ACTIVE or
+    // a stale holder carries the same or an older one); without them, another node is.
+    const newTerm = epoch !== undefined && entry.epoch !== undefined ? epoch > entry.epoch : node !== entry.node;
     if (!newTerm) {
       if (entry.epoch === undefined && epoch !== undefined && node === entry.node) entry.epoch = epoch;
       return;

@@ -175,6 +175,12 @@ describe('circuit breaker (fake timers)', () => {
     expect(breakers.state(URL_A)).toBe('open');
     breakers.observeIdentity(URL_A, 'b', undefined);
     expect(breakers.state(URL_A)).toBe('closed');
+    await fail(1);
+    breakers.observeIdentity(URL_A, 'c', 4); // first answer with an epoch, from another node
+    expect(breakers.state(URL_A)).toBe('closed');
+    await fail(1);
+    breakers.observeIdentity(URL_A, 'c', 4);
+    expect(breakers.state(URL_A)).toBe('open');
     breakers.dispose();
   });
 
