@@ -72,7 +72,7 @@ describe('retry rules (DESIGN §2 "retried" column)', () => {
         // (or the application opted in for a code the server itself returned).
         if (verdict.retry && error.mayHaveExecuted && kind !== 'remote-call') expect(safeToRepeat).toBe(true);
       }),
-      { numRuns: 3000 },
+      { numRuns: 1000 },
     );
   });
 
