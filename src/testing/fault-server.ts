@@ -78,7 +78,10 @@ export interface FaultServerOptions {
   handler?: FaultHandler;
   /** Advertise `X-Hotcold-Dedup: 1` and answer a repeated `Idempotency-Key` from memory. */
   dedup?: boolean;
-  /** What `GET /health` reports (default 'active'). */
+  /**
+   * What `GET /health` reports (default 'active'). While the global mode is `balancer-503`, `502`
+   * or `504` the probe gets that page instead, and under `not-active` it reports 'standby'.
+   */
   health?: NodeStatus;
   rpcPath?: string;
   healthPath?: string;
@@ -296,8 +299,12 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     }
     if (req.method === 'GET' && path === healthPath) {
       healthRequests++;
-      const status = health === 'active' ? 200 : 503;
-      sendJson(res, status, JSON.stringify({ status: health, node, epoch }), nodeHeaders);
+      // A global outage mode is what a probe through the balancer would see too.
+      if (mode.mode === 'balancer-503') return sendHtml(res, 503, BALANCER_503_BODY, mode.retryAfter);
+      if (mode.mode === '502') return sendHtml(res, 502, BALANCER_502_BODY, undefined);
+      if (mode.mode === '504') return sendHtml(res, 504, BALANCER_504_BODY, undefined);
+      const status = mode.mode === 'not-active' ? (mode.status503 ?? 'standby') : health;
+      sendJson(res, status === 'active' ? 200 : 503, JSON.stringify({ status, node, epoch }), nodeHeaders);
       return;
     }
     req.resume();

@@ -66,6 +66,9 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}): Axios
 
   // Per-request settings every call needs whatever the instance's defaults say.
   const baseConfig: AxiosRequestConfig = {
+    // The Node http adapter is the one that hands its request to `transport`; with another
+    // adapter the socket could not be watched and "not sent" could not be known.
+    adapter: 'http',
     maxRedirects: 0,
     responseType: 'text',
     responseEncoding: 'utf8',

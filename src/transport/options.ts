@@ -18,7 +18,8 @@ export interface AxiosTransportOptions {
    * Your own axios instance: its interceptors, agents and defaults are used, and `close()` leaves
    * its agents alone. Per request the transport sets `transformRequest`/`transformResponse` (it
    * serializes and parses itself), `validateStatus`, `responseType: 'text'`, `maxRedirects: 0`,
-   * `timeout: 0` (it bounds the whole attempt itself) and `transport` (to see what the socket did).
+   * `timeout: 0` (it bounds the whole attempt itself), `adapter: 'http'` and `transport` (to see
+   * what the socket did).
    */
   axios?: AxiosInstance;
   /** Path of the JSON-RPC endpoint (default '/rpc'). */

@@ -192,3 +192,17 @@ describe('fault server', () => {
     await expect(startFaultServer({ mode: 'nonsense' as never })).rejects.toMatchObject({ field: 'mode' });
   });
 });
+
+describe('fault server health under outage modes', () => {
+  it('answers probes like the balancer or a standby would', async () => {
+    server = await startFaultServer();
+    await server.setMode('balancer-503');
+    const a = await request(`${server.url}/health`, 'GET');
+    expect([a.status, a.body, a.headers['x-hotcold-node']]).toEqual([503, BALANCER_503_BODY, undefined]);
+    await server.setMode('not-active');
+    const b = await request(`${server.url}/health`, 'GET');
+    expect([b.status, JSON.parse(b.body).status]).toEqual([503, 'standby']);
+    await server.setMode('ok');
+    expect((await request(`${server.url}/health`, 'GET')).status).toBe(200);
+  });
+});
