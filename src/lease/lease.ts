@@ -77,6 +77,8 @@ class LeaseEngine implements Lease {
   private wakeLoop: (() => void) | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private tableReady = false;
+  /** A takeover whose answer never came: adopted if the next read shows it committed. */
+  private unansweredAcquire: { token: number; sentAt: number } | undefined;
   /** Monotonic time contention began (for `acquired.waitedMs`). */
   private contendingSince = 0;
 
@@ -248,6 +250,15 @@ class LeaseEngine implements Lease {
     }
     if (!this.wanted || this.closed) return;
 
+    const unanswered = this.unansweredAcquire;
+    this.unansweredAcquire = undefined;
+    if (unanswered && record.holder === this.holderId && record.token === unanswered.token && record.expiresInMs > 0) {
+      // Our takeover committed although its answer was lost (connection killed, timeout). Its send
+      // time is still a safe base for the deadline: the row was stamped after it.
+      this.becomeActive(unanswered.token, unanswered.sentAt);
+      return;
+    }
+
     if (record.holder === null || record.expiresInMs <= 0) {
       const sentAt = monotonicNow();
       let changes = 0;
@@ -255,6 +266,7 @@ class LeaseEngine implements Lease {
         changes = (await this.statement(this.sql.acquire, [this.holderId, this.options.waitInterval, this.name, record.version])).changes;
       } catch (error) {
         // The takeover may or may not have committed; the next read tells (we would be the holder).
+        this.unansweredAcquire = { token: record.token + 1, sentAt };
         this.emit({ type: 'warning', message: `lease '${this.name}': takeover attempt failed: ${errorText(error)}` });
         await this.nap(this.options.pollInterval);
         return;

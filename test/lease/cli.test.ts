@@ -1,35 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { runLeaseCommand } from '../../src/cli/lease-command.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createLease, storeFromUrl } from '../../src/lease/index.js';
-
-/**
- * Runs the command in this process with stdout/stderr captured (spawning tsx costs ~1.5 s per
- * call; the lease suites already run the CLI as a real child process for promote --force).
- */
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [command, ...rest] = args;
-  expect(command).toBe('lease');
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await runLeaseCommand(rest);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+import { runLeaseCliInProcess as runCli } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hotcold-lease-cli-'));
 const db = `sqlite:${join(dir, 'cli.db')}`;

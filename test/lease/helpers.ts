@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom, filter, type Observable } from 'rxjs';
+import { expect, vi } from 'vitest';
+import { runLeaseCommand } from '../../src/cli/lease-command.js';
 import type { LeaseEvent } from '../../src/lease/types.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -87,4 +89,30 @@ export function runCli(args: string[]): Promise<{ code: number | null; stdout: s
 /** Active handles minus timers vitest itself may hold; compare against a baseline. */
 export function activeResources(): string[] {
   return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+}
+
+/**
+ * Runs `hotcold lease …` in this process with stdout/stderr captured: spawning tsx costs 1.5 s or
+ * more per call on a loaded box, so only the checks that need a real process spawn one.
+ */
+export async function runLeaseCliInProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, ...rest] = args;
+  expect(command).toBe('lease');
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await runLeaseCommand(rest);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
 }
