@@ -31,7 +31,10 @@ function onTimer(attempt: Attempt): void {
 /** Subclasses turn the end of the exchange into a result or an error (an RPC call, a probe). */
 export abstract class Attempt {
   private req: ClientRequest | undefined;
+  /** Node emitted 'finish': every byte of the request was handed to the kernel. */
   private finished = false;
+  /** Our own judgement, made when we ended the attempt ourselves (see `fail`). */
+  private judged: boolean | undefined;
   private res: IncomingMessage | undefined;
   private settled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -100,9 +103,12 @@ export abstract class Attempt {
     return socket !== undefined && socket !== null && !socket.connecting;
   }
 
-  /** Whether Node reported the request fully written (for errors Node itself raised). */
+  /**
+   * Whether the request may have reached the server: Node's own report when Node ended the
+   * attempt (an error after 'finish' cannot precede it), our judgement when we ended it.
+   */
   get written(): boolean {
-    return this.finished;
+    return this.judged ?? this.finished;
   }
 
   get responseStarted(): boolean {
@@ -146,8 +152,7 @@ export abstract class Attempt {
   fail(reason: EndReason, cause: unknown): void {
     if (this.settled) return;
     // Judge "written" before destroying: destruction clears the socket's connecting flag.
-    const mayHave = this.mayHaveBeenWritten();
-    this.finished = mayHave;
+    this.judged = this.mayHaveBeenWritten();
     this.finish();
     this.req?.destroy();
     this.onFailure(reason, cause);
