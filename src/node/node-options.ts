@@ -27,6 +27,7 @@ export interface ResolvedNodeOptions {
   retryAfterSeconds: number;
   acquire: boolean;
   drainTimeoutMs: number;
+  idleInTransactionTimeoutMs: number | false;
 }
 
 const KNOWN = [
@@ -43,6 +44,7 @@ const KNOWN = [
   'retryAfterSeconds',
   'acquire',
   'drainTimeoutMs',
+  'idleInTransactionTimeoutMs',
 ] as const;
 
 function requirePath(field: string, value: unknown): string {
@@ -119,6 +121,16 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
   const acquire = options.acquire === undefined ? true : requireBoolean('acquire', options.acquire);
   const drainTimeoutMs = options.drainTimeoutMs === undefined ? 10_000 : requirePositiveInteger('drainTimeoutMs', options.drainTimeoutMs);
 
+  // Half the wait: a frozen node's transaction is ended before a standby may take over.
+  const waitInterval = (lease.options as { waitInterval?: unknown } | undefined)?.waitInterval;
+  const idleDefault = typeof waitInterval === 'number' && waitInterval > 0 ? Math.max(1, Math.floor(waitInterval / 2)) : 20_000;
+  const idleInTransactionTimeoutMs =
+    options.idleInTransactionTimeoutMs === undefined
+      ? idleDefault
+      : options.idleInTransactionTimeoutMs === false
+        ? false
+        : requirePositiveInteger('idleInTransactionTimeoutMs', options.idleInTransactionTimeoutMs);
+
   return {
     lease,
     port,
@@ -133,5 +145,6 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
     retryAfterSeconds,
     acquire,
     drainTimeoutMs,
+    idleInTransactionTimeoutMs,
   };
 }

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
-import type { HeldLease } from '../lease/types.js';
+import type { HeldLease, SqlExecutor } from '../lease/types.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactText } from '../shared/redact.js';
 import { sleep } from '../shared/sleep.js';
@@ -33,7 +33,7 @@ import { errorResponse, parseRequest, resultResponse } from './json-rpc.js';
 import { resolveNodeOptions } from './node-options.js';
 import { RpcError } from './rpc-error.js';
 import { sealedExecutor } from './sealed-executor.js';
-import { isAlreadyExists, isRetryableConflict } from './sql-dialect.js';
+import { idleTransactionTimeout, isAlreadyExists, isRetryableConflict } from './sql-dialect.js';
 import type { HandlerContext, HotcoldNode, NodeAddress, NodeEvent, NodeOptions, NodeState, StopOptions } from './types.js';
 
 /** The lease went away while a call ran: its transaction is rolled back, the answer is NOT_ACTIVE. */
@@ -280,6 +280,7 @@ export function createNode(options: NodeOptions): HotcoldNode {
       const attempt = (): Promise<Outcome> => store.transaction<Outcome>(async (tx) => {
         let open = true;
         try {
+          if (idleStatement !== undefined) await applyIdleTimeout(tx, idleStatement);
           await lease.assertHeld(tx, token);
           if (controller.signal.aborted) throw controller.signal.reason;
           if (call.key !== undefined && dedup) {
@@ -459,6 +460,21 @@ export function createNode(options: NodeOptions): HotcoldNode {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+
+  const idleStatement = opts.idleInTransactionTimeoutMs === false ? undefined : idleTransactionTimeout(dialect, opts.idleInTransactionTimeoutMs);
+  let idleUnsupported = false;
+  async function applyIdleTimeout(tx: SqlExecutor, statement: string): Promise<void> {
+    if (idleUnsupported) return;
+    try {
+      await tx.execute(statement);
+    } catch (error) {
+      // MySQL proper has no idle_transaction_timeout (MariaDB has); a failed SET leaves an
+      // InnoDB transaction usable. On PostgreSQL the setting always exists.
+      if (dialect !== 'mysql') throw error;
+      idleUnsupported = true;
+      events$.next({ type: 'handler-error', method: '(idle timeout)', error: `idle_transaction_timeout not supported: ${describe(error)}` });
+    }
+  }
 
   function ddl(): string[] {
     const statements: string[] = [];

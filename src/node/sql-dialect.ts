@@ -89,6 +89,24 @@ export function isRetryableConflict(error: unknown): boolean {
   return e.code === '40001' || e.code === '40P01' || e.code === 'ER_LOCK_DEADLOCK' || e.errno === 1213;
 }
 
+/**
+ * A statement that makes the database end this transaction (and its session) if the node goes
+ * silent inside it for `ms` — a frozen (SIGSTOPped, paused) node must not keep holding the
+ * lease row's share lock, which would block the standby's takeover. PostgreSQL: per
+ * transaction, in ms. MariaDB: per session, whole seconds (MySQL has no such variable; the
+ * caller ignores the error there). SQLite: a frozen process's lock is the busy timeout's business.
+ */
+export function idleTransactionTimeout(dialect: Dialect, ms: number): string | undefined {
+  switch (dialect) {
+    case 'postgres':
+      return `SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(ms))}`;
+    case 'mysql':
+      return `SET SESSION idle_transaction_timeout = ${Math.max(1, Math.ceil(ms / 1000))}`;
+    case 'sqlite':
+      return undefined;
+  }
+}
+
 /** Drivers return BIGINT as string (pg) or bigint; the node's numbers fit in a double. */
 export function toNumber(value: unknown): number {
   if (typeof value === 'number') return value;

@@ -77,6 +77,13 @@ export interface NodeOptions {
   acquire?: boolean;
   /** Default drain timeout for stop({ drain: true }); default 10000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * The database ends a request transaction (and its session) that stays idle this long —
+   * so a frozen node cannot hold the lease row's lock and block the standby's takeover.
+   * PostgreSQL (per transaction) and MariaDB (per session, rounded up to seconds); default
+   * waitInterval / 2; `false` to leave the server's setting alone.
+   */
+  idleInTransactionTimeoutMs?: number | false;
 }
 
 export interface NodeState {

@@ -42,7 +42,7 @@ export interface DevBalancerOptions {
   /** Health check interval (HAProxy `inter`); default 100 ms. */
   checkIntervalMs?: number;
   healthPath?: string;
-  /** A check slower than this fails; default min(1000, 2 × checkIntervalMs). */
+  /** A check slower than this fails; default 2 × checkIntervalMs, within [500, 2000] ms (a loaded machine must not flap). */
   checkTimeoutMs?: number;
   /** Consecutive failed checks before a backend is down (HAProxy `fall`); default 1. */
   fall?: number;
@@ -158,7 +158,7 @@ function resolveOptions(input: DevBalancerOptions) {
     host: o.host === undefined ? '127.0.0.1' : requireNonEmptyString('host', o.host),
     checkIntervalMs,
     healthPath,
-    checkTimeoutMs: o.checkTimeoutMs === undefined ? Math.min(1000, 2 * checkIntervalMs) : requirePositiveInteger('checkTimeoutMs', o.checkTimeoutMs),
+    checkTimeoutMs: o.checkTimeoutMs === undefined ? Math.min(2000, Math.max(500, 2 * checkIntervalMs)) : requirePositiveInteger('checkTimeoutMs', o.checkTimeoutMs),
     fall: o.fall === undefined ? 1 : requirePositiveInteger('fall', o.fall),
     rise: o.rise === undefined ? 1 : requirePositiveInteger('rise', o.rise),
     connectTimeoutMs: o.connectTimeoutMs === undefined ? 1000 : requirePositiveInteger('connectTimeoutMs', o.connectTimeoutMs),

@@ -28,8 +28,10 @@ function feedSuite(db: string | undefined): void {
     };
     // Relaxed lease timings: the test holds transactions open on purpose, and on PostgreSQL a
     // renewal waits for transactions holding the lease row's share lock (assertHeld).
-    const { url, node } = await startNode(f, 'alpha', { db, updateInterval: 1000, waitInterval: 5000, leaseTable: `l_${id}`, dedup: { table: `d_${id}` }, feeds: { table: `f_${id}`, pollIntervalMs: 20 }, handlers: handlers as never });
+    const { url, node } = await startNode(f, 'alpha', { db, updateInterval: 500, waitInterval: 2000, leaseTable: `l_${id}`, dedup: { table: `d_${id}` }, feeds: { table: `f_${id}`, pollIntervalMs: 20 }, handlers: handlers as never });
     await until(() => node.status === 'active', 15_000, 'active');
+    if (process.env.DEBUG_FEEDS) node.events$.subscribe((e) => console.log(JSON.stringify(e)));
+    if (process.env.DEBUG_FEEDS) f.leases[0]!.events$.subscribe((e) => e.type !== 'renewed' && console.log(JSON.stringify(e)));
     const total = 60;
     let writing = true;
     const delivered: number[] = [];
@@ -37,6 +39,10 @@ function feedSuite(db: string | undefined): void {
       let after = 0;
       while (writing || after < total) {
         const page = await rpc(url, 'hotcold.feed', { feed: 'race', after, max: 10, waitMs: 200 });
+        if (page.status === 503 || page.body?.result === undefined) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
         const items = page.body.result.items as { seq: number }[];
         for (const item of items) {
           expect(item.seq).toBe(after + 1);
@@ -47,7 +53,13 @@ function feedSuite(db: string | undefined): void {
     })();
     const writers = Array.from({ length: 6 }, async (_, w) => {
       for (let i = 0; i < total / 6; i += 1) {
-        const answer = await rpc(url, 'emit', { n: w * 100 + i });
+        // On PostgreSQL overlapping transactions holding the lease row's share lock can starve
+        // the renewal, and the node loses the lease: NOT_ACTIVE = not executed, so send again.
+        let answer = await rpc(url, 'emit', { n: w * 100 + i });
+        for (let tries = 0; answer.status === 503 && tries < 200; tries += 1) {
+          await new Promise((r) => setTimeout(r, 50));
+          answer = await rpc(url, 'emit', { n: w * 100 + i });
+        }
         expect(answer.status).toBe(200);
       }
     });
