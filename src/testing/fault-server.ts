@@ -160,7 +160,10 @@ export interface FaultServer {
   setDedup(enabled: boolean): void;
   setHandler(handler: FaultHandler | undefined): void;
   clearRequests(): void;
-  /** Resolves with the next record (default timeout 5 s). */
+  /**
+   * Resolves with the next record as soon as the request has been read — before the handler
+   * finishes and before `outcome` is final (default timeout 5 s).
+   */
   nextRequest(timeoutMs?: number): Promise<FaultRequestRecord>;
   /** Destroys every socket and timer; resolves once the port is free. */
   close(): Promise<void>;
