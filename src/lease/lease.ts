@@ -228,9 +228,8 @@ class LeaseEngine implements Lease {
 
   /** One standby step: read the row, take it if free or expired, else sleep until it may be. */
   private async contendStep(): Promise<void> {
-    if (this.state.status !== 'acquiring' && this.state.status !== 'standby') {
-      this.setState(this.options.mode === 'cold' ? 'acquiring' : 'standby');
-    }
+    const waiting: LeaseStatus = this.options.mode === 'cold' ? 'acquiring' : 'standby';
+    if (this.state.status !== waiting) this.setState(waiting);
     let record: LeaseRecord | null;
     try {
       if (!this.tableReady) {

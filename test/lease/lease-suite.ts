@@ -144,6 +144,26 @@ export function leaseSuite(dialect: string, target: SuiteTarget): void {
       }
     });
 
+    it('acquire({signal}) rejects with the reason when aborted while waiting, and stops contending', async () => {
+      const name = fresh();
+      const a = lease({ name });
+      const b = lease({ name });
+      await a.acquire();
+      const controller = new AbortController();
+      const pending = b.acquire({ signal: controller.signal });
+      await waitFor(() => b.state.status === 'acquiring' && b.state.holder === a.holderId, 2_000);
+      const reason = new Error('operator gave up');
+      controller.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+      expect(b.state.status).toBe('standby');
+      await a.release();
+      await delay(3 * U);
+      expect(b.state.status).toBe('standby'); // did not take the free lease: nobody asked it to
+      const late = new AbortController();
+      late.abort(reason);
+      await expect(b.acquire({ signal: late.signal })).rejects.toBe(reason);
+    });
+
     it('fencing tokens strictly increase across release, re-acquire, expiry and force', async () => {
       const name = fresh();
       const s = store();

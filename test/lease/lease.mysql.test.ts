@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
-import { describe } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { mysqlStore } from '../../src/lease/index.js';
 import { databaseAvailable, MYSQL_URL } from '../support/services.js';
 import { leaseSuite } from './lease-suite.js';
 
@@ -22,5 +23,20 @@ describe.runIf(available)('mysql', () => {
         await conn.end();
       };
     },
+  });
+});
+
+describe.runIf(available)('mysqlStore with the user\'s pool', () => {
+  it('uses it and leaves it open on close(); mariadb:// URLs work', async () => {
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 });
+    const store = mysqlStore(pool);
+    expect(await store.transaction(async (tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    await store.close();
+    const [rows] = await pool.query('SELECT 2 AS two');
+    expect(rows).toEqual([{ two: 2 }]);
+    await pool.end();
+    const viaMariadbScheme = mysqlStore(MYSQL_URL.replace(/^mysql:/, 'mariadb:'));
+    expect((await viaMariadbScheme.run('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
+    await viaMariadbScheme.close();
   });
 });

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { describe } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { postgresStore } from '../../src/lease/index.js';
 import { databaseAvailable, PG_URL } from '../support/services.js';
 import { leaseSuite } from './lease-suite.js';
 
@@ -29,5 +30,16 @@ describe.runIf(available)('postgres', () => {
         await client.end();
       };
     },
+  });
+});
+
+describe.runIf(available)('postgresStore with the user\'s pool', () => {
+  it('uses it and leaves it open on close()', async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    const store = postgresStore(pool, { table: 'lease_user_pool_never_created' });
+    expect(await store.transaction(async (tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    await store.close();
+    expect((await pool.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
+    await pool.end();
   });
 });

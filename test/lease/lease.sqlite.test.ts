@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sqliteStore } from '../../src/lease/index.js';
 import { leaseSuite } from './lease-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hotcold-lease-'));
@@ -12,4 +14,35 @@ leaseSuite('sqlite', {
   async drop() {
     // the temporary directory goes away with the file
   },
+});
+
+describe('sqliteStore with the user\'s Database', () => {
+  it('uses it, serialises transactions on it, and leaves it open on close()', async () => {
+    const db = new Database(join(dir, 'user.db'));
+    const store = sqliteStore(db);
+    await store.transaction(async (tx) => {
+      await tx.execute('CREATE TABLE t (n INTEGER)');
+    });
+    // Two async transactions on one connection must not interleave.
+    const order: string[] = [];
+    await Promise.all(
+      [1, 2].map((n) =>
+        store.transaction(async (tx) => {
+          order.push(`begin ${n}`);
+          await tx.execute('INSERT INTO t (n) VALUES (?)', [n]);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          order.push(`end ${n}`);
+        }),
+      ),
+    );
+    expect(order).toEqual(['begin 1', 'end 1', 'begin 2', 'end 2']);
+    await expect(store.transaction(async (tx) => {
+      await tx.execute('INSERT INTO t (n) VALUES (3)');
+      throw new Error('roll back');
+    })).rejects.toThrow('roll back');
+    await store.close();
+    expect(db.open).toBe(true);
+    expect(db.prepare('SELECT COUNT(*) AS c FROM t').get()).toEqual({ c: 2 });
+    db.close();
+  });
 });
