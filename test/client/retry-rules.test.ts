@@ -41,7 +41,7 @@ describe('retry rules', () => {
     const requests = server.requests;
     expect(requests.map((r) => r.attempt)).toEqual([1, 2, 3, 4]);
     expect(new Set(requests.map((r) => r.idempotencyKey)).size).toBe(1);
-    expect(requests[0]?.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+    expect(requests[0]?.idempotencyKey).toMatch(/^[0-9a-f-]{36}\.[0-9a-z]+$/);
   });
 
   it('does not retry a non-idempotent call whose outcome is unknown', async () => {
