@@ -19,6 +19,12 @@ export interface LoadOptions {
   params: (caller: number, seq: number, key: string) => unknown;
   /** Pause between one caller's calls (default 0: back to back). */
   pauseMs?: number;
+  /**
+   * Pause after a failed call (default 50 ms), as a real caller would back off. Without it a
+   * client that fails fast (open breaker, pending limit) turns the callers into a loop of
+   * promise jobs that never yields to timers or I/O.
+   */
+  failurePauseMs?: number;
   /** Called after every completed call (drives the live status line). */
   onCall?: (record: CallRecord) => void;
 }
@@ -43,7 +49,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   const records: CallRecord[] = [];
   const stats: LoadStats = { ok: 0, failed: 0, inFlight: 0, lastOkAt: undefined };
   let stopping = false;
-  let wake: (() => void) | undefined;
+  const wakers = new Set<() => void>();
 
   const caller = async (index: number): Promise<void> => {
     for (let seq = 0; !stopping; seq++) {
@@ -77,14 +83,20 @@ export function startLoad(options: LoadOptions): LoadRun {
       }
       records.push(record);
       options.onCall?.(record);
-      if (options.pauseMs && !stopping) {
+      const pause = record.outcome === 'failed' ? (options.failurePauseMs ?? 50) : (options.pauseMs ?? 0);
+      if (pause > 0 && !stopping) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, options.pauseMs);
-          wake = () => {
+          const wake = (): void => {
             clearTimeout(timer);
+            wakers.delete(wake);
             resolve();
           };
+          const timer = setTimeout(wake, pause);
+          wakers.add(wake);
         });
+      } else {
+        // Yield to timers and I/O between calls even when every call settles at once.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
   };
@@ -95,7 +107,8 @@ export function startLoad(options: LoadOptions): LoadRun {
     stats: () => ({ ...stats }),
     async stop() {
       stopping = true;
-      wake?.();
+      for (const wake of wakers) wake();
+      wakers.clear();
       await done;
       return records;
     },
