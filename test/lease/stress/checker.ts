@@ -237,12 +237,14 @@ export function checkHistory(history: History): CheckResult {
 /** The summary the suite prints, one fact per line. */
 export function formatSummary(result: CheckResult, header: string): string {
   const f = result.faults;
+  const count = (kind: ViolationKind): number => result.violations.filter((v) => v.kind === kind).length;
   const lines = [
     header,
     `  windows: ${result.windows.length}   takeovers: ${result.takeovers}`,
     `  faults injected: kill ${f.kill}, stop ${f.stop}, block ${f.block}, conn ${f.conn}`,
     `  actions: ${result.actions}   accepted writes: ${result.acceptedWrites}   rejected stale writes: ${result.rejectedStaleWrites}   errored: ${result.erroredActions}`,
     `  in flight at a takeover (settled by the DB fence): ${result.inFlightAtTakeover}`,
+    `  DB fence: stale writes accepted ${count('stale-write')}, out of token order ${count('write-order')}, counter ${count('counter') === 0 ? 'matches' : 'MISMATCH'}`,
     `  violations: ${result.violations.length}`,
   ];
   const shown = result.violations.slice(0, 10);

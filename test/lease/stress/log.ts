@@ -7,7 +7,7 @@
  * survives SIGKILL of the writer, so a killed contender loses at most the end of the action it
  * was in (the driver's kill time stands in for it).
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 
 export type ContenderRecord =
   /** Process up; `slot` is the contender's index (stable across restarts). */
@@ -71,4 +71,31 @@ export function readLog(file: string): ContenderRecord[] {
     }
   }
   return out;
+}
+
+/** The last complete record of a log (reads only its tail), or undefined. */
+export function lastRecord(file: string): ContenderRecord | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, 4096);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    const lines = buffer.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        return JSON.parse(lines[i] ?? '') as ContenderRecord;
+      } catch {
+        // torn or cut line: try the one before
+      }
+    }
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,0 +1,78 @@
+/**
+ * `npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing]
+ *  [--scenario random|stale-holder]`
+ *
+ * Runs the lease safety stress suite for longer than `npm test` does and prints the checker's
+ * summary per store. Exit code 0 when every run is safe (or, with --no-self-fencing, when the
+ * checker caught the violation it must catch), else 1. Unreachable databases are skipped loudly.
+ */
+import { databaseAvailable } from '../../support/services.js';
+import { runStress, type Scenario } from './driver.js';
+import { STORE_KINDS, type StoreKind } from './stores.js';
+
+function usage(message: string): never {
+  process.stderr.write(
+    `${message}\nusage: npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing] [--scenario random|stale-holder]\n`,
+  );
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+let seconds = 60;
+let storeArg = 'all';
+let seed: number | undefined;
+let selfFencing = true;
+let scenario: Scenario = 'random';
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i];
+  const value = (): string => args[++i] ?? usage(`${arg} needs a value`);
+  switch (arg) {
+    case '--seconds':
+      seconds = Number(value());
+      if (!Number.isFinite(seconds) || seconds <= 0) usage('--seconds must be a positive number');
+      break;
+    case '--store':
+      storeArg = value();
+      break;
+    case '--seed':
+      seed = Number(value());
+      if (!Number.isSafeInteger(seed)) usage('--seed must be an integer');
+      break;
+    case '--no-self-fencing':
+      selfFencing = false;
+      break;
+    case '--scenario': {
+      const s = value();
+      if (s !== 'random' && s !== 'stale-holder') usage('--scenario must be random or stale-holder');
+      scenario = s;
+      break;
+    }
+    default:
+      usage(`unknown argument ${arg}`);
+  }
+}
+const stores: StoreKind[] =
+  storeArg === 'all' ? [...STORE_KINDS] : STORE_KINDS.includes(storeArg as StoreKind) ? [storeArg as StoreKind] : usage(`unknown store ${storeArg}`);
+
+let ok = true;
+for (const store of stores) {
+  if (store !== 'sqlite' && !(await databaseAvailable(store))) continue;
+  const report = await runStress({
+    store,
+    seconds,
+    ...(seed !== undefined ? { seed } : {}),
+    selfFencing,
+    scenario,
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${report.summary}\n`);
+  const overlaps = report.result.violations.filter((v) => v.kind === 'overlap').length;
+  if (selfFencing) {
+    if (report.result.violations.length > 0 || report.unexpectedExits.length > 0) ok = false;
+  } else {
+    const caught = overlaps > 0;
+    process.stdout.write(`  negative control: ${caught ? 'caught' : 'NOT CAUGHT'} (${overlaps} overlap violation(s))\n`);
+    if (!caught) ok = false;
+  }
+}
+process.exit(ok ? 0 : 1);

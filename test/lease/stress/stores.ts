@@ -1,0 +1,200 @@
+/**
+ * Opening the lease database the stress suite runs on, for a contender (with pools it owns, so
+ * it can label or report its connections for the fault driver) and for the driver (an admin
+ * connection that creates and drops the run's tables, reads the results, and kills contenders'
+ * connections).
+ */
+// Drivers are loaded on demand: a contender needs one, and process start-up is what the suite
+// spends most of its time on when the machine is busy.
+import { mysqlStore, postgresStore, sqliteStore, type SqlLeaseStore } from 'hotcold/lease';
+import { MYSQL_URL, PG_URL } from '../../support/services.js';
+import type { DbWrite } from './checker.js';
+
+export type StoreKind = 'sqlite' | 'postgres' | 'mysql';
+export const STORE_KINDS: readonly StoreKind[] = ['sqlite', 'postgres', 'mysql'];
+
+/** The tables of one run: unique names, so parallel runs never meet. */
+export interface RunTables {
+  lease: string;
+  writes: string;
+  counter: string;
+}
+
+export function runTables(runId: string): RunTables {
+  return { lease: `stress_${runId}_lease`, writes: `stress_${runId}_writes`, counter: `stress_${runId}_counter` };
+}
+
+export interface OpenedStore {
+  store: SqlLeaseStore;
+  close(): Promise<void>;
+}
+
+/**
+ * A lease store on pools this process owns. `appName` labels PostgreSQL sessions (the driver's
+ * `pg_terminate_backend` finds them by it); `onConnection` reports each MariaDB thread id (the
+ * driver's `KILL` needs them).
+ */
+export async function openStore(
+  kind: StoreKind,
+  db: string,
+  table: string,
+  hooks: { appName?: string; onConnection?: (threadId: number) => void } = {},
+): Promise<OpenedStore> {
+  switch (kind) {
+    case 'sqlite': {
+      const store = sqliteStore(db, { table });
+      return { store, close: () => store.close() };
+    }
+    case 'postgres': {
+      const { default: pg } = await import('pg');
+      const pool = new pg.Pool({ connectionString: db, max: 3, application_name: hooks.appName ?? 'hotcold_stress' });
+      // A terminated backend surfaces here for idle clients; the engine sees its own errors.
+      pool.on('error', () => undefined);
+      // WORKAROUND (engine bug, see pg-terminate.test.ts): postgresStore.transaction() checks a
+      // client out without an 'error' listener, so a backend terminated between two statements
+      // crashes the process. A listener on every client keeps the contender alive; the pending
+      // or next statement still fails, which is what the engine must handle.
+      pool.on('connect', (client) => client.on('error', () => undefined));
+      const store = postgresStore(pool, { table });
+      return {
+        store,
+        close: async () => {
+          await store.close();
+          await pool.end();
+        },
+      };
+    }
+    case 'mysql': {
+      const mysql = await import('mysql2/promise');
+      const pool = mysql.createPool({ uri: db, connectionLimit: 3, timezone: 'Z' });
+      pool.on('connection', (conn) => {
+        const raw = conn as unknown as { threadId?: number; connection?: { threadId?: number } };
+        const id = raw.threadId ?? raw.connection?.threadId;
+        if (typeof id === 'number') hooks.onConnection?.(id);
+      });
+      const store = mysqlStore(pool, { table });
+      return {
+        store,
+        close: async () => {
+          await store.close();
+          await pool.end();
+        },
+      };
+    }
+  }
+}
+
+/** Where a store kind's database is for this run. */
+export function databaseFor(kind: StoreKind, sqlitePath: string): string {
+  return kind === 'sqlite' ? sqlitePath : kind === 'postgres' ? PG_URL : MYSQL_URL;
+}
+
+/** The driver's own connection: DDL for the run's tables, the results, and connection kills. */
+export interface Admin {
+  createTables(tables: RunTables): Promise<void>;
+  dropTables(tables: RunTables): Promise<void>;
+  readWrites(tables: RunTables): Promise<{ writes: DbWrite[]; counter: number }>;
+  /** Kills the database connections of one contender process; resolves to how many. */
+  killConnections(match: { appName: string; threadIds: readonly number[] }): Promise<number>;
+  close(): Promise<void>;
+}
+
+const num = (v: unknown): number => Number(v);
+
+function toWrites(rows: Record<string, unknown>[]): DbWrite[] {
+  return rows.map((r) => ({ id: num(r.id), token: num(r.token), pid: num(r.pid), seq: num(r.seq), leaseToken: num(r.lease_token) }));
+}
+
+export async function openAdmin(kind: StoreKind, db: string): Promise<Admin> {
+  switch (kind) {
+    case 'sqlite': {
+      const { default: Database } = await import('better-sqlite3');
+      const conn = new Database(db, { timeout: 5000 });
+      conn.pragma('journal_mode = WAL');
+      return {
+        async createTables(t) {
+          conn.exec(`CREATE TABLE ${t.writes} (id INTEGER PRIMARY KEY AUTOINCREMENT, token INTEGER NOT NULL, pid INTEGER NOT NULL, seq INTEGER NOT NULL, lease_token INTEGER NOT NULL)`);
+          conn.exec(`CREATE TABLE ${t.counter} (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`);
+          conn.exec(`INSERT INTO ${t.counter} (id, n) VALUES (1, 0)`);
+        },
+        async dropTables(t) {
+          for (const name of [t.writes, t.counter, t.lease]) conn.exec(`DROP TABLE IF EXISTS ${name}`);
+        },
+        async readWrites(t) {
+          const writes = toWrites(conn.prepare(`SELECT id, token, pid, seq, lease_token FROM ${t.writes} ORDER BY id`).all() as Record<string, unknown>[]);
+          const row = conn.prepare(`SELECT n FROM ${t.counter} WHERE id = 1`).get() as { n: number } | undefined;
+          return { writes, counter: num(row?.n) };
+        },
+        async killConnections() {
+          return 0;
+        },
+        async close() {
+          conn.close();
+        },
+      };
+    }
+    case 'postgres': {
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ connectionString: db, application_name: 'hotcold_stress_driver' });
+      client.on('error', () => undefined);
+      await client.connect();
+      return {
+        async createTables(t) {
+          await client.query(`CREATE TABLE ${t.writes} (id BIGSERIAL PRIMARY KEY, token BIGINT NOT NULL, pid INTEGER NOT NULL, seq INTEGER NOT NULL, lease_token BIGINT NOT NULL)`);
+          await client.query(`CREATE TABLE ${t.counter} (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)`);
+          await client.query(`INSERT INTO ${t.counter} (id, n) VALUES (1, 0)`);
+        },
+        async dropTables(t) {
+          for (const name of [t.writes, t.counter, t.lease]) await client.query(`DROP TABLE IF EXISTS ${name}`);
+        },
+        async readWrites(t) {
+          const writes = toWrites((await client.query(`SELECT id, token, pid, seq, lease_token FROM ${t.writes} ORDER BY id`)).rows);
+          const counter = num((await client.query(`SELECT n FROM ${t.counter} WHERE id = 1`)).rows[0]?.n);
+          return { writes, counter };
+        },
+        async killConnections({ appName }) {
+          const res = await client.query('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [appName]);
+          return res.rows.filter((r: { ok: boolean }) => r.ok).length;
+        },
+        async close() {
+          await client.end();
+        },
+      };
+    }
+    case 'mysql': {
+      const mysql = await import('mysql2/promise');
+      const conn = await mysql.createConnection({ uri: db, timezone: 'Z' });
+      conn.on('error', () => undefined);
+      return {
+        async createTables(t) {
+          await conn.query(`CREATE TABLE ${t.writes} (id BIGINT AUTO_INCREMENT PRIMARY KEY, token BIGINT NOT NULL, pid INT NOT NULL, seq INT NOT NULL, lease_token BIGINT NOT NULL) ENGINE=InnoDB`);
+          await conn.query(`CREATE TABLE ${t.counter} (id INT PRIMARY KEY, n BIGINT NOT NULL) ENGINE=InnoDB`);
+          await conn.query(`INSERT INTO ${t.counter} (id, n) VALUES (1, 0)`);
+        },
+        async dropTables(t) {
+          for (const name of [t.writes, t.counter, t.lease]) await conn.query(`DROP TABLE IF EXISTS ${name}`);
+        },
+        async readWrites(t) {
+          const [rows] = await conn.query(`SELECT id, token, pid, seq, lease_token FROM ${t.writes} ORDER BY id`);
+          const [counterRows] = await conn.query(`SELECT n FROM ${t.counter} WHERE id = 1`);
+          return { writes: toWrites(rows as Record<string, unknown>[]), counter: num((counterRows as Record<string, unknown>[])[0]?.n) };
+        },
+        async killConnections({ threadIds }) {
+          let killed = 0;
+          for (const id of threadIds) {
+            try {
+              await conn.query(`KILL ${Number(id)}`);
+              killed++;
+            } catch {
+              // Already gone (the pool closed it, or an earlier kill): nothing to do.
+            }
+          }
+          return killed;
+        },
+        async close() {
+          await conn.end();
+        },
+      };
+    }
+  }
+}
