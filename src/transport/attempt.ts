@@ -11,6 +11,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { AxiosResponse } from 'axios';
 import type { FailureReason } from './classify.js';
 
@@ -94,13 +95,19 @@ export abstract class Attempt {
 
   /**
    * Whether the request may have reached the server. Sure "no" only when it never finished
-   * writing and its socket is not a connected one (none yet, or still connecting): a connected
-   * socket may already carry the bytes, so that is a "maybe".
+   * writing and its socket is not a connected one (none yet, still connecting, or still in the
+   * TLS handshake): a connected socket may already carry the bytes, so that is a "maybe".
    */
   mayHaveBeenWritten(): boolean {
     if (this.finished || this.res !== undefined) return true;
     const socket = this.req?.socket;
-    return socket !== undefined && socket !== null && !socket.connecting;
+    if (socket === undefined || socket === null || socket.connecting) return false;
+    // A TLS socket still in its handshake has sent no application bytes: there are no keys yet.
+    // Node exposes that only as `_secureEstablished` (getProtocol() already names the offered
+    // version); should that field ever vanish the answer falls back to "maybe".
+    const tls = socket as Partial<TLSSocket> & { _secureEstablished?: unknown };
+    if (tls.encrypted === true && tls._secureEstablished === false) return false;
+    return true;
   }
 
   /**

@@ -4,6 +4,7 @@
  * executed" really was not executed.
  */
 import http from 'node:http';
+import net from 'node:net';
 import axios from 'axios';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -115,6 +116,27 @@ describe('not executed: ConnectionFailureException', () => {
     expect(out.error).toBeInstanceOf(ConnectionFailureException);
     expect(out.error?.mayHaveExecuted).toBe(false);
     expect(out.record).toBeUndefined();
+  });
+
+  it('timeout during a TLS handshake that never completes: never sent', async () => {
+    // A TCP listener that accepts and never answers the ClientHello.
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const out = await attempt(transport, server, { baseUrl: `https://127.0.0.1:${port}`, timeoutMs: 200 });
+      expect(held.size).toBe(1);
+      expect(out.error).toBeInstanceOf(ConnectionFailureException);
+      expect(out.error?.mayHaveExecuted).toBe(false);
+      expect(out.error?.message).toContain('timed out');
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('timeout while waiting for a free socket: never sent', async () => {
