@@ -165,7 +165,8 @@ class LeaseEngine implements Lease {
     this.endTenure(tenure, 'released', `lease '${this.name}' released (token ${tenure.token})`);
     this.setState('released', { holder: undefined, token: tenure.token });
     this.wake();
-    await this.loop;
+    // Not waiting for a renewal that may be in flight: the release is conditional on our holder and
+    // token, so whichever lands first, a late renewal cannot undo it.
     try {
       await this.statement(this.sql.release, [this.name, this.holderId, tenure.token]);
     } catch (error) {
@@ -174,6 +175,7 @@ class LeaseEngine implements Lease {
         message: `release of token ${tenure.token} failed (the lease will expire by itself after waitInterval): ${errorText(error)}`,
       });
     }
+    await this.loop;
     this.emit({ type: 'released', token: tenure.token });
   }
 

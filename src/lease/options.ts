@@ -68,7 +68,9 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   }
   const statementTimeoutMs = requirePositiveInteger(
     'statementTimeoutMs',
-    raw.statementTimeoutMs ?? Math.max(1, Math.min(updateInterval, Math.floor(span / 2))),
+    // Short enough that a hung renewal times out and is retried (more than once) before the
+    // deadline: half of the slack between the renewal time and the deadline, at most 5 s.
+    raw.statementTimeoutMs ?? Math.max(1, Math.min(updateInterval, Math.floor((span - updateInterval) / 2), 5000)),
   );
   if (statementTimeoutMs >= span) {
     throw new ConfigurationError('statementTimeoutMs', `must be below the self-fencing deadline (${Math.floor(span)} ms after a renewal is sent)`);

@@ -126,8 +126,8 @@ export interface LeaseOptions {
   /** `cold`: acquire when asked, waiting out a live holder. `warm`: stay a standby and take over on expiry. */
   mode?: LeaseMode;
   /**
-   * Cap for each lease statement; must end before the self-fencing deadline. Default: the smaller
-   * of `updateInterval` and half the self-fencing span.
+   * Cap for each lease statement; must end before the self-fencing deadline. Default: the smallest
+   * of `updateInterval`, half the slack between a renewal and its deadline, and 5000 ms.
    */
   statementTimeoutMs?: number;
   /**
