@@ -193,11 +193,27 @@ class Client implements HotcoldClient {
     return this.closedFlag;
   }
 
-  async call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
+  call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
+    const signal = options?.signal;
+    if (signal === undefined || signal.aborted) return this.run<T>(method, params, options, this.closing.signal);
+    return this.runLinked<T>(method, params, options, signal);
+  }
+
+  /** A call with the caller's signal: linked to close() for its duration, then unlinked. */
+  private async runLinked<T>(method: string, params: unknown, options: CallOptions | undefined, signal: AbortSignal): Promise<T> {
+    const link = this.link(signal);
+    try {
+      return await this.run<T>(method, params, options, link.signal);
+    } finally {
+      link.dispose();
+    }
+  }
+
+  private async run<T>(method: string, params: unknown, options: CallOptions | undefined, signal: AbortSignal): Promise<T> {
     if (this.closedFlag) throw new ClientClosedException('client is closed', { method });
     if (typeof method !== 'string' || method.length === 0) throw new ConfigurationError('method', 'must be a non-empty string');
     const plan = this.plans.get(method) ?? this.planForUnlisted(method);
-    const context = this.startCall(plan, params, options);
+    const context = this.startCall(plan, params, options, signal);
     this.startedAt = context.deadline.at - context.deadline.ms;
     this.budget.recordCall();
     this.startedAt = undefined;
@@ -300,7 +316,7 @@ class Client implements HotcoldClient {
     this.reconnections.complete();
   }
 
-  private startCall(plan: MethodPlan, params: unknown, options: CallOptions | undefined): CallContext {
+  private startCall(plan: MethodPlan, params: unknown, options: CallOptions | undefined, signal: AbortSignal): CallContext {
     if (options === undefined) {
       return {
         plan,
@@ -308,7 +324,7 @@ class Client implements HotcoldClient {
         key: this.newKey(),
         deadline: new Deadline(plan.deadlineMs),
         timeoutMs: plan.timeoutMs,
-        signal: this.closing.signal,
+        signal,
         attempts: 0,
       };
     }
@@ -326,27 +342,31 @@ class Client implements HotcoldClient {
       key,
       deadline: new Deadline(deadlineMs),
       timeoutMs,
-      signal: options.signal === undefined ? this.closing.signal : this.link(options.signal),
+      // The caller's signal, linked to close() (or close()'s own signal when there is none).
+      signal: options.signal?.aborted === true ? options.signal : signal,
       attempts: 0,
     };
   }
 
-  /** One signal that aborts when either the caller's signal or close() does. */
-  private link(signal: AbortSignal): AbortSignal {
-    if (signal.aborted) return signal;
+  /** One signal that aborts when either the caller's signal or close() does; dispose() unlinks. */
+  private link(signal: AbortSignal): { signal: AbortSignal; dispose: () => void } {
     const controller = new AbortController();
     const closing = this.closing.signal;
     const onCaller = (): void => {
-      closing.removeEventListener('abort', onClose);
+      dispose();
       controller.abort(signal.reason);
     };
     const onClose = (): void => {
-      signal.removeEventListener('abort', onCaller);
+      dispose();
       controller.abort(closing.reason);
+    };
+    const dispose = (): void => {
+      signal.removeEventListener('abort', onCaller);
+      closing.removeEventListener('abort', onClose);
     };
     signal.addEventListener('abort', onCaller, { once: true });
     closing.addEventListener('abort', onClose, { once: true });
-    return controller.signal;
+    return { signal: controller.signal, dispose };
   }
 
   /** Attempt `n` of a call: wait while reconnecting, then breaker, then transport. */
@@ -368,10 +388,18 @@ class Client implements HotcoldClient {
     const generation = monitor.generation;
     const method = context.plan.name;
     const breakers = this.breakers;
-    const permit: BreakerPermit =
-      breakers.whenOpen === 'wait'
-        ? await breakers.acquire(backend, { signal: context.signal, deadline: context.deadline, method })
-        : breakers.admit(backend, method);
+    let permit: BreakerPermit;
+    if (breakers.whenOpen === 'wait') {
+      try {
+        permit = await breakers.acquire(backend, { signal: context.signal, deadline: context.deadline, method });
+      } catch (error) {
+        // An abort while waiting for the breaker surfaces the signal's own reason: make it ours.
+        if (isRPCException(error)) throw error;
+        throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method, attempts: n - 1, cause: error });
+      }
+    } else {
+      permit = breakers.admit(backend, method);
+    }
     if (this.events.observed) this.emit({ type: 'attempt', method, attempt: n, backend: monitor.label });
     let response: TransportResponse;
     try {

@@ -2,6 +2,7 @@
  * Ending calls early: the caller's AbortSignal (in flight and during a backoff sleep), the
  * whole-call deadline, and close() — each with a truthful `mayHaveExecuted`.
  */
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CallAbortedException,
@@ -90,6 +91,15 @@ describe('abort', () => {
     expect((value as CallAbortedException).mayHaveExecuted).toBe(false);
     await c.close();
     await first;
+  });
+});
+
+describe('signals', () => {
+  it('a long-lived signal used for many calls keeps no listener behind', async () => {
+    const c = client();
+    const controller = new AbortController();
+    for (let i = 0; i < 50; i++) await c.call('x', { i }, { signal: controller.signal });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });
 
