@@ -28,6 +28,7 @@ export interface ResolvedNodeOptions {
   acquire: boolean;
   drainTimeoutMs: number;
   idleInTransactionTimeoutMs: number | false;
+  maxConcurrentTransactions: number | undefined;
 }
 
 const KNOWN = [
@@ -45,6 +46,7 @@ const KNOWN = [
   'acquire',
   'drainTimeoutMs',
   'idleInTransactionTimeoutMs',
+  'maxConcurrentTransactions',
 ] as const;
 
 function requirePath(field: string, value: unknown): string {
@@ -146,5 +148,7 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
     acquire,
     drainTimeoutMs,
     idleInTransactionTimeoutMs,
+    maxConcurrentTransactions:
+      options.maxConcurrentTransactions === undefined ? undefined : requirePositiveInteger('maxConcurrentTransactions', options.maxConcurrentTransactions),
   };
 }

@@ -33,6 +33,7 @@ import { errorResponse, parseRequest, resultResponse } from './json-rpc.js';
 import { resolveNodeOptions } from './node-options.js';
 import { RpcError } from './rpc-error.js';
 import { sealedExecutor } from './sealed-executor.js';
+import { Slots } from './slots.js';
 import { idleTransactionTimeout, isAlreadyExists, isRetryableConflict } from './sql-dialect.js';
 import type { HandlerContext, HotcoldNode, NodeAddress, NodeEvent, NodeOptions, NodeState, StopOptions } from './types.js';
 
@@ -97,6 +98,11 @@ export function createNode(options: NodeOptions): HotcoldNode {
   const feeds = opts.feeds === false ? undefined : new FeedStore(dialect, opts.feeds.table, opts.feeds.counterTable);
   const identify = opts.identify ?? defaultIdentify;
   const waiters = new FeedWaiters();
+  // PostgreSQL: overlapping transactions that each hold the lease row's share lock (assertHeld)
+  // starve the renewal UPDATE, so the node would fence itself under load; one at a time leaves
+  // the renewal a gap between transactions. InnoDB queues a waiting renewal ahead of new share
+  // locks, so a few may overlap. SQLite serialises on its one connection anyway.
+  const slots = new Slots(opts.maxConcurrentTransactions ?? (dialect === 'postgres' ? 1 : dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY));
 
   const state$ = new BehaviorSubject<NodeState>({ status: 'standby', since: monotonicNow() });
   const events$ = new Subject<NodeEvent>();
@@ -324,7 +330,7 @@ export function createNode(options: NodeOptions): HotcoldNode {
       let outcome: Outcome | undefined;
       for (let tries = 1; outcome === undefined; tries += 1) {
         try {
-          outcome = await attempt();
+          outcome = await slots.run(controller.signal, attempt);
         } catch (error) {
           // The database chose this transaction as a deadlock victim and rolled it back:
           // nothing ran, so running it again is safe (and what the caller wants).

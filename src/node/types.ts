@@ -84,6 +84,13 @@ export interface NodeOptions {
    * waitInterval / 2; `false` to leave the server's setting alone.
    */
   idleInTransactionTimeoutMs?: number | false;
+  /**
+   * Most request transactions open at once; more calls wait for a slot. Keep it below the
+   * store's pool size so the lease's renewals always find a connection. Default 1 on PostgreSQL
+   * (overlapping share locks on the lease row starve the renewal: the node would fence itself
+   * under load), 2 on MariaDB/MySQL, unlimited on SQLite (one connection, serialised anyway).
+   */
+  maxConcurrentTransactions?: number;
 }
 
 export interface NodeState {
