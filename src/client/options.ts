@@ -96,6 +96,12 @@ export function resolveClientOptions(input: unknown): ResolvedClientOptions {
   rejectUnknownKeys('', options, CLIENT_KEYS);
   const raw = options as Partial<Record<(typeof CLIENT_KEYS)[number], unknown>>;
 
+  if (raw.transport !== undefined) {
+    // A custom transport replaces axios: these would be silently ignored, so refuse them.
+    for (const key of ['axios', 'auth', 'headers', 'maxResponseBytes'] as const) {
+      if (raw[key] !== undefined) throw new ConfigurationError(key, 'cannot be combined with transport (configure your transport instead)');
+    }
+  }
   return {
     backends: resolveUrls(raw.url),
     timeoutMs: optional(raw.timeoutMs, CLIENT_DEFAULTS.timeoutMs, (v) => requireTime('timeoutMs', v)),

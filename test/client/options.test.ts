@@ -56,6 +56,7 @@ describe('createClient options', () => {
     [{ url: URL, onDisconnect: 'call me' }, 'onDisconnect'],
     [{ url: URL, serverDeduplicates: 1 }, 'serverDeduplicates'],
     [{ url: URL, retries: 3 }, 'retries'],
+    [{ url: URL, transport: createMemoryTransport(), auth: { bearer: 'abcd' } }, 'auth'],
   ])('%j → ConfigurationError on %s', (options, field) => {
     expect(fieldOf(options)).toBe(field);
   });
@@ -118,7 +119,8 @@ describe('createClient options', () => {
       fc.asyncProperty(options, async (input) => {
         let client;
         try {
-          client = createClient({ ...(input as object), transport: createMemoryTransport() } as ClientOptions);
+          const { auth: _auth, headers: _headers, ...rest } = input as Record<string, unknown>;
+          client = createClient({ ...rest, transport: createMemoryTransport() } as ClientOptions);
         } catch (error) {
           expect(error).toBeInstanceOf(ConfigurationError);
           expect((error as ConfigurationError).field.length).toBeGreaterThan(0);
@@ -127,6 +129,13 @@ describe('createClient options', () => {
         // What was accepted must work.
         await expect(client.call('ping', {})).resolves.toBeDefined();
         await client.close();
+        // Credentials and headers go to the axios transport: check those on a real one.
+        const { auth, headers } = input as Record<string, unknown>;
+        try {
+          await createClient({ url: URL, auth, headers } as ClientOptions).close();
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigurationError);
+        }
       }),
       { numRuns: 300 },
     );
