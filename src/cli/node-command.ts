@@ -17,6 +17,8 @@
  *   --feed-table NAME        feed table; default hotcold_feed
  *   --dedup-ttl MS           idempotency record lifetime; default 86400000
  *   --drain-timeout MS       longest wait for in-flight calls on SIGTERM/SIGINT; default 10000
+ *   --max-transactions N     request transactions open at once (default: PG 1, MariaDB 2, SQLite unlimited)
+ *   --idle-tx-timeout MS     database ends request transactions idle this long; default wait-interval / 2
  *
  * Stdout: one JSON object per line —
  *   {"event":"listening","port":N,"host":"…","url":"http://…","machine":"…","pid":N}  once, when ready
@@ -38,6 +40,7 @@ const HELP = `usage: hotcold node --db URL [--port N] [--host H] [--machine NAME
                     [--update-interval MS] [--wait-interval MS] [--mode warm|cold] [--app ledger]
                     [--table NAME] [--lease-name NAME] [--prefix NAME] [--dedup-table NAME]
                     [--feed-table NAME] [--dedup-ttl MS] [--drain-timeout MS]
+                    [--max-transactions N] [--idle-tx-timeout MS]
 
 Runs a reference node serving the demo ledger app while it holds the lease. Prints JSON lines
 on stdout ({"event":"listening",…} when ready). SIGTERM/SIGINT drain gracefully, then exit 0.`;
@@ -58,6 +61,8 @@ const FLAGS = [
   'feed-table',
   'dedup-ttl',
   'drain-timeout',
+  'max-transactions',
+  'idle-tx-timeout',
 ] as const;
 type Flag = (typeof FLAGS)[number];
 
@@ -102,6 +107,8 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   const waitInterval = int('wait-interval', args['wait-interval']);
   const drainTimeoutMs = int('drain-timeout', args['drain-timeout']) ?? 10_000;
   const dedupTtl = int('dedup-ttl', args['dedup-ttl']);
+  const maxTransactions = int('max-transactions', args['max-transactions']);
+  const idleTxTimeout = int('idle-tx-timeout', args['idle-tx-timeout']);
   const machine = args.machine ?? hostname();
 
   const store = storeFromUrl(args.db, args.table === undefined ? {} : { table: args.table });
@@ -119,6 +126,8 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     host: args.host ?? '127.0.0.1',
     handlers: app.handlers,
     drainTimeoutMs,
+    ...(maxTransactions === undefined ? {} : { maxConcurrentTransactions: maxTransactions }),
+    ...(idleTxTimeout === undefined ? {} : { idleInTransactionTimeoutMs: idleTxTimeout }),
     dedup: {
       ...(args['dedup-table'] === undefined ? {} : { table: args['dedup-table'] }),
       ...(dedupTtl === undefined ? {} : { ttlMs: dedupTtl }),
