@@ -192,3 +192,26 @@ describe('createNode on SQLite', () => {
     await expect(late).rejects.toThrow(/transaction is over/);
   });
 });
+
+describe('resources', () => {
+  it('leaves no timer, socket or server behind after close() (cleanup timer, long-polls, keep-alive)', async () => {
+    f = fixture();
+    const count = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
+    const before = count();
+    const store = sqliteStore(f.dbPath);
+    const lease = createLease({ store, machineName: 'alpha', updateInterval: 200, waitInterval: 1000 });
+    const node = createNode({ lease, port: 0, handlers: { ping: () => 'pong' }, dedup: { cleanupIntervalMs: 50 } });
+    const { url } = await node.start();
+    await until(() => node.status === 'active');
+    expect((await rpc(url, 'ping', {}, { 'idempotency-key': 'x' })).body.result).toBe('pong');
+    const poll = rpc(url, 'hotcold.feed', { feed: 'quiet', after: 0, waitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    await node.close();
+    // The long-poll ended at once with an empty page rather than holding close() for 10 s.
+    expect((await poll).body.result).toEqual({ items: [], last: 0 });
+    await lease.close();
+    await store.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(count()).toBeLessThanOrEqual(before);
+  });
+});
