@@ -63,7 +63,9 @@ async function once(scenario: 'crash' | 'planned', lb: 'dev' | 'haproxy', usePos
 }
 
 export async function runBench(): Promise<BenchRow[]> {
-  const usePostgres = await reachable('127.0.0.1', 5432);
+  // HOTCOLD_BENCH_FAILOVER_DB=sqlite|postgres forces one; default PostgreSQL when reachable.
+  const forced = process.env.HOTCOLD_BENCH_FAILOVER_DB;
+  const usePostgres = forced === 'sqlite' ? false : forced === 'postgres' ? true : await reachable('127.0.0.1', 5432);
   const dbName = usePostgres ? 'postgres' : 'sqlite';
   const balancers: Array<'dev' | 'haproxy'> = findHaproxy() ? ['dev', 'haproxy'] : ['dev'];
   const rows: BenchRow[] = [];
@@ -84,7 +86,7 @@ export async function runBench(): Promise<BenchRow[]> {
     const crashDup = sum(crash.map((s) => s.duplicates));
     const crashLies = sum(crash.map((s) => s.misclassified));
     const plannedFailed = sum(planned.map((s) => s.failedCalls));
-    const plannedSlowest = Math.max(...planned.map((s) => s.slowestCallMs));
+    const plannedSlowest = Math.max(...planned.map((s) => s.slowestFailoverCallMs));
     rows.push(
       { suite, name: 'crash: client-observed outage, median', value: median(outages), unit: 'ms', target: `<= ${OUTAGE_TARGET_MS}`, pass: median(outages) <= OUTAGE_TARGET_MS, note },
       { suite, name: 'crash: client-observed outage, max', value: Math.max(...outages), unit: 'ms', target: `<= ${OUTAGE_TARGET_MS}`, pass: Math.max(...outages) <= OUTAGE_TARGET_MS },
@@ -96,7 +98,9 @@ export async function runBench(): Promise<BenchRow[]> {
       { suite, name: 'crash: misclassified', value: crashLies, unit: 'calls', target: '0', pass: crashLies === 0 },
       { suite, name: 'planned: calls (total)', value: sum(planned.map((s) => s.calls)), unit: 'calls' },
       { suite, name: 'planned: failed calls', value: plannedFailed, unit: 'calls', target: '0', pass: plannedFailed === 0 },
-      { suite, name: 'planned: slowest call', value: plannedSlowest, unit: 'ms', target: '<= 1000', pass: plannedSlowest <= 1000 },
+      { suite, name: 'planned: slowest call across the switchover', value: plannedSlowest, unit: 'ms', target: '<= 1000', pass: plannedSlowest <= 1000 },
+      { suite, name: 'planned: slowest call (whole run)', value: Math.max(...planned.map((s) => s.slowestCallMs)), unit: 'ms' },
+      { suite, name: 'crash: longest gap after the fault, max', value: Math.max(...crash.map((s) => s.longestGapMs)), unit: 'ms', note: 'includes gaps not caused by the failover (lease lost under load)' },
       { suite, name: 'planned: lost + duplicated', value: sum(planned.map((s) => s.lost + s.duplicates)), unit: 'calls', target: '0', pass: sum(planned.map((s) => s.lost + s.duplicates)) === 0 },
     );
   }

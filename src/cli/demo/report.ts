@@ -16,12 +16,19 @@ export interface RunSummary {
   /** Failures reported as "not executed" that had executed. */
   misclassified: number;
   unaccounted: number;
-  /** Longest time without a successful call around the failover, client-observed. */
+  /**
+   * The failover's client-observed outage: the longest time without a successful call, from the
+   * fault to the first success after the standby took over.
+   */
   outageMs: number;
+  /** The longest time without a successful call anywhere after the fault (end of run included). */
+  longestGapMs: number;
   /** From the fault (kill/stop/drain) to the first call the new node answered. */
   takeoverMs: number | undefined;
   failovers: number;
   slowestCallMs: number;
+  /** The slowest call in flight between the fault and the first success on the new node. */
+  slowestFailoverCallMs: number;
   from: { node: string | undefined; epoch: number | undefined };
   to: { node: string | undefined; epoch: number | undefined };
   failuresByKind: Record<string, number>;
@@ -94,9 +101,11 @@ export function formatSummaryTable(s: RunSummary): string {
     ['lost (acknowledged, not in ledger)', String(s.lost)],
     ['duplicated (executed twice)', String(s.duplicates)],
     ['misclassified ("not executed" but ran)', String(s.misclassified)],
-    ['client-observed outage', ms(s.outageMs)],
+    ['client-observed outage (failover)', ms(s.outageMs)],
+    ['longest gap after the fault', ms(s.longestGapMs)],
     ['fault -> first call on new node', ms(s.takeoverMs)],
-    ['slowest call', ms(s.slowestCallMs)],
+    ['slowest call across the failover', ms(s.slowestFailoverCallMs)],
+    ['slowest call (whole run)', ms(s.slowestCallMs)],
     ['verdict', s.ok ? 'OK: nothing lost, nothing done twice' : 'FAILED'],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -148,6 +148,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
 
     let phase = options.scenario === 'start-together' ? 'load' : 'warm-up';
     let faultAt: number | undefined;
+    let tookOverAt: number | undefined;
     const status = (): LiveStatus => {
       const stats = load.stats();
       const now = monotonicNow();
@@ -190,6 +191,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         hot.node.child.signal('SIGTERM');
       }
       const next = await waitFor(`${standby.machine} to take over`, () => activeNode([standby]), 10_000, signal);
+      tookOverAt = monotonicNow();
       phase = 'took over';
       log(`${standby.machine} holds the lease (epoch ${next.epoch ?? '?'}) after ${Math.round(monotonicNow() - faultAt)} ms`);
       if (options.scenario === 'freeze') {
@@ -209,7 +211,13 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const { both: bothActiveSamples, rounds: healthSamples } = await sampler.stop();
     const verdict = checkLedger(records, await readLedgerKeys(options.db));
     const from = faultAt ?? loadStartedAt;
-    const gap = longestOkGap(records, from, endedAt);
+    // The failover's outage: the longest stretch without a successful call from the fault up to
+    // the first success after the standby took over. Later gaps (a node losing its lease under
+    // load, say) are reported separately, not blamed on the failover.
+    const takeoverOkAt = tookOverAt === undefined ? undefined : firstOkAfter(records, tookOverAt);
+    const windowEnd = takeoverOkAt === undefined || tookOverAt === undefined ? endedAt : tookOverAt + takeoverOkAt;
+    const gap = longestOkGap(records, from, windowEnd);
+    const anyGap = longestOkGap(records, from, endedAt);
     const firstFailover = failovers.find((f) => faultAt !== undefined && f.at >= faultAt);
     const takeoverMs = faultAt === undefined ? undefined : firstFailover ? firstFailover.at - faultAt : firstOkAfter(records, faultAt);
     const last = failovers[failovers.length - 1];
@@ -220,9 +228,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       callers: options.callers,
       retried,
       outageMs: gap.gapMs,
+      longestGapMs: anyGap.gapMs,
       takeoverMs,
       failovers: failovers.length,
       slowestCallMs: slowestCallMs(records),
+      slowestFailoverCallMs: slowestCallOverlapping(records, from, windowEnd),
       from: { node: hot.node.machine, epoch: hot.epoch },
       to: last ? { node: last.node, epoch: last.epoch } : { node: client.state.node, epoch: client.state.epoch },
       durationMs: endedAt - started,
@@ -233,6 +243,13 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const errors = await resources.disposeAll();
     for (const error of errors) log(error.message);
   }
+}
+
+/** The slowest call that was in flight at some point in [from, to]. */
+function slowestCallOverlapping(records: readonly CallRecord[], from: number, to: number): number {
+  let slowest = 0;
+  for (const r of records) if (r.endedAt >= from && r.startedAt <= to) slowest = Math.max(slowest, r.endedAt - r.startedAt);
+  return slowest;
 }
 
 function firstOkAfter(records: readonly CallRecord[], t: number): number | undefined {
