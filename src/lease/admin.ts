@@ -86,7 +86,10 @@ export async function promoteLease(
     if (!record) return { outcome: 'free', previousHolder: null, token: 0 };
     if (options.force) {
       const { changes } = await runStatement(store, sql.forceClear, [bump, name, record.version]);
-      if (changes === 1) return { outcome: 'forced', previousHolder: record.holder, token: record.token + bump };
+      if (changes === 1) {
+        await store.notifyRelease?.(name).catch(() => undefined);
+        return { outcome: 'forced', previousHolder: record.holder, token: record.token + bump };
+      }
       continue;
     }
     if (record.holder === null) return { outcome: 'free', previousHolder: null, token: record.token };
@@ -94,7 +97,10 @@ export async function promoteLease(
       return { outcome: 'refused-live', previousHolder: record.holder, token: record.token, expiresInMs: record.expiresInMs };
     }
     const { changes } = await runStatement(store, sql.clearExpired, [name]);
-    if (changes === 1) return { outcome: 'cleared-stale', previousHolder: record.holder, token: record.token };
+    if (changes === 1) {
+      await store.notifyRelease?.(name).catch(() => undefined);
+      return { outcome: 'cleared-stale', previousHolder: record.holder, token: record.token };
+    }
   }
   throw new Error(`lease '${name}' kept changing under ${MAX_RACES} attempts; try again`);
 }
@@ -118,7 +124,10 @@ export async function releaseLeaseHolder(store: LeaseStore, name: string, option
       return { outcome: 'not-holder', previousHolder: record.holder, token: record.token };
     }
     const { changes } = await runStatement(store, sql.forceClear, [1, name, record.version]);
-    if (changes === 1) return { outcome: 'released', previousHolder: record.holder, token: record.token + 1 };
+    if (changes === 1) {
+      await store.notifyRelease?.(name).catch(() => undefined);
+      return { outcome: 'released', previousHolder: record.holder, token: record.token + 1 };
+    }
   }
   throw new Error(`lease '${name}' kept changing under ${MAX_RACES} attempts; try again`);
 }

@@ -77,6 +77,8 @@ class LeaseEngine implements Lease {
   private wakeLoop: (() => void) | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private tableReady = false;
+  /** The release-notification subscription while contending (resolves to its unsubscribe). */
+  private watching: Promise<(() => Promise<void>) | undefined> | undefined;
   /** A takeover whose answer never came: adopted if the next read shows it committed. */
   private unansweredAcquire: { token: number; sentAt: number } | undefined;
   /** Monotonic time contention began (for `acquired.waitedMs`). */
@@ -168,7 +170,8 @@ class LeaseEngine implements Lease {
     // Not waiting for a renewal that may be in flight: the release is conditional on our holder and
     // token, so whichever lands first, a late renewal cannot undo it.
     try {
-      await this.statement(this.sql.release, [this.name, this.holderId, tenure.token]);
+      const { changes } = await this.statement(this.sql.release, [this.name, this.holderId, tenure.token]);
+      if (changes === 1) await this.store.notifyRelease?.(this.name).catch(() => undefined);
     } catch (error) {
       this.emit({
         type: 'warning',
@@ -221,17 +224,35 @@ class LeaseEngine implements Lease {
   }
 
   private async run(): Promise<void> {
-    while (this.wanted && !this.closed) {
-      const tenure = this.tenure;
-      if (tenure) await this.renewStep(tenure);
-      else await this.contendStep();
+    try {
+      while (this.wanted && !this.closed) {
+        const tenure = this.tenure;
+        if (tenure) await this.renewStep(tenure);
+        else await this.contendStep();
+      }
+    } finally {
+      await this.stopWatching();
     }
+  }
+
+  /** Subscribes to release notifications where the store offers them (an accelerator only). */
+  private startWatching(): void {
+    if (this.watching || !this.store.watchReleases) return;
+    this.watching = this.store.watchReleases(this.name, () => this.wake()).catch(() => undefined);
+  }
+
+  private async stopWatching(): Promise<void> {
+    const watching = this.watching;
+    this.watching = undefined;
+    const unwatch = await watching;
+    await unwatch?.().catch(() => undefined);
   }
 
   /** One standby step: read the row, take it if free or expired, else sleep until it may be. */
   private async contendStep(): Promise<void> {
     const waiting: LeaseStatus = this.options.mode === 'cold' ? 'acquiring' : 'standby';
     if (this.state.status !== waiting) this.setState(waiting);
+    this.startWatching();
     let record: LeaseRecord | null;
     try {
       if (!this.tableReady) {
@@ -314,6 +335,7 @@ class LeaseEngine implements Lease {
     };
     this.tenure = tenure;
     this.armDeadlineTimer(tenure);
+    void this.stopWatching();
     this.setState('active', { holder: this.holderId, token });
     this.emit({ type: 'acquired', token, waitedMs: Math.max(0, monotonicNow() - this.contendingSince) });
     const waiters = [...this.waiters];

@@ -66,6 +66,14 @@ export interface LeaseStore {
    * the client side (the driver drops the connection if it expires).
    */
   run?(sql: string, params?: readonly unknown[], options?: { timeoutMs?: number }): Promise<StatementResult>;
+  /**
+   * Accelerator, never needed for correctness: calls `onRelease` soon after lease `name` is
+   * released or cleared elsewhere (PostgreSQL LISTEN/NOTIFY), so a waiting standby re-reads at
+   * once instead of at its next poll. Resolves to an unsubscribe function.
+   */
+  watchReleases?(name: string, onRelease: () => void): Promise<() => Promise<void>>;
+  /** Tells `watchReleases` subscribers (in any process) that lease `name` was released. */
+  notifyRelease?(name: string): Promise<void>;
 }
 
 /** What {@link LeaseStore.run} returns: the rows of a query, or the number of rows a write changed. */

@@ -43,3 +43,39 @@ describe.runIf(available)('postgresStore with the user\'s pool', () => {
     await pool.end();
   });
 });
+
+describe.runIf(available)('PostgreSQL release notifications (an accelerator only)', () => {
+  it('a standby polling every 5 s still takes over within ms of a release; without the listener it falls back to polling', async () => {
+    const { createLease, storeFromUrl } = await import('../../src/lease/index.js');
+    const table = `lease_notify_${Math.random().toString(16).slice(2, 10)}`;
+    const store = storeFromUrl(PG_URL, { table });
+    const options = { store, name: 'n', updateInterval: 1000, waitInterval: 10_000, pollInterval: 5000, mode: 'warm' } as const;
+    const a = createLease({ ...options, machineName: 'a' });
+    const b = createLease({ ...options, machineName: 'b' });
+    try {
+      await a.acquire();
+      const pending = b.acquire();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // b is listening and napping
+      const released = performance.now();
+      await a.release();
+      await pending;
+      expect(performance.now() - released).toBeLessThan(500);
+
+      // Kill the listening session: correctness does not depend on it (b re-subscribes next time).
+      const pendingA = a.acquire();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await withClient((c) =>
+        c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND application_name = 'hotcold'"),
+      );
+      const again = performance.now();
+      await b.release();
+      await pendingA;
+      expect(performance.now() - again).toBeLessThan(5000 + 1000);
+    } finally {
+      await a.close();
+      await b.close();
+      await store.close();
+      await withClient(async (c) => void (await c.query(`DROP TABLE IF EXISTS ${table}`)));
+    }
+  });
+});

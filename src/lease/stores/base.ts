@@ -12,6 +12,8 @@ export interface StoreDriver {
   /** Runs the DDL; handles the dialect's create-table races. */
   createTable(statements: string[]): Promise<void>;
   close(): Promise<void>;
+  watchReleases?(name: string, onRelease: () => void): Promise<() => Promise<void>>;
+  notifyRelease?(name: string): Promise<void>;
 }
 
 /** A store built here: the engine's statements are prepared once per table. */
@@ -58,6 +60,10 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
       return closed;
     },
   };
+  if (driver.watchReleases && driver.notifyRelease) {
+    store.watchReleases = driver.watchReleases.bind(driver);
+    store.notifyRelease = driver.notifyRelease.bind(driver);
+  }
   return store;
 }
 

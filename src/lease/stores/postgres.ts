@@ -5,6 +5,7 @@ import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from 
 import type { SqlExecutor, StatementResult } from '../types.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
+import { PgReleaseWatcher } from './pg-release-watcher.js';
 import { toPgPlaceholders } from './placeholders.js';
 
 export interface PostgresStoreOptions {
@@ -62,8 +63,21 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
     return opening;
   };
 
+  let driverModule: PgModule | undefined;
+  const channel = `hotcold_${table}`.slice(0, 63);
+  const watcher = new PgReleaseWatcher(channel, async () => {
+    const p = await open();
+    driverModule ??= await loadDriver<PgModule>('pg', 'postgresStore');
+    // A session of its own, with the pool's connection settings (pg-pool keeps them in `options`).
+    return new driverModule.Client(owned ? { connectionString: connectionStringOrPool, application_name: 'hotcold' } : (p as pg.Pool & { options: pg.ClientConfig }).options);
+  });
+
   return makeStore({
     dialect: 'postgres',
+    watchReleases: (name, onRelease) => watcher.watch(name, onRelease),
+    async notifyRelease(name) {
+      await (await open()).query('SELECT pg_notify($1, $2)', [channel, name]);
+    },
     table,
     async run(sql, params, runOptions) {
       const p = await open();
@@ -111,6 +125,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       }
     },
     async close() {
+      await watcher.close();
       closed = true;
       if (owned) {
         const p = pool ?? (opening ? await opening.catch(() => undefined) : undefined);
