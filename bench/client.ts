@@ -123,11 +123,19 @@ async function startServerProcess(): Promise<Server> {
   };
 }
 
-/** Calls completed per second by `workers` loops of `op` for `ms`. */
-async function throughput(op: Op, workers: number, ms: number): Promise<number> {
+interface Rate {
+  /** Calls completed per second (wall clock). */
+  perSecond: number;
+  /** This process's CPU time (user + system) per call, µs: robust to other load on the machine. */
+  cpuUs: number;
+}
+
+/** Runs `workers` loops of `op` for `ms`. */
+async function throughput(op: Op, workers: number, ms: number): Promise<Rate> {
   let done = 0;
   const until = performance.now() + ms;
   const start = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: workers }, async () => {
       while (performance.now() < until) {
@@ -136,7 +144,8 @@ async function throughput(op: Op, workers: number, ms: number): Promise<number> 
       }
     }),
   );
-  return done / ((performance.now() - start) / 1000);
+  const used = process.cpuUsage(cpu);
+  return { perSecond: done / ((performance.now() - start) / 1000), cpuUs: (used.user + used.system) / done };
 }
 
 async function loopbackRows(): Promise<BenchRow[]> {
@@ -162,16 +171,23 @@ async function loopbackRows(): Promise<BenchRow[]> {
     for (const workers of [1, 64]) {
       await throughput(rawCall, workers, 500);
       await throughput(clientCall, workers, 500);
-      const rawRates: number[] = [];
-      const clientRates: number[] = [];
-      for (let round = 0; round < 5; round++) {
-        rawRates.push(await throughput(rawCall, workers, 1500));
-        clientRates.push(await throughput(clientCall, workers, 1500));
+      const rawRates: Rate[] = [];
+      const clientRates: Rate[] = [];
+      // Alternate which goes first (ABBA…) so a drift in machine load does not favour either.
+      for (let round = 0; round < 10; round++) {
+        if (round % 2 === 0) {
+          rawRates.push(await throughput(rawCall, workers, 700));
+          clientRates.push(await throughput(clientCall, workers, 700));
+        } else {
+          clientRates.push(await throughput(clientCall, workers, 700));
+          rawRates.push(await throughput(rawCall, workers, 700));
+        }
       }
       const label = workers === 1 ? 'sequential' : `${workers} concurrent`;
-      const rawRate = median(rawRates);
-      const clientRate = median(clientRates);
-      const ratio = median(clientRates.map((c, i) => c / (rawRates[i] ?? rawRate)));
+      const rawRate = median(rawRates.map((r) => r.perSecond));
+      const clientRate = median(clientRates.map((r) => r.perSecond));
+      const ratio = median(clientRates.map((c, i) => c.perSecond / (rawRates[i]?.perSecond ?? rawRate)));
+      const cpuRatio = median(rawRates.map((r, i) => r.cpuUs / (clientRates[i]?.cpuUs ?? r.cpuUs)));
       rows.push(
         { suite: SUITE, name: `loopback ${label}: raw axios.post`, value: rawRate, unit: 'calls/s' },
         { suite: SUITE, name: `loopback ${label}: client.call`, value: clientRate, unit: 'calls/s' },
@@ -182,6 +198,13 @@ async function loopbackRows(): Promise<BenchRow[]> {
           unit: 'ratio',
           target: `>= ${RATIO_TARGET}`,
           pass: ratio >= RATIO_TARGET,
+        },
+        {
+          suite: SUITE,
+          name: `loopback ${label}: raw/client CPU per call`,
+          value: cpuRatio,
+          unit: 'ratio',
+          note: `client ${median(clientRates.map((r) => r.cpuUs)).toFixed(0)} µs vs raw ${median(rawRates.map((r) => r.cpuUs)).toFixed(0)} µs CPU per call`,
         },
       );
     }
