@@ -25,6 +25,9 @@ const client = createClient({
     balance: { idempotent: true },
   },
   retry: { maxAttempts: 30, minDelayMs: 25, maxDelayMs: 250, jitter: 'full' },
+  // During a switchover the balancer answers a burst of 503s and the breaker opens: wait for
+  // its half-open trial instead of failing calls at once.
+  breaker: { whenOpen: 'wait', resetTimeoutMs: 250 },
   timeoutMs: 2000,
   deadlineMs: 15_000,
 });
