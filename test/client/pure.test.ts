@@ -1,0 +1,71 @@
+/** The pure pieces of the connection state machine, for every input (fast-check). */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IdentityTracker } from '../../src/connection/identity.js';
+import { nextProbeDelay } from '../../src/connection/probe-backoff.js';
+
+describe('nextProbeDelay', () => {
+  it('stays within [min/2, max] and never exceeds the capped exponential ceiling', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.double({ min: 0.001, max: 10_000, noNaN: true }),
+        fc.double({ min: 0, max: 50_000, noNaN: true }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (probes, min, extra, r) => {
+          const max = min + extra;
+          const delay = nextProbeDelay(probes, min, max, () => r);
+          expect(delay).toBeGreaterThanOrEqual(min / 2);
+          expect(delay).toBeLessThanOrEqual(max);
+          expect(Number.isFinite(delay)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('grows then caps', () => {
+    const fixed = (): number => 0.999;
+    const delays = [1, 2, 3, 4, 5, 6, 7].map((n) => nextProbeDelay(n, 50, 1000, fixed));
+    expect(delays[0]).toBeGreaterThan(49);
+    expect(delays[1]).toBeGreaterThan(99);
+    expect(delays[6]).toBeGreaterThan(990);
+    expect(delays[6]).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('IdentityTracker', () => {
+  it('reports a change of serving node exactly when the epoch rises (or the node changes without epochs)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ node: fc.constantFrom('a', 'b', 'c'), epoch: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }) }), { maxLength: 30 }),
+        (answers) => {
+          const tracker = new IdentityTracker();
+          let highest: number | undefined;
+          for (const { node, epoch } of answers) {
+            const before = tracker.current;
+            const previous = tracker.observe(node, epoch);
+            const after = tracker.current;
+            if (previous !== null) {
+              expect(previous).toEqual(before);
+              expect(after).toEqual({ node, epoch });
+            }
+            // The tracked epoch never goes down.
+            if (after.epoch !== undefined && highest !== undefined && before.epoch !== undefined) {
+              expect(after.epoch).toBeGreaterThanOrEqual(before.epoch);
+            }
+            if (after.epoch !== undefined) highest = Math.max(highest ?? after.epoch, after.epoch);
+          }
+        },
+      ),
+    );
+  });
+
+  it('ignores a late answer from the deposed node', () => {
+    const tracker = new IdentityTracker();
+    expect(tracker.observe('a', 1)).toBeNull(); // first sighting is not a failover
+    expect(tracker.observe('b', 2)).toEqual({ node: 'a', epoch: 1 });
+    expect(tracker.observe('a', 1)).toBeNull();
+    expect(tracker.current).toEqual({ node: 'b', epoch: 2 });
+    expect(tracker.observe('b', 3)).toEqual({ node: 'b', epoch: 2 }); // re-acquired: a new term
+  });
+});
