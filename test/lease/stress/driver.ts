@@ -260,7 +260,26 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     return { actions: [...actions.values()], blocks };
   };
 
-  try {
+  /** Resume anything stopped, ask politely, then insist; every death is recorded. */
+  const shutdown = async (): Promise<void> => {
+    phase('faults done, shutting down');
+    for (const slot of slots) {
+      slot.expectExit = true;
+      signal(slot, 'SIGCONT');
+      signal(slot, 'SIGTERM');
+    }
+    await Promise.race([Promise.all(slots.map((s) => s.exited)), sleep(5000)]);
+    for (const slot of slots) {
+      const pid = signal(slot, 'SIGKILL');
+      if (pid !== undefined) {
+        deaths.push({ pid, ts: hr() });
+        await slot.exited;
+      }
+    }
+  };
+
+  /** The run itself: contenders up, faults in, per the scenario. */
+  const drive = async (): Promise<void> => {
     admin = await openAdmin(options.store, db);
     await admin.createTables(tables);
     observer = await openStore(options.store, db, tables.lease, { appName: `hcs_${runId}_driver` });
@@ -275,10 +294,10 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     }
     phase('contenders spawned');
     if ((await waitForHolder(30_000)) === undefined) throw new Error(`no contender acquired the lease within 30 s: ${tail(slots[0]?.outFile ?? '')}`);
-
     phase('first holder');
-    const kinds: FaultKind[] = options.store === 'sqlite' ? ['kill', 'stop', 'block'] : ['kill', 'stop', 'block', 'conn'];
+
     if (scenario === 'random') {
+      const kinds: FaultKind[] = options.store === 'sqlite' ? ['kill', 'stop', 'block'] : ['kill', 'stop', 'block', 'conn'];
       const until = options.includeStartup
         ? Math.max(spawnedAt + options.seconds * 1000, Date.now() + (options.minFaultSeconds ?? 8) * 1000)
         : Date.now() + options.seconds * 1000;
@@ -290,51 +309,41 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         const slot = slots[onHolder ? holder : Math.floor(random() * slots.length)];
         if (slot) await inject(kind, slot);
       }
-    } else {
-      const rounds = options.rounds ?? 4;
-      await sleep(500);
-      for (let round = 0; round < rounds; round++) {
-        const h = await waitForHolder(5_000);
-        const slot = h === undefined ? undefined : slots[h];
-        const pid = slot?.child?.pid;
-        if (!slot || pid === undefined) continue;
-        // Freeze it between two actions: frozen inside its fenced transaction it would hold the
-        // lease row's lock (SQLite: the database's write lock), and no standby could take over.
-        const start = await stopWhenIdle(slot);
-        if (start === undefined) continue;
-        // Wait until another contender took over, and let it serve for a while.
-        const next = await waitForHolder(waitInterval * 6, h);
-        if (next !== undefined) await sleep(300);
-        signal(slot, 'SIGCONT');
-        faults.push({ kind: 'stop', pid, start: rel(start), end: rel(hr()) });
-        await sleep(waitInterval * 2);
-        if (!selfFencing) {
-          const { actions } = collect();
-          const probe = checkHistory({ actions, faults: [], deaths: [], writes: [], counter: 0 });
-          if (probe.violations.some((v) => v.kind === 'overlap')) break;
-        }
-      }
+      return;
     }
-  } finally {
-    phase('faults done, shutting down');
-    // Shutdown: resume anything stopped, ask politely, then insist.
-    for (const slot of slots) {
-      slot.expectExit = true;
-      signal(slot, 'SIGCONT');
-      signal(slot, 'SIGTERM');
-    }
-    await Promise.race([Promise.all(slots.map((s) => s.exited)), sleep(5000)]);
-    for (const slot of slots) {
-      const pid = signal(slot, 'SIGKILL');
-      if (pid !== undefined) {
-        deaths.push({ pid, ts: hr() });
-        await slot.exited;
-      }
-    }
-  }
 
-  phase('contenders gone');
+    const rounds = options.rounds ?? 4;
+    await sleep(500);
+    for (let round = 0; round < rounds; round++) {
+      const h = await waitForHolder(5_000);
+      const slot = h === undefined ? undefined : slots[h];
+      const pid = slot?.child?.pid;
+      if (!slot || pid === undefined) continue;
+      // Freeze it between two actions: frozen inside its fenced transaction it would hold the
+      // lease row's lock (SQLite: the database's write lock), and no standby could take over.
+      const start = await stopWhenIdle(slot);
+      if (start === undefined) continue;
+      // Wait until another contender took over, and let it serve for a while.
+      const next = await waitForHolder(waitInterval * 6, h);
+      if (next !== undefined) await sleep(300);
+      signal(slot, 'SIGCONT');
+      faults.push({ kind: 'stop', pid, start: rel(start), end: rel(hr()) });
+      await sleep(waitInterval * 2);
+      if (!selfFencing) {
+        const { actions } = collect();
+        const probe = checkHistory({ actions, faults: [], deaths: [], writes: [], counter: 0 });
+        if (probe.violations.some((v) => v.kind === 'overlap')) return;
+      }
+    }
+  };
+
   try {
+    try {
+      await drive();
+    } finally {
+      await shutdown();
+    }
+    phase('contenders gone');
     const { actions, blocks } = collect();
     const { writes, counter } = (await admin?.readWrites(tables)) ?? { writes: [], counter: 0 };
     const merged = faults.map((f) => {
@@ -355,7 +364,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     if (unexpectedExits.length > 0) summary += `\n  UNEXPECTED EXITS: ${unexpectedExits.length}\n    ${unexpectedExits.join('\n    ')}`;
     return { store: options.store, seed, scenario, selfFencing, result, summary, unexpectedExits, connectionsKilled, tables };
   } finally {
-    phase('checked');
+    // Whatever happened above: connections closed, tables dropped, files removed.
+    phase('cleaning up');
     await observer?.close().catch(() => undefined);
     await admin?.dropTables(tables).catch(() => undefined);
     await admin?.close().catch(() => undefined);
