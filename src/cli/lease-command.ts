@@ -188,7 +188,11 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
       process.stderr.write(`hotcold lease: ${error.message}\n`);
       return 2;
     }
-    process.stderr.write(`hotcold lease ${action}: ${redactText(error instanceof Error ? error.message : String(error))} (${db})\n`);
+    const message = redactText(error instanceof Error ? error.message : String(error));
+    // The three drivers' ways of saying the table is missing.
+    const missingTable = /does not exist|doesn't exist|no such table/i.test(message) && message.includes(store.table);
+    const hint = missingTable ? `\n  the lease table does not exist yet: run 'hotcold lease init --db …' (or start a node)` : '';
+    process.stderr.write(`hotcold lease ${action}: ${message} (${db})${hint}\n`);
     return 1;
   } finally {
     await store.close().catch(() => undefined);
