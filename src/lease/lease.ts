@@ -117,7 +117,7 @@ class LeaseEngine implements Lease {
 
   acquire(options: { signal?: AbortSignal } = {}): Promise<HeldLease> {
     const signal = options.signal;
-    if (this.closed) return Promise.reject(new LeaseClosedError());
+    if (this.closed || this.closing) return Promise.reject(new LeaseClosedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
     const tenure = this.tenure;
     if (tenure && tenure.handle.isValid()) return Promise.resolve(tenure.handle);
@@ -244,8 +244,8 @@ class LeaseEngine implements Lease {
   private async stopWatching(): Promise<void> {
     const watching = this.watching;
     this.watching = undefined;
-    const unwatch = await watching;
-    await unwatch?.().catch(() => undefined);
+    // Not awaited: a subscription still connecting must not hold up close() or a takeover.
+    void watching?.then((unwatch) => unwatch?.()).catch(() => undefined);
   }
 
   /** One standby step: read the row, take it if free or expired, else sleep until it may be. */

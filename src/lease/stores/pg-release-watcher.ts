@@ -83,7 +83,7 @@ export class PgReleaseWatcher {
   }
 
   private async disconnect(): Promise<void> {
-    await this.connecting;
+    // A connection still being opened ends itself once it sees `closed` (bounded by its connect timeout).
     const client = this.client;
     this.client = undefined;
     await client?.end().catch(() => undefined);

@@ -17,6 +17,8 @@ export interface PostgresStoreOptions {
 
 type PgModule = typeof pg;
 
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Registers the password of a connection string so no message this library writes can carry it. */
 export function registerUrlSecret(url: string): void {
   try {
@@ -53,7 +55,13 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
     if (closed) return Promise.reject(new Error('postgresStore is closed'));
     if (pool) return Promise.resolve(pool);
     opening ??= loadDriver<PgModule>('pg', 'postgresStore').then((driver) => {
-      const created = new driver.Pool({ connectionString: connectionStringOrPool as string, max, application_name: 'hotcold' });
+      const created = new driver.Pool({
+        connectionString: connectionStringOrPool as string,
+        max,
+        application_name: 'hotcold',
+        // Without it a connect to an unreachable host waits for the OS TCP timeout (minutes).
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      });
       // An idle connection killed by the server (failover, pg_terminate_backend) is reported here;
       // unhandled it would crash the process. The next checkout simply opens a new connection.
       created.on('error', () => undefined);
@@ -69,7 +77,10 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
     const p = await open();
     driverModule ??= await loadDriver<PgModule>('pg', 'postgresStore');
     // A session of its own, with the pool's connection settings (pg-pool keeps them in `options`).
-    return new driverModule.Client(owned ? { connectionString: connectionStringOrPool, application_name: 'hotcold' } : (p as pg.Pool & { options: pg.ClientConfig }).options);
+    const settings = owned
+      ? { connectionString: connectionStringOrPool, application_name: 'hotcold' }
+      : (p as pg.Pool & { options: pg.ClientConfig }).options;
+    return new driverModule.Client({ ...settings, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   });
 
   return makeStore({
