@@ -251,7 +251,7 @@ class Client implements HotcoldClient {
         }
         if (response !== undefined) {
           permit.success();
-          this.answered(backend, response);
+          this.answered(backend, response, generation);
           return response.result as T;
         }
       }
@@ -418,16 +418,16 @@ class Client implements HotcoldClient {
       throw this.attemptFailed(error, backend, generation, context, n);
     }
     permit.success();
-    this.answered(backend, response);
+    this.answered(backend, response, generation);
     return response.result;
   }
 
   /** A node answered: remember whether it deduplicates, and who it is. */
-  private answered(backend: string, response: TransportResponse): void {
+  private answered(backend: string, response: TransportResponse, generation: number): void {
     this.dedupAdvertised = response.dedup;
     const monitor = this.monitor;
     if (!monitor.isServing(response.node, response.epoch)) this.breakers.observeIdentity(backend, response.node, response.epoch);
-    monitor.reportAnswer(response.node, response.epoch);
+    monitor.reportAnswer(response.node, response.epoch, generation);
   }
 
   private attemptFailed(error: unknown, backend: string, generation: number, context: CallContext, n: number): RPCException {
@@ -442,7 +442,7 @@ class Client implements HotcoldClient {
       case 'remote-call':
         // The node executed the call and answered: it is alive and serving.
         this.breakers.observeIdentity(backend, failure.node, failure.epoch);
-        this.monitor.reportAnswer(failure.node, failure.epoch);
+        this.monitor.reportAnswer(failure.node, failure.epoch, generation);
         break;
       case 'connection-failure':
         this.monitor.reportConnectionFailure(failure, generation);

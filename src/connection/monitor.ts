@@ -119,13 +119,16 @@ export class ConnectionMonitor {
   }
 
   /**
-   * An answer came from an active node (a result or a JSON-RPC error: either way it executed).
-   * Kept cheap: the success path calls it once per call.
+   * An answer came from an active node (a result or a JSON-RPC error: either way it executed)
+   * to an attempt started in `generation`. Kept cheap: the success path calls it once per call.
    */
-  reportAnswer(node: string | undefined, epoch: number | undefined): void {
+  reportAnswer(node: string | undefined, epoch: number | undefined, generation: number): void {
     if (this.statusValue === 'connected' && this.identity.isSame(node, epoch)) return;
     if (this.statusValue === 'closed') return;
     this.observeIdentity(node, epoch);
+    // An answer to a request sent before the outage began (a dying node finishing its last
+    // requests) does not show that service is back: only probes and newer attempts do.
+    if (this.statusValue === 'reconnecting' && generation !== this.generationValue) return;
     if (this.statusValue !== 'connected') this.becomeConnected();
   }
 

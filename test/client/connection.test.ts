@@ -107,6 +107,25 @@ describe('connection state machine', () => {
     expect(server.requests.filter((r) => r.method === 'transfer' && r.executed)).toHaveLength(40);
   });
 
+  it('a slow answer to a request sent before the outage does not end it', async () => {
+    const c = client();
+    const events = record(c.events$);
+    await c.call('ping', {});
+    server.enqueue({ mode: 'ok', delayMs: 300 });
+    const slow = c.call('slow', {});
+    await server.nextRequest();
+    await startOutage();
+    const held = c.call('transfer', {});
+    await until(() => c.state.status === 'reconnecting');
+    await slow;
+    await delay(50);
+    expect(c.state.status).toBe('reconnecting');
+    await endOutage();
+    await held;
+    expect(events.of('disconnected')).toHaveLength(1);
+    expect(events.of('reconnected')).toHaveLength(1);
+  });
+
   it('emits failover$ with the old and new identity and the outage length', async () => {
     const c = client();
     const failovers = firstValueFrom(c.failover$);
