@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { defer, Observable, Subject } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import {
   CallAbortedException,
   ClientClosedException,
@@ -297,7 +297,9 @@ class Client implements HotcoldClient {
   }
 
   feed<T = unknown>(name: string, params?: FeedParams, options?: FeedSubscribeOptions): Observable<FeedItem<T>> {
-    return defer(() => createFeed<T>(this, name, params, options));
+    // createFeed checks its arguments now (a ConfigurationError is thrown here, not emitted) and
+    // returns a cold Observable: nothing is polled before someone subscribes.
+    return createFeed<T>(this, name, params, options);
   }
 
   close(): Promise<void> {

@@ -1,7 +1,7 @@
 /** client.feed() delegates to the resumable feed and keeps its place across a failover. */
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type HotcoldClient } from 'hotcold';
+import { ConfigurationError, createClient, type HotcoldClient } from 'hotcold';
 import { startFaultServer, type FaultServer } from 'hotcold/testing';
 import { FEED_METHOD } from '../../src/wire.js';
 
@@ -31,5 +31,12 @@ describe('client.feed', () => {
     expect(items.map((i) => i.seq)).toEqual([11, 12, 13, 14, 15, 16]);
     expect(items[0]?.data).toBe('item-11');
     expect(server.requests.every((r) => r.method === FEED_METHOD)).toBe(true);
+  });
+
+  it('checks its arguments when called, and polls nothing before a subscription', () => {
+    expect(() => client.feed('', {})).toThrow(ConfigurationError);
+    server.clearRequests();
+    client.feed('updates', { after: 0 });
+    expect(server.requests).toHaveLength(0);
   });
 });
