@@ -76,7 +76,7 @@ describe.runIf(binary && postgres)('failover through HAProxy on PostgreSQL (32 c
     const result = await run('freeze');
     summaries.push(`freeze: ${JSON.stringify(result.summary)}`);
     expectTruthfulLedger(result);
-    expect(result.frozenNodeFenced).toBe(true);
+    expect(result.frozenNodeFenced, result.frozenNodeDetail).toBe(true);
     expect(result.summary.to.node).not.toBe(result.summary.from.node);
   }, 45_000);
 

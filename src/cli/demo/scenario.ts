@@ -49,6 +49,8 @@ export interface ScenarioResult {
   records: CallRecord[];
   /** For the freeze scenario: whether the resumed old node refused to serve (it must). */
   frozenNodeFenced?: boolean | undefined;
+  /** What the resumed node answered, for the report. */
+  frozenNodeDetail?: string | undefined;
   /** Process ids of every node (and HAProxy) the run started: all gone when it returns. */
   pids: number[];
   /** Health sampling rounds (every ~50 ms) in which both nodes answered 200: must be 0. */
@@ -88,6 +90,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const resources = new Resources();
   const started = monotonicNow();
   let frozenNodeFenced: boolean | undefined;
+  let frozenNodeDetail: string | undefined;
   const pids: number[] = [];
 
   try {
@@ -198,8 +201,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         await sleep(300, signal);
         log(`SIGCONT ${hot.node.machine}: it must find its lease gone and refuse to serve`);
         hot.node.child.signal('SIGCONT');
-        frozenNodeFenced = await checkFenced(hot.node, signal);
-        log(frozenNodeFenced ? `${hot.node.machine} fenced itself` : `${hot.node.machine} DID NOT fence itself`);
+        const fencing = await checkFenced(hot.node, signal);
+        frozenNodeFenced = fencing.fenced;
+        frozenNodeDetail = fencing.detail;
+        log(`${hot.node.machine} ${fencing.fenced ? 'fenced itself' : 'DID NOT fence itself'} (${fencing.detail})`);
       }
     }
     await sleep(afterMs, signal);
@@ -238,7 +243,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       durationMs: endedAt - started,
     });
     if (frozenNodeFenced === false || bothActiveSamples > 0) summary.ok = false;
-    return { summary, verdict, records, frozenNodeFenced, pids, bothActiveSamples, healthSamples };
+    return { summary, verdict, records, frozenNodeFenced, frozenNodeDetail, pids, bothActiveSamples, healthSamples };
   } finally {
     const errors = await resources.disposeAll();
     for (const error of errors) log(error.message);
@@ -259,17 +264,24 @@ function firstOkAfter(records: readonly CallRecord[], t: number): number | undef
 }
 
 /** After SIGCONT, the old holder must report not-active and refuse a call with 503 NOT_ACTIVE. */
-async function checkFenced(node: NodeProcess, signal?: AbortSignal): Promise<boolean> {
+async function checkFenced(node: NodeProcess, signal?: AbortSignal): Promise<{ fenced: boolean; detail: string }> {
+  let last = 'no answer';
   try {
     await waitFor(`${node.machine} to report it is not active`, async () => {
       const health = await node.health(500);
+      last = health === undefined ? 'no answer' : `health ${health.status} ${JSON.stringify(health.body)}`;
       return health !== undefined && health.status !== 200 ? true : undefined;
     }, 3000, signal);
   } catch {
-    return false;
+    return { fenced: false, detail: `still not reporting not-active after 3 s: ${last}` };
   }
-  const answer = await httpJson('POST', `${node.url}/rpc`, 1000, { jsonrpc: '2.0', id: 1, method: 'balance', params: { account: 'A' } });
-  return answer?.status === 503 && answer.body?.error === 'NOT_ACTIVE';
+  // A busy machine may delay the answer; a missing answer proves nothing either way, so ask again.
+  let answer: Awaited<ReturnType<typeof httpJson>>;
+  for (let attempt = 0; attempt < 3 && answer === undefined; attempt++) {
+    answer = await httpJson('POST', `${node.url}/rpc`, 2000, { jsonrpc: '2.0', id: 1, method: 'balance', params: { account: 'A' } });
+  }
+  const detail = `${last}; a call got ${answer === undefined ? 'no answer' : `${answer.status} ${JSON.stringify(answer.body)}`}`;
+  return { fenced: answer?.status === 503 && answer.body?.error === 'NOT_ACTIVE', detail };
 }
 
 /**
