@@ -46,3 +46,29 @@ describe('sqliteStore with the user\'s Database', () => {
     db.close();
   });
 });
+
+describe('SQLite: a renewal stuck behind another connection\'s write lock', () => {
+  it('extends nothing: the holder fences itself (better-sqlite3 waits synchronously, then fails)', async () => {
+    const { createLease, LeaseLostError } = await import('../../src/lease/index.js');
+    const file = join(dir, 'busy.db');
+    const store = sqliteStore(file, { busyTimeoutMs: 700 });
+    const lease = createLease({ store, machineName: 'busy', updateInterval: 100, waitInterval: 500 });
+    const blocker = new Database(file);
+    try {
+      const held = await lease.acquire();
+      const lost = new Promise((resolve) => held.signal.addEventListener('abort', resolve, { once: true }));
+      blocker.exec('BEGIN IMMEDIATE'); // holds the database write lock
+      const lockedAt = performance.now();
+      // The next renewal blocks the event loop for busyTimeoutMs, then fails with SQLITE_BUSY.
+      await lost;
+      expect(held.isValid()).toBe(false);
+      expect((held.signal.reason as InstanceType<typeof LeaseLostError>).reason).toBe('self-fenced');
+      expect(performance.now() - lockedAt).toBeLessThan(500 + 700 + 500);
+    } finally {
+      if (blocker.inTransaction) blocker.exec('ROLLBACK');
+      blocker.close();
+      await lease.close();
+      await store.close();
+    }
+  });
+});
