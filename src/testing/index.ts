@@ -10,3 +10,5 @@ export { startDevBalancer } from './dev-balancer.js';
 export type { DevBalancer, DevBalancerEvent, DevBalancerOptions, DevBalancerStats, BackendStats } from './dev-balancer.js';
 export { ledgerApp, readLedger } from './ledger-app.js';
 export type { LedgerApp, LedgerAppOptions, LedgerEntry, TransferParams } from './ledger-app.js';
+export { createMemoryTransport } from '../client/memory-transport.js';
+export type { MemoryTransportOptions } from '../client/memory-transport.js';
