@@ -20,6 +20,9 @@ export function createDemoClient(url: string): HotcoldClient {
     // opens on the burst of 503s. 'wait' makes calls wait for its half-open trial (within their
     // deadline) instead of failing at once with CircuitOpenException.
     breaker: { whenOpen: 'wait', resetTimeoutMs: 250 },
+    // While reconnecting, probe the balancer's /health at most every 100 ms (one balancer
+    // check): the probe interval is a term of the client-observed outage.
+    reconnect: { minDelayMs: 25, maxDelayMs: 100, probeTimeoutMs: 500 },
     timeoutMs: 2000,
     deadlineMs: 20_000,
   });
