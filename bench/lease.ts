@@ -92,6 +92,11 @@ class Peer {
     }
   }
 
+  /** Forgets queued messages of type `t`, so that `next(t)` waits for a fresh one. */
+  discard(t: PeerMessage['t']): void {
+    for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i]?.t === t) this.messages.splice(i, 1);
+  }
+
   send(line: string): void {
     this.child.stdin?.write(`${line}\n`);
   }
@@ -150,8 +155,11 @@ async function measureTakeovers(kind: StoreKind, db: string, table: string): Pro
     }
 
     for (let i = 0; i < KILL_REPS; i++) {
-      // Kill at a varying phase of the renewal cycle.
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * UPDATE));
+      // Kill at a varying phase of the renewal cycle, but with no renewal in flight, so that the
+      // last renewal the holder reported is the one the lease expires from.
+      holder.discard('renewed');
+      await holder.next('renewed');
+      await new Promise((r) => setTimeout(r, Math.random() * UPDATE * 0.7));
       const lastRenewal = holder.lastRenewed;
       const killedAt = process.hrtime.bigint();
       holder.kill();
