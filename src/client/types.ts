@@ -5,14 +5,13 @@
 import type { AxiosInstance } from 'axios';
 import type { Observable } from 'rxjs';
 import type { RPCExceptionKind } from '../errors.js';
+import type { RetryOptions } from '../policy/backoff.js';
+import type { BreakerOptions } from '../policy/breaker.js';
+import type { BudgetOptions } from '../policy/budget.js';
 import type { Transport } from '../transport/types.js';
 import type { FeedItem, FeedParams, FeedSubscribeOptions } from './feed.js';
 
 export type { FeedItem, FeedParams };
-
-import type { RetryOptions } from '../policy/backoff.js';
-import type { BreakerOptions } from '../policy/breaker.js';
-import type { BudgetOptions } from '../policy/budget.js';
 
 // The policy sections are declared where they are implemented (src/policy), so the documented
 // defaults and the validation can never drift apart.
