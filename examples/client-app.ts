@@ -28,6 +28,8 @@ const client = createClient({
   // During a switchover the balancer answers a burst of 503s and the breaker opens: wait for
   // its half-open trial instead of failing calls at once.
   breaker: { whenOpen: 'wait', resetTimeoutMs: 250 },
+  // While reconnecting, look for the new node about as often as the balancer checks.
+  reconnect: { maxDelayMs: 200 },
   timeoutMs: 2000,
   deadlineMs: 15_000,
 });

@@ -273,6 +273,11 @@ async function checkFenced(node: NodeProcess, signal?: AbortSignal): Promise<{ f
       return health !== undefined && health.status !== 200 ? true : undefined;
     }, 3000, signal);
   } catch {
+    if (node.child.hasExited()) {
+      // Not serving, but not the graceful self-fencing the lease promises either: report it.
+      const lastLines = node.child.tail().split('\n').slice(-8).join(' | ');
+      return { fenced: false, detail: `${node.machine} EXITED after SIGCONT instead of fencing itself: ${lastLines}` };
+    }
     return { fenced: false, detail: `still not reporting not-active after 3 s: ${last}` };
   }
   // A busy machine may delay the answer; a missing answer proves nothing either way, so ask again.
