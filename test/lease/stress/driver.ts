@@ -293,7 +293,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       spawnSlot(slot);
     }
     phase('contenders spawned');
-    if ((await waitForHolder(30_000)) === undefined) throw new Error(`no contender acquired the lease within 30 s: ${tail(slots[0]?.outFile ?? '')}`);
+    if ((await waitForHolder(60_000)) === undefined) throw new Error(`no contender acquired the lease within 60 s: ${tail(slots[0]?.outFile ?? '')}`);
     phase('first holder');
 
     if (scenario === 'random') {

@@ -19,10 +19,10 @@ describe.runIf(hasPg)('lease stress on PostgreSQL (5 real contender processes, r
     } finally {
       await client.end();
     }
-  }, 120_000);
+  }, 150_000);
 
   it('negative control: with self-fencing off the checker catches the overlap', async () => {
     const report = await runAndPrint({ store: 'postgres', seconds: 0, scenario: 'stale-holder', selfFencing: false, contenders: 3 });
     expectCaught(report);
-  }, 90_000);
+  }, 150_000);
 });

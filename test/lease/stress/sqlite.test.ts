@@ -12,10 +12,10 @@ describe('lease stress on SQLite (5 real contender processes, random faults)', (
     // (A reaped child's handle is closed on a later turn of the event loop: allow a few.)
     for (let i = 0; i < 50 && handles().length > before.length; i++) await new Promise((r) => setTimeout(r, 20));
     expect(handles(), `before: ${before.join(', ')}`).toEqual(before);
-  }, 120_000);
+  }, 150_000);
 
   it('negative control: with self-fencing off the checker catches the overlap; the DB fence still rejects the stale writes', async () => {
     const report = await runAndPrint({ store: 'sqlite', seconds: 0, scenario: 'stale-holder', selfFencing: false, contenders: 3 });
     expectCaught(report);
-  }, 90_000);
+  }, 150_000);
 });
