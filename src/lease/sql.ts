@@ -39,6 +39,10 @@ export function ddl(dialect: Dialect, table: string): string[] {
   renewed_at DOUBLE PRECISION NOT NULL DEFAULT 0,
   wait_interval_ms BIGINT NOT NULL DEFAULT 0
 )`,
+        // Makes `token` a KEY column: an UPDATE that changes it (takeover, forced promotion) needs
+        // a lock that conflicts with the FOR KEY SHARE of assertHeld(), while a renewal (which
+        // changes no key) does not — so fenced transactions cannot starve renewals.
+        `CREATE UNIQUE INDEX IF NOT EXISTS ${table}_name_token ON ${table} (name, token)`,
       ];
     case 'mysql':
       return [
@@ -103,8 +107,10 @@ export function leaseSql(dialect: Dialect, table: string): LeaseSql {
       : dialect === 'mysql'
         ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0) ON DUPLICATE KEY UPDATE name = name`
         : `INSERT OR IGNORE INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0)`;
-  // SQLite has no row locks: the caller's BEGIN IMMEDIATE already holds the database write lock.
-  const lockClause = dialect === 'postgres' ? ' FOR SHARE' : dialect === 'mysql' ? ' LOCK IN SHARE MODE' : '';
+  // PostgreSQL: FOR KEY SHARE blocks the token-changing UPDATEs (token is in a unique index) but
+  // not renewals. InnoDB grants record locks in order, so a waiting renewal is not starved by new
+  // share locks. SQLite has no row locks: the caller's BEGIN IMMEDIATE holds the write lock.
+  const lockClause = dialect === 'postgres' ? ' FOR KEY SHARE' : dialect === 'mysql' ? ' LOCK IN SHARE MODE' : '';
   return {
     ensureRow,
     read: `SELECT ${cols} FROM ${table} WHERE name = ?`,

@@ -79,3 +79,43 @@ describe.runIf(available)('PostgreSQL release notifications (an accelerator only
     }
   });
 });
+
+describe.runIf(available)('PostgreSQL fenced transactions and renewals', () => {
+  it('an open assertHeld transaction blocks a takeover but not the holder\'s renewals', async () => {
+    const { createLease, storeFromUrl, promoteLease, FencingError } = await import('../../src/lease/index.js');
+    const table = `lease_keyshare_${Math.random().toString(16).slice(2, 10)}`;
+    const store = storeFromUrl(PG_URL, { table });
+    const lease = createLease({ store, name: 'k', machineName: 'k', updateInterval: 50, waitInterval: 2000 });
+    try {
+      const held = await lease.acquire();
+      let renewals = 0;
+      const sub = lease.events$.subscribe((e) => {
+        if (e.type === 'renewed') renewals += 1;
+      });
+      let forcedAt = 0;
+      let committedAt = 0;
+      let forcing: Promise<unknown> | undefined;
+      await store.transaction(async (tx) => {
+        await lease.assertHeld(tx, held.token);
+        // Renewals go on while the fenced transaction holds its lock...
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(renewals).toBeGreaterThanOrEqual(2);
+        // ...but a forced promotion (token change) must wait for it.
+        forcing = promoteLease(store, 'k', { force: true }).then(() => {
+          forcedAt = performance.now();
+        });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(forcedAt).toBe(0);
+        committedAt = performance.now();
+      });
+      await forcing;
+      expect(forcedAt).toBeGreaterThanOrEqual(committedAt);
+      await expect(store.transaction((tx) => lease.assertHeld(tx, held.token))).rejects.toBeInstanceOf(FencingError);
+      sub.unsubscribe();
+    } finally {
+      await lease.close();
+      await store.close();
+      await withClient(async (c) => void (await c.query(`DROP TABLE IF EXISTS ${table}`)));
+    }
+  });
+});
