@@ -19,6 +19,8 @@ export {
 } from './errors.js';
 export type { RPCExceptionKind, RPCExceptionOptions, CauseSummary, RetriesExhaustedReason } from './errors.js';
 export type { Transport, TransportRequest, TransportResponse, HealthResult } from './transport/types.js';
+export { createAxiosTransport, parseRetryAfter } from './transport/index.js';
+export type { AxiosTransport, AxiosTransportOptions, TransportAuth } from './transport/index.js';
 export { createClient } from './client/create-client.js';
 export { createMemoryTransport } from './client/memory-transport.js';
 export type { MemoryTransportOptions } from './client/memory-transport.js';

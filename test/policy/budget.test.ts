@@ -153,21 +153,4 @@ describe('retry budget arithmetic', () => {
       expect((error as ConfigurationError).field).toBe(field);
     }
   });
-
-  it('costs well under a microsecond per recordCall', () => {
-    const budget = createRetryBudget(DEFAULT_BUDGET);
-    const n = 100_000;
-    let best = Number.POSITIVE_INFINITY;
-    // CPU time, best of several rounds: other suites share the two cores, and wall time under
-    // contention measures the scheduler, not this code.
-    for (let round = 0; round < 6; round++) {
-      const before = process.cpuUsage();
-      for (let i = 0; i < n; i++) budget.recordCall();
-      const used = process.cpuUsage(before);
-      best = Math.min(best, ((used.user + used.system) * 1000) / n);
-    }
-    const nsPerCall = best;
-    // ~65 ns measured here (mostly the clock read); generous for a loaded 2-core machine.
-    expect(nsPerCall).toBeLessThan(1000);
-  });
 });
