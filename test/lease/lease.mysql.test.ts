@@ -40,3 +40,25 @@ describe.runIf(available)('mysqlStore with the user\'s pool', () => {
     await viaMariadbScheme.close();
   });
 });
+
+describe.runIf(available)('mysqlStore transaction whose connection the server kills', () => {
+  it('rejects the transaction instead of crashing the process, and the pool recovers', async () => {
+    const store = mysqlStore(MYSQL_URL);
+    try {
+      const error = await store
+        .transaction(async (tx) => {
+          const [row] = await tx.query<{ id: number }>('SELECT CONNECTION_ID() AS id');
+          const killer = await mysql.createConnection(MYSQL_URL);
+          await killer.query(`KILL ${Number(row?.id)}`);
+          await killer.end();
+          await new Promise((resolve) => setTimeout(resolve, 200)); // the 'error' event arrives now
+          await tx.query('SELECT 1');
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(await store.transaction((tx) => tx.query('SELECT 2 AS two'))).toEqual([{ two: 2 }]);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -119,3 +119,24 @@ describe.runIf(available)('PostgreSQL fenced transactions and renewals', () => {
     }
   });
 });
+
+describe.runIf(available)('postgresStore transaction whose session the server ends', () => {
+  it('rejects the transaction instead of crashing the process, and the pool recovers', async () => {
+    const { postgresStore: make } = await import('../../src/lease/index.js');
+    const store = make(PG_URL, { table: 'lease_never_created_x' });
+    try {
+      const error = await store
+        .transaction(async (tx) => {
+          const [row] = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          await withClient((c) => c.query('SELECT pg_terminate_backend($1)', [row?.pid]));
+          await new Promise((resolve) => setTimeout(resolve, 200)); // the 'error' event arrives now
+          await tx.query('SELECT 1');
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(await store.transaction((tx) => tx.query('SELECT 2 AS two'))).toEqual([{ two: 2 }]);
+    } finally {
+      await store.close();
+    }
+  });
+});

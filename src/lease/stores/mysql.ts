@@ -65,6 +65,12 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const conn = await (await open()).getConnection();
       let broken = false;
+      // A connection the server kills while idle in our transaction reports an 'error' event;
+      // unhandled it would crash the process. The next statement on it fails anyway.
+      const onError = (): void => {
+        broken = true;
+      };
+      conn.on('error', onError);
       try {
         await conn.beginTransaction();
         const result = await fn(executor('mysql', (sql, params) => runOn(conn, sql, params)));
@@ -78,6 +84,7 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
         }
         throw error;
       } finally {
+        conn.removeListener('error', onError);
         // A connection whose rollback failed is in an unknown state: drop it rather than reuse it.
         if (broken) conn.destroy();
         else conn.release();

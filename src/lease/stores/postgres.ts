@@ -101,6 +101,13 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       const p = await open();
       const client = await p.connect();
       let broken: Error | undefined;
+      // While checked out, a session the server ends (idle_in_transaction_session_timeout,
+      // pg_terminate_backend, failover) is reported as an 'error' event on the client, which pg-pool
+      // does not listen to then: unhandled, it would crash the process. The pending query fails too.
+      const onError = (error: Error): void => {
+        broken = error;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const tx = executor('postgres', async (sql, params) => toResult(await client.query(toPgPlaceholders(sql), [...params])));
@@ -115,12 +122,16 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
         }
         throw error;
       } finally {
+        client.removeListener('error', onError);
+        // Releasing with an error makes the pool discard the connection instead of reusing it.
         client.release(broken);
       }
     },
     async createTable(statements) {
       const p = await open();
       const client = await p.connect();
+      const onError = (): void => undefined;
+      client.on('error', onError);
       try {
         // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog (23505 on
         // pg_type); an advisory lock keyed by the table name makes racing creators take turns.
@@ -132,6 +143,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       } finally {
+        client.removeListener('error', onError);
         client.release();
       }
     },
