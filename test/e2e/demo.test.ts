@@ -14,10 +14,10 @@ interface Run {
   stderr: string;
 }
 
-function demo(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+function demo(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const cli = cliCommand();
   return new Promise((resolve, reject) => {
-    const child = spawn(cli.command, [...cli.args, 'demo', ...args], { cwd: cli.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cli.command, [...cli.args, 'demo', ...args], { cwd: cli.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -89,6 +89,13 @@ describe('hotcold demo', () => {
     expect(dir).toBeDefined();
     expect(existsSync(dir ?? '/')).toBe(false);
   }, 60_000);
+
+  it('--lb haproxy without HAProxy installed: a clear error before anything starts', async () => {
+    const run = await demo(['--lb', 'haproxy'], undefined, { HAPROXY_BIN: '/nonexistent/haproxy' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/HAProxy is not installed.*dev balancer/);
+    expect(run.stdout).toBe('');
+  }, 30_000);
 
   it('rejects unknown options with exit status 2', async () => {
     const run = await demo(['--bogus']);

@@ -17,7 +17,25 @@ const postgres = await databaseAvailable('postgres');
 
 const CALLERS = 32;
 
+/** Handles by type (sockets, servers, child processes, timers) this process holds now. */
+function handleCounts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
+  return counts;
+}
+/** Taken at the start of each run (the test's own timeout timer is then in both counts). */
+let baseline = handleCounts();
+
+/** The run left nothing behind in this process: no socket, server, child or timer beyond the baseline. */
+async function expectNoLeftoverHandles(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  const now = handleCounts();
+  const extra = [...now].filter(([type, n]) => type !== 'TTYWrap' && n > (baseline.get(type) ?? 0));
+  expect(extra, JSON.stringify(process.getActiveResourcesInfo())).toEqual([]);
+}
+
 async function run(scenario: Scenario): Promise<ScenarioResult> {
+  baseline = handleCounts();
   const db = await createPostgresDatabase(PG_URL);
   const lines: string[] = [];
   try {
@@ -42,7 +60,7 @@ async function run(scenario: Scenario): Promise<ScenarioResult> {
   }
 }
 
-function expectTruthfulLedger(result: ScenarioResult): void {
+async function expectTruthfulLedger(result: ScenarioResult): Promise<void> {
   const { verdict } = result;
   const detail = JSON.stringify({ ...result.summary, examples: verdict.examples });
   expect(verdict.lost, detail).toBe(0);
@@ -54,6 +72,7 @@ function expectTruthfulLedger(result: ScenarioResult): void {
   expect(result.bothActiveSamples, detail).toBe(0);
   // Every process the run started is gone.
   for (const pid of result.pids) expect(() => process.kill(pid, 0)).toThrow();
+  await expectNoLeftoverHandles();
 }
 
 describe.runIf(binary && postgres)('failover through HAProxy on PostgreSQL (32 callers, keyed transfers)', () => {
@@ -65,7 +84,7 @@ describe.runIf(binary && postgres)('failover through HAProxy on PostgreSQL (32 c
   it('hot node SIGKILLed: the standby takes over; nothing lost, nothing twice, failures truthful', async () => {
     const result = await run('crash');
     summaries.push(`crash: ${JSON.stringify(result.summary)}`);
-    expectTruthfulLedger(result);
+    await expectTruthfulLedger(result);
     expect(result.summary.to.node).not.toBe(result.summary.from.node);
     expect(result.summary.failovers).toBeGreaterThanOrEqual(1);
     // waitInterval 1000 + check 100 + client: generous for a loaded 2-core box.
@@ -75,7 +94,7 @@ describe.runIf(binary && postgres)('failover through HAProxy on PostgreSQL (32 c
   it('hot node SIGSTOPped, then resumed after the takeover: it fences itself and serves nothing', async () => {
     const result = await run('freeze');
     summaries.push(`freeze: ${JSON.stringify(result.summary)}`);
-    expectTruthfulLedger(result);
+    await expectTruthfulLedger(result);
     expect(result.frozenNodeFenced, result.frozenNodeDetail).toBe(true);
     expect(result.summary.to.node).not.toBe(result.summary.from.node);
   }, 45_000);
@@ -83,7 +102,7 @@ describe.runIf(binary && postgres)('failover through HAProxy on PostgreSQL (32 c
   it('planned drain (SIGTERM): zero failed calls', async () => {
     const result = await run('planned');
     summaries.push(`planned: ${JSON.stringify(result.summary)}`);
-    expectTruthfulLedger(result);
+    await expectTruthfulLedger(result);
     expect(result.summary.failedCalls, JSON.stringify(result.summary.failuresByKind)).toBe(0);
     expect(result.summary.to.node).not.toBe(result.summary.from.node);
   }, 45_000);
@@ -91,7 +110,7 @@ describe.runIf(binary && postgres)('failover through HAProxy on PostgreSQL (32 c
   it('both nodes started at once: exactly one serves, and the ledger is exact', async () => {
     const result = await run('start-together');
     summaries.push(`start-together: ${JSON.stringify(result.summary)}`);
-    expectTruthfulLedger(result);
+    await expectTruthfulLedger(result);
     expect(result.bothActiveSamples).toBe(0);
     expect(result.healthSamples).toBeGreaterThan(10);
   }, 45_000);

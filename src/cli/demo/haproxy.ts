@@ -14,10 +14,13 @@ import { canConnect, freePort } from './ports.js';
 
 const CANDIDATES = ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy', '/usr/local/bin/haproxy'];
 
-/** The haproxy binary: `$HAPROXY_BIN`, a standard location, or one on PATH; undefined if none. */
+/**
+ * The haproxy binary: `$HAPROXY_BIN` when set (and then only it: a wrong path means "not
+ * installed", not "look elsewhere"), else a standard location or one on PATH; undefined if none.
+ */
 export function findHaproxy(): string | undefined {
   const fromEnv = process.env.HAPROXY_BIN;
-  if (fromEnv && existsSync(fromEnv)) return fromEnv;
+  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
   const onPath = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'haproxy'));
   return [...CANDIDATES, ...onPath].find((candidate) => existsSync(candidate));
 }
