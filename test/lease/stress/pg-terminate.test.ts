@@ -13,9 +13,9 @@ import { databaseAvailable, PG_URL } from '../../support/services.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../..');
 const hasPg = await databaseAvailable('postgres');
-// Fails until src/lease/stores/postgres.ts attaches an 'error' listener to the client it checks
-// out in transaction(): opt in with HOTCOLD_REPRO=1 (kept out of `npm test` so it stays green).
-const enabled = hasPg && process.env.HOTCOLD_REPRO === '1';
+// Regression: postgresStore.transaction() once checked a client out without an 'error'
+// listener, so a backend terminated mid-transaction crashed the process.
+const enabled = hasPg;
 
 describe.runIf(enabled)('postgresStore: backend terminated inside a transaction', () => {
   it('rejects the transaction and the process lives on', async () => {

@@ -50,11 +50,6 @@ export async function openStore(
       const pool = new pg.Pool({ connectionString: db, max: 3, application_name: hooks.appName ?? 'hotcold_stress' });
       // A terminated backend surfaces here for idle clients; the engine sees its own errors.
       pool.on('error', () => undefined);
-      // WORKAROUND (engine bug, see pg-terminate.test.ts): postgresStore.transaction() checks a
-      // client out without an 'error' listener, so a backend terminated between two statements
-      // crashes the process. A listener on every client keeps the contender alive; the pending
-      // or next statement still fails, which is what the engine must handle.
-      pool.on('connect', (client) => client.on('error', () => undefined));
       const store = postgresStore(pool, { table });
       return {
         store,
