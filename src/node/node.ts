@@ -296,18 +296,21 @@ export function createNode(options: NodeOptions): HotcoldNode {
           }
           progress.phase = 'body';
           const appended: string[] = [];
+          // Everything the handler can reach goes through the seal, feed appends included: an
+          // append is several statements, and one issued after a rollback must not autocommit.
+          const sealed = sealedExecutor(tx, () => open);
           const ctx: HandlerContext = {
             token,
             idempotencyKey: call.key,
             signal: controller.signal,
-            tx: sealedExecutor(tx, () => open),
+            tx: sealed,
             caller: call.caller,
             method: call.method,
             appendFeed: async (name: string, data: unknown): Promise<number> => {
               if (!feeds) throw new Error('feeds are disabled on this node (feeds: false)');
               if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new TypeError('feed name must be 1..200 characters');
               if (!open) throw new Error('the request transaction is over; the feed item was not appended');
-              const seq = await feeds.append(tx, name, data);
+              const seq = await feeds.append(sealed, name, data);
               if (!appended.includes(name)) appended.push(name);
               return seq;
             },
