@@ -24,7 +24,7 @@ export const CLIENT_DEFAULTS = {
   deadlineMs: 30_000,
   maxPending: 1000,
   maxReconnectAttempts: Number.POSITIVE_INFINITY,
-  reconnect: { minDelayMs: 50, maxDelayMs: 1000, probeTimeoutMs: 1000 },
+  reconnect: { minDelayMs: 50, maxDelayMs: 250, probeTimeoutMs: 1000 },
   maxResponseBytes: 10 * 1024 * 1024,
 } as const;
 

@@ -72,7 +72,9 @@ export const DEFAULT_BREAKER: ResolvedBreakerOptions = Object.freeze({
   volumeThreshold: 5,
   rollingCountTimeoutMs: 10_000,
   rollingCountBuckets: 10,
-  whenOpen: 'fail',
+  // Behind a balancer a failover briefly looks like a dead backend; waiting (within the call's
+  // deadline) for the half-open trial lets calls ride through it instead of failing them.
+  whenOpen: 'wait',
 });
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -146,6 +148,10 @@ export function breakerOutcome(error: unknown): Outcome {
   if (!isRPCException(error)) return 'ignore';
   switch (error.kind) {
     case 'connection-failure':
+      // A node that answered NOT_ACTIVE (it has a name) is alive and redirecting us during a
+      // failover; the reconnect probe handles that. Counting it would open the breaker exactly
+      // when the standby is taking over and fail calls a planned switchover should not fail.
+      return error.node === undefined ? 'failure' : 'ignore';
     case 'unknown-outcome':
     case 'protocol':
       return 'failure';

@@ -62,7 +62,7 @@ describe('circuit breaker', () => {
   const breaker = { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 300 };
 
   it('opens on failures, fails fast without sending, half-opens after resetTimeoutMs and closes on a good trial', async () => {
-    const c = client({ breaker, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
+    const c = client({ breaker: { ...breaker, whenOpen: 'fail' }, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
     const events = record(c.events$);
     await server.setMode('502');
     for (let i = 0; i < 3; i++) await c.call('read', {}).catch(() => undefined);
@@ -94,6 +94,21 @@ describe('circuit breaker', () => {
     expect(performance.now() - start).toBeGreaterThan(100);
     expect(server.requests.length).toBe(sent + 1);
     expect(events.of('breaker-close')).toHaveLength(1);
+  });
+
+  it("a node's NOT_ACTIVE answers do not open the breaker: the node is alive and redirecting", async () => {
+    const c = client({ breaker: { ...breaker, whenOpen: 'fail' }, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
+    const events = record(c.events$);
+    await server.setMode('not-active');
+    // Concurrent, so every call is on the wire before the first NOT_ACTIVE puts the client into
+    // reconnecting (which would hold the rest).
+    await Promise.all(Array.from({ length: 6 }, () => c.call('read', {}).catch(() => undefined)));
+    expect(server.requests.length).toBeGreaterThanOrEqual(6);
+    await server.setMode('ok');
+    server.setHealth('active');
+    await until(() => c.state.status === 'connected', 3000, 'connected');
+    await expect(c.call('read', {})).resolves.toBeDefined();
+    expect(events.of('breaker-open')).toHaveLength(0);
   });
 
   it('a failover resets the breaker: the new node is not punished for the old one', async () => {

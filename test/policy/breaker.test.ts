@@ -340,7 +340,7 @@ describe('circuit breaker resources and cost (real timers)', () => {
 
 describe('breaker options', () => {
   it('defaults follow DESIGN §4', () => {
-    expect(resolveBreakerOptions(undefined)).toMatchObject({ errorThresholdPercentage: 50, resetTimeoutMs: 1000, volumeThreshold: 5, whenOpen: 'fail' });
+    expect(resolveBreakerOptions(undefined)).toMatchObject({ errorThresholdPercentage: 50, resetTimeoutMs: 1000, volumeThreshold: 5, whenOpen: 'wait' });
     expect(resolveBreakerOptions(false)).toBe(false);
   });
   const bad: Array<[unknown, string]> = [
