@@ -73,10 +73,11 @@ describe('load generator', () => {
       method: 'transfer',
       params: (caller, seq) => ({ caller, seq }),
       call: async () => {
-        n += 1;
+        // Numbered before the await: callers run concurrently, so n moves on while this one sleeps.
+        const k = ++n;
         await new Promise((resolve) => setTimeout(resolve, 1));
-        if (n % 7 === 0) throw new ConnectionFailureException('refused');
-        if (n % 11 === 0) throw new UnknownOutcomeException('reset');
+        if (k % 7 === 0) throw new ConnectionFailureException('refused');
+        if (k % 11 === 0) throw new UnknownOutcomeException('reset');
         return 'ok';
       },
     });
