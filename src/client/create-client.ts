@@ -66,6 +66,9 @@ function keyGenerator(): () => string {
 }
 
 /** Header names whose values are credentials: scrubbed from every message like the auth option. */
+/** Timers may fire a millisecond early or late; within this, a spent deadline is spent. */
+const DEADLINE_TIMER_SLACK_MS = 2;
+
 const SENSITIVE_HEADER = /auth|token|key|secret|cookie|session|passw/i;
 
 /** A method's policy with its retry section resolved (computed once per method name). */
@@ -247,7 +250,7 @@ class Client implements HotcoldClient {
           });
         } catch (error) {
           permit.failure(error);
-          first = this.attemptFailed(error, backend, generation, context, 1);
+          first = this.attemptFailed(error, backend, generation, context, 1, context.timeoutMs >= context.deadline.ms);
         }
         if (response !== undefined) {
           permit.success();
@@ -417,7 +420,7 @@ class Client implements HotcoldClient {
       });
     } catch (error) {
       permit.failure(error);
-      throw this.attemptFailed(error, backend, generation, context, n);
+      throw this.attemptFailed(error, backend, generation, context, n, context.timeoutMs >= remaining);
     }
     permit.success();
     this.answered(backend, response, generation);
@@ -432,7 +435,14 @@ class Client implements HotcoldClient {
     monitor.reportAnswer(response.node, response.epoch, generation);
   }
 
-  private attemptFailed(error: unknown, backend: string, generation: number, context: CallContext, n: number): RPCException {
+  private attemptFailed(
+    error: unknown,
+    backend: string,
+    generation: number,
+    context: CallContext,
+    n: number,
+    cutByDeadline: boolean,
+  ): RPCException {
     const failure = isRPCException(error)
       ? error
       : new ProtocolException(`transport failed: ${error instanceof Error ? error.message : 'non-error thrown'}`, {
@@ -440,6 +450,22 @@ class Client implements HotcoldClient {
           attempts: n,
           cause: error,
         });
+    // The attempt's timeout was what was left of the call's deadline, and it ran out: the call
+    // ended because of its deadline, whichever of the two timers fired first.
+    if (
+      cutByDeadline &&
+      (failure.kind === 'unknown-outcome' || failure.kind === 'connection-failure') &&
+      context.deadline.remaining() <= DEADLINE_TIMER_SLACK_MS
+    ) {
+      return new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, {
+        method: context.plan.name,
+        attempts: n,
+        node: failure.node,
+        epoch: failure.epoch,
+        mayHaveExecuted: failure.mayHaveExecuted,
+        cause: failure,
+      });
+    }
     switch (failure.kind) {
       case 'remote-call':
         // The node executed the call and answered: it is alive and serving.
