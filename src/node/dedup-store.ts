@@ -66,6 +66,13 @@ export class DedupStore {
     readonly table: string,
   ) {}
 
+  /** Inserts the claim row unless the key exists; `changes` is 1 when this call claimed it. */
+  private insertClaim(tx: SqlExecutor, request: DedupRequest, caller: string, print: string): Promise<{ changes: number }> {
+    const columns = ['idem_key', 'caller', 'method', 'fingerprint', 'token', 'created_at'];
+    const values = ['?', '?', '?', '?', '?', nowMsExpression(this.dialect)];
+    return tx.execute(insertIgnore(this.dialect, this.table, columns, values), [request.key, caller, request.method, print, request.token]);
+  }
+
   /**
    * Claims `key` inside `tx`. If another transaction holds an uncommitted claim on the same key,
    * the insert blocks until it ends (PostgreSQL, InnoDB) or the whole transaction waited for
@@ -74,17 +81,7 @@ export class DedupStore {
   async claim(tx: SqlExecutor, request: DedupRequest): Promise<ClaimOutcome> {
     const print = fingerprint(request.method, request.params);
     const caller = callerColumn(request.caller);
-    const inserted = await tx.execute(
-      insertIgnore(this.dialect, this.table, ['idem_key', 'caller', 'method', 'fingerprint', 'token', 'created_at'], [
-        '?',
-        '?',
-        '?',
-        '?',
-        '?',
-        nowMsExpression(this.dialect),
-      ]),
-      [request.key, caller, request.method, print, request.token],
-    );
+    const inserted = await this.insertClaim(tx, request, caller, print);
     if (inserted.changes === 1) return { kind: 'claimed' };
     const rows = await tx.query(
       `SELECT caller, method, fingerprint, result FROM ${this.table} WHERE idem_key = ?${forShare(this.dialect)}`,
@@ -93,17 +90,7 @@ export class DedupStore {
     const row = rows[0];
     if (!row) {
       // The conflicting claim was rolled back between our insert and read: claim it now.
-      const again = await tx.execute(
-        insertIgnore(this.dialect, this.table, ['idem_key', 'caller', 'method', 'fingerprint', 'token', 'created_at'], [
-          '?',
-          '?',
-          '?',
-          '?',
-          '?',
-          nowMsExpression(this.dialect),
-        ]),
-        [request.key, caller, request.method, print, request.token],
-      );
+      const again = await this.insertClaim(tx, request, caller, print);
       if (again.changes === 1) return { kind: 'claimed' };
       throw new Error('idempotency record vanished and reappeared during one claim');
     }
