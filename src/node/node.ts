@@ -102,7 +102,7 @@ export function createNode(options: NodeOptions): HotcoldNode {
   // starve the renewal UPDATE, so the node would fence itself under load; one at a time leaves
   // the renewal a gap between transactions. InnoDB queues a waiting renewal ahead of new share
   // locks, so a few may overlap. SQLite serialises on its one connection anyway.
-  const slots = new Slots(opts.maxConcurrentTransactions ?? (dialect === 'postgres' ? 1 : dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY));
+  const slots = new Slots(opts.maxConcurrentTransactions ?? (dialect === 'postgres' ? 4 : dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY));
 
   const state$ = new BehaviorSubject<NodeState>({ status: 'standby', since: monotonicNow() });
   const events$ = new Subject<NodeEvent>();

@@ -86,9 +86,10 @@ export interface NodeOptions {
   idleInTransactionTimeoutMs?: number | false;
   /**
    * Most request transactions open at once; more calls wait for a slot. Keep it below the
-   * store's pool size so the lease's renewals always find a connection. Default 1 on PostgreSQL
-   * (overlapping share locks on the lease row starve the renewal: the node would fence itself
-   * under load), 2 on MariaDB/MySQL, unlimited on SQLite (one connection, serialised anyway).
+   * store's pool size so the lease's renewals always find a connection. Default 4 on PostgreSQL
+   * (the fence's FOR KEY SHARE lock does not hold up renewals), 2 on MariaDB/MySQL (its share
+   * lock does: more overlap starves the renewal and the node fences itself under load),
+   * unlimited on SQLite (one connection, serialised anyway).
    */
   maxConcurrentTransactions?: number;
 }
