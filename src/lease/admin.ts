@@ -11,21 +11,12 @@ import type { LeaseRecord, LeaseStore } from './types.js';
 
 const MAX_RACES = 20;
 
-export interface LeaseStatusReport {
-  name: string;
+/** The lease row as `hotcold lease status` shows it; a missing row reads as a free lease at token 0. */
+export interface LeaseStatusReport extends LeaseRecord {
   table: string;
   dialect: LeaseStore['dialect'];
   /** False when the lease row does not exist yet (nobody ever contended). */
   exists: boolean;
-  holder: string | null;
-  machineName: string | null;
-  token: number;
-  version: number;
-  /** ms since the last renewal, on the database clock. */
-  ageMs: number;
-  /** ms until a standby may take over, on the database clock (<= 0: free or expired). */
-  expiresInMs: number;
-  waitIntervalMs: number;
   /** A holder whose lease has not expired. */
   live: boolean;
 }
