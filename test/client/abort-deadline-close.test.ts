@@ -3,34 +3,18 @@
  * whole-call deadline, and close() — each with a truthful `mayHaveExecuted`.
  */
 import { getEventListeners } from 'node:events';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CallAbortedException,
   ClientClosedException,
   DeadlineExceededException,
-  createClient,
   type HotcoldClient,
+  type ClientOptions,
 } from 'hotcold';
-import { startFaultServer, type FaultServer } from 'hotcold/testing';
-import { FAST_RECONNECT, delay, until } from './helpers.js';
+import { FAST_RECONNECT, delay, until, faultServerSuite } from './helpers.js';
 
-let server: FaultServer;
-const clients: HotcoldClient[] = [];
-
-function client(options: Partial<Parameters<typeof createClient>[0]> = {}): HotcoldClient {
-  const c = createClient({ url: server.url, retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 5 }, reconnect: FAST_RECONNECT, ...options });
-  clients.push(c);
-  return c;
-}
-
-beforeEach(async () => {
-  server = await startFaultServer();
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
+const suite = faultServerSuite({ retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 5 }, reconnect: FAST_RECONNECT });
+const client = (options: Partial<ClientOptions> = {}): HotcoldClient => suite.client(options);
 
 async function timed<T>(promise: Promise<T>): Promise<{ value: T | unknown; ms: number }> {
   const start = performance.now();
@@ -44,15 +28,15 @@ describe('abort', () => {
     const error = await c.call('x', {}, { signal: AbortSignal.abort() }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CallAbortedException);
     expect((error as CallAbortedException).mayHaveExecuted).toBe(false);
-    expect(server.requests).toHaveLength(0);
+    expect(suite.server.requests).toHaveLength(0);
   });
 
   it('aborting cancels the request in flight at once (it had been sent: may have executed)', async () => {
     const c = client();
-    await server.setMode('stall');
+    await suite.server.setMode('stall');
     const controller = new AbortController();
     const pending = timed(c.call('x', {}, { signal: controller.signal }));
-    await server.nextRequest();
+    await suite.server.nextRequest();
     controller.abort();
     const { value, ms } = await pending;
     expect(value).toBeInstanceOf(CallAbortedException);
@@ -62,10 +46,10 @@ describe('abort', () => {
 
   it('aborting cuts a backoff sleep short', async () => {
     const c = client({ retry: { maxAttempts: 3, minDelayMs: 20_000, maxDelayMs: 20_000, jitter: 'none' }, methods: { x: { idempotent: true } } });
-    server.enqueue('502');
+    suite.server.enqueue('502');
     const controller = new AbortController();
     const pending = timed(c.call('x', {}, { signal: controller.signal }));
-    await server.nextRequest();
+    await suite.server.nextRequest();
     await delay(50);
     controller.abort();
     const { value, ms } = await pending;
@@ -73,13 +57,13 @@ describe('abort', () => {
     // The 502 may have been forwarded to a node: the call may have run.
     expect((value as CallAbortedException).mayHaveExecuted).toBe(true);
     expect(ms).toBeLessThan(5000);
-    expect(server.requests).toHaveLength(1);
+    expect(suite.server.requests).toHaveLength(1);
   });
 
   it('aborting a call held during an outage frees its place at once (never sent: not executed)', async () => {
     const c = client({ methods: { x: { idempotent: true } } });
-    server.setHealth('standby');
-    await server.setMode('balancer-503');
+    suite.server.setHealth('standby');
+    await suite.server.setMode('balancer-503');
     const first = c.call('x', {}, { deadlineMs: 2000 }).catch(() => undefined);
     await until(() => c.state.status === 'reconnecting');
     const controller = new AbortController();
@@ -106,7 +90,7 @@ describe('signals', () => {
 describe('deadline', () => {
   it('a stalled server: the call ends at its deadline, not at the per-attempt timeout', async () => {
     const c = client({ timeoutMs: 20_000 });
-    await server.setMode('stall');
+    await suite.server.setMode('stall');
     const { value, ms } = await timed(c.call('x', {}, { deadlineMs: 300 }));
     expect(value).toBeInstanceOf(DeadlineExceededException);
     expect((value as DeadlineExceededException).mayHaveExecuted).toBe(true);
@@ -116,8 +100,8 @@ describe('deadline', () => {
 
   it('a per-method deadline bounds a call held during an outage; it was never sent', async () => {
     const c = client({ methods: { quick: { idempotent: true, deadlineMs: 250 } } });
-    server.setHealth('standby');
-    await server.setMode('balancer-503');
+    suite.server.setHealth('standby');
+    await suite.server.setMode('balancer-503');
     const { value, ms } = await timed(c.call('quick', {}));
     expect(value).toBeInstanceOf(DeadlineExceededException);
     expect((value as DeadlineExceededException).mayHaveExecuted).toBe(false);
@@ -126,18 +110,18 @@ describe('deadline', () => {
 
   it('the per-attempt timeout ends one attempt, and the call goes on with the next', async () => {
     const c = client({ timeoutMs: 150, methods: { x: { idempotent: true } } });
-    server.enqueue('stall');
+    suite.server.enqueue('stall');
     await expect(c.call('x', {})).resolves.toBeDefined();
-    expect(server.requests.map((r) => r.attempt)).toEqual([1, 2]);
+    expect(suite.server.requests.map((r) => r.attempt)).toEqual([1, 2]);
   });
 });
 
 describe('close', () => {
   it('rejects in-flight, held and later calls with ClientClosedException, truthfully', async () => {
     const c = client({ methods: { x: { idempotent: true } } });
-    await server.setMode('stall');
+    await suite.server.setMode('stall');
     const inFlight = c.call('x', {}).catch((e: unknown) => e);
-    await server.nextRequest();
+    await suite.server.nextRequest();
     await c.close();
     const error = await inFlight;
     expect(error).toBeInstanceOf(ClientClosedException);
@@ -149,8 +133,8 @@ describe('close', () => {
 
   it('rejects calls held during an outage', async () => {
     const c = client({ methods: { x: { idempotent: true } } });
-    server.setHealth('standby');
-    await server.setMode('balancer-503');
+    suite.server.setHealth('standby');
+    await suite.server.setMode('balancer-503');
     const held = c.call('x', {}).catch((e: unknown) => e);
     await until(() => c.state.status === 'reconnecting');
     await delay(20);
@@ -163,10 +147,10 @@ describe('close', () => {
   it('close() is idempotent and leaves no timers or sockets of its own', async () => {
     const c = client({ methods: { x: { idempotent: true } } });
     await c.call('x', {});
-    server.enqueue('502');
+    suite.server.enqueue('502');
     await c.call('x', {});
     await Promise.all([c.close(), c.close()]);
-    await server.close();
+    await suite.server.close();
     await delay(20);
     const left = process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap');
     expect(left).toEqual([]);

@@ -1,60 +1,44 @@
 /**
  * The client-wide retry budget and the per-backend circuit breaker, as the client composes them.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CircuitOpenException,
   RetriesExhaustedException,
   UnknownOutcomeException,
-  createClient,
   type HotcoldClient,
+  type ClientOptions,
 } from 'hotcold';
-import { startFaultServer, type FaultServer } from 'hotcold/testing';
-import { FAST_RECONNECT, delay, record, until } from './helpers.js';
+import { FAST_RECONNECT, delay, record, until, faultServerSuite } from './helpers.js';
 
-let server: FaultServer;
-const clients: HotcoldClient[] = [];
-
-function client(options: Partial<Parameters<typeof createClient>[0]> = {}): HotcoldClient {
-  const c = createClient({ url: server.url, retry: { maxAttempts: 10, minDelayMs: 1, maxDelayMs: 2 }, reconnect: FAST_RECONNECT, ...options });
-  clients.push(c);
-  return c;
-}
-
-beforeEach(async () => {
-  server = await startFaultServer({ node: 'node-a', epoch: 1 });
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
+const suite = faultServerSuite({ retry: { maxAttempts: 10, minDelayMs: 1, maxDelayMs: 2 }, reconnect: FAST_RECONNECT }, { node: 'node-a', epoch: 1 });
+const client = (options: Partial<ClientOptions> = {}): HotcoldClient => suite.client(options);
 
 describe('retry budget', () => {
   it('when exhausted: no retry, RetriesExhaustedException with reason budget, one budget-exhausted event', async () => {
     // ratio 0 and one retry per second over a 1 s window: exactly one retry in the window.
     const c = client({ budget: { ratio: 0, minRetriesPerSecond: 1, ttlMs: 1000 }, breaker: false, methods: { read: { idempotent: true } } });
     const events = record(c.events$);
-    await server.setMode('502');
+    await suite.server.setMode('502');
     const error = await c.call('read', {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetriesExhaustedException);
     expect((error as RetriesExhaustedException).reason).toBe('budget');
     expect((error as RetriesExhaustedException).causes).toHaveLength(2);
     expect((error as RetriesExhaustedException).causes[0]).toBeInstanceOf(UnknownOutcomeException);
-    expect(server.requests).toHaveLength(2);
+    expect(suite.server.requests).toHaveLength(2);
     expect(events.of('budget-exhausted')).toEqual([{ type: 'budget-exhausted', method: 'read', attempt: 2 }]);
 
     // The next call gets no retry at all while the window remembers the spent one.
-    server.clearRequests();
+    suite.server.clearRequests();
     await expect(c.call('read', {})).rejects.toMatchObject({ reason: 'budget' });
-    expect(server.requests).toHaveLength(1);
+    expect(suite.server.requests).toHaveLength(1);
   });
 
   it('budget: false never limits retries', async () => {
     const c = client({ budget: false, breaker: false, retry: { maxAttempts: 6, minDelayMs: 1, maxDelayMs: 1 }, methods: { read: { idempotent: true } } });
-    await server.setMode('502');
+    await suite.server.setMode('502');
     await expect(c.call('read', {})).rejects.toMatchObject({ reason: 'attempts' });
-    expect(server.requests).toHaveLength(6);
+    expect(suite.server.requests).toHaveLength(6);
   });
 });
 
@@ -64,16 +48,16 @@ describe('circuit breaker', () => {
   it('opens on failures, fails fast without sending, half-opens after resetTimeoutMs and closes on a good trial', async () => {
     const c = client({ breaker: { ...breaker, whenOpen: 'fail' }, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
     const events = record(c.events$);
-    await server.setMode('502');
+    await suite.server.setMode('502');
     for (let i = 0; i < 3; i++) await c.call('read', {}).catch(() => undefined);
     await until(() => events.of('breaker-open').length === 1, 2000, 'breaker-open');
-    const sent = server.requests.length;
+    const sent = suite.server.requests.length;
     const refused = await c.call('read', {}).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(CircuitOpenException);
     expect((refused as CircuitOpenException).mayHaveExecuted).toBe(false);
-    expect(server.requests.length).toBe(sent);
+    expect(suite.server.requests.length).toBe(sent);
 
-    await server.setMode('ok');
+    await suite.server.setMode('ok');
     await until(() => events.of('breaker-half-open').length === 1, 3000, 'breaker-half-open');
     await expect(c.call('read', {})).resolves.toBeDefined();
     expect(events.of('breaker-close')).toHaveLength(1);
@@ -83,29 +67,29 @@ describe('circuit breaker', () => {
   it('whenOpen: wait holds the call until the half-open trial instead of failing it', async () => {
     const c = client({ breaker: { ...breaker, whenOpen: 'wait' }, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
     const events = record(c.events$);
-    await server.setMode('502');
+    await suite.server.setMode('502');
     for (let i = 0; i < 2; i++) await c.call('read', {}).catch(() => undefined);
     await until(() => events.of('breaker-open').length === 1, 2000, 'breaker-open');
-    await server.setMode('ok');
-    const sent = server.requests.length;
+    await suite.server.setMode('ok');
+    const sent = suite.server.requests.length;
     const start = performance.now();
     await expect(c.call('read', {})).resolves.toBeDefined();
     // It waited for the reset timeout, then was the half-open trial.
     expect(performance.now() - start).toBeGreaterThan(100);
-    expect(server.requests.length).toBe(sent + 1);
+    expect(suite.server.requests.length).toBe(sent + 1);
     expect(events.of('breaker-close')).toHaveLength(1);
   });
 
   it("a node's NOT_ACTIVE answers do not open the breaker: the node is alive and redirecting", async () => {
     const c = client({ breaker: { ...breaker, whenOpen: 'fail' }, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
     const events = record(c.events$);
-    await server.setMode('not-active');
+    await suite.server.setMode('not-active');
     // Concurrent, so every call is on the wire before the first NOT_ACTIVE puts the client into
     // reconnecting (which would hold the rest).
     await Promise.all(Array.from({ length: 6 }, () => c.call('read', {}).catch(() => undefined)));
-    expect(server.requests.length).toBeGreaterThanOrEqual(6);
-    await server.setMode('ok');
-    server.setHealth('active');
+    expect(suite.server.requests.length).toBeGreaterThanOrEqual(6);
+    await suite.server.setMode('ok');
+    suite.server.setHealth('active');
     await until(() => c.state.status === 'connected', 3000, 'connected');
     await expect(c.call('read', {})).resolves.toBeDefined();
     expect(events.of('breaker-open')).toHaveLength(0);
@@ -119,17 +103,17 @@ describe('circuit breaker', () => {
     });
     const events = record(c.events$);
     await c.call('transfer', {});
-    server.setHealth('standby');
-    await server.setMode('balancer-503');
+    suite.server.setHealth('standby');
+    await suite.server.setMode('balancer-503');
     await c.call('transfer', {}).catch(() => undefined);
     await until(() => events.of('breaker-open').length === 1, 2000, 'breaker-open');
     expect(c.state.status).toBe('reconnecting');
 
     // The standby takes over: its first healthy probe carries a new identity.
     const start = performance.now();
-    server.setNode('node-b', 2);
-    await server.setMode('ok');
-    server.setHealth('active');
+    suite.server.setNode('node-b', 2);
+    await suite.server.setMode('ok');
+    suite.server.setHealth('active');
     await until(() => c.state.status === 'connected', 3000, 'connected');
     await expect(c.call('transfer', {})).resolves.toBeDefined();
     expect(performance.now() - start).toBeLessThan(10_000); // far below resetTimeoutMs

@@ -2,7 +2,7 @@
  * The connection state machine with a real client and the real fault server standing in for the
  * balancer: an outage is "balancer 503 and /health says standby", recovery is "/health active".
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { firstValueFrom, toArray } from 'rxjs';
 import {
   PendingLimitException,
@@ -13,44 +13,28 @@ import {
   type HotcoldClient,
   type PermanentFailureInfo,
   type ReconnectInfo,
+  type ClientOptions,
 } from 'hotcold';
-import { startFaultServer, type FaultServer } from 'hotcold/testing';
-import { FAST_RECONNECT, delay, record, until } from './helpers.js';
+import { startFaultServer } from 'hotcold/testing';
+import { FAST_RECONNECT, delay, record, until, faultServerSuite } from './helpers.js';
 
-let server: FaultServer;
-const clients: HotcoldClient[] = [];
-
-function client(options: Partial<Parameters<typeof createClient>[0]> = {}): HotcoldClient {
-  const c = createClient({
-    url: server.url,
-    retry: { maxAttempts: 20, minDelayMs: 1, maxDelayMs: 5 },
-    reconnect: FAST_RECONNECT,
-    methods: { transfer: { idempotent: false } },
-    ...options,
-  });
-  clients.push(c);
-  return c;
-}
+const suite = faultServerSuite({
+  retry: { maxAttempts: 20, minDelayMs: 1, maxDelayMs: 5 },
+  reconnect: FAST_RECONNECT,
+  methods: { transfer: { idempotent: false } },
+}, { node: 'node-a', epoch: 1 });
+const client = (options: Partial<ClientOptions> = {}): HotcoldClient => suite.client(options);
 
 async function startOutage(): Promise<void> {
-  server.setHealth('standby');
-  await server.setMode('balancer-503');
+  suite.server.setHealth('standby');
+  await suite.server.setMode('balancer-503');
 }
 
 async function endOutage(node = 'node-b', epoch = 2): Promise<void> {
-  server.setNode(node, epoch);
-  await server.setMode('ok');
-  server.setHealth('active');
+  suite.server.setNode(node, epoch);
+  await suite.server.setMode('ok');
+  suite.server.setHealth('active');
 }
-
-beforeEach(async () => {
-  server = await startFaultServer({ node: 'node-a', epoch: 1 });
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
 
 describe('connection state machine', () => {
   it('goes connecting → connected and replays the current state to late subscribers', async () => {
@@ -76,7 +60,7 @@ describe('connection state machine', () => {
     await until(() => c.state.status === 'reconnecting', 5000, 'reconnecting');
     // Held calls wait in the client instead of hammering the balancer: a burst of first attempts
     // (and retries of those already in flight when the outage began), then only health probes.
-    const rejected = (): number => server.requests.filter((r) => r.mode === 'balancer-503').length;
+    const rejected = (): number => suite.server.requests.filter((r) => r.mode === 'balancer-503').length;
     let seen = -1;
     for (let i = 0, quiet = 0; i < 50 && quiet < 2; i++) {
       quiet = rejected() === seen ? quiet + 1 : 0;
@@ -84,10 +68,10 @@ describe('connection state machine', () => {
       await delay(100);
     }
     expect(seen).toBeLessThanOrEqual(40 * 2);
-    const probesBefore = server.healthRequests;
+    const probesBefore = suite.server.healthRequests;
     await delay(150);
     expect(rejected()).toBe(seen);
-    expect(server.healthRequests).toBeGreaterThan(probesBefore);
+    expect(suite.server.healthRequests).toBeGreaterThan(probesBefore);
 
     const recoveredAt = performance.now();
     await endOutage();
@@ -104,16 +88,16 @@ describe('connection state machine', () => {
     expect(reconnects[0]).toMatchObject({ node: 'node-b', epoch: 2 });
     expect(states.map((s) => s.status)).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
     // Every transfer ran exactly once: a 503 from the balancer is "not executed".
-    expect(server.requests.filter((r) => r.method === 'transfer' && r.executed)).toHaveLength(40);
+    expect(suite.server.requests.filter((r) => r.method === 'transfer' && r.executed)).toHaveLength(40);
   });
 
   it('a slow answer to a request sent before the outage does not end it', async () => {
     const c = client();
     const events = record(c.events$);
     await c.call('ping', {});
-    server.enqueue({ mode: 'ok', delayMs: 300 });
+    suite.server.enqueue({ mode: 'ok', delayMs: 300 });
     const slow = c.call('slow', {});
-    await server.nextRequest();
+    await suite.server.nextRequest();
     await startOutage();
     const held = c.call('transfer', {});
     await until(() => c.state.status === 'reconnecting');
@@ -149,9 +133,9 @@ describe('connection state machine', () => {
     const c = client();
     const events = record(c.events$);
     await c.call('ping', {});
-    server.setNode('node-b', 2);
+    suite.server.setNode('node-b', 2);
     await c.call('ping', {});
-    server.setNode('node-a', 1); // a stale answer: lower fencing token
+    suite.server.setNode('node-a', 1); // a stale answer: lower fencing token
     await c.call('ping', {});
     expect(events.of('failover')).toHaveLength(1);
     expect(c.state).toMatchObject({ node: 'node-b', epoch: 2 });
@@ -200,14 +184,13 @@ describe('connection state machine', () => {
 
   it('a plain JSON-RPC server without /health still counts as reachable through a balancer', async () => {
     const plain = await startFaultServer({ healthPath: '/no-such-health-endpoint' });
+    const c = createClient({ url: plain.url, reconnect: FAST_RECONNECT, retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 2 } });
     try {
-      const c = createClient({ url: plain.url, reconnect: FAST_RECONNECT, retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 2 } });
-      clients.push(c);
       plain.enqueue('balancer-503');
       await expect(c.call('ping', {})).resolves.toBeDefined();
       expect(c.state.status).toBe('connected');
     } finally {
-      await Promise.all(clients.splice(0).map((x) => x.close()));
+      await c.close();
       await plain.close();
     }
   });

@@ -1,6 +1,8 @@
 /** Shared bits of the client suites: fast policies, event capture, waiting on conditions. */
 import type { Observable } from 'rxjs';
-import type { ClientEvent, ClientEventType } from 'hotcold';
+import { afterEach, beforeEach } from 'vitest';
+import { createClient, type ClientEvent, type ClientEventType, type ClientOptions, type HotcoldClient } from 'hotcold';
+import { startFaultServer, type FaultServer, type FaultServerOptions } from 'hotcold/testing';
 
 /** Retry quickly so suites stay fast; the values are not what production would use. */
 export const FAST_RETRY = { maxAttempts: 4, minDelayMs: 1, maxDelayMs: 5 } as const;
@@ -32,3 +34,33 @@ export async function until(condition: () => boolean, timeoutMs = 5000, what = '
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A fault server started before each test and closed after it, and a `client()` factory over it
+ * whose clients are closed after each test too. Call at a suite file's top level.
+ */
+export function faultServerSuite(
+  defaults: Partial<ClientOptions>,
+  serverOptions?: FaultServerOptions,
+): { readonly server: FaultServer; client(options?: Partial<ClientOptions>): HotcoldClient } {
+  let server: FaultServer | undefined;
+  const clients: HotcoldClient[] = [];
+  beforeEach(async () => {
+    server = await startFaultServer(serverOptions);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await server?.close();
+  });
+  return {
+    get server(): FaultServer {
+      if (server === undefined) throw new Error('the fault server runs only inside a test');
+      return server;
+    },
+    client(options: Partial<ClientOptions> = {}): HotcoldClient {
+      const c = createClient({ url: this.server.url, ...defaults, ...options } as ClientOptions);
+      clients.push(c);
+      return c;
+    },
+  };
+}
