@@ -4,7 +4,6 @@
  * live status line shows the client riding through, and a summary table (or --json) tells
  * whether anything was lost or done twice. Exit code 1 if it was.
  */
-import { ConfigurationError } from '../errors.js';
 import { createPostgresDatabase, createSqliteDatabase, type RunDatabase } from './demo/database.js';
 import { findHaproxy, HaproxyNotInstalledError } from './demo/haproxy.js';
 import { formatStatusLine, formatSummaryTable, type LiveStatus } from './demo/report.js';
@@ -84,7 +83,6 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (interrupted) return 130;
-    if (error instanceof ConfigurationError) throw error;
     throw error;
   } finally {
     process.off('SIGINT', onSignal);

@@ -2,7 +2,8 @@
  * `hotcold node`: runs a reference node (createLease + createNode) with the demo ledger app.
  *
  * Flags (stable: the demo, the HAProxy suite and the failover bench spawn this command):
- *   --db URL                 lease/app database: postgres://…, mysql://…, mariadb://…, sqlite:/path or a file path (required)
+ *   --db URL                 lease/app database: postgres://…, mysql://…, mariadb://…, sqlite:/path or a file path
+ *                            (required; or the HOTCOLD_DB environment variable, which keeps a password out of `ps`)
  *   --port N                 HTTP port; 0 (default) picks a free one — read it from the `listening` line
  *   --host H                 bind address; default 127.0.0.1
  *   --machine NAME           machine name (X-Hotcold-Node, lease holder); default the host name
@@ -98,7 +99,8 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  if (args.db === undefined) throw new ConfigurationError('--db', 'is required (a database URL or SQLite file path)');
+  const db = args.db ?? process.env.HOTCOLD_DB;
+  if (db === undefined || db === '') throw new ConfigurationError('--db', 'is required (a database URL or SQLite file path, or HOTCOLD_DB)');
   const mode = requireOneOf('--mode', args.mode ?? 'warm', ['warm', 'cold'] as const);
   requireOneOf('--app', args.app ?? 'ledger', ['ledger'] as const);
   const app = ledgerApp({ prefix: args.prefix === undefined ? 'ledger' : requireSqlIdentifier('--prefix', args.prefix) });
@@ -111,7 +113,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   const idleTxTimeout = int('idle-tx-timeout', args['idle-tx-timeout']);
   const machine = args.machine ?? hostname();
 
-  const store = storeFromUrl(args.db, args.table === undefined ? {} : { table: args.table });
+  const store = storeFromUrl(db, args.table === undefined ? {} : { table: args.table });
   const lease = createLease({
     store,
     machineName: machine,

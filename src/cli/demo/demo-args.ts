@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../../errors.js';
+import { requirePositive, requirePositiveInteger } from '../../shared/validate.js';
 import type { BalancerKind } from './balancer.js';
 
 export const DEMO_USAGE = `usage: hotcold demo [options]
@@ -30,10 +31,11 @@ export interface DemoArgs {
   afterMs: number;
 }
 
-function positiveNumber(field: string, raw: string | undefined, max: number): number {
+function boundedNumber(field: string, raw: string | undefined, max: number, integer: boolean): number {
   const value = raw === undefined ? Number.NaN : Number(raw);
-  if (!Number.isFinite(value) || value <= 0 || value > max) throw new ConfigurationError(field, `must be a number in (0, ${max}]`);
-  return value;
+  const checked = integer ? requirePositiveInteger(field, value) : requirePositive(field, value);
+  if (checked > max) throw new ConfigurationError(field, `must be at most ${max}`);
+  return checked;
 }
 
 export function parseDemoArgs(argv: readonly string[]): DemoArgs {
@@ -68,10 +70,10 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
       }
       case '--seconds':
       case '--duration':
-        seconds = positiveNumber(flag, value(), 600);
+        seconds = boundedNumber(flag, value(), 600, false);
         break;
       case '--callers':
-        args.callers = Math.round(positiveNumber('--callers', value(), 1000));
+        args.callers = boundedNumber('--callers', value(), 1000, true);
         break;
       default:
         throw new ConfigurationError(arg, 'is not a known option of hotcold demo (see --help)');

@@ -43,8 +43,6 @@ export async function spawnNodeProcess(options: NodeProcessOptions): Promise<Nod
   const args = [
     ...cli.args,
     'node',
-    '--db',
-    options.db,
     '--port',
     '0',
     '--machine',
@@ -61,7 +59,8 @@ export async function spawnNodeProcess(options: NodeProcessOptions): Promise<Nod
   ];
   const child = spawnManaged(options.machine, cli.command, args, {
     cwd: cli.cwd,
-    env: { ...process.env, FORCE_COLOR: '0' },
+    // The database URL may carry a password: pass it in the environment, not in argv (`ps`).
+    env: { ...process.env, FORCE_COLOR: '0', HOTCOLD_DB: options.db },
     ...(options.onLine ? { onLine: options.onLine } : {}),
   });
   let port: number;

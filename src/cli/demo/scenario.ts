@@ -95,16 +95,22 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
 
   try {
     const spawn = async (machine: string): Promise<NodeProcess> => {
-      const node = await spawnNodeProcess({
+      const pending = spawnNodeProcess({
         machine,
         db: options.db.url,
         updateIntervalMs,
         waitIntervalMs,
         ...(options.onNodeLine ? { onLine: (line: string) => options.onNodeLine?.(machine, line) } : {}),
       });
+      // Owned before it is ready: a Ctrl-C or the other node's failure while this one starts
+      // must still stop it (a start that failed has cleaned up after itself).
+      resources.add(machine, async () => {
+        const started = await pending.catch(() => undefined);
+        await started?.child.stop({ signal: 'SIGKILL' });
+      });
+      const node = await pending;
       pids.push(node.child.pid);
       log(`${machine} listening on ${node.url} (pid ${node.child.pid})`);
-      resources.add(machine, () => node.child.stop({ signal: 'SIGKILL' }));
       return node;
     };
 
