@@ -222,7 +222,7 @@ class Client implements HotcoldClient {
     this.startedAt = undefined;
     let first: unknown;
     const monitor = this.monitor;
-    if (!monitor.holding && !context.signal.aborted && this.breakers.whenOpen === 'fail') {
+    if (!monitor.holding && !context.signal.aborted) {
       // Attempt 1 inline (no nested async frame, no clock read): this is the success path whose
       // cost the benchmark holds to <= 2 µs. Same steps as attempt(), minus the waits.
       const backend = monitor.backend;
@@ -233,7 +233,14 @@ class Client implements HotcoldClient {
       } catch (error) {
         first = error;
       }
-      if (permit !== undefined) {
+      if (permit === undefined && this.breakers.whenOpen === 'wait') {
+        // Open, or half-open with its trial taken: attempt() waits for the trial slot.
+        try {
+          return (await this.attempt(context, 1)) as T;
+        } catch (error) {
+          first = error;
+        }
+      } else if (permit !== undefined) {
         context.attempts = 1;
         if (this.events.observed) this.emit({ type: 'attempt', method, attempt: 1, backend: monitor.label });
         let response: TransportResponse | undefined;

@@ -153,8 +153,10 @@ export function breakerOutcome(error: unknown): Outcome {
       // when the standby is taking over and fail calls a planned switchover should not fail.
       return error.node === undefined ? 'failure' : 'ignore';
     case 'unknown-outcome':
-    case 'protocol':
       return 'failure';
+    case 'protocol':
+      // A request the client could not serialise says nothing about the backend.
+      return error.mayHaveExecuted ? 'failure' : 'ignore';
     case 'remote-call':
     case 'authentication':
       return 'success';

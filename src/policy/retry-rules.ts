@@ -77,8 +77,11 @@ export function decideRetry(error: unknown, context: RetryRuleContext): RetryVer
     case 'connection-failure':
       return RETRY('not-executed');
     case 'unknown-outcome':
-    case 'protocol':
       return whenOutcomeUnknown(context);
+    case 'protocol':
+      // Only a request that could not be serialised is a 'not executed' protocol error: sending
+      // the same params again fails the same way.
+      return e.mayHaveExecuted ? whenOutcomeUnknown(context) : NO_RETRY('final');
     case 'remote-call': {
       const code = (e as RemoteCallException).code;
       return context.retryOnCodes?.includes(code) === true ? RETRY('retry-on-code') : NO_RETRY('remote-error');

@@ -10,6 +10,7 @@ import {
   RetriesExhaustedException,
   UnknownOutcomeException,
   type HotcoldClient,
+  ProtocolException,
   type ClientOptions,
 } from 'hotcold';
 import { FAST_RECONNECT, FAST_RETRY, delay, record, until, faultServerSuite } from './helpers.js';
@@ -126,6 +127,18 @@ describe('retry rules', () => {
     suite.server.enqueue('balancer-503');
     await expect(c.call('once', {})).rejects.toBeInstanceOf(ConnectionFailureException);
     expect(suite.server.requests).toHaveLength(1);
+  });
+
+  it('params that cannot be serialised fail once, not executed, without counting against the breaker', async () => {
+    const c = client({ breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 60_000, whenOpen: 'fail' }, methods: { x: { idempotent: true } } });
+    const events = record(c.events$);
+    const error = await c.call('x', { amount: 1n }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProtocolException);
+    expect((error as ProtocolException).mayHaveExecuted).toBe(false);
+    expect(suite.server.requests).toHaveLength(0);
+    expect(events.of('retry')).toHaveLength(0);
+    expect(events.of('breaker-open')).toHaveLength(0);
+    await expect(c.call('x', { amount: 1 })).resolves.toBeDefined();
   });
 
   it('honours Retry-After outside an outage (capped by maxRetryAfterMs)', async () => {
