@@ -74,6 +74,8 @@ class LeaseEngine implements Lease {
   private closed = false;
   private closing: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
+  /** The loop's step in progress: release() waits for it, not for the loop, which a new acquire() keeps going. */
+  private step: Promise<void> | undefined;
   private wakeLoop: (() => void) | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private tableReady = false;
@@ -160,7 +162,7 @@ class LeaseEngine implements Lease {
       this.rejectWaiters(new LeaseLostError(`lease '${this.name}' was released before it was acquired`, this.state.token ?? 0, 'released'));
       if (this.state.status === 'acquiring' || this.state.status === 'standby') this.setState('standby');
       this.wake();
-      await this.loop;
+      await this.step;
       return;
     }
     // Stop acting first, then clear the row: never the other way round.
@@ -178,7 +180,7 @@ class LeaseEngine implements Lease {
         message: `release of token ${tenure.token} failed (the lease will expire by itself after waitInterval): ${errorText(error)}`,
       });
     }
-    await this.loop;
+    await this.step;
     this.emit({ type: 'released', token: tenure.token });
   }
 
@@ -227,8 +229,8 @@ class LeaseEngine implements Lease {
     try {
       while (this.wanted && !this.closed) {
         const tenure = this.tenure;
-        if (tenure) await this.renewStep(tenure);
-        else await this.contendStep();
+        this.step = tenure ? this.renewStep(tenure) : this.contendStep();
+        await this.step;
       }
     } finally {
       await this.stopWatching();
@@ -256,7 +258,11 @@ class LeaseEngine implements Lease {
     let record: LeaseRecord | null;
     try {
       if (!this.tableReady) {
-        await this.store.init();
+        // A least-privilege user cannot run CREATE TABLE (PostgreSQL checks the schema privilege
+        // even with IF NOT EXISTS) although a DBA created the table: let ensureRow decide.
+        await this.store.init().catch((error: unknown) => {
+          this.emit({ type: 'warning', message: `lease '${this.name}': creating the lease table failed (using it if it exists): ${errorText(error)}` });
+        });
         await this.statement(this.sql.ensureRow, [this.name]);
         this.tableReady = true;
       }
