@@ -8,7 +8,7 @@ import {
 } from '../errors.js';
 import { sleep } from '../shared/sleep.js';
 import { rejectUnknownKeys, requireNonNegativeInteger, requirePositiveInteger } from '../shared/validate.js';
-import { FEED_METHOD } from '../wire.js';
+import { FEED_METHOD, JSONRPC_INTERNAL_ERROR } from '../wire.js';
 
 /**
  * `client.feed(name)`: a resumable feed as an Observable. It long-polls `hotcold.feed` from the
@@ -51,10 +51,14 @@ export interface FeedSubscribeOptions {
   maxConsecutiveFailures?: number;
 }
 
-/** An answer that is not a JSON-RPC error but a contract violation: retrying will not fix it. */
+/**
+ * A refusal that asking again will not fix (bad params, unknown feed). An internal error is not
+ * one: the node answers -32603 when its read of the feed table failed, which a retry may not.
+ */
 function isFatal(error: unknown): boolean {
-  if (error instanceof ConfigurationError || error instanceof RemoteCallException) return true;
-  if (error instanceof RetriesExhaustedException) return error.causes[error.causes.length - 1] instanceof RemoteCallException;
+  const fatalRemote = (e: unknown): boolean => e instanceof RemoteCallException && e.code !== JSONRPC_INTERNAL_ERROR;
+  if (error instanceof ConfigurationError || fatalRemote(error)) return true;
+  if (error instanceof RetriesExhaustedException) return fatalRemote(error.causes[error.causes.length - 1]);
   return false;
 }
 
@@ -116,13 +120,13 @@ export function createFeed<T = unknown>(
           return;
         }
         const askedAt = performance.now();
-        let answer: { items: FeedItem<T>[]; last: number };
+        let raw: unknown;
         // A fresh signal per poll: whatever listeners the caller hangs on it go away with it.
         const poll = new AbortController();
         const onAbort = (): void => poll.abort(signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
         try {
-          answer = parseAnswer<T>(await caller.call(FEED_METHOD, { feed: name, after, max, waitMs }, { signal: poll.signal }));
+          raw = await caller.call(FEED_METHOD, { feed: name, after, max, waitMs }, { signal: poll.signal });
           failures = 0;
         } catch (error) {
           if (signal.aborted) return;
@@ -142,6 +146,9 @@ export function createFeed<T = unknown>(
         } finally {
           signal.removeEventListener('abort', onAbort);
         }
+        // Outside the retry: a malformed answer is a contract violation that asking again will
+        // not fix, so it errors the Observable (through loop().catch).
+        const answer = parseAnswer<T>(raw);
         for (const item of answer.items) {
           if (signal.aborted) return;
           // Defensive: a node answers only seq > after in order; never deliver anything twice.

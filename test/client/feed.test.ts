@@ -1,8 +1,8 @@
 /** client.feed() delegates to the resumable feed and keeps its place across a failover. */
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigurationError, createClient, type HotcoldClient } from 'hotcold';
-import { startFaultServer, type FaultServer } from 'hotcold/testing';
+import { ConfigurationError, ProtocolException, createClient, type HotcoldClient, type RemoteCallException } from 'hotcold';
+import { FaultRpcError, startFaultServer, type FaultServer } from 'hotcold/testing';
 import { FEED_METHOD } from '../../src/wire.js';
 
 let server: FaultServer;
@@ -38,5 +38,44 @@ describe('client.feed', () => {
     server.clearRequests();
     client.feed('updates', { after: 0 });
     expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('client.feed against a node that breaks the contract', () => {
+  it('errors the Observable on a malformed answer instead of polling forever', async () => {
+    const bad = await startFaultServer();
+    bad.setHandler(() => ({ items: 'not a list' }));
+    const c = createClient({ url: bad.url, retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 } });
+    try {
+      const error = await firstValueFrom(c.feed('updates', { after: 0 })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProtocolException);
+      expect(bad.requests).toHaveLength(1);
+    } finally {
+      await c.close();
+      await bad.close();
+    }
+  });
+
+  it('keeps polling through an internal error (a failed read), but stops on a refusal', async () => {
+    const flaky = await startFaultServer();
+    let polls = 0;
+    flaky.setHandler((_method, params) => {
+      polls += 1;
+      if (polls === 1) throw new FaultRpcError(-32603, 'feed read failed');
+      if (polls === 2) return { items: [{ seq: 1, data: 'one' }], last: 1 };
+      throw new FaultRpcError(-32602, 'no such feed');
+    });
+    const c = createClient({ url: flaky.url, retry: { maxAttempts: 1 } });
+    try {
+      const seen: number[] = [];
+      const error = await new Promise<unknown>((resolve) => {
+        c.feed('updates', { after: 0 }, { retryDelayMs: 1 }).subscribe({ next: (i) => seen.push(i.seq), error: resolve, complete: () => resolve(undefined) });
+      });
+      expect(seen).toEqual([1]);
+      expect((error as RemoteCallException).code).toBe(-32602);
+    } finally {
+      await c.close();
+      await flaky.close();
+    }
   });
 });
