@@ -18,7 +18,7 @@
  *   --feed-table NAME        feed table; default hotcold_feed
  *   --dedup-ttl MS           idempotency record lifetime; default 86400000
  *   --drain-timeout MS       longest wait for in-flight calls on SIGTERM/SIGINT; default 10000
- *   --max-transactions N     request transactions open at once (default: PG 1, MariaDB 2, SQLite unlimited)
+ *   --max-transactions N     request transactions open at once (default: PG 4, MariaDB 2, SQLite unlimited)
  *   --idle-tx-timeout MS     database ends request transactions idle this long; default wait-interval / 2
  *
  * Stdout: one JSON object per line —

@@ -98,10 +98,9 @@ export function createNode(options: NodeOptions): HotcoldNode {
   const feeds = opts.feeds === false ? undefined : new FeedStore(dialect, opts.feeds.table, opts.feeds.counterTable);
   const identify = opts.identify ?? defaultIdentify;
   const waiters = new FeedWaiters();
-  // PostgreSQL: overlapping transactions that each hold the lease row's share lock (assertHeld)
-  // starve the renewal UPDATE, so the node would fence itself under load; one at a time leaves
-  // the renewal a gap between transactions. InnoDB queues a waiting renewal ahead of new share
-  // locks, so a few may overlap. SQLite serialises on its one connection anyway.
+  // PostgreSQL: the fence takes FOR KEY SHARE, which the renewal does not wait for, so several
+  // may overlap (bounded below the pool size so renewals find a connection). InnoDB's share lock
+  // does hold up the renewal: keep the overlap small. SQLite serialises on its one connection.
   const slots = new Slots(opts.maxConcurrentTransactions ?? (dialect === 'postgres' ? 4 : dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY));
 
   const state$ = new BehaviorSubject<NodeState>({ status: 'standby', since: monotonicNow() });
@@ -271,8 +270,6 @@ export function createNode(options: NodeOptions): HotcoldNode {
       handler: (params: never, ctx: HandlerContext) => unknown;
     },
   ): Promise<void> {
-    // Every in-flight call listens on the tenure's signal: not a leak, so no listener warning.
-    setMaxListeners(0, held.signal);
     const controller = new AbortController();
     const onLost = (): void => controller.abort(new LeaseLostError('the lease was lost while the call ran'));
     held.signal.addEventListener('abort', onLost, { once: true });
@@ -554,12 +551,23 @@ export function createNode(options: NodeOptions): HotcoldNode {
         resolve();
       });
     });
+    // stop() ran while we were creating tables or binding: it found nothing listening, so undo
+    // the bind here rather than start a subscription and a timer nothing will end.
+    if (stopping) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw new Error('node is stopped');
+    }
     const info = server.address() as AddressInfo;
     const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
     address = { host: info.address, port: info.port, url: `http://${host}:${info.port}` };
     events$.next({ type: 'listening', port: info.port, host: info.address });
     leaseSubscription = lease.state$.subscribe((s) => {
-      if (s.status === 'active' && typeof s.token === 'number') servedToken = s.token;
+      if (s.status === 'active' && typeof s.token === 'number') {
+        servedToken = s.token;
+        // Every in-flight call and waiting feed poll listens on the tenure's signal: not a leak.
+        const current = lease.current;
+        if (current) setMaxListeners(0, current.signal);
+      }
       publish();
     });
     if (opts.dedup !== false) {

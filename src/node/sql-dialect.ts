@@ -1,4 +1,5 @@
 import type { Dialect } from '../lease/types.js';
+import { nowMs } from '../lease/sql.js';
 
 /**
  * The few statements whose spelling differs between SQLite, PostgreSQL and MariaDB/MySQL. Every
@@ -22,14 +23,9 @@ export function columnTypes(dialect: Dialect): { key: string; text: string; bigi
  * clock, never on two nodes' wall clocks.
  */
 export function nowMsExpression(dialect: Dialect): string {
-  switch (dialect) {
-    case 'sqlite':
-      return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
-    case 'postgres':
-      return '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT';
-    case 'mysql':
-      return 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)';
-  }
+  // The lease's own clock expression (it avoids MySQL's time-zone-dependent UNIX_TIMESTAMP),
+  // as a whole number for the BIGINT columns.
+  return `CAST(${nowMs(dialect)} AS ${dialect === 'mysql' ? 'SIGNED' : dialect === 'sqlite' ? 'INTEGER' : 'BIGINT'})`;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   requirePositiveInteger,
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH } from '../wire.js';
+import { BALANCER_502_BODY, BALANCER_503_BODY, BALANCER_504_BODY } from './fault-modes.js';
 
 /**
  * A development load balancer with HAProxy's failover semantics, for the demo and tests (not
@@ -100,11 +101,7 @@ export interface DevBalancer {
   close(): Promise<void>;
 }
 
-const HTML = {
-  502: '<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n',
-  503: '<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n',
-  504: "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n",
-} as const;
+const HTML = { 502: BALANCER_502_BODY, 503: BALANCER_503_BODY, 504: BALANCER_504_BODY } as const;
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
@@ -230,6 +227,7 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        upstreams.delete(req);
         req.destroy();
         backend.checking = false;
         backend.checks += 1;
@@ -254,6 +252,8 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
           res.once('error', () => finish(false, 'health answer broke'));
         },
       );
+      // Owned like a forwarded request, so close() ends a check stuck on a frozen backend at once.
+      upstreams.add(req);
       const timer = setTimeout(() => finish(false, 'health check timed out'), opts.checkTimeoutMs);
       req.once('error', (error: NodeJS.ErrnoException) => finish(false, error.code ?? 'health check failed'));
       req.end();

@@ -20,7 +20,10 @@ import {
   DEFAULT_HEALTH_PATH,
   DEFAULT_RPC_PATH,
   HEADER_ATTEMPT,
+  HEADER_DEDUP,
+  HEADER_EPOCH,
   HEADER_IDEMPOTENCY_KEY,
+  HEADER_NODE,
   type JsonRpcErrorObject,
   type JsonRpcId,
   type NodeStatus,
@@ -226,8 +229,8 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   let nodeHeaders = makeNodeHeaders();
 
   function makeNodeHeaders(): Record<string, string> {
-    const h: Record<string, string> = { 'x-hotcold-node': node, 'x-hotcold-epoch': String(epoch) };
-    if (dedup) h['x-hotcold-dedup'] = '1';
+    const h: Record<string, string> = { [HEADER_NODE]: node, [HEADER_EPOCH]: String(epoch) };
+    if (dedup) h[HEADER_DEDUP] = '1';
     return h;
   }
 

@@ -214,4 +214,21 @@ describe('resources', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(count()).toBeLessThanOrEqual(before);
   });
+
+  it('stop() while start() is still binding leaves nothing listening and nothing running', async () => {
+    f = fixture();
+    const count = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
+    const before = count();
+    const store = sqliteStore(f.dbPath);
+    const lease = createLease({ store, machineName: 'alpha', updateInterval: 200, waitInterval: 1000 });
+    const node = createNode({ lease, port: 0, handlers: {}, dedup: { cleanupIntervalMs: 50 } });
+    const starting = node.start();
+    const stopped = node.stop();
+    await expect(starting).rejects.toThrow(/stopped/);
+    await stopped;
+    await lease.close();
+    await store.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(count()).toBeLessThanOrEqual(before);
+  });
 });
