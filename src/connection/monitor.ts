@@ -30,7 +30,7 @@ import type {
   ReconnectedEvent,
 } from '../client/types.js';
 import { IdentityTracker } from './identity.js';
-import { nextProbeDelay } from './probe-backoff.js';
+import { nextBackoffDelay } from '../policy/backoff.js';
 
 export interface MonitorOptions {
   /** One URL (a balancer) or several (an address pool probed for the active member). */
@@ -211,7 +211,7 @@ export class ConnectionMonitor {
         return;
       }
       try {
-        await sleep(nextProbeDelay(this.outageProbes, this.options.minDelayMs, this.options.maxDelayMs), signal);
+        await sleep(nextProbeDelay(this.outageProbes, this.options), signal);
       } catch {
         return;
       }
@@ -327,3 +327,12 @@ function safeCall<T>(callback: ((info: T) => void) | undefined, info: T): void {
   }
 }
 
+/**
+ * Delay before the next health probe of an outage: the retry backoff with "equal" jitter, so
+ * that clients reconnecting through one balancer do not probe in lockstep while a probe still
+ * comes at least every `maxDelayMs`.
+ */
+function nextProbeDelay(probesMade: number, options: { minDelayMs: number; maxDelayMs: number }): number {
+  const backoff = { minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs, jitter: 'equal', factor: 2 } as const;
+  return nextBackoffDelay(backoff, Math.max(0, probesMade - 1), undefined);
+}

@@ -2,36 +2,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IdentityTracker } from '../../src/connection/identity.js';
-import { nextProbeDelay } from '../../src/connection/probe-backoff.js';
-
-describe('nextProbeDelay', () => {
-  it('stays within [min/2, max] and never exceeds the capped exponential ceiling', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 10_000 }),
-        fc.double({ min: 0.001, max: 10_000, noNaN: true }),
-        fc.double({ min: 0, max: 50_000, noNaN: true }),
-        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-        (probes, min, extra, r) => {
-          const max = min + extra;
-          const delay = nextProbeDelay(probes, min, max, () => r);
-          expect(delay).toBeGreaterThanOrEqual(min / 2);
-          expect(delay).toBeLessThanOrEqual(max);
-          expect(Number.isFinite(delay)).toBe(true);
-        },
-      ),
-    );
-  });
-
-  it('grows then caps', () => {
-    const fixed = (): number => 0.999;
-    const delays = [1, 2, 3, 4, 5, 6, 7].map((n) => nextProbeDelay(n, 50, 1000, fixed));
-    expect(delays[0]).toBeGreaterThan(49);
-    expect(delays[1]).toBeGreaterThan(99);
-    expect(delays[6]).toBeGreaterThan(990);
-    expect(delays[6]).toBeLessThanOrEqual(1000);
-  });
-});
 
 describe('IdentityTracker', () => {
   it('reports a change of serving node exactly when the epoch rises (or the node changes without epochs)', () => {
