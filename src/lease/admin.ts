@@ -1,5 +1,4 @@
 import { requirePositiveInteger } from '../shared/validate.js';
-import { toRecord } from './record.js';
 import { runStatement } from './run-statement.js';
 import { leaseSql } from './sql.js';
 import type { LeaseRecord, LeaseStore } from './types.js';
@@ -21,14 +20,8 @@ export interface LeaseStatusReport extends LeaseRecord {
   live: boolean;
 }
 
-async function readRecord(store: LeaseStore, name: string): Promise<LeaseRecord | null> {
-  const { rows } = await runStatement(store, leaseSql(store.dialect, store.table).read, [name]);
-  const row = rows[0];
-  return row === undefined ? null : toRecord(name, row);
-}
-
 export async function leaseStatus(store: LeaseStore, name: string): Promise<LeaseStatusReport> {
-  const record = await readRecord(store, name);
+  const record = await store.read(name);
   return {
     name,
     table: store.table,
@@ -73,7 +66,7 @@ export async function promoteLease(
   // A bump larger than 1 is for after a database failover that may have lost token increments.
   const bump = requirePositiveInteger('bump', options.bump ?? 1);
   for (let attempt = 0; attempt < MAX_RACES; attempt += 1) {
-    const record = await readRecord(store, name);
+    const record = await store.read(name);
     if (!record) return { outcome: 'free', previousHolder: null, token: 0 };
     if (options.force) {
       const { changes } = await runStatement(store, sql.forceClear, [bump, name, record.version]);
@@ -109,7 +102,7 @@ export interface ReleaseHolderResult {
 export async function releaseLeaseHolder(store: LeaseStore, name: string, options: { holder?: string } = {}): Promise<ReleaseHolderResult> {
   const sql = leaseSql(store.dialect, store.table);
   for (let attempt = 0; attempt < MAX_RACES; attempt += 1) {
-    const record = await readRecord(store, name);
+    const record = await store.read(name);
     if (!record || record.holder === null) return { outcome: 'free', previousHolder: null, token: record?.token ?? 0 };
     if (options.holder !== undefined && options.holder !== record.holder && options.holder !== record.machineName) {
       return { outcome: 'not-holder', previousHolder: record.holder, token: record.token };

@@ -7,7 +7,7 @@ import {
   requireOneOf,
   requirePositiveInteger,
 } from '../shared/validate.js';
-import { selfFencingSpan } from './self-fencing.js';
+import { CLOCK_DRIFT, FIXED_MARGIN_MS, selfFencingSpan } from './self-fencing.js';
 import type { LeaseMode, LeaseOptions, LeaseStore } from './types.js';
 
 export type ResolvedLeaseOptions = Readonly<Required<Omit<LeaseOptions, 'store'>>>;
@@ -63,7 +63,7 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   if (span <= updateInterval) {
     throw new ConfigurationError(
       'waitInterval',
-      `must exceed updateInterval by more than the self-fencing margin (the holder would fence itself before renewing): at least ${Math.ceil((updateInterval + 2) / (1 - 1e-3)) + 1}`,
+      `must exceed updateInterval by more than the self-fencing margin (the holder would fence itself before renewing): at least ${Math.ceil((updateInterval + FIXED_MARGIN_MS) / (1 - CLOCK_DRIFT)) + 1}`,
     );
   }
   const statementTimeoutMs = requirePositiveInteger(
