@@ -51,6 +51,10 @@ class Peer {
     this.exit = new Promise((resolve) =>
       this.child.once('exit', () => {
         this.exited = true;
+        // Wake next(): a peer that died is reported now, not at the end of the wait.
+        const waiters = this.waiters;
+        this.waiters = [];
+        for (const w of waiters) w();
         resolve();
       }),
     );
@@ -217,16 +221,20 @@ async function measureRenewals(
     if (e.type === 'renewed') latencies.push(e.latencyMs);
   });
   let perRenewal = Number.NaN;
+  let measured = false;
   try {
     await lease.acquire();
     const before = statements();
     const renewalsBefore = latencies.length;
     await new Promise((r) => setTimeout(r, RENEWAL_SECONDS * 1000));
     perRenewal = (statements() - before) / Math.max(1, latencies.length - renewalsBefore);
+    measured = true;
   } finally {
     sub.unsubscribe();
     await lease.close();
     await opened.close();
+    // Its socket would keep the bench process alive after a failed measurement.
+    if (!measured) await pgStats?.close();
   }
   let serverPerRenewal: { updated: number; scans: number } | undefined;
   if (pgStats) {
