@@ -56,14 +56,21 @@ async function get(url: string): Promise<{ status: number; node: string | undefi
   return { status: response.status, node: response.headers.get('x-hotcold-node') ?? undefined, body };
 }
 
+/**
+ * Probes until `ok`. A probe that fails outright counts as "not yet": while a server is being
+ * marked down, HAProxy (`on-marked-down shutdown-sessions`) cuts the sessions it had sent there.
+ */
 async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
   const until = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last) && Date.now() < until) {
+  for (;;) {
+    try {
+      const last = await probe();
+      if (ok(last) || Date.now() >= until) return last;
+    } catch (error) {
+      if (Date.now() >= until) throw error;
+    }
     await new Promise((resolve) => setTimeout(resolve, 25));
-    last = await probe();
   }
-  return last;
 }
 
 describe('shipped haproxy.cfg', () => {
