@@ -34,6 +34,7 @@ import { retryAfterFailure, type RetryEvent } from '../policy/retry.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactText, registerSecret } from '../shared/redact.js';
+import { requireMs } from '../shared/validate.js';
 import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
 import type { Transport, TransportResponse } from '../transport/types.js';
 import { createFeed, type FeedParams, type FeedSubscribeOptions } from './feed.js';
@@ -346,8 +347,8 @@ class Client implements HotcoldClient {
     }
     const deadlineMs = options.deadlineMs ?? plan.deadlineMs;
     const timeoutMs = options.timeoutMs ?? plan.timeoutMs;
-    if (!(deadlineMs > 0) || !Number.isFinite(deadlineMs)) throw new ConfigurationError('deadlineMs', 'must be a finite number > 0');
-    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new ConfigurationError('timeoutMs', 'must be a finite number > 0');
+    requireMs('deadlineMs', deadlineMs);
+    requireMs('timeoutMs', timeoutMs);
     return {
       plan,
       params,

@@ -12,7 +12,7 @@ import {
   requireHttpUrl,
   requireNonEmptyString,
   requireObject,
-  requirePositive,
+  requireMs,
   requirePositiveInteger,
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../wire.js';
@@ -152,11 +152,9 @@ function resolveUrls(value: unknown): readonly string[] {
   });
 }
 
-/** A time in milliseconds: finite, positive, and small enough for a Node timer (2^31 - 1). */
+/** A time in milliseconds: finite and > 0, of any size (timers chain delays past 2^31−1 ms). */
 function requireTime(field: string, value: unknown): number {
-  const ms = requirePositive(field, value);
-  if (ms > 2_147_483_647) throw new ConfigurationError(field, 'must be at most 2147483647 ms');
-  return ms;
+  return requireMs(field, value);
 }
 
 function requireCount(field: string, value: unknown): number {
@@ -181,13 +179,13 @@ function resolveReconnect(value: unknown): ResolvedClientOptions['reconnect'] {
   if (value === undefined) return { ...CLIENT_DEFAULTS.reconnect };
   const raw = requireObject('reconnect', value);
   rejectUnknownKeys('reconnect', raw, RECONNECT_KEYS);
-  const minDelayMs = optional(raw.minDelayMs, CLIENT_DEFAULTS.reconnect.minDelayMs, (v) => requireTime('reconnect.minDelayMs', v));
+  const minDelayMs = optional(raw.minDelayMs, CLIENT_DEFAULTS.reconnect.minDelayMs, (v) => requireMs('reconnect.minDelayMs', v));
   const maxDelayMs = optional(raw.maxDelayMs, Math.max(minDelayMs, CLIENT_DEFAULTS.reconnect.maxDelayMs), (v) =>
-    requireTime('reconnect.maxDelayMs', v),
+    requireMs('reconnect.maxDelayMs', v),
   );
   if (maxDelayMs < minDelayMs) throw new ConfigurationError('reconnect.maxDelayMs', 'must be >= reconnect.minDelayMs');
   const probeTimeoutMs = optional(raw.probeTimeoutMs, CLIENT_DEFAULTS.reconnect.probeTimeoutMs, (v) =>
-    requireTime('reconnect.probeTimeoutMs', v),
+    requireMs('reconnect.probeTimeoutMs', v),
   );
   return { minDelayMs, maxDelayMs, probeTimeoutMs };
 }

@@ -17,6 +17,7 @@ import type { RPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactText, redactUrl } from '../shared/redact.js';
 import { sleep } from '../shared/sleep.js';
+import { setTimer } from '../shared/timer.js';
 import type { HealthResult, Transport } from '../transport/types.js';
 import type {
   ClientEvent,
@@ -154,11 +155,11 @@ export class ConnectionMonitor {
     if (remaining <= 0) return Promise.resolve('deadline');
     return new Promise<WaitOutcome>((resolve) => {
       const onAbort = (): void => waiter.settle('aborted');
-      const timer = setTimeout(() => waiter.settle('deadline'), remaining);
+      const timer = setTimer(() => waiter.settle('deadline'), remaining);
       const waiter: Waiter = {
         settle: (outcome) => {
           if (!this.waiters.delete(waiter)) return;
-          clearTimeout(timer);
+          timer.clear();
           signal?.removeEventListener('abort', onAbort);
           resolve(outcome);
         },

@@ -21,6 +21,7 @@ import {
   requireObject,
   requireOneOf,
   requirePositiveInteger,
+  requireMs,
 } from '../shared/validate.js';
 
 export const JITTER_KINDS = ['full', 'equal', 'decorrelated', 'none'] as const;
@@ -73,14 +74,14 @@ export function resolveRetryOptions(
   const pick = <K extends keyof RetryOptions>(key: K): unknown => (raw[key] === undefined ? base[key] : raw[key]);
 
   const maxAttempts = requirePositiveInteger(`${field}.maxAttempts`, pick('maxAttempts'));
-  const minDelayMs = requireFiniteNonNegative(`${field}.minDelayMs`, pick('minDelayMs'));
-  const maxDelayMs = requireFiniteNonNegative(`${field}.maxDelayMs`, pick('maxDelayMs'));
+  const minDelayMs = requireMs(`${field}.minDelayMs`, pick('minDelayMs'), { allowZero: true });
+  const maxDelayMs = requireMs(`${field}.maxDelayMs`, pick('maxDelayMs'), { allowZero: true });
   const jitter = requireOneOf(`${field}.jitter`, pick('jitter'), JITTER_KINDS);
   const factor = pick('factor');
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 1) {
     throw new ConfigurationError(`${field}.factor`, 'must be a finite number >= 1');
   }
-  const maxRetryAfterMs = requireFiniteNonNegative(`${field}.maxRetryAfterMs`, pick('maxRetryAfterMs'));
+  const maxRetryAfterMs = requireMs(`${field}.maxRetryAfterMs`, pick('maxRetryAfterMs'), { allowZero: true });
   if (minDelayMs > maxDelayMs) {
     // Name the field the user actually wrote, so the message points at the line to fix.
     const culprit = raw.minDelayMs !== undefined ? 'minDelayMs' : 'maxDelayMs';

@@ -38,12 +38,14 @@ import CircuitBreaker from 'opossum';
 import { CallAbortedException, CircuitOpenException, ClientClosedException, isRPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactUrl } from '../shared/redact.js';
+import { MAX_TIMER_DELAY_MS, setRepeating, setTimer, type TimerHandle } from '../shared/timer.js';
 import {
   rejectUnknownKeys,
   requireNonNegativeInteger,
   requireObject,
   requireOneOf,
   requirePositiveInteger,
+  requireMs,
 } from '../shared/validate.js';
 import { ConfigurationError } from '../errors.js';
 import type { Deadline } from './deadline.js';
@@ -77,13 +79,10 @@ export const DEFAULT_BREAKER: ResolvedBreakerOptions = Object.freeze({
   whenOpen: 'wait',
 });
 
-const MAX_TIMER_MS = 2_147_483_647;
 
+// opossum arms its own reset and rolling timers with setTimeout, which cannot take more.
 function requireTimerMs(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
-    throw new ConfigurationError(field, `must be a number of ms in (0, ${MAX_TIMER_MS}]`);
-  }
-  return value;
+  return requireMs(field, value, { max: MAX_TIMER_DELAY_MS });
 }
 
 /** Checks a `breaker` option (`undefined` → defaults, `false` → no breaker). */
@@ -332,7 +331,7 @@ class BackendBreaker {
 export class CircuitBreakers {
   private readonly entries = new Map<string, BackendBreaker>();
   private readonly rotator = new EventEmitter();
-  private rotation: NodeJS.Timeout | undefined;
+  private rotation: TimerHandle | undefined;
   private disposed = false;
   readonly now: () => number;
   readonly whenOpen: WhenOpen;
@@ -366,11 +365,10 @@ export class CircuitBreakers {
 
   private startRotation(options: ResolvedBreakerOptions): void {
     if (this.rotation !== undefined) return;
-    this.rotation = setInterval(() => {
+    this.rotation = setRepeating(() => {
       this.rotator.emit('rotate');
       for (const entry of this.entries.values()) entry.bucket = entry.currentBucket();
-    }, Math.floor(options.rollingCountTimeoutMs / options.rollingCountBuckets));
-    this.rotation.unref();
+    }, Math.floor(options.rollingCountTimeoutMs / options.rollingCountBuckets)).unref();
   }
 
   state(backend: string): BreakerState {
@@ -428,14 +426,14 @@ export class CircuitBreakers {
     // Wake at the next state change, or when opossum's (unref'd) reset timer should fire — our
     // own ref'd timer keeps a waiting call alive and bounds the wait by the deadline.
     const untilHalfOpen = entry.breaker.opened ? Math.max(1, entry.openedAt + this.options.resetTimeoutMs - this.now() + 1) : Number.POSITIVE_INFINITY;
-    const waitMs = Math.min(remaining, untilHalfOpen, MAX_TIMER_MS);
+    const waitMs = Math.min(remaining, untilHalfOpen);
     const change = entry.changed();
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     let onAbort: (() => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
         change.promise.then(resolve, reject);
-        if (Number.isFinite(waitMs)) timer = setTimeout(resolve, waitMs);
+        timer = setTimer(resolve, waitMs);
         if (signal) {
           onAbort = () => reject(signal.reason);
           signal.addEventListener('abort', onAbort, { once: true });
@@ -443,7 +441,7 @@ export class CircuitBreakers {
       });
     } finally {
       change.cancel();
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.clear();
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     if (deadline?.expired()) throw refusal;
@@ -482,7 +480,7 @@ export class CircuitBreakers {
   /** Shuts every opossum breaker down and stops the rotation timer. Idempotent. */
   dispose(): void {
     this.disposed = true;
-    if (this.rotation !== undefined) clearInterval(this.rotation);
+    this.rotation?.clear();
     this.rotation = undefined;
     for (const entry of this.entries.values()) entry.retire();
     this.entries.clear();

@@ -10,12 +10,13 @@
  */
 import { DeadlineExceededException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
+import { setTimer, type TimerHandle } from '../shared/timer.js';
 
 export class Deadline {
   /** Monotonic time at which the deadline passes (`Infinity`: never). */
   readonly at: number;
   private controller: AbortController | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
 
   /** `ms` from now; `Infinity` for a deadline that never passes. */
   constructor(
@@ -44,15 +45,11 @@ export class Deadline {
     this.controller = controller;
     const left = this.remaining();
     if (left <= 0) controller.abort(this.exception());
-    else if (Number.isFinite(left)) {
-      // Node timers overflow above 2^31-1 ms; such a deadline is "never" in practice.
-      if (left <= 2_147_483_647) {
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          controller.abort(this.exception());
-        }, left);
-        this.timer.unref();
-      }
+    else {
+      this.timer = setTimer(() => {
+        this.timer = undefined;
+        controller.abort(this.exception());
+      }, left).unref();
     }
     return controller.signal;
   }
@@ -63,7 +60,7 @@ export class Deadline {
 
   /** Clears the signal's timer, if one was made. Idempotent. */
   dispose(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = undefined;
   }
 }

@@ -57,3 +57,35 @@ export function setTimer(fn: () => void, delayMs: number): TimerHandle {
   };
   return handle;
 }
+
+/**
+ * Runs `fn` every `intervalMs` until cleared: each run arms the next through {@link setTimer},
+ * so any interval works. An interval of 0 is raised to 1 ms (a 0 ms loop would starve I/O).
+ */
+export function setRepeating(fn: () => void, intervalMs: number): TimerHandle {
+  const every = Math.max(1, normaliseDelay(intervalMs));
+  let current: TimerHandle | undefined;
+  let cleared = false;
+  let unrefed = false;
+  const arm = (): void => {
+    current = setTimer(() => {
+      if (cleared) return;
+      arm();
+      fn();
+    }, every);
+    if (unrefed) current.unref();
+  };
+  arm();
+  const handle: TimerHandle = {
+    clear() {
+      cleared = true;
+      current?.clear();
+    },
+    unref() {
+      unrefed = true;
+      current?.unref();
+      return handle;
+    },
+  };
+  return handle;
+}

@@ -98,3 +98,31 @@ export function requireObject(field: string, value: unknown): Record<string, unk
   }
   return value as Record<string, unknown>;
 }
+
+/** How {@link requireMs} judges a duration. */
+export interface MsRule {
+  /** Whether 0 is allowed. @default false */
+  allowZero?: boolean;
+  /** Whether `Infinity` ("never") is allowed. @default false */
+  allowInfinity?: boolean;
+  /** An upper bound, for values handed to code that cannot chain timers (opossum). */
+  max?: number;
+}
+
+/**
+ * The one rule for every millisecond input: a number, not NaN, not negative, finite unless
+ * `allowInfinity`. There is no 2^31−1 cap: every timer goes through `setTimer`, which chains
+ * longer delays instead of letting Node fire them after 1 ms.
+ */
+export function requireMs(field: string, value: unknown, rule: MsRule = {}): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new ConfigurationError(field, 'must be a number of milliseconds');
+  if (value === Number.POSITIVE_INFINITY) {
+    if (rule.allowInfinity === true) return value;
+    throw new ConfigurationError(field, 'must be a finite number of milliseconds');
+  }
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && rule.allowZero !== true)) {
+    throw new ConfigurationError(field, rule.allowZero === true ? 'must be a number of milliseconds >= 0' : 'must be a number of milliseconds > 0');
+  }
+  if (rule.max !== undefined && value > rule.max) throw new ConfigurationError(field, `must be at most ${rule.max} ms`);
+  return value;
+}
