@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { redactText } from './shared/redact.js';
+import { redactDeep, redactText, type SecretScope } from './shared/redact.js';
 
 /**
  * The kind of an {@link RPCException}: a stable string to switch on, safe to log and to put in
@@ -75,6 +75,34 @@ function summarize(cause: unknown): CauseSummary | undefined {
   };
 }
 
+/** Where an error keeps its owner's {@link SecretScope}: a symbol, so it never serialises. */
+const SCOPE = Symbol('hotcold.secretScope');
+
+/**
+ * Binds `error` (and its causes) to its owner's secrets: the message and stack are scrubbed of
+ * the scope's literal secrets now, and `toJSON()`/`util.inspect` scrub everything they print,
+ * server payloads included. The client calls this on every error it hands out.
+ */
+export function bindSecretScope<E>(error: E, scope: SecretScope): E {
+  if (!(error instanceof RPCException) || scope.empty) return error;
+  const frozen = scope.snapshot();
+  if (error[SCOPE] === frozen) return error;
+  error[SCOPE] = frozen;
+  const writable = error as { message: string; stack?: string | undefined };
+  writable.message = scope.text(error.message);
+  if (error.stack !== undefined) writable.stack = scope.text(error.stack);
+  if (error.cause instanceof Error) {
+    const cause = error.cause as { message: string; stack?: string | undefined };
+    if (error.cause instanceof RPCException) bindSecretScope(error.cause, scope);
+    else {
+      cause.message = scope.text(cause.message);
+      if (cause.stack !== undefined) cause.stack = scope.text(cause.stack);
+    }
+  }
+  if (error instanceof RetriesExhaustedException) for (const c of error.causes) bindSecretScope(c, scope);
+  return error;
+}
+
 /**
  * Every failure of a call is one of these. The subclass answers one question: may this call
  * have run on the server? ({@link RPCException.mayHaveExecuted}).
@@ -90,6 +118,8 @@ export abstract class RPCException extends Error {
   readonly epoch: number | undefined;
   /** False only when it is certain the server did not execute the call. */
   readonly mayHaveExecuted: boolean;
+  /** The owner's literal secrets, once {@link bindSecretScope} ran (never serialised). */
+  [SCOPE]: SecretScope | undefined;
 
   protected constructor(message: string, defaultMayHaveExecuted: boolean, options: RPCExceptionOptions = {}) {
     const cause = sanitizeCause(options.cause);
@@ -102,7 +132,16 @@ export abstract class RPCException extends Error {
     this.mayHaveExecuted = options.mayHaveExecuted ?? defaultMayHaveExecuted;
   }
 
+  /**
+   * A JSON-safe summary, scrubbed deeply of credentials (server payloads included): what
+   * `JSON.stringify(error)`, `util.inspect(error)` and loggers print.
+   */
   toJSON(): Record<string, unknown> {
+    return redactDeep(this.fields(), this[SCOPE]) as Record<string, unknown>;
+  }
+
+  /** The fields {@link toJSON} prints, before scrubbing; subclasses add theirs. */
+  protected fields(): Record<string, unknown> {
     return {
       name: this.name,
       kind: this.kind,
@@ -151,8 +190,9 @@ export class RemoteCallException extends RPCException {
     this.code = code;
     this.data = data;
   }
-  override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), code: this.code, data: this.data };
+  protected override fields(): Record<string, unknown> {
+    // `data` is the server's: it may echo anything, credentials included (toJSON scrubs it).
+    return { ...super.fields(), code: this.code, data: this.data };
   }
 }
 
@@ -211,8 +251,8 @@ export class RetriesExhaustedException extends RPCException {
     this.reason = reason;
     this.causes = causes;
   }
-  override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), reason: this.reason, causes: this.causes.map((c) => summarize(c)) };
+  protected override fields(): Record<string, unknown> {
+    return { ...super.fields(), reason: this.reason, causes: this.causes.map((c) => summarize(c)) };
   }
 }
 

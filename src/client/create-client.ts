@@ -23,6 +23,7 @@ import {
   isRPCException,
   ProtocolException,
   type RPCException,
+  bindSecretScope,
 } from '../errors.js';
 import { ConnectionMonitor, type WaitOutcome } from '../connection/monitor.js';
 import { CircuitBreakers, resolveBreakerOptions, type BreakerPermit, type BreakerStateEvent } from '../policy/breaker.js';
@@ -33,7 +34,7 @@ import { decideRetry, type RetryVerdict } from '../policy/retry-rules.js';
 import { retryAfterFailure, type RetryEvent } from '../policy/retry.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
 import { monotonicNow } from '../shared/clock.js';
-import { redactText, registerSecret } from '../shared/redact.js';
+import { redactDeep, redactText, SecretScope } from '../shared/redact.js';
 import { requireMs } from '../shared/validate.js';
 import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
 import type { Transport, TransportResponse } from '../transport/types.js';
@@ -118,6 +119,8 @@ class Client implements HotcoldClient {
   private readonly serverDeduplicates: boolean;
   /** Aborted by close(): every attempt and backoff sleep listens to it (or to a signal linked to it). */
   private readonly closing = new AbortController();
+  /** This client's literal secrets (auth, sensitive headers, URL passwords); cleared on close. */
+  private readonly secrets = new SecretScope();
   private closedFlag = false;
   private closePromise: Promise<void> | undefined;
   /** The last answering node advertised `X-Hotcold-Dedup`. */
@@ -148,22 +151,29 @@ class Client implements HotcoldClient {
     setMaxListeners(0, this.closing.signal);
 
     if (options.auth !== undefined) {
-      if ('bearer' in options.auth) registerSecret(options.auth.bearer);
-      else registerSecret(options.auth.password);
+      if ('bearer' in options.auth) this.secrets.add(options.auth.bearer);
+      else {
+        this.secrets.add(options.auth.password);
+        this.secrets.add(Buffer.from(`${options.auth.username}:${options.auth.password}`, 'utf8').toString('base64'));
+      }
     }
     for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (SENSITIVE_HEADER.test(name)) registerSecret(value);
+      if (SENSITIVE_HEADER.test(name)) this.secrets.add(value);
     }
     for (const backend of options.backends) {
       const url = new URL(backend);
-      if (url.password) registerSecret(decodeURIComponent(url.password));
+      if (url.password === '') continue;
+      this.secrets.add(url.password);
+      // axios sends URL userinfo as Basic credentials: that header value is a secret too.
+      const basic = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      this.secrets.add(Buffer.from(basic, 'utf8').toString('base64'));
     }
 
     this.breakers = new CircuitBreakers(resolveBreakerOptions(options.breaker, 'breaker'), {
       onStateChange: (event) => this.emit(breakerEvent(event)),
     });
 
-    this.transport = options.transport ?? createAxiosTransport(transportOptions(options));
+    this.transport = options.transport ?? createAxiosTransport(transportOptions(options), this.secrets);
 
     this.monitor = new ConnectionMonitor({
       backends: options.backends,
@@ -199,9 +209,18 @@ class Client implements HotcoldClient {
 
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
     const signal = options?.signal;
-    if (signal === undefined || signal.aborted) return this.run<T>(method, params, options, this.closing.signal);
-    return this.runLinked<T>(method, params, options, signal);
+    const result =
+      signal === undefined || signal.aborted
+        ? this.run<T>(method, params, options, this.closing.signal)
+        : this.runLinked<T>(method, params, options, signal);
+    // Without literal secrets the patterns applied at construction are all there is to do, and
+    // the success path pays nothing; with them, every error leaving the client is bound to them.
+    return this.secrets.empty ? result : result.catch(this.bindSecrets);
   }
+
+  private readonly bindSecrets = (error: unknown): never => {
+    throw bindSecretScope(error, this.secrets);
+  };
 
   /** A call with the caller's signal: linked to close() for its duration, then unlinked. */
   private async runLinked<T>(method: string, params: unknown, options: CallOptions | undefined, signal: AbortSignal): Promise<T> {
@@ -324,6 +343,7 @@ class Client implements HotcoldClient {
     await this.monitor.close();
     this.breakers.dispose();
     await this.transport.close();
+    this.secrets.clear();
     this.events.complete();
     this.failovers.complete();
     this.reconnections.complete();
@@ -537,7 +557,8 @@ class Client implements HotcoldClient {
   }
 
   private emit(event: ClientEvent): void {
-    if (this.events.observed) this.events.next(event);
+    if (!this.events.observed) return;
+    this.events.next(this.secrets.empty ? event : (redactDeep(event, this.secrets) as ClientEvent));
   }
 
   private emitRetry(method: string, event: RetryEvent): void {

@@ -39,8 +39,8 @@ interface Waiter {
 
 let warnedSlowRatio = false;
 
-function errorText(error: unknown): string {
-  return redactText(error instanceof Error ? error.message : String(error));
+function errorText(error: unknown, store?: LeaseStore): string {
+  return redactText(error instanceof Error ? error.message : String(error), store?.secrets);
 }
 
 /**
@@ -177,7 +177,7 @@ class LeaseEngine implements Lease {
     } catch (error) {
       this.emit({
         type: 'warning',
-        message: `release of token ${tenure.token} failed (the lease will expire by itself after waitInterval): ${errorText(error)}`,
+        message: `release of token ${tenure.token} failed (the lease will expire by itself after waitInterval): ${errorText(error, this.store)}`,
       });
     }
     await this.step;
@@ -261,7 +261,7 @@ class LeaseEngine implements Lease {
         // A least-privilege user cannot run CREATE TABLE (PostgreSQL checks the schema privilege
         // even with IF NOT EXISTS) although a DBA created the table: let ensureRow decide.
         await this.store.init().catch((error: unknown) => {
-          this.emit({ type: 'warning', message: `lease '${this.name}': creating the lease table failed (using it if it exists): ${errorText(error)}` });
+          this.emit({ type: 'warning', message: `lease '${this.name}': creating the lease table failed (using it if it exists): ${errorText(error, this.store)}` });
         });
         await this.statement(this.sql.ensureRow, [this.name]);
         this.tableReady = true;
@@ -272,7 +272,7 @@ class LeaseEngine implements Lease {
         return;
       }
     } catch (error) {
-      this.emit({ type: 'warning', message: `lease '${this.name}': reading the lease row failed: ${errorText(error)}` });
+      this.emit({ type: 'warning', message: `lease '${this.name}': reading the lease row failed: ${errorText(error, this.store)}` });
       await this.nap(this.options.pollInterval);
       return;
     }
@@ -295,7 +295,7 @@ class LeaseEngine implements Lease {
       } catch (error) {
         // The takeover may or may not have committed; the next read tells (we would be the holder).
         this.unansweredAcquire = { token: record.token + 1, sentAt };
-        this.emit({ type: 'warning', message: `lease '${this.name}': takeover attempt failed: ${errorText(error)}` });
+        this.emit({ type: 'warning', message: `lease '${this.name}': takeover attempt failed: ${errorText(error, this.store)}` });
         await this.nap(this.options.pollInterval);
         return;
       }
@@ -364,7 +364,7 @@ class LeaseEngine implements Lease {
       if (this.tenure !== tenure) return;
       tenure.failures += 1;
       tenure.nextRenewAt = monotonicNow() + renewRetryDelay(this.options.updateInterval, this.options.waitInterval);
-      this.emit({ type: 'renew-failed', token: tenure.token, error: errorText(error), consecutive: tenure.failures });
+      this.emit({ type: 'renew-failed', token: tenure.token, error: errorText(error, this.store), consecutive: tenure.failures });
       return;
     }
     if (this.tenure !== tenure) return;

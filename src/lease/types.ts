@@ -1,3 +1,4 @@
+import type { SecretScope } from '../shared/redact.js';
 import type { Observable } from 'rxjs';
 
 /**
@@ -42,6 +43,11 @@ export interface LeaseRecord {
  */
 export interface LeaseStore {
   readonly dialect: Dialect;
+  /**
+   * The literal secrets this store was configured with (a connection string's password), scrubbed
+   * from every message the engine and the node write about it. Cleared by `close()`.
+   */
+  readonly secrets?: SecretScope;
   /** The lease table's name (validated SQL identifier). */
   readonly table: string;
   /** Creates the lease table if absent. Idempotent; safe to race between processes. */

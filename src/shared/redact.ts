@@ -1,10 +1,12 @@
 /**
- * Credential scrubbing for anything that may end up in a message, log line or event.
+ * Credential scrubbing for anything that may end up in a message, log line, event or `toJSON()`.
  *
  * Two layers: patterns that catch credentials in any text (URL userinfo, `Bearer`/`Basic`
- * schemes, `Authorization:` headers, `password=` pairs), and a registry of the literal secrets
- * this process was configured with, so that a password quoted in some driver's message is
- * caught even when it matches no pattern.
+ * schemes, `Authorization:` headers, `password=` pairs), and a {@link SecretScope} of the literal
+ * secrets one owner (a client, a transport, a lease store) was configured with, so that a password
+ * quoted in some driver's or server's text is caught even when it matches no pattern. A scope
+ * belongs to its owner and is cleared on the owner's `close()`: nothing is process-wide, so a
+ * process that creates many clients neither leaks their secrets nor pays for them on every error.
  */
 
 const REDACTED = '[REDACTED]';
@@ -17,35 +19,127 @@ const PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/\b(password|passwd|pwd|secret|token|api[_-]?key)(["']?\s*[:=]\s*["']?)[^"'\s&,;}]+/gi, `$1$2${REDACTED}`],
 ];
 
-const secrets = new Set<string>();
+/** Object keys whose value is a credential whatever it looks like. */
+const SENSITIVE_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|password|passwd|pwd|secret|token|api[_-]?key|access[_-]?token|refresh[_-]?token)$/i;
+
+/** How deep {@link redactDeep} walks before it summarises the rest (server payloads can nest). */
+const MAX_DEPTH = 8;
 
 /**
- * Registers a literal secret to scrub from every message this library produces. Short values
- * (under 4 characters) are ignored: scrubbing them would mangle ordinary text.
+ * The literal secrets of one owner. Short values (under 4 characters) are ignored: scrubbing them
+ * would mangle ordinary text.
  */
-export function registerSecret(secret: string | undefined | null): void {
-  if (typeof secret === 'string' && secret.length >= 4) secrets.add(secret);
+export class SecretScope {
+  private readonly secrets = new Set<string>();
+  private frozen: SecretScope | undefined;
+
+  /** Adds a secret (and its percent-decoded form, as it appears in URLs). */
+  add(secret: string | undefined | null): void {
+    if (typeof secret !== 'string' || secret.length < 4) return;
+    this.frozen = undefined;
+    this.secrets.add(secret);
+    try {
+      const decoded = decodeURIComponent(secret);
+      if (decoded !== secret && decoded.length >= 4) this.secrets.add(decoded);
+    } catch {
+      // Not percent-encoded: the raw form is enough.
+    }
+  }
+
+  /** Adds the password of a URL's userinfo, if it has one. */
+  addUrlPassword(url: string): void {
+    try {
+      this.add(new URL(url).password);
+    } catch {
+      // Not a URL: nothing to register (the URL itself is never echoed).
+    }
+  }
+
+  /** Whether no literal secret is registered (callers skip work on the success path). */
+  get empty(): boolean {
+    return this.secrets.size === 0;
+  }
+
+  /** Forgets every secret: call it from the owner's `close()`. */
+  clear(): void {
+    this.frozen = undefined;
+    this.secrets.clear();
+  }
+
+  /**
+   * An unchanging copy, for an error that outlives its owner: it must still scrub what it prints
+   * after the owner's `close()` cleared this scope. Shared until this scope changes.
+   */
+  snapshot(): SecretScope {
+    if (this.frozen === undefined) {
+      const copy = new SecretScope();
+      for (const s of this.secrets) copy.secrets.add(s);
+      copy.frozen = copy;
+      this.frozen = copy;
+    }
+    return this.frozen;
+  }
+
+  /** Text with patterns and this scope's literal secrets replaced. */
+  text(text: string): string {
+    return redactText(text, this);
+  }
+
+  /** @internal Used by {@link redactText}. */
+  scrubLiterals(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) {
+      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    }
+    return out;
+  }
 }
 
-export function redactText(text: string): string {
+/** Text with credential patterns (and, given a scope, its literal secrets) replaced. */
+export function redactText(text: string, scope?: SecretScope): string {
   let out = text;
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
-  for (const secret of secrets) {
-    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  }
-  return out;
+  return scope === undefined || scope.empty ? out : scope.scrubLiterals(out);
 }
 
 /** A URL with any userinfo removed, for messages, events and node identities. */
-export function redactUrl(url: string): string {
+export function redactUrl(url: string, scope?: SecretScope): string {
   try {
     const parsed = new URL(url);
     if (parsed.username || parsed.password) {
       parsed.username = '';
       parsed.password = '';
     }
-    return redactText(parsed.toString());
+    return redactText(parsed.toString(), scope);
   } catch {
-    return redactText(url);
+    return redactText(url, scope);
+  }
+}
+
+/**
+ * A JSON-safe deep copy of `value` with every string redacted and every value under a
+ * credential-named key replaced. Server-controlled payloads (a JSON-RPC error's `data`) go
+ * through this before they leave by `toJSON()`, `util.inspect`, an event or a log line.
+ * Cycles and depth beyond {@link MAX_DEPTH} become `'[…]'`.
+ */
+export function redactDeep(value: unknown, scope?: SecretScope): unknown {
+  return walk(value, scope, 0, new WeakSet());
+}
+
+function walk(value: unknown, scope: SecretScope | undefined, depth: number, seen: WeakSet<object>): unknown {
+  if (typeof value === 'string') return redactText(value, scope);
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' || typeof value === 'function' || typeof value === 'symbol' ? String(value) : value;
+  if (seen.has(value) || depth >= MAX_DEPTH) return '[…]';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v) => walk(v, scope, depth + 1, seen));
+    if (value instanceof Error) return { name: value.name, message: redactText(value.message, scope) };
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      out[key] = SENSITIVE_KEY.test(key) && v !== null && v !== undefined ? REDACTED : walk(v, scope, depth + 1, seen);
+    }
+    return out;
+  } finally {
+    seen.delete(value);
   }
 }

@@ -8,8 +8,8 @@ import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import axios from 'axios';
 import type { AxiosInstance, AxiosRequestConfig } from 'axios';
-import { CallAbortedException, ClientClosedException, ConfigurationError, ConnectionFailureException } from '../errors.js';
-import { redactUrl, registerSecret } from '../shared/redact.js';
+import { bindSecretScope, CallAbortedException, ClientClosedException, ConfigurationError, ConnectionFailureException } from '../errors.js';
+import { redactUrl, SecretScope } from '../shared/redact.js';
 import { requireHttpUrl } from '../shared/validate.js';
 import { HEADER_DEDUP, HEADER_EPOCH, HEADER_NODE, type HealthBody, type NodeStatus } from '../wire.js';
 import { Attempt, type AttemptOwner, type EndReason } from './attempt.js';
@@ -52,11 +52,15 @@ function answerHeaders(h: HeaderBag): AnswerHeaders {
   };
 }
 
-export function createAxiosTransport(options: AxiosTransportOptions = {}): AxiosTransport {
+export function createAxiosTransport(options: AxiosTransportOptions = {}, secrets = new SecretScope()): AxiosTransport {
   const o = resolveTransportOptions(options);
+  for (const secret of o.secrets) secrets.add(secret);
   const ownsAgents = o.axios === undefined;
-  const httpAgent = ownsAgents ? new http.Agent({ keepAlive: o.keepAlive, scheduling: 'lifo' }) : undefined;
-  const httpsAgent = ownsAgents ? new https.Agent({ keepAlive: o.keepAlive, scheduling: 'lifo' }) : undefined;
+  // `timeout` on an agent closes its idle (free) sockets only, and lets a server's shorter
+  // `Keep-Alive: timeout=` hint win: the client closes before the server can race it.
+  const agentOptions = { keepAlive: o.keepAlive, scheduling: 'lifo' as const, timeout: o.idleSocketTimeoutMs };
+  const httpAgent = ownsAgents ? new http.Agent(agentOptions) : undefined;
+  const httpsAgent = ownsAgents ? new https.Agent(agentOptions) : undefined;
   const instance = o.axios ?? axios.create({ httpAgent, httpsAgent });
   const owner: AttemptOwner = { maxResponseBytes: o.maxResponseBytes, inflight: new Set() };
   const targets = new Map<string, Target>();
@@ -84,14 +88,7 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}): Axios
     if (known !== undefined) return known;
     const url = requireHttpUrl('baseUrl', baseUrl);
     if (url.search !== '' || url.hash !== '') throw new ConfigurationError('baseUrl', 'must not have a query or fragment');
-    if (url.password !== '') {
-      registerSecret(url.password);
-      try {
-        registerSecret(decodeURIComponent(url.password));
-      } catch {
-        // A malformed escape is registered raw above.
-      }
-    }
+    if (url.password !== '') secrets.add(url.password);
     const root = baseUrl.replace(/\/+$/, '');
     const target: Target = { rpcUrl: root + o.rpcPath, healthUrl: root + o.healthPath, label: redactUrl(baseUrl) };
     if (targets.size >= MAX_TARGETS) targets.clear();
@@ -206,10 +203,10 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}): Axios
           { kind: 'failure', reason: 'unserializable', written: false, responseStarted: false, cause: error },
           { method: call.method, id: call.id, attempt: call.attempt },
         );
-        return Promise.reject(outcome.ok ? error : outcome.error);
+        return Promise.reject(bindSecretScope(outcome.ok ? error : outcome.error, secrets));
       }
       return new Promise<TransportResponse>((resolve, reject) => {
-        const attempt = new RpcAttempt(call, target, resolve, reject);
+        const attempt = new RpcAttempt(call, target, resolve, secrets.empty ? reject : (e: unknown) => reject(bindSecretScope(e, secrets)));
         if (!attempt.arm(call.timeoutMs)) return;
         const config: AxiosRequestConfig = {
           ...baseConfig,
@@ -232,7 +229,7 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}): Axios
         return Promise.reject(error);
       }
       return new Promise<HealthResult>((resolve, reject) => {
-        const attempt = new HealthAttempt(target, resolve, reject, opts.signal);
+        const attempt = new HealthAttempt(target, resolve, (e: unknown) => reject(bindSecretScope(e, secrets)), opts.signal);
         if (!attempt.arm(opts.timeoutMs)) return;
         dispatch({ ...baseConfig, method: 'get', url: target.healthUrl, headers: healthHeaders, transport: attempt }, attempt);
       });
@@ -244,6 +241,7 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}): Axios
       for (const attempt of [...owner.inflight]) attempt.fail('closed', undefined);
       httpAgent?.destroy();
       httpsAgent?.destroy();
+      secrets.clear();
     },
   };
 

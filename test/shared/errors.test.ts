@@ -6,7 +6,7 @@ import {
   RetriesExhaustedException,
   UnknownOutcomeException,
 } from '../../src/errors.js';
-import { redactText, redactUrl, registerSecret } from '../../src/shared/redact.js';
+import { redactDeep, redactText, redactUrl, SecretScope } from '../../src/shared/redact.js';
 
 describe('RPCException basics', () => {
   it('says whether the call may have run', () => {
@@ -37,8 +37,22 @@ describe('redaction', () => {
   it('scrubs URL userinfo, auth schemes and registered secrets', () => {
     expect(redactUrl('http://alice:pw1234@host:8080/rpc')).not.toContain('pw1234');
     expect(redactText('Authorization: Basic YWxpY2U6cHc=')).not.toContain('YWxpY2U6cHc=');
-    registerSecret('hunter2-literal');
-    expect(redactText('driver said hunter2-literal is wrong')).toBe('driver said [REDACTED] is wrong');
+    const scope = new SecretScope();
+    scope.add('hunter2-literal');
+    expect(redactText('driver said hunter2-literal is wrong', scope)).toBe('driver said [REDACTED] is wrong');
+    // Scoped: without its owner's scope the literal is not known.
+    expect(redactText('driver said hunter2-literal is wrong')).toBe('driver said hunter2-literal is wrong');
+    scope.clear();
+    expect(scope.empty).toBe(true);
+  });
+
+  it('redacts deeply: nested strings, credential-named keys, cycles', () => {
+    const cyclic: Record<string, unknown> = { note: 'Authorization: Bearer abc.def', list: [{ password: 'p4ss-w0rd' }] };
+    cyclic.self = cyclic;
+    const out = JSON.stringify(redactDeep(cyclic));
+    expect(out).not.toContain('abc.def');
+    expect(out).not.toContain('p4ss-w0rd');
+    expect(out).toContain('[…]');
   });
 
   it('ConfigurationError names the field, never the value', () => {

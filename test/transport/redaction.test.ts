@@ -54,6 +54,8 @@ interface Setup {
   transport: () => AxiosTransport;
   baseUrl: (s: FaultServer) => string;
   expectedAuthorization: string;
+  /** This transport's own literal secret (secrets are scoped to the transport given them). */
+  secret: string;
 }
 
 const setups: Setup[] = [
@@ -62,18 +64,21 @@ const setups: Setup[] = [
     transport: () => createAxiosTransport({ auth: { username: 'alice', password: PASSWORD }, maxResponseBytes: 2048 }),
     baseUrl: (s) => s.url,
     expectedAuthorization: `Basic ${BASIC}`,
+    secret: PASSWORD,
   },
   {
     name: 'bearer token',
     transport: () => createAxiosTransport({ auth: { bearer: BEARER }, maxResponseBytes: 2048 }),
     baseUrl: (s) => s.url,
     expectedAuthorization: `Bearer ${BEARER}`,
+    secret: BEARER,
   },
   {
     name: 'userinfo in the URL',
     transport: () => createAxiosTransport({ maxResponseBytes: 2048 }),
     baseUrl: (s) => s.url.replace('http://', `http://bob:${URL_PASSWORD}@`),
     expectedAuthorization: `Basic ${URL_BASIC}`,
+    secret: URL_PASSWORD,
   },
 ];
 
@@ -133,7 +138,7 @@ describe.each(setups)('no credential leaks with $name', (setup) => {
   it('on connection refused, abort, close and a failed health probe', async () => {
     expectClean(await send(deadServer));
     const aborted = new AbortController();
-    aborted.abort(new Error(`aborted with ${PASSWORD}`));
+    aborted.abort(new Error(`aborted with ${setup.secret}`));
     expectClean(await send(server, { signal: aborted.signal }));
     await expect(transport.health(setup.baseUrl(deadServer), { timeoutMs: 500 })).rejects.toSatisfy((e: unknown) => {
       expectClean(e);

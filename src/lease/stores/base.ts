@@ -1,3 +1,4 @@
+import type { SecretScope } from '../../shared/redact.js';
 import { FencingError } from '../errors.js';
 import { isCurrent, toRecord } from '../record.js';
 import { ddl, leaseSql, type LeaseSql } from '../sql.js';
@@ -14,6 +15,8 @@ export interface StoreDriver {
   close(): Promise<void>;
   watchReleases?(name: string, onRelease: () => void): Promise<() => Promise<void>>;
   notifyRelease?(name: string): Promise<void>;
+  /** The store's literal secrets (see {@link LeaseStore.secrets}). */
+  secrets?: SecretScope;
 }
 
 /** A store built here: the engine's statements are prepared once per table. */
@@ -28,6 +31,7 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
   const store: SqlLeaseStore = {
     dialect: driver.dialect,
     table: driver.table,
+    ...(driver.secrets === undefined ? {} : { secrets: driver.secrets }),
     sql,
     ddl: () => ddl(driver.dialect, driver.table),
     init: () => driver.createTable(ddl(driver.dialect, driver.table)),
@@ -56,7 +60,7 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
       }
     },
     close() {
-      closed ??= driver.close();
+      closed ??= driver.close().finally(() => driver.secrets?.clear());
       return closed;
     },
   };

@@ -4,7 +4,7 @@ import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from 
 import type { SqlExecutor, StatementResult } from '../types.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
-import { registerUrlSecret } from './postgres.js';
+import { SecretScope } from '../../shared/redact.js';
 
 export interface MysqlStoreOptions {
   /** Lease table; default `hotcold_lease`. */
@@ -33,9 +33,10 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const connectionLimit = requirePositiveInteger('connectionLimit', options.connectionLimit ?? 10);
   const owned = typeof uriOrPool === 'string';
+  const secrets = new SecretScope();
   if (owned) {
     if (uriOrPool.length === 0) throw new ConfigurationError('uri', 'must be a non-empty mysql:// URI');
-    registerUrlSecret(uriOrPool);
+    secrets.addUrlPassword(uriOrPool);
   } else if (typeof uriOrPool !== 'object' || uriOrPool === null || typeof uriOrPool.getConnection !== 'function') {
     throw new ConfigurationError('pool', 'must be a mysql:// URI or a mysql2/promise Pool');
   }
@@ -58,6 +59,7 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
 
   return makeStore({
     dialect: 'mysql',
+    secrets,
     table,
     async run(sql, params, runOptions) {
       return runOn(await open(), sql, params, runOptions?.timeoutMs);

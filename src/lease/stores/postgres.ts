@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ConfigurationError } from '../../errors.js';
-import { registerSecret } from '../../shared/redact.js';
+import { SecretScope } from '../../shared/redact.js';
 import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from '../../shared/validate.js';
 import type { SqlExecutor, StatementResult } from '../types.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
@@ -19,15 +19,6 @@ type PgModule = typeof pg;
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** Registers the password of a connection string so no message this library writes can carry it. */
-export function registerUrlSecret(url: string): void {
-  try {
-    registerSecret(decodeURIComponent(new URL(url).password));
-  } catch {
-    // not a URL: nothing to register
-  }
-}
-
 function toResult(result: pg.QueryResult): StatementResult {
   return { rows: result.rows as Record<string, unknown>[], changes: result.rowCount ?? 0 };
 }
@@ -41,9 +32,10 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const max = requirePositiveInteger('max', options.max ?? 10);
   const owned = typeof connectionStringOrPool === 'string';
+  const secrets = new SecretScope();
   if (owned) {
     if (connectionStringOrPool.length === 0) throw new ConfigurationError('connectionString', 'must be a non-empty postgres:// URL');
-    registerUrlSecret(connectionStringOrPool);
+    secrets.addUrlPassword(connectionStringOrPool);
   } else if (typeof connectionStringOrPool !== 'object' || connectionStringOrPool === null || typeof connectionStringOrPool.connect !== 'function') {
     throw new ConfigurationError('pool', 'must be a connection string or a pg.Pool');
   }
@@ -85,6 +77,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
 
   return makeStore({
     dialect: 'postgres',
+    secrets,
     watchReleases: (name, onRelease) => watcher.watch(name, onRelease),
     async notifyRelease(name) {
       await (await open()).query('SELECT pg_notify($1, $2)', [channel, name]);
