@@ -616,6 +616,7 @@ function transportOptions(options: ResolvedClientOptions): AxiosTransportOptions
   if (options.axios !== undefined) out.axios = options.axios;
   if (options.headers !== undefined) out.headers = { ...options.headers };
   if (options.auth !== undefined) out.auth = options.auth;
+  if (options.idleSocketTimeoutMs !== undefined) out.idleSocketTimeoutMs = options.idleSocketTimeoutMs;
   return out;
 }
 

@@ -47,6 +47,7 @@ const CLIENT_KEYS = [
   'rpcPath',
   'healthPath',
   'maxResponseBytes',
+  'idleSocketTimeoutMs',
   'onDisconnect',
   'onReconnect',
   'onPermanentFailure',
@@ -77,6 +78,7 @@ export interface ResolvedClientOptions {
   rpcPath: string;
   healthPath: string;
   maxResponseBytes: number;
+  idleSocketTimeoutMs: number | undefined;
   auth: ClientAuth | undefined;
   headers: Readonly<Record<string, string>> | undefined;
   axios: AxiosInstance | undefined;
@@ -98,7 +100,7 @@ export function resolveClientOptions(input: unknown): ResolvedClientOptions {
 
   if (raw.transport !== undefined) {
     // A custom transport replaces axios: these would be silently ignored, so refuse them.
-    for (const key of ['axios', 'auth', 'headers', 'maxResponseBytes'] as const) {
+    for (const key of ['axios', 'auth', 'headers', 'maxResponseBytes', 'idleSocketTimeoutMs'] as const) {
       if (raw[key] !== undefined) throw new ConfigurationError(key, 'cannot be combined with transport (configure your transport instead)');
     }
   }
@@ -117,6 +119,7 @@ export function resolveClientOptions(input: unknown): ResolvedClientOptions {
     maxResponseBytes: optional(raw.maxResponseBytes, CLIENT_DEFAULTS.maxResponseBytes, (v) =>
       requirePositiveInteger('maxResponseBytes', v),
     ),
+    idleSocketTimeoutMs: optional(raw.idleSocketTimeoutMs, undefined, (v) => requireMs('idleSocketTimeoutMs', v, { max: 2_147_483_647 })),
     auth: raw.auth === undefined ? undefined : resolveAuth(raw.auth),
     headers: raw.headers === undefined ? undefined : resolveHeaders(raw.headers),
     axios: raw.axios === undefined ? undefined : resolveAxios(raw.axios),

@@ -88,6 +88,14 @@ export interface ClientOptions {
   rpcPath?: string;
   healthPath?: string;
   maxResponseBytes?: number;
+  /**
+   * How long a kept-alive connection may sit idle before the client closes it, in ms: it must be
+   * shorter than the idle timeout of every server and balancer in the path, or a call sent on a
+   * socket the server is just closing fails as "maybe executed". A server's shorter
+   * `Keep-Alive: timeout=N` hint wins. Not with your own `axios` instance (configure its agent).
+   * @default 4000
+   */
+  idleSocketTimeoutMs?: number;
   onDisconnect?: (info: DisconnectInfo) => void;
   onReconnect?: (info: ReconnectInfo) => void;
   onPermanentFailure?: (info: PermanentFailureInfo) => void;

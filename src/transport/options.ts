@@ -111,6 +111,9 @@ export function resolveTransportOptions(options: unknown): ResolvedTransportOpti
   if (o.axios !== undefined && !isAxiosInstance(o.axios)) {
     throw new ConfigurationError('axios', 'must be an axios instance (axios.create())');
   }
+  if (o.axios !== undefined && o.idleSocketTimeoutMs !== undefined) {
+    throw new ConfigurationError('idleSocketTimeoutMs', "applies to the transport's own agent: set `timeout` on your axios instance's agent instead");
+  }
   const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
   const secrets: string[] = [];
   if (o.headers !== undefined) {
