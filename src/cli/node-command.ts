@@ -36,6 +36,7 @@ import { createNode } from '../node/index.js';
 import { requireNonNegativeInteger, requireOneOf, requirePositiveInteger, requireSqlIdentifier } from '../shared/validate.js';
 import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
+import { setTimer } from '../shared/timer.js';
 
 const HELP = `usage: hotcold node --db URL [--port N] [--host H] [--machine NAME]
                     [--update-interval MS] [--wait-interval MS] [--mode warm|cold] [--app ledger]
@@ -181,6 +182,6 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   await shutdown();
   line({ event: 'stopped', code: 0 });
   // Everything is closed; if a driver still holds a handle, do not hang a supervisor's stop.
-  setTimeout(() => process.exit(0), 2000).unref();
+  setTimer(() => process.exit(0), 2000).unref();
   return 0;
 }

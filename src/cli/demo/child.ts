@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { setTimer, type TimerHandle } from '../../shared/timer.js';
 import { createInterface } from 'node:readline';
 
 /**
@@ -25,26 +26,20 @@ export interface ManagedChild {
 const MAX_TAIL_LINES = 60;
 
 /**
- * Last line of defence: children still running when this process exits (an uncaught error, a
- * second Ctrl-C) are killed, so a crashed demo or test never leaves nodes holding ports.
+ * Last line of defence: a child still running when this process exits (an uncaught error, a
+ * second Ctrl-C) is killed, so a crashed demo or test never leaves nodes holding ports. Each child
+ * owns its own hook, removed when it exits: no registry outlives the children.
  */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
 function track(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) {
-        try {
-          c.kill('SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-    });
-  }
+  const killOnExit = (): void => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
 }
 
 export function spawnManaged(
@@ -104,7 +99,7 @@ export function spawnManaged(
     waitForLine<T>(match: (line: string) => T | undefined, timeoutMs: number): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const cleanup = (): void => {
-          clearTimeout(timer);
+          timer.clear();
           listeners.delete(listener);
         };
         const listener = (line: string): void => {
@@ -114,7 +109,7 @@ export function spawnManaged(
             resolve(value);
           }
         };
-        const timer = setTimeout(() => {
+        const timer = setTimer(() => {
           cleanup();
           reject(new Error(`${name}: no expected output within ${timeoutMs} ms\n${lines.join('\n')}`));
         }, timeoutMs);
@@ -131,16 +126,16 @@ export function spawnManaged(
       // A stopped (SIGSTOP) process cannot act on SIGTERM until it runs again.
       signal('SIGCONT');
       signal(sig);
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       const escalated = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
+        timer = setTimer(() => {
           signal('SIGKILL');
           resolve();
         }, graceMs);
       });
       await Promise.race([exited, escalated]);
       await exited;
-      clearTimeout(timer);
+      timer?.clear();
     },
   };
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnManaged, type ManagedChild } from './child.js';
 import { canConnect, freePort } from './ports.js';
+import { sleep } from '../../shared/sleep.js';
 
 /**
  * Runs real HAProxy in front of two nodes, from the shipped example configuration
@@ -144,7 +145,7 @@ async function waitListening(child: ManagedChild, port: number, timeoutMs: numbe
       if (child.hasExited()) throw new Error(`haproxy exited before listening:\n${child.tail()}`);
       return;
     }
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
   }
   throw new Error(`haproxy did not listen on ${port} within ${timeoutMs} ms:\n${child.tail()}`);
 }

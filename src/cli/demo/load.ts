@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isRPCException, RemoteCallException } from '../../errors.js';
 import { monotonicNow } from '../../shared/clock.js';
 import type { CallRecord } from './call-log.js';
+import { setTimer } from '../../shared/timer.js';
 
 /**
  * N concurrent callers, each making one keyed call after another until stopped. Every call gets
@@ -87,11 +88,11 @@ export function startLoad(options: LoadOptions): LoadRun {
       if (pause > 0 && !stopping) {
         await new Promise<void>((resolve) => {
           const wake = (): void => {
-            clearTimeout(timer);
+            timer.clear();
             wakers.delete(wake);
             resolve();
           };
-          const timer = setTimeout(wake, pause);
+          const timer = setTimer(wake, pause);
           wakers.add(wake);
         });
       } else {

@@ -11,6 +11,7 @@ import { longestOkGap, slowestCallMs, startLoad } from './load.js';
 import { spawnNodeProcess, type NodeProcess } from './node-process.js';
 import { summaryFromVerdict, type LiveStatus, type RunSummary } from './report.js';
 import { Resources } from './resources.js';
+import { setRepeating } from '../../shared/timer.js';
 
 /**
  * One failover run, shared by `hotcold demo`, the end-to-end suite and the failover bench: two
@@ -174,8 +175,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       };
     };
     if (options.onStatus) {
-      const timer = setInterval(() => options.onStatus?.(status()), options.statusIntervalMs ?? 250);
-      resources.add('status timer', async () => clearInterval(timer));
+      const timer = setRepeating(() => options.onStatus?.(status()), options.statusIntervalMs ?? 250);
+      resources.add('status timer', async () => timer.clear());
     }
 
     await sleep(warmupMs, signal);
