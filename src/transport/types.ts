@@ -14,6 +14,11 @@ export interface TransportRequest {
   attempt: number;
   /** Per-attempt timeout: the remainder of the whole-call deadline, capped by the method's timeout. */
   timeoutMs: number;
+  /**
+   * Milliseconds left of the whole call's deadline when this attempt is sent, sent as
+   * `X-Hotcold-Timeout-Ms` (relative, like gRPC's `grpc-timeout`). Default: `timeoutMs`.
+   */
+  deadlineLeftMs?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
