@@ -14,6 +14,7 @@ import { requireHttpUrl } from '../shared/validate.js';
 import { HEADER_DEDUP, HEADER_EPOCH, HEADER_NODE, HEADER_NOT_FORWARDED, type HealthBody, type NodeStatus } from '../wire.js';
 import { Attempt, type AttemptOwner, type EndReason } from './attempt.js';
 import { classify, parseEpoch, type AnswerHeaders, type ClassifyContext } from './classify.js';
+import { parseRetryAfter } from './retry-after.js';
 import { resolveTransportOptions, type AxiosTransportOptions } from './options.js';
 import type { HealthResult, Transport, TransportRequest, TransportResponse } from './types.js';
 
@@ -168,6 +169,7 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}): Axios
         body,
         node: h.node ?? body?.node,
         epoch: parseEpoch(h.epoch) ?? body?.epoch,
+        retryAfterMs: status === 429 ? parseRetryAfter(h.retryAfter) : undefined,
       });
     }
 
