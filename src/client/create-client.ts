@@ -42,6 +42,7 @@ import type { Transport, TransportResponse } from '../transport/types.js';
 import { createFeed, type FeedParams, type FeedSubscribeOptions } from './feed.js';
 import { resolveClientOptions, type MethodSettings, type ResolvedClientOptions } from './options.js';
 import { createProxy } from './proxy.js';
+import { proveDeduplication } from './dedup-proof.js';
 import type {
   CallOptions,
   ClientEvent,
@@ -99,6 +100,8 @@ interface CallContext {
    * attempt is sent only if the node that will receive it still does (checked again at send).
    */
   needsDedup?: RPCException | undefined;
+  /** The latest failure after `needsDedup` was set (the one the next attempt repeats). */
+  lastFailure?: RPCException | undefined;
 }
 
 export function createClient(options: ClientOptions): HotcoldClient {
@@ -308,7 +311,9 @@ class Client implements HotcoldClient {
             serverDeduplicates: this.serverDeduplicates || this.servingNodeDeduplicates(),
             whenOpen: this.breakers.whenOpen,
           });
-          context.needsDedup = verdict.retry && verdict.reason === 'deduplicated' && !this.serverDeduplicates ? (error as RPCException) : undefined;
+          // Sticky: once an attempt may have run, every later one needs the proof (dedup-proof.ts).
+          if (verdict.retry && verdict.reason === 'deduplicated' && !this.serverDeduplicates) context.needsDedup = error as RPCException;
+          else if (context.needsDedup !== undefined && isRPCException(error)) context.lastFailure = error;
           return verdict;
         },
         budget: this.budget,
@@ -420,15 +425,8 @@ class Client implements HotcoldClient {
         attempts: n - 1,
       });
     }
+    if (context.needsDedup !== undefined) await this.requireDedupProof(context, n, remaining);
     const backend = monitor.backend;
-    if (context.needsDedup !== undefined && !this.servingNodeDeduplicates()) {
-      // Between the decision and now the serving node or term changed: the node about to receive
-      // the repeat never said it deduplicates, so the call that may have run is not repeated.
-      throw new UnknownOutcomeException(
-        `${context.plan.name}: not repeated, the node now serving did not advertise deduplication in its term`,
-        { method: context.plan.name, attempts: n - 1, node: context.needsDedup.node, epoch: context.needsDedup.epoch, cause: context.needsDedup },
-      );
-    }
     const generation = monitor.generation;
     const method = context.plan.name;
     const breakers = this.breakers;
@@ -480,6 +478,32 @@ class Client implements HotcoldClient {
     const monitor = this.monitor;
     const serving = monitor.serving;
     return this.dedupFacts.holds(monitor.backend, serving.node, serving.epoch);
+  }
+
+  /** A call that may have run is repeated only on proof that the receiving node deduplicates. */
+  private async requireDedupProof(context: CallContext, n: number, remaining: number): Promise<void> {
+    const maybe = context.needsDedup as RPCException;
+    const proof = await proveDeduplication({
+      monitor: this.monitor,
+      facts: this.dedupFacts,
+      transport: this.transport,
+      failure: context.lastFailure ?? maybe,
+      probeTimeoutMs: Math.min(this.options.reconnect.probeTimeoutMs, remaining),
+      signal: context.signal,
+    });
+    context.lastFailure = undefined;
+    if (proof === 'proven') return;
+    if (proof === 'unreachable') {
+      // Nothing was sent: this attempt is a plain connection failure, retried like one.
+      throw new ConnectionFailureException(`${context.plan.name}: could not confirm which node serves before repeating the call`, {
+        method: context.plan.name,
+        attempts: n - 1,
+      });
+    }
+    throw new UnknownOutcomeException(
+      `${context.plan.name}: not repeated: the node now serving did not advertise deduplication in its term`,
+      { method: context.plan.name, attempts: n - 1, node: maybe.node, epoch: maybe.epoch, cause: maybe },
+    );
   }
 
   /** Back-pressure: wait for the backend's "not before" time, or fail now if the deadline comes first. */

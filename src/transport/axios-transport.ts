@@ -169,6 +169,7 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}): Axios
         body,
         node: h.node ?? body?.node,
         epoch: parseEpoch(h.epoch) ?? body?.epoch,
+        dedup: h.dedup === '1',
         retryAfterMs: status === 429 ? parseRetryAfter(h.retryAfter) : undefined,
       });
     }

@@ -40,6 +40,8 @@ export interface HealthResult {
   body?: HealthBody | undefined;
   node?: string | undefined;
   epoch?: number | undefined;
+  /** `X-Hotcold-Dedup: 1` on the health answer: the node deduplicates in this term. */
+  dedup?: boolean | undefined;
   /** `Retry-After` of a `429` answer, in ms (back-pressure: probes honour it too). */
   retryAfterMs?: number | undefined;
 }
