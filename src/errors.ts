@@ -160,14 +160,27 @@ export abstract class RPCException extends Error {
   }
 }
 
-/** The call never reached a node that could execute it: connect failure, no backend, NOT_ACTIVE. */
+/**
+ * The call certainly did not run, on evidence: the request was never fully written, a node's own
+ * `503` (`NOT_ACTIVE`, `NOT_EXECUTED`, `EXPIRED`), a balancer answer marked
+ * `X-Hotcold-Not-Forwarded: 1`, or a `429` (back-pressure).
+ */
 export class ConnectionFailureException extends RPCException {
   readonly kind = 'connection-failure' as const;
   /** Server's `Retry-After`, in milliseconds, when it sent one. */
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, options: RPCExceptionOptions & { retryAfterMs?: number | undefined } = {}) {
+  /**
+   * A `429` (RFC 6585): the server is alive and asks the client to slow down. Not an outage and
+   * not a breaker failure; the backend's "not before" time follows `retryAfterMs`.
+   */
+  readonly backPressure: boolean;
+  constructor(
+    message: string,
+    options: RPCExceptionOptions & { retryAfterMs?: number | undefined; backPressure?: boolean | undefined } = {},
+  ) {
     super(message, false, options);
     this.retryAfterMs = options.retryAfterMs;
+    this.backPressure = options.backPressure ?? false;
   }
 }
 

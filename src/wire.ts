@@ -7,10 +7,26 @@ export const HEADER_ATTEMPT = 'x-hotcold-attempt';
 export const HEADER_NODE = 'x-hotcold-node';
 export const HEADER_EPOCH = 'x-hotcold-epoch';
 export const HEADER_DEDUP = 'x-hotcold-dedup';
+/**
+ * Set (value `1`) by a balancer on its OWN answer when it forwarded nothing (no server, queue
+ * timeout, every connect failed): with a node's own answer and a request never fully written, the
+ * only evidence of "not executed" a client may trust in a 5xx (DESIGN §1).
+ */
+export const HEADER_NOT_FORWARDED = 'x-hotcold-not-forwarded';
+/** Request header: milliseconds left of the caller's deadline when the attempt was sent (relative, like `grpc-timeout`). */
+export const HEADER_TIMEOUT_MS = 'x-hotcold-timeout-ms';
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 export const DEFAULT_RPC_PATH = '/rpc';
 export const DEFAULT_HEALTH_PATH = '/health';
+
+/**
+ * The `error` of a node's own `503` (with node headers) that states the call was NOT executed:
+ * not holding the lease, rolled back before commit, or the caller's time already spent.
+ */
+export const NOT_EXECUTED_ERRORS: ReadonlySet<string> = new Set(['NOT_ACTIVE', 'NOT_EXECUTED', 'EXPIRED']);
+/** The `error` of a node's `500` when the commit's fate is unknown (connection lost during COMMIT): maybe. */
+export const COMMIT_UNKNOWN_ERROR = 'COMMIT_UNKNOWN';
 
 /** Body of a node's `503` while it does not hold the lease: the request was not executed. */
 export interface NotActiveBody {

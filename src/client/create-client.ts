@@ -20,12 +20,15 @@ import {
   PendingLimitException,
   RemoteCallException,
   RetriesExhaustedException,
+  UnknownOutcomeException,
   isRPCException,
   ProtocolException,
   type RPCException,
   bindSecretScope,
 } from '../errors.js';
 import { ConnectionMonitor, type WaitOutcome } from '../connection/monitor.js';
+import { DedupFacts } from '../connection/dedup-facts.js';
+import { BackendPacing } from '../connection/pacing.js';
 import { CircuitBreakers, resolveBreakerOptions, type BreakerPermit, type BreakerStateEvent } from '../policy/breaker.js';
 import { Deadline } from '../policy/deadline.js';
 import { resolveRetryOptions, type ResolvedRetryOptions } from '../policy/backoff.js';
@@ -41,6 +44,7 @@ import type { Transport, TransportResponse } from '../transport/types.js';
 import { createFeed, type FeedParams, type FeedSubscribeOptions } from './feed.js';
 import { resolveClientOptions, type MethodSettings, type ResolvedClientOptions } from './options.js';
 import { createProxy } from './proxy.js';
+import { proveDeduplication } from './dedup-proof.js';
 import type {
   CallOptions,
   ClientEvent,
@@ -93,6 +97,13 @@ interface CallContext {
   signal: AbortSignal;
   /** Attempts started so far. */
   attempts: number;
+  /**
+   * A "maybe" failure was retried only because the serving node advertised dedup: the next
+   * attempt is sent only if the node that will receive it still does (checked again at send).
+   */
+  needsDedup?: RPCException | undefined;
+  /** The latest failure after `needsDedup` was set (the one the next attempt repeats). */
+  lastFailure?: RPCException | undefined;
 }
 
 export function createClient(options: ClientOptions): HotcoldClient {
@@ -123,8 +134,10 @@ class Client implements HotcoldClient {
   private readonly secrets = new SecretScope();
   private closedFlag = false;
   private closePromise: Promise<void> | undefined;
-  /** The last answering node advertised `X-Hotcold-Dedup`. */
-  private dedupAdvertised = false;
+  /** Which node, in which term, behind which backend, advertised `X-Hotcold-Dedup`. */
+  private readonly dedupFacts = new DedupFacts();
+  /** Per-backend "not before" times from 429 Retry-After (back-pressure). */
+  private readonly pacing = new BackendPacing();
   private nextId = 0;
   /**
    * The clock reading of the call being started, lent to the budget so one call start reads the
@@ -187,7 +200,16 @@ class Client implements HotcoldClient {
       listening: () => this.events.observed,
       onFailover: (event) => this.failovers.next(event),
       onReconnected: (event) => this.reconnections.next(event),
-      onIdentityChange: (backend, identity) => this.breakers.observeIdentity(backend, identity.node, identity.epoch),
+      onIdentityChange: (backend, identity) => {
+        this.breakers.observeIdentity(backend, identity.node, identity.epoch);
+        // Learned facts belong to the node and term that stated them (issue 8 §1).
+        this.dedupFacts.forget(backend);
+        this.pacing.forget(backend);
+      },
+      pacing: {
+        wait: (backend, signal) => this.pacing.wait(backend, signal),
+        defer: (backend, delayMs) => this.pacing.defer(backend, delayMs, this.retry.maxRetryAfterMs),
+      },
       onDisconnect: options.onDisconnect,
       onReconnect: options.onReconnect,
       onPermanentFailure: options.onPermanentFailure,
@@ -242,7 +264,7 @@ class Client implements HotcoldClient {
     this.startedAt = undefined;
     let first: unknown;
     const monitor = this.monitor;
-    if (!monitor.holding && !context.signal.aborted) {
+    if (!monitor.holding && !context.signal.aborted && this.pacing.idle) {
       // Attempt 1 inline (no nested async frame, no clock read): this is the success path whose
       // cost the benchmark holds to <= 2 µs. Same steps as attempt(), minus the waits.
       const backend = monitor.backend;
@@ -273,6 +295,7 @@ class Client implements HotcoldClient {
             idempotencyKey: context.key,
             attempt: 1,
             timeoutMs: context.timeoutMs < context.deadline.ms ? context.timeoutMs : context.deadline.ms,
+            deadlineLeftMs: context.deadline.ms,
             signal: context.signal,
           });
         } catch (error) {
@@ -300,14 +323,19 @@ class Client implements HotcoldClient {
     try {
       return (await retryAfterFailure(first, (n) => this.attempt(context, n), {
         retry: plan.retry,
-        rules: (error: unknown): RetryVerdict =>
-          decideRetry(error, {
+        rules: (error: unknown): RetryVerdict => {
+          const verdict = decideRetry(error, {
             idempotent: plan.idempotent,
             retryOnCodes: plan.retryOnCodes,
             hasIdempotencyKey: true,
-            serverDeduplicates: this.serverDeduplicates || this.dedupAdvertised,
+            serverDeduplicates: this.serverDeduplicates || this.servingNodeDeduplicates(),
             whenOpen: this.breakers.whenOpen,
-          }),
+          });
+          // Sticky: once an attempt may have run, every later one needs the proof (dedup-proof.ts).
+          if (verdict.retry && verdict.reason === 'deduplicated' && !this.serverDeduplicates) context.needsDedup = error as RPCException;
+          else if (context.needsDedup !== undefined && isRPCException(error)) context.lastFailure = error;
+          return verdict;
+        },
         budget: this.budget,
         deadline: context.deadline,
         signal: context.signal,
@@ -410,6 +438,7 @@ class Client implements HotcoldClient {
       const outcome = await monitor.waitForService(context.deadline.at, context.signal);
       if (outcome !== 'ready') throw this.waitError(outcome, context, n);
     }
+    if (!this.pacing.idle) await this.waitForPacing(context, n);
     const remaining = context.deadline.remaining();
     if (remaining <= 0) {
       throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, {
@@ -417,6 +446,7 @@ class Client implements HotcoldClient {
         attempts: n - 1,
       });
     }
+    if (context.needsDedup !== undefined) await this.requireDedupProof(context, n, remaining);
     const backend = monitor.backend;
     const generation = monitor.generation;
     const method = context.plan.name;
@@ -444,6 +474,7 @@ class Client implements HotcoldClient {
         idempotencyKey: context.key,
         attempt: n,
         timeoutMs: Math.min(context.timeoutMs, remaining),
+        deadlineLeftMs: remaining,
         signal: context.signal,
       });
     } catch (error) {
@@ -455,12 +486,64 @@ class Client implements HotcoldClient {
     return response.result;
   }
 
-  /** A node answered: remember whether it deduplicates, and who it is. */
+  /** A node answered: remember who it is, then whether it deduplicates (after: a failover forgets). */
   private answered(backend: string, response: TransportResponse, generation: number): void {
-    this.dedupAdvertised = response.dedup;
     const monitor = this.monitor;
     if (!monitor.isServing(response.node, response.epoch)) this.breakers.observeIdentity(backend, response.node, response.epoch);
     monitor.reportAnswer(response.node, response.epoch, generation);
+    this.dedupFacts.record(backend, response.node, response.epoch, response.dedup);
+  }
+
+  /** The node now serving the backend advertised `X-Hotcold-Dedup` in its current term. */
+  private servingNodeDeduplicates(): boolean {
+    const monitor = this.monitor;
+    const serving = monitor.serving;
+    return this.dedupFacts.holds(monitor.backend, serving.node, serving.epoch);
+  }
+
+  /** A call that may have run is repeated only on proof that the receiving node deduplicates. */
+  private async requireDedupProof(context: CallContext, n: number, remaining: number): Promise<void> {
+    const maybe = context.needsDedup as RPCException;
+    const proof = await proveDeduplication({
+      monitor: this.monitor,
+      facts: this.dedupFacts,
+      transport: this.transport,
+      failure: context.lastFailure ?? maybe,
+      probeTimeoutMs: Math.min(this.options.reconnect.probeTimeoutMs, remaining),
+      signal: context.signal,
+    });
+    context.lastFailure = undefined;
+    if (proof === 'proven') return;
+    if (proof === 'unreachable') {
+      // Nothing was sent: this attempt is a plain connection failure, retried like one.
+      throw new ConnectionFailureException(`${context.plan.name}: could not confirm which node serves before repeating the call`, {
+        method: context.plan.name,
+        attempts: n - 1,
+      });
+    }
+    throw new UnknownOutcomeException(
+      `${context.plan.name}: not repeated: the node now serving did not advertise deduplication in its term`,
+      { method: context.plan.name, attempts: n - 1, node: maybe.node, epoch: maybe.epoch, cause: maybe },
+    );
+  }
+
+  /** Back-pressure: wait for the backend's "not before" time, or fail now if the deadline comes first. */
+  private async waitForPacing(context: CallContext, n: number): Promise<void> {
+    const backend = this.monitor.backend;
+    const wait = this.pacing.delayFor(backend);
+    if (wait <= 0) return;
+    if (wait >= context.deadline.remaining()) {
+      throw new DeadlineExceededException(
+        `call deadline of ${context.deadline.ms} ms would pass during the server's requested pause (Retry-After)`,
+        { method: context.plan.name, attempts: n - 1, mayHaveExecuted: false },
+      );
+    }
+    try {
+      await this.pacing.wait(backend, context.signal);
+    } catch (error) {
+      if (isRPCException(error)) throw error;
+      throw new CallAbortedException('call aborted while waiting out the server\'s Retry-After', { method: context.plan.name, attempts: n - 1, cause: error });
+    }
   }
 
   private attemptFailed(
@@ -501,6 +584,12 @@ class Client implements HotcoldClient {
         this.monitor.reportAnswer(failure.node, failure.epoch, generation);
         break;
       case 'connection-failure':
+        if (failure instanceof ConnectionFailureException && failure.backPressure) {
+          // A 429: the server is alive and asks for a pause. Not an outage (no hold, no probes);
+          // every attempt to this backend waits for it (DESIGN §2, back-pressure).
+          if (failure.retryAfterMs !== undefined) this.pacing.defer(backend, failure.retryAfterMs, this.retry.maxRetryAfterMs);
+          break;
+        }
         this.monitor.reportConnectionFailure(failure, generation);
         if (this.monitor.holding && failure instanceof ConnectionFailureException && failure.retryAfterMs !== undefined) {
           return withoutRetryAfter(failure);

@@ -52,6 +52,14 @@ export interface MonitorOptions {
   onDisconnect?: ((info: DisconnectInfo) => void) | undefined;
   onReconnect?: ((info: ReconnectInfo) => void) | undefined;
   onPermanentFailure?: ((info: PermanentFailureInfo) => void) | undefined;
+  /** Back-pressure: probes wait for a backend's "not before" time, and a probe's 429 sets it. */
+  pacing?: ProbePacing | undefined;
+}
+
+/** The part of the client's per-backend pacing the probes use (see connection/pacing.ts). */
+export interface ProbePacing {
+  wait(backend: string, signal: AbortSignal): Promise<void>;
+  defer(backend: string, delayMs: number): void;
 }
 
 /** How a held call's wait ended. The caller builds the error, as it knows the call's history. */
@@ -112,6 +120,11 @@ export class ConnectionMonitor {
 
   get lastCause(): RPCException | undefined {
     return this.outageCause;
+  }
+
+  /** The identity known to be serving now (node and term). */
+  get serving(): NodeIdentity {
+    return this.identity.current;
   }
 
   /** The answer's identity is the one already known to be serving (cheap, per call). */
@@ -226,7 +239,9 @@ export class ConnectionMonitor {
       backends.map(async (backend, index) => {
         let health: HealthResult | undefined;
         try {
+          await this.options.pacing?.wait(backend, signal);
           health = await transport.health(backend, { timeoutMs: probeTimeoutMs, signal });
+          if (health.status === 429 && health.retryAfterMs !== undefined) this.options.pacing?.defer(backend, health.retryAfterMs);
         } catch {
           health = undefined;
         }

@@ -16,7 +16,8 @@
  * a new term (higher epoch, or another node when there are no epochs) replaces that backend's
  * breaker, so the dead node's history does not punish the new one. `dispose()` on client close.
  *
- * Which failures count: connection-failure, unknown-outcome and protocol (the backend is sick).
+ * Which failures count: connection-failure, unknown-outcome and protocol (the backend is sick),
+ * except a 429 (back-pressure: the server is alive and pacing us; not counted at all).
  * A RemoteCall or Authentication error is a healthy server answering: counted as a success. An
  * abort, a deadline or any other outcome is the caller's business: not counted at all.
  *
@@ -147,6 +148,8 @@ export function breakerOutcome(error: unknown): Outcome {
   if (!isRPCException(error)) return 'ignore';
   switch (error.kind) {
     case 'connection-failure':
+      // A 429 is a live server pacing us (back-pressure), not a sick one: never a failure.
+      if ((error as { backPressure?: unknown }).backPressure === true) return 'ignore';
       // A node that answered NOT_ACTIVE (it has a name) is alive and redirecting us during a
       // failover; the reconnect probe handles that. Counting it would open the breaker exactly
       // when the standby is taking over and fail calls a planned switchover should not fail.

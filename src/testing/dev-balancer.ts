@@ -18,7 +18,7 @@ import {
   requireObject,
   requirePositiveInteger,
 } from '../shared/validate.js';
-import { DEFAULT_HEALTH_PATH } from '../wire.js';
+import { DEFAULT_HEALTH_PATH, HEADER_NOT_FORWARDED } from '../wire.js';
 import { BALANCER_502_BODY, BALANCER_503_BODY, BALANCER_504_BODY } from './fault-modes.js';
 
 /**
@@ -26,7 +26,8 @@ import { BALANCER_502_BODY, BALANCER_503_BODY, BALANCER_504_BODY } from './fault
  * for production traffic): active health checks on `/health`, all traffic to one healthy
  * backend, and the same answers HAProxy gives when things break —
  *
- * - no healthy backend → `503` HTML, no node headers (the client: "no server to send to");
+ * - no healthy backend → `503` HTML, no node headers, marked `X-Hotcold-Not-Forwarded: 1`
+ *   (the client: "nothing was forwarded, not executed" — DESIGN §1's only balancer evidence);
  * - connecting to the backend failed, so nothing was sent → redispatch to another healthy
  *   backend (HAProxy `retries` + `option redispatch`), else `503`;
  * - the connection broke after the request was forwarded → `502` (it may have run);
@@ -268,7 +269,10 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
       res.destroy();
       return;
     }
-    res.writeHead(status, { 'content-type': 'text/html', 'cache-control': 'no-cache', 'content-length': String(Buffer.byteLength(HTML[status])) });
+    const headers: OutgoingHttpHeaders = { 'content-type': 'text/html', 'cache-control': 'no-cache', 'content-length': String(Buffer.byteLength(HTML[status])) };
+    // Only the 503 is sent when nothing reached a backend; 502/504 come after forwarding (maybe).
+    if (status === 503) headers[HEADER_NOT_FORWARDED] = '1';
+    res.writeHead(status, headers);
     res.end(HTML[status]);
   }
 

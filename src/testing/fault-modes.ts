@@ -13,8 +13,16 @@ export type FaultModeName =
   | 'reset-on-accept'
   /** Read the whole request, then reset without answering. */
   | 'reset-after-request'
-  /** HAProxy-like `503` HTML page, no node headers: no backend to send to. */
+  /**
+   * HAProxy-like `503` HTML page, no node headers, marked `X-Hotcold-Not-Forwarded: 1` as the
+   * shipped balancer configs mark their own answer: no backend to send to, nothing forwarded.
+   */
   | 'balancer-503'
+  /**
+   * Envoy/Istio's `503` text/plain "upstream connect error or disconnect/reset before headers"
+   * after the request was forwarded and the upstream connection broke: no node headers, no mark.
+   */
+  | 'proxy-503'
   /** A node's `503 {"error":"NOT_ACTIVE"}` with node headers and `Retry-After`. */
   | 'not-active'
   /** Balancer-like `502` HTML, no node headers. */
@@ -76,7 +84,7 @@ export interface FaultSpec {
   /**
    * For the modes where a test must decide whether the handler ran before the answer was lost
    * (`reset-after-request`, `stall`, `headers-then-silence`, `trickle`, `truncated`, `502`,
-   * `504`): run the handler first (`true`) or not. Defaults: `true`, except `502`/`504` (`false`).
+   * `504`, `proxy-503`): run the handler first (`true`) or not. Defaults: `true`, except `502`/`504` (`false`).
    */
   executed?: boolean;
 }
@@ -105,6 +113,7 @@ export const EXECUTION_DEFAULTS: ReadonlyMap<FaultModeName, boolean> = new Map([
   ['truncated', true],
   ['502', false],
   ['504', false],
+  ['proxy-503', true],
 ]);
 
 export const ALL_FAULT_MODES: readonly FaultModeName[] = [
@@ -113,6 +122,7 @@ export const ALL_FAULT_MODES: readonly FaultModeName[] = [
   'reset-on-accept',
   'reset-after-request',
   'balancer-503',
+  'proxy-503',
   'not-active',
   '502',
   '504',
@@ -132,6 +142,7 @@ export const ALL_FAULT_MODES: readonly FaultModeName[] = [
 
 export const BALANCER_503_BODY =
   '<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n';
+export const PROXY_503_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: connection termination';
 export const BALANCER_502_BODY =
   '<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n';
 export const BALANCER_504_BODY =

@@ -24,6 +24,7 @@ import {
   HEADER_EPOCH,
   HEADER_IDEMPOTENCY_KEY,
   HEADER_NODE,
+  HEADER_NOT_FORWARDED,
   type JsonRpcErrorObject,
   type JsonRpcId,
   type NodeStatus,
@@ -32,6 +33,7 @@ import {
   ALL_FAULT_MODES,
   BALANCER_502_BODY,
   BALANCER_503_BODY,
+  PROXY_503_BODY,
   BALANCER_504_BODY,
   EXECUTION_DEFAULTS,
   NEVER_EXECUTED,
@@ -41,6 +43,9 @@ import {
   type FaultModeName,
   type FaultSpec,
 } from './fault-modes.js';
+
+/** The mark the shipped balancer configs put on their own "forwarded nothing" answer. */
+const NOT_FORWARDED: Readonly<Record<string, string>> = Object.freeze({ [HEADER_NOT_FORWARDED]: '1' });
 
 export interface FaultRequestMeta {
   id: JsonRpcId | null | undefined;
@@ -306,7 +311,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     if (req.method === 'GET' && path === healthPath) {
       healthRequests++;
       // A global outage mode is what a probe through the balancer would see too.
-      if (mode.mode === 'balancer-503') return sendHtml(res, 503, BALANCER_503_BODY, mode.retryAfter);
+      if (mode.mode === 'balancer-503') return sendHtml(res, 503, BALANCER_503_BODY, mode.retryAfter, NOT_FORWARDED);
       if (mode.mode === '502') return sendHtml(res, 502, BALANCER_502_BODY, undefined);
       if (mode.mode === '504') return sendHtml(res, 504, BALANCER_504_BODY, undefined);
       const status = mode.mode === 'not-active' ? (mode.status503 ?? 'standby') : health;
@@ -441,7 +446,10 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
         req.socket.resetAndDestroy();
         return;
       case 'balancer-503':
-        sendHtml(res, 503, BALANCER_503_BODY, spec.retryAfter);
+        sendHtml(res, 503, BALANCER_503_BODY, spec.retryAfter, NOT_FORWARDED);
+        return;
+      case 'proxy-503':
+        sendText(res, 503, PROXY_503_BODY);
         return;
       case '502':
         sendHtml(res, 502, BALANCER_502_BODY, undefined);
@@ -550,8 +558,20 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     res.end(bytes);
   }
 
-  function sendHtml(res: ServerResponse, status: number, body: string, retryAfter: string | undefined): void {
+  function sendText(res: ServerResponse, status: number, body: string): void {
+    res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(body)) });
+    res.end(body);
+  }
+
+  function sendHtml(
+    res: ServerResponse,
+    status: number,
+    body: string,
+    retryAfter: string | undefined,
+    extra: Readonly<Record<string, string>> = {},
+  ): void {
     const headers: Record<string, string> = {
+      ...extra,
       'content-type': 'text/html',
       'cache-control': 'no-cache',
       connection: 'close',

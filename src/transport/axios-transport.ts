@@ -11,9 +11,10 @@ import type { AxiosInstance, AxiosRequestConfig } from 'axios';
 import { bindSecretScope, CallAbortedException, ClientClosedException, ConfigurationError, ConnectionFailureException } from '../errors.js';
 import { redactUrl, SecretScope } from '../shared/redact.js';
 import { requireHttpUrl } from '../shared/validate.js';
-import { HEADER_DEDUP, HEADER_EPOCH, HEADER_NODE, type HealthBody, type NodeStatus } from '../wire.js';
+import { HEADER_DEDUP, HEADER_EPOCH, HEADER_NODE, HEADER_NOT_FORWARDED, type HealthBody, type NodeStatus } from '../wire.js';
 import { Attempt, type AttemptOwner, type EndReason } from './attempt.js';
 import { classify, parseEpoch, type AnswerHeaders, type ClassifyContext } from './classify.js';
+import { parseRetryAfter } from './retry-after.js';
 import { resolveTransportOptions, type AxiosTransportOptions } from './options.js';
 import type { HealthResult, Transport, TransportRequest, TransportResponse } from './types.js';
 
@@ -49,6 +50,7 @@ function answerHeaders(h: HeaderBag): AnswerHeaders {
     epoch: first(h[HEADER_EPOCH]),
     retryAfter: first(h['retry-after']),
     dedup: first(h[HEADER_DEDUP]),
+    notForwarded: first(h[HEADER_NOT_FORWARDED]),
   };
 }
 
@@ -164,6 +166,8 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}, secret
         body,
         node: h.node ?? body?.node,
         epoch: parseEpoch(h.epoch) ?? body?.epoch,
+        dedup: h.dedup === '1',
+        retryAfterMs: status === 429 ? parseRetryAfter(h.retryAfter) : undefined,
       });
     }
 
@@ -213,7 +217,14 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}, secret
           method: 'post',
           url: target.rpcUrl,
           data,
-          headers: { ...o.headers, 'Idempotency-Key': call.idempotencyKey, 'X-Hotcold-Attempt': String(call.attempt) },
+          headers: {
+            ...o.headers,
+            'Idempotency-Key': call.idempotencyKey,
+            'X-Hotcold-Attempt': String(call.attempt),
+            // DESIGN §1: what is left of the caller's deadline, so a node does not start a call
+            // nobody waits for any more (it answers 503 EXPIRED: not executed).
+            'X-Hotcold-Timeout-Ms': timeoutHeader(call),
+          },
           transport: attempt,
         };
         dispatch(config, attempt);
@@ -258,6 +269,12 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}, secret
   }
 
   return transport;
+}
+
+/** Whole ms left of the call's deadline (the attempt's timeout when the caller gave none), at least 1. */
+function timeoutHeader(call: TransportRequest): string {
+  const left = call.deadlineLeftMs ?? call.timeoutMs;
+  return String(left >= 1 ? Math.floor(left) : 1);
 }
 
 function parseHealthBody(text: string): HealthBody | undefined {

@@ -12,17 +12,23 @@
  * | JSON-RPC response, matching id (or null), `error`, any status  | RemoteCall             | yes   |
  * | JSON-RPC response with another id                              | Protocol               | maybe |
  * | JSON-RPC `result` with a non-2xx status                        | Protocol               | maybe |
- * | 503 with node headers and body `{"error":"NOT_ACTIVE"}`        | ConnectionFailure (+Retry-After) | no |
+ * | 503 with node headers, body `{"error":"NOT_ACTIVE"}`          | ConnectionFailure (+Retry-After) | no |
+ * | 503 with node headers, body `{"error":"NOT_EXECUTED"|"EXPIRED"}` | ConnectionFailure (+Retry-After) | no |
  * | 503 with node headers, any other body                          | UnknownOutcome         | maybe |
- * | 503 without node headers (balancer: no backend)                | ConnectionFailure (+Retry-After) | no |
- * | 429 without node headers (a rate limiter in front refused it)  | ConnectionFailure (+Retry-After) | no |
- * | 429 with node headers (what the node did is its own business)  | UnknownOutcome         | maybe |
- * | 502, 504 (the balancer may have forwarded it)                  | UnknownOutcome         | maybe |
- * | other 5xx (500, 501, 505, …) without a JSON-RPC body           | UnknownOutcome         | maybe |
+ * | 500 with node headers, body `{"error":"COMMIT_UNKNOWN"}`       | UnknownOutcome         | maybe |
+ * | 5xx without node headers, marked `X-Hotcold-Not-Forwarded: 1`  | ConnectionFailure (+Retry-After) | no |
+ * | any other 5xx without node headers (Envoy's 503 after a reset, |                        |       |
+ * |   an app server's own 503, nginx 502, 504: may have been forwarded) | UnknownOutcome    | maybe |
+ * | 429, with or without node headers (RFC 6585: refused)          | ConnectionFailure, backPressure (+Retry-After) | no |
  * | 2xx that is not JSON / not JSON-RPC                            | Protocol               | maybe |
  * | 3xx (redirects are not followed: a POST must not be replayed)  | Protocol               | maybe |
  * | other 4xx (400, 404, 408, 413, …) without a JSON-RPC body      | Protocol               | maybe |
  * | 1xx or outside 100–599                                         | Protocol               | maybe |
+ *
+ * The rule behind the 5xx rows: "not executed" is said only on evidence the client can trust
+ * (DESIGN §1). A header-less 503 proves nothing — Envoy and Istio answer `503 upstream connect
+ * error or disconnect/reset before headers` after they forwarded the call, app servers send their
+ * own 503s — so only a node's own answer or the balancer's explicit not-forwarded mark count.
  *
  * Attempts that ended without a complete answer:
  *
@@ -45,7 +51,7 @@ import {
   UnknownOutcomeException,
   type RPCException,
 } from '../errors.js';
-import type { JsonRpcId } from '../wire.js';
+import { COMMIT_UNKNOWN_ERROR, NOT_EXECUTED_ERRORS, type JsonRpcId } from '../wire.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TransportResponse } from './types.js';
 
@@ -55,6 +61,8 @@ export interface AnswerHeaders {
   epoch?: string | undefined;
   retryAfter?: string | undefined;
   dedup?: string | undefined;
+  /** `X-Hotcold-Not-Forwarded`: the balancer's own answer, nothing was forwarded (only `1` counts). */
+  notForwarded?: string | undefined;
 }
 
 /** A complete HTTP answer. */
@@ -207,39 +215,42 @@ function classifyAnswer(facts: AnswerFacts, context: ClassifyContext): Classifie
     return fail(new ProtocolException(`${context.method}: JSON-RPC result with HTTP ${status}`, base));
   }
 
-  if (status === 503) {
-    const retryAfterMs = parseRetryAfter(headers.retryAfter, context.now);
-    if (node === undefined) {
-      return fail(
-        new ConnectionFailureException(`${context.method}: HTTP 503 without a node behind it${where(context)}`, {
-          ...base,
-          retryAfterMs,
-        }),
-      );
-    }
-    if (isNotActive(parsed)) {
-      return fail(
-        new ConnectionFailureException(`${context.method}: node ${node} is not active${where(context)}`, {
-          ...base,
-          retryAfterMs,
-        }),
-      );
-    }
-    return fail(new UnknownOutcomeException(`${context.method}: node ${node} answered HTTP 503${where(context)}`, base));
-  }
   if (status === 429) {
-    if (node === undefined) {
+    // RFC 6585 §4: the server refused the request to slow the client down. Back-pressure, not an
+    // outage: the pipeline keeps this backend's "not before" time from Retry-After.
+    return fail(
+      new ConnectionFailureException(`${context.method}: HTTP 429 Too Many Requests${where(context)}`, {
+        ...base,
+        retryAfterMs: parseRetryAfter(headers.retryAfter, context.now),
+        backPressure: true,
+      }),
+    );
+  }
+  if (status >= 500 && status <= 599) {
+    if (node !== undefined) {
+      const stated = nodeError(parsed);
+      if (status === 503 && stated !== undefined && NOT_EXECUTED_ERRORS.has(stated)) {
+        const what = stated === 'NOT_ACTIVE' ? 'is not active' : `did not execute the call (${stated})`;
+        return fail(
+          new ConnectionFailureException(`${context.method}: node ${node} ${what}${where(context)}`, {
+            ...base,
+            retryAfterMs: parseRetryAfter(headers.retryAfter, context.now),
+          }),
+        );
+      }
+      const detail = stated === COMMIT_UNKNOWN_ERROR ? ': the commit\'s outcome is unknown' : '';
+      return fail(new UnknownOutcomeException(`${context.method}: node ${node} answered HTTP ${status}${detail}${where(context)}`, base));
+    }
+    if (headers.notForwarded?.trim() === '1') {
       return fail(
-        new ConnectionFailureException(`${context.method}: HTTP 429 from a rate limiter${where(context)}`, {
+        new ConnectionFailureException(`${context.method}: HTTP ${status} from the balancer, nothing forwarded${where(context)}`, {
           ...base,
           retryAfterMs: parseRetryAfter(headers.retryAfter, context.now),
         }),
       );
     }
-    return fail(new UnknownOutcomeException(`${context.method}: node ${node} answered HTTP 429${where(context)}`, base));
-  }
-  if (status >= 500 && status <= 599) {
-    return fail(new UnknownOutcomeException(`${context.method}: HTTP ${status}${where(context)}`, base));
+    // No evidence either way: a proxy may have forwarded the call before it answered this.
+    return fail(new UnknownOutcomeException(`${context.method}: HTTP ${status} without evidence it was not forwarded${where(context)}`, base));
   }
   if (status >= 200 && status < 300) {
     const what = parsed === undefined ? 'not JSON' : 'not a JSON-RPC 2.0 response';
@@ -251,8 +262,11 @@ function classifyAnswer(facts: AnswerFacts, context: ClassifyContext): Classifie
   return fail(new ProtocolException(`${context.method}: unexpected HTTP ${status}${where(context)}`, base));
 }
 
-function isNotActive(parsed: unknown): boolean {
-  return typeof parsed === 'object' && parsed !== null && (parsed as { error?: unknown }).error === 'NOT_ACTIVE';
+/** The `error` string of a node's own non-JSON-RPC answer (`{"error":"NOT_ACTIVE", …}`), if any. */
+function nodeError(parsed: unknown): string | undefined {
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const error = (parsed as { error?: unknown }).error;
+  return typeof error === 'string' ? error : undefined;
 }
 
 function classifyFailure(facts: FailureFacts, context: ClassifyContext): RPCException {

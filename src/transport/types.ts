@@ -14,6 +14,11 @@ export interface TransportRequest {
   attempt: number;
   /** Per-attempt timeout: the remainder of the whole-call deadline, capped by the method's timeout. */
   timeoutMs: number;
+  /**
+   * Milliseconds left of the whole call's deadline when this attempt is sent, sent as
+   * `X-Hotcold-Timeout-Ms` (relative, like gRPC's `grpc-timeout`). Default: `timeoutMs`.
+   */
+  deadlineLeftMs?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -35,6 +40,10 @@ export interface HealthResult {
   body?: HealthBody | undefined;
   node?: string | undefined;
   epoch?: number | undefined;
+  /** `X-Hotcold-Dedup: 1` on the health answer: the node deduplicates in this term. */
+  dedup?: boolean | undefined;
+  /** `Retry-After` of a `429` answer, in ms (back-pressure: probes honour it too). */
+  retryAfterMs?: number | undefined;
 }
 
 /**

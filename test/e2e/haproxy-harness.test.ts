@@ -21,8 +21,11 @@ interface Backend {
   server: http.Server;
   port: number;
   healthy: boolean;
-  /** What /rpc does: answer, or reset the connection after reading the request. */
-  rpc: 'answer' | 'reset';
+  /**
+   * What /rpc does: answer, reset the connection after reading the request, answer a header-less
+   * 503 of its own (an app server or a proxy behind HAProxy), or hold it without answering.
+   */
+  rpc: 'answer' | 'reset' | 'own-503' | 'stall';
   rpcRequests: number;
 }
 
@@ -41,6 +44,12 @@ async function backend(name: string, healthy: boolean): Promise<Backend> {
         req.socket.destroy();
         return;
       }
+      if (b.rpc === 'own-503') {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('upstream connect error or disconnect/reset before headers. reset reason: connection termination');
+        return;
+      }
+      if (b.rpc === 'stall') return;
       res.writeHead(200, { 'x-hotcold-node': name, 'content-type': 'text/plain' });
       res.end(name);
     });
@@ -50,10 +59,15 @@ async function backend(name: string, healthy: boolean): Promise<Backend> {
   return b;
 }
 
-async function get(url: string): Promise<{ status: number; node: string | undefined; body: string }> {
+async function get(url: string): Promise<{ status: number; node: string | undefined; notForwarded: string | undefined; body: string }> {
   const response = await fetch(url, { method: 'POST', body: '{}', headers: { connection: 'close' } });
   const body = await response.text();
-  return { status: response.status, node: response.headers.get('x-hotcold-node') ?? undefined, body };
+  return {
+    status: response.status,
+    node: response.headers.get('x-hotcold-node') ?? undefined,
+    notForwarded: response.headers.get('x-hotcold-not-forwarded') ?? undefined,
+    body,
+  };
 }
 
 /**
@@ -138,6 +152,44 @@ describe.runIf(binary)('haproxy harness in front of two health-checked servers',
     const none = await eventually(() => get(`${lb.url}/rpc`), (r) => r.status === 503);
     expect(none.status).toBe(503);
     expect(none.node).toBeUndefined();
+    // HAProxy's own "no server" answer carries the mark: the client's only balancer evidence
+    // of "not executed" (DESIGN §1).
+    expect(none.notForwarded).toBe('1');
+  });
+
+  it("passes a backend's own header-less 503 through WITHOUT the not-forwarded mark", async () => {
+    a.healthy = true;
+    b.healthy = false;
+    a.rpc = 'own-503';
+    try {
+      const before = a.rpcRequests;
+      const answer = await eventually(() => get(`${lb.url}/rpc`), (r) => r.status === 503 && r.body.startsWith('upstream'));
+      expect(a.rpcRequests).toBeGreaterThan(before); // it did reach the node
+      expect(answer.status).toBe(503);
+      expect(answer.notForwarded).toBeUndefined();
+    } finally {
+      a.rpc = 'answer';
+    }
+  });
+
+  it('a request cut by shutdown-sessions after it reached a node never gets the mark', async () => {
+    a.healthy = true;
+    b.healthy = false;
+    await eventually(() => get(`${lb.url}/rpc`), (r) => r.node === 'node-a');
+    a.rpc = 'stall';
+    try {
+      const before = a.rpcRequests;
+      const pending = get(`${lb.url}/rpc`).then(
+        (r) => ({ status: r.status, notForwarded: r.notForwarded }),
+        () => ({ status: 0, notForwarded: undefined }), // a cut connection: fine, unmarked
+      );
+      await eventually(async () => a.rpcRequests, (n) => n > before);
+      a.healthy = false; // marked down: HAProxy cuts the session it forwarded to node-a
+      const outcome = await pending;
+      expect(outcome.notForwarded).toBeUndefined();
+    } finally {
+      a.rpc = 'answer';
+    }
   });
 
   it('does not replay a request that reached a node (retry-on defaults to conn-failure)', async () => {

@@ -78,6 +78,8 @@ describe('dev balancer', () => {
     expect(r.status).toBe(503);
     expect(r.headers.get('content-type')).toBe('text/html');
     expect(r.headers.get('x-hotcold-node')).toBeNull();
+    // Its own "forwarded nothing" answer carries the mark the client takes as "not executed".
+    expect(r.headers.get('x-hotcold-not-forwarded')).toBe('1');
     expect(await r.text()).toContain('No server is available');
     expect(a.hits).toBe(0);
     expect(balancer.stats().noBackend).toBe(1);
@@ -99,6 +101,7 @@ describe('dev balancer', () => {
     const broken = await fetch(`${balancer.url}/rpc`, { method: 'POST', body: 'x' });
     expect(broken.status).toBe(502);
     expect(broken.headers.get('x-hotcold-node')).toBeNull();
+    expect(broken.headers.get('x-hotcold-not-forwarded')).toBeNull(); // it was forwarded: maybe
     expect(b.hits).toBe(2);
     expect(balancer.stats().badGateway).toBe(1);
   });

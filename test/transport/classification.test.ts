@@ -82,7 +82,7 @@ describe('not executed: ConnectionFailureException', () => {
     }
   });
 
-  it('balancer 503 without node headers, with its Retry-After', async () => {
+  it('balancer 503 marked X-Hotcold-Not-Forwarded, with its Retry-After', async () => {
     server.enqueue({ mode: 'balancer-503', retryAfter: '2' });
     const out = await attempt(transport, server);
     expect(out.error).toBeInstanceOf(ConnectionFailureException);
@@ -104,11 +104,29 @@ describe('not executed: ConnectionFailureException', () => {
     expectTruthful(out);
   });
 
-  it('429 from a rate limiter in front (no node headers)', async () => {
-    server.enqueue({ mode: 'raw', status: 429, nodeHeaders: false, body: 'slow down', headers: { 'retry-after': '1' } });
+  it.each([false, true])('429 (node headers: %s) is back-pressure: refused, with its Retry-After', async (nodeHeaders) => {
+    server.enqueue({ mode: 'raw', status: 429, nodeHeaders, body: 'slow down', headers: { 'retry-after': '1' } });
     const out = await attempt(transport, server);
     expect(out.error).toBeInstanceOf(ConnectionFailureException);
+    expect(out.error?.mayHaveExecuted).toBe(false);
+    expect((out.error as ConnectionFailureException).backPressure).toBe(true);
     expect((out.error as ConnectionFailureException).retryAfterMs).toBe(1000);
+  });
+
+  it.each(['NOT_EXECUTED', 'EXPIRED'])("a node's own 503 %s (rolled back / time spent): not executed", async (error) => {
+    server.enqueue({ mode: 'raw', status: 503, body: JSON.stringify({ error, node: 'node-a' }), headers: { 'retry-after': '0' } });
+    const out = await attempt(transport, server);
+    expect(out.error).toBeInstanceOf(ConnectionFailureException);
+    expect(out.error?.mayHaveExecuted).toBe(false);
+    expect((out.error as ConnectionFailureException).backPressure).toBe(false);
+    expect(out.error?.node).toBe('node-a');
+  });
+
+  it('sends X-Hotcold-Timeout-Ms: what is left of the call deadline, else the attempt timeout', async () => {
+    const a = await attempt(transport, server, { timeoutMs: 4000, deadlineLeftMs: 2500.7 });
+    expect(a.record?.headers['x-hotcold-timeout-ms']).toBe('2500');
+    const b = await attempt(transport, server, { timeoutMs: 4000 });
+    expect(b.record?.headers['x-hotcold-timeout-ms']).toBe('4000');
   });
 
   it('TLS handshake failure (https to a plain HTTP port)', async () => {
@@ -248,10 +266,37 @@ describe('maybe executed: UnknownOutcomeException', () => {
     expect(out.error?.node).toBe('node-a');
   });
 
-  it('503 with node headers that is not NOT_ACTIVE, and 429 from a node', async () => {
-    server.enqueue({ mode: 'raw', status: 503, body: '{"error":"OVERLOADED"}' }, { mode: 'raw', status: 429, body: '' });
+  it('503 with node headers that is not NOT_ACTIVE/NOT_EXECUTED/EXPIRED', async () => {
+    server.enqueue({ mode: 'raw', status: 503, body: '{"error":"OVERLOADED"}' });
     expect((await attempt(transport, server)).error).toBeInstanceOf(UnknownOutcomeException);
-    expect((await attempt(transport, server)).error).toBeInstanceOf(UnknownOutcomeException);
+  });
+
+  it("a node's 500 COMMIT_UNKNOWN: the commit's fate is unknown", async () => {
+    server.enqueue({ mode: 'raw', status: 500, body: '{"error":"COMMIT_UNKNOWN"}' });
+    const out = await attempt(transport, server);
+    expect(out.error).toBeInstanceOf(UnknownOutcomeException);
+    expect(out.error?.mayHaveExecuted).toBe(true);
+    expect(out.error?.message).toMatch(/unknown/);
+  });
+
+  // issue 8 §1: Envoy/Istio forward the call, the node commits, its connection is cut, and the
+  // proxy answers a header-less 503 of its own. That is no evidence of "not executed".
+  it("a proxy's header-less 503 after it forwarded the call (Envoy's reset 503)", async () => {
+    server.enqueue('proxy-503');
+    const out = await attempt(transport, server);
+    expect(out.record?.executed).toBe(true);
+    expect(out.error).toBeInstanceOf(UnknownOutcomeException);
+    expect(out.error?.mayHaveExecuted).toBe(true);
+  });
+
+  it.each([
+    ['an app server', 'text/html', 'Service Temporarily Unavailable'],
+    ['a JSON API', 'application/json', '{"error":"NOT_ACTIVE"}'],
+  ])("any header-less, unmarked 503 (%s's own) is 'maybe'", async (_who, type, body) => {
+    server.enqueue({ mode: 'raw', status: 503, nodeHeaders: false, body, headers: { 'content-type': type, 'retry-after': '1' } });
+    const out = await attempt(transport, server);
+    expect(out.error).toBeInstanceOf(UnknownOutcomeException);
+    expect(out.error?.mayHaveExecuted).toBe(true);
   });
 });
 

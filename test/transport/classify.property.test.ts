@@ -27,6 +27,7 @@ const headersArb: fc.Arbitrary<AnswerHeaders> = fc.record(
       { nil: undefined },
     ),
     dedup: fc.option(fc.constantFrom('1', '0', ''), { nil: undefined }),
+    notForwarded: fc.option(fc.oneof(fc.constantFrom('1', '0', '', 'true', ' 1 '), fc.string()), { nil: undefined }),
   },
   { requiredKeys: [] },
 );
@@ -49,7 +50,8 @@ function bodyArb(id: fc.Arbitrary<unknown>): fc.Arbitrary<string> {
     fc.string(),
     fc.json(),
     rpcLike.map((o) => JSON.stringify(o)),
-    fc.constant('{"error":"NOT_ACTIVE"}'),
+    fc.constantFrom('NOT_ACTIVE', 'NOT_EXECUTED', 'EXPIRED', 'COMMIT_UNKNOWN', 'OVERLOADED', 'not_active').map((e) => JSON.stringify({ error: e })),
+    fc.constant('upstream connect error or disconnect/reset before headers. reset reason: connection termination'),
     fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('latin1')),
   );
 }
@@ -59,7 +61,11 @@ const factsArb: fc.Arbitrary<{ facts: AttemptFacts; id: string | number }> = idA
     fc.record({
       facts: fc.record({
         kind: fc.constant('answer' as const),
-        status: fc.oneof(fc.integer({ min: -5, max: 1000 }), fc.constantFrom(200, 401, 403, 429, 500, 502, 503, 504)),
+        status: fc.oneof(
+          fc.integer({ min: -5, max: 1000 }),
+          fc.constantFrom(200, 401, 403, 429, 500, 502, 503, 504),
+          fc.integer({ min: 500, max: 599 }),
+        ),
         headers: headersArb,
         body: bodyArb(fc.constant(id)),
       }),
@@ -104,14 +110,62 @@ describe('classify()', () => {
         const out = classify(facts, { method: 'm', id });
         if (out.ok || out.error.mayHaveExecuted) return;
         if (facts.kind === 'answer') {
-          // Only refusals: auth, a node's NOT_ACTIVE, and a front (no node headers) 503/429.
-          expect([401, 403, 429, 503]).toContain(facts.status);
+          // Only refusals: auth, back-pressure, a node's own 503, a marked balancer 5xx.
+          expect(facts.status === 401 || facts.status === 403 || facts.status === 429 || (facts.status >= 500 && facts.status <= 599)).toBe(true);
         } else {
           expect(facts.written || facts.responseStarted).toBe(false);
           expect(['timeout', 'aborted', 'network', 'unserializable']).toContain(facts.reason);
         }
       }),
       { numRuns: 500 },
+    );
+  });
+
+  // DESIGN §1/§2, issue 8 §1: "not executed" needs evidence. Stated here independently of the
+  // classifier: a refusal (401/403/429), a node's own 503 NOT_ACTIVE/NOT_EXECUTED/EXPIRED (node
+  // headers), a 5xx the balancer marked X-Hotcold-Not-Forwarded: 1, or a request never written.
+  it('for every answer or failure WITHOUT evidence, mayHaveExecuted is true', () => {
+    const evidence = (facts: AttemptFacts): boolean => {
+      if (facts.kind === 'failure') return !facts.written && !facts.responseStarted;
+      const { status, headers, body } = facts;
+      if (status === 401 || status === 403 || status === 429) return true;
+      const hasNode = typeof headers.node === 'string' && headers.node.length > 0;
+      if (status === 503 && hasNode) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body);
+        } catch {
+          return false;
+        }
+        const error = (parsed as { error?: unknown } | null)?.error;
+        return error === 'NOT_ACTIVE' || error === 'NOT_EXECUTED' || error === 'EXPIRED';
+      }
+      return status >= 500 && status <= 599 && !hasNode && headers.notForwarded?.trim() === '1';
+    };
+    fc.assert(
+      fc.property(factsArb, ({ facts, id }) => {
+        const out = classify(facts, { method: 'm', id });
+        if (out.ok || evidence(facts)) return;
+        expect(out.error.mayHaveExecuted).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('every header-less, unmarked 5xx is "maybe", whatever its body and Retry-After', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 500, max: 599 }),
+        bodyArb(fc.constant(1)),
+        fc.option(fc.string(), { nil: undefined }),
+        fc.option(fc.constantFrom('0', '', 'yes', '2'), { nil: undefined }),
+        (status, body, retryAfter, notForwarded) => {
+          const out = classify({ kind: 'answer', status, headers: { retryAfter, notForwarded }, body }, { method: 'm', id: 1 });
+          expect(out.ok).toBe(false);
+          if (!out.ok) expect(out.error.mayHaveExecuted).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 

@@ -1,0 +1,46 @@
+/**
+ * What the client learned about deduplication, scoped to who said it (issue 8 §1): `X-Hotcold-Dedup`
+ * on an answer is a statement by ONE node in ONE term (fencing epoch) behind ONE backend URL. It
+ * is never applied to another node, another term or another backend: after a failover the new
+ * node must advertise it again before a "maybe" non-idempotent call is repeated on the strength of
+ * it. Kept per backend, replaced by each answer, forgotten when the backend's serving identity
+ * changes.
+ */
+export interface DedupStatement {
+  readonly node: string | undefined;
+  readonly epoch: number | undefined;
+}
+
+export class DedupFacts {
+  private readonly byBackend = new Map<string, DedupStatement>();
+
+  /** An answer from `backend` by `node`/`epoch` did (or did not) carry `X-Hotcold-Dedup: 1`. Cheap when unchanged. */
+  record(backend: string, node: string | undefined, epoch: number | undefined, dedup: boolean): void {
+    const known = this.byBackend.get(backend);
+    if (dedup) {
+      if (known === undefined || known.node !== node || known.epoch !== epoch) {
+        if (known !== undefined && isOlder(epoch, known.epoch)) return;
+        this.byBackend.set(backend, { node, epoch });
+      }
+    } else if (known !== undefined && !isOlder(epoch, known.epoch)) {
+      // An answer without the header revokes it. A deposed node's late answer (a lower epoch)
+      // neither grants nor revokes the current term's statement.
+      this.byBackend.delete(backend);
+    }
+  }
+
+  /** Whether the node now serving `backend` (`node`, `epoch`) advertised dedup in this term. */
+  holds(backend: string, node: string | undefined, epoch: number | undefined): boolean {
+    const known = this.byBackend.get(backend);
+    return known !== undefined && known.node === node && known.epoch === epoch;
+  }
+
+  /** The serving identity behind `backend` changed: whatever its predecessor said is void. */
+  forget(backend: string): void {
+    this.byBackend.delete(backend);
+  }
+}
+
+function isOlder(epoch: number | undefined, than: number | undefined): boolean {
+  return epoch !== undefined && than !== undefined && epoch < than;
+}
