@@ -70,6 +70,7 @@ describe('shipped nginx.conf', () => {
       '    upstream u {',
       '        server 10.0.0.1:8080 max_fails=1 fail_timeout=1s;',
       '        server 10.0.0.2:8080 max_fails=1;',
+      '        server 10.0.0.1:8080 backup;',
       '    }',
       '    server {',
       '        listen 1.2.3.4:80;',
@@ -81,9 +82,10 @@ describe('shipped nginx.conf', () => {
     expect(out).toContain('listen 127.0.0.1:9000;');
     expect(out).toContain('server 127.0.0.1:1 max_fails=1 fail_timeout=1s;');
     expect(out).toContain('server 127.0.0.1:2 max_fails=1;');
+    expect(out).toContain('server 127.0.0.1:1 backup;');
     expect(out).toContain('    server {\n');
-    expect(() => renderNginxConfig(template, { port: 1, backends: [{ port: 1 }] })).toThrow(/2 upstream servers, 1/);
-    expect(() => renderNginxConfig(template, { port: 1, backends: [{ port: 1 }, { port: 2 }, { port: 3 }] })).toThrow(/2 upstream servers, 3/);
+    expect(() => renderNginxConfig(template, { port: 1, backends: [{ port: 1 }] })).toThrow(/2 upstream server addresses, 1/);
+    expect(() => renderNginxConfig(template, { port: 1, backends: [{ port: 1 }, { port: 2 }, { port: 3 }] })).toThrow(/2 upstream server addresses, 3/);
     expect(() => renderNginxConfig(template.replace(/ *listen.*\n/, ''), { port: 1, backends: [{ port: 1 }, { port: 2 }] })).toThrow(/listen/);
   });
 });
@@ -193,7 +195,11 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
     // The failing input of issue 8 §5: `server a; server b backup;`. A POST's 503 never marks
     // a server failed (nginx passes it to the client instead of to the next server), so the
     // backup is never used while the primary answers at all.
-    const template = await derivedTemplate((text) => text.replace(/(\n\s*server 127\.0\.0\.1:8082[^;]*);/, '$1 backup;'));
+    const template = await derivedTemplate((text) =>
+      text
+        .replace(/\n\s*server 127\.0\.0\.1:808[12][^;]*;/g, '')
+        .replace('zone hotcold 64k;', 'zone hotcold 64k;\n        server 127.0.0.1:8081;\n        server 127.0.0.1:8082 backup;'),
+    );
     const { lb, a, b } = await start('standby', 'active', template);
     for (let i = 0; i < 6; i++) expect(await post(lb.url)).toMatchObject({ status: 503, node: 'node-a' });
     expect(a.calls).toBe(6);

@@ -30,13 +30,15 @@ export interface NginxBackend {
 }
 
 /**
- * Rewrites the template's `listen` line and the addresses of its upstream `server` lines, in
- * order (nginx's upstream servers have no names). Throws when the template does not have exactly
- * one `listen` and as many servers as backends given, so a drifting example fails loudly.
+ * Rewrites the template's `listen` line and the node addresses of its upstream `server` lines:
+ * the template's distinct addresses, in order of first appearance, become `backends` (nginx's
+ * upstream servers have no names; one node may appear on several lines). Throws when the
+ * template does not have exactly one `listen` and as many distinct addresses as backends given,
+ * so a drifting example fails loudly.
  */
 export function renderNginxConfig(template: string, options: { port: number; backends: readonly NginxBackend[] }): string {
   let listens = 0;
-  let servers = 0;
+  const addresses: string[] = [];
   const lines = template.split('\n').map((line) => {
     const listen = /^(\s*listen\s+)[^\s;]+(.*)$/.exec(line);
     if (listen) {
@@ -44,17 +46,18 @@ export function renderNginxConfig(template: string, options: { port: number; bac
       return `${listen[1]}127.0.0.1:${options.port}${listen[2]}`;
     }
     // `server <address> [parameters];` inside `upstream`; a `server {` block is not one.
-    const server = /^(\s*server\s+)(?!\{)[^\s;{]+(.*;.*)$/.exec(line);
-    if (server) {
-      const backend = options.backends[servers];
-      servers += 1;
-      // More servers than backends: counted here, refused below with the full count.
-      return backend ? `${server[1]}${backend.host ?? '127.0.0.1'}:${backend.port}${server[2]}` : line;
-    }
-    return line;
+    const server = /^(\s*server\s+)([^\s;{]+)(.*;.*)$/.exec(line);
+    if (!server) return line;
+    const address = server[2] ?? '';
+    if (!addresses.includes(address)) addresses.push(address);
+    const backend = options.backends[addresses.indexOf(address)];
+    // More addresses than backends: counted here, refused below with the full count.
+    return backend ? `${server[1]}${backend.host ?? '127.0.0.1'}:${backend.port}${server[3]}` : line;
   });
   if (listens !== 1) throw new Error(`nginx template must have exactly one listen line, has ${listens}`);
-  if (servers !== options.backends.length) throw new Error(`nginx template has ${servers} upstream servers, ${options.backends.length} were given`);
+  if (addresses.length !== options.backends.length) {
+    throw new Error(`nginx template has ${addresses.length} upstream server addresses, ${options.backends.length} were given`);
+  }
   return lines.join('\n');
 }
 
