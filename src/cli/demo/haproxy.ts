@@ -1,11 +1,5 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnManaged, type ManagedChild } from './child.js';
-import { canConnect, freePort } from './ports.js';
-import { sleep } from '../../shared/sleep.js';
+import { findBinary, startBalancerProcess, type RunningBalancerProcess } from './balancer-process.js';
 
 /**
  * Runs real HAProxy in front of two nodes, from the shipped example configuration
@@ -20,10 +14,7 @@ const CANDIDATES = ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/ha
  * installed", not "look elsewhere"), else a standard location or one on PATH; undefined if none.
  */
 export function findHaproxy(): string | undefined {
-  const fromEnv = process.env.HAPROXY_BIN;
-  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
-  const onPath = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'haproxy'));
-  return [...CANDIDATES, ...onPath].find((candidate) => existsSync(candidate));
+  return findBinary('HAPROXY_BIN', 'haproxy', CANDIDATES);
 }
 
 /** examples/haproxy/haproxy.cfg, found from this module in src/ or in dist/. */
@@ -68,16 +59,8 @@ export function renderHaproxyConfig(template: string, options: { port: number; b
   return lines.join('\n');
 }
 
-export interface RunningHaproxy {
-  /** `http://127.0.0.1:<port>`: the frontend the clients call. */
-  readonly url: string;
-  readonly port: number;
-  readonly configFile: string;
-  readonly child: ManagedChild;
-  /** HAProxy's log lines so far (server UP/DOWN transitions). */
-  log(): string;
-  stop(): Promise<void>;
-}
+/** HAProxy running in the foreground (`-db`); `log()` has its server UP/DOWN transitions. */
+export type RunningHaproxy = RunningBalancerProcess;
 
 export interface StartHaproxyOptions {
   backends: readonly HaproxyBackend[];
@@ -99,53 +82,14 @@ export class HaproxyNotInstalledError extends Error {
 export async function startHaproxy(options: StartHaproxyOptions): Promise<RunningHaproxy> {
   const binary = options.binary ?? findHaproxy();
   if (!binary) throw new HaproxyNotInstalledError();
-  const template = await readFile(options.template ?? exampleConfigPath(), 'utf8');
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'hotcold-haproxy-'));
-  let lastError: unknown;
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await freePort();
-      const configFile = path.join(dir, 'haproxy.cfg');
-      await writeFile(configFile, renderHaproxyConfig(template, { port, backends: options.backends }));
-      const child = spawnManaged('haproxy', binary, ['-f', configFile, '-db'], {
-        ...(options.onLine ? { onLine: (line: string) => options.onLine?.(line) } : {}),
-      });
-      try {
-        await waitListening(child, port, options.readyTimeoutMs ?? 5000);
-      } catch (error) {
-        lastError = error;
-        await child.stop({ signal: 'SIGKILL' });
-        continue;
-      }
-      return {
-        url: `http://127.0.0.1:${port}`,
-        port,
-        configFile,
-        child,
-        log: () => child.tail(),
-        async stop() {
-          await child.stop({ signal: 'SIGTERM', graceMs: 2000 });
-          await rm(dir, { recursive: true, force: true });
-        },
-      };
-    }
-  } catch (error) {
-    lastError = error;
-  }
-  await rm(dir, { recursive: true, force: true });
-  throw lastError instanceof Error ? lastError : new Error('haproxy did not start');
-}
-
-async function waitListening(child: ManagedChild, port: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (child.hasExited()) throw new Error(`haproxy exited before listening:\n${child.tail()}`);
-    if (await canConnect(port, 200)) {
-      // Connectable could, in a race, be another process on a reused port: check it is ours.
-      if (child.hasExited()) throw new Error(`haproxy exited before listening:\n${child.tail()}`);
-      return;
-    }
-    await sleep(25);
-  }
-  throw new Error(`haproxy did not listen on ${port} within ${timeoutMs} ms:\n${child.tail()}`);
+  return startBalancerProcess({
+    name: 'haproxy',
+    binary,
+    templateFile: options.template ?? exampleConfigPath(),
+    configName: 'haproxy.cfg',
+    render: (template, port) => renderHaproxyConfig(template, { port, backends: options.backends }),
+    args: (_dir, configFile) => ['-f', configFile, '-db'],
+    ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
+    ...(options.onLine ? { onLine: options.onLine } : {}),
+  });
 }

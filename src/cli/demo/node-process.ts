@@ -13,6 +13,8 @@ export interface NodeProcessOptions {
   db: string;
   updateIntervalMs: number;
   waitIntervalMs: number;
+  /** Port to listen on; default 0 (any free port). A restarted node passes its old one. */
+  port?: number;
   /** Extra CLI arguments (e.g. table names). */
   extraArgs?: readonly string[];
   readyTimeoutMs?: number;
@@ -44,7 +46,7 @@ export async function spawnNodeProcess(options: NodeProcessOptions): Promise<Nod
     ...cli.args,
     'node',
     '--port',
-    '0',
+    String(options.port ?? 0),
     '--machine',
     options.machine,
     '--update-interval',

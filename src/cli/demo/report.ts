@@ -2,9 +2,10 @@ import type { LedgerVerdict } from './ledger-check.js';
 
 /** What the demo, the e2e suite and the bench report about one failover run. */
 export interface RunSummary {
-  scenario: 'crash' | 'planned' | 'freeze' | 'start-together';
+  /** `rejoin`: a crash, then the killed node restarts on its address as the standby. */
+  scenario: 'crash' | 'planned' | 'freeze' | 'start-together' | 'rejoin';
   db: 'sqlite' | 'postgres';
-  lb: 'dev' | 'haproxy';
+  lb: 'dev' | 'haproxy' | 'nginx';
   callers: number;
   calls: number;
   acknowledged: number;
@@ -90,7 +91,7 @@ export function formatSummaryTable(s: RunSummary): string {
   const kinds = Object.entries(s.failuresByKind).map(([k, n]) => `${k} ${n}`).join(', ');
   const rows: Array<[string, string]> = [
     ['scenario', `${s.scenario === 'planned' ? 'planned switchover (drain)' : s.scenario === 'crash' ? 'crash (SIGKILL of the hot node)' : s.scenario}`],
-    ['lease database / balancer', `${s.db} / ${s.lb === 'dev' ? 'dev balancer' : 'HAProxy'}`],
+    ['lease database / balancer', `${s.db} / ${s.lb === 'dev' ? 'dev balancer' : s.lb === 'nginx' ? 'nginx' : 'HAProxy'}`],
     ['hot node before -> after', `${who(s.from)} -> ${who(s.to)}`],
     ['failovers seen by the client', String(s.failovers)],
     ['concurrent callers', String(s.callers)],

@@ -25,6 +25,8 @@ export interface ScenarioOptions {
   scenario: Scenario;
   db: RunDatabase;
   lb: BalancerKind;
+  /** A balancer config template instead of the shipped one (HAProxy, nginx). */
+  balancerTemplate?: string;
   callers: number;
   updateIntervalMs?: number;
   waitIntervalMs?: number;
@@ -52,7 +54,12 @@ export interface ScenarioResult {
   frozenNodeFenced?: boolean | undefined;
   /** What the resumed node answered, for the report. */
   frozenNodeDetail?: string | undefined;
-  /** Process ids of every node (and HAProxy) the run started: all gone when it returns. */
+  /**
+   * For the rejoin scenario: when (monotonic ms) the killed node was back on its address and
+   * reported itself a standby. Calls started after it must still succeed.
+   */
+  rejoinedAt?: number | undefined;
+  /** Process ids of every node (and balancer) the run started: all gone when it returns. */
   pids: number[];
   /** Health sampling rounds (every ~50 ms) in which both nodes answered 200: must be 0. */
   bothActiveSamples: number;
@@ -92,12 +99,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const started = monotonicNow();
   let frozenNodeFenced: boolean | undefined;
   let frozenNodeDetail: string | undefined;
+  let rejoinedAt: number | undefined;
   const pids: number[] = [];
 
   try {
-    const spawn = async (machine: string): Promise<NodeProcess> => {
+    const spawn = async (machine: string, port?: number): Promise<NodeProcess> => {
       const pending = spawnNodeProcess({
         machine,
+        ...(port !== undefined ? { port } : {}),
         db: options.db.url,
         updateIntervalMs,
         waitIntervalMs,
@@ -135,8 +144,13 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       await sampler.stop();
     });
 
-    log(`starting the ${options.lb === 'haproxy' ? 'HAProxy' : 'dev'} balancer`);
-    const balancer = await startBalancer(options.lb, nodes.map((n) => ({ name: n.machine, port: n.port })), checkIntervalMs);
+    log(`starting the ${options.lb === 'haproxy' ? 'HAProxy' : options.lb === 'nginx' ? 'nginx' : 'dev'} balancer`);
+    const balancer = await startBalancer(
+      options.lb,
+      nodes.map((n) => ({ name: n.machine, port: n.port })),
+      checkIntervalMs,
+      options.balancerTemplate !== undefined ? { template: options.balancerTemplate } : {},
+    );
     if (balancer.pid !== undefined) pids.push(balancer.pid);
     resources.add('balancer', () => balancer.stop());
     await waitFor('the balancer to route to the hot node', async () => ((await balancer.health())?.status === 200 ? true : undefined), 10_000, signal);
@@ -187,7 +201,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
 
     if (options.scenario !== 'start-together') {
       faultAt = monotonicNow();
-      if (options.scenario === 'crash') {
+      if (options.scenario === 'crash' || options.scenario === 'rejoin') {
         phase = 'crashed';
         log(`SIGKILL ${hot.node.machine} (pid ${hot.node.child.pid}), the hot node`);
         hot.node.child.signal('SIGKILL');
@@ -212,6 +226,20 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         frozenNodeFenced = fencing.fenced;
         frozenNodeDetail = fencing.detail;
         log(`${hot.node.machine} ${fencing.fenced ? 'fenced itself' : 'DID NOT fence itself'} (${fencing.detail})`);
+      }
+      if (options.scenario === 'rejoin') {
+        // The killed node comes back on the same address, as the standby: the balancer must
+        // keep the calls on the hot node although the old address answers again.
+        log(`restarting ${hot.node.machine} on port ${hot.node.port} as the standby`);
+        const back = await spawn(hot.node.machine, hot.node.port);
+        nodes.push(back); // the split-brain sampler watches it too
+        await waitFor(`${back.machine} to report it is the standby`, async () => {
+          const health = await back.health(500);
+          return health !== undefined && health.status !== 200 ? true : undefined;
+        }, 10_000, signal);
+        rejoinedAt = monotonicNow();
+        phase = 'rejoined';
+        log(`${back.machine} is back as the standby`);
       }
     }
     await sleep(afterMs, signal);
@@ -250,7 +278,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       durationMs: endedAt - started,
     });
     if (frozenNodeFenced === false || bothActiveSamples > 0) summary.ok = false;
-    return { summary, verdict, records, frozenNodeFenced, frozenNodeDetail, pids, bothActiveSamples, healthSamples };
+    return { summary, verdict, records, frozenNodeFenced, frozenNodeDetail, rejoinedAt, pids, bothActiveSamples, healthSamples };
   } finally {
     const errors = await resources.disposeAll();
     for (const error of errors) log(error.message);

@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sleep } from '../../shared/sleep.js';
+import { spawnManaged, type ManagedChild } from './child.js';
+import { canConnect, freePort } from './ports.js';
+
+/**
+ * What HAProxy and nginx have in common as test balancers: a binary found on this machine, a
+ * shipped config rendered with loopback ports, a foreground child process owned by the caller,
+ * and a private folder that is removed with it.
+ */
+
+/**
+ * The binary: `$<envVar>` when set (and then only it: a wrong path means "not installed", not
+ * "look elsewhere"), else the first of `candidates` or `<name>` on PATH that exists.
+ */
+export function findBinary(envVar: string, name: string, candidates: readonly string[]): string | undefined {
+  const fromEnv = process.env[envVar];
+  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
+  const onPath = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, name));
+  return [...candidates, ...onPath].find((candidate) => existsSync(candidate));
+}
+
+/** A balancer process listening on 127.0.0.1:`port`, with its private folder. */
+export interface RunningBalancerProcess {
+  /** `http://127.0.0.1:<port>`: the address clients call. */
+  readonly url: string;
+  readonly port: number;
+  readonly configFile: string;
+  /** The private folder (config, pid, logs, temp files); removed by `stop`. */
+  readonly dir: string;
+  readonly child: ManagedChild;
+  /** The process's output lines so far. */
+  log(): string;
+  /** Ends the process (escalating to SIGKILL) and removes its folder. */
+  stop(): Promise<void>;
+}
+
+export interface StartBalancerProcessOptions {
+  /** For messages: `haproxy`, `nginx`. */
+  name: string;
+  binary: string;
+  templateFile: string;
+  /** The config file's name inside the private folder. */
+  configName: string;
+  /** The template with its listen address set to `port` (and the nodes' addresses). */
+  render(template: string, port: number): string;
+  /** Command-line arguments, given the private folder and the rendered config's path. */
+  args(dir: string, configFile: string): string[];
+  readyTimeoutMs?: number;
+  onLine?: (line: string) => void;
+}
+
+/**
+ * Starts the balancer in the foreground on a free loopback port; retries with another port when
+ * the bind races with another process (the port is only known free a moment before).
+ */
+export async function startBalancerProcess(options: StartBalancerProcessOptions): Promise<RunningBalancerProcess> {
+  const template = await readFile(options.templateFile, 'utf8');
+  const dir = await mkdtemp(path.join(os.tmpdir(), `hotcold-${options.name}-`));
+  // nginx's workers drop root privileges; they must still reach their temp folders in here.
+  await chmod(dir, 0o755);
+  let lastError: unknown;
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const port = await freePort();
+      const configFile = path.join(dir, options.configName);
+      await writeFile(configFile, options.render(template, port));
+      const child = spawnManaged(options.name, options.binary, options.args(dir, configFile), {
+        ...(options.onLine ? { onLine: (line: string) => options.onLine?.(line) } : {}),
+      });
+      try {
+        await waitListening(options.name, child, port, options.readyTimeoutMs ?? 5000);
+      } catch (error) {
+        lastError = error;
+        await child.stop({ signal: 'SIGKILL' });
+        continue;
+      }
+      return {
+        url: `http://127.0.0.1:${port}`,
+        port,
+        configFile,
+        dir,
+        child,
+        log: () => child.tail(),
+        async stop() {
+          await child.stop({ signal: 'SIGTERM', graceMs: 2000 });
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    }
+  } catch (error) {
+    lastError = error;
+  }
+  await rm(dir, { recursive: true, force: true });
+  throw lastError instanceof Error ? lastError : new Error(`${options.name} did not start`);
+}
+
+async function waitListening(name: string, child: ManagedChild, port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.hasExited()) throw new Error(`${name} exited before listening:\n${child.tail()}`);
+    if (await canConnect(port, 200)) {
+      // Connectable could, in a race, be another process on a reused port: check it is ours.
+      if (child.hasExited()) throw new Error(`${name} exited before listening:\n${child.tail()}`);
+      return;
+    }
+    await sleep(25);
+  }
+  throw new Error(`${name} did not listen on ${port} within ${timeoutMs} ms:\n${child.tail()}`);
+}
