@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findNginx, nginxArgs, nginxExampleConfigPath, renderNginxConfig, startNginx, type RunningNginx } from '../../src/cli/demo/nginx.js';
+import { freePort } from '../../src/cli/demo/ports.js';
 import { isRPCException } from '../../src/errors.js';
 import { createAxiosTransport } from '../../src/transport/index.js';
 import { startFakeNode, type FakeNode, type FakeNodeMode } from '../support/fake-node.js';
@@ -58,7 +59,31 @@ describe('shipped nginx.conf', () => {
   it.runIf(available)('is valid as shipped', async () => {
     const prefix = await mkdtemp(path.join(os.tmpdir(), 'hotcold-nginx-t-'));
     try {
-      execFileSync(binary ?? 'nginx', ['-t', '-q', ...nginxArgs(prefix, nginxExampleConfigPath())], { stdio: 'pipe' });
+      // `nginx -t` binds the listen address, which another program may hold on a shared
+      // machine: only that line is moved to a free port.
+      const shipped = await readFile(nginxExampleConfigPath(), 'utf8');
+      const config = path.join(prefix, 'nginx.conf');
+      await writeFile(config, shipped.replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${await freePort()};`));
+      expect(await readFile(config, 'utf8')).not.toBe(shipped);
+      execFileSync(binary ?? 'nginx', ['-t', '-q', ...nginxArgs(prefix, config)], { stdio: 'pipe' });
+    } finally {
+      await rm(prefix, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(available)('the production block in docs/deploy-nginx.md is valid too', async () => {
+    const doc = await readFile(new URL('../../docs/deploy-nginx.md', import.meta.url), 'utf8');
+    const block = /```nginx\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(block).toBeDefined();
+    const prefix = await mkdtemp(path.join(os.tmpdir(), 'hotcold-nginx-doc-'));
+    try {
+      // The block is an http-level include (conf.d); wrap it as nginx.conf would. `nginx -t`
+      // binds the listen address: the VIP becomes a free loopback port.
+      const local = (block ?? '').replace(/listen [^;\s]+;/, `listen 127.0.0.1:${await freePort()};`);
+      const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${t}_temp;`).join('\n');
+      const config = `pid nginx.pid;\nevents {}\nhttp {\naccess_log off;\n${temp}\n${local}\n}\n`;
+      await writeFile(path.join(prefix, 'nginx.conf'), config);
+      execFileSync(binary ?? 'nginx', ['-t', '-q', ...nginxArgs(prefix, path.join(prefix, 'nginx.conf'))], { stdio: 'pipe' });
     } finally {
       await rm(prefix, { recursive: true, force: true });
     }
