@@ -55,38 +55,35 @@ async function classifiedAttempt(url: string): Promise<{ kind: string; mayHaveEx
   }
 }
 
+/**
+ * `nginx -t` on `config` in a throwaway prefix. nginx -t binds the listen address, which another
+ * program may hold on a shared machine (or, for the documented VIP, not exist here): the one
+ * `listen` line is moved to a free loopback port first.
+ */
+async function expectNginxAccepts(config: string): Promise<void> {
+  const local = config.replace(/listen [^;\s]+;/, `listen 127.0.0.1:${await freePort()};`);
+  expect(local).not.toBe(config);
+  const prefix = await mkdtemp(path.join(os.tmpdir(), 'hotcold-nginx-t-'));
+  try {
+    await writeFile(path.join(prefix, 'nginx.conf'), local);
+    execFileSync(binary ?? 'nginx', ['-t', '-q', ...nginxArgs(prefix, path.join(prefix, 'nginx.conf'))], { stdio: 'pipe' });
+  } finally {
+    await rm(prefix, { recursive: true, force: true });
+  }
+}
+
 describe('shipped nginx.conf', () => {
   it.runIf(available)('is valid as shipped', async () => {
-    const prefix = await mkdtemp(path.join(os.tmpdir(), 'hotcold-nginx-t-'));
-    try {
-      // `nginx -t` binds the listen address, which another program may hold on a shared
-      // machine: only that line is moved to a free port.
-      const shipped = await readFile(nginxExampleConfigPath(), 'utf8');
-      const config = path.join(prefix, 'nginx.conf');
-      await writeFile(config, shipped.replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${await freePort()};`));
-      expect(await readFile(config, 'utf8')).not.toBe(shipped);
-      execFileSync(binary ?? 'nginx', ['-t', '-q', ...nginxArgs(prefix, config)], { stdio: 'pipe' });
-    } finally {
-      await rm(prefix, { recursive: true, force: true });
-    }
+    await expectNginxAccepts(await readFile(nginxExampleConfigPath(), 'utf8'));
   });
 
   it.runIf(available)('the production block in docs/deploy-nginx.md is valid too', async () => {
     const doc = await readFile(new URL('../../docs/deploy-nginx.md', import.meta.url), 'utf8');
     const block = /```nginx\n([\s\S]*?)```/.exec(doc)?.[1];
     expect(block).toBeDefined();
-    const prefix = await mkdtemp(path.join(os.tmpdir(), 'hotcold-nginx-doc-'));
-    try {
-      // The block is an http-level include (conf.d); wrap it as nginx.conf would. `nginx -t`
-      // binds the listen address: the VIP becomes a free loopback port.
-      const local = (block ?? '').replace(/listen [^;\s]+;/, `listen 127.0.0.1:${await freePort()};`);
-      const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${t}_temp;`).join('\n');
-      const config = `pid nginx.pid;\nevents {}\nhttp {\naccess_log off;\n${temp}\n${local}\n}\n`;
-      await writeFile(path.join(prefix, 'nginx.conf'), config);
-      execFileSync(binary ?? 'nginx', ['-t', '-q', ...nginxArgs(prefix, path.join(prefix, 'nginx.conf'))], { stdio: 'pipe' });
-    } finally {
-      await rm(prefix, { recursive: true, force: true });
-    }
+    // The block is an http-level include (conf.d); wrap it as nginx.conf would.
+    const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${t}_temp;`).join('\n');
+    await expectNginxAccepts(`pid nginx.pid;\nevents {}\nhttp {\naccess_log off;\n${temp}\n${block ?? ''}\n}\n`);
   });
 
   it('rendering rewrites only the listen and upstream server addresses, and refuses a drifting template', () => {
