@@ -193,6 +193,22 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
     expect(await classifiedAttempt(lb.url)).toEqual({ kind: 'connection-failure', mayHaveExecuted: false });
   });
 
+  it('a probe passed on after a node\'s 503 that then fails is never marked (in doubt: maybe)', async () => {
+    const { lb, b } = await start('standby', 'active');
+    await b.close();
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${lb.url}/health`, { headers: { connection: 'close' } });
+      await response.arrayBuffer();
+      expect(response.headers.get('x-hotcold-not-forwarded')).toBeNull();
+      // Either node-a's own 503 (the last answer nginx got) or nginx's unmarked 502.
+      const fromNode = response.headers.get('x-hotcold-node');
+      expect(fromNode === 'node-a' ? response.status === 503 : response.status === 502).toBe(true);
+    }
+    const access = await readFile(path.join(lb.dir, 'access.log'), 'utf8');
+    // A node's 503 among the attempts, bytes sent to it, and still no mark.
+    expect(access).toMatch(/"GET \/health HTTP\/1\.1" 502 .*status=(\d+, )*503, .*sent=(\d+, )*[1-9]\d*, .* not_forwarded=$/m);
+  });
+
   it('a call cut after it reached a node: 502 WITHOUT the mark, not replayed on the other node, classified maybe', async () => {
     const { lb, a, b } = await start('reset', 'reset');
     const answer = await post(lb.url);
