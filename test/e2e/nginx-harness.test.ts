@@ -6,12 +6,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findNginx, nginxArgs, nginxExampleConfigPath, renderNginxConfig, startNginx, type RunningNginx } from '../../src/cli/demo/nginx.js';
-import { freePort } from '../../src/cli/demo/ports.js';
+import { canConnect, freePort } from '../../src/cli/demo/ports.js';
 import { isRPCException } from '../../src/errors.js';
 import { createAxiosTransport } from '../../src/transport/index.js';
 import { startFakeNode, type FakeNode, type FakeNodeMode } from '../support/fake-node.js';
@@ -70,6 +70,19 @@ async function expectNginxAccepts(config: string): Promise<void> {
   } finally {
     await rm(prefix, { recursive: true, force: true });
   }
+}
+
+/** Processes of process group `pgid` that are not zombies (Linux /proc; zombies hold no sockets). */
+async function liveProcessesInGroup(pgid: number): Promise<number[]> {
+  const live: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid pgrp ...; comm may contain spaces, so split after the last ')'.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') live.push(Number(entry));
+  }
+  return live;
 }
 
 describe('shipped nginx.conf', () => {
@@ -260,5 +273,16 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
     expect(lb.child.hasExited()).toBe(true);
     expect(() => process.kill(pid, 0)).toThrow();
     expect(existsSync(lb.dir)).toBe(false);
+  });
+
+  it('a master killed outright leaves no worker behind holding the port', async () => {
+    const { lb } = await start('active', 'active');
+    const pid = lb.child.pid;
+    lb.child.signal('SIGKILL'); // nginx's worker outlives its master on SIGKILL
+    await lb.child.exited;
+    expect(await liveProcessesInGroup(pid)).not.toEqual([]); // the orphaned worker
+    await lb.stop();
+    expect(await liveProcessesInGroup(pid)).toEqual([]);
+    expect(await canConnect(lb.port, 500)).toBe(false);
   });
 });

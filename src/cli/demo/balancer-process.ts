@@ -94,13 +94,15 @@ export async function startBalancerProcess<B>(spec: BalancerKindSpec<B>, options
       const configFile = path.join(dir, spec.configName);
       await writeFile(configFile, spec.render(template, { port, backends: options.backends }));
       const child = spawnManaged(spec.name, binary, spec.args(dir, configFile), {
+        // Its own process group, so that `end` reaches worker processes too.
+        detached: true,
         ...(options.onLine ? { onLine: (line: string) => options.onLine?.(line) } : {}),
       });
       try {
         await waitListening(spec.name, child, port, options.readyTimeoutMs ?? 5000);
       } catch (error) {
         lastError = error;
-        await child.stop({ signal: 'SIGKILL' });
+        await end(child);
         continue;
       }
       return {
@@ -111,7 +113,7 @@ export async function startBalancerProcess<B>(spec: BalancerKindSpec<B>, options
         child,
         log: () => child.tail(),
         async stop() {
-          await child.stop({ signal: 'SIGTERM', graceMs: 2000 });
+          await end(child);
           await rm(dir, { recursive: true, force: true });
         },
       };
@@ -121,6 +123,30 @@ export async function startBalancerProcess<B>(spec: BalancerKindSpec<B>, options
   }
   await rm(dir, { recursive: true, force: true });
   throw lastError instanceof Error ? lastError : new Error(`${spec.name} did not start`);
+}
+
+/**
+ * SIGTERM (both balancers shut down at once on it), SIGKILL after a grace period; then whatever
+ * is left of the process group. An nginx worker outlives a SIGKILLed master and keeps the port.
+ */
+async function end(child: ManagedChild): Promise<void> {
+  await child.stop({ signal: 'SIGTERM', graceMs: 2000 });
+  const group = -child.pid;
+  try {
+    process.kill(group, 'SIGKILL');
+  } catch {
+    return; // ESRCH: the group is already empty, the usual case.
+  }
+  // Killed just now: wait (briefly) until it is gone and its sockets closed. An orphan that
+  // nobody reaps stays a zombie, which holds nothing: give up waiting after a while.
+  for (let waited = 0; waited < 2000; waited += 10) {
+    try {
+      process.kill(group, 0);
+    } catch {
+      return;
+    }
+    await sleep(10);
+  }
 }
 
 async function waitListening(name: string, child: ManagedChild, port: number, timeoutMs: number): Promise<void> {
