@@ -153,6 +153,6 @@ export function describeFailoverSuite(options: FailoverSuiteOptions): void {
       const after = callsAfterRejoin(result);
       expect(after.failed, JSON.stringify(after)).toBe(0);
       expect(after.ok, JSON.stringify(after)).toBeGreaterThan(0);
-    }, 60_000);
+    }, 90_000);
   });
 }

@@ -6,11 +6,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findNginx, nginxArgs, nginxExampleConfigPath, renderNginxConfig, startNginx, type RunningNginx } from '../../src/cli/demo/nginx.js';
+import { canConnect, freePort } from '../../src/cli/demo/ports.js';
 import { isRPCException } from '../../src/errors.js';
 import { createAxiosTransport } from '../../src/transport/index.js';
 import { startFakeNode, type FakeNode, type FakeNodeMode } from '../support/fake-node.js';
@@ -54,14 +55,48 @@ async function classifiedAttempt(url: string): Promise<{ kind: string; mayHaveEx
   }
 }
 
+/**
+ * `nginx -t` on `config` in a throwaway prefix. nginx -t binds the listen address, which another
+ * program may hold on a shared machine (or, for the documented VIP, not exist here): the one
+ * `listen` line is moved to a free loopback port first.
+ */
+async function expectNginxAccepts(config: string): Promise<void> {
+  const local = config.replace(/listen [^;\s]+;/, `listen 127.0.0.1:${await freePort()};`);
+  expect(local).not.toBe(config);
+  const prefix = await mkdtemp(path.join(os.tmpdir(), 'hotcold-nginx-t-'));
+  try {
+    await writeFile(path.join(prefix, 'nginx.conf'), local);
+    execFileSync(binary ?? 'nginx', ['-t', '-q', ...nginxArgs(prefix, path.join(prefix, 'nginx.conf'))], { stdio: 'pipe' });
+  } finally {
+    await rm(prefix, { recursive: true, force: true });
+  }
+}
+
+/** Processes of process group `pgid` that are not zombies (Linux /proc; zombies hold no sockets). */
+async function liveProcessesInGroup(pgid: number): Promise<number[]> {
+  const live: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid pgrp ...; comm may contain spaces, so split after the last ')'.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') live.push(Number(entry));
+  }
+  return live;
+}
+
 describe('shipped nginx.conf', () => {
   it.runIf(available)('is valid as shipped', async () => {
-    const prefix = await mkdtemp(path.join(os.tmpdir(), 'hotcold-nginx-t-'));
-    try {
-      execFileSync(binary ?? 'nginx', ['-t', '-q', ...nginxArgs(prefix, nginxExampleConfigPath())], { stdio: 'pipe' });
-    } finally {
-      await rm(prefix, { recursive: true, force: true });
-    }
+    await expectNginxAccepts(await readFile(nginxExampleConfigPath(), 'utf8'));
+  });
+
+  it.runIf(available)('the production block in docs/deploy-nginx.md is valid too', async () => {
+    const doc = await readFile(new URL('../../docs/deploy-nginx.md', import.meta.url), 'utf8');
+    const block = /```nginx\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(block).toBeDefined();
+    // The block is an http-level include (conf.d); wrap it as nginx.conf would.
+    const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${t}_temp;`).join('\n');
+    await expectNginxAccepts(`pid nginx.pid;\nevents {}\nhttp {\naccess_log off;\n${temp}\n${block ?? ''}\n}\n`);
   });
 
   it('rendering rewrites only the listen and upstream server addresses, and refuses a drifting template', () => {
@@ -171,6 +206,22 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
     expect(await classifiedAttempt(lb.url)).toEqual({ kind: 'connection-failure', mayHaveExecuted: false });
   });
 
+  it('a probe passed on after a node\'s 503 that then fails is never marked (in doubt: maybe)', async () => {
+    const { lb, b } = await start('standby', 'active');
+    await b.close();
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${lb.url}/health`, { headers: { connection: 'close' } });
+      await response.arrayBuffer();
+      expect(response.headers.get('x-hotcold-not-forwarded')).toBeNull();
+      // Either node-a's own 503 (the last answer nginx got) or nginx's unmarked 502.
+      const fromNode = response.headers.get('x-hotcold-node');
+      expect(fromNode === 'node-a' ? response.status === 503 : response.status === 502).toBe(true);
+    }
+    const access = await readFile(path.join(lb.dir, 'access.log'), 'utf8');
+    // A node's 503 among the attempts, bytes sent to it, and still no mark.
+    expect(access).toMatch(/"GET \/health HTTP\/1\.1" 502 .*status=(\d+, )*503, .*sent=(\d+, )*[1-9]\d*, .* not_forwarded=$/m);
+  });
+
   it('a call cut after it reached a node: 502 WITHOUT the mark, not replayed on the other node, classified maybe', async () => {
     const { lb, a, b } = await start('reset', 'reset');
     const answer = await post(lb.url);
@@ -222,5 +273,16 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
     expect(lb.child.hasExited()).toBe(true);
     expect(() => process.kill(pid, 0)).toThrow();
     expect(existsSync(lb.dir)).toBe(false);
+  });
+
+  it('a master killed outright leaves no worker behind holding the port', async () => {
+    const { lb } = await start('active', 'active');
+    const pid = lb.child.pid;
+    lb.child.signal('SIGKILL'); // nginx's worker outlives its master on SIGKILL
+    await lb.child.exited;
+    expect(await liveProcessesInGroup(pid)).not.toEqual([]); // the orphaned worker
+    await lb.stop();
+    expect(await liveProcessesInGroup(pid)).toEqual([]);
+    expect(await canConnect(lb.port, 500)).toBe(false);
   });
 });

@@ -23,6 +23,15 @@ export function findBinary(envVar: string, name: string, candidates: readonly st
   return [...candidates, ...onPath].find((candidate) => existsSync(candidate));
 }
 
+/** The balancer's binary is not on this machine. */
+export class BalancerNotInstalledError extends Error {
+  /** `product`: "HAProxy"; `binary`: "haproxy" (also the Debian package); `envVar`: "HAPROXY_BIN". */
+  constructor(product: string, binary: string, envVar: string) {
+    super(`${product} is not installed (looked for $${envVar}, /usr/sbin/${binary} and ${binary} on PATH); install it (apt-get install ${binary}) or use the dev balancer`);
+    this.name = 'BalancerNotInstalledError';
+  }
+}
+
 /** A balancer process listening on 127.0.0.1:`port`, with its private folder. */
 export interface RunningBalancerProcess {
   /** `http://127.0.0.1:<port>`: the address clients call. */
@@ -38,44 +47,62 @@ export interface RunningBalancerProcess {
   stop(): Promise<void>;
 }
 
-export interface StartBalancerProcessOptions {
-  /** For messages: `haproxy`, `nginx`. */
-  name: string;
-  binary: string;
-  templateFile: string;
-  /** The config file's name inside the private folder. */
-  configName: string;
-  /** The template with its listen address set to `port` (and the nodes' addresses). */
-  render(template: string, port: number): string;
-  /** Command-line arguments, given the private folder and the rendered config's path. */
-  args(dir: string, configFile: string): string[];
+/** What a caller may set when starting a balancer of any kind. */
+export interface BalancerStartOptions<B> {
+  /** The nodes, as the kind's template names them. */
+  backends: readonly B[];
+  /** Template file; default the shipped example. */
+  template?: string;
+  binary?: string;
   readyTimeoutMs?: number;
   onLine?: (line: string) => void;
+}
+
+/** How to run one kind of balancer from its shipped config. */
+export interface BalancerKindSpec<B> {
+  /** For messages and folder names: `haproxy`, `nginx`. */
+  readonly name: string;
+  find(): string | undefined;
+  notInstalled(): Error;
+  /** The shipped example config. */
+  exampleConfig(): string;
+  /** The config file's name inside the private folder. */
+  readonly configName: string;
+  /** The template with its listen address set to `port` and the nodes' addresses to `backends`. */
+  render(template: string, options: { port: number; backends: readonly B[] }): string;
+  /** Command-line arguments, given the private folder and the rendered config's path. */
+  args(dir: string, configFile: string): string[];
 }
 
 /**
  * Starts the balancer in the foreground on a free loopback port; retries with another port when
  * the bind races with another process (the port is only known free a moment before).
+ *
+ * @throws the kind's `notInstalled()` error when no binary is given or found.
  */
-export async function startBalancerProcess(options: StartBalancerProcessOptions): Promise<RunningBalancerProcess> {
-  const template = await readFile(options.templateFile, 'utf8');
-  const dir = await mkdtemp(path.join(os.tmpdir(), `hotcold-${options.name}-`));
+export async function startBalancerProcess<B>(spec: BalancerKindSpec<B>, options: BalancerStartOptions<B>): Promise<RunningBalancerProcess> {
+  const binary = options.binary ?? spec.find();
+  if (!binary) throw spec.notInstalled();
+  const template = await readFile(options.template ?? spec.exampleConfig(), 'utf8');
+  const dir = await mkdtemp(path.join(os.tmpdir(), `hotcold-${spec.name}-`));
   // nginx's workers drop root privileges; they must still reach their temp folders in here.
   await chmod(dir, 0o755);
   let lastError: unknown;
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
-      const configFile = path.join(dir, options.configName);
-      await writeFile(configFile, options.render(template, port));
-      const child = spawnManaged(options.name, options.binary, options.args(dir, configFile), {
+      const configFile = path.join(dir, spec.configName);
+      await writeFile(configFile, spec.render(template, { port, backends: options.backends }));
+      const child = spawnManaged(spec.name, binary, spec.args(dir, configFile), {
+        // Its own process group, so that `end` reaches worker processes too.
+        detached: true,
         ...(options.onLine ? { onLine: (line: string) => options.onLine?.(line) } : {}),
       });
       try {
-        await waitListening(options.name, child, port, options.readyTimeoutMs ?? 5000);
+        await waitListening(spec.name, child, port, options.readyTimeoutMs ?? 5000);
       } catch (error) {
         lastError = error;
-        await child.stop({ signal: 'SIGKILL' });
+        await end(child);
         continue;
       }
       return {
@@ -86,7 +113,7 @@ export async function startBalancerProcess(options: StartBalancerProcessOptions)
         child,
         log: () => child.tail(),
         async stop() {
-          await child.stop({ signal: 'SIGTERM', graceMs: 2000 });
+          await end(child);
           await rm(dir, { recursive: true, force: true });
         },
       };
@@ -95,7 +122,31 @@ export async function startBalancerProcess(options: StartBalancerProcessOptions)
     lastError = error;
   }
   await rm(dir, { recursive: true, force: true });
-  throw lastError instanceof Error ? lastError : new Error(`${options.name} did not start`);
+  throw lastError instanceof Error ? lastError : new Error(`${spec.name} did not start`);
+}
+
+/**
+ * SIGTERM (both balancers shut down at once on it), SIGKILL after a grace period; then whatever
+ * is left of the process group. An nginx worker outlives a SIGKILLed master and keeps the port.
+ */
+async function end(child: ManagedChild): Promise<void> {
+  await child.stop({ signal: 'SIGTERM', graceMs: 2000 });
+  const group = -child.pid;
+  try {
+    process.kill(group, 'SIGKILL');
+  } catch {
+    return; // ESRCH: the group is already empty, the usual case.
+  }
+  // Killed just now: wait (briefly) until it is gone and its sockets closed. An orphan that
+  // nobody reaps stays a zombie, which holds nothing: give up waiting after a while.
+  for (let waited = 0; waited < 2000; waited += 10) {
+    try {
+      process.kill(group, 0);
+    } catch {
+      return;
+    }
+    await sleep(10);
+  }
 }
 
 async function waitListening(name: string, child: ManagedChild, port: number, timeoutMs: number): Promise<void> {

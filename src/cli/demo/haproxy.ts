@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { findBinary, startBalancerProcess, type RunningBalancerProcess } from './balancer-process.js';
+import { BalancerNotInstalledError, findBinary, startBalancerProcess, type BalancerKindSpec, type BalancerStartOptions, type RunningBalancerProcess } from './balancer-process.js';
 
 /**
  * Runs real HAProxy in front of two nodes, from the shipped example configuration
@@ -62,34 +62,27 @@ export function renderHaproxyConfig(template: string, options: { port: number; b
 /** HAProxy running in the foreground (`-db`); `log()` has its server UP/DOWN transitions. */
 export type RunningHaproxy = RunningBalancerProcess;
 
-export interface StartHaproxyOptions {
-  backends: readonly HaproxyBackend[];
-  /** Template file; default the shipped example. */
-  template?: string;
-  binary?: string;
-  readyTimeoutMs?: number;
-  onLine?: (line: string) => void;
-}
+export type StartHaproxyOptions = BalancerStartOptions<HaproxyBackend>;
 
-export class HaproxyNotInstalledError extends Error {
+export class HaproxyNotInstalledError extends BalancerNotInstalledError {
   constructor() {
-    super('HAProxy is not installed (looked for $HAPROXY_BIN, /usr/sbin/haproxy and haproxy on PATH); install it (apt-get install haproxy) or use the dev balancer');
+    super('HAProxy', 'haproxy', 'HAPROXY_BIN');
     this.name = 'HaproxyNotInstalledError';
   }
 }
 
+const HAPROXY: BalancerKindSpec<HaproxyBackend> = Object.freeze({
+  name: 'haproxy',
+  find: findHaproxy,
+  notInstalled: () => new HaproxyNotInstalledError(),
+  exampleConfig: exampleConfigPath,
+  configName: 'haproxy.cfg',
+  render: renderHaproxyConfig,
+  // -db: foreground, no daemon, logs to stderr.
+  args: (_dir: string, configFile: string) => ['-f', configFile, '-db'],
+});
+
 /** Starts HAProxy on a free loopback port; retries with another port if the bind races. */
-export async function startHaproxy(options: StartHaproxyOptions): Promise<RunningHaproxy> {
-  const binary = options.binary ?? findHaproxy();
-  if (!binary) throw new HaproxyNotInstalledError();
-  return startBalancerProcess({
-    name: 'haproxy',
-    binary,
-    templateFile: options.template ?? exampleConfigPath(),
-    configName: 'haproxy.cfg',
-    render: (template, port) => renderHaproxyConfig(template, { port, backends: options.backends }),
-    args: (_dir, configFile) => ['-f', configFile, '-db'],
-    ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
-    ...(options.onLine ? { onLine: options.onLine } : {}),
-  });
+export function startHaproxy(options: StartHaproxyOptions): Promise<RunningHaproxy> {
+  return startBalancerProcess(HAPROXY, options);
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { findBinary, startBalancerProcess, type RunningBalancerProcess } from './balancer-process.js';
+import { BalancerNotInstalledError, findBinary, startBalancerProcess, type BalancerKindSpec, type BalancerStartOptions, type RunningBalancerProcess } from './balancer-process.js';
 
 /**
  * Runs real nginx in front of two nodes, from the shipped example configuration
@@ -64,18 +64,11 @@ export function renderNginxConfig(template: string, options: { port: number; bac
 /** nginx in the foreground; `log()` has its error log (connect failures, "no live upstreams"). */
 export type RunningNginx = RunningBalancerProcess;
 
-export interface StartNginxOptions {
-  backends: readonly NginxBackend[];
-  /** Template file; default the shipped example. */
-  template?: string;
-  binary?: string;
-  readyTimeoutMs?: number;
-  onLine?: (line: string) => void;
-}
+export type StartNginxOptions = BalancerStartOptions<NginxBackend>;
 
-export class NginxNotInstalledError extends Error {
+export class NginxNotInstalledError extends BalancerNotInstalledError {
   constructor() {
-    super('nginx is not installed (looked for $NGINX_BIN, /usr/sbin/nginx and nginx on PATH); install it (apt-get install nginx) or use the dev balancer');
+    super('nginx', 'nginx', 'NGINX_BIN');
     this.name = 'NginxNotInstalledError';
   }
 }
@@ -89,18 +82,17 @@ export function nginxArgs(dir: string, configFile: string): string[] {
   return ['-p', `${dir}/`, '-c', configFile, '-e', 'stderr', '-g', 'daemon off;'];
 }
 
+const NGINX: BalancerKindSpec<NginxBackend> = Object.freeze({
+  name: 'nginx',
+  find: findNginx,
+  notInstalled: () => new NginxNotInstalledError(),
+  exampleConfig: nginxExampleConfigPath,
+  configName: 'nginx.conf',
+  render: renderNginxConfig,
+  args: nginxArgs,
+});
+
 /** Starts nginx on a free loopback port; retries with another port if the bind races. */
-export async function startNginx(options: StartNginxOptions): Promise<RunningNginx> {
-  const binary = options.binary ?? findNginx();
-  if (!binary) throw new NginxNotInstalledError();
-  return startBalancerProcess({
-    name: 'nginx',
-    binary,
-    templateFile: options.template ?? nginxExampleConfigPath(),
-    configName: 'nginx.conf',
-    render: (template, port) => renderNginxConfig(template, { port, backends: options.backends }),
-    args: nginxArgs,
-    ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
-    ...(options.onLine ? { onLine: options.onLine } : {}),
-  });
+export function startNginx(options: StartNginxOptions): Promise<RunningNginx> {
+  return startBalancerProcess(NGINX, options);
 }

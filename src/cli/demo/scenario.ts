@@ -103,10 +103,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const pids: number[] = [];
 
   try {
-    const spawn = async (machine: string, port?: number): Promise<NodeProcess> => {
+    const spawn = async (machine: string, restart?: { port: number }): Promise<NodeProcess> => {
       const pending = spawnNodeProcess({
         machine,
-        ...(port !== undefined ? { port } : {}),
+        // A restart starts while the other node is under full load: give it more time.
+        ...(restart ? { port: restart.port, readyTimeoutMs: 30_000 } : {}),
         db: options.db.url,
         updateIntervalMs,
         waitIntervalMs,
@@ -231,7 +232,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         // The killed node comes back on the same address, as the standby: the balancer must
         // keep the calls on the hot node although the old address answers again.
         log(`restarting ${hot.node.machine} on port ${hot.node.port} as the standby`);
-        const back = await spawn(hot.node.machine, hot.node.port);
+        const back = await spawn(hot.node.machine, { port: hot.node.port });
         nodes.push(back); // the split-brain sampler watches it too
         await waitFor(`${back.machine} to report it is the standby`, async () => {
           const health = await back.health(500);
