@@ -77,7 +77,7 @@ describe('BackendPacing', () => {
     expect(pacing.delayFor('a')).toBe(0);
   });
 
-  it('wait() resolves no earlier than the not-before time and rejects on abort', async () => {
+  it('wait() rejects with the signal reason when aborted (the timer is cleared)', async () => {
     const pacing = new BackendPacing();
     pacing.defer('a', 60_000, 60_000);
     const controller = new AbortController();
