@@ -577,6 +577,9 @@ class Client implements HotcoldClient {
           if (failure.retryAfterMs !== undefined) this.pacing.defer(backend, failure.retryAfterMs, this.retry.maxRetryAfterMs);
           break;
         }
+        // The serving node rolled the call back or found its time spent: it is alive and serving,
+        // so there is nothing to reconnect to (a lost lease shows as NOT_ACTIVE on the next call).
+        if (failure instanceof ConnectionFailureException && (failure.nodeError === 'NOT_EXECUTED' || failure.nodeError === 'EXPIRED')) break;
         this.monitor.reportConnectionFailure(failure, generation);
         if (this.monitor.holding && failure instanceof ConnectionFailureException && failure.retryAfterMs !== undefined) {
           return withoutRetryAfter(failure);
