@@ -174,13 +174,20 @@ export class ConnectionFailureException extends RPCException {
    * not a breaker failure; the backend's "not before" time follows `retryAfterMs`.
    */
   readonly backPressure: boolean;
+  /** The node's own reason when a node said it did not run the call: `NOT_ACTIVE`, `NOT_EXECUTED` or `EXPIRED`. */
+  readonly nodeError: string | undefined;
   constructor(
     message: string,
-    options: RPCExceptionOptions & { retryAfterMs?: number | undefined; backPressure?: boolean | undefined } = {},
+    options: RPCExceptionOptions & {
+      retryAfterMs?: number | undefined;
+      backPressure?: boolean | undefined;
+      nodeError?: string | undefined;
+    } = {},
   ) {
     super(message, false, options);
     this.retryAfterMs = options.retryAfterMs;
     this.backPressure = options.backPressure ?? false;
+    this.nodeError = options.nodeError;
   }
 }
 

@@ -439,6 +439,7 @@ class Client implements HotcoldClient {
       if (outcome !== 'ready') throw this.waitError(outcome, context, n);
     }
     if (!this.pacing.idle) await this.waitForPacing(context, n);
+    if (context.needsDedup !== undefined) await this.requireDedupProof(context, n);
     const remaining = context.deadline.remaining();
     if (remaining <= 0) {
       throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, {
@@ -446,7 +447,6 @@ class Client implements HotcoldClient {
         attempts: n - 1,
       });
     }
-    if (context.needsDedup !== undefined) await this.requireDedupProof(context, n, remaining);
     const backend = monitor.backend;
     const generation = monitor.generation;
     const method = context.plan.name;
@@ -502,29 +502,37 @@ class Client implements HotcoldClient {
   }
 
   /** A call that may have run is repeated only on proof that the receiving node deduplicates. */
-  private async requireDedupProof(context: CallContext, n: number, remaining: number): Promise<void> {
+  private async requireDedupProof(context: CallContext, n: number): Promise<void> {
     const maybe = context.needsDedup as RPCException;
-    const proof = await proveDeduplication({
-      monitor: this.monitor,
-      facts: this.dedupFacts,
-      transport: this.transport,
-      failure: context.lastFailure ?? maybe,
-      probeTimeoutMs: Math.min(this.options.reconnect.probeTimeoutMs, remaining),
-      signal: context.signal,
-    });
-    context.lastFailure = undefined;
-    if (proof === 'proven') return;
-    if (proof === 'unreachable') {
-      // Nothing was sent: this attempt is a plain connection failure, retried like one.
-      throw new ConnectionFailureException(`${context.plan.name}: could not confirm which node serves before repeating the call`, {
+    const monitor = this.monitor;
+    for (;;) {
+      const remaining = context.deadline.remaining();
+      const proof = await proveDeduplication({
+        monitor,
+        facts: this.dedupFacts,
+        transport: this.transport,
+        failure: context.lastFailure ?? maybe,
+        probeTimeoutMs: Math.min(this.options.reconnect.probeTimeoutMs, Math.max(1, remaining)),
+        signal: context.signal,
+      });
+      context.lastFailure = undefined;
+      if (proof === 'proven') return;
+      if (proof === 'not-proven') {
+        throw new UnknownOutcomeException(
+          `${context.plan.name}: not repeated: the node now serving did not advertise deduplication in its term`,
+          { method: context.plan.name, attempts: n - 1, node: maybe.node, epoch: maybe.epoch, cause: maybe },
+        );
+      }
+      // No active node answered: an outage. Wait in the hold like any call, then ask again.
+      const noService = new ConnectionFailureException(`${context.plan.name}: no active node to confirm deduplication with`, {
         method: context.plan.name,
         attempts: n - 1,
       });
+      monitor.reportConnectionFailure(noService, monitor.generation);
+      if (!monitor.holding) throw noService; // the monitor has given up: the retry loop decides
+      const outcome = await monitor.waitForService(context.deadline.at, context.signal);
+      if (outcome !== 'ready') throw this.waitError(outcome, context, n);
     }
-    throw new UnknownOutcomeException(
-      `${context.plan.name}: not repeated: the node now serving did not advertise deduplication in its term`,
-      { method: context.plan.name, attempts: n - 1, node: maybe.node, epoch: maybe.epoch, cause: maybe },
-    );
   }
 
   /** Back-pressure: wait for the backend's "not before" time, or fail now if the deadline comes first. */
@@ -590,6 +598,9 @@ class Client implements HotcoldClient {
           if (failure.retryAfterMs !== undefined) this.pacing.defer(backend, failure.retryAfterMs, this.retry.maxRetryAfterMs);
           break;
         }
+        // The serving node rolled the call back or found its time spent: it is alive and serving,
+        // so there is nothing to reconnect to (a lost lease shows as NOT_ACTIVE on the next call).
+        if (failure instanceof ConnectionFailureException && (failure.nodeError === 'NOT_EXECUTED' || failure.nodeError === 'EXPIRED')) break;
         this.monitor.reportConnectionFailure(failure, generation);
         if (this.monitor.holding && failure instanceof ConnectionFailureException && failure.retryAfterMs !== undefined) {
           return withoutRetryAfter(failure);

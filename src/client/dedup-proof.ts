@@ -14,8 +14,8 @@
  *     proven only if that node advertises dedup in that term.
  *
  * A serving node that does not advertise dedup in its term is proof of the opposite: the call is
- * not repeated. A probe that fails or finds no active node proves nothing yet: that attempt
- * counts as "not sent" and the retry loop tries again later. One GET per such retry, on failures only: the success path never comes here.
+ * not repeated. A probe that fails or finds no active node proves nothing yet: the caller treats
+ * that as a connection failure (an outage: the call waits in the hold) and asks again after it. One GET per such retry, on failures only: the success path never comes here.
  */
 import type { RPCException } from '../errors.js';
 import type { ConnectionMonitor } from '../connection/monitor.js';
@@ -47,8 +47,9 @@ export async function proveDeduplication(context: DedupProofContext): Promise<De
   } catch {
     return 'unreachable';
   }
-  // No active node right now (a failover in progress): no proof either way yet; try again later.
-  if (!health.ok) return 'unreachable';
+  // No active node right now (a failover in progress): no proof either way yet; try again once
+  // service is back. A 4xx (no /health behind this URL) will not change: it proves nothing.
+  if (!health.ok) return health.status >= 400 && health.status < 500 && health.status !== 429 ? 'not-proven' : 'unreachable';
   // A healthy answer from the active node is as good as the monitor's own probe: report it
   // first (a new identity forgets the old term's facts), then record what this term says.
   monitor.reportAnswer(health.node, health.epoch, monitor.generation);

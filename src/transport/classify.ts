@@ -235,6 +235,7 @@ function classifyAnswer(facts: AnswerFacts, context: ClassifyContext): Classifie
           new ConnectionFailureException(`${context.method}: node ${node} ${what}${where(context)}`, {
             ...base,
             retryAfterMs: parseRetryAfter(headers.retryAfter, context.now),
+            nodeError: stated,
           }),
         );
       }

@@ -202,8 +202,13 @@ describe("a node's own answers and the caller's time (DESIGN §1)", () => {
       { mode: 'raw', status: 503, body: '{"error":"EXPIRED"}' },
     );
     const c = client(server.url);
+    const events: string[] = [];
+    c.events$.subscribe((e) => events.push(e.type));
     await expect(c.call('transfer', { amount: 1 })).resolves.toBeDefined();
     expect(server.requests.map((r) => r.mode)).toEqual(['raw', 'raw', 'ok']);
+    // The serving node is alive: no outage, no probes.
+    expect(events).not.toContain('disconnected');
+    expect(server.healthRequests).toBe(0);
   });
 
   it('500 COMMIT_UNKNOWN: maybe, a non-idempotent call is not repeated without dedup', async () => {

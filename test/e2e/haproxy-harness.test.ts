@@ -105,6 +105,15 @@ describe('shipped haproxy.cfg', () => {
     }
   });
 
+  it("docs/client.md's http-error line is the one the shipped config runs (and the tests below exercise)", async () => {
+    const doc = await readFile(new URL('../../docs/client.md', import.meta.url), 'utf8');
+    const shipped = await readFile(exampleConfigPath(), 'utf8');
+    const line = /```haproxy\n[\s\S]*?(http-error status 503 [^\n]*)\n[\s\S]*?```/.exec(doc)?.[1];
+    expect(line).toBeDefined();
+    expect(line).toContain('X-Hotcold-Not-Forwarded 1');
+    expect(shipped).toContain(line as string);
+  });
+
   it('rendering rewrites only bind and server addresses, and refuses a drifting template', async () => {
     const template = 'frontend f\n    bind 1.2.3.4:80\nbackend b\n    server node-a 10.0.0.1:8080 check\n    server node-b 10.0.0.2:8080\n';
     const out = renderHaproxyConfig(template, { port: 9000, backends: [{ name: 'node-a', port: 1 }, { name: 'node-b', port: 2 }] });

@@ -90,6 +90,7 @@ describe('health', () => {
       body: { status: 'active', node: 'n1', epoch: 5 },
       node: 'n1',
       epoch: 5,
+      dedup: false,
     });
     server.setHealth('standby');
     try {
