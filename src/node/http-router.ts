@@ -47,7 +47,9 @@ export class HttpRouter {
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.route(req, res).catch((error: unknown) => {
       this.deps.status.emit({ type: 'handler-error', method: '(request)', error: describe(error) });
-      if (!res.headersSent) sendJson(res, 500, this.deps.answers.headers(), errorResponse(null, { code: JSONRPC_INTERNAL_ERROR, message: 'internal error' }));
+      // Not a JSON-RPC error: that would tell the client the call ran. The node does not know
+      // how far the call got, so the truthful answer is "maybe".
+      if (!res.headersSent) this.deps.answers.commitUnknown(res, undefined, 'internal error in the node; the call may have executed');
       else res.destroy();
     });
   }

@@ -112,3 +112,16 @@ describe("the caller's remaining time", () => {
     expect((await rawRpc(url, 'ping', {}, { 'x-hotcold-timeout-ms': '30000' })).body.result).toBe(1);
   });
 });
+
+describe("the caller's remaining time on a feed long-poll", () => {
+  it('a long-poll still waiting at the caller\'s deadline ends with 503 EXPIRED and node headers', async () => {
+    f = fixture();
+    const { url, node } = await startNode(f, 'alpha', { updateInterval: 500, waitInterval: 5000 });
+    await until(() => node.status === 'active');
+    const answer = await rawRpc(url, 'hotcold.feed', { feed: 'quiet', after: 0, waitMs: 10_000 }, { 'x-hotcold-timeout-ms': '300' });
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatchObject({ error: 'EXPIRED', node: 'alpha' });
+    expect(answer.headers['x-hotcold-node']).toBe('alpha');
+    expect(answer.tookMs).toBeLessThan(9_000);
+  });
+});
