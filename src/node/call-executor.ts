@@ -48,6 +48,11 @@ export interface CallExecution {
   readonly settled: Promise<void>;
   /** Ends the call as `stopped` (node stop, drain timeout): not executed unless COMMIT was sent. */
   stop(reason: string): void;
+  /**
+   * The caller went away (closed its connection): a call that has not started is dropped as
+   * `expired` — nobody waits for it; one already running goes on (it may be a fire-and-forget).
+   */
+  abandon(): void;
 }
 
 export interface CallExecutorDeps {
@@ -272,6 +277,9 @@ export class CallExecutor {
       outcome,
       settled,
       stop: (reason: string) => abort('stopped', reason),
+      abandon: () => {
+        if (state.phase === 'not-started') abort('expired', 'the caller closed its connection before the call started');
+      },
     };
   }
 }

@@ -157,7 +157,16 @@ export class HttpRouter {
     }
     const execution = executor.execute({ method, params, key, caller, handler, held, deadline });
     this.deps.track(execution);
-    const outcome = await execution.outcome;
-    answers.outcome(res, held.token, id, notification, outcome);
+    // A caller that closed its connection has given up: under overload, do not start its call.
+    const onClose = (): void => {
+      if (!res.writableEnded) execution.abandon();
+    };
+    res.once('close', onClose);
+    try {
+      const outcome = await execution.outcome;
+      answers.outcome(res, held.token, id, notification, outcome);
+    } finally {
+      res.off('close', onClose);
+    }
   }
 }

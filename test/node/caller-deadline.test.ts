@@ -125,3 +125,42 @@ describe("the caller's remaining time on a feed long-poll", () => {
     expect(answer.tookMs).toBeLessThan(9_000);
   });
 });
+
+describe('a caller that went away', () => {
+  it('a queued call whose caller closed its connection is never started', async () => {
+    f = fixture();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let holding = false;
+    let worked = 0;
+    const { url, node } = await startNode(f, 'alpha', {
+      updateInterval: 500,
+      waitInterval: 5000,
+      maxConcurrentTransactions: 1,
+      handlers: {
+        hold: async () => {
+          holding = true;
+          await held;
+          return 'held';
+        },
+        work: () => ++worked,
+      },
+    });
+    await until(() => node.status === 'active');
+    const hold = rawRpc(url, 'hold', {});
+    await until(() => holding, 10_000, 'slot taken');
+    const { default: http } = await import('node:http');
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work', params: {} });
+    const req = http.request(`${url}/rpc`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': String(body.length) } });
+    req.on('error', () => {});
+    req.end(body);
+    // The request is queued behind 'hold'; then its caller gives up.
+    await until(() => node.inFlight === 2, 10_000, 'call queued');
+    req.destroy();
+    await until(() => node.inFlight === 1, 10_000, 'abandoned call dropped');
+    release();
+    expect((await hold).body.result).toBe('held');
+    await until(() => node.inFlight === 0, 10_000, 'idle');
+    expect(worked).toBe(0);
+  });
+});
