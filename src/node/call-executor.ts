@@ -2,7 +2,7 @@ import type { HeldLease, Lease, SqlExecutor } from '../lease/types.js';
 import { redactText } from '../shared/redact.js';
 import { decideAnswer, type CallPhase, type CallStop } from './call-outcome.js';
 import type { DedupStore } from './dedup-store.js';
-import { isInfrastructureFailure } from './failure-kind.js';
+import { certifiesNotCommitted, isInfrastructureFailure } from './failure-kind.js';
 import type { FeedStore } from './feed-store.js';
 import { watchLease } from './lease-watch.js';
 import type { NodeClock } from './node-clock.js';
@@ -135,6 +135,7 @@ export class CallExecutor {
     const stopOf = (error: unknown): CallStop & { reason: string } => {
       const reason = controller.signal.reason;
       if (controller.signal.aborted && reason instanceof CallStopped) return { kind: reason.stop, reason: reason.message };
+      if (certifiesNotCommitted(error)) return { kind: 'not-committed', reason: describe(error) };
       if (!held.isValid()) return { kind: 'lease-lost', reason: 'the lease was lost before this call committed' };
       if (typeof error === 'object' && error !== null && nodeFailures.has(error)) return { kind: 'infrastructure', reason: describe(error) };
       if (isInfrastructureFailure(error)) return { kind: 'infrastructure', reason: describe(error) };

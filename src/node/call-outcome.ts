@@ -22,6 +22,11 @@ export type CallStop =
   | { kind: 'handler-error'; error: unknown }
   /** The database, driver, connection or a node statement (fence, dedup, feed append) failed. */
   | { kind: 'infrastructure' }
+  /**
+   * The store failed and certifies that nothing was committed (a `LeaseError` with
+   * `committed === false`, e.g. SQLite's busy error after its bound) — even at COMMIT.
+   */
+  | { kind: 'not-committed' }
   /** The lease was lost or its self-fencing deadline passed. */
   | { kind: 'lease-lost' }
   /** The caller's time (`X-Hotcold-Timeout-Ms`) was spent. */
@@ -42,13 +47,15 @@ export type CallAnswer =
 /**
  * Decides the answer. Rules (property-tested in test/node/call-outcome.test.ts):
  * - committed → the committed outcome, whatever happened afterwards;
- * - commit sent, not acknowledged → `COMMIT_UNKNOWN`, whatever the reason;
+ * - the store certifies nothing was committed → `NOT_EXECUTED` (in any phase but committed);
+ * - commit sent, not acknowledged → `COMMIT_UNKNOWN`, whatever else the reason;
  * - before COMMIT: the caller's time spent → `EXPIRED`; lease lost, node stopped, infrastructure
  *   failure → `NOT_EXECUTED`; only the handler's own error while it ran becomes a JSON-RPC error
  *   (`RpcError` as given, anything else `-32603` without its message).
  */
 export function decideAnswer(phase: CallPhase, stop: CallStop): CallAnswer {
   if (phase === 'committed') return { kind: 'committed' };
+  if (stop.kind === 'not-committed') return { kind: 'not-executed', error: 'NOT_EXECUTED' };
   if (phase === 'commit-sent') return { kind: 'commit-unknown' };
   switch (stop.kind) {
     case 'expired':

@@ -64,3 +64,12 @@ export function isInfrastructureFailure(error: unknown, depth = 0): boolean {
   if (Array.isArray(nested.errors) && nested.errors.some((inner) => isInfrastructureFailure(inner, depth + 1))) return true;
   return nested.cause !== undefined && isInfrastructureFailure(nested.cause, depth + 1);
 }
+
+/**
+ * True when the store certifies that the transaction did not commit: a `LeaseError` whose
+ * `committed` is `false` (the store's transient errors, thrown only before any COMMIT was sent or
+ * when a COMMIT certainly failed). Then "not executed" is the truth even after COMMIT was issued.
+ */
+export function certifiesNotCommitted(error: unknown): boolean {
+  return error instanceof LeaseError && (error as { committed?: unknown }).committed === false;
+}

@@ -21,7 +21,17 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(limit = Number.POSITIVE_INFINITY) {
+/** The store's COMMIT fails with `commitError` (the transaction is really rolled back). */
+function failingCommit(store: LeaseStore, commitError: () => Error): LeaseStore {
+  const transaction = <T>(fn: (tx: Parameters<Parameters<LeaseStore['transaction']>[0]>[0]) => Promise<T>): Promise<T> =>
+    store.transaction(async (tx) => {
+      await fn(tx);
+      throw commitError();
+    });
+  return new Proxy(store, { get: (target, prop) => (prop === 'transaction' ? transaction : Reflect.get(target, prop)) });
+}
+
+async function setup(limit = Number.POSITIVE_INFINITY, commitError?: () => Error) {
   const dir = mkdtempSync(join(tmpdir(), 'hotcold-exec-'));
   const store: LeaseStore = sqliteStore(join(dir, 'x.db'));
   const lease: Lease = createLease({ store, machineName: 'unit', updateInterval: 500, waitInterval: 5000 });
@@ -32,7 +42,8 @@ async function setup(limit = Number.POSITIVE_INFINITY) {
   await store.transaction((tx) => tx.execute('CREATE TABLE rows (k TEXT)'));
   const clock = new ManualClock();
   const events: NodeEvent[] = [];
-  const executor = new CallExecutor({ lease, dedup, feeds: undefined, slots: new Slots(limit), clock, emit: (e) => events.push(e), onCommittedAppends: () => {} });
+  const leaseView = commitError ? new Proxy(lease, { get: (target, prop) => (prop === 'store' ? failingCommit(store, commitError) : Reflect.get(target, prop)) }) : lease;
+  const executor = new CallExecutor({ lease: leaseView, dedup, feeds: undefined, slots: new Slots(limit), clock, emit: (e) => events.push(e), onCommittedAppends: () => {} });
   const rows = async (): Promise<number> => Number((await store.transaction((tx) => tx.query('SELECT COUNT(*) AS c FROM rows')))[0]?.c);
   const records = async (key: string): Promise<number> =>
     Number((await store.transaction((tx) => tx.query('SELECT COUNT(*) AS c FROM hotcold_idempotency WHERE idem_key = ?', [key])))[0]?.c);
@@ -149,5 +160,18 @@ describe('CallExecutor', () => {
     finish2();
     await exec2.settled;
     expect(await s.rows()).toBe(0);
+  });
+});
+
+describe('CallExecutor at COMMIT', () => {
+  it('a COMMIT that fails without certainty is COMMIT_UNKNOWN; one the store certifies as not committed is NOT_EXECUTED', async () => {
+    const unknown = await setup(Number.POSITIVE_INFINITY, () => Object.assign(new Error('Connection terminated unexpectedly'), {}));
+    expect(await unknown.call(insert, { key: 'c1' }).outcome).toMatchObject({ kind: 'commit-unknown' });
+    class TransientStore extends LeaseError {
+      readonly committed = false;
+    }
+    const certain = await setup(Number.POSITIVE_INFINITY, () => new TransientStore('database is locked at COMMIT'));
+    expect(await certain.call(insert, { key: 'c2' }).outcome).toMatchObject({ kind: 'not-executed', error: 'NOT_EXECUTED' });
+    expect(await certain.rows()).toBe(0);
   });
 });

@@ -17,16 +17,16 @@ const handlerError = fc.oneof(
 );
 const stop: fc.Arbitrary<CallStop> = fc.oneof(
   handlerError.map((error) => ({ kind: 'handler-error' as const, error })),
-  fc.constantFrom<CallStop>({ kind: 'infrastructure' }, { kind: 'lease-lost' }, { kind: 'expired' }, { kind: 'stopped' }),
+  fc.constantFrom<CallStop>({ kind: 'infrastructure' }, { kind: 'not-committed' }, { kind: 'lease-lost' }, { kind: 'expired' }, { kind: 'stopped' }),
 );
 
 describe('decideAnswer', () => {
-  it('committed → the committed outcome; COMMIT sent → COMMIT_UNKNOWN; whatever stopped the call', () => {
+  it('committed → the committed outcome; COMMIT sent → COMMIT_UNKNOWN unless the store certifies it did not commit', () => {
     fc.assert(
       fc.property(phase, stop, (p, s) => {
         const answer = decideAnswer(p, s);
         if (p === 'committed') expect(answer).toEqual({ kind: 'committed' });
-        if (p === 'commit-sent') expect(answer).toEqual({ kind: 'commit-unknown' });
+        if (p === 'commit-sent') expect(answer).toEqual(s.kind === 'not-committed' ? { kind: 'not-executed', error: 'NOT_EXECUTED' } : { kind: 'commit-unknown' });
       }),
     );
   });
@@ -35,7 +35,8 @@ describe('decideAnswer', () => {
     fc.assert(
       fc.property(phase, stop, (p, s) => {
         const answer = decideAnswer(p, s);
-        if (answer.kind === 'not-executed') expect(['not-started', 'running']).toContain(p);
+        if (answer.kind === 'not-executed' && s.kind !== 'not-committed') expect(['not-started', 'running']).toContain(p);
+        if (answer.kind === 'not-executed') expect(p).not.toBe('committed');
         if (p === 'not-started' || p === 'running') {
           if (s.kind === 'expired') expect(answer).toEqual({ kind: 'not-executed', error: 'EXPIRED' });
           if (s.kind === 'lease-lost' || s.kind === 'stopped' || s.kind === 'infrastructure') expect(answer).toEqual({ kind: 'not-executed', error: 'NOT_EXECUTED' });
@@ -152,5 +153,18 @@ describe('NodeAnswers.outcome', () => {
         }
       }),
     );
+  });
+});
+
+describe('certifiesNotCommitted', () => {
+  it('only a LeaseError that says committed === false certifies it', async () => {
+    const { certifiesNotCommitted } = await import('../../src/node/failure-kind.js');
+    class TransientStore extends LeaseError {
+      readonly committed = false;
+    }
+    expect(certifiesNotCommitted(new TransientStore('busy'))).toBe(true);
+    expect(certifiesNotCommitted(new LeaseTimeoutError('renewal', 5))).toBe(false);
+    expect(certifiesNotCommitted(Object.assign(new Error('x'), { committed: false }))).toBe(false);
+    fc.assert(fc.property(fc.anything(), (value) => certifiesNotCommitted(value) === false));
   });
 });
