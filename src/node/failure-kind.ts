@@ -11,15 +11,15 @@ import { LeaseError } from '../lease/errors.js';
  */
 
 /** SQLSTATE classes: 08 connection, 40 rollback (deadlock, serialization), 53 resources, 57 operator intervention (shutdown, statement/lock timeout cancel), 58 system. */
-const PG_CLASSES = new Set(['08', '40', '53', '57', '58']);
+const PG_CLASSES: ReadonlySet<string> = new Set(['08', '40', '53', '57', '58']);
 /** Single SQLSTATEs: lock_not_available, idle_in_transaction_session_timeout, read_only_sql_transaction (a hot standby after failover). */
-const PG_CODES = new Set(['55P03', '25P03', '25006']);
+const PG_CODES: ReadonlySet<string> = new Set(['55P03', '25P03', '25006']);
 /** MySQL/MariaDB errnos: lock wait timeout, deadlock, too many connections, shutdown, net errors, statement time, interrupted, killed, read-only, idle disconnect, client-side gone/lost. */
-const MYSQL_ERRNOS = new Set([
+const MYSQL_ERRNOS: ReadonlySet<number> = new Set([
   1205, 1213, 1040, 1053, 1077, 1152, 1153, 1154, 1155, 1156, 1157, 1158, 1159, 1160, 1161, 1290, 1317, 1792, 1836, 1927, 1969, 3024, 4031, 2002, 2003,
   2006, 2013, 2055,
 ]);
-const NODE_NET_CODES = new Set([
+const NODE_NET_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',
@@ -35,7 +35,7 @@ const NODE_NET_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_CON_COUNT_ERROR',
 ]);
-const SQLITE_PREFIXES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_PROTOCOL', 'SQLITE_NOMEM', 'SQLITE_INTERRUPT'];
+const SQLITE_PREFIXES: readonly string[] = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_PROTOCOL', 'SQLITE_NOMEM', 'SQLITE_INTERRUPT'];
 /** node-postgres reports a lost or unusable connection without a code. */
 const PG_CLIENT_MESSAGES = /connection terminated|not queryable|timeout exceeded when trying to connect|query read timeout|connection timeout|pool after calling end/i;
 

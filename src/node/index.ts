@@ -5,7 +5,6 @@ export { createNode } from './node.js';
 export { systemClock } from './node-clock.js';
 export type { NodeClock } from './node-clock.js';
 export type { NotExecutedBody, CommitUnknownBody } from './node-answers.js';
-export { HEADER_CALLER_TIMEOUT } from './caller-deadline.js';
 export { RpcError, invalidParams } from './rpc-error.js';
 export { defaultIdentify } from './identify.js';
 export { dedupDdl, canonicalJson, fingerprint } from './dedup-store.js';
