@@ -40,7 +40,7 @@ describe("the caller's remaining time", () => {
     await until(() => holding, 10_000, 'slot taken');
     // Whatever happens, free the slot after a while (on a node that ignores the header the
     // abandoned calls then run: that is the failure this test shows).
-    const safety = setTimeout(release, 1500);
+    const safety = setTimeout(release, 5000);
     try {
       const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => rawRpc(url, 'work', {}, { 'x-hotcold-timeout-ms': '200' }, i + 1)));
       for (const answer of answers) {
@@ -65,12 +65,12 @@ describe("the caller's remaining time", () => {
     let finished = false;
     const { url, node, store } = await startNode(f, 'alpha', {
       updateInterval: 500,
-      waitInterval: 5000,
+      waitInterval: 8000,
       handlers: {
         slow: async (_p: unknown, ctx: HandlerContext) => {
           await ctx.tx.execute('CREATE TABLE IF NOT EXISTS slow_rows (k TEXT)');
           await ctx.tx.execute("INSERT INTO slow_rows (k) VALUES ('x')");
-          await sleep(800);
+          await sleep(2000);
           finished = true;
           return 'late';
         },
