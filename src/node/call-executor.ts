@@ -1,5 +1,4 @@
 import type { HeldLease, Lease, SqlExecutor } from '../lease/types.js';
-import { redactText } from '../shared/redact.js';
 import { decideAnswer, type CallPhase, type CallStop } from './call-outcome.js';
 import type { DedupStore } from './dedup-store.js';
 import { certifiesNotCommitted, isInfrastructureFailure } from './failure-kind.js';
@@ -10,6 +9,8 @@ import { sealedExecutor } from './sealed-executor.js';
 import type { Slots } from './slots.js';
 import { isRetryableConflict } from './sql-dialect.js';
 import type { HandlerContext, NodeEvent } from './types.js';
+import { raceAbort } from './race-abort.js';
+import { describeError as describe } from './describe-error.js';
 
 /**
  * Call execution: one call, one fenced transaction together with its idempotency record and feed
@@ -81,28 +82,7 @@ class CallStopped extends Error {
   }
 }
 
-function describe(error: unknown): string {
-  return redactText(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-}
 
-/** Rejects with the signal's reason when it aborts first; the promise itself is left to settle. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 /** Deadlock victims are rolled back by the database: nothing ran, so they run again (this often). */
 const MAX_TRIES = 4;

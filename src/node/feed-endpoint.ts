@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
 import type { LeaseStore } from '../lease/types.js';
-import { redactText } from '../shared/redact.js';
 import { FEED_METHOD, JSONRPC_INVALID_PARAMS, type JsonRpcId } from '../wire.js';
 import type { FeedStore } from './feed-store.js';
 import type { FeedWaiters } from './feed-waiters.js';
@@ -10,6 +9,8 @@ import type { NodeAnswers } from './node-answers.js';
 import type { NodeClock } from './node-clock.js';
 import type { ResolvedNodeOptions } from './node-options.js';
 import type { NodeStatusTracker } from './node-status.js';
+import { raceAbort } from './race-abort.js';
+import { describeError } from './describe-error.js';
 
 type FeedSettings = Exclude<ResolvedNodeOptions['feeds'], false>;
 
@@ -36,24 +37,6 @@ function feedParams(params: unknown, settings: FeedSettings): FeedParams | strin
   return { feed: p.feed, after, max: Math.min(max, settings.maxItems), waitMs: Math.min(waitMs, settings.maxWaitMs) };
 }
 
-/** Rejects with the signal's reason when it aborts first; the promise itself is left to settle. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 /**
  * `hotcold.feed`: a long-poll read. Read-only, so it needs no fencing, only the active check; but
@@ -134,7 +117,7 @@ export class FeedEndpoint {
         answers.notExecuted(res, token, 'EXPIRED', "the caller's time was spent before the feed could be read");
       } else {
         // Lease lost, or the read failed (database, connection): a read that did not happen.
-        if (why === undefined) status.emit({ type: 'handler-error', method: FEED_METHOD, error: redactText(error instanceof Error ? `${error.name}: ${error.message}` : String(error)) });
+        if (why === undefined) status.emit({ type: 'handler-error', method: FEED_METHOD, error: describeError(error) });
         answers.notExecuted(res, token, 'NOT_EXECUTED', why === 'lease-lost' ? 'the lease was lost while the feed was read' : 'the feed could not be read');
       }
     } finally {

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { redactText } from '../shared/redact.js';
 import {
   FEED_METHOD,
   HEADER_IDEMPOTENCY_KEY,
@@ -18,10 +17,8 @@ import type { NodeAnswers } from './node-answers.js';
 import type { NodeClock } from './node-clock.js';
 import type { ResolvedNodeOptions } from './node-options.js';
 import type { NodeStatusTracker } from './node-status.js';
+import { describeError as describe } from './describe-error.js';
 
-function describe(error: unknown): string {
-  return redactText(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-}
 
 /**
  * HTTP routing: `/health`, `POST /rpc` (body limit, JSON-RPC parsing, header validation, the

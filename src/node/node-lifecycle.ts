@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events';
 import type { Lease, LeaseStore } from '../lease/types.js';
-import { redactText } from '../shared/redact.js';
 import type { CallExecution } from './call-executor.js';
 import type { DedupStore } from './dedup-store.js';
 import type { FeedEndpoint } from './feed-endpoint.js';
@@ -8,10 +7,8 @@ import { pause, type NodeClock } from './node-clock.js';
 import type { NodeStatusTracker } from './node-status.js';
 import { isAlreadyExists } from './sql-dialect.js';
 import type { StopOptions } from './types.js';
+import { describeError as describe } from './describe-error.js';
 
-function describe(error: unknown): string {
-  return redactText(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-}
 
 /** How long stop() waits for aborted calls' transactions to end (a frozen database must not hold it). */
 const ROLLBACK_WAIT_MS = 5_000;

@@ -1,6 +1,5 @@
 import type { Observable } from 'rxjs';
 import type { SqlExecutor } from '../lease/types.js';
-import { redactText } from '../shared/redact.js';
 import { CallExecutor } from './call-executor.js';
 import { DedupStore, dedupDdl } from './dedup-store.js';
 import { FeedEndpoint } from './feed-endpoint.js';
@@ -17,6 +16,7 @@ import { NodeStatusTracker } from './node-status.js';
 import { Slots } from './slots.js';
 import { idleTransactionTimeout } from './sql-dialect.js';
 import type { HotcoldNode, NodeAddress, NodeOptions, NodeState, StopOptions } from './types.js';
+import { describeError } from './describe-error.js';
 
 /**
  * Creates the reference node: a JSON-RPC 2.0 HTTP server that executes calls only while it
@@ -63,7 +63,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
             // InnoDB transaction usable. On PostgreSQL the setting always exists.
             if (dialect !== 'mysql') throw error;
             idle.unsupported = true;
-            const text = redactText(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+            const text = describeError(error);
             status.emit({ type: 'handler-error', method: '(idle timeout)', error: `idle_transaction_timeout not supported: ${text}` });
           }
         };
