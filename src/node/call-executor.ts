@@ -1,3 +1,4 @@
+import { FencingError, LeaseLostError } from '../lease/errors.js';
 import type { HeldLease, Lease, SqlExecutor } from '../lease/types.js';
 import { decideAnswer, type CallPhase, type CallStop } from './call-outcome.js';
 import type { DedupStore } from './dedup-store.js';
@@ -116,7 +117,10 @@ export class CallExecutor {
       const reason = controller.signal.reason;
       if (controller.signal.aborted && reason instanceof CallStopped) return { kind: reason.stop, reason: reason.message };
       if (certifiesNotCommitted(error)) return { kind: 'not-committed', reason: describe(error) };
-      if (!held.isValid()) return { kind: 'lease-lost', reason: 'the lease was lost before this call committed' };
+      // The fence refused this tenure, or the lease reported it lost: the lease module's classes say so.
+      if (error instanceof FencingError || error instanceof LeaseLostError || !held.isValid()) {
+        return { kind: 'lease-lost', reason: error instanceof Error ? describe(error) : 'the lease was lost before this call committed' };
+      }
       if (typeof error === 'object' && error !== null && nodeFailures.has(error)) return { kind: 'infrastructure', reason: describe(error) };
       if (isInfrastructureFailure(error)) return { kind: 'infrastructure', reason: describe(error) };
       return { kind: 'handler-error', error, reason: describe(error) };

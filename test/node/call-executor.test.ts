@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLease, sqliteStore, type Lease, type LeaseStore } from 'hotcold/lease';
+import { createLease, releaseLeaseHolder, sqliteStore, type Lease, type LeaseStore } from 'hotcold/lease';
 import { FencingError, LeaseError } from '../../src/lease/errors.js';
 import { CallExecutor } from '../../src/node/call-executor.js';
 import { DedupStore, dedupDdl } from '../../src/node/dedup-store.js';
@@ -173,5 +173,19 @@ describe('CallExecutor at COMMIT', () => {
     const certain = await setup(Number.POSITIVE_INFINITY, () => new TransientStore('database is locked at COMMIT'));
     expect(await certain.call(insert, { key: 'c2' }).outcome).toMatchObject({ kind: 'not-executed', error: 'NOT_EXECUTED' });
     expect(await certain.rows()).toBe(0);
+  });
+});
+
+describe('CallExecutor fencing', () => {
+  it('a fence refused by the database (another holder took over) is NOT_EXECUTED, recognised by class', async () => {
+    const s = await setup();
+    // An operator clears the holder in the database; locally the lease still looks valid until
+    // its next renewal, so only the fence can tell.
+    await releaseLeaseHolder(s.store, s.lease.name);
+    let ran = 0;
+    const outcome = await s.call(() => ++ran).outcome;
+    expect(outcome).toMatchObject({ kind: 'not-executed', error: 'NOT_EXECUTED' });
+    expect((outcome as { reason: string }).reason).toMatch(/FencingError|lost/);
+    expect(ran).toBe(0);
   });
 });
