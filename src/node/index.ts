@@ -2,6 +2,9 @@
  * `hotcold/node`: the reference JSON-RPC node that serves only while it holds the lease.
  */
 export { createNode } from './node.js';
+export { systemClock } from './node-clock.js';
+export type { NodeClock } from './node-clock.js';
+export type { NotExecutedBody, CommitUnknownBody } from './node-answers.js';
 export { RpcError, invalidParams } from './rpc-error.js';
 export { defaultIdentify } from './identify.js';
 export { dedupDdl, canonicalJson, fingerprint } from './dedup-store.js';

@@ -9,7 +9,11 @@ export interface HandlerContext {
   readonly token: number;
   /** The request's `Idempotency-Key`, when it had one. */
   readonly idempotencyKey: string | undefined;
-  /** Aborts the moment the lease is lost (or a drain times out): stop, the transaction will roll back. */
+  /**
+   * Aborts the moment the lease is lost, the caller's time (`X-Hotcold-Timeout-Ms`) is spent, or
+   * the node stops (or a drain times out): stop, the transaction will roll back. The node has
+   * already answered "not executed" by then; it does not wait for the handler.
+   */
   readonly signal: AbortSignal;
   /**
    * Runs statements in this request's transaction, already fenced with `assertHeld(token)`.
@@ -135,7 +139,7 @@ export interface HotcoldNode {
   readonly status: NodeState['status'];
   readonly state$: Observable<NodeState>;
   readonly events$: Observable<NodeEvent>;
-  /** Number of calls executing now (long-polls excluded). */
+  /** Number of calls whose transactions are still open (long-polls excluded), answered or not. */
   readonly inFlight: number;
   /** Stops serving, releases the lease (after draining, if asked) and closes the server. */
   stop(options?: StopOptions): Promise<void>;

@@ -128,7 +128,7 @@ export function dedupSuite(db: string | undefined): void {
     expect(await hits(b.store, t.hits, 'survives')).toBe(1);
   });
 
-  it('lease lost mid-handler: rolled back, 503 NOT_ACTIVE, no row and no idempotency record', async () => {
+  it('lease lost mid-handler: rolled back, 503 NOT_EXECUTED, no row and no idempotency record', async () => {
     f = fixture();
     const t = tables();
     const executed: string[] = [];
@@ -163,7 +163,8 @@ export function dedupSuite(db: string | undefined): void {
       await unblock();
     }
     expect(answer.status).toBe(503);
-    expect(answer.body).toMatchObject({ error: 'NOT_ACTIVE' });
+    expect(answer.body).toMatchObject({ error: 'NOT_EXECUTED', node: 'alpha' });
+    expect(answer.headers.get('x-hotcold-node')).toBe('alpha');
     expect(answer.body.message).toMatch(/rolled back/);
     expect(await hits(a.store, t.hits, 'hang')).toBe(0);
     const records = await a.store.transaction((tx) => tx.query(`SELECT idem_key FROM ${t.dedup} WHERE idem_key = ?`, ['hang-key']));
@@ -195,7 +196,10 @@ export function dedupSuite(db: string | undefined): void {
     await until(() => a.node.status === 'active', 15_000, 'alpha active');
     await a.store.transaction((tx) => tx.execute(`CREATE TABLE IF NOT EXISTS ${t.hits} (k VARCHAR(255) NOT NULL)`));
     const answer = await rpc(a.url, 'idle', {}, { 'idempotency-key': 'idle-key' });
-    expect(answer.body.error?.code).toBe(-32603);
+    // The session was ended by the database, not by the handler: not executed, never -32603.
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatchObject({ error: 'NOT_EXECUTED', node: 'alpha' });
+    expect(answer.headers.get('x-hotcold-node')).toBe('alpha');
     expect(await hits(a.store, t.hits, 'idle')).toBe(0);
     // The node keeps serving on fresh connections.
     expect((await rpc(a.url, 'ok')).body.result).toBe('ok');

@@ -143,7 +143,7 @@ describe('createNode on SQLite', () => {
     expect(rows).toHaveLength(2);
   });
 
-  it('lease lost mid-handler: the transaction rolls back, the answer is 503 NOT_ACTIVE, nothing is recorded', async () => {
+  it('lease lost mid-handler: the transaction rolls back, the answer is 503 NOT_EXECUTED with node headers, nothing is recorded', async () => {
     f = fixture();
     let started = 0;
     const { url, node, store, lease } = await startNode(f, 'alpha', {
@@ -167,8 +167,10 @@ describe('createNode on SQLite', () => {
     const answer = await rpc(url, 'stuck', {}, { 'idempotency-key': 'stuck-1' });
     expect(started).toBe(1);
     expect(answer.status).toBe(503);
-    expect(answer.body.error).toBe('NOT_ACTIVE');
+    expect(answer.body.error).toBe('NOT_EXECUTED');
     expect(answer.body.message).toMatch(/rolled back/);
+    expect(answer.headers.get('x-hotcold-node')).toBe('alpha');
+    expect(answer.headers.get('x-hotcold-epoch')).toBe(String(firstToken));
     // Warm mode: the node takes the lease again (new token) and the rows are not there.
     await until(() => node.status === 'active' && lease.current?.token !== firstToken, 10_000, 're-acquire');
     expect((await rpc(url, 'count')).body.result).toBe(0);

@@ -1,0 +1,109 @@
+/**
+ * A PRIVATE PostgreSQL server for tests that freeze, restart or cut the database: started from the
+ * Debian binaries on a free port in a temporary directory, never the shared service. Its
+ * postmaster and backends can be SIGSTOPped (a frozen database) and SIGCONTed.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chownSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const PG_BIN = process.env.HOTCOLD_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+export interface PrivatePostgres {
+  url: string;
+  port: number;
+  /** SIGSTOP of the postmaster and every backend: the database stops answering, sockets stay open. */
+  freeze(): void;
+  thaw(): void;
+  /** `pg_ctl restart -m fast`: every session is terminated (57P01), then the server comes back. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** True when the binaries are there; loud skip otherwise, failure with CI=true. */
+export function privatePostgresAvailable(): boolean {
+  const ok = existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
+  if (!ok) {
+    if (process.env.CI === 'true') throw new Error(`PostgreSQL binaries are required in CI (CI=true) but are missing in ${PG_BIN}`);
+    process.stderr.write(`\n\n*** PostgreSQL binaries NOT found in ${PG_BIN}: private-database suites are SKIPPED ***\n\n`);
+  }
+  return ok;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** initdb refuses to run as root: then run the binaries as the `postgres` system user. */
+function command(bin: string, args: string[]): [string, string[]] {
+  if (process.getuid?.() === 0) return ['runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]];
+  return [join(PG_BIN, bin), args];
+}
+
+function children(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) found.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return found;
+}
+
+export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+  const dir = mkdtempSync(join(tmpdir(), 'hotcold-pg-'));
+  if (process.getuid?.() === 0) chownSync(dir, Number((await run('id', ['-u', 'postgres'])).stdout.trim()), -1);
+  const data = join(dir, 'data');
+  const port = await freePort();
+  await run(...command('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']));
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
+  await run(...command('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']));
+  const postmaster = (): number => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const signalAll = (signal: NodeJS.Signals): void => {
+    const root = postmaster();
+    // The postmaster first, so it forks no new backend while we go through its children.
+    for (const pid of [root, ...children(root)]) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone already
+      }
+    }
+  };
+  let stopped = false;
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    freeze: () => signalAll('SIGSTOP'),
+    thaw: () => signalAll('SIGCONT'),
+    async restart() {
+      await run(...command('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-m', 'fast', '-w', '-t', '60', 'restart']));
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        signalAll('SIGCONT');
+        await run(...command('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop']));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
