@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { TransientStoreError } from '../lease/errors.js';
 import type { HeldLease, SqlExecutor } from '../lease/types.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactText } from '../shared/redact.js';
@@ -360,6 +361,12 @@ export function createNode(options: NodeOptions): HotcoldNode {
       // Committed: the answer is the result even if the lease was lost a moment later.
       answer(res, token, resultResponse(call.id, outcome.result), call.notification);
     } catch (error) {
+      if (error instanceof TransientStoreError) {
+        // The store guarantees nothing was committed (DESIGN §1: not executed).
+        events$.next({ type: 'rolled-back', method: call.method, reason: describe(error) });
+        sendJson(res, 503, { ...headers(token), 'retry-after': String(opts.retryAfterSeconds) }, { error: 'NOT_EXECUTED', node: machine, message: 'the database was busy; the call was rolled back and not executed' });
+        return;
+      }
       if (progress.phase === 'commit' && !isFencingError(error)) {
         // The commit itself failed: it may or may not have happened. Only a broken connection
         // says that truthfully (the client classifies it as unknown outcome).
