@@ -113,6 +113,8 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs: number)
 interface Observed {
   /** ms from SIGSTOP of A until B answered /health 200, or undefined if never (within 8 s). */
   takeoverMs?: number;
+  /** B's 'acquired' time minus (A's last acknowledged renewal + W): the takeover's overshoot (>= the true one minus the renewal's latency). */
+  overshootMs?: number;
   /** B's largest event-loop lag while A was frozen. */
   standbyMaxLagMs: number;
   /** A call to B while A still held the write lock. */
@@ -206,9 +208,12 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
       await sleep(100);
     }
     observed.retriedRows = rowsFor('w-1');
+    const lastRenewal = Math.max(...a.lines.filter((l) => (l.event === 'renewed' || l.event === 'acquired') && (l.t as number) <= stoppedAt).map((l) => l.t as number));
+    const acquiredByB = b.lines.find((l) => l.event === 'acquired');
+    if (acquiredByB) observed.overshootMs = (acquiredByB.t as number) - (lastRenewal + WAIT_MS);
     observed.aLines = JSON.stringify(a.lines.filter((l) => l.event !== 'lag').slice(-12));
     console.log(
-      `[frozen holder] takeover ${observed.takeoverMs ?? 'never'} ms after SIGSTOP (W ${WAIT_MS}); standby max loop lag ${observed.standbyMaxLagMs} ms; ` +
+      `[frozen holder] takeover ${observed.takeoverMs ?? 'never'} ms after SIGSTOP (W ${WAIT_MS}), ${observed.overshootMs ?? '?'} ms after A's last renewal + W; standby max loop lag ${observed.standbyMaxLagMs} ms; ` +
         `call while locked: ${observed.lockedCall?.status} ${JSON.stringify(observed.lockedCall?.body)} in ${observed.lockedCall?.ms} ms; ` +
         `frozen call: ${observed.frozenCall?.status} ${JSON.stringify(observed.frozenCall?.body)}; resumed regained: ${observed.resumedRegained}`,
     );
@@ -228,6 +233,10 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
     // The requirement is W + 100 ms on a quiet machine (see the benchmark note in docs/lease.md);
     // under a shared CI machine assert a generous bound that today's code (never) still fails.
     expect(observed.takeoverMs!).toBeLessThan(WAIT_MS + 2_000);
+    // Measured from the frozen holder's last acknowledged renewal (same host, same clock): the
+    // requirement is W + 100 ms; quiet runs show a few ms past W. Generous here, for load.
+    expect(observed.overshootMs).toBeDefined();
+    expect(observed.overshootMs!).toBeLessThan(1_000);
   });
 
   it("the standby's event loop is never blocked by a busy wait (max lag well under busyTimeoutMs; a synchronous busy_timeout blocked it for all of it)", () => {
