@@ -241,4 +241,29 @@ describe('SQLite: the lease lives in its own file, beyond the application write 
       db.close();
     }
   });
+
+  it("the user's Database in rollback-journal mode: a COMMIT waiting for a reader waits on timers, then commits nothing", async () => {
+    const file = join(dir, 'user-journal.db');
+    const db = new Database(file, { timeout: 5000 });
+    db.exec('CREATE TABLE t (n INTEGER)');
+    const store = sqliteStore(db, { busyTimeoutMs: 200 });
+    const reader = new Database(file);
+    try {
+      reader.exec('BEGIN');
+      reader.prepare('SELECT COUNT(*) FROM t').get(); // a SHARED lock: COMMIT needs EXCLUSIVE
+      const { result, maxLagMs } = await maxLagDuring(() => store.transaction((tx) => tx.execute('INSERT INTO t (n) VALUES (1)')).catch((e: unknown) => e));
+      expect(result).toBeInstanceOf(StoreBusyError);
+      expect(maxLagMs).toBeLessThan(150);
+      reader.exec('COMMIT');
+      expect(db.prepare('SELECT COUNT(*) AS c FROM t').get()).toEqual({ c: 0 });
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+      await store.transaction((tx) => tx.execute('INSERT INTO t (n) VALUES (2)'));
+      expect(db.prepare('SELECT n FROM t').all()).toEqual([{ n: 2 }]);
+    } finally {
+      if (reader.inTransaction) reader.exec('ROLLBACK');
+      reader.close();
+      await store.close();
+      db.close();
+    }
+  });
 });

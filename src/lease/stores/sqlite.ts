@@ -145,17 +145,20 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
     return whileBusy('sqliteStore: lease statement', () => exec(lease, text, params), started + timeoutMs, started);
   };
 
-  /** BEGIN IMMEDIATE that fails at once when the write lock is taken, whatever the connection's busy_timeout. */
-  const beginImmediate = (app: Conn): void => {
+  /**
+   * Runs a lock-taking statement (BEGIN IMMEDIATE, COMMIT) so that it fails at once when the lock
+   * is taken, whatever the connection's busy_timeout: the user's Database keeps its own settings,
+   * except for that instant. (COMMIT waits for readers in rollback-journal mode; never in WAL.)
+   */
+  const noWait = (app: Conn, text: string): void => {
     if (owned) {
-      app.db.exec('BEGIN IMMEDIATE');
+      app.db.exec(text);
       return;
     }
-    // The user's Database keeps its own settings, except while this store asks for the lock.
     const saved = app.db.pragma('busy_timeout', { simple: true }) as number;
     app.db.pragma('busy_timeout = 0');
     try {
-      app.db.exec('BEGIN IMMEDIATE');
+      app.db.exec(text);
     } finally {
       app.db.pragma(`busy_timeout = ${saved}`);
     }
@@ -170,7 +173,8 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
     lease.db.exec('BEGIN IMMEDIATE');
     try {
       for (const { name, token } of fences) requireCurrent(name, token, exec(lease, sql.read, [name]).rows[0]);
-      app.db.exec('COMMIT');
+      // A busy COMMIT leaves the transaction open: the whole section is tried again.
+      noWait(app, 'COMMIT');
     } finally {
       // Nothing was written to the lease file: ROLLBACK only ends the read-write transaction.
       if (lease.db.inTransaction) lease.db.exec('ROLLBACK');
@@ -200,7 +204,7 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
         deadline,
         () => new StoreBusyError('sqliteStore: starting a transaction (queued behind this process\'s open transaction)', monotonicNow() - started),
         async () => {
-          await whileBusy('sqliteStore: starting a transaction', () => beginImmediate(app), deadline, started);
+          await whileBusy('sqliteStore: starting a transaction', () => noWait(app, 'BEGIN IMMEDIATE'), deadline, started);
           const open: OpenTransaction = { fences: [] };
           current = open;
           try {
@@ -208,10 +212,10 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
               isLeaseStatement(text) ? onLease(text, params) : exec(app, text, params),
             );
             const result = await fn(tx);
+            const commitStarted = monotonicNow();
             if (open.fences.length === 0) {
-              app.db.exec('COMMIT');
+              await whileBusy('sqliteStore: committing', () => noWait(app, 'COMMIT'), commitStarted + busyTimeoutMs, commitStarted);
             } else {
-              const commitStarted = monotonicNow();
               await whileBusy('sqliteStore: fencing the commit', () => commitFenced(app, lease, open.fences), commitStarted + busyTimeoutMs, commitStarted);
             }
             return result;
