@@ -107,19 +107,22 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
       const deadline = started + busyTimeoutMs;
       // timeout 0: SQLite's busy handler sleeps on the calling thread, which here is the event loop.
       const app = owned ? new Driver(pathOrDatabase, { timeout: 0 }) : pathOrDatabase;
-      const lease = new Driver(leasePath, { timeout: 0 });
+      let lease: Database | undefined;
       try {
+        lease = new Driver(leasePath, { timeout: 0 });
+        const leaseDb = lease;
         if (owned) {
           await whileBusy('sqliteStore: opening the database', () => app.pragma('journal_mode = WAL'), deadline, started);
           // NORMAL is durable in WAL mode except against power loss of the last commits.
           app.pragma('synchronous = NORMAL');
         }
-        await whileBusy('sqliteStore: opening the lease file', () => lease.pragma('journal_mode = WAL'), deadline, started);
+        await whileBusy('sqliteStore: opening the lease file', () => leaseDb.pragma('journal_mode = WAL'), deadline, started);
         // FULL: a takeover lost to a power cut would hand out its token again.
-        lease.pragma('synchronous = FULL');
+        leaseDb.pragma('synchronous = FULL');
       } catch (error) {
-        lease.close();
+        lease?.close();
         if (owned) app.close();
+        // The next call tries again (a busy file at start-up is transient).
         opening = undefined;
         throw error;
       }
