@@ -117,7 +117,7 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
           app.pragma('synchronous = NORMAL');
         }
         await whileBusy('sqliteStore: opening the lease file', () => leaseDb.pragma('journal_mode = WAL'), deadline, started);
-        // FULL: a takeover lost to a power cut would hand out its token again.
+        // FULL: a takeover lost to a power cut would hand out its token again (see onLease).
         leaseDb.pragma('synchronous = FULL');
       } catch (error) {
         lease?.close();
@@ -141,11 +141,28 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
   const mutex = new Mutex();
   let current: OpenTransaction | undefined;
 
-  /** One statement on the lease file: autocommit, its lock held only while it runs. */
+  /**
+   * One statement on the lease file: autocommit, its lock held only while it runs. The file runs
+   * `synchronous = FULL`: a takeover is on disk before anyone acts on its token, which the
+   * application's commits (another file, `NORMAL`) must never outlive across a power cut. A
+   * renewal alone may be lost to one (everything restarts then), so it skips the fsync: it is the
+   * frequent write, and the lease file's lock is held while it runs.
+   */
   const onLease = async (text: string, params: readonly unknown[], timeoutMs = busyTimeoutMs): Promise<StatementResult> => {
     const { lease } = await ensureOpen();
     const started = monotonicNow();
-    return whileBusy('sqliteStore: lease statement', () => exec(lease, text, params), started + timeoutMs, started);
+    const attempt =
+      text === sql.renew
+        ? (): StatementResult => {
+            lease.db.pragma('synchronous = NORMAL');
+            try {
+              return exec(lease, text, params);
+            } finally {
+              lease.db.pragma('synchronous = FULL');
+            }
+          }
+        : (): StatementResult => exec(lease, text, params);
+    return whileBusy('sqliteStore: lease statement', attempt, started + timeoutMs, started);
   };
 
   /**
