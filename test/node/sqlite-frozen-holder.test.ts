@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const UPDATE_MS = 300;
 const WAIT_MS = 1500;
-const BUSY_MS = 1000;
+const BUSY_MS = 2000; // the default busyTimeoutMs
 
 interface Child {
   proc: ChildProcess;
@@ -176,7 +176,7 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
       }
       // Keep A frozen well past its own deadline.
       const frozenFor = Date.now() - stoppedAt;
-      if (frozenFor < 3_500) await sleep(3_500 - frozenFor);
+      if (frozenFor < 4_000) await sleep(4_000 - frozenFor);
     } finally {
       // 3. B's event loop while A was frozen (lines B printed after the stop)
       const lags = b.lines.filter((l) => l.event === 'lag' && (l.seen as number) > stoppedAt + 150).map((l) => l.maxMs as number);
@@ -211,7 +211,7 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
     const lastRenewal = Math.max(...a.lines.filter((l) => (l.event === 'renewed' || l.event === 'acquired') && (l.t as number) <= stoppedAt).map((l) => l.t as number));
     const acquiredByB = b.lines.find((l) => l.event === 'acquired');
     if (acquiredByB) observed.overshootMs = (acquiredByB.t as number) - (lastRenewal + WAIT_MS);
-    observed.aLines = JSON.stringify(a.lines.filter((l) => l.event !== 'lag').slice(-12));
+    observed.aLines = JSON.stringify(a.lines.filter((l) => l.event !== 'lag' && l.event !== 'renewed').slice(-12));
     console.log(
       `[frozen holder] takeover ${observed.takeoverMs ?? 'never'} ms after SIGSTOP (W ${WAIT_MS}), ${observed.overshootMs ?? '?'} ms after A's last renewal + W; standby max loop lag ${observed.standbyMaxLagMs} ms; ` +
         `call while locked: ${observed.lockedCall?.status} ${JSON.stringify(observed.lockedCall?.body)} in ${observed.lockedCall?.ms} ms; ` +
@@ -241,16 +241,16 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
 
   it("the standby's event loop is never blocked by a busy wait (max lag well under busyTimeoutMs; a synchronous busy_timeout blocked it for all of it)", () => {
     expect(Number.isNaN(observed.standbyMaxLagMs)).toBe(false);
-    // Quiet machine: a few ms. Under a load average of 16 on 2 cores spikes of ~140 ms were seen
-    // from scheduling alone; one synchronous busy wait is busyTimeoutMs (1000 here) or more.
-    expect(observed.standbyMaxLagMs).toBeLessThan(BUSY_MS / 2);
+    // Quiet machine: a few ms. At load averages of 16–37 on 2 cores spikes of up to ~170 ms were
+    // seen from scheduling alone; one synchronous busy wait is busyTimeoutMs (2000 here) or more.
+    expect(observed.standbyMaxLagMs).toBeLessThan(500);
   });
 
   it('a call reaching the new node while the data is locked is answered 503 NOT_EXECUTED within the bound, and nothing is written', () => {
     expect(observed.lockedCall, 'no call was made: the standby never took over').toBeDefined();
     expect(observed.lockedCall!.status).toBe(503);
     expect(observed.lockedCall!.body?.error).toBe('NOT_EXECUTED');
-    // busyTimeoutMs (1000) plus generous scheduling slack
+    // busyTimeoutMs plus generous scheduling slack
     expect(observed.lockedCall!.ms).toBeLessThan(BUSY_MS + 4_000);
     expect(observed.lockedCallRowWritten).toBe(false);
   });
