@@ -266,4 +266,23 @@ describe('SQLite: the lease lives in its own file, beyond the application write 
       db.close();
     }
   });
+
+  it('while another process holds the write lock, reads through run() answer at once (a catalog check needs no lock) and writes give up after the bound', async () => {
+    const file = join(dir, 'reads-locked.db');
+    const store = sqliteStore(file, { busyTimeoutMs: 200 });
+    await store.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS app (n INTEGER)'));
+    const blocker = new Database(file);
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      blocker.exec('INSERT INTO app (n) VALUES (1)');
+      // Were it waiting for the lock, it would fail with StoreBusyError after 200 ms.
+      const { rows } = await store.run("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", ['app']);
+      expect(rows).toEqual([{ name: 'app' }]);
+      await expect(store.run('INSERT INTO app (n) VALUES (2)')).rejects.toBeInstanceOf(StoreBusyError);
+    } finally {
+      if (blocker.inTransaction) blocker.exec('ROLLBACK');
+      blocker.close();
+      await store.close();
+    }
+  });
 });
