@@ -73,3 +73,27 @@ export class LeaseTimeoutError extends LeaseError {
     super(`${what} did not complete within ${timeoutMs} ms`);
   }
 }
+
+/**
+ * A transient store failure that the store guarantees left nothing committed: the transaction was
+ * never begun, or was rolled back before its COMMIT was sent. Safe to answer "not executed" and to
+ * retry later. Subclasses name the cause.
+ */
+export class TransientStoreError extends LeaseError {
+  /** Always false: a `TransientStoreError` is thrown only before any COMMIT was sent. */
+  readonly committed = false;
+}
+
+/**
+ * SQLite: another process held the lock this store needed (the application database's write
+ * lock, or, for an instant, the lease file's) for longer than the bound, `waitedMs`. The wait was
+ * asynchronous (short timers, never a synchronous busy wait on the event loop); nothing was
+ * committed. Typically a frozen or very slow process holds the write lock.
+ */
+export class StoreBusyError extends TransientStoreError {
+  readonly waitedMs: number;
+  constructor(what: string, waitedMs: number, options?: { cause?: unknown }) {
+    super(`${what}: the database is locked by another process; gave up after ${Math.round(waitedMs)} ms (busyTimeoutMs); nothing was committed`, options);
+    this.waitedMs = waitedMs;
+  }
+}

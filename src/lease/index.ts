@@ -16,6 +16,8 @@ export {
   LeaseClosedError,
   DriverMissingError,
   LeaseTimeoutError,
+  TransientStoreError,
+  StoreBusyError,
   type LeaseLostReason,
 } from './errors.js';
 export { selfFencingSpan, CLOCK_DRIFT, FIXED_MARGIN_MS } from './self-fencing.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sqliteStore } from '../../src/lease/index.js';
+import { createLease, FencingError, LeaseLostError, sqliteStore, StoreBusyError, TransientStoreError } from '../../src/lease/index.js';
 import { leaseSuite } from './lease-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hotcold-lease-'));
@@ -47,27 +47,247 @@ describe('sqliteStore with the user\'s Database', () => {
   });
 });
 
-describe('SQLite: a renewal stuck behind another connection\'s write lock', () => {
-  it('extends nothing: the holder fences itself (better-sqlite3 waits synchronously, then fails)', async () => {
-    const { createLease, LeaseLostError } = await import('../../src/lease/index.js');
-    const file = join(dir, 'busy.db');
-    const store = sqliteStore(file, { busyTimeoutMs: 700 });
+/**
+ * Generous for a loaded 2-core machine (lags of ~200 ms from scheduling alone were seen), yet
+ * below every synchronous wait these tests would show without the fix (>= 1000 ms each).
+ */
+const LAG_BOUND_MS = 600;
+
+/** The largest event-loop lag seen while `work` runs (a 5 ms interval probe). */
+async function maxLagDuring<T>(work: () => Promise<T>): Promise<{ result: T; maxLagMs: number }> {
+  let expected = performance.now() + 5;
+  let maxLagMs = 0;
+  const probe = setInterval(() => {
+    const now = performance.now();
+    maxLagMs = Math.max(maxLagMs, now - expected);
+    expected = now + 5;
+  }, 5);
+  try {
+    const result = await work();
+    return { result, maxLagMs };
+  } finally {
+    clearInterval(probe);
+  }
+}
+
+describe('SQLite: the lease lives in its own file, beyond the application write lock', () => {
+  it('another process holding the application write lock delays no renewal; transactions fail with StoreBusyError after busyTimeoutMs without blocking the loop', async () => {
+    const file = join(dir, 'app-locked.db');
+    const store = sqliteStore(file, { busyTimeoutMs: 1000 });
     const lease = createLease({ store, machineName: 'busy', updateInterval: 100, waitInterval: 500 });
     const blocker = new Database(file);
     try {
       const held = await lease.acquire();
-      const lost = new Promise((resolve) => held.signal.addEventListener('abort', resolve, { once: true }));
-      blocker.exec('BEGIN IMMEDIATE'); // holds the database write lock
-      const lockedAt = performance.now();
-      // The next renewal blocks the event loop for busyTimeoutMs, then fails with SQLITE_BUSY.
-      await lost;
-      expect(held.isValid()).toBe(false);
-      expect((held.signal.reason as InstanceType<typeof LeaseLostError>).reason).toBe('self-fenced');
-      expect(performance.now() - lockedAt).toBeLessThan(500 + 700 + 500);
+      await store.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS app (n INTEGER)'));
+      blocker.exec('BEGIN IMMEDIATE'); // the application's write lock, as a frozen node holds it
+      const { result, maxLagMs } = await maxLagDuring(async () => {
+        const started = performance.now();
+        const error = await store.transaction((tx) => tx.execute('INSERT INTO app (n) VALUES (1)')).catch((e: unknown) => e);
+        const waited = performance.now() - started;
+        // Renewals go on meanwhile, well past the self-fencing deadline.
+        await new Promise((resolve) => setTimeout(resolve, 900));
+        return { error, waited };
+      });
+      expect(result.error).toBeInstanceOf(StoreBusyError);
+      expect(result.error).toBeInstanceOf(TransientStoreError);
+      expect((result.error as StoreBusyError).committed).toBe(false);
+      expect(result.waited).toBeGreaterThanOrEqual(990);
+      expect(result.waited).toBeLessThan(1000 + 1500);
+      expect(held.isValid()).toBe(true);
+      expect(lease.state.status).toBe('active');
+      // A synchronous busy wait would show as one lag of ~busyTimeoutMs.
+      expect(maxLagMs).toBeLessThan(LAG_BOUND_MS);
+      blocker.exec('ROLLBACK');
+      await store.transaction((tx) => tx.execute('INSERT INTO app (n) VALUES (2)'));
+      expect(blocker.prepare('SELECT n FROM app').all()).toEqual([{ n: 2 }]);
     } finally {
       if (blocker.inTransaction) blocker.exec('ROLLBACK');
       blocker.close();
       await lease.close();
+      await store.close();
+    }
+  });
+
+  it('queued transactions share the bound: one queued behind a stuck one fails after busyTimeoutMs, not after its turn', async () => {
+    const store = sqliteStore(join(dir, 'queued.db'), { busyTimeoutMs: 200 });
+    let release!: () => void;
+    const stuck = store.transaction(() => new Promise<void>((resolve) => (release = resolve)));
+    const started = performance.now();
+    const error = await store.transaction((tx) => tx.query('SELECT 1 AS one')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreBusyError);
+    expect(performance.now() - started).toBeLessThan(200 + 1500);
+    release();
+    await stuck;
+    expect(await store.transaction((tx) => tx.query('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    await store.close();
+  });
+
+  it('a renewal stuck behind the lease file\'s own lock (a process frozen inside a lease statement) extends nothing and blocks no loop: the holder fences itself', async () => {
+    const file = join(dir, 'lease-locked.db');
+    const store = sqliteStore(file, { busyTimeoutMs: 1500 });
+    const lease = createLease({ store, machineName: 'busy', updateInterval: 100, waitInterval: 500 });
+    const blocker = new Database(`${file}-lease`);
+    try {
+      const held = await lease.acquire();
+      const lost = new Promise((resolve) => held.signal.addEventListener('abort', resolve, { once: true }));
+      blocker.exec('BEGIN IMMEDIATE');
+      const lockedAt = performance.now();
+      const { maxLagMs } = await maxLagDuring(() => lost);
+      expect(held.isValid()).toBe(false);
+      expect((held.signal.reason as LeaseLostError).reason).toBe('self-fenced');
+      expect(performance.now() - lockedAt).toBeLessThan(500 + 1000);
+      expect(maxLagMs).toBeLessThan(LAG_BOUND_MS);
+    } finally {
+      if (blocker.inTransaction) blocker.exec('ROLLBACK');
+      blocker.close();
+      await lease.close();
+      await store.close();
+    }
+  });
+
+  it('COMMIT re-checks the fence under the lease file\'s lock: a takeover after assertHeld rolls the transaction back', async () => {
+    const file = join(dir, 'fence-commit.db');
+    const store = sqliteStore(file);
+    const lease = createLease({ store, machineName: 'a', updateInterval: 100, waitInterval: 500 });
+    const other = new Database(`${file}-lease`);
+    try {
+      const held = await lease.acquire();
+      await store.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS app (n INTEGER)'));
+      const error = await store
+        .transaction(async (tx) => {
+          await lease.assertHeld(tx, held.token);
+          await tx.execute('INSERT INTO app (n) VALUES (1)');
+          // Another process takes over (forced) while this transaction is open.
+          other.prepare(`UPDATE ${store.table} SET holder = 'b#1', token = token + 1, version = version + 1 WHERE name = 'hotcold'`).run();
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FencingError);
+      expect((error as FencingError).currentToken).toBe(held.token + 1);
+      const check = new Database(file, { readonly: true });
+      expect(check.prepare('SELECT COUNT(*) AS c FROM app').get()).toEqual({ c: 0 });
+      check.close();
+    } finally {
+      other.close();
+      await lease.close();
+      await store.close();
+    }
+  });
+
+  it('a fenced COMMIT that cannot get the lease file\'s lock within busyTimeoutMs commits nothing (StoreBusyError)', async () => {
+    const file = join(dir, 'fence-busy.db');
+    const store = sqliteStore(file, { busyTimeoutMs: 200 });
+    const lease = createLease({ store, machineName: 'a', updateInterval: 200, waitInterval: 2000 });
+    const blocker = new Database(`${file}-lease`);
+    try {
+      const held = await lease.acquire();
+      await store.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS app (n INTEGER)'));
+      const error = await store
+        .transaction(async (tx) => {
+          await lease.assertHeld(tx, held.token);
+          await tx.execute('INSERT INTO app (n) VALUES (1)');
+          blocker.exec('BEGIN IMMEDIATE');
+        })
+        .catch((e: unknown) => e);
+      blocker.exec('ROLLBACK');
+      expect(error).toBeInstanceOf(StoreBusyError);
+      expect(await store.transaction((tx) => tx.query('SELECT COUNT(*) AS c FROM app'))).toEqual([{ c: 0 }]);
+    } finally {
+      if (blocker.inTransaction) blocker.exec('ROLLBACK');
+      blocker.close();
+      await lease.close();
+      await store.close();
+    }
+  });
+
+  it('statements naming the lease table inside a transaction read the lease file', async () => {
+    const store = sqliteStore(join(dir, 'routed.db'));
+    const lease = createLease({ store, machineName: 'a', updateInterval: 100, waitInterval: 500 });
+    try {
+      const held = await lease.acquire();
+      const rows = await store.transaction((tx) => tx.query<{ token: number }>(`SELECT token FROM ${store.table} WHERE name = ?`, ['hotcold']));
+      expect(rows).toEqual([{ token: held.token }]);
+    } finally {
+      await lease.close();
+      await store.close();
+    }
+  });
+
+  it('carries over an older lease table kept in the database file: tokens keep rising', async () => {
+    const file = join(dir, 'legacy.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE hotcold_lease (name TEXT NOT NULL PRIMARY KEY, holder TEXT NULL, token INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 0, renewed_at REAL NOT NULL DEFAULT 0, wait_interval_ms INTEGER NOT NULL DEFAULT 0)`);
+    old.exec(`INSERT INTO hotcold_lease VALUES ('hotcold', NULL, 41, 90, 0, 0)`);
+    old.close();
+    const store = sqliteStore(file);
+    const lease = createLease({ store, machineName: 'a', updateInterval: 100, waitInterval: 500 });
+    try {
+      expect((await lease.acquire()).token).toBe(42);
+    } finally {
+      await lease.close();
+      await store.close();
+    }
+  });
+
+  it("the user's Database: its busy_timeout is not used to wait for the write lock, and is left as it was", async () => {
+    const file = join(dir, 'user-busy.db');
+    const db = new Database(file, { timeout: 5000 });
+    db.pragma('journal_mode = WAL');
+    const store = sqliteStore(db, { busyTimeoutMs: 200 });
+    const blocker = new Database(file);
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      const { result, maxLagMs } = await maxLagDuring(() => store.transaction((tx) => tx.query('SELECT 1 AS one')).catch((e: unknown) => e));
+      expect(result).toBeInstanceOf(StoreBusyError);
+      expect(maxLagMs).toBeLessThan(LAG_BOUND_MS);
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    } finally {
+      if (blocker.inTransaction) blocker.exec('ROLLBACK');
+      blocker.close();
+      await store.close();
+      db.close();
+    }
+  });
+
+  it("the user's Database in rollback-journal mode: a COMMIT waiting for a reader waits on timers, then commits nothing", async () => {
+    const file = join(dir, 'user-journal.db');
+    const db = new Database(file, { timeout: 5000 });
+    db.exec('CREATE TABLE t (n INTEGER)');
+    const store = sqliteStore(db, { busyTimeoutMs: 200 });
+    const reader = new Database(file);
+    try {
+      reader.exec('BEGIN');
+      reader.prepare('SELECT COUNT(*) FROM t').get(); // a SHARED lock: COMMIT needs EXCLUSIVE
+      const { result, maxLagMs } = await maxLagDuring(() => store.transaction((tx) => tx.execute('INSERT INTO t (n) VALUES (1)')).catch((e: unknown) => e));
+      expect(result).toBeInstanceOf(StoreBusyError);
+      expect(maxLagMs).toBeLessThan(LAG_BOUND_MS);
+      reader.exec('COMMIT');
+      expect(db.prepare('SELECT COUNT(*) AS c FROM t').get()).toEqual({ c: 0 });
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+      await store.transaction((tx) => tx.execute('INSERT INTO t (n) VALUES (2)'));
+      expect(db.prepare('SELECT n FROM t').all()).toEqual([{ n: 2 }]);
+    } finally {
+      if (reader.inTransaction) reader.exec('ROLLBACK');
+      reader.close();
+      await store.close();
+      db.close();
+    }
+  });
+
+  it('while another process holds the write lock, reads through run() answer at once (a catalog check needs no lock) and writes give up after the bound', async () => {
+    const file = join(dir, 'reads-locked.db');
+    const store = sqliteStore(file, { busyTimeoutMs: 200 });
+    await store.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS app (n INTEGER)'));
+    const blocker = new Database(file);
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      blocker.exec('INSERT INTO app (n) VALUES (1)');
+      // Were it waiting for the lock, it would fail with StoreBusyError after 200 ms.
+      const { rows } = await store.run("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", ['app']);
+      expect(rows).toEqual([{ name: 'app' }]);
+      await expect(store.run('INSERT INTO app (n) VALUES (2)')).rejects.toBeInstanceOf(StoreBusyError);
+    } finally {
+      if (blocker.inTransaction) blocker.exec('ROLLBACK');
+      blocker.close();
       await store.close();
     }
   });

@@ -7,8 +7,18 @@ import { fixture, rpc, startNode, until, uniq, type Fixture } from './support.js
  * need the same lock) wait, fenced request transactions (FOR KEY SHARE) do not. Elsewhere the
  * request's own transaction already blocks renewals, so this does nothing.
  */
-async function blockRenewals(db: string | undefined, leaseTable: string): Promise<() => Promise<void>> {
-  if (db === undefined || !db.startsWith('postgres')) return async () => {};
+async function blockRenewals(db: string | undefined, leaseTable: string, sqlitePath: string): Promise<() => Promise<void>> {
+  if (db === undefined) {
+    // SQLite: the lease is in its own file, beyond the request's write lock; hold that file's lock.
+    const { default: Database } = await import('better-sqlite3');
+    const blocker = new Database(`${sqlitePath}-lease`);
+    blocker.exec('BEGIN IMMEDIATE');
+    return async () => {
+      if (blocker.inTransaction) blocker.exec('ROLLBACK');
+      blocker.close();
+    };
+  }
+  if (!db.startsWith('postgres')) return async () => {};
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: db });
   client.on('error', () => {});
@@ -134,10 +144,10 @@ export function dedupSuite(db: string | undefined): void {
     const executed: string[] = [];
     const handlers = {
       ...app(t.hits, executed),
-      // Holds its transaction until the lease is lost. On SQLite and MariaDB the renewal waits
-      // behind it (the write lock, the lease row's share lock) and the holder fences itself. On
-      // PostgreSQL the fence takes FOR KEY SHARE, which renewals do not wait for, so a second
-      // session blocks the renewals instead (see blockRenewals below).
+      // Holds its transaction until the lease is lost. On MariaDB the renewal waits behind it
+      // (the lease row's share lock) and the holder fences itself. On PostgreSQL the fence takes
+      // FOR KEY SHARE, which renewals do not wait for, and on SQLite the lease is in a file of its
+      // own, so another session blocks the renewals instead (see blockRenewals).
       hang: async (_p: unknown, ctx: HandlerContext) => {
         await ctx.tx.execute(`INSERT INTO ${t.hits} (k) VALUES (?)`, ['hang']);
         await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
@@ -155,7 +165,7 @@ export function dedupSuite(db: string | undefined): void {
     });
     await until(() => a.node.status === 'active', 15_000, 'alpha active');
     await a.store.transaction((tx) => tx.execute(`CREATE TABLE IF NOT EXISTS ${t.hits} (k VARCHAR(255) NOT NULL)`));
-    const unblock = await blockRenewals(db, t.lease);
+    const unblock = await blockRenewals(db, t.lease, f.dbPath);
     let answer: Awaited<ReturnType<typeof rpc>>;
     try {
       answer = await rpc(a.url, 'hang', {}, { 'idempotency-key': 'hang-key' });

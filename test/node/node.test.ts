@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { ConfigurationError } from 'hotcold/lease';
 import { createNode, RpcError, type HandlerContext } from 'hotcold/node';
 import { createLease, sqliteStore } from 'hotcold/lease';
@@ -152,7 +153,7 @@ describe('createNode on SQLite', () => {
           await setupCounter(ctx.tx);
           await ctx.tx.execute('INSERT INTO counter (n) VALUES (1)');
           started += 1;
-          // Holding the SQLite write lock blocks the renewal: the holder fences itself.
+          // Another session holds the lease file's lock: renewals fail, the holder fences itself.
           await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
           return 'never';
         },
@@ -164,7 +165,17 @@ describe('createNode on SQLite', () => {
     });
     await until(() => node.status === 'active');
     const firstToken = lease.current?.token;
-    const answer = await rpc(url, 'stuck', {}, { 'idempotency-key': 'stuck-1' });
+    // The lease is in its own file, which the request's transaction does not lock: block the
+    // renewals from another connection, as a process frozen inside a lease statement would.
+    const blocker = new Database(`${f.dbPath}-lease`);
+    blocker.exec('BEGIN IMMEDIATE');
+    let answer: Awaited<ReturnType<typeof rpc>>;
+    try {
+      answer = await rpc(url, 'stuck', {}, { 'idempotency-key': 'stuck-1' });
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    }
     expect(started).toBe(1);
     expect(answer.status).toBe(503);
     expect(answer.body.error).toBe('NOT_EXECUTED');

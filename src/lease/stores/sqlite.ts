@@ -1,19 +1,33 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { requireSqlIdentifier, requirePositiveInteger, rejectUnknownKeys } from '../../shared/validate.js';
+import { monotonicNow } from '../../shared/clock.js';
 import { ConfigurationError } from '../../errors.js';
+import { LeaseError, StoreBusyError } from '../errors.js';
+import { leaseSql } from '../sql.js';
 import type { SqlExecutor, StatementResult } from '../types.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { Mutex } from './mutex.js';
+import { whileBusy } from './sqlite-busy.js';
+import { leasePathFor, namesTable, requireCurrent } from './sqlite-lease-file.js';
 
 export interface SqliteStoreOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
   /**
-   * How long a statement waits for another process's write lock, in ms (SQLite `busy_timeout`;
-   * better-sqlite3 waits synchronously). Only applied to a database the store opens. Default 2000.
+   * The longest wait, in ms, for a lock another process holds: the application database's write
+   * lock when a transaction starts, and the lease file's lock for a lease statement. The wait is
+   * asynchronous (SQLite `busy_timeout` 0 and retries on 1–8 ms timers): the event loop is never
+   * blocked. Past it the store throws `StoreBusyError` (transient; nothing was committed).
+   * A transaction's wait in this process's own queue counts against the same bound.
+   * @default 2000
    */
   busyTimeoutMs?: number;
+  /**
+   * The file that holds the lease table.
+   * @default `<database file>-lease` beside the database (`:memory:` for an in-memory database)
+   */
+  leasePath?: string;
 }
 
 type Database = BetterSqlite3.Database;
@@ -21,15 +35,54 @@ type Statement = BetterSqlite3.Statement<unknown[]>;
 
 const STATEMENT_CACHE_LIMIT = 256;
 
+/** A connection with its prepared statements. */
+interface Conn {
+  db: Database;
+  cache: Map<string, Statement>;
+}
+
+/** The fences (`assertHeld`) passed in the open transaction: re-checked under lock at COMMIT. */
+interface OpenTransaction {
+  fences: Array<{ name: string; token: number }>;
+}
+
+function statement(conn: Conn, sql: string): Statement {
+  let stmt = conn.cache.get(sql);
+  if (!stmt) {
+    if (conn.cache.size >= STATEMENT_CACHE_LIMIT) conn.cache.clear();
+    stmt = conn.db.prepare(sql);
+    conn.cache.set(sql, stmt);
+  }
+  return stmt;
+}
+
+function exec(conn: Conn, sql: string, params: readonly unknown[]): StatementResult {
+  const stmt = statement(conn, sql);
+  const args = params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
+  if (stmt.reader) return { rows: stmt.all(...args) as Record<string, unknown>[], changes: 0 };
+  return { rows: [], changes: stmt.run(...args).changes };
+}
+
 /**
- * The embedded store: a SQLite file shared by several processes on ONE host (expiry is judged on
- * that host's clock). Opens the file in WAL mode with a busy timeout, and serialises everything on
- * its connection with a mutex, because an async `transaction(fn)` holds the connection while it
- * awaits. Writes run under `BEGIN IMMEDIATE`, so a transaction holds the database write lock from
- * its first statement and `assertHeld` needs no row lock.
+ * The embedded store: SQLite files shared by several processes on ONE host (expiry is judged on
+ * that host's clock).
+ *
+ * Two files, two connections. The application's data (dedup, feeds, the handlers' tables) is in
+ * the database file; its transactions run under `BEGIN IMMEDIATE`, holding that file's write lock
+ * for a whole call, serialised on one connection by an async mutex. The lease row is in a file of
+ * its own (`leasePath`), touched only by single statements that hold its lock for microseconds —
+ * so a process frozen in the middle of a call (holding the application's write lock) delays
+ * neither the other processes' renewals nor their takeover.
+ *
+ * The fence spans both files: `assertHeld` checks the lease row when the call starts, and COMMIT
+ * re-checks it while holding the lease file's write lock, so no takeover can commit between the
+ * check and the application's COMMIT (see docs/lease.md, "SQLite").
+ *
+ * No lock is ever waited for synchronously: `busy_timeout` is 0 and a busy lock is retried on
+ * short timers, up to `busyTimeoutMs`, then `StoreBusyError`.
  */
 export function sqliteStore(pathOrDatabase: string | Database, options: SqliteStoreOptions = {}): SqlLeaseStore {
-  rejectUnknownKeys('', options, ['table', 'busyTimeoutMs']);
+  rejectUnknownKeys('', options, ['table', 'busyTimeoutMs', 'leasePath']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const busyTimeoutMs = requirePositiveInteger('busyTimeoutMs', options.busyTimeoutMs ?? 2000);
   const owned = typeof pathOrDatabase === 'string';
@@ -37,92 +90,223 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
   if (!owned && (typeof pathOrDatabase !== 'object' || pathOrDatabase === null || typeof pathOrDatabase.prepare !== 'function')) {
     throw new ConfigurationError('database', 'must be a file path or a better-sqlite3 Database');
   }
+  if (options.leasePath !== undefined && (typeof options.leasePath !== 'string' || options.leasePath.length === 0)) {
+    throw new ConfigurationError('leasePath', 'must be a non-empty file path');
+  }
+  const leasePath =
+    options.leasePath ?? (owned ? leasePathFor(pathOrDatabase, false) : leasePathFor(pathOrDatabase.name, pathOrDatabase.memory));
+  const sql = leaseSql('sqlite', table);
+  const isLeaseStatement = namesTable(table);
 
-  let db: Database | undefined = owned ? undefined : pathOrDatabase;
-  let opening: Promise<Database> | undefined;
-  const open = (): Promise<Database> => {
-    if (db) return Promise.resolve(db);
-    opening ??= loadDriver<typeof BetterSqlite3>('better-sqlite3', 'sqliteStore').then((Driver) => {
-      const opened = new Driver(pathOrDatabase as string, { timeout: busyTimeoutMs });
-      opened.pragma('journal_mode = WAL');
-      opened.pragma(`busy_timeout = ${busyTimeoutMs}`);
-      // NORMAL is durable in WAL mode except against power loss of the last commits.
-      opened.pragma('synchronous = NORMAL');
-      db = opened;
-      return opened;
+  let conns: { app: Conn; lease: Conn } | undefined;
+  let opening: Promise<{ app: Conn; lease: Conn }> | undefined;
+  const open = (): Promise<{ app: Conn; lease: Conn }> => {
+    if (conns) return Promise.resolve(conns);
+    opening ??= loadDriver<typeof BetterSqlite3>('better-sqlite3', 'sqliteStore').then(async (Driver) => {
+      const started = monotonicNow();
+      const deadline = started + busyTimeoutMs;
+      // timeout 0: SQLite's busy handler sleeps on the calling thread, which here is the event loop.
+      const app = owned ? new Driver(pathOrDatabase, { timeout: 0 }) : pathOrDatabase;
+      let lease: Database | undefined;
+      try {
+        lease = new Driver(leasePath, { timeout: 0 });
+        const leaseDb = lease;
+        if (owned) {
+          await whileBusy('sqliteStore: opening the database', () => app.pragma('journal_mode = WAL'), deadline, started);
+          // NORMAL is durable in WAL mode except against power loss of the last commits.
+          app.pragma('synchronous = NORMAL');
+        }
+        await whileBusy('sqliteStore: opening the lease file', () => leaseDb.pragma('journal_mode = WAL'), deadline, started);
+        // FULL: a takeover lost to a power cut would hand out its token again (see onLease).
+        leaseDb.pragma('synchronous = FULL');
+      } catch (error) {
+        lease?.close();
+        if (owned) app.close();
+        // The next call tries again (a busy file at start-up is transient).
+        opening = undefined;
+        throw error;
+      }
+      conns = { app: { db: app, cache: new Map() }, lease: { db: lease, cache: new Map() } };
+      return conns;
     });
     return opening;
   };
 
-  const mutex = new Mutex();
-  const cache = new Map<string, Statement>();
-  const statement = (conn: Database, sql: string): Statement => {
-    let stmt = cache.get(sql);
-    if (!stmt) {
-      if (cache.size >= STATEMENT_CACHE_LIMIT) cache.clear();
-      stmt = conn.prepare(sql);
-      cache.set(sql, stmt);
-    }
-    return stmt;
-  };
-  const exec = (conn: Database, sql: string, params: readonly unknown[]): StatementResult => {
-    const stmt = statement(conn, sql);
-    const args = params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
-    if (stmt.reader) return { rows: stmt.all(...args) as Record<string, unknown>[], changes: 0 };
-    return { rows: [], changes: stmt.run(...args).changes };
-  };
-
   let closed = false;
-  const ensureOpen = async (): Promise<Database> => {
+  const ensureOpen = async (): Promise<{ app: Conn; lease: Conn }> => {
     if (closed) throw new Error('sqliteStore is closed');
     return open();
   };
 
-  return makeStore({
+  const mutex = new Mutex();
+  let current: OpenTransaction | undefined;
+
+  /**
+   * One statement on the lease file: autocommit, its lock held only while it runs. The file runs
+   * `synchronous = FULL`: a takeover is on disk before anyone acts on its token, which the
+   * application's commits (another file, `NORMAL`) must never outlive across a power cut. A
+   * renewal alone may be lost to one (everything restarts then), so it skips the fsync: it is the
+   * frequent write, and the lease file's lock is held while it runs.
+   */
+  const onLease = async (text: string, params: readonly unknown[], timeoutMs = busyTimeoutMs): Promise<StatementResult> => {
+    const { lease } = await ensureOpen();
+    const started = monotonicNow();
+    const attempt =
+      text === sql.renew
+        ? (): StatementResult => {
+            lease.db.pragma('synchronous = NORMAL');
+            try {
+              return exec(lease, text, params);
+            } finally {
+              lease.db.pragma('synchronous = FULL');
+            }
+          }
+        : (): StatementResult => exec(lease, text, params);
+    return whileBusy('sqliteStore: lease statement', attempt, started + timeoutMs, started);
+  };
+
+  /**
+   * Runs a lock-taking statement (BEGIN IMMEDIATE, COMMIT) so that it fails at once when the lock
+   * is taken, whatever the connection's busy_timeout: the user's Database keeps its own settings,
+   * except for that instant. (COMMIT waits for readers in rollback-journal mode; never in WAL.)
+   */
+  const noWait = (app: Conn, text: string): void => {
+    if (owned) {
+      app.db.exec(text);
+      return;
+    }
+    const saved = app.db.pragma('busy_timeout', { simple: true }) as number;
+    app.db.pragma('busy_timeout = 0');
+    try {
+      app.db.exec(text);
+    } finally {
+      app.db.pragma(`busy_timeout = ${saved}`);
+    }
+  };
+
+  /**
+   * The second half of the fence, all synchronous: hold the lease file's write lock, re-read each
+   * fenced lease row, COMMIT the application's transaction, let the lease lock go. No takeover can
+   * commit in between, so the application's commit happens while its token is current.
+   */
+  const commitFenced = (app: Conn, lease: Conn, fences: OpenTransaction['fences']): void => {
+    lease.db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const { name, token } of fences) requireCurrent(name, token, exec(lease, sql.read, [name]).rows[0]);
+      // A busy COMMIT leaves the transaction open: the whole section is tried again.
+      noWait(app, 'COMMIT');
+    } finally {
+      // Nothing was written to the lease file: ROLLBACK only ends the read-write transaction.
+      if (lease.db.inTransaction) lease.db.exec('ROLLBACK');
+    }
+  };
+
+  const store = makeStore({
     dialect: 'sqlite',
     table,
-    async run(sql, params) {
-      const conn = await ensureOpen();
-      return mutex.run(() => exec(conn, sql, params));
+    async run(text, params, runOptions) {
+      const timeoutMs = runOptions?.timeoutMs ?? busyTimeoutMs;
+      if (isLeaseStatement(text)) return onLease(text, params, timeoutMs);
+      const { app } = await ensureOpen();
+      const started = monotonicNow();
+      const deadline = started + timeoutMs;
+      return mutex.runBefore(
+        deadline,
+        () => new StoreBusyError('sqliteStore: statement (queued behind this process\'s open transaction)', monotonicNow() - started),
+        () => whileBusy('sqliteStore: statement', () => exec(app, text, params), deadline, started),
+      );
     },
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const conn = await ensureOpen();
-      return mutex.run(async () => {
-        conn.exec('BEGIN IMMEDIATE');
-        try {
-          const tx = executor('sqlite', async (sql, params) => exec(conn, sql, params));
-          const result = await fn(tx);
-          conn.exec('COMMIT');
-          return result;
-        } catch (error) {
-          if (conn.inTransaction) conn.exec('ROLLBACK');
-          throw error;
-        }
-      });
+      const started = monotonicNow();
+      const deadline = started + busyTimeoutMs;
+      const { app, lease } = await ensureOpen();
+      return mutex.runBefore(
+        deadline,
+        () => new StoreBusyError('sqliteStore: starting a transaction (queued behind this process\'s open transaction)', monotonicNow() - started),
+        async () => {
+          await whileBusy('sqliteStore: starting a transaction', () => noWait(app, 'BEGIN IMMEDIATE'), deadline, started);
+          const open: OpenTransaction = { fences: [] };
+          current = open;
+          try {
+            const tx = executor('sqlite', async (text, params) =>
+              isLeaseStatement(text) ? onLease(text, params) : exec(app, text, params),
+            );
+            const result = await fn(tx);
+            const commitStarted = monotonicNow();
+            if (open.fences.length === 0) {
+              await whileBusy('sqliteStore: committing', () => noWait(app, 'COMMIT'), commitStarted + busyTimeoutMs, commitStarted);
+            } else {
+              await whileBusy('sqliteStore: fencing the commit', () => commitFenced(app, lease, open.fences), commitStarted + busyTimeoutMs, commitStarted);
+            }
+            return result;
+          } catch (error) {
+            if (app.db.inTransaction) app.db.exec('ROLLBACK');
+            throw error;
+          } finally {
+            current = undefined;
+          }
+        },
+      );
     },
     async createTable(statements) {
-      const conn = await ensureOpen();
-      await mutex.run(() => {
-        // IMMEDIATE: two processes creating at once serialise on the write lock.
-        conn.exec('BEGIN IMMEDIATE');
-        try {
-          for (const sql of statements) conn.exec(sql);
-          conn.exec('COMMIT');
-        } catch (error) {
-          if (conn.inTransaction) conn.exec('ROLLBACK');
-          throw error;
-        }
-      });
+      const { app, lease } = await ensureOpen();
+      // Rows of a lease table an older version kept in the database file itself: carried over
+      // once, so that tokens keep rising (a plain read: WAL readers never wait for the writer).
+      const legacy = (): Record<string, unknown>[] => {
+        const found = app.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").all(table);
+        if (found.length === 0) return [];
+        return app.db.prepare(`SELECT name, holder, token, version, renewed_at, wait_interval_ms FROM ${table}`).all() as Record<string, unknown>[];
+      };
+      const started = monotonicNow();
+      const carried = leasePath === ':memory:' ? [] : await whileBusy('sqliteStore: reading an older lease table', legacy, started + busyTimeoutMs, started);
+      await whileBusy(
+        'sqliteStore: creating the lease table',
+        () => {
+          // IMMEDIATE: two processes creating at once serialise on the lease file's write lock.
+          lease.db.exec('BEGIN IMMEDIATE');
+          try {
+            for (const ddl of statements) lease.db.exec(ddl);
+            for (const row of carried) {
+              exec(lease, `INSERT OR IGNORE INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, ?, ?, ?, ?, ?)`, [
+                row.name,
+                row.holder,
+                row.token,
+                row.version,
+                row.renewed_at,
+                row.wait_interval_ms,
+              ]);
+            }
+            lease.db.exec('COMMIT');
+          } catch (error) {
+            if (lease.db.inTransaction) lease.db.exec('ROLLBACK');
+            throw error;
+          }
+        },
+        started + busyTimeoutMs,
+        started,
+      );
     },
     async close() {
       closed = true;
       // Let a running transaction finish before closing the connection under it.
       await mutex.run(() => undefined);
-      cache.clear();
-      if (owned) {
-        const conn = db ?? (opening ? await opening.catch(() => undefined) : undefined);
-        conn?.close();
-      }
+      const opened = conns ?? (opening ? await opening.catch(() => undefined) : undefined);
+      if (!opened) return;
+      opened.app.cache.clear();
+      opened.lease.cache.clear();
+      opened.lease.db.close();
+      if (owned) opened.app.db.close();
     },
   });
+
+  // The lease row is not in the transaction's database: read it on the lease connection, and
+  // remember the fence so that COMMIT re-checks it under the lease file's lock.
+  store.assertHeld = async (_tx: SqlExecutor, name: string, token: number): Promise<void> => {
+    const open = current;
+    if (!open) throw new LeaseError('sqliteStore.assertHeld must run inside store.transaction()');
+    const { rows } = await onLease(sql.read, [name]);
+    requireCurrent(name, token, rows[0]);
+    open.fences.push({ name, token });
+  };
+  return store;
 }
