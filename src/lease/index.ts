@@ -15,6 +15,12 @@ export {
   FencingError,
   LeaseClosedError,
   DriverMissingError,
+  StoreConfigurationError,
+  StoreAuthenticationError,
+  DatabaseMissingError,
+  StoreSchemaError,
+  StorePrivilegeError,
+  type StoreFault,
   LeaseTimeoutError,
   type LeaseLostReason,
 } from './errors.js';

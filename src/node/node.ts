@@ -24,8 +24,8 @@ import {
   type NodeStatus,
   type NotActiveBody,
 } from '../wire.js';
-import { DedupStore, dedupDdl } from './dedup-store.js';
-import { FeedStore, feedDdl } from './feed-store.js';
+import { DedupStore, dedupDdl, dedupSchema } from './dedup-store.js';
+import { FeedStore, feedDdl, feedSchema } from './feed-store.js';
 import { FeedWaiters } from './feed-waiters.js';
 import { BodyTooLargeError, readBody, sendEmpty, sendJson } from './http-io.js';
 import { defaultIdentify } from './identify.js';
@@ -34,7 +34,7 @@ import { resolveNodeOptions } from './node-options.js';
 import { RpcError } from './rpc-error.js';
 import { sealedExecutor } from './sealed-executor.js';
 import { Slots } from './slots.js';
-import { idleTransactionTimeout, isAlreadyExists, isRetryableConflict } from './sql-dialect.js';
+import { ensureSchemaRetrying, idleTransactionTimeout, isRetryableConflict } from './sql-dialect.js';
 import type { HandlerContext, HotcoldNode, NodeAddress, NodeEvent, NodeOptions, NodeState, StopOptions } from './types.js';
 
 /** The lease went away while a call ran: its transaction is rolled back, the answer is NOT_ACTIVE. */
@@ -490,13 +490,15 @@ export function createNode(options: NodeOptions): HotcoldNode {
   }
 
   async function createTables(): Promise<void> {
-    for (const statement of ddl()) {
-      try {
-        await store.transaction((tx) => tx.execute(statement));
-      } catch (error) {
-        if (!isAlreadyExists(error)) throw error;
-      }
-    }
+    // Catalog first, DDL only for what is missing, every lock wait bounded: a node starting must
+    // not queue DDL behind the active node's open transactions (see src/lease/schema.ts).
+    const objects = [
+      ...(opts.dedup === false ? [] : dedupSchema(dialect, opts.dedup.table)),
+      ...(opts.feeds === false ? [] : feedSchema(dialect, opts.feeds.table, opts.feeds.counterTable)),
+    ];
+    await ensureSchemaRetrying(store, objects, `hotcold-node:${objects.map((o) => o.name).join(',')}`, (error) =>
+      events$.next({ type: 'handler-error', method: '(create tables)', error: `retrying: ${describe(error)}` }),
+    );
   }
 
   async function cleanup(): Promise<void> {

@@ -1,6 +1,7 @@
 import { FencingError } from '../errors.js';
 import { isCurrent, toRecord } from '../record.js';
-import { ddl, leaseSql, type LeaseSql } from '../sql.js';
+import { ensureSchema } from '../schema.js';
+import { ddl, leaseSchema, leaseSql, type LeaseSql } from '../sql.js';
 import type { Dialect, LeaseRecord, LeaseStore, SqlExecutor, StatementResult } from '../types.js';
 
 /** What a dialect store supplies; {@link makeStore} builds the common `LeaseStore` on top. */
@@ -9,8 +10,6 @@ export interface StoreDriver {
   table: string;
   run(sql: string, params: readonly unknown[], options?: { timeoutMs?: number }): Promise<StatementResult>;
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
-  /** Runs the DDL; handles the dialect's create-table races. */
-  createTable(statements: string[]): Promise<void>;
   close(): Promise<void>;
   watchReleases?(name: string, onRelease: () => void): Promise<() => Promise<void>>;
   notifyRelease?(name: string): Promise<void>;
@@ -30,7 +29,8 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
     table: driver.table,
     sql,
     ddl: () => ddl(driver.dialect, driver.table),
-    init: () => driver.createTable(ddl(driver.dialect, driver.table)),
+    // Reads the catalog first: no DDL (and no DDL lock) when the table is there. See schema.ts.
+    init: () => ensureSchema(store, leaseSchema(driver.dialect, driver.table), `hotcold:${driver.table}`),
     run: (text, params = [], options) => driver.run(text, params, options),
     async read(name: string): Promise<LeaseRecord | null> {
       const { rows } = await driver.run(sql.read, [name]);

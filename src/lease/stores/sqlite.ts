@@ -100,20 +100,6 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
         }
       });
     },
-    async createTable(statements) {
-      const conn = await ensureOpen();
-      await mutex.run(() => {
-        // IMMEDIATE: two processes creating at once serialise on the write lock.
-        conn.exec('BEGIN IMMEDIATE');
-        try {
-          for (const sql of statements) conn.exec(sql);
-          conn.exec('COMMIT');
-        } catch (error) {
-          if (conn.inTransaction) conn.exec('ROLLBACK');
-          throw error;
-        }
-      });
-    },
     async close() {
       closed = true;
       // Let a running transaction finish before closing the connection under it.
