@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { StoreConfigurationError } from '../lease/errors.js';
 import type { HeldLease, SqlExecutor } from '../lease/types.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactText } from '../shared/redact.js';
@@ -537,6 +538,11 @@ export function createNode(options: NodeOptions): HotcoldNode {
         if (lease.options.mode === 'cold') return;
       } catch (error) {
         if (signal.aborted) return;
+        // Misconfiguration (driver, login, database, table, privileges): retrying cannot cure it.
+        if (error instanceof StoreConfigurationError) {
+          events$.next({ type: 'acquire-failed', error: describe(error), permanent: true });
+          return;
+        }
         events$.next({ type: 'acquire-failed', error: describe(error) });
         await sleep(1000, signal).catch(() => undefined);
       }
