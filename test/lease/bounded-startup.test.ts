@@ -9,7 +9,7 @@ import { createLease, storeFromUrl, type Lease, type LeaseStore } from '../../sr
 import type { HandlerContext } from '../../src/node/index.js';
 import { MYSQL_URL, PG_URL, databaseAvailable } from '../support/services.js';
 import { fixture, rpc, startNode, until, uniq, type Fixture } from '../node/support.js';
-import { delay, firstLine, spawnTs, uniqueTable } from './helpers.js';
+import { delay, firstLine, spawnTs, uniqueTable, waitFor } from './helpers.js';
 
 const pgUp = await databaseAvailable('postgres');
 const mysqlUp = await databaseAvailable('mysql');
@@ -107,7 +107,64 @@ function foreignLockSuite(db: string, lockOtherRow: (table: string) => Promise<(
   }, 30_000);
 }
 
+/**
+ * A foreign session holds the lease row's lock; the holder's renewals wait and time out. Each must
+ * end ON THE SERVER at its bound: a renewal the client gave up on but that still waits in the
+ * server's lock queue holds up whatever queues behind it, and runs whenever the lock frees.
+ */
+function serverBoundSuite(db: string, lockRow: (table: string) => Promise<() => Promise<void>>, waitingRenewals: (table: string) => Promise<number>): void {
+  it('a renewal that waits on a lock ends on the server at its bound, not only in the client', async () => {
+    const table = uniqueTable();
+    const store = storeFromUrl(db, { table });
+    const holder = createLease({ store, machineName: 'holder', updateInterval: 300, waitInterval: 6000, statementTimeoutMs: 300, mode: 'warm' });
+    cleanups.push(async () => {
+      await holder.close();
+      await store.close();
+    });
+    const failures: string[] = [];
+    holder.events$.subscribe((e) => {
+      if (e.type === 'renew-failed') failures.push(e.error);
+    });
+    await holder.acquire();
+    const unlock = await lockRow(table);
+    cleanups.push(unlock);
+    // Several renewals time out meanwhile (each 300 ms, retried).
+    await waitFor(() => failures.length >= 4, 20_000);
+    await delay(300);
+    const waiting = await waitingRenewals(table);
+    await unlock();
+    expect(waiting, 'renewals still waiting on the server after the client gave up').toBeLessThanOrEqual(1);
+  }, 40_000);
+}
+
 describe.runIf(pgUp)('bounded start-up on PostgreSQL', () => {
+  serverBoundSuite(
+    PG_URL,
+    async (table) => {
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ connectionString: PG_URL });
+      client.on('error', () => undefined);
+      await client.connect();
+      await client.query('BEGIN');
+      await client.query(`SELECT 1 FROM ${table} FOR UPDATE`);
+      return async () => {
+        await client.query('COMMIT').catch(() => undefined);
+        await client.end().catch(() => undefined);
+      };
+    },
+    async (table) => {
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      const { rows } = await client.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
+        [`%UPDATE ${table} SET renewed_at%`],
+      );
+      await client.end();
+      return rows[0].n as number;
+    },
+  );
+
   standbyStartSuite(PG_URL, { updateInterval: 500, waitInterval: 2000 });
 
   foreignLockSuite(PG_URL, async (table) => {
@@ -152,6 +209,31 @@ describe.runIf(pgUp)('bounded start-up on PostgreSQL', () => {
 });
 
 describe.runIf(mysqlUp)('bounded start-up on MariaDB', () => {
+  serverBoundSuite(
+    MYSQL_URL,
+    async (table) => {
+      const { default: mysql } = await import('mysql2/promise');
+      const conn = await mysql.createConnection(MYSQL_URL);
+      conn.on('error', () => undefined);
+      await conn.beginTransaction();
+      await conn.query(`SELECT 1 FROM ${table} FOR UPDATE`);
+      return async () => {
+        await conn.commit().catch(() => undefined);
+        await conn.end().catch(() => undefined);
+      };
+    },
+    async (table) => {
+      const { default: mysql } = await import('mysql2/promise');
+      const conn = await mysql.createConnection(MYSQL_URL);
+      const [rows] = await conn.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND = ? AND ID <> CONNECTION_ID() AND INFO LIKE ?', [
+        'Query',
+        `%UPDATE ${table} SET renewed_at%`,
+      ]);
+      await conn.end();
+      return Number((rows as { n: number }[])[0]?.n);
+    },
+  );
+
   // InnoDB has no KEY SHARE lock: the call's fence (LOCK IN SHARE MODE on the lease row) holds
   // renewals for the call's 5 s, so the lease must outlast that (docs/lease.md, MariaDB).
   standbyStartSuite(MYSQL_URL, { updateInterval: 1000, waitInterval: 12_000 });

@@ -4,6 +4,9 @@ import { ensureSchema } from '../schema.js';
 import { ddl, leaseSchema, leaseSql, type LeaseSql } from '../sql.js';
 import type { Dialect, LeaseRecord, LeaseStore, SqlExecutor, StatementResult } from '../types.js';
 
+/** Bound of `read()` (operator status, admin actions), on the server too: a plain read takes no row lock but may wait on a metadata or relation lock. */
+const READ_TIMEOUT_MS = 5_000;
+
 /** What a dialect store supplies; {@link makeStore} builds the common `LeaseStore` on top. */
 export interface StoreDriver {
   dialect: Dialect;
@@ -33,7 +36,7 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
     init: () => ensureSchema(store, leaseSchema(driver.dialect, driver.table), `hotcold:${driver.table}`),
     run: (text, params = [], options) => driver.run(text, params, options),
     async read(name: string): Promise<LeaseRecord | null> {
-      const { rows } = await driver.run(sql.read, [name]);
+      const { rows } = await driver.run(sql.read, [name], { timeoutMs: READ_TIMEOUT_MS });
       const row = rows[0];
       return row === undefined ? null : toRecord(name, row);
     },
