@@ -20,7 +20,7 @@ import {
 } from '../../src/lease/index.js';
 import { MYSQL_URL, PG_URL, databaseAvailable } from '../support/services.js';
 import { privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
-import { ROOT, delay, firstLine, uniqueTable } from './helpers.js';
+import { ROOT, delay, uniqueTable } from './helpers.js';
 
 const pgUp = await databaseAvailable('postgres');
 const mysqlUp = await databaseAvailable('mysql');
@@ -158,6 +158,40 @@ describe.runIf(pgUp)('permanent faults on PostgreSQL', () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(/lacks the column/);
   }, 40_000);
+
+  it('hotcold node exits 1 when contending meets a missing privilege (lease table read-only for its user)', async () => {
+    const table = uniqueTable();
+    const p = uniqueTable('p');
+    const names = [table, `${p}_entries`, `${p}_accounts`, `${p}_d`, `${p}_f`, `${p}_f_seq`];
+    created.push(...names);
+    // Every table exists and is the user's to write, except the lease table: SELECT only.
+    const setup = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'node', '--db', PG_URL, '--table', table, '--prefix', p, '--dedup-table', `${p}_d`, '--feed-table', `${p}_f`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let setupOut = '';
+    setup.stdout.on('data', (d: Buffer) => (setupOut += d.toString()));
+    const until = Date.now() + 30_000;
+    while (!setupOut.includes('"event":"listening"') && Date.now() < until) await delay(50);
+    setup.kill('SIGKILL');
+    await new Promise((r) => setup.once('exit', r));
+    for (const name of names.slice(1)) await admin.run?.(`GRANT ALL ON ${name} TO ${role}`);
+    await admin.run?.(`GRANT SELECT ON ${table} TO ${role}`);
+    await admin.run?.(`GRANT CREATE ON SCHEMA public TO ${role}`);
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'node', '--db', asRole(), '--table', table, '--lease-name', 'other', '--prefix', p, '--dedup-table', `${p}_d`, '--feed-table', `${p}_f`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await Promise.race([new Promise((r) => child.once('exit', r)), delay(30_000).then(() => 'still running')]);
+      if (code === 'still running') child.kill('SIGKILL');
+      expect(stdout).toContain('"event":"listening"');
+      expect(stderr).toContain('"permanent":true');
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/hotcold: .*lacks a privilege/);
+    } finally {
+      await admin.run?.(`REVOKE CREATE ON SCHEMA public FROM ${role}`);
+      for (const name of names) await admin.run?.(`REVOKE ALL ON ${name} FROM ${role}`).catch(() => undefined);
+    }
+  }, 60_000);
 
   it('a user without privileges on the table rejects with StorePrivilegeError', async () => {
     const table = uniqueTable();
