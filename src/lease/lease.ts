@@ -262,9 +262,11 @@ class LeaseEngine implements Lease {
         // init() reads the catalog first and runs no DDL for a table a DBA created, so a
         // least-privilege user gets here without the CREATE privilege.
         await this.store.init();
-        await this.statement(this.sql.ensureRow, [this.name]);
         this.tableReady = true;
       }
+      // Read first, create the row only if it is missing: MariaDB's upsert locks an existing row
+      // exclusively, and a starting standby waiting for that lock behind a running call's fence
+      // would make every later call's fence queue behind it.
       record = await this.readRow();
       if (!record) {
         await this.statement(this.sql.ensureRow, [this.name]);

@@ -165,6 +165,9 @@ describe.runIf(pgUp)('permanent faults on PostgreSQL', () => {
     const names = [table, `${p}_entries`, `${p}_accounts`, `${p}_d`, `${p}_f`, `${p}_f_seq`];
     created.push(...names);
     // Every table exists and is the user's to write, except the lease table: SELECT only.
+    const leaseStore = storeFromUrl(PG_URL, { table });
+    await leaseStore.init();
+    await leaseStore.close();
     const setup = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'node', '--db', PG_URL, '--table', table, '--prefix', p, '--dedup-table', `${p}_d`, '--feed-table', `${p}_f`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let setupOut = '';
     setup.stdout.on('data', (d: Buffer) => (setupOut += d.toString()));
