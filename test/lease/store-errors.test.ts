@@ -6,6 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DatabaseMissingError,
@@ -15,6 +18,7 @@ import {
   StorePrivilegeError,
   StoreSchemaError,
   createLease,
+  sqliteStore,
   storeFromUrl,
   type LeaseMode,
 } from '../../src/lease/index.js';
@@ -108,6 +112,22 @@ describe('a missing driver', () => {
     expect(error.packageName).toBe('mysql2');
     expect(error.fix).toBe('npm install mysql2');
   });
+});
+
+describe('permanent faults on SQLite', () => {
+  it('a lease table of the wrong shape rejects with StoreSchemaError', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hotcold-shape-'));
+    try {
+      const path = join(dir, 'lease.db');
+      const table = uniqueTable();
+      const setup = sqliteStore(path, { table: uniqueTable() });
+      await setup.transaction((tx) => tx.execute(`CREATE TABLE ${table} (name TEXT PRIMARY KEY, owner TEXT)`));
+      await setup.close();
+      await expectBoth(path, table, StoreSchemaError, /lacks the column\(s\) holder, token, version, renewed_at, wait_interval_ms/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe.runIf(pgUp)('permanent faults on PostgreSQL', () => {
