@@ -208,6 +208,40 @@ describe.runIf(pgUp)('bounded start-up on PostgreSQL', () => {
   }, 40_000);
 });
 
+describe.runIf(pgUp)('a peer frozen inside its start-up DDL on PostgreSQL', () => {
+  it('costs the holder a bounded wait: the server ends the frozen transaction and the holder keeps its lease', async () => {
+    const table = uniqueTable();
+    const store = storeFromUrl(PG_URL, { table });
+    const holder = createLease({ store, machineName: 'holder', updateInterval: 500, waitInterval: 6000, mode: 'warm' });
+    cleanups.push(async () => {
+      await holder.close();
+      await store.close();
+    });
+    const lost: string[] = [];
+    let renewedAfterFreeze = 0;
+    let frozenAt = Number.POSITIVE_INFINITY;
+    holder.events$.subscribe((e) => {
+      if (e.type === 'lost') lost.push(e.reason);
+      if (e.type === 'renewed' && performance.now() > frozenAt + 2500) renewedAfterFreeze += 1;
+    });
+    await holder.acquire();
+    // The index is missing (an older deployment, a DBA dropped it): a starting peer creates it.
+    await store.run!(`DROP INDEX ${table}_name_token`);
+    const peer = spawnTs('test/lease/fixtures/frozen-in-ddl.ts', [PG_URL, table]);
+    children.push(peer);
+    await firstLine(peer);
+    peer.kill('SIGSTOP');
+    frozenAt = performance.now();
+    cleanups.push(async () => {
+      peer.kill('SIGKILL');
+    });
+    await delay(8000);
+    expect(lost).toEqual([]);
+    expect(renewedAfterFreeze).toBeGreaterThan(0);
+    expect(holder.current?.isValid()).toBe(true);
+  }, 40_000);
+});
+
 describe.runIf(mysqlUp)('bounded start-up on MariaDB', () => {
   serverBoundSuite(
     MYSQL_URL,
