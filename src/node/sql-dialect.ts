@@ -121,14 +121,6 @@ export function toText(value: unknown): string {
   return String(value);
 }
 
-/** Runs a `CREATE ... IF NOT EXISTS` that may race another process doing the same. */
-export function isAlreadyExists(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown };
-  // 23505/42P07: PostgreSQL's catalog race on concurrent CREATE TABLE/INDEX IF NOT EXISTS.
-  if (e.code === '23505' || e.code === '42P07' || e.code === 'ER_DUP_KEYNAME' || e.code === 'ER_TABLE_EXISTS_ERROR') return true;
-  return typeof e.message === 'string' && /already exists|duplicate key name/i.test(e.message);
-}
-
 /** Attempts of {@link ensureSchemaRetrying}, and the pause between them (ms). */
 const SCHEMA_ATTEMPTS = 5;
 const SCHEMA_RETRY_PAUSE_MS = 500;
