@@ -140,10 +140,15 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
 
   const leaseSub = lease.state$.subscribe((s) => line({ event: 'lease', status: s.status, token: s.token, holder: s.holder }));
   const nodeSub = node.state$.subscribe((s) => line({ event: 'node', status: s.status, token: s.token }));
+  // A misconfiguration found while contending (a lease table of the wrong shape, a privilege
+  // missing) ends the command with a non-zero exit rather than a node that never serves.
+  let onFatal: (message: string) => void = () => undefined;
+  const fatal = new Promise<string>((resolve) => (onFatal = resolve));
   const eventSub = node.events$.subscribe((e) => {
     if (e.type === 'handler-error' || e.type === 'commit-unknown' || e.type === 'acquire-failed' || e.type === 'cleanup-failed') {
       process.stderr.write(`${JSON.stringify(e)}\n`);
     }
+    if (e.type === 'acquire-failed' && e.permanent === true) onFatal(e.error);
   });
 
   const shutdown = async (): Promise<void> => {
@@ -155,6 +160,9 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   };
 
   try {
+    // The lease table first: a missing driver, a refused login, a missing database, a table of
+    // the wrong shape or a missing privilege fails here with a typed error naming the fix.
+    await store.init();
     await app.setup(store);
     const address = await node.start();
     line({ event: 'listening', port: address.port, host: address.host, url: address.url, machine, pid: process.pid });
@@ -164,7 +172,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     throw new Error(redactText(error instanceof Error ? error.message : String(error)));
   }
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals): void => {
       process.off('SIGTERM', on);
       process.off('SIGINT', on);
@@ -177,6 +185,13 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
+  const outcome = await Promise.race([stopSignal.then((signal) => ({ signal })), fatal.then((message) => ({ message }))]);
+  if ('message' in outcome) {
+    await node.close().catch(() => undefined);
+    await shutdown();
+    throw new Error(redactText(outcome.message));
+  }
+  const { signal } = outcome;
   line({ event: 'draining', signal });
   await node.stop({ drain: true, timeoutMs: drainTimeoutMs });
   await shutdown();

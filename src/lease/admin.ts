@@ -9,6 +9,11 @@ import type { LeaseRecord, LeaseStore } from './types.js';
  */
 
 const MAX_RACES = 20;
+/**
+ * Bound of each operator statement, on the server too (see docs/lease.md "Bounds"): an operator
+ * action waiting in a lock queue would hold up the holder's renewal queued behind it.
+ */
+export const ADMIN_STATEMENT_TIMEOUT_MS = 5_000;
 
 /** The lease row as `hotcold lease status` shows it; a missing row reads as a free lease at token 0. */
 export interface LeaseStatusReport extends LeaseRecord {
@@ -69,7 +74,7 @@ export async function promoteLease(
     const record = await store.read(name);
     if (!record) return { outcome: 'free', previousHolder: null, token: 0 };
     if (options.force) {
-      const { changes } = await runStatement(store, sql.forceClear, [bump, name, record.version]);
+      const { changes } = await runStatement(store, sql.forceClear, [bump, name, record.version], ADMIN_STATEMENT_TIMEOUT_MS);
       if (changes === 1) {
         await store.notifyRelease?.(name).catch(() => undefined);
         return { outcome: 'forced', previousHolder: record.holder, token: record.token + bump };
@@ -80,7 +85,7 @@ export async function promoteLease(
     if (record.expiresInMs > 0) {
       return { outcome: 'refused-live', previousHolder: record.holder, token: record.token, expiresInMs: record.expiresInMs };
     }
-    const { changes } = await runStatement(store, sql.clearExpired, [name]);
+    const { changes } = await runStatement(store, sql.clearExpired, [name], ADMIN_STATEMENT_TIMEOUT_MS);
     if (changes === 1) {
       await store.notifyRelease?.(name).catch(() => undefined);
       return { outcome: 'cleared-stale', previousHolder: record.holder, token: record.token };
@@ -107,7 +112,7 @@ export async function releaseLeaseHolder(store: LeaseStore, name: string, option
     if (options.holder !== undefined && options.holder !== record.holder && options.holder !== record.machineName) {
       return { outcome: 'not-holder', previousHolder: record.holder, token: record.token };
     }
-    const { changes } = await runStatement(store, sql.forceClear, [1, name, record.version]);
+    const { changes } = await runStatement(store, sql.forceClear, [1, name, record.version], ADMIN_STATEMENT_TIMEOUT_MS);
     if (changes === 1) {
       await store.notifyRelease?.(name).catch(() => undefined);
       return { outcome: 'released', previousHolder: record.holder, token: record.token + 1 };

@@ -58,12 +58,74 @@ export class LeaseClosedError extends LeaseError {
   }
 }
 
+/** What kind of permanent misconfiguration a {@link StoreConfigurationError} reports. */
+export type StoreFault = 'driver-missing' | 'authentication' | 'database-missing' | 'schema' | 'privileges';
+
+/**
+ * A PERMANENT fault of the lease database's configuration: retrying cannot help, so
+ * `acquire()` rejects with it (and `hotcold node` exits non-zero) instead of retrying. The
+ * message names the cause and the fix; `fix` holds the fix alone. Never carries a credential.
+ */
+export class StoreConfigurationError extends LeaseError {
+  readonly fault: StoreFault;
+  readonly fix: string;
+  constructor(fault: StoreFault, what: string, fix: string, cause?: unknown) {
+    super(`${what}: ${fix}`, cause === undefined ? undefined : { cause });
+    this.fault = fault;
+    this.fix = fix;
+  }
+}
+
 /** A database driver (an optional peer dependency) is not installed. */
-export class DriverMissingError extends LeaseError {
+export class DriverMissingError extends StoreConfigurationError {
+  /** The npm package to install (`mysql2`, not the `mysql2/promise` entry point). */
   readonly packageName: string;
   constructor(packageName: string, store: string, cause?: unknown) {
-    super(`${store} needs the '${packageName}' package: npm install ${packageName}`, { cause });
-    this.packageName = packageName;
+    const installable = packageName.startsWith('@') ? packageName.split('/').slice(0, 2).join('/') : (packageName.split('/')[0] ?? packageName);
+    super('driver-missing', `${store} needs the '${installable}' package, which is not installed`, `npm install ${installable}`, cause);
+    this.packageName = installable;
+  }
+}
+
+/** The database refused the credentials (wrong user or password, or no access from this host). */
+export class StoreAuthenticationError extends StoreConfigurationError {
+  constructor(what: string, cause?: unknown) {
+    super('authentication', what, 'check the user and password in the connection string (and the server\'s host-based access rules)', cause);
+  }
+}
+
+/** The database named in the connection string does not exist. */
+export class DatabaseMissingError extends StoreConfigurationError {
+  constructor(what: string, cause?: unknown) {
+    super('database-missing', what, 'create the database, or fix its name in the connection string', cause);
+  }
+}
+
+/** A table the engine or node needs exists with the wrong columns (a name clash, or an old layout). */
+export class StoreSchemaError extends StoreConfigurationError {
+  readonly table: string;
+  readonly missingColumns: readonly string[];
+  constructor(table: string, missingColumns: readonly string[], cause?: unknown) {
+    super(
+      'schema',
+      `table '${table}' exists but lacks the column(s) ${missingColumns.join(', ')}`,
+      'choose another table name (the `table` option), or drop or migrate that table (`hotcold lease init --print` shows the expected DDL)',
+      cause,
+    );
+    this.table = table;
+    this.missingColumns = missingColumns;
+  }
+}
+
+/** The database user lacks a privilege the engine or node needs (CREATE, SELECT, INSERT, UPDATE). */
+export class StorePrivilegeError extends StoreConfigurationError {
+  constructor(what: string, cause?: unknown) {
+    super(
+      'privileges',
+      what,
+      'grant the user SELECT, INSERT, UPDATE on the lease, idempotency and feed tables (and CREATE, or have a DBA create them with `hotcold lease init --print`)',
+      cause,
+    );
   }
 }
 

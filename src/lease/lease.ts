@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { redactText } from '../shared/redact.js';
 import { monotonicNow } from '../shared/clock.js';
-import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, type LeaseLostReason } from './errors.js';
+import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, type LeaseLostReason, type StoreConfigurationError } from './errors.js';
+import { asPermanentStoreError } from './permanent-errors.js';
 import { resolveLeaseOptions, type ResolvedLeaseOptions } from './options.js';
 import { toRecord } from './record.js';
 import { runStatement } from './run-statement.js';
@@ -258,20 +259,22 @@ class LeaseEngine implements Lease {
     let record: LeaseRecord | null;
     try {
       if (!this.tableReady) {
-        // A least-privilege user cannot run CREATE TABLE (PostgreSQL checks the schema privilege
-        // even with IF NOT EXISTS) although a DBA created the table: let ensureRow decide.
-        await this.store.init().catch((error: unknown) => {
-          this.emit({ type: 'warning', message: `lease '${this.name}': creating the lease table failed (using it if it exists): ${errorText(error, this.store)}` });
-        });
-        await this.statement(this.sql.ensureRow, [this.name]);
+        // init() reads the catalog first and runs no DDL for a table a DBA created, so a
+        // least-privilege user gets here without the CREATE privilege.
+        await this.store.init();
         this.tableReady = true;
       }
+      // Read first, create the row only if it is missing: MariaDB's upsert locks an existing row
+      // exclusively, and a starting standby waiting for that lock behind a running call's fence
+      // would make every later call's fence queue behind it.
       record = await this.readRow();
       if (!record) {
         await this.statement(this.sql.ensureRow, [this.name]);
         return;
       }
     } catch (error) {
+      const permanent = asPermanentStoreError(error, `lease '${this.name}'`);
+      if (permanent) return this.failPermanently(permanent);
       this.emit({ type: 'warning', message: `lease '${this.name}': reading the lease row failed: ${errorText(error, this.store)}` });
       await this.nap(this.options.pollInterval);
       return;
@@ -293,6 +296,8 @@ class LeaseEngine implements Lease {
       try {
         changes = (await this.statement(this.sql.acquire, [this.holderId, this.options.waitInterval, this.name, record.version])).changes;
       } catch (error) {
+        const permanent = asPermanentStoreError(error, `lease '${this.name}'`);
+        if (permanent) return this.failPermanently(permanent);
         // The takeover may or may not have committed; the next read tells (we would be the holder).
         this.unansweredAcquire = { token: record.token + 1, sentAt };
         this.emit({ type: 'warning', message: `lease '${this.name}': takeover attempt failed: ${errorText(error, this.store)}` });
@@ -315,6 +320,19 @@ class LeaseEngine implements Lease {
     // Wake exactly at the expiry the database reported (+1 ms for its resolution), but re-read
     // at least every pollInterval so that a release() is noticed quickly.
     await this.nap(Math.min(record.expiresInMs + 1, this.options.pollInterval));
+  }
+
+  /**
+   * A fault no retry can cure (driver missing, login refused, no such database, wrong table,
+   * missing privilege): every `acquire()` waiting rejects with it and contention stops; a later
+   * `acquire()` tries again from the start.
+   */
+  private failPermanently(error: StoreConfigurationError): void {
+    this.emit({ type: 'warning', message: `lease '${this.name}': ${errorText(error, this.store)}` });
+    this.wanted = false;
+    this.tableReady = false;
+    this.rejectWaiters(error);
+    if (this.state.status === 'acquiring') this.setState('standby', { reason: errorText(error, this.store) });
   }
 
   private becomeActive(token: number, sentAt: number): void {

@@ -1,3 +1,4 @@
+import type { SchemaObject } from './schema.js';
 import type { Dialect } from './types.js';
 
 /**
@@ -28,6 +29,22 @@ export function nowMs(dialect: Dialect): string {
 }
 
 export function ddl(dialect: Dialect, table: string): string[] {
+  return leaseSchema(dialect, table).map((object) => object.create);
+}
+
+/** The columns every statement below reads or writes. */
+export const LEASE_COLUMNS = ['name', 'holder', 'token', 'version', 'renewed_at', 'wait_interval_ms'] as const;
+
+/** The lease table (and, on PostgreSQL, its key index), for `ensureSchema`. */
+export function leaseSchema(dialect: Dialect, table: string): SchemaObject[] {
+  const objects = createStatements(dialect, table);
+  const [create = ''] = objects;
+  const result: SchemaObject[] = [{ kind: 'table', name: table, columns: LEASE_COLUMNS, create }];
+  if (objects[1] !== undefined) result.push({ kind: 'index', name: `${table}_name_token`, table, create: objects[1] });
+  return result;
+}
+
+function createStatements(dialect: Dialect, table: string): string[] {
   switch (dialect) {
     case 'postgres':
       return [

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SchemaObject } from '../lease/schema.js';
 import type { Dialect, SqlExecutor } from '../lease/types.js';
 import { columnTypes, forShare, insertIgnore, nowMsExpression, toNumber, toText } from './sql-dialect.js';
 
@@ -10,9 +11,18 @@ import { columnTypes, forShare, insertIgnore, nowMsExpression, toNumber, toText 
  */
 
 export function dedupDdl(dialect: Dialect, table: string): string[] {
+  return dedupSchema(dialect, table).map((object) => object.create);
+}
+
+/** The idempotency table and its age index, for `ensureSchema` (which skips what exists). */
+export function dedupSchema(dialect: Dialect, table: string): SchemaObject[] {
   const t = columnTypes(dialect);
   return [
-    `CREATE TABLE IF NOT EXISTS ${table} (
+    {
+      kind: 'table',
+      name: table,
+      columns: ['idem_key', 'caller', 'method', 'fingerprint', 'result', 'token', 'created_at'],
+      create: `CREATE TABLE IF NOT EXISTS ${table} (
   idem_key ${t.key} NOT NULL PRIMARY KEY,
   caller ${t.key} NOT NULL,
   method ${t.key} NOT NULL,
@@ -21,9 +31,17 @@ export function dedupDdl(dialect: Dialect, table: string): string[] {
   token ${t.bigint} NOT NULL,
   created_at ${t.bigint} NOT NULL
 )`,
-    dialect === 'mysql'
-      ? `CREATE INDEX ${table}_created ON ${table} (created_at)`
-      : `CREATE INDEX IF NOT EXISTS ${table}_created ON ${table} (created_at)`,
+    },
+    {
+      kind: 'index',
+      name: `${table}_created`,
+      table,
+      // MySQL has no CREATE INDEX IF NOT EXISTS; ensureSchema runs it only when the index is missing.
+      create:
+        dialect === 'mysql'
+          ? `CREATE INDEX ${table}_created ON ${table} (created_at)`
+          : `CREATE INDEX IF NOT EXISTS ${table}_created ON ${table} (created_at)`,
+    },
   ];
 }
 

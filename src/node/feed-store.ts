@@ -1,3 +1,4 @@
+import type { SchemaObject } from '../lease/schema.js';
 import type { Dialect, SqlExecutor } from '../lease/types.js';
 import { columnTypes, forUpdate, toNumber, toText, upsertAdd } from './sql-dialect.js';
 
@@ -13,18 +14,33 @@ import { columnTypes, forUpdate, toNumber, toText, upsertAdd } from './sql-diale
  */
 
 export function feedDdl(dialect: Dialect, table: string, counterTable: string): string[] {
+  return feedSchema(dialect, table, counterTable).map((object) => object.create);
+}
+
+/** The feed and counter tables, for `ensureSchema` (which skips what exists). */
+export function feedSchema(dialect: Dialect, table: string, counterTable: string): SchemaObject[] {
   const t = columnTypes(dialect);
   return [
-    `CREATE TABLE IF NOT EXISTS ${counterTable} (
+    {
+      kind: 'table',
+      name: counterTable,
+      columns: ['feed', 'last_seq'],
+      create: `CREATE TABLE IF NOT EXISTS ${counterTable} (
   feed ${t.key} NOT NULL PRIMARY KEY,
   last_seq ${t.bigint} NOT NULL
 )`,
-    `CREATE TABLE IF NOT EXISTS ${table} (
+    },
+    {
+      kind: 'table',
+      name: table,
+      columns: ['feed', 'seq', 'data'],
+      create: `CREATE TABLE IF NOT EXISTS ${table} (
   feed ${t.key} NOT NULL,
   seq ${t.bigint} NOT NULL,
   data ${t.text} NOT NULL,
   PRIMARY KEY (feed, seq)
 )`,
+    },
   ];
 }
 

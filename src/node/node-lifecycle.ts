@@ -5,7 +5,9 @@ import type { DedupStore } from './dedup-store.js';
 import type { FeedEndpoint } from './feed-endpoint.js';
 import { pause, type NodeClock } from './node-clock.js';
 import type { NodeStatusTracker } from './node-status.js';
-import { isAlreadyExists } from './sql-dialect.js';
+import { ensureSchemaRetrying } from './sql-dialect.js';
+import { StoreConfigurationError } from '../lease/errors.js';
+import type { SchemaObject } from '../lease/schema.js';
 import type { StopOptions } from './types.js';
 import { describeError as describe } from './describe-error.js';
 
@@ -33,6 +35,8 @@ export class NodeLifecycle {
       status: NodeStatusTracker;
       clock: NodeClock;
       ddl: () => string[];
+      /** The node's tables and indexes, for `ensureSchema` (which skips what exists). */
+      schema: () => SchemaObject[];
       dedup: { store: DedupStore; ttlMs: number; cleanupIntervalMs: number } | undefined;
       feeds: FeedEndpoint | undefined;
       acquire: boolean;
@@ -50,13 +54,12 @@ export class NodeLifecycle {
   }
 
   async createTables(): Promise<void> {
-    for (const statement of this.deps.ddl()) {
-      try {
-        await this.deps.store.transaction((tx) => tx.execute(statement));
-      } catch (error) {
-        if (!isAlreadyExists(error)) throw error;
-      }
-    }
+    // Catalog first, DDL only for what is missing, every lock wait bounded: a node starting must
+    // not queue DDL behind the active node's open transactions (see src/lease/schema.ts).
+    const objects = this.deps.schema();
+    await ensureSchemaRetrying(this.deps.store, objects, `hotcold-node:${objects.map((o) => o.name).join(',')}`, (error) =>
+      this.deps.status.emit({ type: 'handler-error', method: '(create tables)', error: `retrying: ${describe(error)}` }),
+    );
   }
 
   /** After the server listens: follow the lease, clean up, acquire. */
@@ -122,6 +125,11 @@ export class NodeLifecycle {
         if (lease.options.mode === 'cold') return;
       } catch (error) {
         if (signal.aborted) return;
+        // Misconfiguration (driver, login, database, table, privileges): retrying cannot cure it.
+        if (error instanceof StoreConfigurationError) {
+          status.emit({ type: 'acquire-failed', error: describe(error), permanent: true });
+          return;
+        }
         status.emit({ type: 'acquire-failed', error: describe(error) });
         await pause(clock, ACQUIRE_RETRY_MS, signal);
       }

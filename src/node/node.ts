@@ -1,9 +1,9 @@
 import type { Observable } from 'rxjs';
 import type { SqlExecutor } from '../lease/types.js';
 import { CallExecutor } from './call-executor.js';
-import { DedupStore, dedupDdl } from './dedup-store.js';
+import { DedupStore, dedupDdl, dedupSchema } from './dedup-store.js';
 import { FeedEndpoint } from './feed-endpoint.js';
-import { FeedStore, feedDdl } from './feed-store.js';
+import { FeedStore, feedDdl, feedSchema } from './feed-store.js';
 import { FeedWaiters } from './feed-waiters.js';
 import { HttpRouter } from './http-router.js';
 import { NodeServer } from './http-server.js';
@@ -98,6 +98,10 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
     status,
     clock,
     ddl,
+    schema: () => [
+      ...(opts.dedup === false ? [] : dedupSchema(dialect, opts.dedup.table)),
+      ...(opts.feeds === false ? [] : feedSchema(dialect, opts.feeds.table, opts.feeds.counterTable)),
+    ],
     dedup: dedup && opts.dedup !== false ? { store: dedup, ttlMs: opts.dedup.ttlMs, cleanupIntervalMs: opts.dedup.cleanupIntervalMs } : undefined,
     feeds: feedEndpoint,
     acquire: opts.acquire,

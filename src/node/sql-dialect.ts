@@ -1,5 +1,8 @@
-import type { Dialect } from '../lease/types.js';
+import { StoreConfigurationError } from '../lease/errors.js';
+import { ensureSchema, type SchemaObject } from '../lease/schema.js';
 import { nowMs } from '../lease/sql.js';
+import type { Dialect, LeaseStore } from '../lease/types.js';
+import { sleep } from '../shared/sleep.js';
 
 /**
  * The few statements whose spelling differs between SQLite, PostgreSQL and MariaDB/MySQL. Every
@@ -118,10 +121,29 @@ export function toText(value: unknown): string {
   return String(value);
 }
 
-/** Runs a `CREATE ... IF NOT EXISTS` that may race another process doing the same. */
-export function isAlreadyExists(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown };
-  // 23505/42P07: PostgreSQL's catalog race on concurrent CREATE TABLE/INDEX IF NOT EXISTS.
-  if (e.code === '23505' || e.code === '42P07' || e.code === 'ER_DUP_KEYNAME' || e.code === 'ER_TABLE_EXISTS_ERROR') return true;
-  return typeof e.message === 'string' && /already exists|duplicate key name/i.test(e.message);
+/** Attempts of {@link ensureSchemaRetrying}, and the pause between them (ms). */
+const SCHEMA_ATTEMPTS = 5;
+const SCHEMA_RETRY_PAUSE_MS = 500;
+
+/**
+ * `ensureSchema`, retrying a transient fault (a DDL lock bound hit, a busy start-up lock, a lost
+ * connection) a few times, at most about SCHEMA_ATTEMPTS × (bounds + pause); a permanent one
+ * (`StoreConfigurationError`) throws at once.
+ */
+export async function ensureSchemaRetrying(
+  store: LeaseStore,
+  objects: readonly SchemaObject[],
+  lockKey: string,
+  onRetry: (error: unknown) => void,
+): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await ensureSchema(store, objects, lockKey);
+      return;
+    } catch (error) {
+      if (error instanceof StoreConfigurationError || attempt >= SCHEMA_ATTEMPTS) throw error;
+      onRetry(error);
+      await sleep(SCHEMA_RETRY_PAUSE_MS);
+    }
+  }
 }

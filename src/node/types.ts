@@ -113,7 +113,8 @@ export type NodeEvent =
   | { type: 'commit-unknown'; method: string; error: string }
   | { type: 'cleanup'; deleted: number }
   | { type: 'cleanup-failed'; error: string }
-  | { type: 'acquire-failed'; error: string };
+  /** `permanent`: a misconfiguration (`StoreConfigurationError`); the node stopped contending for the lease. */
+  | { type: 'acquire-failed'; error: string; permanent?: boolean };
 
 export interface StopOptions {
   /** Health → draining, refuse new calls, let in-flight calls finish, then release the lease. */

@@ -1,5 +1,5 @@
 import type { Dialect, LeaseStore, SqlExecutor } from '../lease/types.js';
-import { columnTypes, isAlreadyExists, toNumber, toText, upsertAdd } from '../node/sql-dialect.js';
+import { columnTypes, ensureSchemaRetrying, toNumber, toText, upsertAdd } from '../node/sql-dialect.js';
 import { invalidParams } from '../node/rpc-error.js';
 import type { HandlerContext, Handlers } from '../node/types.js';
 import { ConfigurationError } from '../errors.js';
@@ -90,13 +90,18 @@ export function ledgerApp(options: LedgerAppOptions = {}): LedgerApp {
   }
 
   async function setup(store: LeaseStore): Promise<void> {
-    for (const statement of ddl(store.dialect)) {
-      try {
-        await store.transaction((tx) => tx.execute(statement));
-      } catch (error) {
-        if (!isAlreadyExists(error)) throw error;
-      }
-    }
+    // Catalog first, DDL only for a missing table (see src/lease/schema.ts): a node starting next
+    // to a busy one takes no DDL lock, and a user without CREATE can run on tables a DBA made.
+    const [entries = '', accounts = ''] = ddl(store.dialect);
+    await ensureSchemaRetrying(
+      store,
+      [
+        { kind: 'table', name: entriesTable, columns: ['id', 'ref', 'idem_key', 'from_account', 'to_account', 'amount', 'token'], create: entries },
+        { kind: 'table', name: accountsTable, columns: ['account', 'balance'], create: accounts },
+      ],
+      `hotcold-ledger:${prefix}`,
+      () => undefined,
+    );
   }
 
   async function transfer(raw: unknown, ctx: HandlerContext): Promise<{ ref: string; id: number; seq: number; token: number }> {

@@ -38,7 +38,7 @@ describe('storeFromUrl', () => {
 
 describe('placeholders and drivers', () => {
   it('rewrites ? to $n outside quotes and comments', () => {
-    expect(toPgPlaceholders("SELECT ? , '?' , \"a?\" , ? -- ?\n, ?")).toBe("SELECT $1 , '?' , \"a?\" , $2 -- ?\n, $3");
+    expect(toPgPlaceholders("SELECT ? , '?' , \"a?\" , ? -- ?\n, ?", 3)).toBe("SELECT $1 , '?' , \"a?\" , $2 -- ?\n, $3");
   });
 
   it('names the npm package when a driver is missing', async () => {

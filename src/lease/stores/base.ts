@@ -1,8 +1,12 @@
 import type { SecretScope } from '../../shared/redact.js';
 import { FencingError } from '../errors.js';
 import { isCurrent, toRecord } from '../record.js';
-import { ddl, leaseSql, type LeaseSql } from '../sql.js';
+import { ensureSchema } from '../schema.js';
+import { ddl, leaseSchema, leaseSql, type LeaseSql } from '../sql.js';
 import type { Dialect, LeaseRecord, LeaseStore, SqlExecutor, StatementResult } from '../types.js';
+
+/** Bound of `read()` (operator status, admin actions), on the server too: a plain read takes no row lock but may wait on a metadata or relation lock. */
+const READ_TIMEOUT_MS = 5_000;
 
 /** What a dialect store supplies; {@link makeStore} builds the common `LeaseStore` on top. */
 export interface StoreDriver {
@@ -10,11 +14,11 @@ export interface StoreDriver {
   table: string;
   run(sql: string, params: readonly unknown[], options?: { timeoutMs?: number }): Promise<StatementResult>;
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
-  /** Runs the DDL; handles the dialect's create-table races. */
-  createTable(statements: string[]): Promise<void>;
   close(): Promise<void>;
   watchReleases?(name: string, onRelease: () => void): Promise<() => Promise<void>>;
   notifyRelease?(name: string): Promise<void>;
+  /** Runs once the schema is in place (SQLite: carries an older in-file lease table over). */
+  afterSchema?(): Promise<void>;
   /** The store's literal secrets (see {@link LeaseStore.secrets}). */
   secrets?: SecretScope;
 }
@@ -34,10 +38,14 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
     ...(driver.secrets === undefined ? {} : { secrets: driver.secrets }),
     sql,
     ddl: () => ddl(driver.dialect, driver.table),
-    init: () => driver.createTable(ddl(driver.dialect, driver.table)),
+    // Reads the catalog first: no DDL (and no DDL lock) when the table is there. See schema.ts.
+    init: async () => {
+      await ensureSchema(store, leaseSchema(driver.dialect, driver.table), `hotcold:${driver.table}`);
+      await driver.afterSchema?.();
+    },
     run: (text, params = [], options) => driver.run(text, params, options),
     async read(name: string): Promise<LeaseRecord | null> {
-      const { rows } = await driver.run(sql.read, [name]);
+      const { rows } = await driver.run(sql.read, [name], { timeoutMs: READ_TIMEOUT_MS });
       const row = rows[0];
       return row === undefined ? null : toRecord(name, row);
     },

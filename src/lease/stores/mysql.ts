@@ -16,9 +16,23 @@ export interface MysqlStoreOptions {
 type MysqlModule = typeof mysql;
 type Queryable = Pick<mysql.Pool, 'query'> | Pick<mysql.PoolConnection, 'query'>;
 
+/** What the client waits beyond a server-side bound before it gives up on the connection. */
+const CLIENT_SLACK_MS = 1_000;
+
+/**
+ * MariaDB bounds ONE statement on the server with `SET STATEMENT … FOR` (one round trip):
+ * `innodb_lock_wait_timeout` for row locks, `lock_wait_timeout` for METADATA locks (which a DDL
+ * or a foreign `LOCK TABLES` holds), `max_statement_time` for the whole run. The first two count
+ * whole seconds. MySQL has no `SET STATEMENT`: there the client-side timeout alone bounds it.
+ */
+function boundedPrefix(timeoutMs: number): string {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return `SET STATEMENT innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${(Math.max(1, timeoutMs) / 1000).toFixed(3)} FOR `;
+}
+
 async function runOn(target: Queryable, sql: string, params: readonly unknown[], timeoutMs?: number): Promise<StatementResult> {
   const options: mysql.QueryOptions = { sql };
-  if (timeoutMs !== undefined) options.timeout = timeoutMs;
+  if (timeoutMs !== undefined) options.timeout = timeoutMs + CLIENT_SLACK_MS;
   const [result] = await target.query(options, [...params]);
   if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], changes: 0 };
   return { rows: [], changes: (result as mysql.ResultSetHeader).affectedRows };
@@ -57,12 +71,29 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
     return opening;
   };
 
+  // Whether the server is MariaDB (SET STATEMENT) — asked once, on the first bounded statement.
+  let mariadb: Promise<boolean> | undefined;
+  const isMariadb = (p: mysql.Pool): Promise<boolean> => {
+    mariadb ??= runOn(p, 'SELECT VERSION() AS v', [], 5_000).then(
+      ({ rows }) => /mariadb/i.test(String(rows[0]?.v ?? '')),
+      (error: unknown) => {
+        mariadb = undefined;
+        throw error;
+      },
+    );
+    return mariadb;
+  };
+
   return makeStore({
     dialect: 'mysql',
     secrets,
     table,
     async run(sql, params, runOptions) {
-      return runOn(await open(), sql, params, runOptions?.timeoutMs);
+      const p = await open();
+      const timeoutMs = runOptions?.timeoutMs;
+      if (timeoutMs === undefined) return runOn(p, sql, params);
+      const text = (await isMariadb(p)) ? boundedPrefix(timeoutMs) + sql : sql;
+      return runOn(p, text, params, timeoutMs);
     },
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const conn = await (await open()).getConnection();
@@ -91,11 +122,6 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
         if (broken) conn.destroy();
         else conn.release();
       }
-    },
-    async createTable(statements) {
-      // CREATE TABLE IF NOT EXISTS is atomic under the metadata lock: racing creators are safe.
-      const p = await open();
-      for (const sql of statements) await p.query(sql);
     },
     async close() {
       closed = true;

@@ -6,7 +6,7 @@ import type { SqlExecutor, StatementResult } from '../types.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { PgReleaseWatcher } from './pg-release-watcher.js';
-import { toPgPlaceholders } from './placeholders.js';
+import { inlinePgParams, toPgPlaceholders } from './placeholders.js';
 
 export interface PostgresStoreOptions {
   /** Lease table; default `hotcold_lease`. */
@@ -18,9 +18,30 @@ export interface PostgresStoreOptions {
 type PgModule = typeof pg;
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Bound of each statement on the LISTEN session (LISTEN itself returns at once). */
+const LISTEN_STATEMENT_TIMEOUT_MS = 5_000;
+/** What the client waits beyond a server-side bound before it gives up on the connection. */
+const CLIENT_SLACK_MS = 1_000;
 
 function toResult(result: pg.QueryResult): StatementResult {
   return { rows: result.rows as Record<string, unknown>[], changes: result.rowCount ?? 0 };
+}
+
+/**
+ * One statement bounded ON THE SERVER, in one round trip: `SET LOCAL lock_timeout` and
+ * `statement_timeout` apply to the implicit transaction of a multi-statement simple query, so a
+ * renewal or takeover never waits in a lock queue (where it would hold up everyone queued
+ * behind it) longer than its bound, and a statement the client gave up on does not linger on the
+ * server. The simple protocol takes no parameters: they are inlined as literals (the engine's
+ * own statements only carry strings and numbers).
+ */
+function boundedText(sql: string, params: readonly unknown[], timeoutMs: number): string {
+  const ms = Math.max(1, Math.floor(timeoutMs));
+  return `SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms}; ${inlinePgParams(sql, params)}`;
+}
+
+function lastResult(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult {
+  return Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult) : result;
 }
 
 /**
@@ -72,7 +93,13 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
     const settings = owned
       ? { connectionString: connectionStringOrPool, application_name: 'hotcold' }
       : (p as pg.Pool & { options: pg.ClientConfig }).options;
-    return new driverModule.Client({ ...settings, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    return new driverModule.Client({
+      ...settings,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statement_timeout: LISTEN_STATEMENT_TIMEOUT_MS,
+      lock_timeout: LISTEN_STATEMENT_TIMEOUT_MS,
+      query_timeout: LISTEN_STATEMENT_TIMEOUT_MS + CLIENT_SLACK_MS,
+    });
   });
 
   return makeStore({
@@ -80,15 +107,18 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
     secrets,
     watchReleases: (name, onRelease) => watcher.watch(name, onRelease),
     async notifyRelease(name) {
-      await (await open()).query('SELECT pg_notify($1, $2)', [channel, name]);
+      const text = boundedText('SELECT pg_notify(?, ?)', [channel, name], LISTEN_STATEMENT_TIMEOUT_MS);
+      await (await open()).query({ text, query_timeout: LISTEN_STATEMENT_TIMEOUT_MS + CLIENT_SLACK_MS } as pg.QueryConfig);
     },
     table,
     async run(sql, params, runOptions) {
       const p = await open();
-      const config: pg.QueryConfig & { query_timeout?: number } = { text: toPgPlaceholders(sql), values: [...params] };
-      // On timeout pg fails the query and the pool discards that connection.
-      if (runOptions?.timeoutMs !== undefined) config.query_timeout = runOptions.timeoutMs;
-      return toResult(await p.query(config));
+      const timeoutMs = runOptions?.timeoutMs;
+      if (timeoutMs === undefined) return toResult(await p.query(toPgPlaceholders(sql, params.length), [...params]));
+      // The server ends the statement at its bound; the client timeout (on which pg discards the
+      // connection) is only the backstop for a server that does not answer at all.
+      const config: pg.QueryConfig & { query_timeout?: number } = { text: boundedText(sql, params, timeoutMs), query_timeout: timeoutMs + CLIENT_SLACK_MS };
+      return toResult(lastResult(await p.query(config)));
     },
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const p = await open();
@@ -103,7 +133,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       client.on('error', onError);
       try {
         await client.query('BEGIN');
-        const tx = executor('postgres', async (sql, params) => toResult(await client.query(toPgPlaceholders(sql), [...params])));
+        const tx = executor('postgres', async (sql, params) => toResult(await client.query(toPgPlaceholders(sql, params.length), [...params])));
         const result = await fn(tx);
         await client.query('COMMIT');
         return result;
@@ -118,26 +148,6 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
         client.removeListener('error', onError);
         // Releasing with an error makes the pool discard the connection instead of reusing it.
         client.release(broken);
-      }
-    },
-    async createTable(statements) {
-      const p = await open();
-      const client = await p.connect();
-      const onError = (): void => undefined;
-      client.on('error', onError);
-      try {
-        // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog (23505 on
-        // pg_type); an advisory lock keyed by the table name makes racing creators take turns.
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hotcold:${table}`]);
-        for (const sql of statements) await client.query(sql);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.removeListener('error', onError);
-        client.release();
       }
     },
     async close() {

@@ -248,7 +248,7 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
         },
       );
     },
-    async createTable(statements) {
+    async afterSchema() {
       const { app, lease } = await ensureOpen();
       // Rows of a lease table an older version kept in the database file itself: carried over
       // once, so that tokens keep rising (a plain read: WAL readers never wait for the writer).
@@ -259,13 +259,13 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
       };
       const started = monotonicNow();
       const carried = leasePath === ':memory:' ? [] : await whileBusy('sqliteStore: reading an older lease table', legacy, started + busyTimeoutMs, started);
+      if (carried.length === 0) return;
       await whileBusy(
-        'sqliteStore: creating the lease table',
+        'sqliteStore: carrying the older lease table over',
         () => {
-          // IMMEDIATE: two processes creating at once serialise on the lease file's write lock.
+          // IMMEDIATE: two processes carrying over at once serialise on the lease file's write lock.
           lease.db.exec('BEGIN IMMEDIATE');
           try {
-            for (const ddl of statements) lease.db.exec(ddl);
             for (const row of carried) {
               exec(lease, `INSERT OR IGNORE INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, ?, ?, ?, ?, ?)`, [
                 row.name,
