@@ -87,7 +87,12 @@ async function missingObjects(dialect: Dialect, query: Query, objects: readonly 
   const missing: SchemaObject[] = [];
   for (const object of objects) {
     if (object.kind === 'table') {
-      const rows = await query(sql.columns, [object.name]);
+      // SQLite: the name goes into the text (a validated identifier), so a store that keeps a
+      // table in a file of its own (the lease file) sees which table the catalog read is about.
+      const rows =
+        dialect === 'sqlite'
+          ? await query(`SELECT name AS c FROM pragma_table_info('${object.name}')`, [])
+          : await query(sql.columns, [object.name]);
       if (rows.length === 0) {
         missing.push(object);
         continue;
