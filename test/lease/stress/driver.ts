@@ -271,7 +271,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         // Frozen inside init(): wait until it runs init() in a loop (process start and the first
         // connection are slow on a busy machine), then SIGSTOP it: it is almost always inside the
         // DDL transaction then, holding the store's start-up lock.
-        const until = Date.now() + 60_000;
+        const until = Date.now() + 20_000;
         const inits = (): number => readLog(peer.logFile).filter((r) => r.t === 'init').length;
         while (Date.now() < until && peer.child.exitCode === null && inits() < 3) await sleep(5);
         await sleep(Math.round(random() * 15));

@@ -5,7 +5,7 @@ import { expectSafe, runNegativeControl, runAndPrint, STRESS_SECONDS } from './s
 
 const hasPg = await databaseAvailable('postgres');
 
-describe.runIf(hasPg)('lease stress on PostgreSQL (5 real contender processes, random faults incl. pg_terminate_backend)', () => {
+describe.runIf(hasPg)('lease stress on PostgreSQL (5 real contender processes, random faults incl. pg_terminate_backend, locks, restarting standbys, frozen start-up)', () => {
   it('never lets two holders serve at once, and the fence and counter agree', async () => {
     const report = await runAndPrint({ store: 'postgres', seconds: STRESS_SECONDS, includeStartup: true });
     expectSafe(report, 2);
