@@ -38,6 +38,13 @@ export interface StressOptions {
    */
   includeStartup?: boolean;
   minFaultSeconds?: number;
+  /**
+   * Keep injecting faults past `seconds` until the observer has seen this many changes of
+   * holder (at most `maxExtraSeconds` more, default 40): on a loaded machine few faults fit in the time, and
+   * a run without takeovers proves nothing. Default 0.
+   */
+  minTakeovers?: number;
+  maxExtraSeconds?: number;
   seed?: number;
   scenario?: Scenario;
   /** Contender processes; default 5. */
@@ -115,6 +122,9 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   /** Stress peers (peer.ts) alive: restarting standbys, processes frozen in start-up. */
   const peers = new Set<ChildProcess>();
   let peerCount = 0;
+  let startupFault: Promise<void> | undefined;
+  /** Set once the run is shutting down: background faults stop early. */
+  let stopping = false;
   let admin: Awaited<ReturnType<typeof openAdmin>> | undefined;
   let observer: OpenedStore | undefined;
 
@@ -159,7 +169,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     });
   };
 
-  const spawnPeer = (what: Pick<PeerConfig, 'mode' | 'cycles' | 'runMs'>): { child: ChildProcess; logFile: string; exited: Promise<void> } => {
+  const spawnPeer = (what: Pick<PeerConfig, 'mode' | 'cycles' | 'runMs'>): { child: ChildProcess; logFile: string; appName: string; exited: Promise<void> } => {
     peerCount += 1;
     const logFile = path.join(dir, `peer-${peerCount}.jsonl`);
     const outFile = path.join(dir, `peer-${peerCount}.out`);
@@ -184,12 +194,15 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         resolve();
       });
     });
-    return { child, logFile, exited };
+    return { child, logFile, appName: config.appName, exited };
   };
 
+  /** Tokens the observer has seen held: their count − 1 is a lower bound on the takeovers. */
+  const tokensSeen = new Set<number>();
   const holderSlot = async (): Promise<number | undefined> => {
     try {
       const record = await observer?.store.read(leaseName);
+      if (record?.holder) tokensSeen.add(record.token);
       if (!record?.machineName || record.expiresInMs <= 0) return undefined;
       const match = /^stress-(\d+)$/.exec(record.machineName);
       return match ? Number(match[1]) : undefined;
@@ -266,20 +279,12 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         return;
       }
       case 'startup': {
-        const start = hr();
-        const peer = spawnPeer({ mode: 'startup', cycles: 0, runMs: 0 });
-        // Frozen inside init(): wait until it runs init() in a loop (process start and the first
-        // connection are slow on a busy machine), then SIGSTOP it: it is almost always inside the
-        // DDL transaction then, holding the store's start-up lock.
-        const until = Date.now() + 20_000;
-        const inits = (): number => readLog(peer.logFile).filter((r) => r.t === 'init').length;
-        while (Date.now() < until && peer.child.exitCode === null && inits() < 3) await sleep(5);
-        await sleep(Math.round(random() * 15));
-        if (peer.child.exitCode === null) peer.child.kill('SIGSTOP');
-        await sleep(Math.round(waitInterval * (1 + random() * 1.5)));
-        peer.child.kill('SIGKILL');
-        await peer.exited;
-        faults.push({ kind, pid: peer.child.pid ?? -1, start: rel(start), end: rel(hr()) });
+        // In the background (process start is slow on a busy machine: the other faults go on
+        // meanwhile), one at a time.
+        if (startupFault) return;
+        startupFault = freezeInStartup().finally(() => {
+          startupFault = undefined;
+        });
         return;
       }
       case 'conn': {
@@ -295,6 +300,28 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   };
 
   const rel = (ts: bigint): number => Number(ts - base);
+
+  /** A `startup` fault: a peer SIGSTOPped inside init(), kept frozen a while, then SIGKILLed. */
+  const freezeInStartup = async (): Promise<void> => {
+    const start = hr();
+    const peer = spawnPeer({ mode: 'startup', cycles: 0, runMs: 0 });
+    // Wait until it runs init() in a loop (process start and the first connection are slow on a
+    // busy machine), then SIGSTOP it: it is almost always inside the DDL transaction then,
+    // holding the store's start-up lock.
+    const until = Date.now() + 20_000;
+    const inits = (): number => readLog(peer.logFile).filter((r) => r.t === 'init').length;
+    while (Date.now() < until && !stopping && peer.child.exitCode === null && inits() < 3) await sleep(5);
+    await sleep(Math.round(random() * 15));
+    if (peer.child.exitCode === null && !stopping) {
+      peer.child.kill('SIGSTOP');
+      const held = (await admin?.locksHeldBy(peer.appName).catch(() => '')) ?? '';
+      if (held) progress(`stress: startup fault: frozen peer holds ${held}`);
+      await sleep(Math.round(waitInterval * (1 + random() * 1.5)));
+    }
+    peer.child.kill('SIGKILL');
+    await peer.exited;
+    faults.push({ kind: 'startup', pid: peer.child.pid ?? -1, start: rel(start), end: rel(hr()) });
+  };
 
   /** SIGSTOPs the slot right after it logged the end of an action; the stop time, or undefined. */
   const stopWhenIdle = async (slot: Slot): Promise<bigint | undefined> => {
@@ -339,6 +366,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   /** Resume anything stopped, ask politely, then insist; every death is recorded. */
   const shutdown = async (): Promise<void> => {
     phase('faults done, shutting down');
+    stopping = true;
+    await startupFault;
     for (const slot of slots) {
       slot.expectExit = true;
       signal(slot, 'SIGCONT');
@@ -385,7 +414,9 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       const until = options.includeStartup
         ? Math.max(spawnedAt + options.seconds * 1000, Date.now() + (options.minFaultSeconds ?? 8) * 1000)
         : Date.now() + options.seconds * 1000;
-      while (Date.now() < until) {
+      const hardUntil = until + (options.maxExtraSeconds ?? 40) * 1000;
+      const enough = (): boolean => tokensSeen.size - 1 >= (options.minTakeovers ?? 0);
+      while (Date.now() < until || (!enough() && Date.now() < hardUntil)) {
         await sleep(Math.round(300 + random() * 700));
         const kind = kinds[Math.floor(random() * kinds.length)] ?? 'kill';
         const holder = await holderSlot();

@@ -8,5 +8,5 @@ describe.runIf(hasMysql)('lease stress on MariaDB (5 real contender processes, r
   it('never lets two holders serve at once, and the fence and counter agree', async () => {
     const report = await runAndPrint({ store: 'mysql', seconds: STRESS_SECONDS, includeStartup: true });
     expectSafe(report, 2);
-  }, 150_000);
+  }, 240_000);
 });

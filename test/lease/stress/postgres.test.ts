@@ -19,9 +19,9 @@ describe.runIf(hasPg)('lease stress on PostgreSQL (5 real contender processes, r
     } finally {
       await client.end();
     }
-  }, 150_000);
+  }, 240_000);
 
   it('negative control: with self-fencing off the checker catches the overlap', async () => {
     await runNegativeControl({ store: 'postgres', seconds: 0, contenders: 3 });
-  }, 150_000);
+  }, 240_000);
 });

@@ -12,9 +12,9 @@ describe('lease stress on SQLite (5 real contender processes, random faults incl
     // (A reaped child's handle is closed on a later turn of the event loop: allow a few.)
     for (let i = 0; i < 50 && handles().length > before.length; i++) await new Promise((r) => setTimeout(r, 20));
     expect(handles(), `before: ${before.join(', ')}`).toEqual(before);
-  }, 150_000);
+  }, 240_000);
 
   it('negative control: with self-fencing off the checker catches the overlap; the DB fence still rejects the stale writes', async () => {
     await runNegativeControl({ store: 'sqlite', seconds: 0, contenders: 3 });
-  }, 150_000);
+  }, 240_000);
 });

@@ -98,6 +98,8 @@ export interface Admin {
    * Resolves once the lock was released (or could not be taken: the reason is returned).
    */
   holdLock(lease: string, name: string, mode: LockMode, ms: number): Promise<string>;
+  /** The locks a process's sessions hold, for the log ('' where the store cannot tell). */
+  locksHeldBy(appName: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -154,6 +156,9 @@ export async function openAdmin(kind: StoreKind, db: string): Promise<Admin> {
             locker.close();
           }
         },
+        async locksHeldBy() {
+          return '';
+        },
         async close() {
           conn.close();
         },
@@ -207,6 +212,14 @@ export async function openAdmin(kind: StoreKind, db: string): Promise<Admin> {
           } finally {
             await locker.end().catch(() => undefined);
           }
+        },
+        async locksHeldBy(appName) {
+          const res = await client.query(
+            `SELECT l.locktype, l.mode, count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE a.application_name = $1 AND l.granted AND l.locktype IN ('advisory', 'relation') GROUP BY 1, 2 ORDER BY 1, 2`,
+            [appName],
+          );
+          return res.rows.map((r: { locktype: string; mode: string; n: number }) => `${r.locktype} ${r.mode} ×${r.n}`).join(', ');
         },
         async close() {
           await client.end();
@@ -271,6 +284,9 @@ export async function openAdmin(kind: StoreKind, db: string): Promise<Admin> {
           } finally {
             await locker.end().catch(() => undefined);
           }
+        },
+        async locksHeldBy() {
+          return '';
         },
         async close() {
           await conn.end();
