@@ -314,7 +314,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     await sleep(Math.round(random() * 15));
     if (peer.child.exitCode === null && !stopping) {
       peer.child.kill('SIGSTOP');
-      const held = (await admin?.locksHeldBy(peer.appName).catch(() => '')) ?? '';
+      const held = (await admin?.locksHeldBy(peer.appName).catch((e: unknown) => `(locks unknown: ${String(e)})`)) ?? '';
       if (held) progress(`stress: startup fault: frozen peer holds ${held}`);
       await sleep(Math.round(waitInterval * (1 + random() * 1.5)));
     }
