@@ -125,15 +125,16 @@ const cases = [
 
 for (const c of cases) {
   describe.runIf(c.available)(`${c.dialect}: a takeover that waited on a row lock`, () => {
-    it('never leaves the new holder a longer deadline than the database gives it', async () => {
+    /** One run of the scenario; asserts the property and returns how many attempts were abandoned. */
+    async function once(): Promise<number> {
       const table = uniqueTable('lease_tbl');
       const store: SqlLeaseStore = c.store(table);
       const locker = await c.locker();
       await store.init();
       await c.history(locker, table);
-      // A live lease of a holder that is about to go silent (300 ms left by the database clock).
+      // A live lease of a holder that is about to go silent (1 s left by the database clock).
       await locker.exec(
-        `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, 'ghost#0', 1, 1, ${nowMs(c.dialect)}, 300)`,
+        `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, 'ghost#0', 1, 1, ${nowMs(c.dialect)}, 1000)`,
         ['tbl'],
       );
       // Renewals far apart, statements cut short: several takeover attempts, no renewal before
@@ -178,11 +179,11 @@ for (const c of cases) {
         await unlocked;
         const versions = await c.versions(locker, table);
         const taken = versions.find((v) => v.token === held.token && v.holder === lease.holderId);
-        expect(failures, 'the scenario needs two abandoned attempts').toBeGreaterThanOrEqual(2);
         expect(taken, JSON.stringify(versions)).toBeDefined();
         const expiry = (taken?.renewedAt ?? 0) + 5000;
         // 1 ms: Date.now() is whole milliseconds.
         expect(deadlineEpochMs, `the holder's deadline passes the database's expiry by ${(deadlineEpochMs - expiry).toFixed(1)} ms`).toBeLessThanOrEqual(expiry + 1);
+        return failures;
       } finally {
         for (const sub of subs) sub.unsubscribe();
         await unlock?.().catch(() => undefined);
@@ -191,6 +192,18 @@ for (const c of cases) {
         await locker.close();
         await store.close();
       }
-    }, 30_000);
+    }
+
+    it('never leaves the new holder a longer deadline than the database gives it', async () => {
+      // The property is checked on every run; the scenario (two abandoned attempts, the first
+      // committing) needs the lock in place before the old lease expires, which a very busy
+      // machine can miss: then the run is repeated.
+      const abandoned: number[] = [];
+      for (let run = 0; run < 4; run++) {
+        abandoned.push(await once());
+        if ((abandoned.at(-1) ?? 0) >= 2) return;
+      }
+      throw new Error(`the scenario never happened: abandoned attempts per run ${abandoned.join(', ')}`);
+    }, 120_000);
   });
 }
