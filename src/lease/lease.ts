@@ -101,7 +101,8 @@ class LeaseEngine implements Lease {
     this.events$ = this.eventSubject.asObservable();
     if (warnings.length > 0) {
       // Events only, no console: a library does not write to the console behind its user's back
-      // (and "once per process" would need module-level state). Deferred so that a subscriber attached right after createLease() sees it.
+      // (and "once per process" would need module-level state). Deferred so that a subscriber
+      // attached right after createLease() sees it.
       queueMicrotask(() => {
         for (const message of warnings) this.emit({ type: 'warning', message });
       });
