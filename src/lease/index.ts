@@ -4,6 +4,7 @@
 export { ConfigurationError } from '../errors.js';
 export type * from './types.js';
 export { createLease } from './lease.js';
+export { systemClock, type LeaseClock, type TimerHandle } from './clock.js';
 export { sqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
 export { postgresStore, type PostgresStoreOptions } from './stores/postgres.js';
 export { mysqlStore, type MysqlStoreOptions } from './stores/mysql.js';

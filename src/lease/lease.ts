@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { redactText } from '../shared/redact.js';
-import { monotonicNow } from '../shared/clock.js';
+import type { LeaseClock, TimerHandle } from './clock.js';
 import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, type LeaseLostReason, type StoreConfigurationError } from './errors.js';
 import { asPermanentStoreError } from './permanent-errors.js';
 import { resolveLeaseOptions, type ResolvedLeaseOptions } from './options.js';
 import { toRecord } from './record.js';
 import { runStatement } from './run-statement.js';
-import { selfFencingDeadline, renewRetryDelay } from './self-fencing.js';
+import { deadlineFromRead, selfFencingDeadline, renewRetryDelay } from './self-fencing.js';
 import { leaseSql, type LeaseSql } from './sql.js';
 import type {
   HeldLease,
@@ -37,8 +37,6 @@ interface Waiter {
   resolve(held: HeldLease): void;
   reject(error: unknown): void;
 }
-
-let warnedSlowRatio = false;
 
 function errorText(error: unknown, store?: LeaseStore): string {
   return redactText(error instanceof Error ? error.message : String(error), store?.secrets);
@@ -78,12 +76,17 @@ class LeaseEngine implements Lease {
   /** The loop's step in progress: release() waits for it, not for the loop, which a new acquire() keeps going. */
   private step: Promise<void> | undefined;
   private wakeLoop: (() => void) | undefined;
-  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: TimerHandle | undefined;
+  private readonly clock: LeaseClock;
   private tableReady = false;
   /** The release-notification subscription while contending (resolves to its unsubscribe). */
   private watching: Promise<(() => Promise<void>) | undefined> | undefined;
-  /** A takeover whose answer never came: adopted if the next read shows it committed. */
-  private unansweredAcquire: { token: number; sentAt: number } | undefined;
+  /**
+   * The token a takeover of ours would have produced when its answer never came (timeout, killed
+   * connection): adopted if a later read shows the row ours with that token. Kept until a read
+   * shows the token taken by someone else, since the attempt may still be waiting in the database.
+   */
+  private pendingTakeover: number | undefined;
   /** Monotonic time contention began (for `acquired.waitedMs`). */
   private contendingSince = 0;
 
@@ -93,15 +96,14 @@ class LeaseEngine implements Lease {
     this.name = options.name;
     this.holderId = `${options.machineName}#${randomBytes(6).toString('hex')}`;
     this.sql = leaseSql(store.dialect, store.table);
-    this.stateSubject = new BehaviorSubject<LeaseState>({ status: 'standby', since: monotonicNow() });
+    this.clock = options.clock;
+    this.stateSubject = new BehaviorSubject<LeaseState>({ status: 'standby', since: this.clock.now() });
     this.state$ = this.stateSubject.asObservable();
     this.events$ = this.eventSubject.asObservable();
     if (warnings.length > 0) {
-      if (!warnedSlowRatio) {
-        warnedSlowRatio = true;
-        for (const w of warnings) console.warn(`hotcold lease: ${w}`);
-      }
-      // Deferred so that a subscriber attached right after createLease() sees it.
+      // Events only, no console: a library does not write to the console behind its user's back
+      // (and "once per process" would need module-level state). Deferred so that a subscriber
+      // attached right after createLease() sees it.
       queueMicrotask(() => {
         for (const message of warnings) this.emit({ type: 'warning', message });
       });
@@ -149,7 +151,7 @@ class LeaseEngine implements Lease {
       signal?.addEventListener('abort', onAbort, { once: true });
       if (!this.wanted) {
         this.wanted = true;
-        this.contendingSince = monotonicNow();
+        this.contendingSince = this.clock.now();
       }
       this.ensureLoop();
     });
@@ -257,6 +259,7 @@ class LeaseEngine implements Lease {
     if (this.state.status !== waiting) this.setState(waiting);
     this.startWatching();
     let record: LeaseRecord | null;
+    let readSentAt: number;
     try {
       if (!this.tableReady) {
         // init() reads the catalog first and runs no DDL for a table a DBA created, so a
@@ -267,6 +270,7 @@ class LeaseEngine implements Lease {
       // Read first, create the row only if it is missing: MariaDB's upsert locks an existing row
       // exclusively, and a starting standby waiting for that lock behind a running call's fence
       // would make every later call's fence queue behind it.
+      readSentAt = this.clock.now();
       record = await this.readRow();
       if (!record) {
         await this.statement(this.sql.ensureRow, [this.name]);
@@ -281,25 +285,33 @@ class LeaseEngine implements Lease {
     }
     if (!this.wanted || this.closed) return;
 
-    const unanswered = this.unansweredAcquire;
-    this.unansweredAcquire = undefined;
-    if (unanswered && record.holder === this.holderId && record.token === unanswered.token && record.expiresInMs > 0) {
-      // Our takeover committed although its answer was lost (connection killed, timeout). Its send
-      // time is still a safe base for the deadline: the row was stamped after it.
-      this.becomeActive(unanswered.token, unanswered.sentAt);
-      return;
+    const pending = this.pendingTakeover;
+    if (pending !== undefined && record.token >= pending) {
+      this.pendingTakeover = undefined;
+      if (record.holder === this.holderId && record.token === pending && record.expiresInMs > 0) {
+        // A takeover of ours committed although its answer was lost. WHICH attempt is unknown:
+        // several may have waited on a row lock, and PostgreSQL's clock_timestamp() and MariaDB's
+        // UTC_TIMESTAMP() stamp renewed_at when the statement STARTS, before the wait. No send
+        // time of ours is known to precede that stamp, but this read's is: the database said how
+        // long is left when the read ran, which was after we sent it. Renew at once.
+        const now = this.clock.now();
+        this.becomeActive(pending, deadlineFromRead(readSentAt, record.expiresInMs), now);
+        return;
+      }
     }
 
     if (record.holder === null || record.expiresInMs <= 0) {
-      const sentAt = monotonicNow();
+      const sentAt = this.clock.now();
+      const token = record.token + 1;
       let changes = 0;
       try {
         changes = (await this.statement(this.sql.acquire, [this.holderId, this.options.waitInterval, this.name, record.version])).changes;
       } catch (error) {
         const permanent = asPermanentStoreError(error, `lease '${this.name}'`);
         if (permanent) return this.failPermanently(permanent);
-        // The takeover may or may not have committed; the next read tells (we would be the holder).
-        this.unansweredAcquire = { token: record.token + 1, sentAt };
+        // The takeover may or may not have committed (or may still, once a lock it waits on goes);
+        // a later read tells: we would be the holder with this token.
+        this.pendingTakeover = token;
         this.emit({ type: 'warning', message: `lease '${this.name}': takeover attempt failed: ${errorText(error, this.store)}` });
         await this.nap(this.options.pollInterval);
         return;
@@ -307,12 +319,15 @@ class LeaseEngine implements Lease {
       if (changes === 1) {
         if (!this.wanted || this.closed) {
           // Asked to stop while the takeover was in flight: hand it straight back.
-          await this.statement(this.sql.release, [this.name, this.holderId, record.token + 1]).catch(() => undefined);
+          await this.statement(this.sql.release, [this.name, this.holderId, token]).catch(() => undefined);
           return;
         }
-        this.becomeActive(record.token + 1, sentAt);
+        // This answer is this attempt's own: its stamp was taken after `sentAt`.
+        this.pendingTakeover = undefined;
+        this.becomeActive(token, selfFencingDeadline(sentAt, this.options.waitInterval), sentAt + this.options.updateInterval);
       }
-      // changes === 0: someone else changed the row first; read again at once.
+      // changes === 0: someone else changed the row first (maybe an earlier attempt of ours that
+      // was still waiting; pendingTakeover then adopts it); read again at once.
       return;
     }
 
@@ -335,9 +350,13 @@ class LeaseEngine implements Lease {
     if (this.state.status === 'acquiring') this.setState('standby', { reason: errorText(error, this.store) });
   }
 
-  private becomeActive(token: number, sentAt: number): void {
+  /**
+   * Starts a tenure. `deadline` is the self-fencing deadline the caller proved (see
+   * self-fencing.ts): ignored with self-fencing off.
+   */
+  private becomeActive(token: number, deadline: number, nextRenewAt: number): void {
     const unsafe = this.options.unsafeDisableSelfFencing;
-    if (!unsafe && monotonicNow() >= selfFencingDeadline(sentAt, this.options.waitInterval)) {
+    if (!unsafe && this.clock.now() >= deadline) {
       // The answer came back after its own deadline (a long pause): the row may be someone else's
       // by now. Never start acting on it; keep contending (we get a new token once it expires).
       this.emit({ type: 'warning', message: `lease '${this.name}': token ${token} was acquired too late to use (process paused?); contending again` });
@@ -347,21 +366,21 @@ class LeaseEngine implements Lease {
     const tenure: Tenure = {
       token,
       controller,
-      deadline: unsafe ? Number.POSITIVE_INFINITY : selfFencingDeadline(sentAt, this.options.waitInterval),
-      nextRenewAt: sentAt + this.options.updateInterval,
+      deadline: unsafe ? Number.POSITIVE_INFINITY : deadline,
+      nextRenewAt,
       failures: 0,
       handle: {
         token,
         signal: controller.signal,
         isValid: () => this.checkValid(tenure),
-        remainingMs: () => (this.checkValid(tenure) ? Math.max(0, tenure.deadline - monotonicNow()) : 0),
+        remainingMs: () => (this.checkValid(tenure) ? Math.max(0, tenure.deadline - this.clock.now()) : 0),
       },
     };
     this.tenure = tenure;
     this.armDeadlineTimer(tenure);
     void this.stopWatching();
     this.setState('active', { holder: this.holderId, token });
-    this.emit({ type: 'acquired', token, waitedMs: Math.max(0, monotonicNow() - this.contendingSince) });
+    this.emit({ type: 'acquired', token, waitedMs: Math.max(0, this.clock.now() - this.contendingSince) });
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const waiter of waiters) waiter.resolve(tenure.handle);
@@ -369,19 +388,19 @@ class LeaseEngine implements Lease {
 
   /** One holder step: wait for the renewal time, renew, and judge the answer. */
   private async renewStep(tenure: Tenure): Promise<void> {
-    const wait = tenure.nextRenewAt - monotonicNow();
+    const wait = tenure.nextRenewAt - this.clock.now();
     if (wait > 0) {
       await this.nap(wait);
       return;
     }
-    const sentAt = monotonicNow();
+    const sentAt = this.clock.now();
     let result: StatementResult;
     try {
       result = await this.statement(this.sql.renew, [this.options.waitInterval, this.name, this.holderId, tenure.token]);
     } catch (error) {
       if (this.tenure !== tenure) return;
       tenure.failures += 1;
-      tenure.nextRenewAt = monotonicNow() + renewRetryDelay(this.options.updateInterval, this.options.waitInterval);
+      tenure.nextRenewAt = this.clock.now() + renewRetryDelay(this.options.updateInterval, this.options.waitInterval);
       this.emit({ type: 'renew-failed', token: tenure.token, error: errorText(error, this.store), consecutive: tenure.failures });
       return;
     }
@@ -396,7 +415,7 @@ class LeaseEngine implements Lease {
     tenure.failures = 0;
     tenure.nextRenewAt = sentAt + this.options.updateInterval;
     this.armDeadlineTimer(tenure);
-    this.emit({ type: 'renewed', token: tenure.token, latencyMs: monotonicNow() - sentAt });
+    this.emit({ type: 'renewed', token: tenure.token, latencyMs: this.clock.now() - sentAt });
   }
 
   // ---------------------------------------------------------------- self-fencing
@@ -404,7 +423,7 @@ class LeaseEngine implements Lease {
   /** Synchronous validity: also the moment a passed deadline is noticed, before any timer. */
   private checkValid(tenure: Tenure): boolean {
     if (this.tenure !== tenure || tenure.controller.signal.aborted) return false;
-    if (monotonicNow() < tenure.deadline) return true;
+    if (this.clock.now() < tenure.deadline) return true;
     this.lose(tenure, 'self-fenced', `lease '${this.name}' lost: no renewal of token ${tenure.token} succeeded within the self-fencing deadline`);
     return false;
   }
@@ -413,14 +432,14 @@ class LeaseEngine implements Lease {
     this.clearDeadlineTimer();
     if (!Number.isFinite(tenure.deadline)) return;
     // Timers may fire a little early: re-check and re-arm rather than trust the firing.
-    this.deadlineTimer = setTimeout(() => {
+    this.deadlineTimer = this.clock.setTimer(() => {
       this.deadlineTimer = undefined;
       if (this.checkValid(tenure)) this.armDeadlineTimer(tenure);
-    }, Math.max(0, Math.ceil(tenure.deadline - monotonicNow())));
+    }, Math.max(0, Math.ceil(tenure.deadline - this.clock.now())));
   }
 
   private clearDeadlineTimer(): void {
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer?.clear();
     this.deadlineTimer = undefined;
   }
 
@@ -436,7 +455,7 @@ class LeaseEngine implements Lease {
     this.emit({ type: 'lost', token: tenure.token, reason: message });
     if (this.options.mode === 'warm' && this.wanted && !this.closed) {
       // Hot-warm: back to standby, contend again (a new tenure gets a new token).
-      this.contendingSince = monotonicNow();
+      this.contendingSince = this.clock.now();
       this.setState('standby', { holder: undefined, token: tenure.token, reason: message });
     } else {
       // Cold: stay lost; the operator (or the application calling acquire() again) decides.
@@ -458,14 +477,14 @@ class LeaseEngine implements Lease {
   private async statement(sql: string, params: readonly unknown[]): Promise<StatementResult> {
     const timeoutMs = this.options.statementTimeoutMs;
     const running = runStatement(this.store, sql, params, timeoutMs);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new LeaseTimeoutError('lease statement', timeoutMs)), timeoutMs);
+      timer = this.clock.setTimer(() => reject(new LeaseTimeoutError('lease statement', timeoutMs)), timeoutMs);
     });
     try {
       return await Promise.race([running, timeout]);
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
       // A statement abandoned by the timeout may still fail later: never an unhandled rejection.
       running.catch(() => undefined);
     }
@@ -475,11 +494,11 @@ class LeaseEngine implements Lease {
     if (!this.wanted || this.closed) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (): void => {
-        clearTimeout(timer);
+        timer.clear();
         if (this.wakeLoop === done) this.wakeLoop = undefined;
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, ms));
+      const timer = this.clock.setTimer(done, Math.max(0, ms));
       this.wakeLoop = done;
     });
   }
@@ -501,7 +520,7 @@ class LeaseEngine implements Lease {
       status,
       holder: 'holder' in patch ? patch.holder : previous.holder,
       token: 'token' in patch ? patch.token : previous.token,
-      since: previous.status === status ? previous.since : monotonicNow(),
+      since: previous.status === status ? previous.since : this.clock.now(),
       reason: 'reason' in patch ? patch.reason : previous.status === status ? previous.reason : undefined,
     };
     if (next.status === previous.status && next.holder === previous.holder && next.token === previous.token && next.reason === previous.reason) {

@@ -8,6 +8,7 @@ import {
   requirePositiveInteger,
 } from '../shared/validate.js';
 import { CLOCK_DRIFT, FIXED_MARGIN_MS, selfFencingSpan } from './self-fencing.js';
+import { systemClock, type LeaseClock } from './clock.js';
 import type { LeaseMode, LeaseOptions, LeaseStore } from './types.js';
 
 export type ResolvedLeaseOptions = Readonly<Required<Omit<LeaseOptions, 'store'>>>;
@@ -22,6 +23,7 @@ const KNOWN = [
   'statementTimeoutMs',
   'pollInterval',
   'unsafeDisableSelfFencing',
+  'clock',
 ] as const;
 
 /** Lease names share the row's VARCHAR(191) key with nothing else; keep them printable. */
@@ -40,6 +42,15 @@ function requireStore(value: unknown): LeaseStore {
     throw new ConfigurationError('store', 'must be a lease store (sqliteStore, postgresStore, mysqlStore)');
   }
   return store as LeaseStore;
+}
+
+function requireClock(value: unknown): LeaseClock {
+  if (value === undefined) return systemClock;
+  const clock = value as Partial<LeaseClock> | null;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimer !== 'function') {
+    throw new ConfigurationError('clock', 'must have now() and setTimer(fn, delayMs)');
+  }
+  return clock as LeaseClock;
 }
 
 /** Checks every option (throwing a `ConfigurationError` naming the field) and fills defaults. */
@@ -80,6 +91,7 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
     raw.pollInterval ?? Math.min(1000, Math.max(10, Math.floor(updateInterval / 4))),
   );
 
+  const clock = requireClock(raw.clock);
   const warnings: string[] = [];
   if (waitInterval < 2 * updateInterval) {
     warnings.push(
@@ -88,7 +100,7 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   }
   return {
     store,
-    options: { name, machineName, updateInterval, waitInterval, mode, statementTimeoutMs, pollInterval, unsafeDisableSelfFencing },
+    options: { name, machineName, updateInterval, waitInterval, mode, statementTimeoutMs, pollInterval, unsafeDisableSelfFencing, clock },
     warnings,
   };
 }

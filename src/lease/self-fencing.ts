@@ -28,6 +28,27 @@ export function selfFencingDeadline(sentAt: number, waitInterval: number): numbe
 }
 
 /**
+ * The holder's deadline when what it knows is a READ of the row rather than its own statement's
+ * answer: the read was sent at monotonic `readSentAt` and the database reported `expiresInMs`
+ * left on its own clock at the moment the read ran, which was no earlier than the send. Used when
+ * a takeover of ours committed without its answer reaching us: several attempts may have been
+ * waiting (on a row lock, in a pool), each stamped when it STARTED, so no send time of ours is
+ * known to precede the stamp that counts — but the read's is.
+ */
+export function deadlineFromRead(readSentAt: number, expiresInMs: number): number {
+  return readSentAt + Math.max(0, expiresInMs) * (1 - CLOCK_DRIFT) - FIXED_MARGIN_MS;
+}
+
+/**
+ * The earliest real time a standby can take over when a read sent at `readSentAt` reported
+ * `expiresInMs` left: the read ran the instant it was sent, on a database clock running fast by
+ * CLOCK_DRIFT, rounded up to its whole millisecond. Property-tested against {@link deadlineFromRead}.
+ */
+export function earliestTakeoverAfterRead(readSentAt: number, expiresInMs: number): number {
+  return readSentAt + Math.max(0, expiresInMs) / (1 + CLOCK_DRIFT) - 1;
+}
+
+/**
  * The earliest real time a standby can take over after a renewal sent at `sentAt`, in the worst
  * case the rules above allow: the database stamps the renewal the instant it is sent, and its clock
  * runs fast by CLOCK_DRIFT relative to the holder's. Used by the property test: the deadline must

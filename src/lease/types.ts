@@ -1,5 +1,6 @@
 import type { SecretScope } from '../shared/redact.js';
 import type { Observable } from 'rxjs';
+import type { LeaseClock } from './clock.js';
 
 /**
  * Public types of the lease engine (`hotcold/lease`). The engine (lease.ts) and the node
@@ -144,6 +145,12 @@ export interface LeaseOptions {
    * of `updateInterval`, half the slack between a renewal and its deadline, and 5000 ms.
    */
   statementTimeoutMs?: number;
+  /**
+   * The engine's monotonic clock and timers. Default: `performance.now()` and real timers. Tests
+   * pass a manual clock to step the engine's timing policy without sleeping; in production leave
+   * it unset (the self-fencing argument assumes a clock that runs at the rate of real time).
+   */
+  clock?: LeaseClock;
   /**
    * How often a standby re-reads the row while another node holds it, in ms, so that a `release()`
    * is noticed quickly (expiry itself is timed from the row, not polled). One primary-key read per

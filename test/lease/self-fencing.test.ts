@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { earliestTakeover, renewRetryDelay, selfFencingDeadline, selfFencingSpan } from '../../src/lease/self-fencing.js';
+import {
+  deadlineFromRead,
+  earliestTakeover,
+  earliestTakeoverAfterRead,
+  renewRetryDelay,
+  selfFencingDeadline,
+  selfFencingSpan,
+} from '../../src/lease/self-fencing.js';
 import { resolveLeaseOptions } from '../../src/lease/options.js';
 import { sqliteStore } from '../../src/lease/index.js';
 
@@ -11,6 +18,14 @@ describe('self-fencing deadline arithmetic', () => {
     fc.assert(
       fc.property(fc.double({ min: 0, max: 1e12, noNaN: true }), fc.integer({ min: 2, max: 10_000_000 }), (sentAt, wait) => {
         expect(selfFencingDeadline(sentAt, wait)).toBeLessThan(earliestTakeover(sentAt, wait));
+      }),
+    );
+  });
+
+  it('a deadline adopted from a read ends strictly before the earliest takeover that read allows', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e12, noNaN: true }), fc.double({ min: -1e7, max: 1e7, noNaN: true }), (readSentAt, expiresIn) => {
+        expect(deadlineFromRead(readSentAt, expiresIn)).toBeLessThan(earliestTakeoverAfterRead(readSentAt, expiresIn));
       }),
     );
   });

@@ -212,4 +212,28 @@ describe('stress checker', () => {
     expect(text).toContain('stop 1');
     expect(text).toContain('accepted writes: 1');
   });
+
+  it('a window starts when acquire() resolved: a stale check after it is an overlap, even before the new holder acts', () => {
+    const actions: Action[] = [
+      { pid: 1, token: 6, seq: 1, check: 100, done: 101, outcome: 'accepted' },
+      // pid 2 acquired token 7 at 150 and first acted at 170; pid 1 checked at 160.
+      { pid: 1, token: 6, seq: 2, check: 160, done: 161, outcome: 'rejected' },
+      { pid: 2, token: 7, seq: 1, check: 170, done: 171, outcome: 'accepted' },
+    ];
+    const writes: DbWrite[] = [
+      { id: 1, token: 6, pid: 1, seq: 1, leaseToken: 6 },
+      { id: 2, token: 7, pid: 2, seq: 1, leaseToken: 7 },
+    ];
+    const base = { actions, writes, faults: [], deaths: [], counter: 2 };
+    expect(checkHistory(base).violations).toEqual([]);
+    const withAcq = checkHistory({ ...base, acquisitions: [{ pid: 2, token: 7, ts: 150 }] });
+    expect(withAcq.violations.map((v) => v.kind)).toEqual(['overlap']);
+    expect(withAcq.violations[0]?.message).toContain('+0.000 ms');
+    // A holder that acquired and never acted still opens a window.
+    const idle = checkHistory({ ...base, actions: actions.slice(0, 2), writes: writes.slice(0, 1), counter: 1, acquisitions: [{ pid: 3, token: 7, ts: 150 }] });
+    expect(idle.violations.map((v) => v.kind)).toEqual(['overlap']);
+    // Two processes claiming one token.
+    const twice = checkHistory({ ...base, acquisitions: [{ pid: 2, token: 7, ts: 150 }, { pid: 3, token: 7, ts: 155 }] });
+    expect(twice.violations.map((v) => v.kind)).toContain('token-shared');
+  });
 });

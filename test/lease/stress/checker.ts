@@ -1,11 +1,15 @@
 /**
  * The stress suite's safety checker: pure, so it can be tested on synthetic histories.
  *
- * A holder's serving window for token T runs from its first action's `isValid()` check to the
- * completion of its last action with T (or its death, if it was killed mid-action). The rules:
+ * A holder's serving window for token T runs from the moment its `acquire()` resolved with T (or,
+ * if that was not logged, its first action's `isValid()` check) to the completion of its last
+ * action with T (or its death, if it was killed mid-action). Every logged instant is read on the
+ * host's CLOCK_MONOTONIC: an `acquired` instant is read after the takeover committed, a check's
+ * instant before `isValid()` ran, so a reported overlap is never an artefact of the logging (it
+ * can only miss one). The rules:
  *
  * 1. No overlap: a holder must not decide to act (an `isValid()` = true check) once another
- *    holder's window has started. Self-fencing promises exactly this: the check passes only
+ *    holder's window has started, i.e. once another holder's takeover has committed. Self-fencing promises exactly this: the check passes only
  *    before the holder's deadline, which ends before any standby can take over.
  * 2. An action that was already in flight when the next holder started (a pause or a slow
  *    database between the check and the commit: no local check can prevent that) is the
@@ -31,8 +35,14 @@ export interface Action {
   outcome?: ActionOutcome | undefined;
 }
 
-export type FaultKind = 'kill' | 'stop' | 'block' | 'conn';
-export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'stop', 'block', 'conn'];
+/**
+ * `kill`/`stop`: SIGKILL/SIGSTOP a contender; `block`: its event loop spins; `conn`: its database
+ * connections are killed; `lock`: another session holds locks on the lease row or table for a
+ * while; `restart`: a standby process starts, creates the tables, runs an engine briefly and stops,
+ * several times; `startup`: a process is SIGSTOPped inside start-up (`init()`), then killed.
+ */
+export type FaultKind = 'kill' | 'stop' | 'block' | 'conn' | 'lock' | 'restart' | 'startup';
+export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'stop', 'block', 'conn', 'lock', 'restart', 'startup'];
 
 export interface Fault {
   kind: FaultKind;
@@ -50,8 +60,17 @@ export interface DbWrite {
   leaseToken: number;
 }
 
+/** `acquire()` resolved with `token` in process `pid` at `ts` (after the takeover committed). */
+export interface Acquisition {
+  pid: number;
+  token: number;
+  ts: number;
+}
+
 export interface History {
   actions: readonly Action[];
+  /** Optional: without them a window starts at its first check. */
+  acquisitions?: readonly Acquisition[];
   faults: readonly Fault[];
   /** When a process died (SIGKILL by the driver, fault or shutdown). */
   deaths: readonly { pid: number; ts: number }[];
@@ -119,6 +138,15 @@ export function checkHistory(history: History): CheckResult {
     if (list) list.push(a);
     else byToken.set(a.token, [a]);
   }
+  const acquiredAt = new Map<number, Acquisition>();
+  for (const acq of history.acquisitions ?? []) {
+    const prev = acquiredAt.get(acq.token);
+    if (prev && prev.pid !== acq.pid) {
+      violations.push({ kind: 'token-shared', message: `token ${acq.token} was acquired by processes ${prev.pid} and ${acq.pid}` });
+    }
+    if (!prev || acq.ts < prev.ts) acquiredAt.set(acq.token, acq);
+    if (!byToken.has(acq.token)) byToken.set(acq.token, []);
+  }
   const windows: ServingWindow[] = [];
   const actionsOf = new Map<number, Action[]>();
   for (const [token, list] of byToken) {
@@ -126,15 +154,19 @@ export function checkHistory(history: History): CheckResult {
     if (pids.length > 1) {
       violations.push({ kind: 'token-shared', message: `token ${token} was used by processes ${pids.join(', ')}` });
     }
-    let start = Infinity;
+    const acq = acquiredAt.get(token);
+    if (acq && pids.length > 0 && !pids.includes(acq.pid)) {
+      violations.push({ kind: 'token-shared', message: `token ${token} was acquired by pid ${acq.pid} but used by ${pids.join(', ')}` });
+    }
+    let start = acq?.ts ?? Infinity;
     let lastCheck = -Infinity;
-    let end = -Infinity;
+    let end = acq?.ts ?? -Infinity;
     for (const a of list) {
       start = Math.min(start, a.check);
       lastCheck = Math.max(lastCheck, a.check);
       end = Math.max(end, endOf(a));
     }
-    windows.push({ token, pid: list[0]?.pid ?? -1, start, lastCheck, end, actions: list.length });
+    windows.push({ token, pid: list[0]?.pid ?? acq?.pid ?? -1, start, lastCheck, end, actions: list.length });
     actionsOf.set(token, list);
   }
   windows.sort((x, y) => x.start - y.start || x.token - y.token);
@@ -241,7 +273,7 @@ export function formatSummary(result: CheckResult, header: string): string {
   const lines = [
     header,
     `  windows: ${result.windows.length}   takeovers: ${result.takeovers}`,
-    `  faults injected: kill ${f.kill}, stop ${f.stop}, block ${f.block}, conn ${f.conn}`,
+    `  faults injected: kill ${f.kill}, stop ${f.stop}, block ${f.block}, conn ${f.conn}, lock ${f.lock}, restart ${f.restart}, startup ${f.startup}`,
     `  actions: ${result.actions}   accepted writes: ${result.acceptedWrites}   rejected stale writes: ${result.rejectedStaleWrites}   errored: ${result.erroredActions}`,
     `  in flight at a takeover (settled by the DB fence): ${result.inFlightAtTakeover}`,
     `  DB fence: stale writes accepted ${count('stale-write')}, out of token order ${count('write-order')}, counter ${count('counter') === 0 ? 'matches' : 'MISMATCH'}`,

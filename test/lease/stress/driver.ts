@@ -9,15 +9,17 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkHistory, formatSummary, type Action, type CheckResult, type Fault, type FaultKind } from './checker.js';
+import { checkHistory, formatSummary, type Acquisition, type Action, type CheckResult, type Fault, type FaultKind } from './checker.js';
 import type { ContenderConfig } from './contender.js';
+import type { PeerConfig } from './peer.js';
 import { lastRecord, readLog, type ContenderRecord } from './log.js';
 import { mulberry32 } from './random.js';
-import { databaseFor, openAdmin, openStore, runTables, type OpenedStore, type RunTables, type StoreKind } from './stores.js';
+import { databaseFor, LOCK_MODES, openAdmin, openStore, runTables, type OpenedStore, type RunTables, type StoreKind } from './stores.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../..');
 const contenderScript = path.join(here, 'contender.ts');
+const peerScript = path.join(here, 'peer.ts');
 
 export type Scenario =
   /** Faults of every kind the store supports, at random (seeded) times, mostly on the holder. */
@@ -36,9 +38,19 @@ export interface StressOptions {
    */
   includeStartup?: boolean;
   minFaultSeconds?: number;
+  /**
+   * Keep injecting faults past `seconds` until the observer has seen this many changes of
+   * holder (at most `maxExtraSeconds` more, default 40): on a loaded machine few faults fit in the time, and
+   * a run without takeovers proves nothing. Default 0.
+   */
+  minTakeovers?: number;
+  maxExtraSeconds?: number;
   seed?: number;
   scenario?: Scenario;
+  /** Contender processes; default 5. */
   contenders?: number;
+  /** The random scenario's fault kinds; default every kind the store supports. */
+  faultKinds?: readonly FaultKind[];
   updateInterval?: number;
   waitInterval?: number;
   actionGapMs?: number;
@@ -60,6 +72,8 @@ export interface StressReport {
   unexpectedExits: string[];
   /** PostgreSQL sessions / MariaDB threads killed by `conn` faults. */
   connectionsKilled: number;
+  /** What each `lock` fault held (or why it could not). */
+  locks: string[];
   /** The run's tables (already dropped when the report is returned). */
   tables: RunTables;
 }
@@ -104,6 +118,13 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   const unexpectedExits: string[] = [];
   const slots: Slot[] = [];
   let connectionsKilled = 0;
+  const locks: string[] = [];
+  /** Stress peers (peer.ts) alive: restarting standbys, processes frozen in start-up. */
+  const peers = new Set<ChildProcess>();
+  let peerCount = 0;
+  let startupFault: Promise<void> | undefined;
+  /** Set once the run is shutting down: background faults stop early. */
+  let stopping = false;
   let admin: Awaited<ReturnType<typeof openAdmin>> | undefined;
   let observer: OpenedStore | undefined;
 
@@ -148,9 +169,40 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     });
   };
 
+  const spawnPeer = (what: Pick<PeerConfig, 'mode' | 'cycles' | 'runMs'>): { child: ChildProcess; logFile: string; appName: string; exited: Promise<void> } => {
+    peerCount += 1;
+    const logFile = path.join(dir, `peer-${peerCount}.jsonl`);
+    const outFile = path.join(dir, `peer-${peerCount}.out`);
+    const config: PeerConfig = {
+      ...what,
+      store: options.store,
+      db,
+      leaseTable: tables.lease,
+      leaseName,
+      log: logFile,
+      updateInterval,
+      waitInterval,
+      appName: `hcs_${runId}_peer_${peerCount}`,
+    };
+    const out = openSync(outFile, 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', peerScript, JSON.stringify(config)], { cwd: repoRoot, stdio: ['ignore', out, out] });
+    closeSync(out);
+    peers.add(child);
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', () => {
+        peers.delete(child);
+        resolve();
+      });
+    });
+    return { child, logFile, appName: config.appName, exited };
+  };
+
+  /** Tokens the observer has seen held: their count − 1 is a lower bound on the takeovers. */
+  const tokensSeen = new Set<number>();
   const holderSlot = async (): Promise<number | undefined> => {
     try {
       const record = await observer?.store.read(leaseName);
+      if (record?.holder) tokensSeen.add(record.token);
       if (!record?.machineName || record.expiresInMs <= 0) return undefined;
       const match = /^stress-(\d+)$/.exec(record.machineName);
       return match ? Number(match[1]) : undefined;
@@ -208,6 +260,33 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         await sleep(blockMs + 50);
         return;
       }
+      case 'lock': {
+        const mode = LOCK_MODES[Math.floor(random() * LOCK_MODES.length)] ?? 'row-update';
+        const holdMs = Math.round(waitInterval * (0.3 + random() * 1.7));
+        const start = hr();
+        const what = (await admin?.holdLock(tables.lease, leaseName, mode, holdMs)) ?? 'no admin';
+        locks.push(what);
+        progress(`stress: lock fault: ${what}`);
+        faults.push({ kind, pid: -1, start: rel(start), end: rel(hr()) });
+        return;
+      }
+      case 'restart': {
+        // At most two at once: each is a TypeScript process start, the dearest thing here.
+        if (peers.size >= 2) return;
+        const start = hr();
+        spawnPeer({ mode: 'restart', cycles: 3, runMs: Math.round(100 + random() * waitInterval) });
+        faults.push({ kind, pid: -1, start: rel(start), end: rel(start) });
+        return;
+      }
+      case 'startup': {
+        // In the background (process start is slow on a busy machine: the other faults go on
+        // meanwhile), one at a time.
+        if (startupFault) return;
+        startupFault = freezeInStartup().finally(() => {
+          startupFault = undefined;
+        });
+        return;
+      }
       case 'conn': {
         const threadIds = readLog(slot.logFile).flatMap((r) => (r.t === 'conn' ? [r.id] : []));
         const start = hr();
@@ -221,6 +300,28 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   };
 
   const rel = (ts: bigint): number => Number(ts - base);
+
+  /** A `startup` fault: a peer SIGSTOPped inside init(), kept frozen a while, then SIGKILLed. */
+  const freezeInStartup = async (): Promise<void> => {
+    const start = hr();
+    const peer = spawnPeer({ mode: 'startup', cycles: 0, runMs: 0 });
+    // Wait until it runs init() in a loop (process start and the first connection are slow on a
+    // busy machine), then SIGSTOP it: it is almost always inside the DDL transaction then,
+    // holding the store's start-up lock.
+    const until = Date.now() + 20_000;
+    const inits = (): number => readLog(peer.logFile).filter((r) => r.t === 'init').length;
+    while (Date.now() < until && !stopping && peer.child.exitCode === null && inits() < 3) await sleep(5);
+    await sleep(Math.round(random() * 15));
+    if (peer.child.exitCode === null && !stopping) {
+      peer.child.kill('SIGSTOP');
+      const held = (await admin?.locksHeldBy(peer.appName).catch((e: unknown) => `(locks unknown: ${String(e)})`)) ?? '';
+      if (held) progress(`stress: startup fault: frozen peer holds ${held}`);
+      await sleep(Math.round(waitInterval * (1 + random() * 1.5)));
+    }
+    peer.child.kill('SIGKILL');
+    await peer.exited;
+    faults.push({ kind: 'startup', pid: peer.child.pid ?? -1, start: rel(start), end: rel(hr()) });
+  };
 
   /** SIGSTOPs the slot right after it logged the end of an action; the stop time, or undefined. */
   const stopWhenIdle = async (slot: Slot): Promise<bigint | undefined> => {
@@ -238,13 +339,15 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   };
 
   /** Reads every contender log into the checker's history (the DB part filled in by the caller). */
-  const collect = (): { actions: Action[]; blocks: Fault[] } => {
+  const collect = (): { actions: Action[]; blocks: Fault[]; acquisitions: Acquisition[] } => {
     const records: ContenderRecord[] = readdirSync(dir)
       .filter((f) => f.endsWith('.jsonl'))
       .flatMap((f) => readLog(path.join(dir, f)));
     const actions = new Map<string, Action>();
     const blocks: Fault[] = [];
+    const acquisitions: Acquisition[] = [];
     for (const r of records) {
+      if (r.t === 'acquired') acquisitions.push({ pid: r.pid, token: r.token, ts: rel(BigInt(r.ts)) });
       if (r.t === 'check') {
         actions.set(`${r.pid}:${r.seq}`, { pid: r.pid, token: r.token, seq: r.seq, check: rel(BigInt(r.ts)) });
       } else if (r.t === 'done') {
@@ -257,18 +360,27 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         blocks.push({ kind: 'block', pid: r.pid, start: rel(BigInt(r.ts)), end: rel(BigInt(r.end)) });
       }
     }
-    return { actions: [...actions.values()], blocks };
+    return { actions: [...actions.values()], blocks, acquisitions };
   };
 
   /** Resume anything stopped, ask politely, then insist; every death is recorded. */
   const shutdown = async (): Promise<void> => {
     phase('faults done, shutting down');
+    stopping = true;
+    await startupFault;
     for (const slot of slots) {
       slot.expectExit = true;
       signal(slot, 'SIGCONT');
       signal(slot, 'SIGTERM');
     }
+    for (const peer of peers) {
+      peer.kill('SIGCONT');
+      peer.kill('SIGTERM');
+    }
     await Promise.race([Promise.all(slots.map((s) => s.exited)), sleep(5000)]);
+    const peersGone = [...peers].map((p) => new Promise<void>((resolve) => (p.exitCode !== null || p.signalCode !== null ? resolve() : p.once('exit', () => resolve()))));
+    for (const peer of peers) peer.kill('SIGKILL');
+    await Promise.race([Promise.all(peersGone), sleep(5000)]);
     for (const slot of slots) {
       const pid = signal(slot, 'SIGKILL');
       if (pid !== undefined) {
@@ -297,11 +409,14 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     phase('first holder');
 
     if (scenario === 'random') {
-      const kinds: FaultKind[] = options.store === 'sqlite' ? ['kill', 'stop', 'block'] : ['kill', 'stop', 'block', 'conn'];
+      const supported: FaultKind[] = options.store === 'sqlite' ? ['kill', 'stop', 'block', 'lock', 'restart', 'startup'] : ['kill', 'stop', 'block', 'conn', 'lock', 'restart', 'startup'];
+      const kinds = options.faultKinds ? supported.filter((k) => options.faultKinds?.includes(k)) : supported;
       const until = options.includeStartup
         ? Math.max(spawnedAt + options.seconds * 1000, Date.now() + (options.minFaultSeconds ?? 8) * 1000)
         : Date.now() + options.seconds * 1000;
-      while (Date.now() < until) {
+      const hardUntil = until + (options.maxExtraSeconds ?? 40) * 1000;
+      const enough = (): boolean => tokensSeen.size - 1 >= (options.minTakeovers ?? 0);
+      while (Date.now() < until || (!enough() && Date.now() < hardUntil)) {
         await sleep(Math.round(300 + random() * 700));
         const kind = kinds[Math.floor(random() * kinds.length)] ?? 'kill';
         const holder = await holderSlot();
@@ -344,7 +459,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       await shutdown();
     }
     phase('contenders gone');
-    const { actions, blocks } = collect();
+    const { actions, blocks, acquisitions } = collect();
     const { writes, counter } = (await admin?.readWrites(tables)) ?? { writes: [], counter: 0 };
     const merged = faults.map((f) => {
       if (f.kind !== 'block') return f;
@@ -352,6 +467,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     });
     const result = checkHistory({
       actions,
+      acquisitions,
       faults: merged,
       deaths: deaths.map((d) => ({ pid: d.pid, ts: rel(d.ts) })),
       writes,
@@ -361,8 +477,9 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     let summary = formatSummary(result, header);
     if (options.store !== 'sqlite' && scenario === 'random') summary += `\n  connections killed: ${connectionsKilled}`;
     else if (scenario === 'random') summary += '\n  (conn faults skipped: SQLite has no server connection to kill)';
+    if (locks.length > 0) summary += `\n  locks held: ${locks.join('; ')}`;
     if (unexpectedExits.length > 0) summary += `\n  UNEXPECTED EXITS: ${unexpectedExits.length}\n    ${unexpectedExits.join('\n    ')}`;
-    return { store: options.store, seed, scenario, selfFencing, result, summary, unexpectedExits, connectionsKilled, tables };
+    return { store: options.store, seed, scenario, selfFencing, result, summary, unexpectedExits, connectionsKilled, locks, tables };
   } finally {
     // Whatever happened above: connections closed, tables dropped, files removed.
     phase('cleaning up');

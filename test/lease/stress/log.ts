@@ -27,6 +27,8 @@ export type ContenderRecord =
   | { t: 'lost'; pid: number; token: number; ts: string; reason: string }
   /** The event loop was blocked on purpose (fault injection), from `ts` to `end`. */
   | { t: 'block'; pid: number; ts: string; end: string }
+  /** A stress peer (peer.ts) is about to run `init()`: start-up is in progress from here. */
+  | { t: 'init'; pid: number; ts: string }
   | { t: 'exit'; pid: number; ts: string };
 
 /** `error`: the outcome is unknown (e.g. the connection died around COMMIT). */

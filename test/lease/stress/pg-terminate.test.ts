@@ -32,7 +32,7 @@ describe.runIf(enabled)('postgresStore: backend terminated inside a transaction'
     try {
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`child never reached the transaction: ${err}`)), 20_000);
+        const timer = setTimeout(() => reject(new Error(`child never reached the transaction: ${err}`)), 60_000);
         child.stdout.on('data', (d: Buffer) => {
           out += d.toString();
           if (out.includes('in-tx')) {
@@ -51,5 +51,5 @@ describe.runIf(enabled)('postgresStore: backend terminated inside a transaction'
       child.kill('SIGKILL');
       await admin.end();
     }
-  }, 40_000);
+  }, 90_000);
 });

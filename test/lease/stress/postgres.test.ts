@@ -5,7 +5,7 @@ import { expectSafe, runNegativeControl, runAndPrint, STRESS_SECONDS } from './s
 
 const hasPg = await databaseAvailable('postgres');
 
-describe.runIf(hasPg)('lease stress on PostgreSQL (5 real contender processes, random faults incl. pg_terminate_backend)', () => {
+describe.runIf(hasPg)('lease stress on PostgreSQL (5 real contender processes, random faults incl. pg_terminate_backend, locks, restarting standbys, frozen start-up)', () => {
   it('never lets two holders serve at once, and the fence and counter agree', async () => {
     const report = await runAndPrint({ store: 'postgres', seconds: STRESS_SECONDS, includeStartup: true });
     expectSafe(report, 2);
@@ -19,9 +19,9 @@ describe.runIf(hasPg)('lease stress on PostgreSQL (5 real contender processes, r
     } finally {
       await client.end();
     }
-  }, 150_000);
+  }, 240_000);
 
   it('negative control: with self-fencing off the checker catches the overlap', async () => {
     await runNegativeControl({ store: 'postgres', seconds: 0, contenders: 3 });
-  }, 150_000);
+  }, 240_000);
 });

@@ -1,18 +1,19 @@
 /**
  * `npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing]
- *  [--scenario random|stale-holder]`
+ *  [--scenario random|stale-holder] [--contenders N] [--faults kill,stop,block,conn,lock,restart,startup]`
  *
  * Runs the lease safety stress suite for longer than `npm test` does and prints the checker's
  * summary per store. Exit code 0 when every run is safe (or, with --no-self-fencing, when the
  * checker caught the violation it must catch), else 1. Unreachable databases are skipped loudly.
  */
 import { databaseAvailable } from '../../support/services.js';
+import { FAULT_KINDS, type FaultKind } from './checker.js';
 import { runStress, type Scenario } from './driver.js';
 import { STORE_KINDS, type StoreKind } from './stores.js';
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing] [--scenario random|stale-holder]\n`,
+    `${message}\nusage: npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing] [--scenario random|stale-holder] [--contenders N] [--faults ${FAULT_KINDS.join(',')}]\n`,
   );
   process.exit(2);
 }
@@ -23,6 +24,8 @@ let storeArg = 'all';
 let seed: number | undefined;
 let selfFencing = true;
 let scenario: Scenario = 'random';
+let contenders = 5;
+let faultKinds: FaultKind[] | undefined;
 for (let i = 0; i < args.length; i++) {
   const arg = args[i];
   const value = (): string => args[++i] ?? usage(`${arg} needs a value`);
@@ -47,6 +50,17 @@ for (let i = 0; i < args.length; i++) {
       scenario = s;
       break;
     }
+    case '--contenders':
+      contenders = Number(value());
+      if (!Number.isSafeInteger(contenders) || contenders < 2 || contenders > 100) usage('--contenders must be an integer from 2 to 100');
+      break;
+    case '--faults': {
+      const list = value().split(',').map((k) => k.trim());
+      const unknown = list.filter((k) => !FAULT_KINDS.includes(k as FaultKind));
+      if (unknown.length > 0 || list.length === 0) usage(`--faults: unknown kind(s) ${unknown.join(', ')}`);
+      faultKinds = list as FaultKind[];
+      break;
+    }
     default:
       usage(`unknown argument ${arg}`);
   }
@@ -63,6 +77,8 @@ for (const store of stores) {
     ...(seed !== undefined ? { seed } : {}),
     selfFencing,
     scenario,
+    contenders,
+    ...(faultKinds ? { faultKinds } : {}),
     progress: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${report.summary}\n`);

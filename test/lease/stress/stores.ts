@@ -91,8 +91,23 @@ export interface Admin {
   readWrites(tables: RunTables): Promise<{ writes: DbWrite[]; counter: number }>;
   /** Kills the database connections of one contender process; resolves to how many. */
   killConnections(match: { appName: string; threadIds: readonly number[] }): Promise<number>;
+  /**
+   * From another session, holds a lock on the lease table for `ms`: `row-share` (what a fenced
+   * transaction holds), `row-update` (the lease row locked for update), `other-row` (a write
+   * transaction open on a DIFFERENT row of the lease table) or `table` (the whole table locked).
+   * Resolves once the lock was released (or could not be taken: the reason is returned).
+   */
+  holdLock(lease: string, name: string, mode: LockMode, ms: number): Promise<string>;
+  /** The locks a process's sessions hold, for the log ('' where the store cannot tell). */
+  locksHeldBy(appName: string): Promise<string>;
   close(): Promise<void>;
 }
+
+export type LockMode = 'row-share' | 'row-update' | 'other-row' | 'table';
+export const LOCK_MODES: readonly LockMode[] = ['row-share', 'row-update', 'other-row', 'table'];
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const otherRow = (name: string): string => `${name}-other`;
 
 const num = (v: unknown): number => Number(v);
 
@@ -123,6 +138,27 @@ export async function openAdmin(kind: StoreKind, db: string): Promise<Admin> {
         async killConnections() {
           return 0;
         },
+        async holdLock(lease, name, mode, ms) {
+          // SQLite locks the whole database for writing: every mode is BEGIN IMMEDIATE plus a write.
+          // A short busy timeout: better-sqlite3 waits synchronously, and this is the driver's event loop.
+          const locker = new Database(db, { timeout: 200 });
+          try {
+            locker.exec('BEGIN IMMEDIATE');
+            if (mode === 'other-row') {
+              locker.prepare(`INSERT OR REPLACE INTO ${lease} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0)`).run(otherRow(name));
+            }
+            await pause(ms);
+            locker.exec('COMMIT');
+            return `BEGIN IMMEDIATE (${mode}) for ${ms} ms`;
+          } catch (error) {
+            return `not taken: ${error instanceof Error ? error.message : String(error)}`;
+          } finally {
+            locker.close();
+          }
+        },
+        async locksHeldBy() {
+          return '';
+        },
         async close() {
           conn.close();
         },
@@ -150,6 +186,40 @@ export async function openAdmin(kind: StoreKind, db: string): Promise<Admin> {
         async killConnections({ appName }) {
           const res = await client.query('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [appName]);
           return res.rows.filter((r: { ok: boolean }) => r.ok).length;
+        },
+        async holdLock(lease, name, mode, ms) {
+          const locker = new pg.Client({ connectionString: db, application_name: 'hotcold_stress_locker' });
+          locker.on('error', () => undefined);
+          await locker.connect();
+          try {
+            // Bounded: a lock this session cannot get within a second is not worth waiting for.
+            await locker.query("SET lock_timeout = '1s'");
+            await locker.query('BEGIN');
+            if (mode === 'row-share') await locker.query(`SELECT 1 FROM ${lease} WHERE name = $1 FOR KEY SHARE`, [name]);
+            if (mode === 'row-update') await locker.query(`SELECT 1 FROM ${lease} WHERE name = $1 FOR UPDATE`, [name]);
+            if (mode === 'other-row') {
+              await locker.query(
+                `INSERT INTO ${lease} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES ($1, NULL, 0, 0, 0, 0) ON CONFLICT (name) DO UPDATE SET version = ${lease}.version + 1`,
+                [otherRow(name)],
+              );
+            }
+            if (mode === 'table') await locker.query(`LOCK TABLE ${lease} IN ACCESS EXCLUSIVE MODE`);
+            await pause(ms);
+            await locker.query('COMMIT');
+            return `${mode} for ${ms} ms`;
+          } catch (error) {
+            return `not taken: ${error instanceof Error ? error.message : String(error)}`;
+          } finally {
+            await locker.end().catch(() => undefined);
+          }
+        },
+        async locksHeldBy(appName) {
+          const res = await client.query(
+            `SELECT l.locktype, l.mode, count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE a.application_name = $1 AND l.granted AND l.locktype IN ('advisory', 'relation') GROUP BY 1, 2 ORDER BY 1, 2`,
+            [appName],
+          );
+          return res.rows.map((r: { locktype: string; mode: string; n: number }) => `${r.locktype} ${r.mode} ×${r.n}`).join(', ');
         },
         async close() {
           await client.end();
@@ -185,6 +255,38 @@ export async function openAdmin(kind: StoreKind, db: string): Promise<Admin> {
             }
           }
           return killed;
+        },
+        async holdLock(lease, name, mode, ms) {
+          const locker = await mysql.createConnection({ uri: db, timezone: 'Z' });
+          locker.on('error', () => undefined);
+          try {
+            await locker.query('SET SESSION innodb_lock_wait_timeout = 1, SESSION lock_wait_timeout = 1');
+            if (mode === 'table') {
+              await locker.query(`LOCK TABLES ${lease} WRITE`);
+              await pause(ms);
+              await locker.query('UNLOCK TABLES');
+              return `table for ${ms} ms`;
+            }
+            await locker.query('BEGIN');
+            if (mode === 'row-share') await locker.query(`SELECT 1 FROM ${lease} WHERE name = ? LOCK IN SHARE MODE`, [name]);
+            if (mode === 'row-update') await locker.query(`SELECT 1 FROM ${lease} WHERE name = ? FOR UPDATE`, [name]);
+            if (mode === 'other-row') {
+              await locker.query(
+                `INSERT INTO ${lease} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0) ON DUPLICATE KEY UPDATE version = version + 1`,
+                [otherRow(name)],
+              );
+            }
+            await pause(ms);
+            await locker.query('COMMIT');
+            return `${mode} for ${ms} ms`;
+          } catch (error) {
+            return `not taken: ${error instanceof Error ? error.message : String(error)}`;
+          } finally {
+            await locker.end().catch(() => undefined);
+          }
+        },
+        async locksHeldBy() {
+          return '';
         },
         async close() {
           await conn.end();

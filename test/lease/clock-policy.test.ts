@@ -1,0 +1,78 @@
+/**
+ * The engine's timing policy on a manual clock: no real sleep anywhere. The database is real
+ * (SQLite in memory); only the renewal is made to hang, which is the fault under test.
+ */
+import { describe, expect, it } from 'vitest';
+import { createLease, sqliteStore, type LeaseEvent, type LeaseStore } from '../../src/lease/index.js';
+import { selfFencingSpan } from '../../src/lease/self-fencing.js';
+import { ConfigurationError } from '../../src/errors.js';
+import { ManualClock } from './manual-clock.js';
+
+/** The same store, except that renewals never answer (a database that hangs on that row). */
+function hangingRenewals(): LeaseStore {
+  const store = sqliteStore(':memory:');
+  const run = store.run.bind(store);
+  return Object.assign(Object.create(store) as LeaseStore, {
+    run: (sql: string, params?: readonly unknown[], options?: { timeoutMs?: number }) =>
+      sql === store.sql.renew ? new Promise<never>(() => undefined) : run(sql, params, options),
+    close: () => store.close(),
+  });
+}
+
+describe('lease timing on an injected clock', () => {
+  it('a holder whose renewals hang fences itself at sentAt + span by its timer, renewal retries notwithstanding', async () => {
+    const clock = new ManualClock();
+    const store = hangingRenewals();
+    const lease = createLease({ store, clock, machineName: 'm', updateInterval: 100, waitInterval: 500 });
+    const events: LeaseEvent[] = [];
+    lease.events$.subscribe((e) => events.push(e));
+    const acquiring = lease.acquire();
+    await clock.advance(0);
+    const held = await acquiring;
+    const span = selfFencingSpan(500);
+    expect(held.remainingMs()).toBe(span);
+
+    // Renewals are sent (t = 100, then retries after each 100 ms statement timeout) and hang.
+    await clock.advance(span - 0.5);
+    expect(events.filter((e) => e.type === 'renew-failed').length).toBeGreaterThanOrEqual(2);
+    expect(held.isValid()).toBe(true);
+    expect(held.signal.aborted).toBe(false);
+
+    // The deadline timer fires at the deadline (rounded up to the timer's whole ms), by itself.
+    await clock.advance(1);
+    expect(held.signal.aborted).toBe(true);
+    expect(held.isValid()).toBe(false);
+    expect(lease.state.status).toBe('lost');
+    expect(events.find((e) => e.type === 'lost')).toMatchObject({ reason: expect.stringMatching(/self-fencing deadline/) });
+    // close() waits for the renewal in flight, which ends at its statement timeout (clock time).
+    const closing = lease.close();
+    await clock.advance(100);
+    await closing;
+    await store.close();
+  });
+
+  it('isValid() alone notices a passed deadline when the timer has not run (a paused process)', async () => {
+    const clock = new ManualClock();
+    const store = hangingRenewals();
+    const lease = createLease({ store, clock, machineName: 'm', updateInterval: 100, waitInterval: 500 });
+    const acquiring = lease.acquire();
+    await clock.advance(0);
+    const held = await acquiring;
+    // Time jumps past the deadline with no timer run yet: what a SIGSTOP looks like on resume.
+    (clock as unknown as { t: number }).t = selfFencingSpan(500) - 0.001;
+    expect(held.isValid()).toBe(true);
+    (clock as unknown as { t: number }).t = selfFencingSpan(500);
+    expect(held.isValid()).toBe(false);
+    expect(held.signal.aborted).toBe(true);
+    const closing = lease.close();
+    await clock.advance(100);
+    await closing;
+    await store.close();
+  });
+
+  it('rejects a clock without now() or setTimer()', () => {
+    const store = sqliteStore(':memory:');
+    expect(() => createLease({ store, machineName: 'm', clock: { now: () => 0 } as never })).toThrow(ConfigurationError);
+    expect(() => createLease({ store, machineName: 'm', clock: { now: () => 0 } as never })).toThrow(/clock/);
+  });
+});
