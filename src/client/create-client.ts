@@ -96,8 +96,8 @@ interface CallContext {
   /** Attempts started so far. */
   attempts: number;
   /**
-   * A "maybe" failure was retried only because the serving node advertised dedup: the next
-   * attempt is sent only if the node that will receive it still does (checked again at send).
+   * An attempt that may have run is being repeated on the strength of learned dedup: every later
+   * attempt first needs proof that the node receiving it deduplicates in its term (dedup-proof.ts).
    */
   needsDedup?: RPCException | undefined;
   /** The latest failure after `needsDedup` was set (the one the next attempt repeats). */

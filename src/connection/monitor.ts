@@ -121,11 +121,6 @@ export class ConnectionMonitor {
     return this.outageCause;
   }
 
-  /** The identity known to be serving now (node and term). */
-  get serving(): NodeIdentity {
-    return this.identity.current;
-  }
-
   /** The answer's identity is the one already known to be serving (cheap, per call). */
   isServing(node: string | undefined, epoch: number | undefined): boolean {
     return this.identity.isSame(node, epoch);
