@@ -140,7 +140,7 @@ export class ConnectionMonitor {
     if (this.statusValue !== 'connected') this.becomeConnected();
   }
 
-  /** A connection-class failure (refused, balancer 503, NOT_ACTIVE) on an attempt started in `generation`. */
+  /** A connection-class failure (refused, a marked balancer 503, NOT_ACTIVE) on an attempt started in `generation`. */
   reportConnectionFailure(error: RPCException, generation: number): void {
     if (generation !== this.generationValue) return; // the outage it belongs to is already handled
     const status = this.statusValue;
