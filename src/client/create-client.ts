@@ -98,12 +98,14 @@ interface CallContext {
   /** Attempts started so far. */
   attempts: number;
   /**
-   * A "maybe" failure was retried only because the serving node advertised dedup: the next
-   * attempt is sent only if the node that will receive it still does (checked again at send).
+   * An attempt that may have run is being repeated on the strength of learned dedup: every later
+   * attempt first needs proof that the node receiving it deduplicates in its term (dedup-proof.ts).
    */
   needsDedup?: RPCException | undefined;
   /** The latest failure after `needsDedup` was set (the one the next attempt repeats). */
   lastFailure?: RPCException | undefined;
+  /** The proof was refused: this error ends the call. */
+  refused?: RPCException | undefined;
 }
 
 export function createClient(options: ClientOptions): HotcoldClient {
@@ -324,11 +326,15 @@ class Client implements HotcoldClient {
       return (await retryAfterFailure(first, (n) => this.attempt(context, n), {
         retry: plan.retry,
         rules: (error: unknown): RetryVerdict => {
+          // The proof was asked for and refused: final.
+          if (error === context.refused) return { retry: false, reason: 'may-have-executed' };
           const verdict = decideRetry(error, {
             idempotent: plan.idempotent,
             retryOnCodes: plan.retryOnCodes,
             hasIdempotencyKey: true,
-            serverDeduplicates: this.serverDeduplicates || this.servingNodeDeduplicates(),
+            // Provisional: a deployment seen deduplicating is asked for proof before the repeat
+            // goes out (requireDedupProof); one never seen doing so is not asked.
+            serverDeduplicates: this.serverDeduplicates || this.dedupFacts.wasAdvertised(this.monitor.backend),
             whenOpen: this.breakers.whenOpen,
           });
           // Sticky: once an attempt may have run, every later one needs the proof (dedup-proof.ts).
@@ -494,13 +500,6 @@ class Client implements HotcoldClient {
     this.dedupFacts.record(backend, response.node, response.epoch, response.dedup);
   }
 
-  /** The node now serving the backend advertised `X-Hotcold-Dedup` in its current term. */
-  private servingNodeDeduplicates(): boolean {
-    const monitor = this.monitor;
-    const serving = monitor.serving;
-    return this.dedupFacts.holds(monitor.backend, serving.node, serving.epoch);
-  }
-
   /** A call that may have run is repeated only on proof that the receiving node deduplicates. */
   private async requireDedupProof(context: CallContext, n: number): Promise<void> {
     const maybe = context.needsDedup as RPCException;
@@ -518,10 +517,11 @@ class Client implements HotcoldClient {
       context.lastFailure = undefined;
       if (proof === 'proven') return;
       if (proof === 'not-proven') {
-        throw new UnknownOutcomeException(
+        context.refused = new UnknownOutcomeException(
           `${context.plan.name}: not repeated: the node now serving did not advertise deduplication in its term`,
           { method: context.plan.name, attempts: n - 1, node: maybe.node, epoch: maybe.epoch, cause: maybe },
         );
+        throw context.refused;
       }
       // No active node answered: an outage. Wait in the hold like any call, then ask again.
       const noService = new ConnectionFailureException(`${context.plan.name}: no active node to confirm deduplication with`, {

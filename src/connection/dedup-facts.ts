@@ -13,6 +13,8 @@ export interface DedupStatement {
 
 export class DedupFacts {
   private readonly byBackend = new Map<string, DedupStatement>();
+  /** Backends where some node, in some term, ever advertised dedup: worth asking for proof. */
+  private readonly everAdvertised = new Set<string>();
 
   /** An answer from `backend` by `node`/`epoch` did (or did not) carry `X-Hotcold-Dedup: 1`. Cheap when unchanged. */
   record(backend: string, node: string | undefined, epoch: number | undefined, dedup: boolean): void {
@@ -21,6 +23,7 @@ export class DedupFacts {
       if (known === undefined || known.node !== node || known.epoch !== epoch) {
         if (known !== undefined && isOlder(epoch, known.epoch)) return;
         this.byBackend.set(backend, { node, epoch });
+        this.everAdvertised.add(backend);
       }
     } else if (known !== undefined && !isOlder(epoch, known.epoch)) {
       // An answer without the header revokes it. A deposed node's late answer (a lower epoch)
@@ -33,6 +36,14 @@ export class DedupFacts {
   holds(backend: string, node: string | undefined, epoch: number | undefined): boolean {
     const known = this.byBackend.get(backend);
     return known !== undefined && known.node === node && known.epoch === epoch;
+  }
+
+  /**
+   * Some node behind `backend` once advertised dedup. Not proof of anything about the node that
+   * serves now — only a reason to ask it (client/dedup-proof.ts) instead of giving up at once.
+   */
+  wasAdvertised(backend: string): boolean {
+    return this.everAdvertised.has(backend);
   }
 
   /** The serving identity behind `backend` changed: whatever its predecessor said is void. */

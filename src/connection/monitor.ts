@@ -122,11 +122,6 @@ export class ConnectionMonitor {
     return this.outageCause;
   }
 
-  /** The identity known to be serving now (node and term). */
-  get serving(): NodeIdentity {
-    return this.identity.current;
-  }
-
   /** The answer's identity is the one already known to be serving (cheap, per call). */
   isServing(node: string | undefined, epoch: number | undefined): boolean {
     return this.identity.isSame(node, epoch);
@@ -146,7 +141,7 @@ export class ConnectionMonitor {
     if (this.statusValue !== 'connected') this.becomeConnected();
   }
 
-  /** A connection-class failure (refused, balancer 503, NOT_ACTIVE) on an attempt started in `generation`. */
+  /** A connection-class failure (refused, a marked balancer 503, NOT_ACTIVE) on an attempt started in `generation`. */
   reportConnectionFailure(error: RPCException, generation: number): void {
     if (generation !== this.generationValue) return; // the outage it belongs to is already handled
     const status = this.statusValue;

@@ -4,7 +4,7 @@
  */
 export { startFaultServer, FaultRpcError } from './fault-server.js';
 export type { FaultServer, FaultServerOptions, FaultHandler, FaultRequestMeta, FaultRequestRecord, FaultOutcome } from './fault-server.js';
-export { ALL_FAULT_MODES, BALANCER_503_BODY, BALANCER_502_BODY, BALANCER_504_BODY } from './fault-modes.js';
+export { ALL_FAULT_MODES, BALANCER_503_BODY, BALANCER_502_BODY, BALANCER_504_BODY, PROXY_503_BODY } from './fault-modes.js';
 export type { FaultMode, FaultModeName, FaultSpec } from './fault-modes.js';
 export { startDevBalancer } from './dev-balancer.js';
 export type { DevBalancer, DevBalancerEvent, DevBalancerOptions, DevBalancerStats, BackendStats } from './dev-balancer.js';

@@ -271,10 +271,14 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}, secret
   return transport;
 }
 
-/** Whole ms left of the call's deadline (the attempt's timeout when the caller gave none), at least 1. */
+/** The header's ceiling (2^31−1 ms, ~24.8 days: no limit in practice); a node refuses larger values. */
+const MAX_TIMEOUT_HEADER_MS = 2_147_483_647;
+
+/** Whole ms left of the call's deadline (the attempt's timeout when the caller gave none), in [1, 2^31−1]. */
 function timeoutHeader(call: TransportRequest): string {
   const left = call.deadlineLeftMs ?? call.timeoutMs;
-  return String(left >= 1 ? Math.floor(left) : 1);
+  if (!(left >= 1)) return '1';
+  return String(left < MAX_TIMEOUT_HEADER_MS ? Math.floor(left) : MAX_TIMEOUT_HEADER_MS);
 }
 
 function parseHealthBody(text: string): HealthBody | undefined {

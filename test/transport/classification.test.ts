@@ -127,6 +127,9 @@ describe('not executed: ConnectionFailureException', () => {
     expect(a.record?.headers['x-hotcold-timeout-ms']).toBe('2500');
     const b = await attempt(transport, server, { timeoutMs: 4000 });
     expect(b.record?.headers['x-hotcold-timeout-ms']).toBe('4000');
+    // A deadline beyond 2^31−1 ms is sent as that ceiling, the largest value a node accepts.
+    const c = await attempt(transport, server, { timeoutMs: 4000, deadlineLeftMs: 3e9 });
+    expect(c.record?.headers['x-hotcold-timeout-ms']).toBe('2147483647');
   });
 
   it('TLS handshake failure (https to a plain HTTP port)', async () => {
