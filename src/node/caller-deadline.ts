@@ -3,7 +3,8 @@
  * (DESIGN §1; relative, like gRPC's `grpc-timeout`, so the two clocks need not agree). The node
  * adds it to the request's arrival time on its own monotonic clock.
  */
-export const HEADER_CALLER_TIMEOUT = 'x-hotcold-timeout-ms';
+/** The caller's remaining time (DESIGN §1), as the wire module names it. */
+export { HEADER_TIMEOUT_MS as HEADER_CALLER_TIMEOUT } from '../wire.js';
 
 /** Largest accepted value: 2^31−1 ms (about 24.8 days); anything longer is no limit in practice. */
 export const MAX_CALLER_TIMEOUT_MS = 2_147_483_647;
