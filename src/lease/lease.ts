@@ -174,14 +174,27 @@ class LeaseEngine implements Lease {
     this.wake();
     // Not waiting for a renewal that may be in flight: the release is conditional on our holder and
     // token, so whichever lands first, a late renewal cannot undo it.
-    try {
-      const { changes } = await this.statement(this.sql.release, [this.name, this.holderId, tenure.token]);
-      if (changes === 1) await this.store.notifyRelease?.(this.name).catch(() => undefined);
-    } catch (error) {
-      this.emit({
-        type: 'warning',
-        message: `release of token ${tenure.token} failed (the lease will expire by itself after waitInterval): ${errorText(error, this.store)}`,
-      });
+    // A planned handover that fails once (a statement bound hit under load, a dropped connection)
+    // would cost the standby a whole waitInterval: retry transient failures until the row would
+    // have expired anyway. Each retry is conditional on our holder and token, so it is harmless.
+    const giveUpAt = this.clock.now() + this.options.waitInterval;
+    for (;;) {
+      try {
+        const { changes } = await this.statement(this.sql.release, [this.name, this.holderId, tenure.token]);
+        if (changes === 1) await this.store.notifyRelease?.(this.name).catch(() => undefined);
+        break;
+      } catch (error) {
+        const retryMs = Math.min(50, this.options.updateInterval);
+        const last = asPermanentStoreError(error, `lease '${this.name}'`) !== undefined || this.clock.now() + retryMs >= giveUpAt || this.closed;
+        this.emit({
+          type: 'warning',
+          message: last
+            ? `release of token ${tenure.token} failed (the lease will expire by itself after waitInterval): ${errorText(error, this.store)}`
+            : `release of token ${tenure.token} failed, retrying: ${errorText(error, this.store)}`,
+        });
+        if (last) break;
+        await new Promise<void>((resolve) => this.clock.setTimer(resolve, retryMs));
+      }
     }
     await this.step;
     this.emit({ type: 'released', token: tenure.token });

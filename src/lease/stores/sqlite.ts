@@ -2,8 +2,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { requireSqlIdentifier, requirePositiveInteger, rejectUnknownKeys } from '../../shared/validate.js';
 import { monotonicNow } from '../../shared/clock.js';
 import { ConfigurationError } from '../../errors.js';
-import { LeaseError, StoreBusyError } from '../errors.js';
-import { leaseSql } from '../sql.js';
+import { LeaseError, StoreBusyError, StoreSchemaError } from '../errors.js';
+import { LEASE_COLUMNS, leaseSql } from '../sql.js';
 import type { SqlExecutor, StatementResult } from '../types.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
@@ -253,8 +253,11 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
       // Rows of a lease table an older version kept in the database file itself: carried over
       // once, so that tokens keep rising (a plain read: WAL readers never wait for the writer).
       const legacy = (): Record<string, unknown>[] => {
-        const found = app.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").all(table);
-        if (found.length === 0) return [];
+        const columns = (app.db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as { name: string }[]).map((c) => c.name.toLowerCase());
+        if (columns.length === 0) return [];
+        // A table of that name that is not a lease table of ours: refuse, as for the lease file.
+        const absent = LEASE_COLUMNS.filter((c) => !columns.includes(c.toLowerCase()));
+        if (absent.length > 0) throw new StoreSchemaError(table, absent);
         return app.db.prepare(`SELECT name, holder, token, version, renewed_at, wait_interval_ms FROM ${table}`).all() as Record<string, unknown>[];
       };
       const started = monotonicNow();
