@@ -2,9 +2,10 @@
  * The attempts a transport has in flight, and the two things that end them from outside: their
  * timeout and their caller's signal. One timer serves every attempt (armed for the earliest
  * expiry, through `setTimer`) and one listener serves every attempt sharing a signal — a client
- * passes its close() signal to every call made without one of its own — so the success path
- * arms no timer and adds no listener per request. With one listener per attempt,
- * `addEventListener` walks the list of the others first, which grows with concurrency.
+ * passes its close() signal to every call made without one of its own — so a request arms no
+ * timer, and adds an `abort` listener only when no other attempt in flight shares its signal.
+ * With one listener per attempt, `addEventListener` walks the list of the others first, which
+ * grows with concurrency.
  */
 import { monotonicNow } from '../shared/clock.js';
 import { setTimer, type TimerHandle } from '../shared/timer.js';
