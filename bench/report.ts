@@ -3,6 +3,8 @@ export interface BenchRow {
   suite: string;
   name: string;
   value: number;
+  /** How far the runs behind `value` spread, e.g. '3512–3890' (min–max). */
+  spread?: string;
   unit: string;
   /** Human-readable target, e.g. '<= 2 µs'. */
   target?: string;
@@ -12,11 +14,12 @@ export interface BenchRow {
 }
 
 export function printTable(rows: readonly BenchRow[]): string {
-  const header = ['suite', 'measurement', 'value', 'unit', 'target', 'ok'];
+  const header = ['suite', 'measurement', 'value', 'spread', 'unit', 'target', 'ok'];
   const body = rows.map((r) => [
     r.suite,
     r.name,
     formatValue(r.value),
+    r.spread ?? '',
     r.unit,
     r.target ?? '',
     r.pass === undefined ? '' : r.pass ? 'yes' : 'NO',

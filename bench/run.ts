@@ -31,7 +31,9 @@ for (const name of names) {
   process.stderr.write(`bench: running ${name}...\n`);
   const rows = await (await load())();
   all.push(...rows);
-  const meta = { suite: name, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() };
+  const meta = { suite: name, node: process.version, cpus: os.cpus().length, loadavg: os.loadavg(), date: new Date().toISOString() };
   await writeFile(path.join(here, 'results', `${name}.json`), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
 }
 process.stdout.write(`${printTable(all)}\n`);
+// Rates depend on what else the machine runs: say how loaded it was.
+process.stdout.write(`node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);

@@ -4,45 +4,52 @@
  * `ClientRequest` and learns from Node itself whether the request was fully written ('finish')
  * and whether an answer began — the facts `classify` needs to say "not executed" only when sure.
  *
- * The whole attempt is bounded by one timer (axios's `timeout` is a socket idle timeout, which a
+ * The whole attempt is bounded by its timeout (axios's `timeout` is a socket idle timeout, which a
  * trickling server evades) and by the caller's signal; either settles the attempt at once and
- * destroys the request.
+ * destroys the request. Both are watched by the owner's {@link InflightAttempts}: one timer and
+ * one listener per signal for all attempts, not one of each per request.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AxiosResponse } from 'axios';
+import { monotonicNow } from '../shared/clock.js';
 import type { FailureReason } from './classify.js';
-
-/** setTimeout's ceiling; a longer delay would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
+import type { InflightAttempts, Tracked } from './inflight.js';
 
 export interface AttemptOwner {
   readonly maxResponseBytes: number;
-  readonly inflight: Set<Attempt>;
+  readonly inflight: InflightAttempts<Attempt>;
 }
 
 export type EndReason = FailureReason | 'closed';
 
-function onTimer(attempt: Attempt): void {
-  attempt.fail('timeout', undefined);
+/** The attempt a request belongs to, so one shared 'finish' listener serves every request. */
+const ATTEMPT = Symbol('hotcold.attempt');
+type OwnedRequest = ClientRequest & { [ATTEMPT]?: Attempt };
+
+/** Node's own 'finish': every byte of the request was handed to the kernel. */
+function onRequestFinish(this: OwnedRequest): void {
+  const attempt = this[ATTEMPT];
+  if (attempt !== undefined) attempt.finished = true;
 }
 
 /** Subclasses turn the end of the exchange into a result or an error (an RPC call, a probe). */
-export abstract class Attempt {
+export abstract class Attempt implements Tracked {
   private req: ClientRequest | undefined;
-  /** Node emitted 'finish': every byte of the request was handed to the kernel. */
-  private finished = false;
+  /** Node emitted 'finish' on the request: every byte of it was handed to the kernel. */
+  finished = false;
   /** Our own judgement, made when we ended the attempt ourselves (see `fail`). */
   private judged: boolean | undefined;
   private res: IncomingMessage | undefined;
   private settled = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** Monotonic ms at which the attempt times out (set by `arm`). */
+  expiresAt = Infinity;
 
   constructor(
     private readonly owner: AttemptOwner,
-    private readonly signal: AbortSignal | undefined,
+    readonly signal: AbortSignal | undefined,
   ) {}
 
   /** A complete HTTP answer arrived. */
@@ -50,7 +57,10 @@ export abstract class Attempt {
   /** The exchange ended without a complete answer. */
   protected abstract onFailure(reason: EndReason, cause: unknown): void;
 
-  /** Starts the timer and the signal watch; false if the signal had already aborted. */
+  /**
+   * Starts watching the timeout (`Infinity`: none) and the signal; false if the signal had
+   * already aborted or there is no time.
+   */
   arm(timeoutMs: number): boolean {
     if (this.signal?.aborted) {
       this.fail('aborted', this.signal.reason);
@@ -60,15 +70,19 @@ export abstract class Attempt {
       this.fail('timeout', undefined);
       return false;
     }
-    this.timer = setTimeout(onTimer, Math.min(timeoutMs, MAX_TIMER_MS), this);
-    this.signal?.addEventListener('abort', this);
+    this.expiresAt = monotonicNow() + timeoutMs;
     this.owner.inflight.add(this);
     return true;
   }
 
-  /** The caller's signal (EventListener object form: no closure per call). */
-  handleEvent(): void {
-    this.fail('aborted', this.signal?.reason);
+  /** The owner's timer: the timeout passed. */
+  expire(): void {
+    this.fail('timeout', undefined);
+  }
+
+  /** The caller's signal aborted. */
+  abort(reason: unknown): void {
+    this.fail('aborted', reason);
   }
 
   /** axios `transport` hook: make the real request and watch it. */
@@ -85,9 +99,8 @@ export abstract class Attempt {
       callback(res);
     });
     this.req = req;
-    req.once('finish', () => {
-      this.finished = true;
-    });
+    (req as OwnedRequest)[ATTEMPT] = this;
+    req.on('finish', onRequestFinish);
     // Settled (timed out, aborted, closed) while axios was still preparing: never send.
     if (this.settled) req.destroy(new Error('attempt already ended'));
     return req;
@@ -167,8 +180,6 @@ export abstract class Attempt {
 
   private finish(): void {
     this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.signal?.removeEventListener('abort', this);
     this.owner.inflight.delete(this);
   }
 }

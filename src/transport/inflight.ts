@@ -1,0 +1,124 @@
+/**
+ * The attempts a transport has in flight, and the two things that end them from outside: their
+ * timeout and their caller's signal. One timer serves every attempt (armed for the earliest
+ * expiry, through `setTimer`) and one listener serves every attempt sharing a signal — a client
+ * passes its close() signal to every call made without one of its own — so a request arms no
+ * timer, and adds an `abort` listener only when no other attempt in flight shares its signal.
+ * With one listener per attempt, `addEventListener` walks the list of the others first, which
+ * grows with concurrency.
+ */
+import { monotonicNow } from '../shared/clock.js';
+import { setTimer, type TimerHandle } from '../shared/timer.js';
+
+/** What the registry needs from an attempt. */
+export interface Tracked {
+  /** Monotonic ms (`performance.now()`) at which the attempt times out; `Infinity`: never. */
+  readonly expiresAt: number;
+  /** The caller's signal, if any. */
+  readonly signal: AbortSignal | undefined;
+  /** The timeout passed. */
+  expire(): void;
+  /** The signal aborted. */
+  abort(reason: unknown): void;
+}
+
+/** The attempts sharing one signal, behind the one listener on it (EventListener object form). */
+class SignalWatchers<T extends Tracked> {
+  readonly attempts = new Set<T>();
+
+  constructor(private readonly signal: AbortSignal) {}
+
+  handleEvent(): void {
+    const reason = this.signal.reason;
+    for (const attempt of [...this.attempts]) attempt.abort(reason);
+  }
+}
+
+export class InflightAttempts<T extends Tracked> {
+  private readonly attempts = new Set<T>();
+  private readonly bySignal = new Map<AbortSignal, SignalWatchers<T>>();
+  private timer: TimerHandle | undefined;
+  /** When the timer fires; `Infinity` when none is armed. */
+  private armedAt = Infinity;
+
+  constructor(private readonly now: () => number = monotonicNow) {}
+
+  get size(): number {
+    return this.attempts.size;
+  }
+
+  /** A copy: ending an attempt removes it from the registry. */
+  snapshot(): T[] {
+    return [...this.attempts];
+  }
+
+  add(attempt: T): void {
+    this.attempts.add(attempt);
+    const signal = attempt.signal;
+    if (signal !== undefined) {
+      let watchers = this.bySignal.get(signal);
+      if (watchers === undefined) {
+        watchers = new SignalWatchers<T>(signal);
+        this.bySignal.set(signal, watchers);
+        signal.addEventListener('abort', watchers);
+      }
+      watchers.attempts.add(attempt);
+    }
+    // Equal timeouts expire in start order, so a new attempt is almost never the earliest: the
+    // armed timer stays as it is.
+    if (attempt.expiresAt < this.armedAt) this.arm(attempt.expiresAt);
+  }
+
+  /**
+   * The attempt ended. Its expiry stays armed if it was the earliest: when the timer fires it
+   * finds nothing due and re-arms for the earliest attempt still in flight.
+   */
+  delete(attempt: T): void {
+    if (!this.attempts.delete(attempt)) return;
+    const signal = attempt.signal;
+    if (signal === undefined) return;
+    const watchers = this.bySignal.get(signal);
+    if (watchers === undefined) return;
+    watchers.attempts.delete(attempt);
+    if (watchers.attempts.size === 0) {
+      signal.removeEventListener('abort', watchers);
+      this.bySignal.delete(signal);
+    }
+  }
+
+  /** Drops the timer and every signal listener (the transport closed; its attempts have ended). */
+  dispose(): void {
+    this.timer?.clear();
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    for (const [signal, watchers] of this.bySignal) signal.removeEventListener('abort', watchers);
+    this.bySignal.clear();
+    this.attempts.clear();
+  }
+
+  private arm(at: number): void {
+    this.timer?.clear();
+    this.armedAt = at;
+    // Rounded up: Node's timers count whole ms, and an attempt must not expire before its time.
+    // Unref'd: an attempt in flight holds a socket or a request of its own that keeps the
+    // process alive; an idle client must not.
+    this.timer = setTimer(() => this.fire(), Math.ceil(at - this.now())).unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    const now = this.now();
+    const due: T[] = [];
+    let next = Infinity;
+    for (const attempt of this.attempts) {
+      if (attempt.expiresAt <= now) due.push(attempt);
+      else if (attempt.expiresAt < next) next = attempt.expiresAt;
+    }
+    // In expiry order, should a busy event loop have let several fall due at once.
+    if (due.length > 1) due.sort((a, b) => a.expiresAt - b.expiresAt);
+    for (const attempt of due) attempt.expire();
+    // An attempt added while the due ones ended armed the timer itself if it was earlier.
+    if (next < this.armedAt) this.arm(next);
+  }
+}
