@@ -4,6 +4,7 @@
  * case; the long-poll still re-reads the table every `pollIntervalMs` for anything else (e.g.
  * rows written by another process through the same tables).
  */
+import { setTimer } from '../shared/timer.js';
 export class FeedWaiters {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly all = new Set<() => void>();
@@ -21,14 +22,14 @@ export class FeedWaiters {
         this.waiters.set(feed, set);
       }
       const done = (): void => {
-        clearTimeout(timer);
+        timer.clear();
         signal.removeEventListener('abort', done);
         set.delete(done);
         this.all.delete(done);
         if (set.size === 0 && this.waiters.get(feed) === set) this.waiters.delete(feed);
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, ms));
+      const timer = setTimer(done, ms);
       signal.addEventListener('abort', done, { once: true });
       set.add(done);
       this.all.add(done);

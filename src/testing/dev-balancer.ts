@@ -20,6 +20,8 @@ import {
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH, HEADER_NOT_FORWARDED } from '../wire.js';
 import { BALANCER_502_BODY, BALANCER_503_BODY, BALANCER_504_BODY } from './fault-modes.js';
+import { setRepeating, setTimer } from '../shared/timer.js';
+import { sleep } from '../shared/sleep.js';
 
 /**
  * A development load balancer with HAProxy's failover semantics, for the demo and tests (not
@@ -227,7 +229,7 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
       const finish = (ok: boolean, reason: string): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.clear();
         upstreams.delete(req);
         req.destroy();
         backend.checking = false;
@@ -255,7 +257,7 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
       );
       // Owned like a forwarded request, so close() ends a check stuck on a frozen backend at once.
       upstreams.add(req);
-      const timer = setTimeout(() => finish(false, 'health check timed out'), opts.checkTimeoutMs);
+      const timer = setTimer(() => finish(false, 'health check timed out'), opts.checkTimeoutMs);
       req.once('error', (error: NodeJS.ErrnoException) => finish(false, error.code ?? 'health check failed'));
       req.end();
     });
@@ -290,18 +292,18 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
       const done = (outcome: ForwardOutcome): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(connectTimer);
-        clearTimeout(serverTimer);
+        connectTimer.clear();
+        serverTimer.clear();
         upstreams.delete(upstream);
         res.off('close', onClientClose);
         resolve(outcome);
       };
-      const connectTimer = setTimeout(() => {
+      const connectTimer = setTimer(() => {
         if (!connected) {
           upstream.destroy(new Error('connect timeout'));
         }
       }, opts.connectTimeoutMs);
-      const serverTimer = setTimeout(() => {
+      const serverTimer = setTimer(() => {
         if (answered) return;
         stats.gatewayTimeout += 1;
         events$.next({ type: 'gateway-timeout', backend: backend.url });
@@ -336,7 +338,7 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
       });
       upstream.once('response', (upstreamRes: IncomingMessage) => {
         answered = true;
-        clearTimeout(serverTimer);
+        serverTimer.clear();
         count(upstreamRes.statusCode ?? 0);
         res.writeHead(upstreamRes.statusCode ?? 502, forwardHeaders(upstreamRes.headers));
         upstreamRes.pipe(res);
@@ -393,7 +395,7 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
   });
 
   await checkAll();
-  const timer = setInterval(() => void checkAll(), opts.checkIntervalMs);
+  const timer = setRepeating(() => void checkAll(), opts.checkIntervalMs);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -403,7 +405,7 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
       });
     });
   } catch (error) {
-    clearInterval(timer);
+    timer.clear();
     agent.destroy();
     throw error;
   }
@@ -428,7 +430,7 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
     close() {
       closing ??= (async () => {
         closed = true;
-        clearInterval(timer);
+        timer.clear();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
@@ -437,7 +439,7 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
         });
         agent.destroy();
         // Let an in-flight check notice its timer (they hold no socket past destroy).
-        while (backends.some((b) => b.checking)) await new Promise((r) => setTimeout(r, 5));
+        while (backends.some((b) => b.checking)) await sleep(5);
         events$.complete();
       })();
       return closing;

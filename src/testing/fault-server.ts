@@ -43,6 +43,7 @@ import {
   type FaultModeName,
   type FaultSpec,
 } from './fault-modes.js';
+import { setTimer, type TimerHandle } from '../shared/timer.js';
 
 /** The mark the shipped balancer configs put on their own "forwarded nothing" answer. */
 const NOT_FORWARDED: Readonly<Record<string, string>> = Object.freeze({ [HEADER_NOT_FORWARDED]: '1' });
@@ -190,7 +191,7 @@ interface Executed {
 interface Waiter {
   resolve(record: FaultRequestRecord): void;
   reject(error: Error): void;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
 }
 
 function checkMode(field: string, mode: unknown): FaultSpec {
@@ -222,7 +223,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   const queue: FaultSpec[] = [];
   const records: FaultRequestRecord[] = [];
   const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
+  const timers = new Set<TimerHandle>();
   const waiters: Waiter[] = [];
   const dedupResults = new Map<string, Executed>();
   const connectionIds = new WeakMap<Socket, number>();
@@ -240,7 +241,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   }
 
   function later(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = setTimer(() => {
       timers.delete(timer);
       fn();
     }, ms);
@@ -255,7 +256,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     }
     if (waiters.length > 0) {
       for (const w of waiters.splice(0)) {
-        clearTimeout(w.timer);
+        w.timer.clear();
         w.resolve(full);
       }
     }
@@ -724,7 +725,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
         const waiter: Waiter = {
           resolve,
           reject,
-          timer: setTimeout(() => {
+          timer: setTimer(() => {
             const i = waiters.indexOf(waiter);
             if (i !== -1) waiters.splice(i, 1);
             reject(new Error(`no request reached the fault server within ${timeoutMs} ms`));
@@ -736,10 +737,10 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     async close() {
       if (closed) return;
       closed = true;
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) t.clear();
       timers.clear();
       for (const w of waiters.splice(0)) {
-        clearTimeout(w.timer);
+        w.timer.clear();
         w.reject(new Error('fault server closed'));
       }
       await stopListening();
