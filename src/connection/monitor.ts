@@ -11,9 +11,15 @@
  * either one `reconnected` or one `permanent-failure`, however many calls failed during it: an
  * outage is identified by a generation number, and failures reported against an older
  * generation (calls that started before the last recovery) are ignored.
+ *
+ * Giving up reaches every call of the outage wherever it waits: held calls are released with
+ * 'failed', and {@link ConnectionMonitor.giveUpSignal} aborts (reason: RetriesExhausted
+ * 'reconnect') for calls asleep in their retry backoff or waiting for an open breaker; a call
+ * that was underway when the client gave up sends nothing more ({@link ConnectionMonitor.gaveUpSince}).
  */
+import { setMaxListeners } from 'node:events';
 import { BehaviorSubject } from 'rxjs';
-import type { RPCException } from '../errors.js';
+import { RetriesExhaustedException, type RPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactText, redactUrl } from '../shared/redact.js';
 import { sleep } from '../shared/sleep.js';
@@ -72,6 +78,10 @@ export class ConnectionMonitor {
   private outageCause: RPCException | undefined;
   private probeAbort: AbortController | undefined;
   private probing: Promise<void> | undefined;
+  /** Aborted at the next give-up; created on demand (only failing calls ask for it). */
+  private giveUpAbort: AbortController | undefined;
+  /** The generation a give-up moved to; calls started before it belong to a given-up outage. */
+  private gaveUpGeneration = Number.NEGATIVE_INFINITY;
 
   /** The backends as events show them: without userinfo. */
   readonly labels: readonly string[];
@@ -111,6 +121,24 @@ export class ConnectionMonitor {
 
   get lastCause(): RPCException | undefined {
     return this.outageCause;
+  }
+
+  /**
+   * Aborts when the client gives up reconnecting, with a `RetriesExhaustedException('reconnect')`
+   * as its reason. A call links its waits (backoff sleep, breaker wait, hold) to it once it
+   * failed, so a give-up ends it at once instead of after its backoff or at its deadline.
+   */
+  get giveUpSignal(): AbortSignal {
+    if (this.giveUpAbort === undefined) {
+      this.giveUpAbort = new AbortController();
+      setMaxListeners(0, this.giveUpAbort.signal);
+    }
+    return this.giveUpAbort.signal;
+  }
+
+  /** The client gave up reconnecting after `generation` (read when a call started): the call must send nothing more. */
+  gaveUpSince(generation: number): boolean {
+    return this.gaveUpGeneration > generation;
   }
 
   /** The answer's identity is the one already known to be serving (cheap, per call). */
@@ -267,11 +295,21 @@ export class ConnectionMonitor {
     const outageMs = Math.round(monotonicNow() - this.outageStart);
     const info: PermanentFailureInfo = { outageMs, attempts: this.outageProbes };
     this.generationValue++;
+    this.gaveUpGeneration = this.generationValue;
     this.probeAbort = undefined;
     this.setStatus('failed');
     this.options.emit({ type: 'permanent-failure', ...info });
     safeCall(this.options.onPermanentFailure, info);
     this.releaseWaiters('failed');
+    // Every call of this outage, wherever it waits, ends the same way as the held ones.
+    const abort = this.giveUpAbort;
+    this.giveUpAbort = undefined;
+    const cause = this.outageCause;
+    abort?.abort(
+      new RetriesExhaustedException('reconnecting failed: maxReconnectAttempts spent', 'reconnect', cause ? [cause] : [], {
+        mayHaveExecuted: false,
+      }),
+    );
   }
 
   private observeIdentity(node: string | undefined, epoch: number | undefined): void {

@@ -18,7 +18,20 @@
  *   5. delay = min(Retry-After, maxRetryAfterMs) if the server sent one, else backoff with jitter;
  *      the delay would reach the deadline    → DeadlineExceededException (no pointless sleep)
  *   6. the budget refuses                    → onBudgetExhausted(); RetriesExhaustedException('budget')
+ *      — unless the retry is paced by the outage hold (below): then the budget is not asked
  *   7. onRetry({ attempt, error, delayMs }); sleep(delay) — the signal cuts it short at once.
+ *
+ * Which retries cost budget. The budget (Finagle's retry budget, gRFC A6's retry throttling)
+ * exists so that retries cannot multiply the load on a struggling server. A retry of a failure
+ * that certainly did not run (`not-executed`), decided while the connection holds calls for an
+ * outage (`outageHold()` is true), adds no such load: its next attempt waits in the hold and goes
+ * out only after a health probe (or an answer) showed service is back — one attempt per call per
+ * recovered outage, at most `maxPending` calls. Such a retry does not draw from the budget. Every
+ * other retry does: those sent while connected (they go out after their backoff alone), and those
+ * of failures that may have run (they reached a server, so repeating them is load on it).
+ *
+ * The signal may abort with a RetriesExhaustedException as its reason (the connection gave up
+ * reconnecting): the call then ends with that reason and its own causes, wherever it waited.
  *
  * Final error: the attempt's own error is thrown as is (a RemoteCallException stays one), except
  * when it says "not executed" while an earlier attempt may have executed — then it is rebuilt as
@@ -78,6 +91,11 @@ export interface RetryLoopOptions {
   onRetry?: ((event: RetryEvent) => void) | undefined;
   /** Called once when the budget refuses, before RetriesExhaustedException('budget') is thrown. */
   onBudgetExhausted?: ((error: RPCException) => void) | undefined;
+  /**
+   * True while the connection holds calls for an outage: the next attempt will wait there until a
+   * probe shows service. A `not-executed` retry decided then does not draw from the budget.
+   */
+  outageHold?: (() => boolean) | undefined;
 }
 
 /** Retry-After as carried by ConnectionFailureException (node 503 NOT_ACTIVE, balancer 503). */
@@ -114,6 +132,8 @@ export async function retryAfterFailure<T>(
   const aborted = (reason: unknown): RPCException => {
     if (reason instanceof DeadlineExceededException) return new DeadlineExceededException(reason.message, wrapperOptions());
     if (reason instanceof ClientClosedException) return new ClientClosedException(reason.message, wrapperOptions());
+    // The connection gave up reconnecting: end as the held calls of that outage do.
+    if (reason instanceof RetriesExhaustedException) return exhausted(reason.message, reason.reason);
     return new CallAbortedException('call aborted', { ...wrapperOptions(), cause: reason ?? causes[causes.length - 1] });
   };
 
@@ -171,7 +191,8 @@ export async function retryAfterFailure<T>(
         wrapperOptions(),
       );
     }
-    if (budget && !budget.tryRetry()) {
+    const pacedByHold = verdict.reason === 'not-executed' && options.outageHold?.() === true;
+    if (budget && !pacedByHold && !budget.tryRetry()) {
       options.onBudgetExhausted?.(error);
       throw exhausted('retry budget exhausted', 'budget');
     }
