@@ -281,3 +281,61 @@ describe('retryAfterFailure (property)', () => {
     );
   });
 });
+
+describe('which retries cost budget (issue 8 §3)', () => {
+  /** A budget that counts what is asked of it and refuses everything. */
+  function countingBudget() {
+    let asked = 0;
+    return {
+      budget: { recordCall: () => undefined, tryRetry: () => ((asked += 1), false), available: () => 0 },
+      asked: () => asked,
+    };
+  }
+
+  it('a not-executed retry paced by the outage hold does not ask the budget; an immediate one does', async () => {
+    const held = countingBudget();
+    const ok = await retryAfterFailure(refused(), script([refused()]).fn, { retry: fast, rules: notIdempotent, budget: held.budget, outageHold: () => true });
+    expect(ok).toBe('ok');
+    expect(held.asked()).toBe(0);
+
+    const immediate = countingBudget();
+    const error = await rejection(retryAfterFailure(refused(), script([]).fn, { retry: fast, rules: notIdempotent, budget: immediate.budget, outageHold: () => false }));
+    expect(error).toMatchObject({ kind: 'retries-exhausted', reason: 'budget' });
+    expect(immediate.asked()).toBe(1);
+  });
+
+  it('property: the budget is asked exactly for the retries that are not (not-executed and held)', async () => {
+    const failure = fc.constantFrom<'refused' | 'maybe'>('refused', 'maybe');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(failure, fc.boolean()), { minLength: 1, maxLength: 6 }), async (steps) => {
+        let asked = 0;
+        const errors = steps.map(([kind]) => (kind === 'refused' ? refused() : new UnknownOutcomeException('reset after write')));
+        const [first, ...rest] = errors;
+        const retry = resolveRetryOptions({ maxAttempts: steps.length + 1, minDelayMs: 0, maxDelayMs: 0, jitter: 'none' });
+        const attempts = script(rest);
+        const result = await retryAfterFailure(first, attempts.fn, {
+          retry,
+          rules: idempotent,
+          budget: { recordCall: () => undefined, tryRetry: () => ((asked += 1), true), available: () => Infinity },
+          // The hold state at the decision after failure k (k attempts retried so far).
+          outageHold: () => steps[attempts.seen.length]?.[1] ?? false,
+        });
+        expect(result).toBe('ok');
+        const expected = steps.filter(([kind, holding]) => !(kind === 'refused' && holding)).length;
+        expect(asked).toBe(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('an abort whose reason is RetriesExhausted (the connection gave up) ends the call with that reason and its own causes', async () => {
+    const controller = new AbortController();
+    const slow = resolveRetryOptions({ maxAttempts: 5, minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'none' });
+    const pending = retryAfterFailure(refused(), script([]).fn, { retry: slow, rules: notIdempotent, signal: controller.signal });
+    controller.abort(new RetriesExhaustedException('reconnecting failed', 'reconnect', [], { mayHaveExecuted: false }));
+    const error = await rejection(pending);
+    expect(error).toBeInstanceOf(RetriesExhaustedException);
+    expect(error).toMatchObject({ reason: 'reconnect', mayHaveExecuted: false, attempts: 1 });
+    expect((error as RetriesExhaustedException).causes.map((c) => c.kind)).toEqual(['connection-failure']);
+  });
+});
