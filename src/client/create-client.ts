@@ -264,7 +264,10 @@ class Client implements HotcoldClient {
           });
         } catch (error) {
           permit.failure(error);
-          first = this.attemptFailed(error, backend, generation, context, 1, context.timeoutMs >= context.deadline.ms);
+          // Attempt 1 went out when the call started (the clock read the success path already paid).
+          const sentAt = context.deadline.at - context.deadline.ms;
+          const limit = context.timeoutMs < context.deadline.ms ? context.timeoutMs : context.deadline.ms;
+          first = this.attemptFailed(error, backend, generation, context, 1, context.timeoutMs >= context.deadline.ms, sentAt + limit);
         }
         if (response !== undefined) {
           permit.success();
@@ -304,7 +307,11 @@ class Client implements HotcoldClient {
         method,
         onRetry: (event) => this.emitRetry(method, event),
         onBudgetExhausted: () => this.emit({ type: 'budget-exhausted', method, attempt: context.attempts }),
-        outageHold: () => monitor.holding,
+        outage: {
+          current: () => (monitor.holding ? monitor.generation : undefined),
+          over: async (waits) => (await monitor.waitForService(context.deadline.at, waits)) === 'ready',
+          confirmed: (generation) => monitor.outageConfirmed(generation),
+        },
       })) as T;
     } catch (error) {
       throw this.finalError(error, method);
@@ -444,6 +451,8 @@ class Client implements HotcoldClient {
     remaining = context.deadline.remaining();
     if (this.events.observed) this.emit({ type: 'attempt', method, attempt: n, backend: monitor.label });
     let response: TransportResponse;
+    const attemptTimeoutMs = Math.min(context.timeoutMs, remaining);
+    const sentAt = monotonicNow();
     try {
       response = await this.transport.send({
         baseUrl: backend,
@@ -452,12 +461,12 @@ class Client implements HotcoldClient {
         id: ++this.nextId,
         idempotencyKey: context.key,
         attempt: n,
-        timeoutMs: Math.min(context.timeoutMs, remaining),
+        timeoutMs: attemptTimeoutMs,
         signal: context.signal,
       });
     } catch (error) {
       permit.failure(error);
-      throw this.attemptFailed(error, backend, generation, context, n, context.timeoutMs >= remaining);
+      throw this.attemptFailed(error, backend, generation, context, n, context.timeoutMs >= remaining, sentAt + attemptTimeoutMs);
     }
     permit.success();
     this.answered(backend, response, generation);
@@ -479,6 +488,8 @@ class Client implements HotcoldClient {
     context: CallContext,
     n: number,
     cutByDeadline: boolean,
+    /** When the attempt's own timeout was due (monotonic ms). */
+    timeoutAt: number,
   ): RPCException {
     const failure = isRPCException(error)
       ? error
@@ -510,11 +521,15 @@ class Client implements HotcoldClient {
         this.monitor.reportAnswer(failure.node, failure.epoch, generation);
         break;
       case 'unknown-outcome':
-        // No node answered (a reset or timeout after the request went out, a proxy's 5xx): the
-        // path to the node may be gone. The client checks it with a probe before sending again,
-        // so an outage shows after one failed attempt, not after a retry into it. An answer that
-        // carries a node's headers came from a live node: no outage.
-        if (failure.node === undefined) this.monitor.reportConnectionFailure(failure, generation);
+        // No node answered and the path broke (the connection was cut after the request went
+        // out, or a proxy answered a 5xx of its own): the node behind may be gone. The client
+        // checks with a probe before sending again, so an outage shows after one failed attempt,
+        // not after a retry into it. Not so for an attempt that ran into its own timeout (a slow
+        // node is not a lost one: a probe with a shorter timeout would declare it down), nor for
+        // an answer with a node's headers (a live node answered).
+        if (failure.node === undefined && monotonicNow() < timeoutAt - DEADLINE_TIMER_SLACK_MS) {
+          this.monitor.reportConnectionFailure(failure, generation);
+        }
         break;
       case 'connection-failure':
         this.monitor.reportConnectionFailure(failure, generation);

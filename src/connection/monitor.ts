@@ -38,6 +38,9 @@ import type {
 import { IdentityTracker } from './identity.js';
 import { nextBackoffDelay } from '../policy/backoff.js';
 
+/** Outages remembered for {@link ConnectionMonitor.outageConfirmed}: a call asks about the one it waited in. */
+const CONFIRMED_OUTAGES_KEPT = 16;
+
 export interface MonitorOptions {
   /** One URL (a balancer) or several (an address pool probed for the active member). */
   backends: readonly string[];
@@ -82,6 +85,8 @@ export class ConnectionMonitor {
   private giveUpAbort: AbortController | undefined;
   /** The generation a give-up moved to; calls started before it belong to a given-up outage. */
   private gaveUpGeneration = Number.NEGATIVE_INFINITY;
+  /** Generations of the latest outages in which a health probe failed (a short ring). */
+  private readonly confirmed: number[] = [];
 
   /** The backends as events show them: without userinfo. */
   readonly labels: readonly string[];
@@ -134,6 +139,14 @@ export class ConnectionMonitor {
       setMaxListeners(0, this.giveUpAbort.signal);
     }
     return this.giveUpAbort.signal;
+  }
+
+  /**
+   * A health probe failed during the outage of `generation`: the outage was real, and calls
+   * held through it were paced by the probes (see "which retries cost budget" in policy/retry.ts).
+   */
+  outageConfirmed(generation: number): boolean {
+    return this.confirmed.includes(generation);
   }
 
   /** The client gave up reconnecting after `generation` (read when a call started): the call must send nothing more. */
@@ -233,6 +246,10 @@ export class ConnectionMonitor {
         this.observeIdentity(found.health.node ?? found.health.body?.node, found.health.epoch ?? found.health.body?.epoch);
         this.becomeConnected();
         return;
+      }
+      if (this.outageProbes === 1) {
+        this.confirmed.push(this.generationValue);
+        if (this.confirmed.length > CONFIRMED_OUTAGES_KEPT) this.confirmed.shift();
       }
       if (this.outageProbes >= this.options.maxReconnectAttempts) {
         this.giveUp();

@@ -18,17 +18,20 @@
  *   5. delay = min(Retry-After, maxRetryAfterMs) if the server sent one, else backoff with jitter;
  *      the delay would reach the deadline    → DeadlineExceededException (no pointless sleep)
  *   6. the budget refuses                    → onBudgetExhausted(); RetriesExhaustedException('budget')
- *      — unless the retry is paced by the outage hold (below): then the budget is not asked
+ *      — asked only for a retry that the outage hold does not pace (below)
  *   7. onRetry({ attempt, error, delayMs }); sleep(delay) — the signal cuts it short at once.
+ *   8. a retry decided during an outage: wait until the outage is over; if no health probe had
+ *      failed by then (a blip, not an outage), the budget is asked now, as in 6.
  *
  * Which retries cost budget. The budget (Finagle's retry budget, gRFC A6's retry throttling)
- * exists so that retries cannot multiply the load on a struggling server. A retry of a failure
- * that certainly did not run (`not-executed`), decided while the connection holds calls for an
- * outage (`outageHold()` is true), adds no such load: its next attempt waits in the hold and goes
- * out only after a health probe (or an answer) showed service is back — one attempt per call per
- * recovered outage, at most `maxPending` calls. Such a retry does not draw from the budget. Every
- * other retry does: those sent while connected (they go out after their backoff alone), and those
- * of failures that may have run (they reached a server, so repeating them is load on it).
+ * exists so that retries cannot multiply the load on a struggling server. A retry decided while
+ * the connection holds calls for an outage adds no such load when the outage is real: its next
+ * attempt waits in the hold and goes out only after a health probe showed service is back — one
+ * attempt per call per recovered outage, at most `maxPending` calls. So a retry whose outage had
+ * at least one failed probe (`outage.confirmed`) does not draw from the budget. Every other
+ * retry does: those sent while connected (they go out after their backoff alone), and those of
+ * an "outage" whose first probe already succeeded (a server that fails calls while its health
+ * check passes would otherwise be retried at the rate of probes, unbudgeted).
  *
  * The signal may abort with a RetriesExhaustedException as its reason (the connection gave up
  * reconnecting): the call then ends with that reason and its own causes, wherever it waited.
@@ -91,11 +94,18 @@ export interface RetryLoopOptions {
   onRetry?: ((event: RetryEvent) => void) | undefined;
   /** Called once when the budget refuses, before RetriesExhaustedException('budget') is thrown. */
   onBudgetExhausted?: ((error: RPCException) => void) | undefined;
-  /**
-   * True while the connection holds calls for an outage: the next attempt will wait there until a
-   * probe shows service. A `not-executed` retry decided then does not draw from the budget.
-   */
-  outageHold?: (() => boolean) | undefined;
+  /** The connection's outage hold; without it every retry draws from the budget. */
+  outage?: OutageHold | undefined;
+}
+
+/** What the retry loop needs to know of the connection's outage hold (connection/monitor.ts). */
+export interface OutageHold {
+  /** The outage holding calls right now (an id), or undefined when there is none. */
+  current(): number | undefined;
+  /** Resolves once no outage holds calls: `true` if service came back, `false` if the wait ended otherwise. */
+  over(signal: AbortSignal | undefined): Promise<boolean>;
+  /** At least one health probe of outage `id` failed: the hold really waited for recovery. */
+  confirmed(id: number): boolean;
 }
 
 /** Retry-After as carried by ConnectionFailureException (node 503 NOT_ACTIVE, balancer 503). */
@@ -191,8 +201,9 @@ export async function retryAfterFailure<T>(
         wrapperOptions(),
       );
     }
-    const pacedByHold = verdict.reason === 'not-executed' && options.outageHold?.() === true;
-    if (budget && !pacedByHold && !budget.tryRetry()) {
+    // An outage known now paces this retry; the budget is settled when it is over (step 8).
+    const outage = options.outage?.current();
+    if (budget && outage === undefined && !budget.tryRetry()) {
       options.onBudgetExhausted?.(error);
       throw exhausted('retry budget exhausted', 'budget');
     }
@@ -207,6 +218,15 @@ export async function retryAfterFailure<T>(
       await sleep(delayMs, signal);
     } catch {
       throw aborted(signal?.reason);
+    }
+    if (budget && outage !== undefined && options.outage !== undefined) {
+      const recovered = await options.outage.over(signal);
+      if (signal?.aborted) throw aborted(signal.reason);
+      // Not recovered (deadline, pending limit): the attempt reports why. A blip: pay now.
+      if (recovered && !options.outage.confirmed(outage) && !budget.tryRetry()) {
+        options.onBudgetExhausted?.(error);
+        throw exhausted('retry budget exhausted', 'budget');
+      }
     }
   };
 

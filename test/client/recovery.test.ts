@@ -121,19 +121,20 @@ describe('recovery holds every call of the outage', () => {
     });
     const events = record(c.events$);
     await c.call('ping', {});
-    suite.server.setHealth('standby');
-    // A call hangs on the node (its attempt times out later: nothing answered, the path is
-    // suspect and the client starts probing, which fails, three times).
+    // A call hangs on the node...
     suite.server.enqueue('stall');
-    const hung = c.call('slow', {}, { timeoutMs: 500 }).catch((e: unknown) => e);
+    const hung = c.call('slow', {}).catch((e: unknown) => e);
     await suite.server.nextRequest();
-    // Meanwhile the node answers "maybe" 500s with its headers (no outage): the breaker opens and
-    // the retries wait for it.
+    // ...meanwhile the node answers "maybe" 500s with its headers (no outage): the breaker opens
+    // and the retries wait for it...
     await suite.server.setMode({ mode: 'raw', status: 500, body: '{"error":"COMMIT_UNKNOWN"}', headers: { 'content-type': 'application/json' } });
     const waiting = [1, 2, 3].map((n) => c.call('read', { n }).catch((e: unknown) => e));
     await until(() => events.of('breaker-open').length === 1, 5000, 'breaker-open');
+    // ...then the node is gone: the hung call's connection is cut (an outage), probes are refused.
+    await suite.server.refuse();
     await until(() => failures.length === 1, 10_000, 'permanent failure');
-    const sentAtGiveUp = failures[0] as number;
+    await suite.server.resume();
+    const sentAtGiveUp = suite.server.requests.length;
     const errors = await Promise.all(waiting);
     for (const error of errors) {
       expect(error).toBeInstanceOf(RetriesExhaustedException);
@@ -161,5 +162,29 @@ describe('recovery holds every call of the outage', () => {
     expect([...beforeRecovery.values()].filter((n) => n > 1)).toEqual([]);
     const after = [...attemptsPerCall().entries()].filter(([, n]) => n > 0).map(([, n]) => n);
     expect(after.filter((n) => n > 2)).toEqual([]);
+  });
+
+  it('an "outage" whose first probe succeeds (a blip) does not pace retries: they pay the budget', async () => {
+    // A proxy's header-less 502s while /health through it says fine: every failure starts an
+    // outage that the first probe ends. Unbudgeted, such retries would go at the rate of probes.
+    const c = client({ budget: { ratio: 0, minRetriesPerSecond: 0.1, ttlMs: 10_000 }, breaker: false });
+    const events = record(c.events$);
+    await c.call('ping', {});
+    suite.server.enqueue('502', '502', '502');
+    const error = await c.call('read', {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetriesExhaustedException);
+    expect((error as RetriesExhaustedException).reason).toBe('budget');
+    expect(suite.server.requests.filter((r) => r.mode === '502')).toHaveLength(2);
+    expect(events.of('disconnected').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an attempt that ran into its own timeout does not start an outage: a slow node is not a lost one', async () => {
+    const c = client({ breaker: false, retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 } });
+    const events = record(c.events$);
+    await c.call('ping', {});
+    suite.server.enqueue('stall');
+    await expect(c.call('read', {}, { timeoutMs: 200 })).resolves.toBeDefined();
+    expect(events.of('disconnected')).toHaveLength(0);
+    expect(c.state.status).toBe('connected');
   });
 });

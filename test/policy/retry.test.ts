@@ -292,37 +292,57 @@ describe('which retries cost budget (issue 8 §3)', () => {
     };
   }
 
-  it('a not-executed retry paced by the outage hold does not ask the budget; an immediate one does', async () => {
+  /** An outage hold that is (or is not) holding, recovers at once, and was (or was not) confirmed by a failed probe. */
+  const hold = (holding: boolean, confirmed: boolean) => ({
+    current: () => (holding ? 7 : undefined),
+    over: async () => true,
+    confirmed: (id: number) => confirmed && id === 7,
+  });
+
+  it('a retry paced by a real outage (a probe failed) does not ask the budget; an immediate one does', async () => {
     const held = countingBudget();
-    const ok = await retryAfterFailure(refused(), script([refused()]).fn, { retry: fast, rules: notIdempotent, budget: held.budget, outageHold: () => true });
+    const ok = await retryAfterFailure(refused(), script([refused()]).fn, { retry: fast, rules: notIdempotent, budget: held.budget, outage: hold(true, true) });
     expect(ok).toBe('ok');
     expect(held.asked()).toBe(0);
 
     const immediate = countingBudget();
-    const error = await rejection(retryAfterFailure(refused(), script([]).fn, { retry: fast, rules: notIdempotent, budget: immediate.budget, outageHold: () => false }));
+    const error = await rejection(retryAfterFailure(refused(), script([]).fn, { retry: fast, rules: notIdempotent, budget: immediate.budget, outage: hold(false, false) }));
     expect(error).toMatchObject({ kind: 'retries-exhausted', reason: 'budget' });
     expect(immediate.asked()).toBe(1);
   });
 
-  it('property: the budget is asked exactly for the retries that are not (not-executed and held)', async () => {
+  it('a retry held through a blip (the first probe succeeded) pays when the blip is over', async () => {
+    const blip = countingBudget();
+    const { fn, seen } = script([]);
+    const error = await rejection(retryAfterFailure(refused(), fn, { retry: fast, rules: notIdempotent, budget: blip.budget, outage: hold(true, false) }));
+    expect(error).toMatchObject({ kind: 'retries-exhausted', reason: 'budget' });
+    expect(blip.asked()).toBe(1);
+    expect(seen).toEqual([]); // refused before the attempt went out
+  });
+
+  it('property: the budget is asked exactly for the retries not paced by a confirmed outage, whatever the failure', async () => {
     const failure = fc.constantFrom<'refused' | 'maybe'>('refused', 'maybe');
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(failure, fc.boolean()), { minLength: 1, maxLength: 6 }), async (steps) => {
+      fc.asyncProperty(fc.array(fc.tuple(failure, fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 6 }), async (steps) => {
         let asked = 0;
         const errors = steps.map(([kind]) => (kind === 'refused' ? refused() : new UnknownOutcomeException('reset after write')));
         const [first, ...rest] = errors;
         const retry = resolveRetryOptions({ maxAttempts: steps.length + 1, minDelayMs: 0, maxDelayMs: 0, jitter: 'none' });
         const attempts = script(rest);
+        // The hold at the decision after failure k (k retries made so far): outage id k.
+        const step = () => steps[attempts.seen.length];
         const result = await retryAfterFailure(first, attempts.fn, {
           retry,
           rules: idempotent,
           budget: { recordCall: () => undefined, tryRetry: () => ((asked += 1), true), available: () => Infinity },
-          // The hold state at the decision after failure k (k attempts retried so far).
-          outageHold: () => steps[attempts.seen.length]?.[1] ?? false,
+          outage: {
+            current: () => (step()?.[1] === true ? attempts.seen.length : undefined),
+            over: async () => true,
+            confirmed: (id: number) => steps[id]?.[2] === true,
+          },
         });
         expect(result).toBe('ok');
-        const expected = steps.filter(([kind, holding]) => !(kind === 'refused' && holding)).length;
-        expect(asked).toBe(expected);
+        expect(asked).toBe(steps.filter(([, holding, confirmed]) => !(holding && confirmed)).length);
       }),
       { numRuns: 200 },
     );
