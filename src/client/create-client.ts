@@ -528,7 +528,7 @@ class Client implements HotcoldClient {
         // node is not a lost one: a probe with a shorter timeout would declare it down), nor for
         // an answer with a node's headers (a live node answered).
         if (failure.node === undefined && monotonicNow() < timeoutAt - DEADLINE_TIMER_SLACK_MS) {
-          this.monitor.reportConnectionFailure(failure, generation);
+          this.monitor.reportPathLost(failure, generation);
         }
         break;
       case 'connection-failure':

@@ -87,6 +87,12 @@ export class ConnectionMonitor {
   private gaveUpGeneration = Number.NEGATIVE_INFINITY;
   /** Generations of the latest outages in which a health probe failed (a short ring). */
   private readonly confirmed: number[] = [];
+  /**
+   * A suspected outage: calls are held and a probe checks the path, but nothing is announced
+   * (state, `disconnected`, onDisconnect) unless a probe fails. A single cut connection on a
+   * healthy path costs one probe, not a disconnect/reconnect pair.
+   */
+  private suspect: DisconnectInfo['reason'] | undefined;
 
   /** The backends as events show them: without userinfo. */
   readonly labels: readonly string[];
@@ -102,7 +108,7 @@ export class ConnectionMonitor {
 
   /** Calls should wait for service instead of being sent. */
   get holding(): boolean {
-    return this.statusValue === 'reconnecting';
+    return this.statusValue === 'reconnecting' || this.suspect !== undefined;
   }
 
   /** {@link backend} without userinfo, for events. */
@@ -176,9 +182,22 @@ export class ConnectionMonitor {
   /** A connection-class failure (refused, balancer 503, NOT_ACTIVE) on an attempt started in `generation`. */
   reportConnectionFailure(error: RPCException, generation: number): void {
     if (generation !== this.generationValue) return; // the outage it belongs to is already handled
+    if (this.suspect !== undefined) return; // its probe decides
     const status = this.statusValue;
     if (status === 'reconnecting' || status === 'closed' || status === 'failed') return;
     this.startOutage({ kind: error.kind, message: redactText(error.message) }, error);
+  }
+
+  /**
+   * A failure without a node's answer where the path broke (the connection cut after the request
+   * went out, a proxy's own 5xx) on an attempt started in `generation`: the node behind may be
+   * gone. Calls are held while a probe checks; the outage is announced only if a probe fails.
+   */
+  reportPathLost(error: RPCException, generation: number): void {
+    if (generation !== this.generationValue || this.holding) return;
+    const status = this.statusValue;
+    if (status === 'closed' || status === 'failed') return;
+    this.startOutage({ kind: error.kind, message: redactText(error.message) }, error, true);
   }
 
   /**
@@ -186,7 +205,7 @@ export class ConnectionMonitor {
    * Resolves at once with 'ready' when not holding.
    */
   waitForService(deadlineAt: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
-    if (this.statusValue !== 'reconnecting') {
+    if (!this.holding) {
       return Promise.resolve(this.statusValue === 'closed' ? 'closed' : 'ready');
     }
     if (signal?.aborted) return Promise.resolve('aborted');
@@ -211,6 +230,7 @@ export class ConnectionMonitor {
 
   async close(): Promise<void> {
     if (this.statusValue === 'closed') return;
+    this.suspect = undefined;
     this.setStatus('closed');
     this.releaseWaiters('closed');
     this.probeAbort?.abort();
@@ -218,26 +238,32 @@ export class ConnectionMonitor {
     this.state$.complete();
   }
 
-  private startOutage(reason: DisconnectInfo['reason'], cause: RPCException | undefined): void {
+  private startOutage(reason: DisconnectInfo['reason'], cause: RPCException | undefined, suspected = false): void {
     this.generationValue++;
     this.outageStart = monotonicNow();
     this.outageProbes = 0;
     this.outageCause = cause;
-    this.setStatus('reconnecting');
-    const current = this.identity.current;
-    const info: DisconnectInfo = { reason, node: current.node, epoch: current.epoch };
-    this.options.emit({ type: 'disconnected', reason });
-    safeCall(this.options.onDisconnect, info);
+    if (suspected) this.suspect = reason;
+    else this.announce(reason);
     const abort = new AbortController();
     this.probeAbort = abort;
     this.probing = this.probeLoop(abort.signal).catch(() => undefined);
   }
 
+  /** The outage becomes visible: state, `disconnected`, onDisconnect. */
+  private announce(reason: DisconnectInfo['reason']): void {
+    this.setStatus('reconnecting');
+    const current = this.identity.current;
+    const info: DisconnectInfo = { reason, node: current.node, epoch: current.epoch };
+    this.options.emit({ type: 'disconnected', reason });
+    safeCall(this.options.onDisconnect, info);
+  }
+
   private async probeLoop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && this.statusValue === 'reconnecting') {
+    while (!signal.aborted && this.holding) {
       this.outageProbes++;
       const found = await this.probeOnce(signal);
-      if (signal.aborted || this.statusValue !== 'reconnecting') return;
+      if (signal.aborted || !this.holding) return;
       if (found !== undefined) {
         if (found.index !== this.activeIndex) {
           this.activeIndex = found.index;
@@ -248,6 +274,10 @@ export class ConnectionMonitor {
         return;
       }
       if (this.outageProbes === 1) {
+        // The path is really gone: a suspected outage is announced now.
+        const suspected = this.suspect;
+        this.suspect = undefined;
+        if (suspected !== undefined) this.announce(suspected);
         this.confirmed.push(this.generationValue);
         if (this.confirmed.length > CONFIRMED_OUTAGES_KEPT) this.confirmed.shift();
       }
@@ -290,6 +320,15 @@ export class ConnectionMonitor {
   }
 
   private becomeConnected(): void {
+    if (this.suspect !== undefined) {
+      // The first probe found the path fine: release the held calls, announce nothing.
+      this.suspect = undefined;
+      this.generationValue++;
+      this.probeAbort?.abort();
+      this.probeAbort = undefined;
+      this.releaseWaiters('ready');
+      return;
+    }
     const wasOutage = this.statusValue === 'reconnecting';
     const outageMs = wasOutage ? Math.round(monotonicNow() - this.outageStart) : 0;
     if (wasOutage) {
