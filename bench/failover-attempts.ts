@@ -23,6 +23,7 @@ import axios, { type AxiosInstance } from 'axios';
 import CircuitBreaker from 'opossum';
 import pRetry, { AbortError } from 'p-retry';
 import { createClient } from '../src/client/create-client.js';
+import { isRPCException, RetriesExhaustedException } from '../src/errors.js';
 import type { HotcoldClient } from '../src/client/types.js';
 import type { RunDatabase } from '../src/cli/demo/database.js';
 import { spawnNodeProcess, type NodeProcess } from '../src/cli/demo/node-process.js';
@@ -40,6 +41,8 @@ export interface ImplFigures {
   /** Failed calls in the window (and in the whole run). */
   failedInWindow: number;
   failedTotal: number;
+  /** Failed calls of the whole run by error kind. */
+  failuresByKind: Record<string, number>;
   /** Crash → first success on the new node, ms. */
   firstSuccessMs: number;
   /** GET /health per client over the run (hotcold only). */
@@ -57,6 +60,8 @@ interface CallRecord {
   startedAt: number;
   endedAt: number;
   ok: boolean;
+  /** The error's kind (and RetriesExhausted reason) when the call failed. */
+  failure?: string | undefined;
 }
 
 /** Counts POST attempts per Idempotency-Key, health probes, and the node of each successful answer. */
@@ -137,13 +142,14 @@ function startCallers(calls: readonly CallFn[], prefix: string): { records: Call
       const key = `${prefix}-${index}-${seq}`;
       const startedAt = monotonicNow();
       let ok = true;
+      let failure: string | undefined;
       try {
         await call(key, { from: `${prefix}${index}-savings`, to: `${prefix}${index}-checking`, amount: 1, ref: key });
       } catch (error) {
         ok = false;
-        if (process.env.HOTCOLD_BENCH_DEBUG) process.stderr.write(`${prefix} ${String((error as Error).message).slice(0, 160)}\n`);
+        failure = isRPCException(error) ? `${error.kind}${error instanceof RetriesExhaustedException ? `(${error.reason})` : ''}` : 'other';
       }
-      records.push({ key, startedAt, endedAt: monotonicNow(), ok });
+      records.push({ key, startedAt, endedAt: monotonicNow(), ok, failure });
       await (ok ? new Promise<void>((resolve) => setImmediate(resolve)) : sleep(50));
     }
   };
@@ -167,6 +173,10 @@ function figures(records: readonly CallRecord[], counter: Counter, crashAt: numb
     maxAttempts: Math.max(0, ...attempts),
     failedInWindow: window.filter((r) => !r.ok).length,
     failedTotal: records.filter((r) => !r.ok).length,
+    failuresByKind: records.reduce<Record<string, number>>((acc, r) => {
+      if (!r.ok) acc[r.failure ?? 'other'] = (acc[r.failure ?? 'other'] ?? 0) + 1;
+      return acc;
+    }, {}),
     firstSuccessMs: firstOk - crashAt,
   };
   if (clients !== undefined) out.probesPerClient = counter.probes / clients;
@@ -256,11 +266,6 @@ export async function attemptsRun(options: AttemptsOptions): Promise<AttemptsRun
       const hot = agentAxios();
       const client = hotcoldClient(balancer.url, hotCounter.instrument(hot.instance));
       hotClients.push(client);
-      if (process.env.HOTCOLD_BENCH_DEBUG && i === 0) {
-        client.events$.subscribe((e) => {
-          if (e.type === 'probe' || e.type === 'disconnected' || e.type === 'reconnected' || e.type === 'state' || e.type.startsWith('breaker')) process.stderr.write(`client0 ${Math.round(monotonicNow())} ${JSON.stringify(e)}\n`);
-        });
-      }
       cleanups.push(async () => {
         await client.close();
         hot.agent.destroy();

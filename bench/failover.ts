@@ -86,6 +86,13 @@ const ATTEMPTS_TARGET = 2.0;
 const spread = (values: readonly number[], digits = 2): string =>
   `${Math.min(...values).toFixed(digits)}–${median(values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
+/** Failure kinds summed over runs, as `{kind: n}` (empty when none failed). */
+function kinds(perRun: ReadonlyArray<Record<string, number>>): string {
+  const total: Record<string, number> = {};
+  for (const run of perRun) for (const [k, n] of Object.entries(run)) total[k] = (total[k] ?? 0) + n;
+  return Object.keys(total).length === 0 ? '' : JSON.stringify(total);
+}
+
 async function attemptRows(usePostgres: boolean): Promise<BenchRow[]> {
   const dbName = usePostgres ? 'postgres' : 'sqlite';
   const rows: BenchRow[] = [];
@@ -115,8 +122,8 @@ async function attemptRows(usePostgres: boolean): Promise<BenchRow[]> {
       { suite, name: 'hotcold / naive (ratio of the two medians above)', value: hotMedian / naiveMedian, unit: 'x', target: '<= 1', pass: hotMedian <= naiveMedian },
       { suite, name: 'hotcold: max attempts of one call', value: Math.max(...runs.map((r) => r.hotcold.maxAttempts)), unit: 'attempts', note: `naive max ${Math.max(...runs.map((r) => r.naive.maxAttempts))}` },
       { suite, name: 'hotcold: window calls per run, median', value: median(runs.map((r) => r.hotcold.windowCalls)), unit: 'calls', note: `${spread(runs.map((r) => r.hotcold.windowCalls), 0)}; naive ${spread(runs.map((r) => r.naive.windowCalls), 0)}` },
-      { suite, name: 'hotcold: failed calls in the window (total)', value: hotFailed, unit: 'calls', target: '0', pass: hotFailed === 0, note: `whole runs: ${sum(runs.map((r) => r.hotcold.failedTotal))}` },
-      { suite, name: 'naive: failed calls in the window (total)', value: naiveFailed, unit: 'calls', note: `whole runs: ${sum(runs.map((r) => r.naive.failedTotal))}` },
+      { suite, name: 'hotcold: failed calls in the window (total)', value: hotFailed, unit: 'calls', target: '0', pass: hotFailed === 0, note: `whole runs: ${sum(runs.map((r) => r.hotcold.failedTotal))} ${kinds(runs.map((r) => r.hotcold.failuresByKind))}` },
+      { suite, name: 'naive: failed calls in the window (total)', value: naiveFailed, unit: 'calls', note: `whole runs: ${sum(runs.map((r) => r.naive.failedTotal))} ${kinds(runs.map((r) => r.naive.failuresByKind))}` },
       { suite, name: 'hotcold: crash -> first success on the new node, median', value: median(runs.map((r) => r.hotcold.firstSuccessMs)), unit: 'ms', note: `${spread(runs.map((r) => r.hotcold.firstSuccessMs), 0)}; naive ${spread(runs.map((r) => r.naive.firstSuccessMs), 0)}` },
       { suite, name: 'hotcold: health probes per client (whole run), median', value: median(runs.map((r) => r.hotcold.probesPerClient ?? 0)), unit: 'probes', note: spread(runs.map((r) => r.hotcold.probesPerClient ?? 0)) },
     );
