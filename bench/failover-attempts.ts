@@ -18,6 +18,7 @@
  */
 import { spawn as spawnChild } from 'node:child_process';
 import http from 'node:http';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import axios, { type AxiosInstance } from 'axios';
 import CircuitBreaker from 'opossum';
@@ -51,6 +52,8 @@ export interface ImplFigures {
 
 export interface AttemptsRun {
   layout: Layout;
+  /** The machine's 1-minute load average at the crash (the figures mean little on a busy box). */
+  loadAverage: number;
   hotcold: ImplFigures;
   naive: ImplFigures;
 }
@@ -98,6 +101,10 @@ function hotcoldClient(url: string, instance: AxiosInstance): HotcoldClient {
     url,
     axios: instance,
     methods: { transfer: { idempotent: false } },
+    // The ledger node deduplicates by Idempotency-Key. Said up front, because with 200 clients on
+    // a loaded box many have not had an answer (which advertises it) when the crash comes; the
+    // naive wrapper retries everything anyway.
+    serverDeduplicates: true,
     retry: { maxAttempts: 60, minDelayMs: 20, maxDelayMs: 200, jitter: 'full' },
     breaker: { whenOpen: 'wait', resetTimeoutMs: 250 },
     reconnect: { minDelayMs: 25, maxDelayMs: 100, probeTimeoutMs: 500 },
@@ -289,12 +296,14 @@ export async function attemptsRun(options: AttemptsOptions): Promise<AttemptsRun
     const hot = await waitFor('the hot node', () => activeNode(nodes), 5000);
     const standby = nodes.find((n) => n !== hot) as NodeProcess;
     const crashAt = monotonicNow();
+    const loadAverage = os.loadavg()[0] ?? Number.NaN;
     hot.child.signal('SIGKILL');
     await waitFor(`${standby.machine} to take over`, () => activeNode([standby]), 15_000);
     await sleep(1500);
     await Promise.all([hotLoad.stop(), naiveLoad.stop()]);
     return {
       layout: options.layout,
+      loadAverage,
       hotcold: figures(hotLoad.records, hotCounter, crashAt, standby.machine, hotClients.length),
       naive: figures(naiveLoad.records, naiveCounter, crashAt, standby.machine),
     };

@@ -13,6 +13,7 @@
  * HOTCOLD_BENCH_FAILOVER_PARTS=attempts (or scenarios) runs one part alone.
  */
 import net from 'node:net';
+import os from 'node:os';
 import { createPostgresDatabase, createSqliteDatabase, type RunDatabase } from '../src/cli/demo/database.js';
 import { findHaproxy } from '../src/cli/demo/haproxy.js';
 import type { RunSummary } from '../src/cli/demo/report.js';
@@ -115,7 +116,8 @@ async function attemptRows(usePostgres: boolean): Promise<BenchRow[]> {
     const naiveMedian = median(naive);
     const hotFailed = sum(runs.map((r) => r.hotcold.failedInWindow));
     const naiveFailed = sum(runs.map((r) => r.naive.failedInWindow));
-    const note = `${REPETITIONS} crashes, ${ATTEMPT_CALLERS} hotcold + ${ATTEMPT_CALLERS} naive callers at once; min–median–max`;
+    const load = runs.map((r) => r.loadAverage.toFixed(1)).join('/');
+    const note = `${REPETITIONS} crashes, ${ATTEMPT_CALLERS} hotcold + ${ATTEMPT_CALLERS} naive callers at once; min–median–max; load average at the crash ${load} on ${os.cpus().length} CPUs`;
     rows.push(
       { suite, name: 'hotcold: HTTP attempts per window call, median of runs', value: hotMedian, unit: 'attempts', target: `<= ${ATTEMPTS_TARGET} and <= naive`, pass: hotMedian <= ATTEMPTS_TARGET && hotMedian <= naiveMedian, note: `${spread(hot)}; ${note}` },
       { suite, name: 'naive p-retry(10)+opossum: HTTP attempts per window call, median of runs', value: naiveMedian, unit: 'attempts', note: spread(naive) },
