@@ -95,7 +95,10 @@ class Counter {
 
 type CallFn = (key: string, params: unknown) => Promise<unknown>;
 
-/** The hotcold client as the demo configures it, over an instrumented axios instance. */
+/**
+ * The hotcold client with the library's defaults (timeoutMs 5000, retry 8 × 50–2000 ms, breaker
+ * whenOpen 'wait', reconnect probes 50–250 ms), over an instrumented axios instance.
+ */
 function hotcoldClient(url: string, instance: AxiosInstance): HotcoldClient {
   return createClient({
     url,
@@ -105,11 +108,6 @@ function hotcoldClient(url: string, instance: AxiosInstance): HotcoldClient {
     // a loaded box many have not had an answer (which advertises it) when the crash comes; the
     // naive wrapper retries everything anyway.
     serverDeduplicates: true,
-    retry: { maxAttempts: 60, minDelayMs: 20, maxDelayMs: 200, jitter: 'full' },
-    breaker: { whenOpen: 'wait', resetTimeoutMs: 250 },
-    reconnect: { minDelayMs: 25, maxDelayMs: 100, probeTimeoutMs: 500 },
-    timeoutMs: 2000,
-    deadlineMs: 20_000,
   });
 }
 
@@ -118,10 +116,11 @@ function naiveWrapper(url: string, instance: AxiosInstance): { call: CallFn; clo
   let id = 0;
   const breaker = new CircuitBreaker(
     async (key: string, params: unknown) => {
-      const response = await instance.post(`${url}/rpc`, { jsonrpc: '2.0', id: ++id, method: 'transfer', params }, { headers: { 'Idempotency-Key': key }, timeout: 2000 });
+      const response = await instance.post(`${url}/rpc`, { jsonrpc: '2.0', id: ++id, method: 'transfer', params }, { headers: { 'Idempotency-Key': key }, timeout: 5000 });
       return response.data as { result?: unknown; error?: { message?: string } };
     },
-    { timeout: 5000, errorThresholdPercentage: 50, resetTimeout: 1000 },
+    // axios times out first (5 s, like hotcold's timeoutMs); opossum's own timeout only backs it up.
+    { timeout: 10_000, errorThresholdPercentage: 50, resetTimeout: 1000 },
   );
   const call: CallFn = (key, params) =>
     pRetry(
