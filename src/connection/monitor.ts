@@ -148,8 +148,9 @@ export class ConnectionMonitor {
   }
 
   /**
-   * A health probe failed during the outage of `generation`: the outage was real, and calls
-   * held through it were paced by the probes (see "which retries cost budget" in policy/retry.ts).
+   * The outage of `generation` was real — a health probe failed during it, or service came back
+   * under a new identity (a failover) — so calls held through it were paced by the probes, not
+   * by a flaky server's own answers (see "which retries cost budget" in policy/retry.ts).
    */
   outageConfirmed(generation: number): boolean {
     return this.confirmed.includes(generation);
@@ -269,7 +270,11 @@ export class ConnectionMonitor {
           this.activeIndex = found.index;
           this.options.emit({ type: 'active-backend', backend: this.labels[found.index] as string });
         }
-        this.observeIdentity(found.health.node ?? found.health.body?.node, found.health.epoch ?? found.health.body?.epoch);
+        // Service is back under a new identity: a failover happened, so the outage was real even
+        // if no probe failed (the standby took over before the first probe).
+        if (this.observeIdentity(found.health.node ?? found.health.body?.node, found.health.epoch ?? found.health.body?.epoch)) {
+          this.markConfirmed();
+        }
         this.becomeConnected();
         return;
       }
@@ -278,8 +283,7 @@ export class ConnectionMonitor {
         const suspected = this.suspect;
         this.suspect = undefined;
         if (suspected !== undefined) this.announce(suspected);
-        this.confirmed.push(this.generationValue);
-        if (this.confirmed.length > CONFIRMED_OUTAGES_KEPT) this.confirmed.shift();
+        this.markConfirmed();
       }
       if (this.outageProbes >= this.options.maxReconnectAttempts) {
         this.giveUp();
@@ -368,7 +372,15 @@ export class ConnectionMonitor {
     );
   }
 
-  private observeIdentity(node: string | undefined, epoch: number | undefined): void {
+  /** This outage was real (see {@link outageConfirmed}). */
+  private markConfirmed(): void {
+    if (this.confirmed.includes(this.generationValue)) return;
+    this.confirmed.push(this.generationValue);
+    if (this.confirmed.length > CONFIRMED_OUTAGES_KEPT) this.confirmed.shift();
+  }
+
+  /** Records the identity seen; true when it is a new serving identity (a failover). */
+  private observeIdentity(node: string | undefined, epoch: number | undefined): boolean {
     const previous = this.identity.observe(node, epoch);
     const current = this.identity.current;
     if (previous !== null) {
@@ -381,6 +393,7 @@ export class ConnectionMonitor {
     if (this.statusValue === 'connected' && (previous !== null || this.state$.value.node !== current.node)) {
       this.publish();
     }
+    return previous !== null;
   }
 
   private setStatus(status: ConnectionStatus): void {

@@ -28,7 +28,8 @@
  * the connection holds calls for an outage adds no such load when the outage is real: its next
  * attempt waits in the hold and goes out only after a health probe showed service is back — one
  * attempt per call per recovered outage, at most `maxPending` calls. So a retry whose outage had
- * at least one failed probe (`outage.confirmed`) does not draw from the budget. Every other
+ * at least one failed probe, or that ended under a new node identity (`outage.confirmed`), does
+ * not draw from the budget. Every other
  * retry does: those sent while connected (they go out after their backoff alone), and those of
  * an "outage" whose first probe already succeeded (a server that fails calls while its health
  * check passes would otherwise be retried at the rate of probes, unbudgeted).

@@ -189,4 +189,18 @@ describe('recovery holds every call of the outage', () => {
     expect(events.of('disconnected')).toHaveLength(0);
     expect(c.state.status).toBe('connected');
   });
+
+  it('a failover found by the first probe confirms the outage: the held retries stay free', async () => {
+    // The standby took over before the client's first probe: no probe failed, but the identity
+    // changed, so the 502s were a real failover, not a flaky proxy. One retry in the budget.
+    const c = client({ budget: { ratio: 0, minRetriesPerSecond: 0.1, ttlMs: 10_000 }, breaker: false });
+    const events = record(c.events$);
+    await c.call('ping', {});
+    suite.server.enqueue('502', '502', '502');
+    suite.server.setNode('node-b', 2);
+    const outcomes = await Promise.all([1, 2, 3].map((n) => c.call('read', { n }).then(() => 'ok', (e: unknown) => e)));
+    expect(outcomes).toEqual(['ok', 'ok', 'ok']);
+    expect(events.of('failover')).toHaveLength(1);
+    expect(events.of('budget-exhausted')).toHaveLength(0);
+  });
 });
