@@ -20,8 +20,8 @@
  *   6. the budget refuses                    → onBudgetExhausted(); RetriesExhaustedException('budget')
  *      — asked only for a retry that the outage hold does not pace (below)
  *   7. onRetry({ attempt, error, delayMs }); sleep(delay) — the signal cuts it short at once.
- *   8. a retry decided during an outage: wait until the outage is over; if no health probe had
- *      failed by then (a blip, not an outage), the budget is asked now, as in 6.
+ *   8. a retry decided during an outage: wait until the outage is over; if it was not confirmed
+ *      (no probe failed, same node: a blip, not an outage), the budget is asked now, as in 6.
  *
  * Which retries cost budget. The budget (Finagle's retry budget, gRFC A6's retry throttling)
  * exists so that retries cannot multiply the load on a struggling server. A retry decided while
@@ -29,10 +29,10 @@
  * attempt waits in the hold and goes out only after a health probe showed service is back — one
  * attempt per call per recovered outage, at most `maxPending` calls. So a retry whose outage had
  * at least one failed probe, or that ended under a new node identity (`outage.confirmed`), does
- * not draw from the budget. Every other
- * retry does: those sent while connected (they go out after their backoff alone), and those of
- * an "outage" whose first probe already succeeded (a server that fails calls while its health
- * check passes would otherwise be retried at the rate of probes, unbudgeted).
+ * not draw from the budget. Every other retry does: those sent while connected (they go out
+ * after their backoff alone), and those of an "outage" whose first probe already succeeded on
+ * the same node (a server that fails calls while its health check passes would otherwise be
+ * retried at the rate of probes, unbudgeted).
  *
  * The signal may abort with a RetriesExhaustedException as its reason (the connection gave up
  * reconnecting): the call then ends with that reason and its own causes, wherever it waited.
