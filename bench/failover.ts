@@ -6,12 +6,19 @@
  *
  * Targets (issue 4): crash outage <= waitInterval + one check + 300 ms = 1400 ms, zero lost,
  * zero duplicated; planned switchover zero failed calls, slowest call <= 1 s.
+ *
+ * Attempts per call (issue 8 §3, bench/failover-attempts.ts): 200 hotcold callers next to 200
+ * callers of a naive p-retry+opossum wrapper through one crash, on one client and on 200 clients;
+ * hotcold <= 2.0 attempts per window call and <= the naive wrapper, 0 failed calls.
+ * HOTCOLD_BENCH_FAILOVER_PARTS=attempts (or scenarios) runs one part alone.
  */
 import net from 'node:net';
+import os from 'node:os';
 import { createPostgresDatabase, createSqliteDatabase, type RunDatabase } from '../src/cli/demo/database.js';
 import { findHaproxy } from '../src/cli/demo/haproxy.js';
 import type { RunSummary } from '../src/cli/demo/report.js';
 import { runScenario } from '../src/cli/demo/scenario.js';
+import { attemptsRun, type AttemptsRun, type Layout } from './failover-attempts.js';
 import type { BenchRow } from './report.js';
 
 const UPDATE_MS = 200;
@@ -66,6 +73,67 @@ export async function runBench(): Promise<BenchRow[]> {
   // HOTCOLD_BENCH_FAILOVER_DB=sqlite|postgres forces one; default PostgreSQL when reachable.
   const forced = process.env.HOTCOLD_BENCH_FAILOVER_DB;
   const usePostgres = forced === 'sqlite' ? false : forced === 'postgres' ? true : await reachable('127.0.0.1', 5432);
+  const parts = (process.env.HOTCOLD_BENCH_FAILOVER_PARTS ?? 'scenarios,attempts').split(',');
+  const rows: BenchRow[] = [];
+  if (parts.includes('scenarios')) rows.push(...(await scenarioRows(usePostgres)));
+  if (parts.includes('attempts')) rows.push(...(await attemptRows(usePostgres)));
+  return rows;
+}
+
+const ATTEMPT_CALLERS = 200;
+const ATTEMPTS_TARGET = 2.0;
+
+/** min–median–max of a figure over the runs, for the note. */
+const spread = (values: readonly number[], digits = 2): string =>
+  `${Math.min(...values).toFixed(digits)}–${median(values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+
+/** Failure kinds summed over runs, as `{kind: n}` (empty when none failed). */
+function kinds(perRun: ReadonlyArray<Record<string, number>>): string {
+  const total: Record<string, number> = {};
+  for (const run of perRun) for (const [k, n] of Object.entries(run)) total[k] = (total[k] ?? 0) + n;
+  return Object.keys(total).length === 0 ? '' : JSON.stringify(total);
+}
+
+async function attemptRows(usePostgres: boolean): Promise<BenchRow[]> {
+  const dbName = usePostgres ? 'postgres' : 'sqlite';
+  const rows: BenchRow[] = [];
+  const layouts = (process.env.HOTCOLD_BENCH_FAILOVER_LAYOUTS ?? 'one-client,per-caller-clients').split(',') as Layout[];
+  for (const layout of layouts) {
+    const runs: AttemptsRun[] = [];
+    for (let i = 0; i < REPETITIONS; i++) {
+      process.stderr.write(`bench failover: attempts per call, ${layout}, crash ${i + 1}/${REPETITIONS}\n`);
+      const db: RunDatabase = usePostgres ? await createPostgresDatabase(PG_URL) : await createSqliteDatabase();
+      try {
+        runs.push(await attemptsRun({ db, layout, callers: ATTEMPT_CALLERS, updateIntervalMs: UPDATE_MS, waitIntervalMs: WAIT_MS, checkIntervalMs: CHECK_MS }));
+      } finally {
+        await db.dispose();
+      }
+    }
+    const suite = `failover/attempts/${layout === 'one-client' ? '1 client' : `${ATTEMPT_CALLERS} clients`}/${dbName}`;
+    const hot = runs.map((r) => r.hotcold.meanAttempts);
+    const naive = runs.map((r) => r.naive.meanAttempts);
+    const hotMedian = median(hot);
+    const naiveMedian = median(naive);
+    const hotFailed = sum(runs.map((r) => r.hotcold.failedInWindow));
+    const naiveFailed = sum(runs.map((r) => r.naive.failedInWindow));
+    const load = runs.map((r) => r.loadAverage.toFixed(1)).join('/');
+    const note = `${REPETITIONS} crashes, ${ATTEMPT_CALLERS} hotcold + ${ATTEMPT_CALLERS} naive callers at once; min–median–max; load average at the crash ${load} on ${os.cpus().length} CPUs`;
+    rows.push(
+      { suite, name: 'hotcold: HTTP attempts per window call, median of runs', value: hotMedian, unit: 'attempts', target: `<= ${ATTEMPTS_TARGET} and <= naive`, pass: hotMedian <= ATTEMPTS_TARGET && hotMedian <= naiveMedian, note: `${spread(hot)}; ${note}` },
+      { suite, name: 'naive p-retry(10)+opossum: HTTP attempts per window call, median of runs', value: naiveMedian, unit: 'attempts', note: spread(naive) },
+      { suite, name: 'hotcold / naive (ratio of the two medians above)', value: hotMedian / naiveMedian, unit: 'x', target: '<= 1', pass: hotMedian <= naiveMedian },
+      { suite, name: 'hotcold: max attempts of one call', value: Math.max(...runs.map((r) => r.hotcold.maxAttempts)), unit: 'attempts', note: `naive max ${Math.max(...runs.map((r) => r.naive.maxAttempts))}` },
+      { suite, name: 'hotcold: window calls per run, median', value: median(runs.map((r) => r.hotcold.windowCalls)), unit: 'calls', note: `${spread(runs.map((r) => r.hotcold.windowCalls), 0)}; naive ${spread(runs.map((r) => r.naive.windowCalls), 0)}` },
+      { suite, name: 'hotcold: failed calls in the window (total)', value: hotFailed, unit: 'calls', target: '0', pass: hotFailed === 0, note: `whole runs: ${sum(runs.map((r) => r.hotcold.failedTotal))} ${kinds(runs.map((r) => r.hotcold.failuresByKind))}` },
+      { suite, name: 'naive: failed calls in the window (total)', value: naiveFailed, unit: 'calls', note: `whole runs: ${sum(runs.map((r) => r.naive.failedTotal))} ${kinds(runs.map((r) => r.naive.failuresByKind))}` },
+      { suite, name: 'hotcold: crash -> first success on the new node, median', value: median(runs.map((r) => r.hotcold.firstSuccessMs)), unit: 'ms', note: `${spread(runs.map((r) => r.hotcold.firstSuccessMs), 0)}; naive ${spread(runs.map((r) => r.naive.firstSuccessMs), 0)}` },
+      { suite, name: 'hotcold: health probes per client (whole run), median', value: median(runs.map((r) => r.hotcold.probesPerClient ?? 0)), unit: 'probes', note: spread(runs.map((r) => r.hotcold.probesPerClient ?? 0)) },
+    );
+  }
+  return rows;
+}
+
+async function scenarioRows(usePostgres: boolean): Promise<BenchRow[]> {
   const dbName = usePostgres ? 'postgres' : 'sqlite';
   const balancers: Array<'dev' | 'haproxy'> = findHaproxy() ? ['dev', 'haproxy'] : ['dev'];
   const rows: BenchRow[] = [];

@@ -106,6 +106,13 @@ interface CallContext {
   lastFailure?: RPCException | undefined;
   /** The proof was refused: this error ends the call. */
   refused?: RPCException | undefined;
+  /** The connection's generation when the call started: a give-up after it ends the call. */
+  generation: number;
+  /**
+   * What the call's waits (hold, breaker, backoff) listen to: `signal`, and once the call has
+   * failed also the connection's give-up (a request in flight is never cut by it).
+   */
+  waits: AbortSignal;
 }
 
 export function createClient(options: ClientOptions): HotcoldClient {
@@ -302,7 +309,10 @@ class Client implements HotcoldClient {
           });
         } catch (error) {
           permit.failure(error);
-          first = this.attemptFailed(error, backend, generation, context, 1, context.timeoutMs >= context.deadline.ms);
+          // Attempt 1 went out when the call started (the clock read the success path already paid).
+          const sentAt = context.deadline.at - context.deadline.ms;
+          const limit = context.timeoutMs < context.deadline.ms ? context.timeoutMs : context.deadline.ms;
+          first = this.attemptFailed(error, backend, generation, context, 1, context.timeoutMs >= context.deadline.ms, sentAt + limit);
         }
         if (response !== undefined) {
           permit.success();
@@ -322,6 +332,9 @@ class Client implements HotcoldClient {
       context.deadline.dispose();
       throw this.finalError(first, method);
     }
+    // From here on a give-up of the connection ends the call wherever it waits.
+    const waits = linkSignals(context.signal, monitor.giveUpSignal);
+    context.waits = waits.signal;
     try {
       return (await retryAfterFailure(first, (n) => this.attempt(context, n), {
         retry: plan.retry,
@@ -344,14 +357,20 @@ class Client implements HotcoldClient {
         },
         budget: this.budget,
         deadline: context.deadline,
-        signal: context.signal,
+        signal: context.waits,
         method,
         onRetry: (event) => this.emitRetry(method, event),
         onBudgetExhausted: () => this.emit({ type: 'budget-exhausted', method, attempt: context.attempts }),
+        outage: {
+          current: () => (monitor.holding ? monitor.generation : undefined),
+          over: async (waits) => (await monitor.waitForService(context.deadline.at, waits)) === 'ready',
+          confirmed: (generation) => monitor.outageConfirmed(generation),
+        },
       })) as T;
     } catch (error) {
       throw this.finalError(error, method);
     } finally {
+      waits.dispose();
       context.deadline.dispose();
     }
   }
@@ -393,6 +412,8 @@ class Client implements HotcoldClient {
         timeoutMs: plan.timeoutMs,
         signal,
         attempts: 0,
+        generation: this.monitor.generation,
+        waits: signal,
       };
     }
     const key = options.idempotencyKey ?? this.newKey();
@@ -412,6 +433,8 @@ class Client implements HotcoldClient {
       // The caller's signal, linked to close() (or close()'s own signal when there is none).
       signal: options.signal?.aborted === true ? options.signal : signal,
       attempts: 0,
+      generation: this.monitor.generation,
+      waits: options.signal?.aborted === true ? options.signal : signal,
     };
   }
 
@@ -440,37 +463,53 @@ class Client implements HotcoldClient {
   private async attempt(context: CallContext, n: number): Promise<unknown> {
     context.attempts = n;
     const monitor = this.monitor;
-    if (monitor.holding) {
-      const outcome = await monitor.waitForService(context.deadline.at, context.signal);
-      if (outcome !== 'ready') throw this.waitError(outcome, context, n);
-    }
-    if (!this.pacing.idle) await this.waitForPacing(context, n);
-    if (context.needsDedup !== undefined) await this.requireDedupProof(context, n);
-    const remaining = context.deadline.remaining();
-    if (remaining <= 0) {
-      throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, {
-        method: context.plan.name,
-        attempts: n - 1,
-      });
-    }
-    const backend = monitor.backend;
-    const generation = monitor.generation;
     const method = context.plan.name;
     const breakers = this.breakers;
     let permit: BreakerPermit;
-    if (breakers.whenOpen === 'wait') {
-      try {
-        permit = await breakers.acquire(backend, { signal: context.signal, deadline: context.deadline, method });
-      } catch (error) {
-        // An abort while waiting for the breaker surfaces the signal's own reason: make it ours.
-        if (isRPCException(error)) throw error;
-        throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method, attempts: n - 1, cause: error });
+    let backend: string;
+    let generation: number;
+    let remaining: number;
+    // Until a permit is taken while no outage is known: an outage that begins while the call
+    // waits for the breaker sends it back to the hold instead of out into the outage.
+    for (;;) {
+      if (n > 1 && monitor.gaveUpSince(context.generation)) throw this.waitError('failed', context, n);
+      if (monitor.holding) {
+        const outcome = await monitor.waitForService(context.deadline.at, context.waits);
+        if (outcome !== 'ready') throw this.waitError(outcome, context, n);
       }
-    } else {
-      permit = breakers.admit(backend, method);
+      if (!this.pacing.idle) await this.waitForPacing(context, n);
+      if (context.needsDedup !== undefined) await this.requireDedupProof(context, n);
+      remaining = context.deadline.remaining();
+      if (remaining <= 0) {
+        throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, {
+          method,
+          attempts: n - 1,
+        });
+      }
+      backend = monitor.backend;
+      generation = monitor.generation;
+      if (breakers.whenOpen === 'wait') {
+        try {
+          permit = await breakers.acquire(backend, { signal: context.waits, deadline: context.deadline, method });
+        } catch (error) {
+          // An abort while waiting for the breaker surfaces the signal's own reason: make it ours.
+          if (isRPCException(error)) throw error;
+          throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method, attempts: n - 1, cause: error });
+        }
+        if (monitor.holding || (n > 1 && monitor.gaveUpSince(context.generation))) {
+          permit.release();
+          continue;
+        }
+      } else {
+        permit = breakers.admit(backend, method);
+      }
+      break;
     }
+    remaining = context.deadline.remaining();
     if (this.events.observed) this.emit({ type: 'attempt', method, attempt: n, backend: monitor.label });
     let response: TransportResponse;
+    const attemptTimeoutMs = Math.min(context.timeoutMs, remaining);
+    const sentAt = monotonicNow();
     try {
       response = await this.transport.send({
         baseUrl: backend,
@@ -479,13 +518,13 @@ class Client implements HotcoldClient {
         id: ++this.nextId,
         idempotencyKey: context.key,
         attempt: n,
-        timeoutMs: Math.min(context.timeoutMs, remaining),
+        timeoutMs: attemptTimeoutMs,
         deadlineLeftMs: remaining,
         signal: context.signal,
       });
     } catch (error) {
       permit.failure(error);
-      throw this.attemptFailed(error, backend, generation, context, n, context.timeoutMs >= remaining);
+      throw this.attemptFailed(error, backend, generation, context, n, context.timeoutMs >= remaining, sentAt + attemptTimeoutMs);
     }
     permit.success();
     this.answered(backend, response, generation);
@@ -561,6 +600,8 @@ class Client implements HotcoldClient {
     context: CallContext,
     n: number,
     cutByDeadline: boolean,
+    /** When the attempt's own timeout was due (monotonic ms). */
+    timeoutAt: number,
   ): RPCException {
     const failure = isRPCException(error)
       ? error
@@ -590,6 +631,17 @@ class Client implements HotcoldClient {
         // The node executed the call and answered: it is alive and serving.
         this.breakers.observeIdentity(backend, failure.node, failure.epoch);
         this.monitor.reportAnswer(failure.node, failure.epoch, generation);
+        break;
+      case 'unknown-outcome':
+        // No node answered and the path broke (the connection was cut after the request went
+        // out, or a proxy answered a 5xx of its own): the node behind may be gone. The client
+        // checks with a probe before sending again, so an outage shows after one failed attempt,
+        // not after a retry into it. Not so for an attempt that ran into its own timeout (a slow
+        // node is not a lost one: a probe with a shorter timeout would declare it down), nor for
+        // an answer with a node's headers (a live node answered).
+        if (failure.node === undefined && monotonicNow() < timeoutAt - DEADLINE_TIMER_SLACK_MS) {
+          this.monitor.reportPathLost(failure, generation);
+        }
         break;
       case 'connection-failure':
         if (failure instanceof ConnectionFailureException && failure.backPressure) {
@@ -623,6 +675,8 @@ class Client implements HotcoldClient {
           mayHaveExecuted: false,
         });
       case 'aborted':
+        // The connection gave up while the call waited: the retry loop ends it as RetriesExhausted.
+        if (context.waits.reason instanceof RetriesExhaustedException && !context.signal.aborted) return context.waits.reason;
         return new CallAbortedException('call aborted while waiting to reconnect', { method, attempts, cause: context.signal.reason });
       case 'closed':
         return new ClientClosedException('client closed while the call waited to reconnect', { method, attempts });
@@ -632,6 +686,8 @@ class Client implements HotcoldClient {
           attempts,
         });
       case 'failed': {
+        // The same error the give-up signal carries, so the retry loop does not count it twice.
+        if (context.waits.reason instanceof RetriesExhaustedException) return context.waits.reason;
         const cause = this.monitor.lastCause;
         return new RetriesExhaustedException('reconnecting failed: maxReconnectAttempts spent', 'reconnect', cause ? [cause] : [], {
           method,
@@ -700,6 +756,28 @@ function withoutRetryAfter(error: ConnectionFailureException): ConnectionFailure
     cause: error.cause,
     mayHaveExecuted: error.mayHaveExecuted,
   });
+}
+
+/** One signal that aborts when either does (with that one's reason); dispose() unlinks. */
+function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  if (a.aborted) return { signal: a, dispose: () => undefined };
+  if (b.aborted) return { signal: b, dispose: () => undefined };
+  const controller = new AbortController();
+  const onA = (): void => {
+    dispose();
+    controller.abort(a.reason);
+  };
+  const onB = (): void => {
+    dispose();
+    controller.abort(b.reason);
+  };
+  const dispose = (): void => {
+    a.removeEventListener('abort', onA);
+    b.removeEventListener('abort', onB);
+  };
+  a.addEventListener('abort', onA, { once: true });
+  b.addEventListener('abort', onB, { once: true });
+  return { signal: controller.signal, dispose };
 }
 
 function breakerEvent(event: BreakerStateEvent): ClientEvent {

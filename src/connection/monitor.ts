@@ -11,9 +11,15 @@
  * either one `reconnected` or one `permanent-failure`, however many calls failed during it: an
  * outage is identified by a generation number, and failures reported against an older
  * generation (calls that started before the last recovery) are ignored.
+ *
+ * Giving up reaches every call of the outage wherever it waits: held calls are released with
+ * 'failed', and {@link ConnectionMonitor.giveUpSignal} aborts (reason: RetriesExhausted
+ * 'reconnect') for calls asleep in their retry backoff or waiting for an open breaker; a call
+ * that was underway when the client gave up sends nothing more ({@link ConnectionMonitor.gaveUpSince}).
  */
+import { setMaxListeners } from 'node:events';
 import { BehaviorSubject } from 'rxjs';
-import type { RPCException } from '../errors.js';
+import { RetriesExhaustedException, type RPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactText, redactUrl } from '../shared/redact.js';
 import { sleep } from '../shared/sleep.js';
@@ -32,6 +38,9 @@ import type {
 } from '../client/types.js';
 import { IdentityTracker } from './identity.js';
 import { nextBackoffDelay } from '../policy/backoff.js';
+
+/** Outages remembered for {@link ConnectionMonitor.outageConfirmed}: a call asks about the one it waited in. */
+const CONFIRMED_OUTAGES_KEPT = 16;
 
 export interface MonitorOptions {
   /** One URL (a balancer) or several (an address pool probed for the active member). */
@@ -81,6 +90,18 @@ export class ConnectionMonitor {
   private outageCause: RPCException | undefined;
   private probeAbort: AbortController | undefined;
   private probing: Promise<void> | undefined;
+  /** Aborted at the next give-up; created on demand (only failing calls ask for it). */
+  private giveUpAbort: AbortController | undefined;
+  /** The generation a give-up moved to; calls started before it belong to a given-up outage. */
+  private gaveUpGeneration = Number.NEGATIVE_INFINITY;
+  /** Generations of the latest outages in which a health probe failed (a short ring). */
+  private readonly confirmed: number[] = [];
+  /**
+   * A suspected outage: calls are held and a probe checks the path, but nothing is announced
+   * (state, `disconnected`, onDisconnect) unless a probe fails. A single cut connection on a
+   * healthy path costs one probe, not a disconnect/reconnect pair.
+   */
+  private suspect: DisconnectInfo['reason'] | undefined;
 
   /** The backends as events show them: without userinfo. */
   readonly labels: readonly string[];
@@ -96,7 +117,7 @@ export class ConnectionMonitor {
 
   /** Calls should wait for service instead of being sent. */
   get holding(): boolean {
-    return this.statusValue === 'reconnecting';
+    return this.statusValue === 'reconnecting' || this.suspect !== undefined;
   }
 
   /** {@link backend} without userinfo, for events. */
@@ -122,6 +143,33 @@ export class ConnectionMonitor {
     return this.outageCause;
   }
 
+  /**
+   * Aborts when the client gives up reconnecting, with a `RetriesExhaustedException('reconnect')`
+   * as its reason. A call links its waits (backoff sleep, breaker wait, hold) to it once it
+   * failed, so a give-up ends it at once instead of after its backoff or at its deadline.
+   */
+  get giveUpSignal(): AbortSignal {
+    if (this.giveUpAbort === undefined) {
+      this.giveUpAbort = new AbortController();
+      setMaxListeners(0, this.giveUpAbort.signal);
+    }
+    return this.giveUpAbort.signal;
+  }
+
+  /**
+   * The outage of `generation` was real — a health probe failed during it, or service came back
+   * under a new identity (a failover) — so calls held through it were paced by the probes, not
+   * by a flaky server's own answers (see "which retries cost budget" in policy/retry.ts).
+   */
+  outageConfirmed(generation: number): boolean {
+    return this.confirmed.includes(generation);
+  }
+
+  /** The client gave up reconnecting after `generation` (read when a call started): the call must send nothing more. */
+  gaveUpSince(generation: number): boolean {
+    return this.gaveUpGeneration > generation;
+  }
+
   /** The answer's identity is the one already known to be serving (cheap, per call). */
   isServing(node: string | undefined, epoch: number | undefined): boolean {
     return this.identity.isSame(node, epoch);
@@ -144,9 +192,22 @@ export class ConnectionMonitor {
   /** A connection-class failure (refused, a marked balancer 503, NOT_ACTIVE) on an attempt started in `generation`. */
   reportConnectionFailure(error: RPCException, generation: number): void {
     if (generation !== this.generationValue) return; // the outage it belongs to is already handled
+    if (this.suspect !== undefined) return; // its probe decides
     const status = this.statusValue;
     if (status === 'reconnecting' || status === 'closed' || status === 'failed') return;
     this.startOutage({ kind: error.kind, message: redactText(error.message) }, error);
+  }
+
+  /**
+   * A failure without a node's answer where the path broke (the connection cut after the request
+   * went out, a proxy's own 5xx) on an attempt started in `generation`: the node behind may be
+   * gone. Calls are held while a probe checks; the outage is announced only if a probe fails.
+   */
+  reportPathLost(error: RPCException, generation: number): void {
+    if (generation !== this.generationValue || this.holding) return;
+    const status = this.statusValue;
+    if (status === 'closed' || status === 'failed') return;
+    this.startOutage({ kind: error.kind, message: redactText(error.message) }, error, true);
   }
 
   /**
@@ -154,7 +215,7 @@ export class ConnectionMonitor {
    * Resolves at once with 'ready' when not holding.
    */
   waitForService(deadlineAt: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
-    if (this.statusValue !== 'reconnecting') {
+    if (!this.holding) {
       return Promise.resolve(this.statusValue === 'closed' ? 'closed' : 'ready');
     }
     if (signal?.aborted) return Promise.resolve('aborted');
@@ -179,6 +240,7 @@ export class ConnectionMonitor {
 
   async close(): Promise<void> {
     if (this.statusValue === 'closed') return;
+    this.suspect = undefined;
     this.setStatus('closed');
     this.releaseWaiters('closed');
     this.probeAbort?.abort();
@@ -186,34 +248,51 @@ export class ConnectionMonitor {
     this.state$.complete();
   }
 
-  private startOutage(reason: DisconnectInfo['reason'], cause: RPCException | undefined): void {
+  private startOutage(reason: DisconnectInfo['reason'], cause: RPCException | undefined, suspected = false): void {
     this.generationValue++;
     this.outageStart = monotonicNow();
     this.outageProbes = 0;
     this.outageCause = cause;
-    this.setStatus('reconnecting');
-    const current = this.identity.current;
-    const info: DisconnectInfo = { reason, node: current.node, epoch: current.epoch };
-    this.options.emit({ type: 'disconnected', reason });
-    safeCall(this.options.onDisconnect, info);
+    if (suspected) this.suspect = reason;
+    else this.announce(reason);
     const abort = new AbortController();
     this.probeAbort = abort;
     this.probing = this.probeLoop(abort.signal).catch(() => undefined);
   }
 
+  /** The outage becomes visible: state, `disconnected`, onDisconnect. */
+  private announce(reason: DisconnectInfo['reason']): void {
+    this.setStatus('reconnecting');
+    const current = this.identity.current;
+    const info: DisconnectInfo = { reason, node: current.node, epoch: current.epoch };
+    this.options.emit({ type: 'disconnected', reason });
+    safeCall(this.options.onDisconnect, info);
+  }
+
   private async probeLoop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && this.statusValue === 'reconnecting') {
+    while (!signal.aborted && this.holding) {
       this.outageProbes++;
       const found = await this.probeOnce(signal);
-      if (signal.aborted || this.statusValue !== 'reconnecting') return;
+      if (signal.aborted || !this.holding) return;
       if (found !== undefined) {
         if (found.index !== this.activeIndex) {
           this.activeIndex = found.index;
           this.options.emit({ type: 'active-backend', backend: this.labels[found.index] as string });
         }
-        this.observeIdentity(found.health.node ?? found.health.body?.node, found.health.epoch ?? found.health.body?.epoch);
+        // Service is back under a new identity: a failover happened, so the outage was real even
+        // if no probe failed (the standby took over before the first probe).
+        if (this.observeIdentity(found.health.node ?? found.health.body?.node, found.health.epoch ?? found.health.body?.epoch)) {
+          this.markConfirmed();
+        }
         this.becomeConnected();
         return;
+      }
+      if (this.outageProbes === 1) {
+        // The path is really gone: a suspected outage is announced now.
+        const suspected = this.suspect;
+        this.suspect = undefined;
+        if (suspected !== undefined) this.announce(suspected);
+        this.markConfirmed();
       }
       if (this.outageProbes >= this.options.maxReconnectAttempts) {
         this.giveUp();
@@ -256,6 +335,15 @@ export class ConnectionMonitor {
   }
 
   private becomeConnected(): void {
+    if (this.suspect !== undefined) {
+      // The first probe found the path fine: release the held calls, announce nothing.
+      this.suspect = undefined;
+      this.generationValue++;
+      this.probeAbort?.abort();
+      this.probeAbort = undefined;
+      this.releaseWaiters('ready');
+      return;
+    }
     const wasOutage = this.statusValue === 'reconnecting';
     const outageMs = wasOutage ? Math.round(monotonicNow() - this.outageStart) : 0;
     if (wasOutage) {
@@ -278,14 +366,32 @@ export class ConnectionMonitor {
     const outageMs = Math.round(monotonicNow() - this.outageStart);
     const info: PermanentFailureInfo = { outageMs, attempts: this.outageProbes };
     this.generationValue++;
+    this.gaveUpGeneration = this.generationValue;
     this.probeAbort = undefined;
     this.setStatus('failed');
     this.options.emit({ type: 'permanent-failure', ...info });
     safeCall(this.options.onPermanentFailure, info);
     this.releaseWaiters('failed');
+    // Every call of this outage, wherever it waits, ends the same way as the held ones.
+    const abort = this.giveUpAbort;
+    this.giveUpAbort = undefined;
+    const cause = this.outageCause;
+    abort?.abort(
+      new RetriesExhaustedException('reconnecting failed: maxReconnectAttempts spent', 'reconnect', cause ? [cause] : [], {
+        mayHaveExecuted: false,
+      }),
+    );
   }
 
-  private observeIdentity(node: string | undefined, epoch: number | undefined): void {
+  /** This outage was real (see {@link outageConfirmed}). */
+  private markConfirmed(): void {
+    if (this.confirmed.includes(this.generationValue)) return;
+    this.confirmed.push(this.generationValue);
+    if (this.confirmed.length > CONFIRMED_OUTAGES_KEPT) this.confirmed.shift();
+  }
+
+  /** Records the identity seen; true when it is a new serving identity (a failover). */
+  private observeIdentity(node: string | undefined, epoch: number | undefined): boolean {
     const previous = this.identity.observe(node, epoch);
     const current = this.identity.current;
     if (previous !== null) {
@@ -298,6 +404,7 @@ export class ConnectionMonitor {
     if (this.statusValue === 'connected' && (previous !== null || this.state$.value.node !== current.node)) {
       this.publish();
     }
+    return previous !== null;
   }
 
   private setStatus(status: ConnectionStatus): void {

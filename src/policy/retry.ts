@@ -18,7 +18,24 @@
  *   5. delay = min(Retry-After, maxRetryAfterMs) if the server sent one, else backoff with jitter;
  *      the delay would reach the deadline    → DeadlineExceededException (no pointless sleep)
  *   6. the budget refuses                    → onBudgetExhausted(); RetriesExhaustedException('budget')
+ *      — asked only for a retry that the outage hold does not pace (below)
  *   7. onRetry({ attempt, error, delayMs }); sleep(delay) — the signal cuts it short at once.
+ *   8. a retry decided during an outage: wait until the outage is over; if it was not confirmed
+ *      (no probe failed, same node: a blip, not an outage), the budget is asked now, as in 6.
+ *
+ * Which retries cost budget. The budget (Finagle's retry budget, gRFC A6's retry throttling)
+ * exists so that retries cannot multiply the load on a struggling server. A retry decided while
+ * the connection holds calls for an outage adds no such load when the outage is real: its next
+ * attempt waits in the hold and goes out only after a health probe showed service is back — one
+ * attempt per call per recovered outage, at most `maxPending` calls. So a retry whose outage had
+ * at least one failed probe, or that ended under a new node identity (`outage.confirmed`), does
+ * not draw from the budget. Every other retry does: those sent while connected (they go out
+ * after their backoff alone), and those of an "outage" whose first probe already succeeded on
+ * the same node (a server that fails calls while its health check passes would otherwise be
+ * retried at the rate of probes, unbudgeted).
+ *
+ * The signal may abort with a RetriesExhaustedException as its reason (the connection gave up
+ * reconnecting): the call then ends with that reason and its own causes, wherever it waited.
  *
  * Final error: the attempt's own error is thrown as is (a RemoteCallException stays one), except
  * when it says "not executed" while an earlier attempt may have executed — then it is rebuilt as
@@ -78,6 +95,18 @@ export interface RetryLoopOptions {
   onRetry?: ((event: RetryEvent) => void) | undefined;
   /** Called once when the budget refuses, before RetriesExhaustedException('budget') is thrown. */
   onBudgetExhausted?: ((error: RPCException) => void) | undefined;
+  /** The connection's outage hold; without it every retry draws from the budget. */
+  outage?: OutageHold | undefined;
+}
+
+/** What the retry loop needs to know of the connection's outage hold (connection/monitor.ts). */
+export interface OutageHold {
+  /** The outage holding calls right now (an id), or undefined when there is none. */
+  current(): number | undefined;
+  /** Resolves once no outage holds calls: `true` if service came back, `false` if the wait ended otherwise. */
+  over(signal: AbortSignal | undefined): Promise<boolean>;
+  /** At least one health probe of outage `id` failed: the hold really waited for recovery. */
+  confirmed(id: number): boolean;
 }
 
 /** Retry-After as carried by ConnectionFailureException (node 503 NOT_ACTIVE, balancer 503). */
@@ -114,6 +143,8 @@ export async function retryAfterFailure<T>(
   const aborted = (reason: unknown): RPCException => {
     if (reason instanceof DeadlineExceededException) return new DeadlineExceededException(reason.message, wrapperOptions());
     if (reason instanceof ClientClosedException) return new ClientClosedException(reason.message, wrapperOptions());
+    // The connection gave up reconnecting: end as the held calls of that outage do.
+    if (reason instanceof RetriesExhaustedException) return exhausted(reason.message, reason.reason);
     return new CallAbortedException('call aborted', { ...wrapperOptions(), cause: reason ?? causes[causes.length - 1] });
   };
 
@@ -171,7 +202,9 @@ export async function retryAfterFailure<T>(
         wrapperOptions(),
       );
     }
-    if (budget && !budget.tryRetry()) {
+    // An outage known now paces this retry; the budget is settled when it is over (step 8).
+    const outage = options.outage?.current();
+    if (budget && outage === undefined && !budget.tryRetry()) {
       options.onBudgetExhausted?.(error);
       throw exhausted('retry budget exhausted', 'budget');
     }
@@ -186,6 +219,15 @@ export async function retryAfterFailure<T>(
       await sleep(delayMs, signal);
     } catch {
       throw aborted(signal?.reason);
+    }
+    if (budget && outage !== undefined && options.outage !== undefined) {
+      const recovered = await options.outage.over(signal);
+      if (signal?.aborted) throw aborted(signal.reason);
+      // Not recovered (deadline, pending limit): the attempt reports why. A blip: pay now.
+      if (recovered && !options.outage.confirmed(outage) && !budget.tryRetry()) {
+        options.onBudgetExhausted?.(error);
+        throw exhausted('retry budget exhausted', 'budget');
+      }
     }
   };
 

@@ -24,7 +24,8 @@ describe('axios option', () => {
       return config;
     });
     const client = createClient({ url: server.url, axios: instance, retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 2 }, methods: { read: { idempotent: true } } });
-    server.enqueue('502');
+    // A live node's "maybe" answer: retried at once (a header-less 502 would probe /health first).
+    server.enqueue({ mode: 'raw', status: 500, body: '{"error":"COMMIT_UNKNOWN"}', headers: { 'content-type': 'application/json' } });
     await client.call('read', {});
     expect(server.requests.map((r) => r.headers['x-trace'])).toEqual(['trace-1', 'trace-2']);
     await client.close();

@@ -11,6 +11,13 @@ import {
 } from 'hotcold';
 import { FAST_RECONNECT, delay, record, until, faultServerSuite } from './helpers.js';
 
+/**
+ * A live node's "maybe" answer (500 COMMIT_UNKNOWN with its headers): retried when idempotent and
+ * counted by the breaker, but no outage — the node answered. (A balancer's header-less 502 would
+ * start one: then /health decides, see recovery.test.ts.)
+ */
+const NODE_MAYBE = { mode: 'raw', status: 500, body: '{"error":"COMMIT_UNKNOWN"}', headers: { 'content-type': 'application/json' } } as const;
+
 const suite = faultServerSuite({ retry: { maxAttempts: 10, minDelayMs: 1, maxDelayMs: 2 }, reconnect: FAST_RECONNECT }, { node: 'node-a', epoch: 1 });
 const client = (options: Partial<ClientOptions> = {}): HotcoldClient => suite.client(options);
 
@@ -19,7 +26,7 @@ describe('retry budget', () => {
     // ratio 0 and one retry per second over a 1 s window: exactly one retry in the window.
     const c = client({ budget: { ratio: 0, minRetriesPerSecond: 1, ttlMs: 1000 }, breaker: false, methods: { read: { idempotent: true } } });
     const events = record(c.events$);
-    await suite.server.setMode('502');
+    await suite.server.setMode(NODE_MAYBE);
     const error = await c.call('read', {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetriesExhaustedException);
     expect((error as RetriesExhaustedException).reason).toBe('budget');
@@ -36,7 +43,7 @@ describe('retry budget', () => {
 
   it('budget: false never limits retries', async () => {
     const c = client({ budget: false, breaker: false, retry: { maxAttempts: 6, minDelayMs: 1, maxDelayMs: 1 }, methods: { read: { idempotent: true } } });
-    await suite.server.setMode('502');
+    await suite.server.setMode(NODE_MAYBE);
     await expect(c.call('read', {})).rejects.toMatchObject({ reason: 'attempts' });
     expect(suite.server.requests).toHaveLength(6);
   });
@@ -48,7 +55,7 @@ describe('circuit breaker', () => {
   it('opens on failures, fails fast without sending, half-opens after resetTimeoutMs and closes on a good trial', async () => {
     const c = client({ breaker: { ...breaker, whenOpen: 'fail' }, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
     const events = record(c.events$);
-    await suite.server.setMode('502');
+    await suite.server.setMode(NODE_MAYBE);
     for (let i = 0; i < 3; i++) await c.call('read', {}).catch(() => undefined);
     await until(() => events.of('breaker-open').length === 1, 2000, 'breaker-open');
     const sent = suite.server.requests.length;
@@ -67,7 +74,7 @@ describe('circuit breaker', () => {
   it('whenOpen: wait holds the call until the half-open trial instead of failing it', async () => {
     const c = client({ breaker: { ...breaker, whenOpen: 'wait' }, retry: { maxAttempts: 1 }, methods: { read: { idempotent: true } } });
     const events = record(c.events$);
-    await suite.server.setMode('502');
+    await suite.server.setMode(NODE_MAYBE);
     for (let i = 0; i < 2; i++) await c.call('read', {}).catch(() => undefined);
     await until(() => events.of('breaker-open').length === 1, 2000, 'breaker-open');
     await suite.server.setMode('ok');

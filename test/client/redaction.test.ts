@@ -76,8 +76,9 @@ beforeAll(async () => {
   }
   await provoke(bearer, 'stall', { deadlineMs: 100 }); // deadline
   await provoke(bearer, 'stall', { signal: AbortSignal.timeout(50) }); // aborted
-  // The budget ran dry above: a RetriesExhausted('budget').
-  await server.setMode('502');
+  // The budget ran dry above: a RetriesExhausted('budget'). (One 502 with /health fine: an
+  // outage that its first probe ends does not pace the retry, so the retry pays the budget.
+  // A 502 forever would make /health 502 too: an outage, the call held until its deadline.)
   await provoke(bearer, '502');
   await server.setMode('ok');
   // One failure opens this breaker: then CircuitOpen.

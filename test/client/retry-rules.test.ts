@@ -110,7 +110,8 @@ describe('retry rules', () => {
   it('gives up after maxAttempts with every attempt as a cause, and emits a retry event per retry', async () => {
     const c = client({ retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 2 }, methods: { balance: { idempotent: true } } });
     const events = record(c.events$);
-    await suite.server.setMode('502');
+    // A live node's "maybe" answer (with its headers): a header-less 502 would start an outage.
+    await suite.server.setMode({ mode: 'raw', status: 500, body: '{"error":"COMMIT_UNKNOWN"}', headers: { 'content-type': 'application/json' } });
     const error = await c.call('balance', {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetriesExhaustedException);
     const exhausted = error as RetriesExhaustedException;

@@ -281,3 +281,81 @@ describe('retryAfterFailure (property)', () => {
     );
   });
 });
+
+describe('which retries cost budget (issue 8 §3)', () => {
+  /** A budget that counts what is asked of it and refuses everything. */
+  function countingBudget() {
+    let asked = 0;
+    return {
+      budget: { recordCall: () => undefined, tryRetry: () => ((asked += 1), false), available: () => 0 },
+      asked: () => asked,
+    };
+  }
+
+  /** An outage hold that is (or is not) holding, recovers at once, and was (or was not) confirmed by a failed probe. */
+  const hold = (holding: boolean, confirmed: boolean) => ({
+    current: () => (holding ? 7 : undefined),
+    over: async () => true,
+    confirmed: (id: number) => confirmed && id === 7,
+  });
+
+  it('a retry paced by a real outage (a probe failed) does not ask the budget; an immediate one does', async () => {
+    const held = countingBudget();
+    const ok = await retryAfterFailure(refused(), script([refused()]).fn, { retry: fast, rules: notIdempotent, budget: held.budget, outage: hold(true, true) });
+    expect(ok).toBe('ok');
+    expect(held.asked()).toBe(0);
+
+    const immediate = countingBudget();
+    const error = await rejection(retryAfterFailure(refused(), script([]).fn, { retry: fast, rules: notIdempotent, budget: immediate.budget, outage: hold(false, false) }));
+    expect(error).toMatchObject({ kind: 'retries-exhausted', reason: 'budget' });
+    expect(immediate.asked()).toBe(1);
+  });
+
+  it('a retry held through a blip (the first probe succeeded) pays when the blip is over', async () => {
+    const blip = countingBudget();
+    const { fn, seen } = script([]);
+    const error = await rejection(retryAfterFailure(refused(), fn, { retry: fast, rules: notIdempotent, budget: blip.budget, outage: hold(true, false) }));
+    expect(error).toMatchObject({ kind: 'retries-exhausted', reason: 'budget' });
+    expect(blip.asked()).toBe(1);
+    expect(seen).toEqual([]); // refused before the attempt went out
+  });
+
+  it('property: the budget is asked exactly for the retries not paced by a confirmed outage, whatever the failure', async () => {
+    const failure = fc.constantFrom<'refused' | 'maybe'>('refused', 'maybe');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(failure, fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 6 }), async (steps) => {
+        let asked = 0;
+        const errors = steps.map(([kind]) => (kind === 'refused' ? refused() : new UnknownOutcomeException('reset after write')));
+        const [first, ...rest] = errors;
+        const retry = resolveRetryOptions({ maxAttempts: steps.length + 1, minDelayMs: 0, maxDelayMs: 0, jitter: 'none' });
+        const attempts = script(rest);
+        // The hold at the decision after failure k (k retries made so far): outage id k.
+        const step = () => steps[attempts.seen.length];
+        const result = await retryAfterFailure(first, attempts.fn, {
+          retry,
+          rules: idempotent,
+          budget: { recordCall: () => undefined, tryRetry: () => ((asked += 1), true), available: () => Infinity },
+          outage: {
+            current: () => (step()?.[1] === true ? attempts.seen.length : undefined),
+            over: async () => true,
+            confirmed: (id: number) => steps[id]?.[2] === true,
+          },
+        });
+        expect(result).toBe('ok');
+        expect(asked).toBe(steps.filter(([, holding, confirmed]) => !(holding && confirmed)).length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('an abort whose reason is RetriesExhausted (the connection gave up) ends the call with that reason and its own causes', async () => {
+    const controller = new AbortController();
+    const slow = resolveRetryOptions({ maxAttempts: 5, minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'none' });
+    const pending = retryAfterFailure(refused(), script([]).fn, { retry: slow, rules: notIdempotent, signal: controller.signal });
+    controller.abort(new RetriesExhaustedException('reconnecting failed', 'reconnect', [], { mayHaveExecuted: false }));
+    const error = await rejection(pending);
+    expect(error).toBeInstanceOf(RetriesExhaustedException);
+    expect(error).toMatchObject({ reason: 'reconnect', mayHaveExecuted: false, attempts: 1 });
+    expect((error as RetriesExhaustedException).causes.map((c) => c.kind)).toEqual(['connection-failure']);
+  });
+});
