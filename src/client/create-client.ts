@@ -440,23 +440,7 @@ class Client implements HotcoldClient {
 
   /** One signal that aborts when either the caller's signal or close() does; dispose() unlinks. */
   private link(signal: AbortSignal): { signal: AbortSignal; dispose: () => void } {
-    const controller = new AbortController();
-    const closing = this.closing.signal;
-    const onCaller = (): void => {
-      dispose();
-      controller.abort(signal.reason);
-    };
-    const onClose = (): void => {
-      dispose();
-      controller.abort(closing.reason);
-    };
-    const dispose = (): void => {
-      signal.removeEventListener('abort', onCaller);
-      closing.removeEventListener('abort', onClose);
-    };
-    signal.addEventListener('abort', onCaller, { once: true });
-    closing.addEventListener('abort', onClose, { once: true });
-    return { signal: controller.signal, dispose };
+    return linkSignals(signal, this.closing.signal);
   }
 
   /** Attempt `n` of a call: wait while reconnecting, then breaker, then transport. */

@@ -1,3 +1,4 @@
+import { FencingError } from './errors.js';
 import type { LeaseRecord } from './types.js';
 
 /** The raw lease row as every dialect returns it (drivers differ: bigint as string, 1/0 booleans). */
@@ -41,4 +42,20 @@ export function toRecord(name: string, row: LeaseRow): LeaseRecord {
 /** Whether `token` is the current token of a live (held, unexpired by DB time) lease. */
 export function isCurrent(record: LeaseRecord, token: number): boolean {
   return record.holder !== null && record.token === token && record.expiresInMs > 0;
+}
+
+/** Throws `FencingError` unless `row` (read with `now_ms`) shows `token` current and unexpired. */
+export function requireCurrent(name: string, token: number, row: Record<string, unknown> | undefined): void {
+  if (row === undefined) {
+    throw new FencingError(`lease '${name}' does not exist: token ${token} is not current`, name, token, undefined);
+  }
+  const record = toRecord(name, row);
+  if (isCurrent(record, token)) return;
+  const why =
+    record.token !== token
+      ? `the current token is ${record.token}`
+      : record.holder === null
+        ? 'the lease was released'
+        : 'the lease expired by the database clock';
+  throw new FencingError(`fenced: token ${token} of lease '${name}' is stale (${why})`, name, token, record.token);
 }

@@ -1,6 +1,5 @@
 import type { SecretScope } from '../../shared/redact.js';
-import { FencingError } from '../errors.js';
-import { isCurrent, toRecord } from '../record.js';
+import { requireCurrent, toRecord } from '../record.js';
 import { ensureSchema } from '../schema.js';
 import { ddl, leaseSchema, leaseSql, type LeaseSql } from '../sql.js';
 import type { Dialect, LeaseRecord, LeaseStore, SqlExecutor, StatementResult } from '../types.js';
@@ -51,21 +50,7 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
     },
     transaction: (fn) => driver.transaction(fn),
     async assertHeld(tx: SqlExecutor, name: string, token: number): Promise<void> {
-      const rows = await tx.query(sql.readLocked, [name]);
-      const row = rows[0];
-      if (row === undefined) {
-        throw new FencingError(`lease '${name}' does not exist: token ${token} is not current`, name, token, undefined);
-      }
-      const record = toRecord(name, row);
-      if (!isCurrent(record, token)) {
-        const why =
-          record.token !== token
-            ? `the current token is ${record.token}`
-            : record.holder === null
-              ? 'the lease was released'
-              : 'the lease expired by the database clock';
-        throw new FencingError(`fenced: token ${token} of lease '${name}' is stale (${why})`, name, token, record.token);
-      }
+      requireCurrent(name, token, (await tx.query(sql.readLocked, [name]))[0]);
     },
     close() {
       closed ??= driver.close().finally(() => driver.secrets?.clear());

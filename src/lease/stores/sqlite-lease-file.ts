@@ -1,5 +1,3 @@
-import { FencingError } from '../errors.js';
-import { isCurrent, toRecord } from '../record.js';
 
 /**
  * Where the lease row lives for an application database: a file of its own beside it, so that
@@ -17,20 +15,4 @@ export function leasePathFor(appPath: string, inMemory: boolean): string {
 export function namesTable(table: string): (sql: string) => boolean {
   const pattern = new RegExp(`(^|[^A-Za-z0-9_$])${table}($|[^A-Za-z0-9_$])`, 'i');
   return (sql) => pattern.test(sql);
-}
-
-/** Throws `FencingError` unless `row` (read with `now_ms`) shows `token` current and unexpired. */
-export function requireCurrent(name: string, token: number, row: Record<string, unknown> | undefined): void {
-  if (row === undefined) {
-    throw new FencingError(`lease '${name}' does not exist: token ${token} is not current`, name, token, undefined);
-  }
-  const record = toRecord(name, row);
-  if (isCurrent(record, token)) return;
-  const why =
-    record.token !== token
-      ? `the current token is ${record.token}`
-      : record.holder === null
-        ? 'the lease was released'
-        : 'the lease expired by the database clock';
-  throw new FencingError(`fenced: token ${token} of lease '${name}' is stale (${why})`, name, token, record.token);
 }

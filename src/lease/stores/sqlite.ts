@@ -9,7 +9,8 @@ import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { Mutex } from './mutex.js';
 import { whileBusy } from './sqlite-busy.js';
-import { leasePathFor, namesTable, requireCurrent } from './sqlite-lease-file.js';
+import { requireCurrent } from '../record.js';
+import { leasePathFor, namesTable } from './sqlite-lease-file.js';
 
 export interface SqliteStoreOptions {
   /** Lease table; default `hotcold_lease`. */
