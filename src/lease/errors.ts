@@ -147,6 +147,23 @@ export class TransientStoreError extends LeaseError {
 }
 
 /**
+ * The caller gave up on a transaction (the `signal` passed to `LeaseStore.transaction` aborted)
+ * before its COMMIT was sent. The store did not wait on the database: it discarded the connection
+ * (PostgreSQL, MariaDB/MySQL: the socket is closed, and the server rolls the transaction back when
+ * it sees that) or rolled back in-process (SQLite). Nothing was committed.
+ */
+export class TransactionAbandonedError extends TransientStoreError {}
+
+/**
+ * The caller gave up on a transaction after its COMMIT was sent and before the database
+ * acknowledged it: the store discarded the connection without waiting. Whether the transaction
+ * committed is unknown (`committed` is `undefined`); only a later read can tell.
+ */
+export class CommitAbandonedError extends LeaseError {
+  readonly committed: undefined = undefined;
+}
+
+/**
  * SQLite: another process held the lock this store needed (the application database's write
  * lock, or, for an instant, the lease file's) for longer than the bound, `waitedMs`. The wait was
  * asynchronous (short timers, never a synchronous busy wait on the event loop); nothing was

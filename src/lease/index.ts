@@ -25,6 +25,8 @@ export {
   LeaseTimeoutError,
   TransientStoreError,
   StoreBusyError,
+  TransactionAbandonedError,
+  CommitAbandonedError,
   type LeaseLostReason,
 } from './errors.js';
 export { selfFencingSpan, CLOCK_DRIFT, FIXED_MARGIN_MS } from './self-fencing.js';

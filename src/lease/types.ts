@@ -57,8 +57,18 @@ export interface LeaseStore {
   ddl(): string[];
   /** Reads a lease row (null if no row for `name`). */
   read(name: string): Promise<LeaseRecord | null>;
-  /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction; commits when it resolves, rolls back when it throws.
+   *
+   * `options.signal` lets the caller give up on the transaction without waiting on the database
+   * (a frozen server, a lost lease, a caller out of time): when it aborts, the promise rejects at
+   * once and the connection is discarded, not awaited (its socket is closed, so the server rolls
+   * back; SQLite rolls back in-process), and statements `fn` issues afterwards fail. It rejects
+   * with `TransactionAbandonedError` (`committed === false`) when COMMIT had not been sent, with
+   * `CommitAbandonedError` (outcome unknown) when it had; a COMMIT already acknowledged wins.
+   * @throws TransactionAbandonedError | CommitAbandonedError when `options.signal` aborts first
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Inside `tx`, locks the lease row and throws `FencingError` unless `token` is still the
    * current token and the lease is not expired. Call it before writes that only the hot node
@@ -81,6 +91,12 @@ export interface LeaseStore {
   watchReleases?(name: string, onRelease: () => void): Promise<() => Promise<void>>;
   /** Tells `watchReleases` subscribers (in any process) that lease `name` was released. */
   notifyRelease?(name: string): Promise<void>;
+}
+
+/** Options of {@link LeaseStore.transaction}. */
+export interface TransactionOptions {
+  /** Aborting it abandons the transaction at once: see {@link LeaseStore.transaction}. */
+  signal?: AbortSignal | undefined;
 }
 
 /** What {@link LeaseStore.run} returns: the rows of a query, or the number of rows a write changed. */

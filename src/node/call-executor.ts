@@ -19,8 +19,10 @@ import { describeError as describe } from './describe-error.js';
  *
  * The outcome is decided the moment the call's fate is known, never later: when the lease is lost,
  * the caller's time is spent or the node stops, a call that has not sent COMMIT is answered "not
- * executed" at once, while its transaction is still rolling back (or stuck on a frozen database)
- * in the background; the transaction callback can no longer return, so it can never commit.
+ * executed" at once. The same abort reaches the store (`transaction(fn, { signal })`), which
+ * discards the connection instead of awaiting a ROLLBACK (the database rolls back when it sees the
+ * socket close): the transaction slot and the pooled connection are free at once, even while the
+ * database is frozen, and the abandoned transaction can never commit.
  */
 
 export interface CallRequest {
@@ -235,7 +237,9 @@ export class CallExecutor {
       for (let tries = 1; ; tries += 1) {
         try {
           if (controller.signal.aborted) return;
-          const committed = await slots.run(controller.signal, () => lease.store.transaction(body));
+          // The signal reaches the store: once the call is given up on, its connection is discarded
+          // and its slot freed at once, instead of when a frozen database answers the ROLLBACK.
+          const committed = await slots.run(controller.signal, () => lease.store.transaction(body, { signal: controller.signal }));
           state.phase = 'committed';
           if (committed.kind === 'result' && committed.feeds && committed.feeds.length > 0) this.deps.onCommittedAppends(committed.feeds);
           // Committed: the answer is the result even if the lease was lost a moment later — unless

@@ -93,8 +93,9 @@ export class FeedEndpoint {
     try {
       for (;;) {
         if (controller.signal.aborted) throw controller.signal.reason;
+        // Given up on (lease lost, caller out of time): the store discards the connection at once.
         const items = await raceAbort(
-          store.transaction((tx) => feeds.read(tx, p.feed, p.after, p.max)),
+          store.transaction((tx) => feeds.read(tx, p.feed, p.after, p.max), { signal: controller.signal }),
           controller.signal,
         );
         if (controller.signal.aborted) throw controller.signal.reason;

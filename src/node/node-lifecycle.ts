@@ -96,7 +96,7 @@ export class NodeLifecycle {
       const deleted = await store.transaction(async (tx) => {
         await lease.assertHeld(tx, held.token);
         return dedup.store.cleanup(tx, dedup.ttlMs);
-      });
+      }, { signal: held.signal });
       if (deleted > 0) status.emit({ type: 'cleanup', deleted });
     } catch (error) {
       status.emit({ type: 'cleanup-failed', error: describe(error) });

@@ -244,13 +244,13 @@ describe.runIf(pgUp)('permanent faults on PostgreSQL', () => {
 describe.runIf(pgUp && privatePostgresAvailable())('a wrong password on PostgreSQL (private instance with scram-sha-256)', () => {
   let server: PrivatePostgres | undefined;
   beforeAll(async () => {
-    server = await startPrivatePostgres(`right-${randomBytes(6).toString('hex')}`);
+    server = await startPrivatePostgres({ password: `right-${randomBytes(6).toString('hex')}` });
   }, 60_000);
   afterAll(async () => server?.stop());
 
   it('rejects with StoreAuthenticationError, without the password in the message', async () => {
     const wrong = `wrong-${randomBytes(6).toString('hex')}`;
-    const url = server!.url('postgres', wrong);
+    const url = server!.urlFor('postgres', wrong);
     for (const mode of ['cold', 'warm'] as const) {
       const outcome = await acquireOutcome(url, uniqueTable(), mode);
       expect(outcome, String(outcome)).toBeInstanceOf(StoreAuthenticationError);
@@ -258,7 +258,7 @@ describe.runIf(pgUp && privatePostgresAvailable())('a wrong password on PostgreS
       expect((outcome as Error).message).not.toContain(wrong);
     }
     // The right password works: the fault was the password, nothing else.
-    expect(await acquireOutcome(server!.url(), uniqueTable(), 'cold')).toMatch(/^acquired token/);
+    expect(await acquireOutcome(server!.url, uniqueTable(), 'cold')).toMatch(/^acquired token/);
   }, 60_000);
 });
 

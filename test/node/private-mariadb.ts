@@ -17,6 +17,9 @@ const INSTALL_DB = process.env.HOTCOLD_TEST_MARIADB_INSTALL_DB ?? '/usr/bin/mari
 export interface PrivateMariaDb {
   url: string;
   port: number;
+  /** SIGSTOP of mariadbd (one process): the database stops answering, sockets stay open. */
+  freeze(): void;
+  thaw(): void;
   /** SIGTERM (a normal shutdown: every session is ended), wait for the exit, start again. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -98,6 +101,12 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
   return {
     url: `mysql://root@127.0.0.1:${port}/test`,
     port,
+    freeze: () => {
+      child?.kill('SIGSTOP');
+    },
+    thaw: () => {
+      child?.kill('SIGCONT');
+    },
     async restart() {
       await halt('SIGTERM');
       await launch();
@@ -106,6 +115,7 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
       if (stopped) return;
       stopped = true;
       try {
+        child?.kill('SIGCONT');
         await halt('SIGKILL');
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HandlerContext } from 'hotcold/node';
-import { privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
+import { privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { startPausingProxy, type PausingProxy } from './pausing-proxy.js';
 import { rawRpc, type RawAnswer } from './raw-http.js';
 import { fixture, startNode, until, uniq, type Fixture } from './support.js';

@@ -2,7 +2,7 @@ import type { SecretScope } from '../../shared/redact.js';
 import { requireCurrent, toRecord } from '../record.js';
 import { ensureSchema } from '../schema.js';
 import { ddl, leaseSchema, leaseSql, type LeaseSql } from '../sql.js';
-import type { Dialect, LeaseRecord, LeaseStore, SqlExecutor, StatementResult } from '../types.js';
+import type { Dialect, LeaseRecord, LeaseStore, SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
 
 /** Bound of `read()` (operator status, admin actions), on the server too: a plain read takes no row lock but may wait on a metadata or relation lock. */
 const READ_TIMEOUT_MS = 5_000;
@@ -12,7 +12,7 @@ export interface StoreDriver {
   dialect: Dialect;
   table: string;
   run(sql: string, params: readonly unknown[], options?: { timeoutMs?: number }): Promise<StatementResult>;
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
   watchReleases?(name: string, onRelease: () => void): Promise<() => Promise<void>>;
   notifyRelease?(name: string): Promise<void>;
@@ -48,7 +48,7 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
       const row = rows[0];
       return row === undefined ? null : toRecord(name, row);
     },
-    transaction: (fn) => driver.transaction(fn),
+    transaction: (fn, options) => driver.transaction(fn, options),
     async assertHeld(tx: SqlExecutor, name: string, token: number): Promise<void> {
       requireCurrent(name, token, (await tx.query(sql.readLocked, [name]))[0]);
     },

@@ -1,7 +1,8 @@
 import type * as mysql from 'mysql2/promise';
 import { ConfigurationError } from '../../errors.js';
 import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from '../../shared/validate.js';
-import type { SqlExecutor, StatementResult } from '../types.js';
+import type { SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
+import { abandonable } from './abandonable.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { SecretScope } from '../../shared/redact.js';
@@ -18,6 +19,8 @@ type Queryable = Pick<mysql.Pool, 'query'> | Pick<mysql.PoolConnection, 'query'>
 
 /** What the client waits beyond a server-side bound before it gives up on the connection. */
 const CLIENT_SLACK_MS = 1_000;
+/** Client-side bound of the `KILL` that ends an abandoned transaction's session. */
+const KILL_TIMEOUT_MS = 5_000;
 
 /**
  * MariaDB bounds ONE statement on the server with `SET STATEMENT … FOR` (one round trip):
@@ -84,6 +87,17 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
     return mariadb;
   };
 
+  /**
+   * `KILL`s the session of an abandoned transaction (rolled back by the server, its locks freed).
+   * Bounded; failures are ignored (a frozen server, no privilege): the closed socket ends the
+   * session anyway once the server reads it. Connection ids are not reused while a server runs.
+   */
+  const kill = (threadId: number): void => {
+    void open()
+      .then((p) => runOn(p, `KILL ${Math.trunc(threadId)}`, [], KILL_TIMEOUT_MS))
+      .catch(() => undefined);
+  };
+
   return makeStore({
     dialect: 'mysql',
     secrets,
@@ -95,33 +109,68 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
       const text = (await isMariadb(p)) ? boundedPrefix(timeoutMs) + sql : sql;
       return runOn(p, text, params, timeoutMs);
     },
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const conn = await (await open()).getConnection();
+    transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
+      let conn: mysql.PoolConnection | undefined;
+      let released = false;
       let broken = false;
       // A connection the server kills while idle in our transaction reports an 'error' event;
-      // unhandled it would crash the process. The next statement on it fails anyway.
+      // unhandled it would crash the process. The next statement on it fails anyway. Left
+      // attached on a discarded connection, whose late errors have nobody else to go to.
       const onError = (): void => {
         broken = true;
       };
-      conn.on('error', onError);
-      try {
-        await conn.beginTransaction();
-        const result = await fn(executor('mysql', (sql, params) => runOn(conn, sql, params)));
-        await conn.commit();
-        return result;
-      } catch (error) {
-        try {
-          await conn.rollback();
-        } catch {
-          broken = true;
+      const destroy = (c: mysql.PoolConnection): void => {
+        // mysql2's destroy() takes it out of the pool but only half-closes the socket (FIN) and
+        // waits for the server's: destroy the socket itself, so nothing waits on a frozen server.
+        c.destroy();
+        (c as mysql.PoolConnection & { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      };
+      const discard = (): void => {
+        if (released || conn === undefined) return;
+        released = true;
+        const threadId = (conn as mysql.PoolConnection & { connection?: { threadId?: number | null } }).connection?.threadId;
+        destroy(conn);
+        // The server notices the closed socket only when it next reads it: a statement running or
+        // waiting on a lock goes on, holding its locks (the fence's share lock on the lease row,
+        // which the renewal waits for). End it from another connection; nobody waits.
+        if (typeof threadId === 'number') kill(threadId);
+      };
+      return abandonable('mysqlStore', txOptions?.signal, async (progress) => {
+        conn = await (await open()).getConnection();
+        const c = conn;
+        c.on('error', onError);
+        if (progress.abandoned) {
+          discard();
+          throw new Error('abandoned while connecting');
         }
-        throw error;
-      } finally {
-        conn.removeListener('error', onError);
-        // A connection whose rollback failed is in an unknown state: drop it rather than reuse it.
-        if (broken) conn.destroy();
-        else conn.release();
-      }
+        try {
+          await c.beginTransaction();
+          const result = await fn(executor('mysql', (sql, params) => runOn(c, sql, params)));
+          // Given up on while `fn` was finishing: never COMMIT what the caller was told did not run.
+          if (progress.abandoned) throw new Error('abandoned');
+          progress.commitSent = true;
+          await c.commit();
+          progress.committed = true;
+          return result;
+        } catch (error) {
+          if (!progress.abandoned) {
+            try {
+              await c.rollback();
+            } catch {
+              broken = true;
+            }
+          }
+          throw error;
+        } finally {
+          if (!released) {
+            released = true;
+            c.removeListener('error', onError);
+            // A connection whose rollback failed is in an unknown state: drop it rather than reuse it.
+            if (broken) destroy(c);
+            else c.release();
+          }
+        }
+      }, discard);
     },
     async close() {
       closed = true;

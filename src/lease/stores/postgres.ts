@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { ConfigurationError } from '../../errors.js';
 import { SecretScope } from '../../shared/redact.js';
 import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from '../../shared/validate.js';
-import type { SqlExecutor, StatementResult } from '../types.js';
+import type { SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
+import { abandonable } from './abandonable.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { PgReleaseWatcher } from './pg-release-watcher.js';
@@ -22,6 +23,15 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const LISTEN_STATEMENT_TIMEOUT_MS = 5_000;
 /** What the client waits beyond a server-side bound before it gives up on the connection. */
 const CLIENT_SLACK_MS = 1_000;
+/** Bound of the statement that ends an abandoned transaction's session on the server. */
+const TERMINATE_TIMEOUT_MS = 5_000;
+
+/** The server session of an open transaction: its backend and the transaction's start. */
+interface TxSession {
+  pid: number;
+  /** `now()` of the transaction, which `pg_stat_activity.xact_start` shows while it is open. */
+  xact: string;
+}
 
 function toResult(result: pg.QueryResult): StatementResult {
   return { rows: result.rows as Record<string, unknown>[], changes: result.rowCount ?? 0 };
@@ -102,6 +112,23 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
     });
   });
 
+  /**
+   * Ends the server session of an abandoned transaction, if it is still in that very transaction
+   * (a reused pid in a new session is left alone), rolling it back and freeing its locks. Bounded
+   * on the server; failures are ignored (a frozen server, no privilege to signal backends): the
+   * closed socket ends the session anyway once the server looks at it.
+   */
+  const terminate = (target: TxSession): void => {
+    const text = boundedText(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ? AND xact_start = CAST(? AS timestamptz)',
+      [target.pid, target.xact],
+      TERMINATE_TIMEOUT_MS,
+    );
+    void open()
+      .then((p) => p.query({ text, query_timeout: TERMINATE_TIMEOUT_MS + CLIENT_SLACK_MS } as pg.QueryConfig))
+      .catch(() => undefined);
+  };
+
   return makeStore({
     dialect: 'postgres',
     secrets,
@@ -120,35 +147,73 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       const config: pg.QueryConfig & { query_timeout?: number } = { text: boundedText(sql, params, timeoutMs), query_timeout: timeoutMs + CLIENT_SLACK_MS };
       return toResult(lastResult(await p.query(config)));
     },
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const p = await open();
-      const client = await p.connect();
+    transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
+      let client: pg.PoolClient | undefined;
+      let released = false;
       let broken: Error | undefined;
       // While checked out, a session the server ends (idle_in_transaction_session_timeout,
       // pg_terminate_backend, failover) is reported as an 'error' event on the client, which pg-pool
       // does not listen to then: unhandled, it would crash the process. The pending query fails too.
+      // Left attached on a discarded client, whose late errors have nobody else to go to.
       const onError = (error: Error): void => {
         broken = error;
       };
-      client.on('error', onError);
-      try {
-        await client.query('BEGIN');
-        const tx = executor('postgres', async (sql, params) => toResult(await client.query(toPgPlaceholders(sql, params.length), [...params])));
-        const result = await fn(tx);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackError) {
-          broken = rollbackError as Error;
-        }
-        throw error;
-      } finally {
-        client.removeListener('error', onError);
+      const release = (error: Error | undefined): void => {
+        if (released || client === undefined) return;
+        released = true;
         // Releasing with an error makes the pool discard the connection instead of reusing it.
-        client.release(broken);
-      }
+        client.release(error);
+      };
+      // Abandoned: out of the pool at once, and the socket destroyed rather than ended (a graceful
+      // end waits for the server's goodbye, which a frozen server never sends). The server rolls
+      // the transaction back when it sees the connection gone.
+      let session: TxSession | undefined;
+      const discard = (): void => {
+        if (released || client === undefined) return;
+        const abandoned = client;
+        release(new Error('postgresStore: connection discarded (transaction abandoned)'));
+        (abandoned as pg.PoolClient & { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        // A backend idle in the transaction sees the socket close at once; one running a
+        // statement or waiting on a lock does not until that ends, holding its locks meanwhile
+        // (the fence's among them). Ask the server to end it, on another connection; nobody waits.
+        if (session !== undefined) terminate(session);
+      };
+      return abandonable('postgresStore', txOptions?.signal, async (progress) => {
+        const p = await open();
+        client = await p.connect();
+        const c = client;
+        c.on('error', onError);
+        if (progress.abandoned) {
+          discard();
+          throw new Error('abandoned while connecting');
+        }
+        try {
+          // One round trip: the session's identity comes with BEGIN (see `discard`).
+          const begun = (await c.query('BEGIN; SELECT pg_backend_pid() AS pid, now()::text AS xact')) as unknown as pg.QueryResult[];
+          const identity = begun[1]?.rows[0] as { pid?: unknown; xact?: unknown } | undefined;
+          if (identity !== undefined) session = { pid: Number(identity.pid), xact: String(identity.xact) };
+          const tx = executor('postgres', async (sql, params) => toResult(await c.query(toPgPlaceholders(sql, params.length), [...params])));
+          const result = await fn(tx);
+          // Given up on while `fn` was finishing: never COMMIT what the caller was told did not run.
+          if (progress.abandoned) throw new Error('abandoned');
+          progress.commitSent = true;
+          await c.query('COMMIT');
+          progress.committed = true;
+          return result;
+        } catch (error) {
+          if (!progress.abandoned) {
+            try {
+              await c.query('ROLLBACK');
+            } catch (rollbackError) {
+              broken = rollbackError as Error;
+            }
+          }
+          throw error;
+        } finally {
+          if (!released) c.removeListener('error', onError);
+          release(broken);
+        }
+      }, discard);
     },
     async close() {
       await watcher.close();

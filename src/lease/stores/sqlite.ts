@@ -4,7 +4,8 @@ import { monotonicNow } from '../../shared/clock.js';
 import { ConfigurationError } from '../../errors.js';
 import { LeaseError, StoreBusyError, StoreSchemaError } from '../errors.js';
 import { LEASE_COLUMNS, leaseSql } from '../sql.js';
-import type { SqlExecutor, StatementResult } from '../types.js';
+import type { SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
+import { abandonable } from './abandonable.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { Mutex } from './mutex.js';
@@ -217,37 +218,62 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
         () => whileBusy('sqliteStore: statement', () => exec(app, text, params), deadline, started),
       );
     },
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
       const started = monotonicNow();
       const deadline = started + busyTimeoutMs;
-      const { app, lease } = await ensureOpen();
-      return mutex.runBefore(
-        deadline,
-        () => new StoreBusyError('sqliteStore: starting a transaction (queued behind this process\'s open transaction)', monotonicNow() - started),
-        async () => {
-          await whileBusy('sqliteStore: starting a transaction', () => noWait(app, 'BEGIN IMMEDIATE'), deadline, started);
-          const open: OpenTransaction = { fences: [] };
-          current = open;
-          try {
-            const tx = executor('sqlite', async (text, params) =>
-              isLeaseStatement(text) ? onLease(text, params) : exec(app, text, params),
-            );
-            const result = await fn(tx);
-            const commitStarted = monotonicNow();
-            if (open.fences.length === 0) {
-              await whileBusy('sqliteStore: committing', () => noWait(app, 'COMMIT'), commitStarted + busyTimeoutMs, commitStarted);
-            } else {
-              await whileBusy('sqliteStore: fencing the commit', () => commitFenced(app, lease, open.fences), commitStarted + busyTimeoutMs, commitStarted);
+      // No server to wait on: the transaction is in-process, so giving up on it is a synchronous
+      // ROLLBACK (COMMIT is synchronous too: an abort sees it either done or not begun).
+      let began: Conn | undefined;
+      const discard = (): void => {
+        if (began?.db.inTransaction) began.db.exec('ROLLBACK');
+        began = undefined;
+      };
+      return abandonable('sqliteStore', txOptions?.signal, async (progress) => {
+        const gone = (): Error => new Error('sqliteStore: the transaction was abandoned; this statement was not run');
+        const { app, lease } = await ensureOpen();
+        return mutex.runBefore(
+          deadline,
+          () => new StoreBusyError('sqliteStore: starting a transaction (queued behind this process\'s open transaction)', monotonicNow() - started),
+          async () => {
+            const begin = (): void => {
+              if (progress.abandoned) throw gone();
+              noWait(app, 'BEGIN IMMEDIATE');
+            };
+            await whileBusy('sqliteStore: starting a transaction', begin, deadline, started);
+            began = app;
+            const open: OpenTransaction = { fences: [] };
+            current = open;
+            // After an abandon, a late statement would autocommit outside any transaction.
+            const live = (): void => {
+              if (progress.abandoned) throw gone();
+            };
+            try {
+              const tx = executor('sqlite', async (text, params) => {
+                live();
+                return isLeaseStatement(text) ? onLease(text, params) : exec(app, text, params);
+              });
+              const result = await fn(tx);
+              const commitStarted = monotonicNow();
+              // `committed` is set in the same synchronous step as COMMIT: an abort that comes
+              // before the await resumes must see it.
+              const commit = (): void => {
+                live();
+                if (open.fences.length === 0) noWait(app, 'COMMIT');
+                else commitFenced(app, lease, open.fences);
+                progress.committed = true;
+              };
+              await whileBusy(open.fences.length === 0 ? 'sqliteStore: committing' : 'sqliteStore: fencing the commit', commit, commitStarted + busyTimeoutMs, commitStarted);
+              return result;
+            } catch (error) {
+              if (app.db.inTransaction && !progress.abandoned) app.db.exec('ROLLBACK');
+              throw error;
+            } finally {
+              began = undefined;
+              current = undefined;
             }
-            return result;
-          } catch (error) {
-            if (app.db.inTransaction) app.db.exec('ROLLBACK');
-            throw error;
-          } finally {
-            current = undefined;
-          }
-        },
-      );
+          },
+        );
+      }, discard);
     },
     async afterSchema() {
       const { app, lease } = await ensureOpen();
