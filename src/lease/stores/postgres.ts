@@ -29,7 +29,10 @@ const TERMINATE_TIMEOUT_MS = 5_000;
 /** The server session of an open transaction: its backend and the transaction's start. */
 interface TxSession {
   pid: number;
-  /** `now()` of the transaction, which `pg_stat_activity.xact_start` shows while it is open. */
+  /**
+   * `now()` of the transaction (which `pg_stat_activity.xact_start` shows while it is open) as
+   * exact epoch seconds: independent of the sessions' DateStyle and TimeZone.
+   */
   xact: string;
 }
 
@@ -120,7 +123,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
    */
   const terminate = (target: TxSession): void => {
     const text = boundedText(
-      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ? AND xact_start = CAST(? AS timestamptz)',
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ? AND extract(epoch FROM xact_start) = CAST(? AS numeric)',
       [target.pid, target.xact],
       TERMINATE_TIMEOUT_MS,
     );
@@ -189,7 +192,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
         }
         try {
           // One round trip: the session's identity comes with BEGIN (see `discard`).
-          const begun = (await c.query('BEGIN; SELECT pg_backend_pid() AS pid, now()::text AS xact')) as unknown as pg.QueryResult[];
+          const begun = (await c.query('BEGIN; SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS xact')) as unknown as pg.QueryResult[];
           const identity = begun[1]?.rows[0] as { pid?: unknown; xact?: unknown } | undefined;
           if (identity !== undefined) session = { pid: Number(identity.pid), xact: String(identity.xact) };
           const tx = executor('postgres', async (sql, params) => toResult(await c.query(toPgPlaceholders(sql, params.length), [...params])));
