@@ -199,7 +199,8 @@ for (const kind of [postgres, mariadb]) {
             await ctx.tx.execute(`INSERT INTO ${t.hits} (k) VALUES (?)`, [ctx.idempotencyKey]);
             const [row] = await ctx.tx.query<{ id: number }>(envProbe().sessionIdSql);
             sessions.push(Number(row?.id));
-            await sleep(2_500);
+            // Long past the freeze below, however slowly the calls start on a loaded machine.
+            await sleep(8_000);
             await ctx.tx.query('SELECT 1 AS one');
             return 'committed';
           },
@@ -242,7 +243,9 @@ for (const kind of [postgres, mariadb]) {
 
     it("a statement stuck on a lock: once the callers' time is spent, their slots serve a new call at once (the lease still held), their connections are gone, and their writes never land", async () => {
       const SLOTS = 2;
-      const W = 4000;
+      // Beyond the callers' time: on MariaDB the stuck calls' fence (a share lock on the lease row)
+      // holds up the renewal until they are ended.
+      const W = 6000;
       const sessions: number[] = [];
       let t!: Awaited<ReturnType<typeof setup>>['t'];
       let probe!: PoolProbe;
@@ -269,7 +272,7 @@ for (const kind of [postgres, mariadb]) {
       cleanups.push(async () => {
         if (locked) await releaseLock();
       });
-      const calls = Array.from({ length: SLOTS }, (_, i) => rawRpc(env.url, 'bump', {}, { 'idempotency-key': `bump-${i}`, 'x-hotcold-timeout-ms': '1500' }));
+      const calls = Array.from({ length: SLOTS }, (_, i) => rawRpc(env.url, 'bump', {}, { 'idempotency-key': `bump-${i}`, 'x-hotcold-timeout-ms': '2500' }));
       await until(() => sessions.length === SLOTS, 20_000, 'every slot taken by a call');
       const answers = await Promise.all(calls);
       for (const answer of answers) {

@@ -4,7 +4,7 @@
  * child process.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +61,11 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
   const data = join(dir, 'data');
   const port = await freePort();
   const root = process.getuid?.() === 0 ? ['--user=root'] : [];
-  await run(INSTALL_DB, ['--no-defaults', `--datadir=${data}`, ...root, '--auth-root-authentication-method=normal', '--skip-test-db']);
+  // A temporary directory of its own: two instances bootstrapping at once in the shared /tmp
+  // removed each other's temporary tables ("Unknown table 'mysql.tmp_user_sys'").
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp);
+  await run(INSTALL_DB, ['--no-defaults', `--datadir=${data}`, `--tmpdir=${tmp}`, ...root, '--auth-root-authentication-method=normal', '--skip-test-db']);
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
     child = spawn(
@@ -69,6 +73,7 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
       [
         '--no-defaults',
         `--datadir=${data}`,
+        `--tmpdir=${tmp}`,
         `--port=${port}`,
         '--bind-address=127.0.0.1',
         `--socket=${join(dir, 'sock')}`,
