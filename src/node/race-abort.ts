@@ -1,6 +1,7 @@
 /**
  * Rejects with the signal's reason when it aborts first; the promise itself is left to settle.
- * The node answers at the abort and lets a statement stuck on the database finish whenever it can.
+ * The node answers at the abort; the same abort makes the store discard the transaction's
+ * connection, so a statement stuck on the database fails then rather than holding anything.
  */
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
