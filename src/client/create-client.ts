@@ -456,7 +456,7 @@ class Client implements HotcoldClient {
     // Until a permit is taken while no outage is known: an outage that begins while the call
     // waits for the breaker sends it back to the hold instead of out into the outage.
     for (;;) {
-      if (n > 1 && monitor.gaveUpSince(context.generation)) throw this.waitError('failed', context, n);
+      if (monitor.gaveUpSince(context.generation)) throw this.waitError('failed', context, n);
       if (monitor.holding) {
         const outcome = await monitor.waitForService(context.deadline.at, context.waits);
         if (outcome !== 'ready') throw this.waitError(outcome, context, n);
@@ -480,7 +480,7 @@ class Client implements HotcoldClient {
           if (isRPCException(error)) throw error;
           throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method, attempts: n - 1, cause: error });
         }
-        if (monitor.holding || (n > 1 && monitor.gaveUpSince(context.generation))) {
+        if (monitor.holding || monitor.gaveUpSince(context.generation)) {
           permit.release();
           continue;
         }
