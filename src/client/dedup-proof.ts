@@ -6,9 +6,7 @@
  * serving node may have changed without the client seeing it — the very failure being retried
  * (a 502, a reset, a timeout) names no node. So:
  *
- *   - the failure itself came from the node known to be serving, in the term that advertised
- *     dedup (its own headers say so) → proven;
- *   - otherwise ask the backend's `/health` who serves now: it names the node and term (and a
+ *   - always ask the backend's `/health` who serves now: it must name the node and term (and a
  *     hotcold node sends `X-Hotcold-Dedup` there too). A new identity is reported to the monitor
  *     (a failover: every fact of the old term is forgotten), then the new statement is recorded;
  *     proven only if that node advertises dedup in that term.
@@ -36,11 +34,12 @@ export interface DedupProofContext {
 export type DedupProof = 'proven' | 'not-proven' | 'unreachable';
 
 export async function proveDeduplication(context: DedupProofContext): Promise<DedupProof> {
-  const { monitor, facts, failure } = context;
+  const { monitor, facts } = context;
   const backend = monitor.backend;
-  if (failure.node !== undefined && monitor.isServing(failure.node, failure.epoch) && facts.holds(backend, failure.node, failure.epoch)) {
-    return 'proven';
-  }
+  // Always ask, even when the failure itself came from a node that dedups in its term: behind a
+  // balancer the node receiving the repeat may already be another one (the failure says who
+  // answered then, not who answers next). The probe narrows that window to one round trip; it
+  // cannot close it (docs/client.md, "Learned facts").
   let health: HealthResult;
   try {
     health = await context.transport.health(backend, { timeoutMs: context.probeTimeoutMs, signal: context.signal });
@@ -52,6 +51,9 @@ export async function proveDeduplication(context: DedupProofContext): Promise<De
   if (!health.ok) return health.status >= 400 && health.status < 500 && health.status !== 429 ? 'not-proven' : 'unreachable';
   // A healthy answer from the active node is as good as the monitor's own probe: report it
   // first (a new identity forgets the old term's facts), then record what this term says.
+  // Proof names who: an answer without the node and its term proves nothing about the node
+  // that will receive the repeat (a sidecar or a proxy may answer /health for anyone).
+  if (health.node === undefined || health.epoch === undefined) return 'not-proven';
   monitor.reportAnswer(health.node, health.epoch, monitor.generation);
   if (!monitor.isServing(health.node, health.epoch)) return 'not-proven'; // a deposed node's late word
   facts.record(backend, health.node, health.epoch, health.dedup === true);
