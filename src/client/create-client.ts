@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { Observable, Subject } from 'rxjs';
+import { map, Observable, Subject } from 'rxjs';
 import {
   CallAbortedException,
   ClientClosedException,
@@ -180,7 +180,7 @@ class Client implements HotcoldClient {
       }
     }
     for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (SENSITIVE_HEADER.test(name)) this.secrets.add(value);
+      if (SENSITIVE_HEADER.test(name)) this.secrets.addHeaderValue(value);
     }
     for (const backend of options.backends) {
       const url = new URL(backend);
@@ -207,8 +207,8 @@ class Client implements HotcoldClient {
       maxPending: options.maxPending,
       emit: (event) => this.emit(event),
       listening: () => this.events.observed,
-      onFailover: (event) => this.failovers.next(event),
-      onReconnected: (event) => this.reconnections.next(event),
+      onFailover: (event) => this.failovers.next(this.scrub(event)),
+      onReconnected: (event) => this.reconnections.next(this.scrub(event)),
       onIdentityChange: (backend, identity) => {
         this.breakers.observeIdentity(backend, identity.node, identity.epoch);
         // Learned facts belong to the node and term that stated them (issue 8 §1).
@@ -219,19 +219,26 @@ class Client implements HotcoldClient {
         wait: (backend, signal) => this.pacing.wait(backend, signal),
         defer: (backend, delayMs) => this.pacing.defer(backend, delayMs, this.retry.maxRetryAfterMs),
       },
-      onDisconnect: options.onDisconnect,
-      onReconnect: options.onReconnect,
-      onPermanentFailure: options.onPermanentFailure,
+      // What a server sent (a node name, a message) reaches these callbacks and observables only
+      // scrubbed of this client's secrets: a server may echo a credential anywhere.
+      onDisconnect: options.onDisconnect && ((info) => options.onDisconnect?.(this.scrub(info))),
+      onReconnect: options.onReconnect && ((info) => options.onReconnect?.(this.scrub(info))),
+      onPermanentFailure: options.onPermanentFailure && ((info) => options.onPermanentFailure?.(this.scrub(info))),
     });
 
-    this.state$ = this.monitor.state$.asObservable();
+    this.state$ = this.secrets.empty ? this.monitor.state$.asObservable() : this.monitor.state$.pipe(map((state) => this.scrub(state)));
     this.events$ = this.events.asObservable();
     this.failover$ = this.failovers.asObservable();
     this.reconnected$ = this.reconnections.asObservable();
   }
 
   get state(): ConnectionState {
-    return this.monitor.state$.value;
+    return this.scrub(this.monitor.state$.value);
+  }
+
+  /** `value` deep-scrubbed of this client's literal secrets (as is, when it has none). */
+  private scrub<T>(value: T): T {
+    return this.secrets.empty ? value : (redactDeep(value, this.secrets) as T);
   }
 
   get closed(): boolean {
@@ -698,7 +705,7 @@ class Client implements HotcoldClient {
 
   private emit(event: ClientEvent): void {
     if (!this.events.observed) return;
-    this.events.next(this.secrets.empty ? event : (redactDeep(event, this.secrets) as ClientEvent));
+    this.events.next(this.scrub(event));
   }
 
   private emitRetry(method: string, event: RetryEvent): void {

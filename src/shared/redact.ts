@@ -22,12 +22,19 @@ const PATTERNS: ReadonlyArray<[RegExp, string]> = [
 /** Object keys whose value is a credential whatever it looks like. */
 const SENSITIVE_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|password|passwd|pwd|secret|token|api[_-]?key|access[_-]?token|refresh[_-]?token)$/i;
 
+/** Secrets shorter than this are scrubbed only where they stand alone (see scrubLiterals). */
+const SHORT_SECRET = 6;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** How deep {@link redactDeep} walks before it summarises the rest (server payloads can nest). */
 const MAX_DEPTH = 8;
 
 /**
- * The literal secrets of one owner. Short values (under 4 characters) are ignored: scrubbing them
- * would mangle ordinary text.
+ * The literal secrets of one owner, in every form a server may echo them (plain, percent-encoded,
+ * percent-decoded). Short values are scrubbed only where they stand alone.
  */
 export class SecretScope {
   private readonly secrets = new Set<string>();
@@ -35,14 +42,29 @@ export class SecretScope {
 
   /** Adds a secret (and its percent-decoded form, as it appears in URLs). */
   add(secret: string | undefined | null): void {
-    if (typeof secret !== 'string' || secret.length < 4) return;
+    if (typeof secret !== 'string' || secret.length === 0) return;
     this.frozen = undefined;
+    // The forms a server may echo it in: as given, percent-decoded, percent-encoded.
     this.secrets.add(secret);
     try {
-      const decoded = decodeURIComponent(secret);
-      if (decoded !== secret && decoded.length >= 4) this.secrets.add(decoded);
+      this.secrets.add(decodeURIComponent(secret));
     } catch {
       // Not percent-encoded: the raw form is enough.
+    }
+    this.secrets.add(encodeURIComponent(secret));
+  }
+
+  /**
+   * Adds a credential-bearing header's value and the parts a server may echo alone: the token
+   * after an auth scheme (`Bearer x` → `x`) and each cookie's value (`sid=x; t=y` → `x`, `y`).
+   */
+  addHeaderValue(value: string): void {
+    this.add(value);
+    const scheme = /^\s*[A-Za-z][\w-]*\s+(\S+)\s*$/.exec(value);
+    if (scheme?.[1] !== undefined) this.add(scheme[1]);
+    for (const part of value.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) this.add(part.slice(eq + 1).trim());
     }
   }
 
@@ -88,8 +110,13 @@ export class SecretScope {
   /** @internal Used by {@link redactText}. */
   scrubLiterals(text: string): string {
     let out = text;
-    for (const secret of this.secrets) {
-      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    // Longest first, so a secret's encoded form is not half-replaced by the plain one.
+    for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) {
+      if (!out.includes(secret)) continue;
+      if (secret.length >= SHORT_SECRET) out = out.split(secret).join(REDACTED);
+      // A short secret (a 3-character password) is replaced only where it stands alone, so that
+      // ordinary words containing it are not mangled.
+      else out = out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(secret)}(?![A-Za-z0-9])`, 'g'), REDACTED);
     }
     return out;
   }
@@ -136,7 +163,8 @@ function walk(value: unknown, scope: SecretScope | undefined, depth: number, see
     if (value instanceof Error) return { name: value.name, message: redactText(value.message, scope) };
     const out: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(value)) {
-      out[key] = SENSITIVE_KEY.test(key) && v !== null && v !== undefined ? REDACTED : walk(v, scope, depth + 1, seen);
+      // Keys are server text too: a payload may use a credential as a key.
+      out[redactText(key, scope)] = SENSITIVE_KEY.test(key) && v !== null && v !== undefined ? REDACTED : walk(v, scope, depth + 1, seen);
     }
     return out;
   } finally {

@@ -57,7 +57,7 @@ function answerHeaders(h: HeaderBag): AnswerHeaders {
 
 export function createAxiosTransport(options: AxiosTransportOptions = {}, secrets = new SecretScope()): AxiosTransport {
   const o = resolveTransportOptions(options);
-  for (const secret of o.secrets) secrets.add(secret);
+  for (const secret of o.secrets) secrets.addHeaderValue(secret);
   const ownsAgents = o.axios === undefined;
   // `timeout` on an agent closes its idle (free) sockets only, and lets a server's shorter
   // `Keep-Alive: timeout=` hint win: the client closes before the server can race it.

@@ -104,3 +104,94 @@ describe('secrets echoed by the server', () => {
     expect(error.message).toContain('you sent tok-echoed-5150-abcdef');
   });
 });
+
+/** A server that answers every call with whatever `answer` returns (status, headers, JSON body). */
+async function scriptedServer(
+  answer: (id: number) => { status: number; headers?: Record<string, string>; body: unknown },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const s = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      const id = req.url === '/health' ? 0 : (JSON.parse(body) as { id: number }).id;
+      const a = answer(id);
+      res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers ?? {}) });
+      res.end(JSON.stringify(a.body));
+    });
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+    close: () => new Promise((r) => s.close(() => r())),
+  };
+}
+
+describe('secrets echoed in other forms', () => {
+  const SHORT = 'p9#';
+  const ODD = 'tok_S3cr3t+Value/42=';
+
+  it('as an object key, percent-encoded, or a short password standing alone: scrubbed everywhere it leaves', async () => {
+    const cases: Array<{ options: Partial<Parameters<typeof createClient>[0]>; error: unknown; secret: string }> = [
+      { options: { auth: { bearer: ODD } }, error: { code: 1, message: 'x', data: { [ODD]: 'seen' } }, secret: ODD },
+      { options: { auth: { bearer: ODD } }, error: { code: 1, message: 'x', data: { echo: encodeURIComponent(ODD) } }, secret: encodeURIComponent(ODD) },
+      { options: { auth: { username: 'u', password: SHORT } }, error: { code: 1, message: `bad password ${SHORT}` }, secret: SHORT },
+      { options: { headers: { Cookie: 'sid=cookie-val-777; theme=dark' } }, error: { code: 1, message: 'x', data: 'your session cookie-val-777 expired' }, secret: 'cookie-val-777' },
+    ];
+    for (const c of cases) {
+      const s = await scriptedServer((id) => ({ status: 200, body: { jsonrpc: '2.0', id, error: c.error } }));
+      const client = createClient({ url: s.url, breaker: false, ...c.options } as Parameters<typeof createClient>[0]);
+      try {
+        const error = await client.call('x', {}).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RemoteCallException);
+        expect(printed(error)).not.toContain(c.secret);
+      } finally {
+        await client.close();
+        await s.close();
+      }
+    }
+  });
+
+  it('a secret a server sends as its node name never reaches state$, failover$, reconnected$ or the callbacks', async () => {
+    let node = 'plain-node';
+    let epoch = 1;
+    let down = false;
+    type Answer = { status: number; headers?: Record<string, string>; body: unknown };
+    const s = await scriptedServer((id): Answer =>
+      down
+        ? { status: 503, headers: { 'x-hotcold-not-forwarded': '1' }, body: { error: 'no server' } }
+        : {
+            status: 200,
+            headers: { 'x-hotcold-node': node, 'x-hotcold-epoch': String(epoch) },
+            body: id === 0 ? { status: 'active', node, epoch } : { jsonrpc: '2.0', id, result: 'ok' },
+          },
+    );
+    const seen: unknown[] = [];
+    const client = createClient({
+      url: s.url,
+      auth: { bearer: ODD },
+      methods: { ping: { idempotent: true } },
+      reconnect: { minDelayMs: 5, maxDelayMs: 20, probeTimeoutMs: 500 },
+      onReconnect: (info) => seen.push(info),
+    });
+    try {
+      client.state$.subscribe((st) => seen.push(st));
+      client.failover$.subscribe((f) => seen.push(f));
+      client.reconnected$.subscribe((r) => seen.push(r));
+      await client.call('ping');
+      down = true;
+      const pending = client.call('ping');
+      await new Promise((r) => setTimeout(r, 100));
+      node = ODD; // the new "node" echoes the credential as its name
+      epoch = 2;
+      down = false;
+      await pending;
+      seen.push(client.state);
+      const text = JSON.stringify(seen);
+      expect(text).not.toContain(ODD);
+      expect(text).toContain('[REDACTED]');
+    } finally {
+      await client.close();
+      await s.close();
+    }
+  });
+});
