@@ -93,7 +93,7 @@ export interface ClientOptions {
    * shorter than the idle timeout of every server and balancer in the path, or a call sent on a
    * socket the server is just closing fails as "maybe executed". A server's shorter
    * `Keep-Alive: timeout=N` hint wins. Not with your own `axios` instance (configure its agent).
-   * @default 4000
+   * @default 1500
    */
   idleSocketTimeoutMs?: number;
   onDisconnect?: (info: DisconnectInfo) => void;

@@ -39,13 +39,13 @@ export interface AxiosTransportOptions {
    * end before the server or balancer closes its side, or a call sent on the socket just as the
    * server closes it fails as "maybe executed". A shorter `Keep-Alive: timeout=N` hint from the
    * server wins (less one second, as Node's agent does). Only for the transport's own agent.
-   * @default 4000 — below Node's 5 s server default, HAProxy's and nginx's usual keep-alive timeouts
+   * @default 1500 — below the common idle timeouts of servers that send no hint (gunicorn 2 s, Node and Apache 5 s)
    */
   idleSocketTimeoutMs?: number;
 }
 
 /** The default of {@link AxiosTransportOptions.idleSocketTimeoutMs}. */
-export const DEFAULT_IDLE_SOCKET_TIMEOUT_MS = 4000;
+export const DEFAULT_IDLE_SOCKET_TIMEOUT_MS = 1500;
 
 export interface ResolvedTransportOptions {
   axios: AxiosInstance | undefined;
