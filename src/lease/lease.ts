@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { redactText } from '../shared/redact.js';
 import { monotonicNow } from '../shared/clock.js';
+import { setTimer, type TimerHandle } from '../shared/timer.js';
 import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, type LeaseLostReason } from './errors.js';
 import { resolveLeaseOptions, type ResolvedLeaseOptions } from './options.js';
 import { toRecord } from './record.js';
 import { runStatement } from './run-statement.js';
-import { selfFencingDeadline, renewRetryDelay } from './self-fencing.js';
+import { selfFencingDeadline, renewalTimeout, renewRetryDelay } from './self-fencing.js';
 import { leaseSql, type LeaseSql } from './sql.js';
 import type {
   HeldLease,
@@ -357,13 +358,15 @@ class LeaseEngine implements Lease {
       return;
     }
     const sentAt = monotonicNow();
+    const retryDelay = renewRetryDelay(this.options.updateInterval, this.options.waitInterval);
     let result: StatementResult;
     try {
-      result = await this.statement(this.sql.renew, [this.options.waitInterval, this.name, this.holderId, tenure.token]);
+      const timeoutMs = renewalTimeout(sentAt, tenure.deadline, this.options.statementTimeoutMs, retryDelay);
+      result = await this.statement(this.sql.renew, [this.options.waitInterval, this.name, this.holderId, tenure.token], timeoutMs);
     } catch (error) {
       if (this.tenure !== tenure) return;
       tenure.failures += 1;
-      tenure.nextRenewAt = monotonicNow() + renewRetryDelay(this.options.updateInterval, this.options.waitInterval);
+      tenure.nextRenewAt = monotonicNow() + retryDelay;
       this.emit({ type: 'renew-failed', token: tenure.token, error: errorText(error), consecutive: tenure.failures });
       return;
     }
@@ -436,18 +439,17 @@ class LeaseEngine implements Lease {
     return row === undefined ? null : toRecord(this.name, row);
   }
 
-  /** Runs one lease statement with the statement timeout, on the store's autocommit path if any. */
-  private async statement(sql: string, params: readonly unknown[]): Promise<StatementResult> {
-    const timeoutMs = this.options.statementTimeoutMs;
+  /** Runs one lease statement with a timeout (default `statementTimeoutMs`), on the store's autocommit path if any. */
+  private async statement(sql: string, params: readonly unknown[], timeoutMs = this.options.statementTimeoutMs): Promise<StatementResult> {
     const running = runStatement(this.store, sql, params, timeoutMs);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new LeaseTimeoutError('lease statement', timeoutMs)), timeoutMs);
+      timer = setTimer(() => reject(new LeaseTimeoutError('lease statement', timeoutMs)), timeoutMs);
     });
     try {
       return await Promise.race([running, timeout]);
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
       // A statement abandoned by the timeout may still fail later: never an unhandled rejection.
       running.catch(() => undefined);
     }
