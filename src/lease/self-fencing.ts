@@ -47,9 +47,11 @@ export function renewRetryDelay(updateInterval: number, waitInterval: number): n
 }
 
 /**
- * How long one renewal sent at monotonic `sentAt` may wait for its answer, in ms: until one retry
- * slot (`retryDelay`) before the `deadline` it is meant to extend, and never less than
- * `statementTimeoutMs`; `statementTimeoutMs` when there is no deadline (self-fencing disabled).
+ * How long one renewal sent at monotonic `sentAt` may wait for its answer, in ms: until there is
+ * just room for one retry before the `deadline` it is meant to extend (`retryDelay` to wait, as
+ * long again to run), and never less than `statementTimeoutMs`; `statementTimeoutMs` when there is
+ * no deadline (self-fencing disabled). The retry is what is left for a renewal stuck on a dead
+ * connection.
  *
  * Why not `statementTimeoutMs` alone: a renewal legitimately waits for the fenced transactions that
  * are running (InnoDB share locks, SQLite's one connection), and giving up on the client does not
@@ -62,5 +64,5 @@ export function renewRetryDelay(updateInterval: number, waitInterval: number): n
 export function renewalTimeout(sentAt: number, deadline: number, statementTimeoutMs: number, retryDelay: number): number {
   if (!Number.isFinite(deadline)) return statementTimeoutMs;
   // Drivers arm the timeout with Node's timers, which fire at once above 2^31−1 ms.
-  return Math.min(MAX_TIMER_DELAY_MS, Math.max(statementTimeoutMs, Math.floor(deadline - sentAt - retryDelay)));
+  return Math.min(MAX_TIMER_DELAY_MS, Math.max(statementTimeoutMs, Math.floor(deadline - sentAt - 2 * retryDelay)));
 }

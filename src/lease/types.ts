@@ -135,7 +135,7 @@ export interface LeaseOptions {
   mode?: LeaseMode;
   /**
    * Cap for each lease statement, in ms; must end before the self-fencing deadline. A renewal
-   * waits longer — until one retry slot before the deadline it would extend — since it may queue
+   * waits longer — until just one retry still fits before the deadline it would extend — since it may queue
    * behind running fenced transactions and the database commits it even if the client gives up.
    * Default: the smallest of `updateInterval`, half the slack between a renewal and its deadline,
    * and 5000 ms.
