@@ -7,7 +7,7 @@ import { asPermanentStoreError } from './permanent-errors.js';
 import { resolveLeaseOptions, type ResolvedLeaseOptions } from './options.js';
 import { toRecord } from './record.js';
 import { runStatement } from './run-statement.js';
-import { deadlineFromRead, selfFencingDeadline, renewRetryDelay } from './self-fencing.js';
+import { deadlineFromRead, renewalTimeout, selfFencingDeadline, renewRetryDelay } from './self-fencing.js';
 import { leaseSql, type LeaseSql } from './sql.js';
 import type {
   HeldLease,
@@ -407,13 +407,15 @@ class LeaseEngine implements Lease {
       return;
     }
     const sentAt = this.clock.now();
+    const retryDelay = renewRetryDelay(this.options.updateInterval, this.options.waitInterval);
     let result: StatementResult;
     try {
-      result = await this.statement(this.sql.renew, [this.options.waitInterval, this.name, this.holderId, tenure.token]);
+      const timeoutMs = renewalTimeout(sentAt, tenure.deadline, this.options.statementTimeoutMs, retryDelay);
+      result = await this.statement(this.sql.renew, [this.options.waitInterval, this.name, this.holderId, tenure.token], timeoutMs);
     } catch (error) {
       if (this.tenure !== tenure) return;
       tenure.failures += 1;
-      tenure.nextRenewAt = this.clock.now() + renewRetryDelay(this.options.updateInterval, this.options.waitInterval);
+      tenure.nextRenewAt = this.clock.now() + retryDelay;
       this.emit({ type: 'renew-failed', token: tenure.token, error: errorText(error, this.store), consecutive: tenure.failures });
       return;
     }
@@ -486,9 +488,8 @@ class LeaseEngine implements Lease {
     return row === undefined ? null : toRecord(this.name, row);
   }
 
-  /** Runs one lease statement with the statement timeout, on the store's autocommit path if any. */
-  private async statement(sql: string, params: readonly unknown[]): Promise<StatementResult> {
-    const timeoutMs = this.options.statementTimeoutMs;
+  /** Runs one lease statement with a timeout (default `statementTimeoutMs`), on the store's autocommit path if any. */
+  private async statement(sql: string, params: readonly unknown[], timeoutMs = this.options.statementTimeoutMs): Promise<StatementResult> {
     const running = runStatement(this.store, sql, params, timeoutMs);
     let timer: TimerHandle | undefined;
     const timeout = new Promise<never>((_, reject) => {

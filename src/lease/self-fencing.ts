@@ -14,6 +14,8 @@
  *
  * With the defaults (40 s) the margin is 42 ms; with 500 ms it is 2.5 ms.
  */
+import { MAX_TIMER_DELAY_MS } from '../shared/timer.js';
+
 export const CLOCK_DRIFT = 1e-3;
 export const FIXED_MARGIN_MS = 2;
 
@@ -63,4 +65,25 @@ export function earliestTakeover(sentAt: number, waitInterval: number): number {
 /** Delay before retrying a failed renewal: several tries fit before the deadline. */
 export function renewRetryDelay(updateInterval: number, waitInterval: number): number {
   return Math.max(5, Math.min(updateInterval, (selfFencingSpan(waitInterval) - updateInterval) / 4, updateInterval / 4));
+}
+
+/**
+ * How long one renewal sent at monotonic `sentAt` may wait for its answer, in ms: until there is
+ * just room for one retry before the `deadline` it is meant to extend (`retryDelay` to wait, as
+ * long again to run), and never less than `statementTimeoutMs`; `statementTimeoutMs` when there is
+ * no deadline (self-fencing disabled). The retry is what is left for a renewal stuck on a dead
+ * connection.
+ *
+ * Why not `statementTimeoutMs` alone: a renewal legitimately waits for the fenced transactions that
+ * are running (InnoDB share locks, SQLite's one connection), and giving up on the client does not
+ * stop it — the database still runs and commits it. A short timeout therefore throws away an
+ * acknowledgement that would have extended the tenure, the retry queues behind the abandoned
+ * statement, and under load the holder fences itself while its renewals keep succeeding. Waiting
+ * is safe: only an acknowledgement moves the deadline, measured from the send time.
+ * Capped at {@link MAX_TIMER_DELAY_MS}.
+ */
+export function renewalTimeout(sentAt: number, deadline: number, statementTimeoutMs: number, retryDelay: number): number {
+  if (!Number.isFinite(deadline)) return statementTimeoutMs;
+  // Drivers arm the timeout with Node's timers, which fire at once above 2^31−1 ms.
+  return Math.min(MAX_TIMER_DELAY_MS, Math.max(statementTimeoutMs, Math.floor(deadline - sentAt - 2 * retryDelay)));
 }

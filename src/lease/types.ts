@@ -157,8 +157,11 @@ export interface LeaseOptions {
   /** `cold`: acquire when asked, waiting out a live holder. `warm`: stay a standby and take over on expiry. */
   mode?: LeaseMode;
   /**
-   * Cap for each lease statement; must end before the self-fencing deadline. Default: the smallest
-   * of `updateInterval`, half the slack between a renewal and its deadline, and 5000 ms.
+   * Cap for each lease statement, in ms; must end before the self-fencing deadline. A renewal
+   * waits longer — until just one retry still fits before the deadline it would extend — since it may queue
+   * behind running fenced transactions and the database commits it even if the client gives up.
+   * Default: the smallest of `updateInterval`, half the slack between a renewal and its deadline,
+   * and 5000 ms.
    */
   statementTimeoutMs?: number;
   /**
