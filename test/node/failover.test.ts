@@ -175,7 +175,8 @@ function renewalBehindFencedTransaction(db: string | undefined, renewalWaits: bo
 
 describe('planned switchover under load on SQLite', () => {
   switchoverUnderLoad(undefined);
-  renewalBehindFencedTransaction(undefined, true);
+  // The lease row lives in a file of its own: a renewal never waits for the application's lock.
+  renewalBehindFencedTransaction(undefined, false);
 });
 describe.runIf(await databaseAvailable('postgres'))('planned switchover under load on PostgreSQL', () => {
   switchoverUnderLoad(PG_URL);
