@@ -5,6 +5,7 @@ import type { SqlExecutor, StatementResult } from '../types.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { SecretScope } from '../../shared/redact.js';
+import { driverTimeoutMs, mariadbStatementTime, mariadbTimeoutSeconds } from '../db-timeouts.js';
 
 export interface MysqlStoreOptions {
   /** Lease table; default `hotcold_lease`. */
@@ -26,13 +27,13 @@ const CLIENT_SLACK_MS = 1_000;
  * whole seconds. MySQL has no `SET STATEMENT`: there the client-side timeout alone bounds it.
  */
 function boundedPrefix(timeoutMs: number): string {
-  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  return `SET STATEMENT innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${(Math.max(1, timeoutMs) / 1000).toFixed(3)} FOR `;
+  const seconds = mariadbTimeoutSeconds(timeoutMs);
+  return `SET STATEMENT innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${mariadbStatementTime(timeoutMs)} FOR `;
 }
 
 async function runOn(target: Queryable, sql: string, params: readonly unknown[], timeoutMs?: number): Promise<StatementResult> {
   const options: mysql.QueryOptions = { sql };
-  if (timeoutMs !== undefined) options.timeout = timeoutMs + CLIENT_SLACK_MS;
+  if (timeoutMs !== undefined) options.timeout = driverTimeoutMs(timeoutMs + CLIENT_SLACK_MS);
   const [result] = await target.query(options, [...params]);
   if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], changes: 0 };
   return { rows: [], changes: (result as mysql.ResultSetHeader).affectedRows };

@@ -7,6 +7,7 @@ import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { PgReleaseWatcher } from './pg-release-watcher.js';
 import { inlinePgParams, toPgPlaceholders } from './placeholders.js';
+import { driverTimeoutMs, pgTimeoutMs } from '../db-timeouts.js';
 
 export interface PostgresStoreOptions {
   /** Lease table; default `hotcold_lease`. */
@@ -36,7 +37,7 @@ function toResult(result: pg.QueryResult): StatementResult {
  * own statements only carry strings and numbers).
  */
 function boundedText(sql: string, params: readonly unknown[], timeoutMs: number): string {
-  const ms = Math.max(1, Math.floor(timeoutMs));
+  const ms = pgTimeoutMs(timeoutMs);
   return `SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms}; ${inlinePgParams(sql, params)}`;
 }
 
@@ -117,7 +118,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       if (timeoutMs === undefined) return toResult(await p.query(toPgPlaceholders(sql, params.length), [...params]));
       // The server ends the statement at its bound; the client timeout (on which pg discards the
       // connection) is only the backstop for a server that does not answer at all.
-      const config: pg.QueryConfig & { query_timeout?: number } = { text: boundedText(sql, params, timeoutMs), query_timeout: timeoutMs + CLIENT_SLACK_MS };
+      const config: pg.QueryConfig & { query_timeout?: number } = { text: boundedText(sql, params, timeoutMs), query_timeout: driverTimeoutMs(timeoutMs + CLIENT_SLACK_MS) };
       return toResult(lastResult(await p.query(config)));
     },
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
