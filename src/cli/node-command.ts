@@ -38,6 +38,9 @@ import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
 import { setTimer } from '../shared/timer.js';
 
+/** What the shutdown may take beyond the drain: releasing the lease (a statement bound, at most 5 s, + 1 s) and closing the store (2 × CLOSE_BOUND_MS), with room to spare. */
+const SHUTDOWN_GRACE_MS = 15_000;
+
 const HELP = `usage: hotcold node --db URL [--port N] [--host H] [--machine NAME]
                     [--update-interval MS] [--wait-interval MS] [--mode warm|cold] [--app ledger]
                     [--table NAME] [--lease-name NAME] [--prefix NAME] [--dedup-table NAME]
@@ -193,6 +196,13 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   }
   const { signal } = outcome;
   line({ event: 'draining', signal });
+  // Armed BEFORE anything is awaited: a supervisor's stop must end the process even if a step of
+  // the shutdown (a release, a pool's end) waits on a frozen database. Each step is bounded on its
+  // own; this is the backstop for the whole.
+  setTimer(() => {
+    process.stderr.write(`hotcold node: shutdown did not finish within ${drainTimeoutMs + SHUTDOWN_GRACE_MS} ms; exiting\n`);
+    process.exit(1);
+  }, drainTimeoutMs + SHUTDOWN_GRACE_MS).unref();
   await node.stop({ drain: true, timeoutMs: drainTimeoutMs });
   await shutdown();
   line({ event: 'stopped', code: 0 });

@@ -4,6 +4,7 @@ import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from 
 import type { SqlExecutor, StatementResult } from '../types.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
+import { endWithin, type Destroyable } from './bounded-close.js';
 import { SecretScope } from '../../shared/redact.js';
 import { driverTimeoutMs, mariadbStatementTime, mariadbTimeoutSeconds } from '../db-timeouts.js';
 
@@ -12,6 +13,12 @@ export interface MysqlStoreOptions {
   table?: string;
   /** Pool size when the store opens its own pool from a URI; default 10. */
   connectionLimit?: number;
+  /**
+   * Longest wait (ms) for a new connection (TCP connect + handshake) when the store opens its own
+   * pool; capped at 2^31−1 ms.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
 }
 
 type MysqlModule = typeof mysql;
@@ -44,9 +51,10 @@ async function runOn(target: Queryable, sql: string, params: readonly unknown[],
  * its own pool; with a mysql2/promise `Pool` it uses it and leaves it open.
  */
 export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOptions = {}): SqlLeaseStore {
-  rejectUnknownKeys('', options, ['table', 'connectionLimit']);
+  rejectUnknownKeys('', options, ['table', 'connectionLimit', 'connectTimeoutMs']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const connectionLimit = requirePositiveInteger('connectionLimit', options.connectionLimit ?? 10);
+  const connectTimeout = driverTimeoutMs(requirePositiveInteger('connectTimeoutMs', options.connectTimeoutMs ?? 10_000));
   const owned = typeof uriOrPool === 'string';
   const secrets = new SecretScope();
   if (owned) {
@@ -59,13 +67,21 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
   let pool: mysql.Pool | undefined = owned ? undefined : uriOrPool;
   let opening: Promise<mysql.Pool> | undefined;
   let closed = false;
+  // Sockets of the pool's connections, so that close() can tear down one stuck on a frozen server.
+  const sockets = new Set<Destroyable & NodeJS.EventEmitter>();
   const open = (): Promise<mysql.Pool> => {
     if (closed) return Promise.reject(new Error('mysqlStore is closed'));
     if (pool) return Promise.resolve(pool);
     opening ??= loadDriver<MysqlModule>('mysql2/promise', 'mysqlStore').then((driver) => {
       // mysql2 does not know the mariadb: scheme; the wire protocol is the same.
       const uri = (uriOrPool as string).replace(/^mariadb:/i, 'mysql:');
-      const created = driver.createPool({ uri, connectionLimit, timezone: 'Z' });
+      const created = driver.createPool({ uri, connectionLimit, connectTimeout, timezone: 'Z' });
+      created.on('connection', (connection) => {
+        const socket = (connection as unknown as { stream?: Destroyable & NodeJS.EventEmitter }).stream;
+        if (!socket) return;
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      });
       pool = created;
       return created;
     });
@@ -128,7 +144,7 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
       closed = true;
       if (owned) {
         const p = pool ?? (opening ? await opening.catch(() => undefined) : undefined);
-        await p?.end();
+        if (p) await endWithin(() => p.end(), () => sockets.forEach((socket) => socket.destroy()));
       }
     },
   });

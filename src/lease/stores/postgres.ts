@@ -6,6 +6,8 @@ import type { SqlExecutor, StatementResult } from '../types.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { PgReleaseWatcher } from './pg-release-watcher.js';
+import { endWithin } from './bounded-close.js';
+import { destroyClient } from './pg-destroy.js';
 import { inlinePgParams, toPgPlaceholders } from './placeholders.js';
 import { driverTimeoutMs, pgTimeoutMs } from '../db-timeouts.js';
 
@@ -14,11 +16,17 @@ export interface PostgresStoreOptions {
   table?: string;
   /** Pool size when the store opens its own pool from a connection string; default 10. */
   max?: number;
+  /**
+   * Longest wait (ms) for a new connection (TCP connect + start-up) when the store opens its own
+   * pool or its LISTEN session; capped at 2^31−1 ms.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
 }
 
 type PgModule = typeof pg;
 
-const CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Bound of each statement on the LISTEN session (LISTEN itself returns at once). */
 const LISTEN_STATEMENT_TIMEOUT_MS = 5_000;
 /** What the client waits beyond a server-side bound before it gives up on the connection. */
@@ -50,9 +58,10 @@ function lastResult(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult {
  * with a `pg.Pool` it uses it and leaves it open.
  */
 export function postgresStore(connectionStringOrPool: string | pg.Pool, options: PostgresStoreOptions = {}): SqlLeaseStore {
-  rejectUnknownKeys('', options, ['table', 'max']);
+  rejectUnknownKeys('', options, ['table', 'max', 'connectTimeoutMs']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const max = requirePositiveInteger('max', options.max ?? 10);
+  const connectTimeoutMs = driverTimeoutMs(requirePositiveInteger('connectTimeoutMs', options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
   const owned = typeof connectionStringOrPool === 'string';
   const secrets = new SecretScope();
   if (owned) {
@@ -65,6 +74,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
   let pool: pg.Pool | undefined = owned ? undefined : connectionStringOrPool;
   let opening: Promise<pg.Pool> | undefined;
   let closed = false;
+  const clients = new Set<pg.Client>();
   const open = (): Promise<pg.Pool> => {
     if (closed) return Promise.reject(new Error('postgresStore is closed'));
     if (pool) return Promise.resolve(pool);
@@ -74,11 +84,14 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
         max,
         application_name: 'hotcold',
         // Without it a connect to an unreachable host waits for the OS TCP timeout (minutes).
-        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+        connectionTimeoutMillis: connectTimeoutMs,
       });
       // An idle connection killed by the server (failover, pg_terminate_backend) is reported here;
       // unhandled it would crash the process. The next checkout simply opens a new connection.
       created.on('error', () => undefined);
+      // Known so that close() can tear down a connection stuck on a frozen server.
+      created.on('connect', (client) => clients.add(client));
+      created.on('remove', (client) => clients.delete(client));
       pool = created;
       return created;
     });
@@ -96,7 +109,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       : (p as pg.Pool & { options: pg.ClientConfig }).options;
     return new driverModule.Client({
       ...settings,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      connectionTimeoutMillis: connectTimeoutMs,
       statement_timeout: LISTEN_STATEMENT_TIMEOUT_MS,
       lock_timeout: LISTEN_STATEMENT_TIMEOUT_MS,
       query_timeout: LISTEN_STATEMENT_TIMEOUT_MS + CLIENT_SLACK_MS,
@@ -152,11 +165,11 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       }
     },
     async close() {
-      await watcher.close();
       closed = true;
+      await watcher.close();
       if (owned) {
         const p = pool ?? (opening ? await opening.catch(() => undefined) : undefined);
-        await p?.end();
+        if (p) await endWithin(() => p.end(), () => clients.forEach(destroyClient));
       }
     },
   });
