@@ -27,7 +27,9 @@
  *   {"event":"node","status":"active|standby|draining|lost|stopped","token":N?}  on every node status change
  *   {"event":"draining","signal":"SIGTERM"}  then  {"event":"stopped","code":0}
  * SIGTERM or SIGINT: graceful drain (health → draining, in-flight calls finish, lease released),
- * then exit 0. A second signal exits at once with code 1.
+ * then exit 0. A second signal exits at once with code 1. If the shutdown has not finished
+ * --drain-timeout + 15 s after the signal (each step is bounded; this is the backstop, e.g. for a
+ * frozen database), the process exits with code 1.
  */
 import { hostname } from 'node:os';
 import { ConfigurationError } from '../errors.js';
