@@ -166,11 +166,15 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
     },
     async close() {
       closed = true;
-      await watcher.close();
-      if (owned) {
+      const endPool = async (): Promise<void> => {
+        if (!owned) return;
         const p = pool ?? (opening ? await opening.catch(() => undefined) : undefined);
-        if (p) await endWithin(() => p.end(), () => clients.forEach(destroyClient));
-      }
+        // pg-pool announces a client only once connected; one still connecting to a frozen server
+        // (up to the connect timeout) is in its internal list, which end() waits for as well.
+        const pending = (): pg.Client[] => (p as unknown as { _clients?: pg.Client[] } | undefined)?._clients ?? [];
+        if (p) await endWithin(() => p.end(), () => new Set([...clients, ...pending()]).forEach(destroyClient));
+      };
+      await Promise.all([watcher.close(), endPool()]);
     },
   });
 }
