@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigurationError } from '../errors.js';
-import { promoteLease, releaseLeaseHolder, leaseStatus, type LeaseStatusReport } from '../lease/admin.js';
+import { ADMIN_STATEMENT_TIMEOUT_MS, promoteLease, releaseLeaseHolder, leaseStatus, type LeaseStatusReport } from '../lease/admin.js';
 import { storeFromUrl } from '../lease/store-from-url.js';
 import type { LeaseStore } from '../lease/types.js';
 import { redactText, redactUrl } from '../shared/redact.js';
@@ -127,7 +127,8 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
   try {
     requireNonEmptyString('db', flags.db || undefined);
     requireNonEmptyString('name', flags.name);
-    store = storeFromUrl(flags.db, flags.table === undefined ? {} : { table: flags.table });
+    // The operator bound covers opening the connection too, not only the statement.
+    store = storeFromUrl(flags.db, { ...(flags.table === undefined ? {} : { table: flags.table }), connectTimeoutMs: ADMIN_STATEMENT_TIMEOUT_MS });
   } catch (error) {
     if (error instanceof ConfigurationError) {
       process.stderr.write(`hotcold lease: ${error.message}\n`);

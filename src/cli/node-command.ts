@@ -27,7 +27,9 @@
  *   {"event":"node","status":"active|standby|draining|lost|stopped","token":N?}  on every node status change
  *   {"event":"draining","signal":"SIGTERM"}  then  {"event":"stopped","code":0}
  * SIGTERM or SIGINT: graceful drain (health → draining, in-flight calls finish, lease released),
- * then exit 0. A second signal exits at once with code 1.
+ * then exit 0. A second signal exits at once with code 1. If the shutdown has not finished
+ * --drain-timeout + 15 s after the signal (each step is bounded; this is the backstop, e.g. for a
+ * frozen database), the process exits with code 1.
  */
 import { hostname } from 'node:os';
 import { ConfigurationError } from '../errors.js';
@@ -37,6 +39,9 @@ import { requireNonNegativeInteger, requireOneOf, requirePositiveInteger, requir
 import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
 import { setTimer } from '../shared/timer.js';
+
+/** What the shutdown may take beyond the drain: releasing the lease (a statement bound, at most 5 s, + 1 s) and closing the store (2 × CLOSE_BOUND_MS), with room to spare. */
+const SHUTDOWN_GRACE_MS = 15_000;
 
 const HELP = `usage: hotcold node --db URL [--port N] [--host H] [--machine NAME]
                     [--update-interval MS] [--wait-interval MS] [--mode warm|cold] [--app ledger]
@@ -193,6 +198,13 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   }
   const { signal } = outcome;
   line({ event: 'draining', signal });
+  // Armed BEFORE anything is awaited: a supervisor's stop must end the process even if a step of
+  // the shutdown (a release, a pool's end) waits on a frozen database. Each step is bounded on its
+  // own; this is the backstop for the whole.
+  setTimer(() => {
+    process.stderr.write(`hotcold node: shutdown did not finish within ${drainTimeoutMs + SHUTDOWN_GRACE_MS} ms; exiting\n`);
+    process.exit(1);
+  }, drainTimeoutMs + SHUTDOWN_GRACE_MS).unref();
   await node.stop({ drain: true, timeoutMs: drainTimeoutMs });
   await shutdown();
   line({ event: 'stopped', code: 0 });

@@ -26,6 +26,16 @@ const KNOWN = [
   'clock',
 ] as const;
 
+/**
+ * The smallest intervals that can work. A holder fences itself about `waitInterval` after it SENT
+ * a renewal, so `waitInterval` must leave room for a statement's round trip through a pool and a
+ * busy event loop (a few ms on loopback, tens under load); below this a lone holder loses and
+ * retakes its own lease with a new token over and over. `updateInterval` below 10 ms would send
+ * renewals faster than a database answers them.
+ */
+export const MIN_WAIT_INTERVAL_MS = 100;
+export const MIN_UPDATE_INTERVAL_MS = 10;
+
 /** Lease names share the row's VARCHAR(191) key with nothing else; keep them printable. */
 const NAME = /^[\x21-\x7e]{1,191}$/;
 
@@ -64,6 +74,12 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   if (machineName.length > 200) throw new ConfigurationError('machineName', 'must be at most 200 characters');
   const updateInterval = requirePositiveInteger('updateInterval', raw.updateInterval ?? 20_000);
   const waitInterval = requirePositiveInteger('waitInterval', raw.waitInterval ?? 40_000);
+  if (updateInterval < MIN_UPDATE_INTERVAL_MS) {
+    throw new ConfigurationError('updateInterval', `must be at least ${MIN_UPDATE_INTERVAL_MS} ms (a renewal needs a database round trip)`);
+  }
+  if (waitInterval < MIN_WAIT_INTERVAL_MS) {
+    throw new ConfigurationError('waitInterval', `must be at least ${MIN_WAIT_INTERVAL_MS} ms (the self-fencing deadline must leave room for a renewal's round trip)`);
+  }
   const mode: LeaseMode = requireOneOf('mode', raw.mode ?? 'cold', ['cold', 'warm'] as const);
   const unsafeDisableSelfFencing = requireBoolean('unsafeDisableSelfFencing', raw.unsafeDisableSelfFencing ?? false);
 

@@ -3,6 +3,7 @@ import { monotonicNow } from '../shared/clock.js';
 import { LeaseTimeoutError, StoreSchemaError } from './errors.js';
 import { asPermanentStoreError } from './permanent-errors.js';
 import { runStatement } from './run-statement.js';
+import { mariadbTimeoutSeconds, pgTimeoutMs } from './db-timeouts.js';
 import type { Dialect, LeaseStore, SqlExecutor } from './types.js';
 
 /**
@@ -118,9 +119,9 @@ async function createMissing(store: LeaseStore, objects: readonly SchemaObject[]
   await store.transaction(async (tx: SqlExecutor) => {
     const query: Query = (sql, params) => tx.query(sql, params);
     if (dialect === 'postgres') {
-      await tx.execute(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(bounds.lockTimeoutMs))}`);
-      await tx.execute(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(bounds.statementTimeoutMs))}`);
-      await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(bounds.idleTimeoutMs))}`);
+      await tx.execute(`SET LOCAL lock_timeout = ${pgTimeoutMs(bounds.lockTimeoutMs)}`);
+      await tx.execute(`SET LOCAL statement_timeout = ${pgTimeoutMs(bounds.statementTimeoutMs)}`);
+      await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${pgTimeoutMs(bounds.idleTimeoutMs)}`);
       // Concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's catalog (23505 on
       // pg_type): racing creators take turns, by try-lock so that a frozen peer holding it costs a
       // bounded wait (and the database ends the peer's transaction after idleTimeoutMs anyway).
@@ -136,7 +137,7 @@ async function createMissing(store: LeaseStore, objects: readonly SchemaObject[]
     try {
       if (dialect === 'mysql') {
         // Whole seconds; lock_wait_timeout bounds the METADATA lock a DDL statement waits for.
-        const seconds = Math.max(1, Math.ceil(bounds.lockTimeoutMs / 1000));
+        const seconds = mariadbTimeoutSeconds(bounds.lockTimeoutMs);
         await tx.execute(`SET SESSION lock_wait_timeout = ${seconds}, innodb_lock_wait_timeout = ${seconds}`);
         restore = true;
       }

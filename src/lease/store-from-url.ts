@@ -7,6 +7,8 @@ import type { SqlLeaseStore } from './stores/base.js';
 export interface StoreFromUrlOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
+  /** Connect timeout (ms) of a PostgreSQL or MariaDB/MySQL store; SQLite ignores it. @default 10000 */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -17,14 +19,15 @@ export interface StoreFromUrlOptions {
 export function storeFromUrl(url: string, options: StoreFromUrlOptions = {}): SqlLeaseStore {
   if (typeof url !== 'string' || url.trim().length === 0) throw new ConfigurationError('db', 'must be a database URL or a SQLite file path');
   const table = options.table === undefined ? {} : { table: options.table };
+  const server = options.connectTimeoutMs === undefined ? table : { ...table, connectTimeoutMs: options.connectTimeoutMs };
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   switch (scheme) {
     case 'postgres':
     case 'postgresql':
-      return postgresStore(url, table);
+      return postgresStore(url, server);
     case 'mysql':
     case 'mariadb':
-      return mysqlStore(url, table);
+      return mysqlStore(url, server);
     case 'sqlite': {
       // sqlite:///abs/path, sqlite:/abs/path and sqlite:rel/path all name a file.
       const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');

@@ -1,6 +1,7 @@
 import { StoreConfigurationError } from '../lease/errors.js';
 import { ensureSchema, type SchemaObject } from '../lease/schema.js';
 import { nowMs } from '../lease/sql.js';
+import { mariadbTimeoutSeconds, pgTimeoutMs } from '../lease/db-timeouts.js';
 import type { Dialect, LeaseStore } from '../lease/types.js';
 import { sleep } from '../shared/sleep.js';
 
@@ -98,9 +99,9 @@ export function isRetryableConflict(error: unknown): boolean {
 export function idleTransactionTimeout(dialect: Dialect, ms: number): string | undefined {
   switch (dialect) {
     case 'postgres':
-      return `SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(ms))}`;
+      return `SET LOCAL idle_in_transaction_session_timeout = ${pgTimeoutMs(ms)}`;
     case 'mysql':
-      return `SET SESSION idle_transaction_timeout = ${Math.max(1, Math.ceil(ms / 1000))}`;
+      return `SET SESSION idle_transaction_timeout = ${mariadbTimeoutSeconds(ms)}`;
     case 'sqlite':
       return undefined;
   }

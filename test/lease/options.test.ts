@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigurationError, createLease, sqliteStore } from '../../src/lease/index.js';
+import fc from 'fast-check';
+import { selfFencingSpan } from '../../src/lease/self-fencing.js';
 import type { LeaseEvent, LeaseOptions, LeaseStore } from '../../src/lease/types.js';
 
 // The store is never touched before acquire(): construction-time validation needs no database.
@@ -49,6 +51,10 @@ describe('createLease validation', () => {
     [{ updateInterval: 1000, waitInterval: 900 }, 'waitInterval'],
     // above updateInterval, but not by the self-fencing margin
     [{ updateInterval: 1000, waitInterval: 1002 }, 'waitInterval'],
+    // accepted intervals must be able to work: a lone holder must outlive a renewal's round trip
+    [{ updateInterval: 1, waitInterval: 4 }, 'updateInterval'],
+    [{ updateInterval: 9, waitInterval: 1000 }, 'updateInterval'],
+    [{ updateInterval: 10, waitInterval: 99 }, 'waitInterval'],
     [{ mode: 'hot' }, 'mode'],
     [{ name: '' }, 'name'],
     [{ name: 'has space' }, 'name'],
@@ -101,5 +107,22 @@ describe('createLease validation', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('sekrit-value');
     }
+  });
+});
+
+describe('every accepted interval pair leaves room for a renewal round trip', () => {
+  it('the self-fencing deadline of any accepted waitInterval is at least ~90 ms after the renewal is sent', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 1_000_000 }), (updateInterval, waitInterval) => {
+        let accepted = true;
+        try {
+          createLease({ store, machineName: 'p', updateInterval, waitInterval });
+        } catch (error) {
+          if (!(error instanceof ConfigurationError)) throw error;
+          accepted = false;
+        }
+        if (accepted) expect(selfFencingSpan(waitInterval)).toBeGreaterThanOrEqual(90);
+      }),
+    );
   });
 });

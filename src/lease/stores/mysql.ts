@@ -5,13 +5,21 @@ import type { SqlExecutor, StatementResult, TransactionOptions } from '../types.
 import { abandonable } from './abandonable.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
+import { endWithin, type Destroyable } from './bounded-close.js';
 import { SecretScope } from '../../shared/redact.js';
+import { driverTimeoutMs, mariadbStatementTime, mariadbTimeoutSeconds } from '../db-timeouts.js';
 
 export interface MysqlStoreOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
   /** Pool size when the store opens its own pool from a URI; default 10. */
   connectionLimit?: number;
+  /**
+   * Longest wait (ms) for a new connection (TCP connect + handshake) when the store opens its own
+   * pool; capped at 2^31−1 ms.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
 }
 
 type MysqlModule = typeof mysql;
@@ -29,13 +37,13 @@ const KILL_TIMEOUT_MS = 5_000;
  * whole seconds. MySQL has no `SET STATEMENT`: there the client-side timeout alone bounds it.
  */
 function boundedPrefix(timeoutMs: number): string {
-  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  return `SET STATEMENT innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${(Math.max(1, timeoutMs) / 1000).toFixed(3)} FOR `;
+  const seconds = mariadbTimeoutSeconds(timeoutMs);
+  return `SET STATEMENT innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${mariadbStatementTime(timeoutMs)} FOR `;
 }
 
 async function runOn(target: Queryable, sql: string, params: readonly unknown[], timeoutMs?: number): Promise<StatementResult> {
   const options: mysql.QueryOptions = { sql };
-  if (timeoutMs !== undefined) options.timeout = timeoutMs + CLIENT_SLACK_MS;
+  if (timeoutMs !== undefined) options.timeout = driverTimeoutMs(timeoutMs + CLIENT_SLACK_MS);
   const [result] = await target.query(options, [...params]);
   if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], changes: 0 };
   return { rows: [], changes: (result as mysql.ResultSetHeader).affectedRows };
@@ -46,9 +54,10 @@ async function runOn(target: Queryable, sql: string, params: readonly unknown[],
  * its own pool; with a mysql2/promise `Pool` it uses it and leaves it open.
  */
 export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOptions = {}): SqlLeaseStore {
-  rejectUnknownKeys('', options, ['table', 'connectionLimit']);
+  rejectUnknownKeys('', options, ['table', 'connectionLimit', 'connectTimeoutMs']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const connectionLimit = requirePositiveInteger('connectionLimit', options.connectionLimit ?? 10);
+  const connectTimeout = driverTimeoutMs(requirePositiveInteger('connectTimeoutMs', options.connectTimeoutMs ?? 10_000));
   const owned = typeof uriOrPool === 'string';
   const secrets = new SecretScope();
   if (owned) {
@@ -61,13 +70,21 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
   let pool: mysql.Pool | undefined = owned ? undefined : uriOrPool;
   let opening: Promise<mysql.Pool> | undefined;
   let closed = false;
+  // Sockets of the pool's connections, so that close() can tear down one stuck on a frozen server.
+  const sockets = new Set<Destroyable & NodeJS.EventEmitter>();
   const open = (): Promise<mysql.Pool> => {
     if (closed) return Promise.reject(new Error('mysqlStore is closed'));
     if (pool) return Promise.resolve(pool);
     opening ??= loadDriver<MysqlModule>('mysql2/promise', 'mysqlStore').then((driver) => {
       // mysql2 does not know the mariadb: scheme; the wire protocol is the same.
       const uri = (uriOrPool as string).replace(/^mariadb:/i, 'mysql:');
-      const created = driver.createPool({ uri, connectionLimit, timezone: 'Z' });
+      const created = driver.createPool({ uri, connectionLimit, connectTimeout, timezone: 'Z' });
+      created.on('connection', (connection) => {
+        const socket = (connection as unknown as { stream?: Destroyable & NodeJS.EventEmitter }).stream;
+        if (!socket) return;
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      });
       pool = created;
       return created;
     });
@@ -176,7 +193,7 @@ export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOp
       closed = true;
       if (owned) {
         const p = pool ?? (opening ? await opening.catch(() => undefined) : undefined);
-        await p?.end();
+        if (p) await endWithin(() => p.end(), () => sockets.forEach((socket) => socket.destroy()));
       }
     },
   });

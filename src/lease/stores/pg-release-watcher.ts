@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { endWithin } from './bounded-close.js';
+import { destroyClient } from './pg-destroy.js';
 
 /**
  * PostgreSQL LISTEN/NOTIFY as an ACCELERATOR for release handover: a releasing engine (or the
@@ -12,6 +14,11 @@ import type pg from 'pg';
  * session of its own, and borrowing it from the pool would shrink the pool the application sized
  * for itself.
  */
+/** Ends a client gracefully, or tears it down if a frozen server keeps it from ending. */
+function endClient(client: pg.Client): Promise<void> {
+  return endWithin(() => client.end(), () => destroyClient(client));
+}
+
 export class PgReleaseWatcher {
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client | undefined> | undefined;
@@ -61,14 +68,14 @@ export class PgReleaseWatcher {
         await client.connect();
         await client.query(`LISTEN "${this.channel}"`);
         if (this.closed) {
-          await client.end().catch(() => undefined);
+          await endClient(client);
           return undefined;
         }
         this.client = client;
         return client;
       } catch {
         // Best effort: without a listener, standbys still poll.
-        await client?.end().catch(() => undefined);
+        if (client) await endClient(client);
         return undefined;
       } finally {
         this.connecting = undefined;
@@ -79,13 +86,13 @@ export class PgReleaseWatcher {
 
   private drop(client: pg.Client | undefined): void {
     if (client && this.client === client) this.client = undefined;
-    client?.end().catch(() => undefined);
+    if (client) void endClient(client);
   }
 
   private async disconnect(): Promise<void> {
     // A connection still being opened ends itself once it sees `closed` (bounded by its connect timeout).
     const client = this.client;
     this.client = undefined;
-    await client?.end().catch(() => undefined);
+    if (client) await endClient(client);
   }
 }

@@ -7,18 +7,27 @@ import { abandonable } from './abandonable.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { PgReleaseWatcher } from './pg-release-watcher.js';
+import { endWithin } from './bounded-close.js';
+import { destroyClient } from './pg-destroy.js';
 import { inlinePgParams, toPgPlaceholders } from './placeholders.js';
+import { driverTimeoutMs, pgTimeoutMs } from '../db-timeouts.js';
 
 export interface PostgresStoreOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
   /** Pool size when the store opens its own pool from a connection string; default 10. */
   max?: number;
+  /**
+   * Longest wait (ms) for a new connection (TCP connect + start-up) when the store opens its own
+   * pool or its LISTEN session; capped at 2^31−1 ms.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
 }
 
 type PgModule = typeof pg;
 
-const CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Bound of each statement on the LISTEN session (LISTEN itself returns at once). */
 const LISTEN_STATEMENT_TIMEOUT_MS = 5_000;
 /** What the client waits beyond a server-side bound before it gives up on the connection. */
@@ -49,7 +58,7 @@ function toResult(result: pg.QueryResult): StatementResult {
  * own statements only carry strings and numbers).
  */
 function boundedText(sql: string, params: readonly unknown[], timeoutMs: number): string {
-  const ms = Math.max(1, Math.floor(timeoutMs));
+  const ms = pgTimeoutMs(timeoutMs);
   return `SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms}; ${inlinePgParams(sql, params)}`;
 }
 
@@ -62,9 +71,10 @@ function lastResult(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult {
  * with a `pg.Pool` it uses it and leaves it open.
  */
 export function postgresStore(connectionStringOrPool: string | pg.Pool, options: PostgresStoreOptions = {}): SqlLeaseStore {
-  rejectUnknownKeys('', options, ['table', 'max']);
+  rejectUnknownKeys('', options, ['table', 'max', 'connectTimeoutMs']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const max = requirePositiveInteger('max', options.max ?? 10);
+  const connectTimeoutMs = driverTimeoutMs(requirePositiveInteger('connectTimeoutMs', options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
   const owned = typeof connectionStringOrPool === 'string';
   const secrets = new SecretScope();
   if (owned) {
@@ -77,6 +87,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
   let pool: pg.Pool | undefined = owned ? undefined : connectionStringOrPool;
   let opening: Promise<pg.Pool> | undefined;
   let closed = false;
+  const clients = new Set<pg.Client>();
   const open = (): Promise<pg.Pool> => {
     if (closed) return Promise.reject(new Error('postgresStore is closed'));
     if (pool) return Promise.resolve(pool);
@@ -86,11 +97,14 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
         max,
         application_name: 'hotcold',
         // Without it a connect to an unreachable host waits for the OS TCP timeout (minutes).
-        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+        connectionTimeoutMillis: connectTimeoutMs,
       });
       // An idle connection killed by the server (failover, pg_terminate_backend) is reported here;
       // unhandled it would crash the process. The next checkout simply opens a new connection.
       created.on('error', () => undefined);
+      // Known so that close() can tear down a connection stuck on a frozen server.
+      created.on('connect', (client) => clients.add(client));
+      created.on('remove', (client) => clients.delete(client));
       pool = created;
       return created;
     });
@@ -108,7 +122,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       : (p as pg.Pool & { options: pg.ClientConfig }).options;
     return new driverModule.Client({
       ...settings,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      connectionTimeoutMillis: connectTimeoutMs,
       statement_timeout: LISTEN_STATEMENT_TIMEOUT_MS,
       lock_timeout: LISTEN_STATEMENT_TIMEOUT_MS,
       query_timeout: LISTEN_STATEMENT_TIMEOUT_MS + CLIENT_SLACK_MS,
@@ -147,7 +161,7 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       if (timeoutMs === undefined) return toResult(await p.query(toPgPlaceholders(sql, params.length), [...params]));
       // The server ends the statement at its bound; the client timeout (on which pg discards the
       // connection) is only the backstop for a server that does not answer at all.
-      const config: pg.QueryConfig & { query_timeout?: number } = { text: boundedText(sql, params, timeoutMs), query_timeout: timeoutMs + CLIENT_SLACK_MS };
+      const config: pg.QueryConfig & { query_timeout?: number } = { text: boundedText(sql, params, timeoutMs), query_timeout: driverTimeoutMs(timeoutMs + CLIENT_SLACK_MS) };
       return toResult(lastResult(await p.query(config)));
     },
     transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
@@ -219,12 +233,16 @@ export function postgresStore(connectionStringOrPool: string | pg.Pool, options:
       }, discard);
     },
     async close() {
-      await watcher.close();
       closed = true;
-      if (owned) {
+      const endPool = async (): Promise<void> => {
+        if (!owned) return;
         const p = pool ?? (opening ? await opening.catch(() => undefined) : undefined);
-        await p?.end();
-      }
+        // pg-pool announces a client only once connected; one still connecting to a frozen server
+        // (up to the connect timeout) is in its internal list, which end() waits for as well.
+        const pending = (): pg.Client[] => (p as unknown as { _clients?: pg.Client[] } | undefined)?._clients ?? [];
+        if (p) await endWithin(() => p.end(), () => new Set([...clients, ...pending()]).forEach(destroyClient));
+      };
+      await Promise.all([watcher.close(), endPool()]);
     },
   });
 }
