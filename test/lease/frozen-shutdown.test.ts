@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLease, postgresStore } from '../../src/lease/index.js';
-import { privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres } from '../node/private-postgres.js';
+import { privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { exited, ROOT, runLeaseCliInProcess, uniqueTable } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
