@@ -59,7 +59,7 @@ export class LeaseClosedError extends LeaseError {
 }
 
 /** What kind of permanent misconfiguration a {@link StoreConfigurationError} reports. */
-export type StoreFault = 'driver-missing' | 'authentication' | 'database-missing' | 'schema' | 'privileges';
+export type StoreFault = 'driver-missing' | 'authentication' | 'database-missing' | 'schema' | 'privileges' | 'location' | 'token-exhausted';
 
 /**
  * A PERMANENT fault of the lease database's configuration: retrying cannot help, so
