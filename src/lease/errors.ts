@@ -118,6 +118,27 @@ export class StoreSchemaError extends StoreConfigurationError {
 }
 
 /** The database user lacks a privilege the engine or node needs (CREATE, SELECT, INSERT, UPDATE). */
+/**
+ * The fencing token would leave the integers a JavaScript number holds exactly (above
+ * `Number.MAX_SAFE_INTEGER`, 2^53 − 1): two different tokens would then compare equal and a stale
+ * holder's fence would pass. No such token is ever issued (acquire, takeover, promote) or trusted
+ * (read back from the table). Permanent: an operator must reset the lease row.
+ */
+export class TokenExhaustedError extends StoreConfigurationError {
+  readonly lease: string;
+  /** The token read, or the token that would have been issued, as text (it may not fit a number). */
+  readonly token: string;
+  constructor(lease: string, token: string, why: string) {
+    super(
+      'token-exhausted',
+      `lease '${lease}': fencing token ${token} ${why}; tokens must stay at or below ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER) to compare exactly`,
+      'stop every engine on this lease, then delete its row (it is recreated with token 0) or use a new lease name',
+    );
+    this.lease = lease;
+    this.token = token;
+  }
+}
+
 export class StorePrivilegeError extends StoreConfigurationError {
   constructor(what: string, cause?: unknown) {
     super(
