@@ -105,15 +105,22 @@ export class DatabaseMissingError extends StoreConfigurationError {
 export class StoreSchemaError extends StoreConfigurationError {
   readonly table: string;
   readonly missingColumns: readonly string[];
-  constructor(table: string, missingColumns: readonly string[], cause?: unknown) {
+  /** Columns of the wrong type or width, a missing key: each names the column and the problem. */
+  readonly problems: readonly string[];
+  constructor(table: string, missingColumns: readonly string[], cause?: unknown, problems: readonly string[] = []) {
+    const what =
+      missingColumns.length > 0
+        ? `table '${table}' exists but lacks the column(s) ${missingColumns.join(', ')}`
+        : `table '${table}' exists but has the wrong shape: ${problems.join('; ')}`;
     super(
       'schema',
-      `table '${table}' exists but lacks the column(s) ${missingColumns.join(', ')}`,
+      what,
       'choose another table name (the `table` option), or drop or migrate that table (`hotcold lease init --print` shows the expected DDL)',
       cause,
     );
     this.table = table;
     this.missingColumns = missingColumns;
+    this.problems = problems;
   }
 }
 
