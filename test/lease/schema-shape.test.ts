@@ -11,6 +11,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreSchemaError, createLease, sqliteStore, storeFromUrl, type LeaseStore } from '../../src/lease/index.js';
 import { asPermanentStoreError } from '../../src/lease/permanent-errors.js';
+import { ensureSchema } from '../../src/lease/schema.js';
+import { dedupSchema } from '../../src/node/dedup-store.js';
+import { feedSchema } from '../../src/node/feed-store.js';
 import { MYSQL_URL, PG_URL, databaseAvailable } from '../support/services.js';
 import { uniqueTable } from './helpers.js';
 
@@ -70,12 +73,12 @@ function serverSuite(label: string, url: string, dbl: string, float4: string, ex
       for (const t of made) await admin.transaction((tx) => tx.execute(`DROP TABLE IF EXISTS ${t}`)).catch(() => undefined);
       await admin.close();
     });
-    const make = async (columns: string): Promise<string> => {
+    const make = async (columns: string, leaseTable = true): Promise<string> => {
       const table = uniqueTable('shape');
       made.push(table);
       await admin.transaction(async (tx) => {
         await tx.execute(`CREATE TABLE ${table} (${columns})`);
-        for (const s of extraDdl(table)) await tx.execute(s).catch(() => undefined);
+        if (leaseTable) for (const s of extraDdl(table)) await tx.execute(s);
       });
       return table;
     };
@@ -87,6 +90,21 @@ function serverSuite(label: string, url: string, dbl: string, float4: string, ex
       } finally {
         await store.close();
       }
+    }, 60_000);
+
+    it("the node's dedup and feed tables are checked the same way", async () => {
+      const dialect = admin.dialect;
+      const dedup = await make('idem_key VARCHAR(255) NOT NULL PRIMARY KEY, caller VARCHAR(255) NOT NULL, method VARCHAR(255) NOT NULL, fingerprint VARCHAR(255) NOT NULL, result TEXT, token INTEGER NOT NULL, created_at BIGINT NOT NULL', false);
+      await expect(ensureSchema(admin, dedupSchema(dialect, dedup), 'shape-test')).rejects.toThrow(/column token \(type int(eger)?\) needs/i);
+      const feed = await make('feed VARCHAR(255) NOT NULL, seq BIGINT NOT NULL, data LONGTEXT NOT NULL'.replace('LONGTEXT', dialect === 'mysql' ? 'LONGTEXT' : 'TEXT'), false);
+      const counter = await make('feed VARCHAR(255) NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL', false);
+      await expect(ensureSchema(admin, feedSchema(dialect, feed, counter), 'shape-test')).rejects.toThrow(/\(feed, seq\) is not a primary key/);
+      // Our own DDL passes.
+      const ok = uniqueTable('shape');
+      made.push(ok, `${ok}_c`);
+      await ensureSchema(admin, [...dedupSchema(dialect, `${ok}_d`), ...feedSchema(dialect, ok, `${ok}_c`)], 'shape-test');
+      made.push(`${ok}_d`);
+      await ensureSchema(admin, [...dedupSchema(dialect, `${ok}_d`), ...feedSchema(dialect, ok, `${ok}_c`)], 'shape-test');
     }, 60_000);
 
     it('our own DDL, and equivalent types (text, a wider varchar, unique index instead of primary key), are accepted', async () => {
