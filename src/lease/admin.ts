@@ -1,4 +1,5 @@
 import { requirePositiveInteger } from '../shared/validate.js';
+import { requireIssuableToken } from './record.js';
 import { runStatement } from './run-statement.js';
 import { leaseSql } from './sql.js';
 import type { LeaseRecord, LeaseStore } from './types.js';
@@ -74,6 +75,7 @@ export async function promoteLease(
     const record = await store.read(name);
     if (!record) return { outcome: 'free', previousHolder: null, token: 0 };
     if (options.force) {
+      requireIssuableToken(name, record.token, bump);
       const { changes } = await runStatement(store, sql.forceClear, [bump, name, record.version], ADMIN_STATEMENT_TIMEOUT_MS);
       if (changes === 1) {
         await store.notifyRelease?.(name).catch(() => undefined);
@@ -112,6 +114,7 @@ export async function releaseLeaseHolder(store: LeaseStore, name: string, option
     if (options.holder !== undefined && options.holder !== record.holder && options.holder !== record.machineName) {
       return { outcome: 'not-holder', previousHolder: record.holder, token: record.token };
     }
+    requireIssuableToken(name, record.token, 1);
     const { changes } = await runStatement(store, sql.forceClear, [1, name, record.version], ADMIN_STATEMENT_TIMEOUT_MS);
     if (changes === 1) {
       await store.notifyRelease?.(name).catch(() => undefined);

@@ -59,7 +59,7 @@ export class LeaseClosedError extends LeaseError {
 }
 
 /** What kind of permanent misconfiguration a {@link StoreConfigurationError} reports. */
-export type StoreFault = 'driver-missing' | 'authentication' | 'database-missing' | 'schema' | 'privileges';
+export type StoreFault = 'driver-missing' | 'authentication' | 'database-missing' | 'schema' | 'privileges' | 'location' | 'token-exhausted';
 
 /**
  * A PERMANENT fault of the lease database's configuration: retrying cannot help, so
@@ -105,19 +105,47 @@ export class DatabaseMissingError extends StoreConfigurationError {
 export class StoreSchemaError extends StoreConfigurationError {
   readonly table: string;
   readonly missingColumns: readonly string[];
-  constructor(table: string, missingColumns: readonly string[], cause?: unknown) {
+  /** Columns of the wrong type or width, a missing key: each names the column and the problem. */
+  readonly problems: readonly string[];
+  constructor(table: string, missingColumns: readonly string[], cause?: unknown, problems: readonly string[] = []) {
+    const what =
+      missingColumns.length > 0
+        ? `table '${table}' exists but lacks the column(s) ${missingColumns.join(', ')}`
+        : `table '${table}' exists but has the wrong shape: ${problems.join('; ')}`;
     super(
       'schema',
-      `table '${table}' exists but lacks the column(s) ${missingColumns.join(', ')}`,
+      what,
       'choose another table name (the `table` option), or drop or migrate that table (`hotcold lease init --print` shows the expected DDL)',
       cause,
     );
     this.table = table;
     this.missingColumns = missingColumns;
+    this.problems = problems;
   }
 }
 
 /** The database user lacks a privilege the engine or node needs (CREATE, SELECT, INSERT, UPDATE). */
+/**
+ * The fencing token would leave the integers a JavaScript number holds exactly (above
+ * `Number.MAX_SAFE_INTEGER`, 2^53 − 1): two different tokens would then compare equal and a stale
+ * holder's fence would pass. No such token is ever issued (acquire, takeover, promote) or trusted
+ * (read back from the table). Permanent: an operator must reset the lease row.
+ */
+export class TokenExhaustedError extends StoreConfigurationError {
+  readonly lease: string;
+  /** The token read, or the token that would have been issued, as text (it may not fit a number). */
+  readonly token: string;
+  constructor(lease: string, token: string, why: string) {
+    super(
+      'token-exhausted',
+      `lease '${lease}': fencing token ${token} ${why}; tokens must stay at or below ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER) to compare exactly`,
+      'stop every engine on this lease, then delete its row (it is recreated with token 0) or use a new lease name',
+    );
+    this.lease = lease;
+    this.token = token;
+  }
+}
+
 export class StorePrivilegeError extends StoreConfigurationError {
   constructor(what: string, cause?: unknown) {
     super(

@@ -21,6 +21,7 @@ export {
   DatabaseMissingError,
   StoreSchemaError,
   StorePrivilegeError,
+  TokenExhaustedError,
   type StoreFault,
   LeaseTimeoutError,
   TransientStoreError,

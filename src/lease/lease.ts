@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { redactText } from '../shared/redact.js';
 import type { LeaseClock, TimerHandle } from './clock.js';
-import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, type LeaseLostReason, type StoreConfigurationError } from './errors.js';
+import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, type LeaseLostReason, type StoreConfigurationError, type TokenExhaustedError } from './errors.js';
 import { asPermanentStoreError } from './permanent-errors.js';
 import { resolveLeaseOptions, type ResolvedLeaseOptions } from './options.js';
-import { toRecord } from './record.js';
+import { requireIssuableToken, toRecord } from './record.js';
 import { runStatement } from './run-statement.js';
 import { deadlineFromRead, renewalTimeout, selfFencingDeadline, renewRetryDelay } from './self-fencing.js';
 import { leaseSql, type LeaseSql } from './sql.js';
@@ -314,8 +314,13 @@ class LeaseEngine implements Lease {
     }
 
     if (record.holder === null || record.expiresInMs <= 0) {
+      let token: number;
+      try {
+        token = requireIssuableToken(this.name, record.token, 1);
+      } catch (error) {
+        return this.failPermanently(error as TokenExhaustedError);
+      }
       const sentAt = this.clock.now();
-      const token = record.token + 1;
       let changes = 0;
       try {
         changes = (await this.statement(this.sql.acquire, [this.holderId, this.options.waitInterval, this.name, record.version])).changes;

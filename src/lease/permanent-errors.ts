@@ -4,6 +4,7 @@ import {
   StoreAuthenticationError,
   StoreConfigurationError,
   StorePrivilegeError,
+  StoreSchemaError,
 } from './errors.js';
 
 /**
@@ -16,6 +17,21 @@ import {
 const PG_AUTH = new Set(['28P01', '28000']);
 const PG_NO_DATABASE = '3D000';
 const PG_PRIVILEGE = '42501';
+
+/**
+ * A table of the wrong shape that got past the start-up check (altered since, or a shape it does
+ * not know): undefined_function (an operator on a wrong type), numeric_value_out_of_range,
+ * string_data_right_truncation, invalid_column_reference (ON CONFLICT without a unique index),
+ * datatype_mismatch, undefined_column, invalid_text_representation.
+ */
+const PG_SHAPE = new Set(['42883', '22003', '22001', '42P10', '42804', '42703', '22P02']);
+/**
+ * ER_BAD_FIELD_ERROR, ER_WARN_DATA_OUT_OF_RANGE, ER_DATA_TOO_LONG, ER_TRUNCATED_WRONG_VALUE,
+ * ER_TRUNCATED_WRONG_VALUE_FOR_FIELD, ER_DATA_OUT_OF_RANGE.
+ */
+const MYSQL_SHAPE = new Set([1054, 1264, 1406, 1292, 1366, 1690]);
+/** SQLITE_MISMATCH: a value of the wrong type for an INTEGER PRIMARY KEY. */
+const SQLITE_SHAPE = new Set(['SQLITE_MISMATCH']);
 
 /** ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR. */
 const MYSQL_AUTH = new Set([1045, 1698]);
@@ -50,5 +66,14 @@ export function asPermanentStoreError(error: unknown, doing: string): StoreConfi
   if (code === PG_PRIVILEGE || (errno !== undefined && MYSQL_PRIVILEGE.has(errno)) || (code !== undefined && SQLITE_PRIVILEGE.has(code))) {
     return new StorePrivilegeError(`the database user lacks a privilege for ${doing} (${detail})`, error);
   }
+  if ((code !== undefined && (PG_SHAPE.has(code) || SQLITE_SHAPE.has(code))) || (errno !== undefined && MYSQL_SHAPE.has(errno))) {
+    return new StoreSchemaError(tableOf(error) ?? 'the lease table', [], error, [`the database refused a statement for ${doing} (${detail})`]);
+  }
   return undefined;
+}
+
+/** The table a PostgreSQL error names, when it names one. */
+function tableOf(error: unknown): string | undefined {
+  const table = (error as { table?: unknown }).table;
+  return typeof table === 'string' && table.length > 0 ? table : undefined;
 }

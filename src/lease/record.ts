@@ -1,4 +1,4 @@
-import { FencingError } from './errors.js';
+import { FencingError, TokenExhaustedError } from './errors.js';
 import type { LeaseRecord } from './types.js';
 
 /** The raw lease row as every dialect returns it (drivers differ: bigint as string, 1/0 booleans). */
@@ -9,6 +9,23 @@ function num(value: unknown): number {
   if (typeof value === 'bigint') return Number(value);
   if (typeof value === 'string') return Number(value);
   return Number.NaN;
+}
+
+/**
+ * A counter column (token, version) read exactly: a value a number cannot hold exactly would be
+ * ROUNDED, and two rounded tokens compare equal — so it is refused, never rounded.
+ */
+function counter(name: string, column: string, value: unknown): number {
+  const n = num(value);
+  if (Number.isSafeInteger(n) && (typeof value !== 'string' || /^-?\d+$/.test(value.trim()))) return n;
+  throw new TokenExhaustedError(name, String(value), `(column ${column}) read from the database is not an exact integer`);
+}
+
+/** Throws `TokenExhaustedError` unless `next`, the token about to be issued, is a safe integer. */
+export function requireIssuableToken(name: string, current: number, step: number): number {
+  const next = current + step;
+  if (Number.isSafeInteger(next)) return next;
+  throw new TokenExhaustedError(name, (BigInt(current) + BigInt(step)).toString(), 'would be issued next');
 }
 
 /** Machine name of a holder id `machineName#instanceId`. */
@@ -31,8 +48,8 @@ export function toRecord(name: string, row: LeaseRow): LeaseRecord {
     name,
     holder,
     machineName: holder === null ? null : machineNameOf(holder),
-    token: num(row.token),
-    version: num(row.version),
+    token: counter(name, 'token', row.token),
+    version: counter(name, 'version', row.version),
     ageMs: Math.max(0, now - renewedAt),
     expiresInMs: holder === null ? 0 : expiresIn,
     waitIntervalMs,

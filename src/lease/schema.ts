@@ -4,6 +4,7 @@ import { LeaseTimeoutError, StoreSchemaError } from './errors.js';
 import { asPermanentStoreError } from './permanent-errors.js';
 import { runStatement } from './run-statement.js';
 import { mariadbTimeoutSeconds, pgTimeoutMs } from './db-timeouts.js';
+import { indexColumnSets, shapeCatalogSql, shapeProblems, type TableShape } from './schema-shape.js';
 import type { Dialect, LeaseStore, SqlExecutor } from './types.js';
 
 /**
@@ -25,6 +26,8 @@ export interface SchemaTable {
   readonly name: string;
   readonly columns: readonly string[];
   readonly create: string;
+  /** The types, widths and key the statements need; checked on an existing table before use. */
+  readonly shape?: TableShape;
 }
 
 /** An index on `table`. */
@@ -101,6 +104,17 @@ async function missingObjects(dialect: Dialect, query: Query, objects: readonly 
       const present = new Set(rows.map((r) => String(r.c ?? '').toLowerCase()));
       const absent = object.columns.filter((c) => !present.has(c.toLowerCase()));
       if (absent.length > 0) throw new StoreSchemaError(object.name, absent);
+      if (object.shape !== undefined) {
+        const shapeSql = shapeCatalogSql(dialect, object.name);
+        const columns = (await query(shapeSql.columns, shapeSql.params)).map((r) => ({
+          name: String(r.c),
+          type: String(r.t ?? ''),
+          length: r.len === null || r.len === undefined ? null : Number(r.len),
+        }));
+        const unique = indexColumnSets(await query(shapeSql.unique, shapeSql.params));
+        const problems = shapeProblems(dialect, object.shape, columns, unique);
+        if (problems.length > 0) throw new StoreSchemaError(object.name, [], undefined, problems);
+      }
     } else {
       const params = dialect === 'postgres' ? [object.name] : [object.name, object.table];
       if ((await query(sql.index, params)).length === 0) missing.push(object);

@@ -1,4 +1,5 @@
 import type { SchemaObject } from './schema.js';
+import type { TableShape } from './schema-shape.js';
 import type { Dialect } from './types.js';
 
 /**
@@ -35,11 +36,27 @@ export function ddl(dialect: Dialect, table: string): string[] {
 /** The columns every statement below reads or writes. */
 export const LEASE_COLUMNS = ['name', 'holder', 'token', 'version', 'renewed_at', 'wait_interval_ms'] as const;
 
+/** Longest holder id: machineName (at most 200 characters) + '#' + 12 hex digits. */
+export const MAX_HOLDER_LENGTH = 213;
+
+/** What the statements need of the lease table's columns (see schema-shape.ts). */
+export const LEASE_SHAPE: TableShape = {
+  columns: {
+    name: { kind: 'text', minLength: 191 },
+    holder: { kind: 'text', minLength: MAX_HOLDER_LENGTH },
+    token: { kind: 'int64' },
+    version: { kind: 'int64' },
+    renewed_at: { kind: 'float64' },
+    wait_interval_ms: { kind: 'int64' },
+  },
+  uniqueKey: ['name'],
+};
+
 /** The lease table (and, on PostgreSQL, its key index), for `ensureSchema`. */
 export function leaseSchema(dialect: Dialect, table: string): SchemaObject[] {
   const objects = createStatements(dialect, table);
   const [create = ''] = objects;
-  const result: SchemaObject[] = [{ kind: 'table', name: table, columns: LEASE_COLUMNS, create }];
+  const result: SchemaObject[] = [{ kind: 'table', name: table, columns: LEASE_COLUMNS, create, shape: LEASE_SHAPE }];
   if (objects[1] !== undefined) result.push({ kind: 'index', name: `${table}_name_token`, table, create: objects[1] });
   return result;
 }

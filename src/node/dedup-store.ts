@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SchemaObject } from '../lease/schema.js';
 import type { Dialect, SqlExecutor } from '../lease/types.js';
-import { columnTypes, forShare, insertIgnore, nowMsExpression, toNumber, toText } from './sql-dialect.js';
+import { KEY_COLUMN, PAYLOAD_COLUMN, columnTypes, forShare, insertIgnore, nowMsExpression, toNumber, toText } from './sql-dialect.js';
 
 /**
  * The idempotency records, kept in the shared database so that a key executed on one node is
@@ -22,6 +22,18 @@ export function dedupSchema(dialect: Dialect, table: string): SchemaObject[] {
       kind: 'table',
       name: table,
       columns: ['idem_key', 'caller', 'method', 'fingerprint', 'result', 'token', 'created_at'],
+      shape: {
+        columns: {
+          idem_key: KEY_COLUMN,
+          caller: KEY_COLUMN,
+          method: KEY_COLUMN,
+          fingerprint: KEY_COLUMN,
+          result: PAYLOAD_COLUMN,
+          token: { kind: 'int64' },
+          created_at: { kind: 'int64' },
+        },
+        uniqueKey: ['idem_key'],
+      },
       create: `CREATE TABLE IF NOT EXISTS ${table} (
   idem_key ${t.key} NOT NULL PRIMARY KEY,
   caller ${t.key} NOT NULL,

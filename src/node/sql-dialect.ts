@@ -148,3 +148,8 @@ export async function ensureSchemaRetrying(
     }
   }
 }
+
+/** Key columns: what our DDL creates (VARCHAR(255)) or wider. */
+export const KEY_COLUMN = { kind: 'text', minLength: 255 } as const;
+/** Payload columns: unbounded text, as our DDL creates (MariaDB LONGTEXT, 4 GiB). */
+export const PAYLOAD_COLUMN = { kind: 'text', minLength: 4_294_967_295 } as const;

@@ -25,7 +25,8 @@ interface Piece {
   placeholder: boolean;
 }
 
-const noise = fc.string({ unit: fc.constantFrom('?', "'", '"', '$', '-', '/', '*', '\n', 'a', ' ', '\\', '|', '&', ':') , maxLength: 12 });
+const noise = fc.string({ unit: fc.constantFrom('?', "'", '"', '$', '-', '/', '*', '\n', '\r', 'a', ' ', '\\', '|', '&', ':') , maxLength: 12 });
+const lineEnd = fc.constantFrom('\n', '\r', '\r\n');
 const word = fc.stringMatching(/^[a-z_][a-z0-9_]{0,6}$/);
 
 /** PostgreSQL pieces that contain a `?` that is NOT a placeholder, and placeholders. */
@@ -41,8 +42,10 @@ const pgPiece: fc.Arbitrary<Piece> = fc.oneof(
     const body = s.split(`$${tag}$`).join('');
     return { text: `$${tag}$${body.endsWith('$') ? `${body} ` : body}$${tag}$`, placeholder: false };
   }),
-  noise.map((s) => ({ text: `-- ${s.replace(/\n/g, ' ')}\n`, placeholder: false })),
-  noise.map((s) => ({ text: `/* ${s.replace(/\*\//g, '').replace(/\/\*/g, '')} /* nested ? */ */`, placeholder: false })),
+  // PostgreSQL ends a `--` comment at \n OR \r (scan.l: newline [\n\r]).
+  fc.tuple(noise, lineEnd).map(([s, end]) => ({ text: `-- ${s.replace(/[\n\r]/g, ' ')}${end}`, placeholder: false })),
+  // Every '/' and '*' goes: removing only '/*' and '*/' can leave new ones ('//**' → '/*').
+  noise.map((s) => ({ text: `/* ${s.replace(/[/*]/g, '')} /* nested ? */ */`, placeholder: false })),
   fc.constantFrom('?|', '?&', '@?', '?#', '?-|', '?||', '??').map((op) => ({ text: `x ${op} y`, placeholder: false })),
   fc.constantFrom('::jsonb', '::int[]', '(', ')', ',', 'SELECT', 'x.y', '1.5e3', 'x').map((t) => ({ text: t, placeholder: false })),
   word.map((w) => ({ text: w, placeholder: false })),
@@ -81,6 +84,11 @@ describe('PostgreSQL placeholders (pure)', () => {
     );
   });
 
+  it('a -- comment ending in a bare \\r does not hide the placeholder after it', () => {
+    expect(toPgPlaceholders('SELECT 1 AS one -- note\r, ?::int AS v', 1)).toBe('SELECT 1 AS one -- note\r, $1::int AS v');
+    expect(toPgPlaceholders('SELECT 1 AS one -- note?\r, ?::int AS v', 1)).toBe('SELECT 1 AS one -- note?\r, $1::int AS v');
+  });
+
   it('the issue input: the jsonb ? operator without parameters is left alone', () => {
     expect(toPgPlaceholders(`SELECT '{"a":1}'::jsonb ? 'a'`, 0)).toBe(`SELECT '{"a":1}'::jsonb ? 'a'`);
   });
@@ -103,8 +111,8 @@ const pgExpr: fc.Arbitrary<Expr> = fc.oneof(
   value.map((v) => ({ sql: `'${v.replace(/'/g, "''")}'`, params: [], value: v })),
   value.map((v) => ({ sql: `E'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`, params: [], value: v })),
   value.filter((v) => !v.includes('$')).map((v) => ({ sql: `$q$${v}$q$`, params: [], value: v })),
-  value.map((v) => ({ sql: `/* ${v.replace(/\*\//g, '').replace(/\/\*/g, '')} */ 'c'`, params: [], value: 'c' })),
-  value.map((v) => ({ sql: `('{"a":1}'::jsonb ?| array['a'])::text -- ${v.replace(/\n/g, '')}\n`, params: [], value: 'true' })),
+  value.map((v) => ({ sql: `/* ${v.replace(/[/*]/g, '')} */ 'c'`, params: [], value: 'c' })),
+  fc.tuple(value, lineEnd).map(([v, end]) => ({ sql: `('{"a":1}'::jsonb ?| array['a'])::text -- ${v}${end}`, params: [], value: 'true' })),
   fc.constant({ sql: `('{"a":1}'::jsonb ?& array['a','b'])::text`, params: [], value: 'false' }),
   fc.constant({ sql: `('{"a":[1,2]}'::jsonb @? '$.a[*] ? (@ > 1)')::text`, params: [], value: 'true' }),
 );
@@ -112,6 +120,11 @@ const pgExpr: fc.Arbitrary<Expr> = fc.oneof(
 describe.runIf(pgUp)('PostgreSQL placeholders against the server', () => {
   const store = storeFromUrl(PG_URL, { table: uniqueTable() });
   afterAll(() => store.close());
+
+  it('a -- comment ending in a bare \\r: the placeholder after it is bound', async () => {
+    const rows = await store.transaction((tx) => tx.query('SELECT 1 AS one -- note\r, ?::int AS v', [5]));
+    expect(rows[0]?.v).toBe(5);
+  });
 
   it('the issue input: the jsonb ? operator inside a transaction', async () => {
     const rows = await store.transaction((tx) => tx.query(`SELECT '{"a":1}'::jsonb ? 'a' AS has`));
@@ -161,9 +174,9 @@ const myExpr: fc.Arbitrary<Expr> = fc.oneof(
   value.map((v) => ({ sql: `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`, params: [], value: v })),
   value.map((v) => ({ sql: `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`, params: [], value: v })),
   value.map((v) => ({ sql: `"${v.replace(/\\/g, '\\\\').replace(/"/g, '""')}"`, params: [], value: v })),
-  value.map((v) => ({ sql: `/* ${v.replace(/\*\//g, '').replace(/\/\*/g, '')} */ 'c'`, params: [], value: 'c' })),
-  value.map((v) => ({ sql: `'c' -- ${v.replace(/\n/g, '')}\n`, params: [], value: 'c' })),
-  value.map((v) => ({ sql: `'c' # ${v.replace(/\n/g, '')}\n`, params: [], value: 'c' })),
+  value.map((v) => ({ sql: `/* ${v.replace(/[/*]/g, '')} */ 'c'`, params: [], value: 'c' })),
+  value.map((v) => ({ sql: `'c' -- ${v.replace(/[\r\n]/g, '')}\n`, params: [], value: 'c' })),
+  value.map((v) => ({ sql: `'c' # ${v.replace(/[\r\n]/g, '')}\n`, params: [], value: 'c' })),
 );
 
 describe.runIf(mysqlUp)('MariaDB placeholders against the server', () => {
@@ -195,8 +208,8 @@ describe('SQLite placeholders against the database', () => {
   const liteExpr: fc.Arbitrary<Expr> = fc.oneof(
     value.map((v) => ({ sql: 'CAST(? AS TEXT)', params: [v], value: v })),
     value.map((v) => ({ sql: `'${v.replace(/'/g, "''")}'`, params: [], value: v })),
-    value.map((v) => ({ sql: `/* ${v.replace(/\*\//g, '').replace(/\/\*/g, '')} */ 'c'`, params: [], value: 'c' })),
-    value.map((v) => ({ sql: `'c' -- ${v.replace(/\n/g, '')}\n`, params: [], value: 'c' })),
+    value.map((v) => ({ sql: `/* ${v.replace(/[/*]/g, '')} */ 'c'`, params: [], value: 'c' })),
+    value.map((v) => ({ sql: `'c' -- ${v.replace(/[\r\n]/g, '')}\n`, params: [], value: 'c' })),
   );
   it('generated statements mixing placeholders with strings and comments return their values', async () => {
     await fc.assert(

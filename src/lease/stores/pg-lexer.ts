@@ -70,8 +70,9 @@ export function scanPgPlaceholders(sql: string): PgPlaceholders {
     const c = sql[i] as string;
     const next = sql[i + 1];
     if (c === '-' && next === '-') {
-      const nl = sql.indexOf('\n', i);
-      i = nl < 0 ? sql.length : nl + 1;
+      // PostgreSQL's scanner ends a line comment at \n OR \r (scan.l: `newline [\n\r]`).
+      const end = sql.slice(i).search(/[\n\r]/);
+      i = end < 0 ? sql.length : i + end + 1;
     } else if (c === '/' && next === '*') {
       i = endOfBlockComment(sql, i);
     } else if (c === "'") {

@@ -11,7 +11,7 @@ import { loadDriver } from './load-driver.js';
 import { Mutex } from './mutex.js';
 import { whileBusy } from './sqlite-busy.js';
 import { requireCurrent } from '../record.js';
-import { leasePathFor, namesTable } from './sqlite-lease-file.js';
+import { leasePathForOpenFile, namesTable } from './sqlite-lease-file.js';
 
 export interface SqliteStoreOptions {
   /** Lease table; default `hotcold_lease`. */
@@ -95,8 +95,8 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
   if (options.leasePath !== undefined && (typeof options.leasePath !== 'string' || options.leasePath.length === 0)) {
     throw new ConfigurationError('leasePath', 'must be a non-empty file path');
   }
-  const leasePath =
-    options.leasePath ?? (owned ? leasePathFor(pathOrDatabase, false) : leasePathFor(pathOrDatabase.name, pathOrDatabase.memory));
+  // Resolved once the database is open (its file exists then): see leasePathForOpenFile.
+  let leasePath: string | undefined = options.leasePath;
   const sql = leaseSql('sqlite', table);
   const isLeaseStatement = namesTable(table);
 
@@ -111,6 +111,7 @@ export function sqliteStore(pathOrDatabase: string | Database, options: SqliteSt
       const app = owned ? new Driver(pathOrDatabase, { timeout: 0 }) : pathOrDatabase;
       let lease: Database | undefined;
       try {
+        leasePath ??= owned ? leasePathForOpenFile(pathOrDatabase, false) : leasePathForOpenFile(pathOrDatabase.name, pathOrDatabase.memory);
         lease = new Driver(leasePath, { timeout: 0 });
         const leaseDb = lease;
         if (owned) {
