@@ -65,7 +65,7 @@ export interface CallExecutorDeps {
   feeds: FeedStore | undefined;
   slots: Slots;
   clock: NodeClock;
-  /** A statement run first in each transaction (the idle-in-transaction timeout), if any. */
+  /** The server-side bounds run first in each transaction (transaction-bounds.ts), if any. */
   prepare?: ((tx: SqlExecutor) => Promise<void>) | undefined;
   emit(event: NodeEvent): void;
   /** Feeds that a committed call appended to (to wake their long-polls). */
