@@ -69,7 +69,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   });
   const feedEndpoint =
     feedStore && opts.feeds !== false
-      ? new FeedEndpoint({ store, feeds: feedStore, settings: opts.feeds, waiters, status, answers, clock })
+      ? new FeedEndpoint({ store, feeds: feedStore, settings: opts.feeds, waiters, status, answers, clock, prepare })
       : undefined;
 
   function ddl(): string[] {

@@ -90,7 +90,7 @@ export interface NodeOptions {
   idleInTransactionTimeoutMs?: number | false;
   /**
    * Server-side bound (ms) on every statement of a node transaction — the fence, dedup claim and
-   * store, feed appends, the cleanup and the handler's own statements through `ctx.tx`: the
+   * store, feed appends and reads, the cleanup and the handler's own statements through `ctx.tx`: the
    * database itself ends a statement that waits on a lock or runs longer, even when the node
    * was killed or frozen. PostgreSQL `lock_timeout` + `statement_timeout` (per transaction);
    * MariaDB `max_statement_time` (per session) with `innodb_lock_wait_timeout` and
