@@ -65,8 +65,8 @@ export interface CallExecutorDeps {
   feeds: FeedStore | undefined;
   slots: Slots;
   clock: NodeClock;
-  /** A statement run first in each transaction (the idle-in-transaction timeout), if any. */
-  prepare?: ((tx: SqlExecutor) => Promise<void>) | undefined;
+  /** The server-side bounds run first in each transaction (transaction-bounds.ts), if any. */
+  prepare?: ((tx: SqlExecutor, capMs?: number) => Promise<void>) | undefined;
   emit(event: NodeEvent): void;
   /** Feeds that a committed call appended to (to wake their long-polls). */
   onCommittedAppends(feeds: readonly string[]): void;
@@ -168,7 +168,11 @@ export class CallExecutor {
       let open = true;
       try {
         checkLive();
-        if (this.deps.prepare) await nodeStep(raceAbort(this.deps.prepare(tx), controller.signal));
+        if (this.deps.prepare) {
+          // The server bounds each statement by the caller's remaining time too: a killed node cannot end it.
+          const capMs = call.deadline === undefined ? undefined : call.deadline - this.deps.clock.now();
+          await nodeStep(raceAbort(this.deps.prepare(tx, capMs), controller.signal));
+        }
         await nodeStep(raceAbort(lease.assertHeld(tx, token), controller.signal));
         checkLive();
         if (call.key !== undefined && dedup) {

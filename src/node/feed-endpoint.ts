@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { LeaseStore } from '../lease/types.js';
+import type { LeaseStore, SqlExecutor } from '../lease/types.js';
 import { FEED_METHOD, JSONRPC_INVALID_PARAMS, type JsonRpcId } from '../wire.js';
 import type { FeedStore } from './feed-store.js';
 import type { FeedWaiters } from './feed-waiters.js';
@@ -56,6 +56,8 @@ export class FeedEndpoint {
       status: NodeStatusTracker;
       answers: NodeAnswers;
       clock: NodeClock;
+      /** The server-side bounds every node transaction sets first (transaction-bounds.ts). */
+      prepare?: ((tx: SqlExecutor, capMs?: number) => Promise<void>) | undefined;
     },
   ) {}
 
@@ -66,7 +68,7 @@ export class FeedEndpoint {
   }
 
   async serve(res: ServerResponse, id: JsonRpcId | null, params: unknown, deadline: number | undefined): Promise<void> {
-    const { store, feeds, settings, waiters, status, answers, clock } = this.deps;
+    const { store, feeds, settings, waiters, status, answers, clock, prepare } = this.deps;
     const p = feedParams(params, settings);
     if (typeof p === 'string') {
       answers.rpc(res, undefined, errorResponse(id, { code: JSONRPC_INVALID_PARAMS, message: p }), false);
@@ -95,7 +97,13 @@ export class FeedEndpoint {
         if (controller.signal.aborted) throw controller.signal.reason;
         // Given up on (lease lost, caller out of time): the store discards the connection at once.
         const items = await raceAbort(
-          store.transaction((tx) => feeds.read(tx, p.feed, p.after, p.max), { signal: controller.signal }),
+          store.transaction(
+            async (tx) => {
+              if (prepare) await prepare(tx, deadline === undefined ? undefined : deadline - clock.now());
+              return feeds.read(tx, p.feed, p.after, p.max);
+            },
+            { signal: controller.signal },
+          ),
           controller.signal,
         );
         if (controller.signal.aborted) throw controller.signal.reason;

@@ -1,3 +1,4 @@
+import type { SqlExecutor } from '../lease/types.js';
 import { setMaxListeners } from 'node:events';
 import type { Lease, LeaseStore } from '../lease/types.js';
 import type { CallExecution } from './call-executor.js';
@@ -40,6 +41,8 @@ export class NodeLifecycle {
       dedup: { store: DedupStore; ttlMs: number; cleanupIntervalMs: number } | undefined;
       feeds: FeedEndpoint | undefined;
       acquire: boolean;
+      /** The server-side bounds every node transaction sets first (transaction-bounds.ts). */
+      prepare?: ((tx: SqlExecutor) => Promise<void>) | undefined;
     },
   ) {}
 
@@ -94,6 +97,7 @@ export class NodeLifecycle {
     if (!held || !dedup) return;
     try {
       const deleted = await store.transaction(async (tx) => {
+        if (this.deps.prepare) await this.deps.prepare(tx);
         await lease.assertHeld(tx, held.token);
         return dedup.store.cleanup(tx, dedup.ttlMs);
       }, { signal: held.signal });

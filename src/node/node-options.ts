@@ -28,6 +28,7 @@ export interface ResolvedNodeOptions {
   acquire: boolean;
   drainTimeoutMs: number;
   idleInTransactionTimeoutMs: number | false;
+  statementTimeoutMs: number | false;
   maxConcurrentTransactions: number | undefined;
 }
 
@@ -46,6 +47,7 @@ const KNOWN = [
   'acquire',
   'drainTimeoutMs',
   'idleInTransactionTimeoutMs',
+  'statementTimeoutMs',
   'maxConcurrentTransactions',
 ] as const;
 
@@ -132,6 +134,15 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
       : options.idleInTransactionTimeoutMs === false
         ? false
         : requirePositiveInteger('idleInTransactionTimeoutMs', options.idleInTransactionTimeoutMs);
+  // Half the wait too: a dead or frozen node's waiting statement is ended (and, on PostgreSQL,
+  // its locks released) before a standby may take over, and on MariaDB — where the fence's share
+  // lock holds up the renewal — before the holder's own renewal misses its deadline (U <= W/2).
+  const statementTimeoutMs =
+    options.statementTimeoutMs === undefined
+      ? idleDefault
+      : options.statementTimeoutMs === false
+        ? false
+        : requirePositiveInteger('statementTimeoutMs', options.statementTimeoutMs);
 
   return {
     lease,
@@ -148,6 +159,7 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
     acquire,
     drainTimeoutMs,
     idleInTransactionTimeoutMs,
+    statementTimeoutMs,
     maxConcurrentTransactions:
       options.maxConcurrentTransactions === undefined ? undefined : requirePositiveInteger('maxConcurrentTransactions', options.maxConcurrentTransactions),
   };

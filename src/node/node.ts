@@ -14,7 +14,7 @@ import { NodeLifecycle } from './node-lifecycle.js';
 import { resolveNodeOptions } from './node-options.js';
 import { NodeStatusTracker } from './node-status.js';
 import { Slots } from './slots.js';
-import { idleTransactionTimeout } from './sql-dialect.js';
+import { boundsPreparer } from './transaction-bounds.js';
 import type { HotcoldNode, NodeAddress, NodeOptions, NodeState, StopOptions } from './types.js';
 import { describeError } from './describe-error.js';
 
@@ -49,24 +49,11 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   const status = new NodeStatusTracker(lease, clock, machine);
   const answers = new NodeAnswers(machine, dedup !== undefined, opts.retryAfterSeconds, status);
 
-  const idleStatement = opts.idleInTransactionTimeoutMs === false ? undefined : idleTransactionTimeout(dialect, opts.idleInTransactionTimeoutMs);
-  const idle = { unsupported: false };
-  const prepare =
-    idleStatement === undefined
-      ? undefined
-      : async (tx: SqlExecutor): Promise<void> => {
-          if (idle.unsupported) return;
-          try {
-            await tx.execute(idleStatement);
-          } catch (error) {
-            // MySQL proper has no idle_transaction_timeout (MariaDB has); a failed SET leaves an
-            // InnoDB transaction usable. On PostgreSQL the setting always exists.
-            if (dialect !== 'mysql') throw error;
-            idle.unsupported = true;
-            const text = describeError(error);
-            status.emit({ type: 'handler-error', method: '(idle timeout)', error: `idle_transaction_timeout not supported: ${text}` });
-          }
-        };
+  // Server-side bounds on every node transaction (docs/node.md "Bounds"): a killed or frozen
+  // node's session must not keep the lease row's share lock past them.
+  const prepare = boundsPreparer(dialect, { statementMs: opts.statementTimeoutMs, idleMs: opts.idleInTransactionTimeoutMs }, (sql, error) =>
+    status.emit({ type: 'handler-error', method: '(transaction bounds)', error: `not supported, skipped: ${sql}: ${describeError(error)}` }),
+  );
 
   const executor = new CallExecutor({
     lease,
@@ -82,7 +69,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   });
   const feedEndpoint =
     feedStore && opts.feeds !== false
-      ? new FeedEndpoint({ store, feeds: feedStore, settings: opts.feeds, waiters, status, answers, clock })
+      ? new FeedEndpoint({ store, feeds: feedStore, settings: opts.feeds, waiters, status, answers, clock, prepare })
       : undefined;
 
   function ddl(): string[] {
@@ -105,6 +92,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
     dedup: dedup && opts.dedup !== false ? { store: dedup, ttlMs: opts.dedup.ttlMs, cleanupIntervalMs: opts.dedup.cleanupIntervalMs } : undefined,
     feeds: feedEndpoint,
     acquire: opts.acquire,
+    prepare,
   });
   const router = new HttpRouter({
     opts,

@@ -1,7 +1,7 @@
 import { StoreConfigurationError } from '../lease/errors.js';
 import { ensureSchema, type SchemaObject } from '../lease/schema.js';
 import { nowMs } from '../lease/sql.js';
-import { mariadbTimeoutSeconds, pgTimeoutMs } from '../lease/db-timeouts.js';
+import { mariadbStatementTime, mariadbTimeoutSeconds, pgTimeoutMs } from '../lease/db-timeouts.js';
 import type { Dialect, LeaseStore } from '../lease/types.js';
 import { sleep } from '../shared/sleep.js';
 
@@ -89,22 +89,57 @@ export function isRetryableConflict(error: unknown): boolean {
   return e.code === '40001' || e.code === '40P01' || e.code === 'ER_LOCK_DEADLOCK' || e.errno === 1213;
 }
 
+/** One SET a node transaction runs first; `optional` ones may be missing on MySQL proper. */
+export interface BoundStatement {
+  sql: string;
+  optional: boolean;
+}
+
 /**
- * A statement that makes the database end this transaction (and its session) if the node goes
- * silent inside it for `ms` — a frozen (SIGSTOPped, paused) node must not keep holding the
- * lease row's share lock, which would block the standby's takeover. PostgreSQL: per
- * transaction, in ms. MariaDB: per session, whole seconds (MySQL has no such variable; the
- * caller ignores the error there). SQLite: a frozen process's lock is the busy timeout's business.
+ * The server-side bounds every node transaction sets at its start, so that the DATABASE ends a
+ * statement that waits or runs too long, and a transaction whose client went silent — even when
+ * the node is killed or frozen and cannot roll back itself. Without them a dead node's session
+ * keeps waiting on an application row lock while holding its fence's share lock on the lease
+ * row, and the standby's takeover waits for as long as that foreign lock is held.
+ *
+ * PostgreSQL (per transaction, ms, one round trip): `lock_timeout` and `statement_timeout`
+ * (a failed statement aborts the transaction, which releases its locks at once) and
+ * `idle_in_transaction_session_timeout` (ends the session of a silent client).
+ * MariaDB (per session, so it also holds for the rest of this transaction): `max_statement_time`
+ * (fractional seconds; it interrupts InnoDB lock waits too), `innodb_lock_wait_timeout` and
+ * `lock_wait_timeout` (whole seconds, rounded up, as a backstop for row and metadata locks) — an
+ * interrupted statement keeps the transaction's locks, so `idle_transaction_timeout` (whole
+ * seconds) is what ends a frozen client's transaction. MySQL proper lacks `max_statement_time`
+ * and `idle_transaction_timeout`: those are optional. SQLite: none (busy handling is the store's).
+ * Values are clamped to what each database accepts (src/lease/db-timeouts.ts).
  */
-export function idleTransactionTimeout(dialect: Dialect, ms: number): string | undefined {
+export function transactionBounds(dialect: Dialect, bounds: { statementMs: number | false; idleMs: number | false }): BoundStatement[] {
+  const { statementMs, idleMs } = bounds;
   switch (dialect) {
-    case 'postgres':
-      return `SET LOCAL idle_in_transaction_session_timeout = ${pgTimeoutMs(ms)}`;
-    case 'mysql':
-      return `SET SESSION idle_transaction_timeout = ${mariadbTimeoutSeconds(ms)}`;
+    case 'postgres': {
+      const ms = (v: number): string => `'${pgTimeoutMs(v)}'`;
+      const sets: string[] = [];
+      if (statementMs !== false) sets.push(`set_config('lock_timeout', ${ms(statementMs)}, true)`, `set_config('statement_timeout', ${ms(statementMs)}, true)`);
+      if (idleMs !== false) sets.push(`set_config('idle_in_transaction_session_timeout', ${ms(idleMs)}, true)`);
+      return sets.length === 0 ? [] : [{ sql: `SELECT ${sets.join(', ')}`, optional: false }];
+    }
+    case 'mysql': {
+      const out: BoundStatement[] = [];
+      if (statementMs !== false) {
+        out.push({ sql: `SESSION innodb_lock_wait_timeout = ${mariadbTimeoutSeconds(statementMs)}, SESSION lock_wait_timeout = ${mariadbTimeoutSeconds(statementMs)}`, optional: false });
+        out.push({ sql: `SESSION max_statement_time = ${mariadbStatementTime(statementMs)}`, optional: true });
+      }
+      if (idleMs !== false) out.push({ sql: `SESSION idle_transaction_timeout = ${mariadbTimeoutSeconds(idleMs)}`, optional: true });
+      return out.map((b) => ({ ...b, sql: `SET ${b.sql}` }));
+    }
     case 'sqlite':
-      return undefined;
+      return [];
   }
+}
+
+/** MariaDB/MySQL: several SETs as one statement (one round trip). */
+export function combineSets(statements: readonly BoundStatement[]): string {
+  return `SET ${statements.map((s) => s.sql.replace(/^SET /, '')).join(', ')}`;
 }
 
 /** Drivers return BIGINT as string (pg) or bigint; the node's numbers fit in a double. */

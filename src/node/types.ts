@@ -89,6 +89,18 @@ export interface NodeOptions {
    */
   idleInTransactionTimeoutMs?: number | false;
   /**
+   * Server-side bound (ms) on every statement of a node transaction — the fence, dedup claim and
+   * store, feed appends and reads, the cleanup and the handler's own statements through `ctx.tx`: the
+   * database itself ends a statement that waits on a lock or runs longer, even when the node
+   * was killed or frozen. PostgreSQL `lock_timeout` + `statement_timeout` (per transaction);
+   * MariaDB `max_statement_time` (per session) with `innodb_lock_wait_timeout` and
+   * `lock_wait_timeout` rounded up to whole seconds; clamped to what the database accepts. A
+   * statement that hits it fails the call as `NOT_EXECUTED`. Default waitInterval / 2; `false`
+   * to leave the server's settings alone (then a dead node waiting on a foreign lock can delay
+   * the standby's takeover for as long as that lock is held).
+   */
+  statementTimeoutMs?: number | false;
+  /**
    * Most request transactions open at once; more calls wait for a slot. Keep it below the
    * store's pool size so the lease's renewals always find a connection. Default 4 on PostgreSQL
    * (the fence's FOR KEY SHARE lock does not hold up renewals), 2 on MariaDB/MySQL (its share

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLease, mysqlStore, postgresStore, type SqlLeaseStore } from '../../src/lease/index.js';
-import { idleTransactionTimeout } from '../../src/node/sql-dialect.js';
+import { transactionBounds } from '../../src/node/sql-dialect.js';
 import { databaseAvailable, MYSQL_URL, PG_URL } from '../support/services.js';
 import { uniqueTable } from './helpers.js';
 
@@ -41,12 +41,13 @@ for (const [label, available, make, dialect] of stores) {
       }
     }, 30_000);
 
-    it("accepts the node's idle-in-transaction bound for a 5e9 ms waitInterval (wait/2)", async () => {
+    it("accepts the node's transaction bounds (statement, lock and idle) for a 5e9 ms waitInterval (wait/2)", async () => {
       const store = make();
       try {
-        const statement = idleTransactionTimeout(dialect as 'postgres' | 'mysql', 2_500_000_000);
+        const statements = transactionBounds(dialect as 'postgres' | 'mysql', { statementMs: 2_500_000_000, idleMs: 2_500_000_000 });
+        expect(statements.length).toBeGreaterThan(0);
         const value = await store.transaction(async (tx) => {
-          await tx.execute(statement as string);
+          for (const statement of statements) await tx.execute(statement.sql);
           return (await tx.query('SELECT 1 AS one'))[0]?.one;
         });
         expect(Number(value)).toBe(1);

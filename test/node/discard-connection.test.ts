@@ -172,8 +172,9 @@ for (const kind of [postgres, mariadb]) {
         dedup: { table: t.dedup },
         feeds: false,
         maxConcurrentTransactions: options.slots,
-        // Far beyond the test: what frees a session here must be the node, not the server's timer.
+        // Far beyond the test: what frees a session here must be the node, not the server's timers.
         idleInTransactionTimeoutMs: 120_000,
+        statementTimeoutMs: 120_000,
       });
       cleanups.push(() => node.close());
       const { url } = await node.start();

@@ -123,6 +123,8 @@ describe('createNode on SQLite', () => {
     bad({ feeds: { table: '1x' } }, 'feeds.table');
     bad({ rpcPath: 'rpc' }, 'rpcPath');
     bad({ maxBodyBytes: 0 }, 'maxBodyBytes');
+    bad({ statementTimeoutMs: 0 }, 'statementTimeoutMs');
+    bad({ statementTimeoutMs: 1.5 }, 'statementTimeoutMs');
     bad({ colour: 'red' }, 'colour');
   });
 
