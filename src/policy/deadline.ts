@@ -45,13 +45,22 @@ export class Deadline {
     this.controller = controller;
     const left = this.remaining();
     if (left <= 0) controller.abort(this.exception());
-    else {
-      this.timer = setTimer(() => {
-        this.timer = undefined;
-        controller.abort(this.exception());
-      }, left).unref();
-    }
+    else this.armAbort(controller, left);
     return controller.signal;
+  }
+
+  /**
+   * Node's timers run on the event loop's cached whole-millisecond clock, so one may fire up to a
+   * millisecond before the monotonic clock says the deadline passed: re-arm for the rest, so the
+   * signal never aborts while `expired()` is still false.
+   */
+  private armAbort(controller: AbortController, delayMs: number): void {
+    this.timer = setTimer(() => {
+      this.timer = undefined;
+      const left = this.remaining();
+      if (left > 0) this.armAbort(controller, left);
+      else controller.abort(this.exception());
+    }, delayMs).unref();
   }
 
   private exception(): DeadlineExceededException {
