@@ -55,7 +55,8 @@ describe.runIf(available)('PostgreSQL release notifications (an accelerator only
     try {
       await a.acquire();
       const pending = b.acquire();
-      await new Promise((resolve) => setTimeout(resolve, 300)); // b is listening and napping
+      // b is listening (its LISTEN session is up: waited for, not slept for) and napping.
+      await listening(table);
       const released = performance.now();
       await a.release();
       await pending;
@@ -63,9 +64,10 @@ describe.runIf(available)('PostgreSQL release notifications (an accelerator only
 
       // Kill the listening session: correctness does not depend on it (b re-subscribes next time).
       const pendingA = a.acquire();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await listening(table);
+      // Only this test's listener: other suites (and a second CI run) share the server.
       await withClient((c) =>
-        c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND application_name = 'hotcold'"),
+        c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1 AND application_name = 'hotcold'", [`LISTEN "hotcold_${table}"`]),
       );
       const again = performance.now();
       await b.release();
@@ -79,6 +81,19 @@ describe.runIf(available)('PostgreSQL release notifications (an accelerator only
     }
   });
 });
+
+/** Waits until a LISTEN session on this table's release channel is up. */
+async function listening(table: string): Promise<void> {
+  const until = performance.now() + 20_000;
+  for (;;) {
+    const { rows } = await withClient((c) =>
+      c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1 AND application_name = 'hotcold'", [`LISTEN "hotcold_${table}"`]),
+    );
+    if ((rows[0] as { n: number }).n > 0) return;
+    if (performance.now() > until) throw new Error('no LISTEN session within 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe.runIf(available)('PostgreSQL fenced transactions and renewals', () => {
   it('an open assertHeld transaction blocks a takeover but not the holder\'s renewals', async () => {
