@@ -4,7 +4,12 @@
  * connection, so a statement stuck on the database fails then rather than holding anything.
  */
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    // The raced promise exists already and may reject (a fence failing after the lease was lost):
+    // it must never become an unhandled rejection, which would end the process.
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
