@@ -9,6 +9,7 @@ import { findHaproxy, HaproxyNotInstalledError } from './demo/haproxy.js';
 import { formatStatusLine, formatSummaryTable, type LiveStatus } from './demo/report.js';
 import { runScenario } from './demo/scenario.js';
 import { parseDemoArgs, DEMO_USAGE } from './demo/demo-args.js';
+import { checkReportPath, writeFailoverReport } from './demo/write-report.js';
 
 export async function runDemoCommand(argv: string[]): Promise<number> {
   const args = parseDemoArgs(argv);
@@ -17,6 +18,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.lb === 'haproxy' && !findHaproxy()) throw new HaproxyNotInstalledError();
+  if (args.report !== undefined) await checkReportPath(args.report);
 
   // With --json, stdout carries the JSON only; progress goes to stderr.
   const out = args.json ? process.stderr : process.stdout;
@@ -70,6 +72,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     if (tty && drawn) out.write('\n');
     drawn = false;
     const { summary } = result;
+    if (args.report !== undefined) say(`* report written to ${await writeFailoverReport(args.report, summary, result.timeline)}`);
     if (args.json) {
       process.stdout.write(`${JSON.stringify(summary)}\n`);
     } else {

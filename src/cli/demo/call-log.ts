@@ -11,6 +11,8 @@ export interface CallRecord {
   startedAt: number;
   endedAt: number;
   outcome: 'ok' | 'failed';
+  /** For successes: the fencing epoch the call executed under, when the answer says (the report's per-node series). */
+  epoch?: number | undefined;
   /** For failures: the RPCException kind. */
   errorKind?: RPCExceptionKind | 'other' | undefined;
   /** For failures: the client's claim about whether the call may have run. */

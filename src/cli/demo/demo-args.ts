@@ -14,6 +14,8 @@ options:
                        named (needs CREATEDB) and dropped afterwards. Default: SQLite in a temp folder
   --lb dev|haproxy     balancer: the in-process dev balancer (default) or real HAProxy
   --json               print the summary as one JSON object on stdout (progress goes to stderr)
+  --report FILE        also write a self-contained HTML page: calls per second per node, each
+                       node's state and epoch, the outage, retries, failures, the summary table
   --seconds N          seconds of load, fault included (alias --duration; default 8)
   --callers N          concurrent callers (default 16)
   -h, --help           this text
@@ -26,6 +28,8 @@ export interface DemoArgs {
   db: string | undefined;
   lb: BalancerKind;
   json: boolean;
+  /** `--report FILE`: where to write the HTML report (undefined: none). */
+  report: string | undefined;
   callers: number;
   warmupMs: number;
   afterMs: number;
@@ -39,7 +43,7 @@ function boundedNumber(field: string, raw: string | undefined, max: number, inte
 }
 
 export function parseDemoArgs(argv: readonly string[]): DemoArgs {
-  const args: DemoArgs = { help: false, planned: false, db: undefined, lb: 'dev', json: false, callers: 16, warmupMs: 0, afterMs: 0 };
+  const args: DemoArgs = { help: false, planned: false, db: undefined, lb: 'dev', json: false, report: undefined, callers: 16, warmupMs: 0, afterMs: 0 };
   let seconds = 8;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -56,6 +60,12 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
       case '--json':
         args.json = true;
         break;
+      case '--report': {
+        const file = value();
+        if (file === undefined || file === '' || file.startsWith('-')) throw new ConfigurationError('--report', 'needs a file name (e.g. --report failover.html)');
+        args.report = file;
+        break;
+      }
       case '--db': {
         const db = value();
         if (db === undefined || !/^postgres(ql)?:\/\//.test(db)) throw new ConfigurationError('--db', 'must be a postgres:// URL (the default is SQLite in a temp folder)');

@@ -21,3 +21,10 @@ export async function readLedgerKeys(db: RunDatabase): Promise<string[]> {
   const rows = await readLedger({ dialect: db.kind, query: (sql: string) => db.query(sql), execute: async () => ({ changes: 0 }) });
   return rows.map((r) => r.ref);
 }
+
+/** The fencing token a `transfer` answer reports it executed under (the ledger app returns it). */
+export function transferEpoch(result: unknown): number | undefined {
+  if (typeof result !== 'object' || result === null) return undefined;
+  const token = (result as { token?: unknown }).token;
+  return typeof token === 'number' && Number.isFinite(token) ? token : undefined;
+}

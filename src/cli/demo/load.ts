@@ -26,6 +26,8 @@ export interface LoadOptions {
    * promise jobs that never yields to timers or I/O.
    */
   failurePauseMs?: number;
+  /** The fencing epoch an answer was executed under, if it says (recorded as `CallRecord.epoch`). */
+  epochOf?: (result: unknown) => number | undefined;
   /** Called after every completed call (drives the live status line). */
   onCall?: (record: CallRecord) => void;
 }
@@ -59,11 +61,13 @@ export function startLoad(options: LoadOptions): LoadRun {
       stats.inFlight += 1;
       let record: CallRecord;
       try {
-        await options.call(options.method, options.params(index, seq, key), { idempotencyKey: key });
+        const result = await options.call(options.method, options.params(index, seq, key), { idempotencyKey: key });
         const endedAt = monotonicNow();
         stats.ok += 1;
         stats.lastOkAt = endedAt;
         record = { key, method: options.method, startedAt, endedAt, outcome: 'ok' };
+        const epoch = options.epochOf?.(result);
+        if (epoch !== undefined) record.epoch = epoch;
       } catch (error) {
         stats.failed += 1;
         record = {

@@ -86,29 +86,42 @@ const ms = (v: number | undefined): string => (v === undefined ? '-' : `${Math.r
 const who = (x: { node: string | undefined; epoch: number | undefined }): string =>
   x.node === undefined ? '-' : `${x.node} (epoch ${x.epoch ?? '?'})`;
 
+/** One row of the summary: `key` is the `RunSummary` field it shows (`from-to` and `setup` combine two). */
+export interface SummaryRow {
+  key: keyof RunSummary | 'from-to' | 'setup';
+  label: string;
+  value: string;
+}
+
+/** The summary's rows, as the table at the end of the demo and the HTML report show them. */
+export function summaryRows(s: RunSummary): SummaryRow[] {
+  const kinds = Object.entries(s.failuresByKind).map(([k, n]) => `${k} ${n}`).join(', ');
+  const row = (key: SummaryRow['key'], label: string, value: string): SummaryRow => ({ key, label, value });
+  return [
+    row('scenario', 'scenario', `${s.scenario === 'planned' ? 'planned switchover (drain)' : s.scenario === 'crash' ? 'crash (SIGKILL of the hot node)' : s.scenario}`),
+    row('setup', 'lease database / balancer', `${s.db} / ${s.lb === 'dev' ? 'dev balancer' : s.lb === 'nginx' ? 'nginx' : 'HAProxy'}`),
+    row('from-to', 'hot node before -> after', `${who(s.from)} -> ${who(s.to)}`),
+    row('failovers', 'failovers seen by the client', String(s.failovers)),
+    row('callers', 'concurrent callers', String(s.callers)),
+    row('calls', 'calls made', String(s.calls)),
+    row('acknowledged', 'acknowledged', String(s.acknowledged)),
+    row('failedCalls', 'failed (reported to the caller)', `${s.failedCalls}${kinds ? ` (${kinds})` : ''}`),
+    row('retried', 'retries (transparent)', String(s.retried)),
+    row('lost', 'lost (acknowledged, not in ledger)', String(s.lost)),
+    row('duplicates', 'duplicated (executed twice)', String(s.duplicates)),
+    row('misclassified', 'misclassified ("not executed" but ran)', String(s.misclassified)),
+    row('outageMs', 'client-observed outage (failover)', ms(s.outageMs)),
+    row('longestGapMs', 'longest gap after the fault', ms(s.longestGapMs)),
+    row('takeoverMs', 'fault -> first call on new node', ms(s.takeoverMs)),
+    row('slowestFailoverCallMs', 'slowest call across the failover', ms(s.slowestFailoverCallMs)),
+    row('slowestCallMs', 'slowest call (whole run)', ms(s.slowestCallMs)),
+    row('ok', 'verdict', s.ok ? 'OK: nothing lost, nothing done twice' : 'FAILED'),
+  ];
+}
+
 /** The human summary table printed at the end of the demo. */
 export function formatSummaryTable(s: RunSummary): string {
-  const kinds = Object.entries(s.failuresByKind).map(([k, n]) => `${k} ${n}`).join(', ');
-  const rows: Array<[string, string]> = [
-    ['scenario', `${s.scenario === 'planned' ? 'planned switchover (drain)' : s.scenario === 'crash' ? 'crash (SIGKILL of the hot node)' : s.scenario}`],
-    ['lease database / balancer', `${s.db} / ${s.lb === 'dev' ? 'dev balancer' : s.lb === 'nginx' ? 'nginx' : 'HAProxy'}`],
-    ['hot node before -> after', `${who(s.from)} -> ${who(s.to)}`],
-    ['failovers seen by the client', String(s.failovers)],
-    ['concurrent callers', String(s.callers)],
-    ['calls made', String(s.calls)],
-    ['acknowledged', String(s.acknowledged)],
-    ['failed (reported to the caller)', `${s.failedCalls}${kinds ? ` (${kinds})` : ''}`],
-    ['retries (transparent)', String(s.retried)],
-    ['lost (acknowledged, not in ledger)', String(s.lost)],
-    ['duplicated (executed twice)', String(s.duplicates)],
-    ['misclassified ("not executed" but ran)', String(s.misclassified)],
-    ['client-observed outage (failover)', ms(s.outageMs)],
-    ['longest gap after the fault', ms(s.longestGapMs)],
-    ['fault -> first call on new node', ms(s.takeoverMs)],
-    ['slowest call across the failover', ms(s.slowestFailoverCallMs)],
-    ['slowest call (whole run)', ms(s.slowestCallMs)],
-    ['verdict', s.ok ? 'OK: nothing lost, nothing done twice' : 'FAILED'],
-  ];
+  const rows = summaryRows(s).map((r): [string, string] => [r.label, r.value]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const line = `+${'-'.repeat(width + 2)}+${'-'.repeat(Math.max(...rows.map(([, v]) => v.length)) + 2)}+`;
   return [line, ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${v.padEnd(line.length - width - 7)} |`), line].join('\n');

@@ -6,12 +6,13 @@ import { createDemoClient } from './demo-client.js';
 import type { RunDatabase } from './database.js';
 import { checkLedger, type LedgerVerdict } from './ledger-check.js';
 import { httpJson } from './http-get.js';
-import { readLedgerKeys, transferParams } from './ledger.js';
+import { readLedgerKeys, transferEpoch, transferParams } from './ledger.js';
 import { longestOkGap, slowestCallMs, startLoad } from './load.js';
 import { spawnNodeProcess, type NodeProcess } from './node-process.js';
 import { summaryFromVerdict, type LiveStatus, type RunSummary } from './report.js';
 import { Resources } from './resources.js';
 import { setRepeating } from '../../shared/timer.js';
+import { createTimelineRecorder, type NodeHealthState, type RunTimeline } from './timeline.js';
 
 /**
  * One failover run, shared by `hotcold demo`, the end-to-end suite and the failover bench: two
@@ -50,6 +51,8 @@ export interface ScenarioResult {
   summary: RunSummary;
   verdict: LedgerVerdict;
   records: CallRecord[];
+  /** The run over time (calls per node, node states, outage, retries, failures): the HTML report's data. */
+  timeline: RunTimeline;
   /** For the freeze scenario: whether the resumed old node refused to serve (it must). */
   frozenNodeFenced?: boolean | undefined;
   /** What the resumed node answered, for the report. */
@@ -97,6 +100,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const signal = options.signal;
   const resources = new Resources();
   const started = monotonicNow();
+  const recorder = createTimelineRecorder(started);
   let frozenNodeFenced: boolean | undefined;
   let frozenNodeDetail: string | undefined;
   let rejoinedAt: number | undefined;
@@ -140,7 +144,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       nodes = await Promise.all([a, spawn('node-b')]);
     }
     await waitFor('a node to hold the lease', () => activeNode(nodes), 15_000, signal);
-    const sampler = sampleBothActive(nodes);
+    const sampler = sampleBothActive(nodes, (at, answers) => recorder.healthRound(at, answers));
     resources.add('health sampler', async () => {
       await sampler.stop();
     });
@@ -161,12 +165,17 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     let retried = 0;
     const failovers: Array<{ at: number; node: string | undefined; epoch: number | undefined; from: string | undefined }> = [];
     const subscription = client.events$.subscribe((event) => {
-      if (event.type === 'retry') retried += 1;
+      if (event.type === 'retry') {
+        retried += 1;
+        recorder.retry(monotonicNow());
+      }
       if (event.type === 'failover') failovers.push({ at: monotonicNow(), node: event.to.node, epoch: event.to.epoch, from: event.from.node });
+      if (event.type === 'failover' || event.type === 'state') recorder.clientSaw(monotonicNow(), client.state.node, client.state.epoch);
     });
     resources.add('client events', async () => subscription.unsubscribe());
 
-    const load = startLoad({ callers: options.callers, call: (m, p, o) => client.call(m, p, o), method: 'transfer', params: transferParams });
+    recorder.loadStarted(monotonicNow());
+    const load = startLoad({ callers: options.callers, call: (m, p, o) => client.call(m, p, o), method: 'transfer', params: transferParams, epochOf: transferEpoch });
     resources.add('load', async () => {
       await load.stop();
     });
@@ -202,6 +211,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
 
     if (options.scenario !== 'start-together') {
       faultAt = monotonicNow();
+      const what = options.scenario === 'crash' || options.scenario === 'rejoin' ? 'SIGKILL' : options.scenario === 'freeze' ? 'SIGSTOP' : 'SIGTERM (drain)';
+      recorder.mark(faultAt, 'fault', `${what} ${hot.node.machine}`);
       if (options.scenario === 'crash' || options.scenario === 'rejoin') {
         phase = 'crashed';
         log(`SIGKILL ${hot.node.machine} (pid ${hot.node.child.pid}), the hot node`);
@@ -217,12 +228,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       }
       const next = await waitFor(`${standby.machine} to take over`, () => activeNode([standby]), 10_000, signal);
       tookOverAt = monotonicNow();
+      recorder.mark(tookOverAt, 'takeover', `${standby.machine} active (epoch ${next.epoch ?? '?'})`);
       phase = 'took over';
       log(`${standby.machine} holds the lease (epoch ${next.epoch ?? '?'}) after ${Math.round(monotonicNow() - faultAt)} ms`);
       if (options.scenario === 'freeze') {
         await sleep(300, signal);
         log(`SIGCONT ${hot.node.machine}: it must find its lease gone and refuse to serve`);
         hot.node.child.signal('SIGCONT');
+        recorder.mark(monotonicNow(), 'note', `SIGCONT ${hot.node.machine}`);
         const fencing = await checkFenced(hot.node, signal);
         frozenNodeFenced = fencing.fenced;
         frozenNodeDetail = fencing.detail;
@@ -239,6 +252,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
           return health !== undefined && health.status !== 200 ? true : undefined;
         }, 10_000, signal);
         rejoinedAt = monotonicNow();
+        recorder.mark(rejoinedAt, 'note', `${back.machine} back as standby`);
         phase = 'rejoined';
         log(`${back.machine} is back as the standby`);
       }
@@ -279,7 +293,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       durationMs: endedAt - started,
     });
     if (frozenNodeFenced === false || bothActiveSamples > 0) summary.ok = false;
-    return { summary, verdict, records, frozenNodeFenced, frozenNodeDetail, rejoinedAt, pids, bothActiveSamples, healthSamples };
+    const timeline = recorder.finish({ records, endedAt, outage: gap.gapMs > 0 ? { start: gap.start, end: gap.end } : undefined });
+    return { summary, verdict, records, timeline, frozenNodeFenced, frozenNodeDetail, rejoinedAt, pids, bothActiveSamples, healthSamples };
   } finally {
     const errors = await resources.disposeAll();
     for (const error of errors) log(error.message);
@@ -329,7 +344,10 @@ async function checkFenced(node: NodeProcess, signal?: AbortSignal): Promise<{ f
  * Polls both nodes' /health directly, all the time: a round in which both say 200 would mean two
  * hot nodes at once (split brain), which the lease must make impossible.
  */
-function sampleBothActive(nodes: readonly NodeProcess[]): { stop(): Promise<{ both: number; rounds: number }> } {
+function sampleBothActive(
+  nodes: readonly NodeProcess[],
+  onRound?: (at: number, answers: Array<{ node: string; state: NodeHealthState; epoch: number | undefined }>) => void,
+): { stop(): Promise<{ both: number; rounds: number }> } {
   let stopped = false;
   let both = 0;
   let rounds = 0;
@@ -338,6 +356,7 @@ function sampleBothActive(nodes: readonly NodeProcess[]): { stop(): Promise<{ bo
       const answers = await Promise.all(nodes.map((n) => (n.child.hasExited() ? undefined : n.health(200))));
       rounds += 1;
       if (answers.filter((a) => a?.status === 200).length > 1) both += 1;
+      onRound?.(monotonicNow(), answers.map((a, i) => ({ node: nodes[i]?.machine ?? '?', state: nodes[i]?.child.hasExited() === true ? 'exited' : healthState(a), epoch: typeof a?.body?.epoch === 'number' ? a.body.epoch : undefined })));
       await sleep(50);
     }
   })();
@@ -348,4 +367,11 @@ function sampleBothActive(nodes: readonly NodeProcess[]): { stop(): Promise<{ bo
       return { both, rounds };
     },
   };
+}
+
+function healthState(answer: { status: number; body: Record<string, unknown> | undefined } | undefined): NodeHealthState {
+  if (answer === undefined) return 'down';
+  if (answer.status === 200) return 'active';
+  const said = answer.body?.status;
+  return said === 'standby' || said === 'draining' || said === 'lost' ? said : 'down';
 }
