@@ -23,4 +23,20 @@ describe('hotcold demo options', () => {
     expect(() => parseDemoArgs(['--seconds', '4.5'])).not.toThrow();
     for (const bad of ['0', '-1', '601', 'NaN']) expect(() => parseDemoArgs(['--seconds', bad])).toThrow(ConfigurationError);
   });
+
+  it('--report takes a file name, and without one is a ConfigurationError naming --report', () => {
+    expect(parseDemoArgs(['--report', 'failover.html']).report).toBe('failover.html');
+    expect(parseDemoArgs(['--report=out/x.html']).report).toBe('out/x.html');
+    expect(parseDemoArgs([]).report).toBeUndefined();
+    for (const bad of [['--report'], ['--report', '--json'], ['--report=']]) {
+      let error: unknown;
+      try {
+        parseDemoArgs(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, bad.join(' ')).toBeInstanceOf(ConfigurationError);
+      expect((error as ConfigurationError).field).toBe('--report');
+    }
+  });
 });
