@@ -78,7 +78,7 @@ describe.runIf(haveChromium)('hotcold demo --report in headless Chromium', () =>
     dir = await mkdtemp(join(tmpdir(), 'hotcold-report-'));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--force-color-profile=srgb'],
     });
   });
   afterAll(async () => {

@@ -49,6 +49,12 @@ function niceStep(max: number, target: number): number {
   return 10 * power;
 }
 
+/** The longest of `texts` (longest first) that fits in a lane segment `width` px wide, if any. */
+function laneLabel(width: number, texts: readonly string[], x0: number, dark: boolean): string {
+  const text = texts.find((t) => t.length > 0 && width > t.length * 6.2 + 8);
+  return text === undefined ? '' : `<text class="in-lane${dark ? ' on-dark' : ''}" x="${f1(x0 + 5)}" y="${LANE_HEIGHT / 2 + 4}">${escapeXml(text)}</text>`;
+}
+
 export function renderTimelineSvg(t: RunTimeline): string {
   const colours = nodeColours(t.nodes);
   const lanes: Array<{ label: string; body: string }> = [];
@@ -72,13 +78,19 @@ export function renderTimelineSvg(t: RunTimeline): string {
     grid.push(`<text class="tick" x="${LEFT - 8}" y="${f1(y(v) + 4)}" text-anchor="end">${Math.round(v)}</text>`);
   }
   const series = t.nodes.map((node) => {
+    // Drawn from one bucket before the node's first call to one after its last, so that each
+    // line visibly rises from and falls back to zero and the axis is not covered by idle nodes.
+    const counts = t.buckets.map((b) => b.okByNode[node] ?? 0);
+    const first = Math.max(0, counts.findIndex((c) => c > 0) - 1);
+    const last = Math.min(counts.length - 1, counts.length - 1 - [...counts].reverse().findIndex((c) => c > 0) + 1);
+    const shown = counts.some((c) => c > 0) ? t.buckets.slice(first, last + 1) : [];
     let line = '';
-    t.buckets.forEach((b, i) => {
-      const yy = f1(y(rates[i]?.[node] ?? 0));
+    shown.forEach((b, i) => {
+      const yy = f1(y(rates[first + i]?.[node] ?? 0));
       line += `${i === 0 ? `M${f1(x(b.startMs))} ${yy}` : ` V${yy}`} H${f1(x(b.endMs))}`;
     });
-    const total = t.buckets.reduce((sum, b) => sum + (b.okByNode[node] ?? 0), 0);
-    const area = `${line} V${f1(y(0))} H${f1(x(t.buckets[0]?.startMs ?? from))} Z`;
+    const total = counts.reduce((sum, c) => sum + c, 0);
+    const area = shown.length === 0 ? '' : `${line} V${f1(y(0))} H${f1(x(shown[0]?.startMs ?? from))} Z`;
     const colour = colours[node] ?? '#111827';
     return `<g class="series" data-node="${escapeXml(node)}" data-calls="${total}"><title>${escapeXml(node)}: ${total} acknowledged calls</title><path class="area" d="${area}" fill="${colour}"/><path class="line" d="${line}" stroke="${colour}"/></g>`;
   });
@@ -101,7 +113,7 @@ export function renderTimelineSvg(t: RunTimeline): string {
         const fill = active ? (colours[node] ?? '#111827') : STATE_FILL[s.state as Exclude<NodeHealthState, 'active'>];
         const text = active ? `active · epoch ${s.epoch ?? '?'}` : s.state === 'down' ? 'no answer' : s.state === 'exited' ? 'process gone' : s.state;
         const dark = active || s.state === 'down' || s.state === 'exited';
-        const label = w > text.length * 6.2 + 8 ? `<text class="in-lane${dark ? ' on-dark' : ''}" x="${f1(x0 + 5)}" y="${LANE_HEIGHT / 2 + 4}">${escapeXml(text)}</text>` : '';
+        const label = laneLabel(w, active ? [text, `epoch ${s.epoch ?? '?'}`, String(s.epoch ?? '')] : [text], x0, dark);
         return `<g class="state" data-state="${s.state}"${s.epoch === undefined ? '' : ` data-epoch="${s.epoch}"`}><rect x="${f1(x0)}" y="0" width="${f1(w)}" height="${LANE_HEIGHT}" fill="${fill}"><title>${escapeXml(`${node} ${text}: ${f1(s.fromMs / 1000)}–${f1(s.toMs / 1000)} s`)}</title></rect>${label}</g>`;
       })
       .join('');
@@ -113,7 +125,7 @@ export function renderTimelineSvg(t: RunTimeline): string {
       const x0 = x(s.fromMs);
       const w = Math.max(1, x(s.toMs) - x0);
       const text = `${s.node ?? ''} · epoch ${s.epoch ?? '?'}`;
-      const label = w > text.length * 6.2 + 8 ? `<text class="in-lane on-dark" x="${f1(x0 + 5)}" y="${LANE_HEIGHT / 2 + 4}">${escapeXml(text)}</text>` : '';
+      const label = laneLabel(w, [text, `epoch ${s.epoch ?? '?'}`], x0, true);
       return `<g class="view" data-node="${escapeXml(s.node ?? '')}"${s.epoch === undefined ? '' : ` data-epoch="${s.epoch}"`}><rect x="${f1(x0)}" y="0" width="${f1(w)}" height="${LANE_HEIGHT}" fill="${colours[s.node ?? ''] ?? '#6b7280'}" opacity="0.75"><title>${escapeXml(`the client got answers from ${text}`)}</title></rect>${label}</g>`;
     })
     .join('');
