@@ -96,7 +96,8 @@ describe.runIf(haveChromium)('hotcold demo --report in headless Chromium', () =>
     expect(html).not.toMatch(/<script(?![^>]*type="application\/json")/); // no executable script
     expect(html).not.toMatch(/\b(src|href)=/); // nothing to load
 
-    const page = await browser!.newPage({ viewport: { width: 1040, height: 900 } });
+    if (!browser) throw new Error('Chromium did not start');
+    const page = await browser.newPage({ viewport: { width: 1040, height: 900 } });
     const requests: string[] = [];
     page.on('request', (request) => requests.push(request.url()));
     const url = pathToFileURL(file).href;
