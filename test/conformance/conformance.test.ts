@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqliteStore } from 'hotcold/lease';
 import { ConfigurationError } from 'hotcold';
-import { conformanceApp, formatConformanceReport, runConformance, type ConformanceReport } from 'hotcold/testing';
+import { conformanceApp, formatConformanceReport, runConformance, startDevBalancer, type ConformanceReport } from 'hotcold/testing';
+import { startHaproxy } from '../../src/cli/demo/haproxy.js';
 import { fixture, startNode, until, type Fixture, type NodeSetup } from '../node/support.js';
 import { startMutatingProxy, type MutatingProxy } from './mutating-proxy.js';
 import { CONFORMANCE_CHECKS } from '../../src/testing/conformance/index.js';
@@ -78,6 +79,33 @@ describe('runConformance against the reference node', () => {
   });
 });
 
+describe('runConformance through a balancer in front of the pair', () => {
+  const portOf = (url: string): number => Number(new URL(url).port);
+
+  it('the reference pair behind real HAProxy (examples/haproxy/haproxy.cfg) passes every check', async () => {
+    const lb = await startHaproxy({ backends: [{ name: 'node-a', port: portOf(active.url) }, { name: 'node-b', port: portOf(standby.url) }] });
+    try {
+      // HAProxy starts with both servers unchecked: wait until it routes to the active node.
+      await until(async () => (await fetch(`${lb.url}/health`)).status === 200, 20_000, 'HAProxy routing to the active node');
+      const report = await runConformance(lb.url, { standbyUrl: standby.url, ...fast });
+      expect(failing(report), formatConformanceReport(report) + lb.log()).toEqual([]);
+    } finally {
+      await lb.stop();
+    }
+  });
+
+  it('the reference pair behind the dev balancer passes every check', async () => {
+    const lb = await startDevBalancer({ backends: [active.url, standby.url] });
+    try {
+      await until(() => lb.current === active.url, 20_000, 'dev balancer routing to the active node');
+      const report = await runConformance(lb.url, { standbyUrl: standby.url, ...fast });
+      expect(failing(report), formatConformanceReport(report)).toEqual([]);
+    } finally {
+      await lb.close();
+    }
+  });
+});
+
 describe('runConformance against deliberately broken servers', () => {
   it('a node that does not deduplicate (the key never reaches it) but advertises it fails the dedup checks', async () => {
     const url = await proxy(active.url, { request: (h) => void delete h['idempotency-key'] });
@@ -117,6 +145,9 @@ describe('runConformance against deliberately broken servers', () => {
     expect(report.passed).toBe(0);
     expect(report.failed).toBe(report.results.length - report.skipped);
     expect(report.results[0]?.detail).toMatch(/ECONNREFUSED/);
+    // The first refusal ends the run: the rest are failed without being sent.
+    expect(report.results[1]?.detail).toMatch(/^not run: the server did not answer/);
+    expect(report.url).toBe(url);
   });
 
   it('bad options are a ConfigurationError naming the field', async () => {

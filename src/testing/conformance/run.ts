@@ -100,10 +100,17 @@ export async function runConformance(url: string, options: ConformanceOptions = 
   const settings = resolve(url, options);
   const probe = new Probe(settings);
   const results: ConformanceResult[] = [];
+  // Set when the server never answered at all: the remaining checks are not run (a server that
+  // swallows connections would otherwise cost one request timeout per check).
+  let unreachable: string | undefined;
   for (const check of CONFORMANCE_CHECKS) {
     const skipped = check.skip?.(settings);
     if (skipped !== undefined) {
       results.push({ id: check.id, requirement: check.requirement, outcome: 'skip', pass: true, detail: skipped });
+      continue;
+    }
+    if (unreachable !== undefined) {
+      results.push({ id: check.id, requirement: check.requirement, outcome: 'fail', pass: false, detail: `not run: ${unreachable}` });
       continue;
     }
     try {
@@ -112,12 +119,13 @@ export async function runConformance(url: string, options: ConformanceOptions = 
     } catch (error) {
       const detail = error instanceof CheckFailed ? error.message : `error: ${error instanceof Error ? error.message : String(error)}`;
       results.push({ id: check.id, requirement: check.requirement, outcome: 'fail', pass: false, detail });
+      if (!(error instanceof CheckFailed) && probe.answers.length === 0) unreachable = `the server did not answer (${detail})`;
     }
   }
   const count = (outcome: ConformanceResult['outcome']): number => results.filter((r) => r.outcome === outcome).length;
   const failed = count('fail');
   return {
-    url: redactUrl(settings.url),
-    standbyUrl: settings.standbyUrl === undefined ? undefined : redactUrl(settings.standbyUrl),
+    url: redactUrl(settings.url).replace(/\/$/, ''),
+    standbyUrl: settings.standbyUrl === undefined ? undefined : redactUrl(settings.standbyUrl).replace(/\/$/, ''),
     results, passed: count('pass'), failed, skipped: count('skip'), ok: failed === 0 };
 }
