@@ -8,6 +8,7 @@ import { conformanceApp, formatConformanceReport, runConformance, startDevBalanc
 import { startHaproxy } from '../../src/cli/demo/haproxy.js';
 import { fixture, startNode, until, type Fixture, type NodeSetup } from '../node/support.js';
 import { startMutatingProxy, type MutatingProxy } from './mutating-proxy.js';
+import { spawnNode, type NodeProcess } from '../node/child.js';
 import { CONFORMANCE_CHECKS } from '../../src/testing/conformance/index.js';
 import { CONFORMANCE_METHODS } from 'hotcold/testing';
 
@@ -189,7 +190,7 @@ describe('hotcold conformance (the CLI, a child process)', () => {
     expect(run.stdout).toMatch(/^PASS\s+dedup\.repeat\s+§8/m);
     expect(run.stdout).toMatch(/^PASS\s+standby\.not-active/m);
     expect(run.stdout).toMatch(/\d+ passed, 0 failed, 0 skipped: CONFORMS/);
-  });
+  }, 60_000);
 
   it('exits 1 and marks the failed checks for a broken server; --json prints the report', async () => {
     const url = await proxy(active.url, { request: (h) => void delete h['x-hotcold-timeout-ms'] });
@@ -202,7 +203,38 @@ describe('hotcold conformance (the CLI, a child process)', () => {
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout) as ConformanceReport;
     expect(report.results.filter((r) => !r.pass).map((r) => r.id).sort()).toEqual(['timeout.malformed', 'timeout.mid-call', 'timeout.spent']);
-  });
+  }, 60_000);
+
+  it('two `hotcold node --app conformance` processes pass `hotcold conformance` end to end; the ledger app does not expose the methods', async () => {
+    const g = fixture();
+    const children: NodeProcess[] = [];
+    try {
+      const common = ['--db', g.dbPath, '--update-interval', '500', '--wait-interval', '5000', '--app', 'conformance'];
+      const a = await spawnNode([...common, '--machine', 'cli-a']);
+      children.push(a);
+      await a.waitFor((l) => l.event === 'node' && l.status === 'active', 30_000, 'cli-a active');
+      const b = await spawnNode([...common, '--machine', 'cli-b']);
+      children.push(b);
+      await b.waitFor((l) => l.event === 'listening', 30_000, 'cli-b listening');
+      const run = await cli([a.url, '--standby', b.url, '--mid-call-ms', '1500']);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/0 failed, 0 skipped: CONFORMS/);
+      // The default app (ledger) is a production-shaped node: no conformance methods.
+      const ledger = await spawnNode(['--db', `${g.dir}/ledger.db`, '--update-interval', '500', '--wait-interval', '5000', '--machine', 'cli-l']);
+      children.push(ledger);
+      await ledger.waitFor((l) => l.event === 'node' && l.status === 'active', 30_000, 'ledger node active');
+      const refused = await cli([ledger.url, '--no-feeds', '--json']);
+      expect(refused.code).toBe(1);
+      const report = JSON.parse(refused.stdout) as ConformanceReport;
+      expect(report.results.find((r) => r.id === 'rpc.result')?.detail).toMatch(/-32601|method not found|expected a result/);
+    } finally {
+      for (const c of children) {
+        if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+        await c.exited;
+      }
+      await g.cleanup();
+    }
+  }, 120_000);
 
   it('--help exits 0 listing every flag; a missing URL or a bad flag exits 2', async () => {
     const help = await cli(['--help']);
@@ -214,7 +246,7 @@ describe('hotcold conformance (the CLI, a child process)', () => {
     const bad = await cli(['http://127.0.0.1:1', '--bogus']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bogus/);
-  });
+  }, 60_000);
 });
 
 describe('docs/wire.md', () => {

@@ -10,7 +10,7 @@ import { header } from './exchange.js';
 
 /** Health, identity, results and error shapes (docs/wire.md §2, §4, §7). */
 
-export const basicChecks: Check[] = [
+export const basicChecks: readonly Check[] = [
   {
     id: 'health.active',
     requirement: '§7 GET <healthPath> of the active node answers 200 {"status":"active","node":<string>,"epoch":<integer>}',
@@ -150,7 +150,7 @@ export const basicChecks: Check[] = [
 ];
 
 /** Checks that hold for every node answer seen during the run; run last. */
-export const everyAnswerChecks: Check[] = [
+export const everyAnswerChecks: readonly Check[] = [
   {
     id: 'identity.every-answer',
     requirement: '§4.1 every answer of a node (results, errors, 503s, health) carries X-Hotcold-Node and a decimal X-Hotcold-Epoch',

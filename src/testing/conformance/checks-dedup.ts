@@ -7,7 +7,7 @@ import { brief, expect, show } from './probe.js';
 
 const skipWithoutDedup = (s: ProbeSettings): string | undefined => (s.dedup ? undefined : 'dedup: false (the server does not claim to deduplicate)');
 
-export const dedupChecks: Check[] = [
+export const dedupChecks: readonly Check[] = [
   {
     id: 'dedup.repeat',
     requirement: '§8 the same Idempotency-Key sent twice executes once; the second answer is the first one\'s result',

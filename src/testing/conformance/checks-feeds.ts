@@ -51,7 +51,7 @@ async function sharedFeed(p: Probe): Promise<Shared> {
   return value;
 }
 
-export const feedChecks: Check[] = [
+export const feedChecks: readonly Check[] = [
   {
     id: 'feed.read',
     requirement: `§9 ${FEED_METHOD} {feed, after: 0} answers the committed items in sequence order {items:[{seq,data}…], last}; seq rises with each append`,

@@ -11,7 +11,7 @@ const NOT_ACTIVE_STATUSES: ReadonlySet<unknown> = new Set(['standby', 'draining'
 
 const skipWithoutStandby = (s: ProbeSettings): string | undefined => (s.standbyUrl === undefined ? 'no standby URL given (standbyUrl / --standby)' : undefined);
 
-export const standbyChecks: Check[] = [
+export const standbyChecks: readonly Check[] = [
   {
     id: 'standby.health',
     requirement: '§7 GET <healthPath> of a node that does not hold the lease answers 503 {"status":"standby"|"draining"|"lost"} with node headers',

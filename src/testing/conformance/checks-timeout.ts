@@ -4,7 +4,7 @@ import { expect, show } from './probe.js';
 
 /** The caller's time, `X-Hotcold-Timeout-Ms` (docs/wire.md §10). */
 
-export const timeoutChecks: Check[] = [
+export const timeoutChecks: readonly Check[] = [
   {
     id: 'timeout.spent',
     requirement: '§10 a call whose X-Hotcold-Timeout-Ms is 0 (time already spent) is answered 503 {"error":"EXPIRED"} with node headers and not executed',
@@ -36,7 +36,7 @@ export const timeoutChecks: Check[] = [
  * Run last: a server that ignores the header keeps this call's transaction open for
  * `midCallSleepMs`, which would hold up the checks after it.
  */
-export const midCallTimeoutChecks: Check[] = [
+export const midCallTimeoutChecks: readonly Check[] = [
   {
     id: 'timeout.mid-call',
     requirement: '§10 a call still running when the caller\'s time runs out is answered 503 {"error":"EXPIRED"} and rolled back (not executed)',

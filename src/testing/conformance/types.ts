@@ -1,5 +1,7 @@
 /** Shapes of the conformance kit (docs/wire.md §12). */
+import type { runConformance } from './run.js';
 
+/** Options of {@link runConformance}. */
 export interface ConformanceOptions {
   /**
    * Base URL of a second node of the same deployment that is a standby right now (same shared
@@ -51,6 +53,7 @@ export interface ConformanceOptions {
 /** `pass`, `fail`, or `skip` (the check needs an option that was not given, e.g. `standbyUrl`). */
 export type ConformanceOutcome = 'pass' | 'fail' | 'skip';
 
+/** One check's verdict. */
 export interface ConformanceResult {
   /** Stable check id, e.g. `dedup.repeat`. */
   id: string;
@@ -63,12 +66,19 @@ export interface ConformanceResult {
   detail: string;
 }
 
+/** What {@link runConformance} found. */
 export interface ConformanceReport {
+  /** The server checked (credentials in the URL removed). */
   url: string;
+  /** The standby checked, if one was given (credentials removed). */
   standbyUrl: string | undefined;
+  /** One per check, in the order they ran. */
   results: ConformanceResult[];
+  /** Checks with outcome `pass`. */
   passed: number;
+  /** Checks with outcome `fail`. */
   failed: number;
+  /** Checks with outcome `skip`. */
   skipped: number;
   /** No check failed. */
   ok: boolean;
