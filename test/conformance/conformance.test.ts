@@ -125,7 +125,7 @@ describe('runConformance against deliberately broken servers', () => {
   it('a node that ignores X-Hotcold-Timeout-Ms fails the timeout checks', async () => {
     const url = await proxy(active.url, { request: (h) => void delete h['x-hotcold-timeout-ms'] });
     const report = await runConformance(url, fast);
-    expect(failing(report), formatConformanceReport(report)).toEqual(['timeout.malformed', 'timeout.mid-call', 'timeout.spent']);
+    expect(failing(report), formatConformanceReport(report)).toEqual(['feed.expired', 'timeout.malformed', 'timeout.mid-call', 'timeout.spent']);
     expect(report.results.find((r) => r.id === 'timeout.spent')?.detail).toMatch(/EXPIRED/);
   });
 

@@ -105,7 +105,20 @@ export const feedChecks: readonly Check[] = [
       const seq = await append(p, feed, { i: 4 });
       const got = await poll;
       expect(got.items.length === 1 && got.items[0]?.seq === seq, `the long-poll answered ${brief(got.items)}, expected the new item seq ${seq}`);
+      p.memo.set('feed-last', seq);
       return `woke with seq ${seq}`;
+    },
+  },
+  {
+    id: 'feed.expired',
+    requirement: `§10 a ${FEED_METHOD} long-poll ends by the caller's deadline: 503 {"error":"EXPIRED"} when nothing came by then`,
+    skip: skipWithoutFeeds,
+    async run(p) {
+      const { feed, seqs } = await sharedFeed(p);
+      const after = (p.memo.get('feed-last') as number | undefined) ?? seqs[2]!;
+      const answer = await p.rpc(FEED_METHOD, { feed, after, waitMs: 3000 }, { key: p.fresh('poll'), timeoutHeader: '300' });
+      p.notExecuted(answer, 'EXPIRED', `a ${FEED_METHOD} long-poll (waitMs 3000) with X-Hotcold-Timeout-Ms: 300`);
+      return '503 EXPIRED';
     },
   },
   {
