@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqliteStore } from 'hotcold/lease';
@@ -149,6 +150,24 @@ describe('runConformance against deliberately broken servers', () => {
     // The first refusal ends the run: the rest are failed without being sent.
     expect(report.results[1]?.detail).toMatch(/^not run: the server did not answer/);
     expect(report.url).toBe(url);
+  });
+
+  it('a server that accepts connections and never answers costs one request timeout, not one per check', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const report = await runConformance(url, { requestTimeoutMs: 500 });
+      expect(report.results[0]?.detail).toMatch(/no complete answer within 500 ms/);
+      expect(report.results.slice(1).every((r) => r.outcome === 'skip' || r.detail.startsWith('not run:'))).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('bad options are a ConfigurationError naming the field', async () => {
