@@ -170,6 +170,14 @@ describe('runConformance against deliberately broken servers', () => {
     }
   });
 
+  it('credentials given to the kit (URL userinfo, headers) appear nowhere in the report', async () => {
+    const withUser = active.url.replace('http://', 'http://conf-user:conf-pass-123@');
+    const report = await runConformance(withUser, { ...fast, feeds: false, headers: { authorization: 'Bearer conf-token-456' } });
+    expect(failing(report), formatConformanceReport(report)).toEqual([]);
+    const text = JSON.stringify(report) + formatConformanceReport(report);
+    for (const secret of ['conf-pass-123', 'conf-token-456', 'conf-user']) expect(text).not.toContain(secret);
+  });
+
   it('bad options are a ConfigurationError naming the field', async () => {
     await expect(runConformance('not a url')).rejects.toThrow(ConfigurationError);
     await expect(runConformance('http://127.0.0.1:1', { requestTimeoutMs: -1 })).rejects.toThrow(/requestTimeoutMs/);
