@@ -11,6 +11,7 @@ commands:
   demo [--planned] [--db URL] [--lb dev|haproxy] [--json]   two nodes, a balancer, a client under load, a failover
   lease status|promote|release|init [--db URL] ...          inspect and operate the leader lease
   node [--db URL] [--port N] ...                            run a reference node
+  conformance <url> [--standby URL] ...                     check a server against the wire spec (docs/wire.md)
 
 Run 'hotcold <command> --help' for a command's options.`;
 
@@ -20,6 +21,7 @@ const commands: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./demo-command.js')).runDemoCommand,
   lease: async () => (await import('./lease-command.js')).runLeaseCommand,
   node: async () => (await import('./node-command.js')).runNodeCommand,
+  conformance: async () => (await import('./conformance-command.js')).runConformanceCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -10,7 +10,8 @@
  *   --update-interval MS     lease renewal interval; default 20000
  *   --wait-interval MS       lease takeover wait; default 40000
  *   --mode warm|cold         warm (default): take over automatically; cold: acquire at start, stay lost after a loss
- *   --app ledger             the application (only `ledger` for now)
+ *   --app ledger|conformance the application: `ledger` (default) or `conformance`, the conformance methods of
+ *                            docs/wire.md §11 (for `hotcold conformance <url>`; never in production)
  *   --table NAME             lease table; default hotcold_lease
  *   --lease-name NAME        lease row name; default hotcold
  *   --prefix NAME            ledger tables prefix (<prefix>_entries, <prefix>_accounts); default ledger
@@ -38,13 +39,14 @@ import { createNode } from '../node/index.js';
 import { requireNonNegativeInteger, requireOneOf, requirePositiveInteger, requireSqlIdentifier } from '../shared/validate.js';
 import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
+import { conformanceApp } from '../testing/conformance-app.js';
 import { setTimer } from '../shared/timer.js';
 
 /** What the shutdown may take beyond the drain: releasing the lease (a statement bound, at most 5 s, + 1 s) and closing the store (2 × CLOSE_BOUND_MS), with room to spare. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
 const HELP = `usage: hotcold node --db URL [--port N] [--host H] [--machine NAME]
-                    [--update-interval MS] [--wait-interval MS] [--mode warm|cold] [--app ledger]
+                    [--update-interval MS] [--wait-interval MS] [--mode warm|cold] [--app ledger|conformance]
                     [--table NAME] [--lease-name NAME] [--prefix NAME] [--dedup-table NAME]
                     [--feed-table NAME] [--dedup-ttl MS] [--drain-timeout MS]
                     [--max-transactions N] [--idle-tx-timeout MS]
@@ -108,8 +110,9 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   const db = args.db ?? process.env.HOTCOLD_DB;
   if (db === undefined || db === '') throw new ConfigurationError('--db', 'is required (a database URL or SQLite file path, or HOTCOLD_DB)');
   const mode = requireOneOf('--mode', args.mode ?? 'warm', ['warm', 'cold'] as const);
-  requireOneOf('--app', args.app ?? 'ledger', ['ledger'] as const);
-  const app = ledgerApp({ prefix: args.prefix === undefined ? 'ledger' : requireSqlIdentifier('--prefix', args.prefix) });
+  const appName = requireOneOf('--app', args.app ?? 'ledger', ['ledger', 'conformance'] as const);
+  const app =
+    appName === 'conformance' ? conformanceApp() : ledgerApp({ prefix: args.prefix === undefined ? 'ledger' : requireSqlIdentifier('--prefix', args.prefix) });
   const port = int('port', args.port, false) ?? 0;
   const updateInterval = int('update-interval', args['update-interval']);
   const waitInterval = int('wait-interval', args['wait-interval']);

@@ -12,3 +12,7 @@ export { ledgerApp, readLedger } from './ledger-app.js';
 export type { LedgerApp, LedgerAppOptions, LedgerEntry, TransferParams } from './ledger-app.js';
 export { createMemoryTransport } from '../client/memory-transport.js';
 export type { MemoryTransportOptions } from '../client/memory-transport.js';
+export { runConformance, formatConformanceReport } from './conformance/index.js';
+export type { ConformanceOptions, ConformanceOutcome, ConformanceReport, ConformanceResult } from './conformance/index.js';
+export { conformanceApp, CONFORMANCE_METHODS, MAX_CONFORMANCE_SLEEP_MS } from './conformance-app.js';
+export type { ConformanceApp, ConformanceAppOptions, CounterParams } from './conformance-app.js';

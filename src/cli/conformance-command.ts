@@ -1,0 +1,107 @@
+/**
+ * `hotcold conformance <url>`: drives a running server through the wire spec (docs/wire.md) with
+ * the conformance kit of `hotcold/testing` and prints a pass/fail table. Exit code 0 when every
+ * check passed (or was skipped), 1 when one failed, 2 on a usage error.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigurationError } from '../errors.js';
+import { requirePositiveInteger } from '../shared/validate.js';
+import { formatConformanceReport, runConformance, type ConformanceOptions } from '../testing/conformance/index.js';
+
+export const CONFORMANCE_HELP = `usage: hotcold conformance <url> [options]
+
+Checks that the server at <url> (the active node, or the balancer in front of the pair) speaks
+the hotcold wire contract (docs/wire.md). The server must expose the conformance methods of
+docs/wire.md §11 (reference node: register conformanceApp().handlers from hotcold/testing).
+
+options:
+  --standby URL          a standby node of the same deployment: also check NOT_ACTIVE answers
+                         (default: none; the standby.* checks are skipped)
+  --header 'Name: value' sent on every request, e.g. an Authorization the server requires
+                         (repeatable; default: none)
+  --caller 'Name: value' a header identifying one caller; give it twice, for two different
+                         callers (default: two distinct 'Authorization: Bearer …' values)
+  --rpc-path PATH        the JSON-RPC path (default: /rpc)
+  --health-path PATH     the health path (default: /health)
+  --no-dedup             the server does not deduplicate: skip the dedup.* checks and check
+                         that no answer claims X-Hotcold-Dedup (default: dedup expected)
+  --no-feeds             the server serves no hotcold.feed: skip the feed.* checks
+  --timeout MS           longest wait for one answer (default: 10000)
+  --mid-call-ms MS       how long the timeout.mid-call check asks its call to run (default: 3000)
+  --json                 print the report as JSON instead of the table
+  -h, --help             this help
+
+Exit code: 0 all checks passed or were skipped, 1 a check failed, 2 usage error.`;
+
+/** Parses `Name: value` into a header entry. */
+function headerFlag(field: string, text: string): [string, string] {
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new ConfigurationError(field, "expected 'Name: value' (the value is not repeated here: it may be a credential)");
+  return [text.slice(0, colon).trim(), text.slice(colon + 1).trim()];
+}
+
+function headerSet(field: string, values: readonly string[]): Record<string, string> {
+  return Object.fromEntries(values.map((v) => headerFlag(field, v)));
+}
+
+/** Parses argv into the URL and the kit's options, or `'help'`. */
+export function parseConformanceArgs(argv: string[]): { url: string; options: ConformanceOptions; json: boolean } | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        standby: { type: 'string' },
+        header: { type: 'string', multiple: true },
+        caller: { type: 'string', multiple: true },
+        'rpc-path': { type: 'string' },
+        'health-path': { type: 'string' },
+        'no-dedup': { type: 'boolean' },
+        'no-feeds': { type: 'boolean' },
+        timeout: { type: 'string' },
+        'mid-call-ms': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new ConfigurationError('arguments', error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return 'help';
+  if (positionals.length !== 1) throw new ConfigurationError('url', positionals.length === 0 ? 'is required: hotcold conformance <url>' : 'only one URL may be given (use --standby for the second node)');
+  const options: ConformanceOptions = {};
+  if (values.standby !== undefined) options.standbyUrl = values.standby;
+  if (values.header !== undefined) options.headers = headerSet('--header', values.header);
+  if (values.caller !== undefined) {
+    if (values.caller.length !== 2) throw new ConfigurationError('--caller', 'give it exactly twice, one header per caller');
+    options.callers = [headerSet('--caller', [values.caller[0] ?? '']), headerSet('--caller', [values.caller[1] ?? ''])];
+  }
+  if (values['rpc-path'] !== undefined) options.rpcPath = values['rpc-path'];
+  if (values['health-path'] !== undefined) options.healthPath = values['health-path'];
+  if (values['no-dedup'] === true) options.dedup = false;
+  if (values['no-feeds'] === true) options.feeds = false;
+  if (values.timeout !== undefined) options.requestTimeoutMs = requirePositiveInteger('--timeout', Number(values.timeout));
+  if (values['mid-call-ms'] !== undefined) options.midCallSleepMs = requirePositiveInteger('--mid-call-ms', Number(values['mid-call-ms']));
+  return { url: positionals[0] ?? '', options, json: values.json === true };
+}
+
+export async function runConformanceCommand(argv: string[]): Promise<number> {
+  const args = parseConformanceArgs(argv);
+  if (args === 'help') {
+    process.stdout.write(`${CONFORMANCE_HELP}\n`);
+    return 0;
+  }
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    const report = await runConformance(args.url, { ...args.options, signal: controller.signal });
+    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatConformanceReport(report));
+    return report.ok ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}
