@@ -158,9 +158,10 @@ async function checkAll(): Promise<{ checked: Checked[]; untagged: string[] }> {
   const program = ts.createProgram([...modules.keys()], compilerOptions(await pathsFromExports()));
   const errors = new Map<string, string[]>([...modules.keys()].map((k) => [k, []]));
   for (const d of ts.getPreEmitDiagnostics(program)) {
-    const name = d.file?.fileName;
-    const entry = name === undefined ? undefined : modules.get(name);
-    if (entry === undefined || d.file === undefined) continue; // the sources are tsc's job
+    if (d.file === undefined) continue;
+    const name = d.file.fileName;
+    const entry = modules.get(name);
+    if (entry === undefined) continue; // the sources are tsc's job
     const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
     const inBlock = line - entry.contextLines;
     const at = inBlock >= 0 ? `${entry.snippet.file}:${entry.snippet.firstLine + inBlock}` : `${entry.snippet.where} (context line ${line + 1})`;
