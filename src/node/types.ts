@@ -33,8 +33,17 @@ export interface HandlerContext {
 /** A JSON-RPC method. Its return value (JSON-serialisable) is the result. */
 export type Handler<P = unknown, R = unknown> = (params: P, ctx: HandlerContext) => R | Promise<R>;
 
+/**
+ * The node's JSON-RPC methods by name. A method's params type is the handler's own (the node
+ * passes the request's `params` as they came: validate them, e.g. with `invalidParams`).
+ */
 export type Handlers = Record<string, Handler<never, unknown>>;
 
+/**
+ * Idempotency records (`NodeOptions.dedup`): a call with an `Idempotency-Key` runs at most once
+ * per caller and key; a repeat gets the stored answer. Kept in the lease database, so the
+ * standby answers repeats after a failover.
+ */
 export interface DedupOptions {
   /** Table for idempotency records (SQL identifier). Default `hotcold_idempotency`. */
   table?: string;
@@ -44,6 +53,7 @@ export interface DedupOptions {
   cleanupIntervalMs?: number;
 }
 
+/** Resumable feeds (`NodeOptions.feeds`): tables and long-poll bounds of method `hotcold.feed`. */
 export interface FeedOptions {
   /** Feed items table (SQL identifier). Default `hotcold_feed`; the counter table is `<table>_seq`. */
   table?: string;
@@ -55,14 +65,22 @@ export interface FeedOptions {
   pollIntervalMs?: number;
 }
 
+/**
+ * Options of `createNode`. Invalid values throw `ConfigurationError` naming the field. Times are
+ * milliseconds unless the name says otherwise.
+ */
 export interface NodeOptions {
+  /** The lease (from `createLease`) this node serves under; its store holds the node's tables. The node does not close it. */
   lease: Lease;
   /** TCP port; 0 picks a free one. */
   port: number;
   /** Interface to bind; default `127.0.0.1`. Use `0.0.0.0` behind a balancer on another host. */
   host?: string;
+  /** The JSON-RPC methods this node serves. */
   handlers: Handlers;
+  /** Path of the JSON-RPC endpoint; default `/rpc`. */
   rpcPath?: string;
+  /** Path of the health check a balancer polls; default `/health`. */
   healthPath?: string;
   /** Idempotency by `Idempotency-Key` in the shared database; on by default. */
   dedup?: DedupOptions | false;
@@ -110,24 +128,86 @@ export interface NodeOptions {
   maxConcurrentTransactions?: number;
 }
 
+/** A node's state, as {@link HotcoldNode.state$} reports it. */
 export interface NodeState {
+  /**
+   * What `/health` says (`active`: serving; `standby`: not holding the lease; `draining`: finishing
+   * in-flight calls, refusing new ones; `lost`: the lease was lost), or `stopped` after `stop()`.
+   */
   status: NodeStatus | 'stopped';
   /** The token we serve (or last served) under. */
   token?: number | undefined;
+  /** Monotonic ms timestamp of the change. */
   since: number;
 }
 
+/**
+ * What happened on a node, on {@link HotcoldNode.events$} (switch on `type`). Texts are
+ * redacted: never a credential or a request body.
+ */
 export type NodeEvent =
-  | { type: 'listening'; port: number; host: string }
-  | { type: 'status'; status: NodeState['status']; token?: number | undefined }
-  | { type: 'handler-error'; method: string; error: string }
-  | { type: 'rolled-back'; method: string; reason: string }
-  | { type: 'commit-unknown'; method: string; error: string }
-  | { type: 'cleanup'; deleted: number }
-  | { type: 'cleanup-failed'; error: string }
-  /** `permanent`: a misconfiguration (`StoreConfigurationError`); the node stopped contending for the lease. */
-  | { type: 'acquire-failed'; error: string; permanent?: boolean };
+  | {
+      /** The server is listening. */
+      type: 'listening';
+      /** The bound port. */
+      port: number;
+      /** The bound interface. */
+      host: string;
+    }
+  | {
+      /** The node's status changed. */
+      type: 'status';
+      /** The new status. */
+      status: NodeState['status'];
+      /** The token served under, when there is one. */
+      token?: number | undefined;
+    }
+  | {
+      /** A handler (or the node around it) failed with an unexpected error, answered `-32603`. */
+      type: 'handler-error';
+      /** The JSON-RPC method, or a `(phase)` such as `(request)` outside any method. */
+      method: string;
+      /** The error, as redacted text. */
+      error: string;
+    }
+  | {
+      /** A call's transaction was rolled back by the node (lease lost, caller's time spent, stop). */
+      type: 'rolled-back';
+      /** The JSON-RPC method. */
+      method: string;
+      /** The answer given and why, as redacted text. */
+      reason: string;
+    }
+  | {
+      /** COMMIT was sent and its outcome is unknown; the call was answered `COMMIT_UNKNOWN`. */
+      type: 'commit-unknown';
+      /** The JSON-RPC method. */
+      method: string;
+      /** The failure, as redacted text. */
+      error: string;
+    }
+  | {
+      /** Expired idempotency records were deleted. */
+      type: 'cleanup';
+      /** How many. */
+      deleted: number;
+    }
+  | {
+      /** Deleting expired idempotency records failed; tried again next interval. */
+      type: 'cleanup-failed';
+      /** The failure, as redacted text. */
+      error: string;
+    }
+  | {
+      /** Acquiring (or releasing) the lease failed. */
+      type: 'acquire-failed';
+      /** The failure, as redacted text. */
+      error: string;
+      /** A misconfiguration (`StoreConfigurationError`): the node stopped contending for the lease. */
+      permanent?: boolean;
+    };
 
+/** Options of {@link HotcoldNode.stop}. */
 export interface StopOptions {
   /** Health → draining, refuse new calls, let in-flight calls finish, then release the lease. */
   drain?: boolean;
@@ -135,22 +215,34 @@ export interface StopOptions {
   timeoutMs?: number;
 }
 
+/** Where a started node listens. */
 export interface NodeAddress {
+  /** The bound interface, e.g. `127.0.0.1`. */
   host: string;
+  /** The bound TCP port (the real one when `port: 0` was asked). */
   port: number;
   /** `http://host:port` (no path). */
   url: string;
 }
 
+/**
+ * A reference node (`createNode`): a JSON-RPC 2.0 HTTP server that executes calls only while it
+ * holds the lease. Dispose of it with `stop()` or `close()`.
+ */
 export interface HotcoldNode {
   /** Creates tables if absent, listens, and (unless `acquire: false`) acquires the lease in the background. */
   start(): Promise<NodeAddress>;
   /** Alias of start(). */
   listen(): Promise<NodeAddress>;
+  /** Where it listens, once started; else undefined. */
   readonly address: NodeAddress | undefined;
+  /** `http://host:port` once started; else undefined. */
   readonly url: string | undefined;
+  /** The current status, synchronously. */
   readonly status: NodeState['status'];
+  /** The state: replays the current one to each subscriber, then every change. */
   readonly state$: Observable<NodeState>;
+  /** Listening, status changes, failures and cleanups. */
   readonly events$: Observable<NodeEvent>;
   /** Number of calls whose transactions are still open (long-polls excluded), answered or not. */
   readonly inFlight: number;

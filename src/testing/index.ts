@@ -1,6 +1,9 @@
 /**
- * `hotcold/testing`: real servers on loopback for tests, examples and the demo. Not for
- * production traffic.
+ * `hotcold/testing`: real servers on loopback for tests, examples and the demo — the fault
+ * server, the dev balancer, an in-memory transport, the demo ledger app. Not for production
+ * traffic. Guide: docs/testing.md.
+ *
+ * @module hotcold/testing
  */
 export { startFaultServer, FaultRpcError } from './fault-server.js';
 export type { FaultServer, FaultServerOptions, FaultHandler, FaultRequestMeta, FaultRequestRecord, FaultOutcome } from './fault-server.js';
@@ -12,3 +15,4 @@ export { ledgerApp, readLedger } from './ledger-app.js';
 export type { LedgerApp, LedgerAppOptions, LedgerEntry, TransferParams } from './ledger-app.js';
 export { createMemoryTransport } from '../client/memory-transport.js';
 export type { MemoryTransportOptions } from '../client/memory-transport.js';
+export type { JsonRpcId } from '../wire.js';
