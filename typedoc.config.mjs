@@ -29,7 +29,7 @@ const config = {
   entryPoints,
   tsconfig: './tsconfig.build.json',
   out: './docs/api',
-  readme: 'none',
+  readme: './README.md',
   excludePrivate: true,
   excludeInternal: true,
   sort: ['source-order'],
