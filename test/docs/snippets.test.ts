@@ -13,6 +13,10 @@
  *   but it must not compile either: a marked block that compiles loses its marker.
  * - `<!-- snippet: context` … `-->`: TypeScript that is compiled in front of the block and not
  *   shown to the reader (the `client` of the previous section, the application's own logger).
+ *
+ * The `@example` sections of the sources' TSDoc (what the API reference shows) are checked the
+ * same way: a ```ts block in the section, or the whole section when it has no fence. An example
+ * that cannot stand alone says so with ```ts fragment.
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,6 +38,14 @@ interface Snippet {
 }
 
 const TS_LANGS = new Set(['ts', 'typescript', 'mts']);
+
+/**
+ * `@example`s that do not compile yet (they use variables they do not declare), by file and
+ * first line of code. Treated as fragments, so an entry fails once it compiles: then delete it.
+ * Never add to it.
+ */
+const PENDING_EXAMPLES = new Set(["src/node/node.ts: const node = createNode({ lease, port: 8080, handlers: { ping: () => 'pong' } });"]);
+const pendingKey = (s: Snippet): string => `${s.file}: ${s.code.split('\n')[0]?.trim() ?? ''}`;
 
 /** Blocks of one markdown text, with the marker that precedes each. */
 function extractSnippets(markdown: string, file: string): { snippets: Snippet[]; other: { where: string; lang: string; code: string }[] } {
@@ -85,6 +97,67 @@ function markerBefore(lines: readonly string[], fence: number): { fragment: bool
   const m = /<!--\s*snippet:\s*(fragment|context)\b([\s\S]*?)-->\s*$/.exec(text);
   if (m === null) return undefined;
   return m[1] === 'fragment' ? { fragment: true, context: '' } : { fragment: false, context: (m[2] ?? '').trim() };
+}
+
+/**
+ * `@example` sections of TSDoc comments in `source`: fenced ts blocks, or the whole section when
+ * it has no fence (typedoc shows that as code).
+ */
+function extractExamples(source: string, file: string): Snippet[] {
+  const found: Snippet[] = [];
+  const lines = source.split('\n');
+  let inComment = false;
+  let section: { start: number; body: { line: number; text: string }[] } | undefined;
+  const flush = (): void => {
+    if (section === undefined) return;
+    const body = section.body;
+    section = undefined;
+    const text = body.map((b) => b.text).join('\n');
+    if (!/^\s*(`{3,}|~{3,})/m.test(text)) {
+      const first = body.findIndex((b) => b.text.trim() !== '');
+      if (first === -1) return;
+      const code = body.slice(first).map((b) => b.text);
+      const line = body[first]?.line ?? 0;
+      found.push({ where: `${file}:${line}`, file, firstLine: line, code: code.join('\n'), context: '', fragment: false });
+      return;
+    }
+    for (const block of extractSnippets(text, file).snippets) {
+      const line = body[block.firstLine - 1]?.line ?? 0;
+      found.push({ ...block, where: `${file}:${line - 1}`, firstLine: line });
+    }
+  };
+  for (const [i, raw] of lines.entries()) {
+    const line = i + 1;
+    if (!inComment) {
+      if (/^\s*\/\*\*/.test(raw) && !raw.includes('*/')) inComment = true;
+      continue;
+    }
+    if (raw.includes('*/')) {
+      flush();
+      inComment = false;
+      continue;
+    }
+    const text = raw.replace(/^\s*\* ?/, '');
+    const tag = /^@(\w+)/.exec(text);
+    const fenceOpen = section !== undefined && (section.body.map((b) => b.text).join('\n').match(/^\s*```/gm)?.length ?? 0) % 2 === 1;
+    if (tag !== null && !fenceOpen) {
+      flush();
+      if (tag[1] === 'example') section = { start: line, body: [] };
+      continue;
+    }
+    section?.body.push({ line, text });
+  }
+  return found;
+}
+
+async function sourceFiles(dir = 'src'): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(join(root, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) found.push(...(await sourceFiles(rel)));
+    else if (entry.name.endsWith('.ts')) found.push(rel);
+  }
+  return found.sort();
 }
 
 async function markdownFiles(): Promise<string[]> {
@@ -144,6 +217,12 @@ async function checkAll(): Promise<{ checked: Checked[]; untagged: string[] }> {
     // A block that imports the package is TypeScript: it must say so to be checked.
     for (const block of other) if (/from\s+['"]hotcold(\/[\w-]+)?['"]/.test(block.code) && !['js', 'javascript', 'mjs', 'cjs'].includes(block.lang)) untagged.push(block.where);
   }
+  for (const file of await sourceFiles()) {
+    const source = await readFile(join(root, file), 'utf8');
+    if (source.includes('@example')) {
+      for (const example of extractExamples(source, file)) snippets.push({ ...example, fragment: example.fragment || PENDING_EXAMPLES.has(pendingKey(example)) });
+    }
+  }
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { recursive: true });
   // One module per snippet: the hidden context, then the block, then `export {}` so a block
@@ -177,6 +256,7 @@ describe('code snippets in README.md and docs/', () => {
     const { checked, untagged } = await result;
     expect(checked.length).toBeGreaterThan(10);
     expect(checked.some((c) => c.snippet.file === 'README.md')).toBe(true);
+    expect(checked.some((c) => c.snippet.where === 'src/errors.ts:358')).toBe(true); // isRPCException's @example
     expect(untagged).toEqual([]);
   }, 120_000);
 
@@ -198,6 +278,32 @@ describe('code snippets in README.md and docs/', () => {
     expect(readme?.snippet.fragment).toBe(false);
     for (const field of ['.kind', '.mayHaveExecuted', '.message']) expect(readme?.snippet.code).toContain(field);
   }, 120_000);
+});
+
+describe('extractExamples', () => {
+  it('reads fenced and unfenced @example sections of TSDoc comments', () => {
+    const src = [
+      '/**', // 1
+      ' * Does a thing.', // 2
+      ' * @example', // 3
+      ' * ```ts', // 4
+      ' * const a = 1;', // 5
+      ' * // @ts-expect-error not a tag', // 6
+      ' * ```', // 7
+      ' * @throws never', // 8
+      ' */', // 9
+      'export const x = 1;', // 10
+      '/**', // 11
+      ' * @example', // 12
+      ' * const b = 2;', // 13
+      ' */', // 14
+    ].join('\n');
+    const found = extractExamples(src, 'src/x.ts');
+    expect(found.map((e) => [e.where, e.firstLine, e.code])).toEqual([
+      ['src/x.ts:4', 5, 'const a = 1;\n// @ts-expect-error not a tag'],
+      ['src/x.ts:13', 13, 'const b = 2;'],
+    ]);
+  });
 });
 
 describe('extractSnippets', () => {
