@@ -232,40 +232,55 @@ export interface HeldLease {
 export interface LeaseOptions {
   /** The lease database: `sqliteStore`, `postgresStore`, `mysqlStore` or `storeFromUrl`. */
   store: LeaseStore;
-  /** The lease's name (its row); default `'hotcold'`. */
+  /**
+   * The lease's name (its row).
+   * @defaultValue `'hotcold'`
+   */
   name?: string;
   /** This node's machine name; a per-process instance id is appended to form the holder. */
   machineName: string;
-  /** ms between renewals; default 20000 (Corda `updateInterval`). */
+  /**
+   * Milliseconds between renewals (Corda's `updateInterval`).
+   * @defaultValue 20000
+   */
   updateInterval?: number;
-  /** ms without renewal before a standby may take over; default 40000 (Corda `waitInterval`). */
+  /**
+   * Milliseconds without a renewal before a standby may take over (Corda's `waitInterval`); the holder self-fences before that.
+   * @defaultValue 40000
+   */
   waitInterval?: number;
-  /** `cold`: acquire when asked, waiting out a live holder. `warm`: stay a standby and take over on expiry. */
+  /**
+   * `cold`: acquire when asked, waiting out a live holder. `warm`: stay a standby and take over on expiry.
+   * @defaultValue `'cold'`
+   */
   mode?: LeaseMode;
   /**
    * Cap for each lease statement, in ms; must end before the self-fencing deadline. A renewal
    * waits longer — until just one retry still fits before the deadline it would extend — since it may queue
    * behind running fenced transactions and the database commits it even if the client gives up.
-   * Default: the smallest of `updateInterval`, half the slack between a renewal and its deadline,
-   * and 5000 ms.
+   * @defaultValue the smallest of `updateInterval`, half the slack between a renewal and its
+   * deadline, and 5000 ms
    */
   statementTimeoutMs?: number;
   /**
-   * The engine's monotonic clock and timers. Default: `performance.now()` and real timers. Tests
-   * pass a manual clock to step the engine's timing policy without sleeping; in production leave
-   * it unset (the self-fencing argument assumes a clock that runs at the rate of real time).
+   * The engine's monotonic clock and timers. Tests pass a manual clock to step the engine's
+   * timing policy without sleeping; in production leave it unset (the self-fencing argument
+   * assumes a clock that runs at the rate of real time).
+   * @defaultValue `systemClock`: `performance.now()` and real timers
    */
   clock?: LeaseClock;
   /**
    * How often a standby re-reads the row while another node holds it, in ms, so that a `release()`
    * is noticed quickly (expiry itself is timed from the row, not polled). One primary-key read per
-   * interval. Default: `updateInterval / 4`, between 10 and 1000.
+   * interval.
+   * @defaultValue `updateInterval / 4`, between 10 and 1000
    */
   pollInterval?: number;
   /**
    * FOR THE STRESS SUITE'S NEGATIVE CONTROL ONLY: NEVER IN PRODUCTION. Turns self-fencing off:
    * `isValid()` stays true while the engine believes it is active, there is no local deadline, and
-   * the holder keeps acting through pauses until a renewal is rejected. Default false.
+   * the holder keeps acting through pauses until a renewal is rejected.
+   * @defaultValue false
    */
   unsafeDisableSelfFencing?: boolean;
 }
