@@ -18,11 +18,23 @@ export type RPCExceptionKind =
   | 'call-aborted'
   | 'pending-limit';
 
+/**
+ * What an {@link RPCException} knows about the call it ends, given to its constructor. Every field
+ * is optional; the exception's own fields default as documented there.
+ */
 export interface RPCExceptionOptions {
+  /** The JSON-RPC method called. */
   method?: string | undefined;
+  /** Attempts made before the failure. @defaultValue 0 */
   attempts?: number | undefined;
+  /** The node that answered last (`X-Hotcold-Node`). */
   node?: string | undefined;
+  /** The fencing token the last answering node served under (`X-Hotcold-Epoch`). */
   epoch?: number | undefined;
+  /**
+   * The underlying failure. Reduced to a credential-free `Error` (name, redacted message, `code`,
+   * `syscall`) before it is kept; an `RPCException` is kept as it is.
+   */
   cause?: unknown;
   /** Overrides the class default where the truth is known better (e.g. an aborted call). */
   mayHaveExecuted?: boolean | undefined;
@@ -30,9 +42,13 @@ export interface RPCExceptionOptions {
 
 /** A JSON-safe summary of an error cause: never the raw object, which may hold credentials. */
 export interface CauseSummary {
+  /** The cause's `name` (`Error` when it had none). */
   name: string;
+  /** The cause's message, with credentials redacted. */
   message: string;
+  /** The cause's `code` when it had one, e.g. Node's `ECONNRESET` or a driver's SQLSTATE. */
   code?: string | number | undefined;
+  /** When the cause is itself an {@link RPCException}: its kind. */
   kind?: RPCExceptionKind | undefined;
 }
 
@@ -108,7 +124,9 @@ export function bindSecretScope<E>(error: E, scope: SecretScope): E {
  * have run on the server? ({@link RPCException.mayHaveExecuted}).
  */
 export abstract class RPCException extends Error {
+  /** Which failure this is: a stable string to switch on, log and count (the subclass's). */
   abstract readonly kind: RPCExceptionKind;
+  /** The JSON-RPC method of the failed call, when the failure belongs to one. */
   readonly method: string | undefined;
   /** Attempts made (sent or tried) before this error was raised. */
   readonly attempts: number;
@@ -118,7 +136,10 @@ export abstract class RPCException extends Error {
   readonly epoch: number | undefined;
   /** False only when it is certain the server did not execute the call. */
   readonly mayHaveExecuted: boolean;
-  /** The owner's literal secrets, once {@link bindSecretScope} ran (never serialised). */
+  /**
+   * The owner's literal secrets, once `bindSecretScope` ran (never serialised).
+   * @internal
+   */
   [SCOPE]: SecretScope | undefined;
 
   protected constructor(message: string, defaultMayHaveExecuted: boolean, options: RPCExceptionOptions = {}) {
@@ -155,6 +176,7 @@ export abstract class RPCException extends Error {
     };
   }
 
+  /** What `util.inspect` (and so `console.log`) prints: the stack, then the scrubbed {@link toJSON}. */
   [inspect.custom](): string {
     return `${this.stack ?? `${this.name}: ${this.message}`}\n  ${inspect(this.toJSON(), { depth: 3 })}`;
   }
@@ -204,6 +226,7 @@ export class RemoteCallException extends RPCException {
   readonly kind = 'remote-call' as const;
   /** The JSON-RPC error code. */
   readonly code: number;
+  /** The error object's `data` member as the server sent it (may be `undefined`). */
   readonly data: unknown;
   constructor(code: number, message: string, data: unknown, options: RPCExceptionOptions = {}) {
     super(message, true, options);
@@ -219,6 +242,7 @@ export class RemoteCallException extends RPCException {
 /** `401` or `403`: the request was refused before execution. */
 export class AuthenticationException extends RPCException {
   readonly kind = 'authentication' as const;
+  /** The HTTP status: `401` or `403`. */
   readonly status: number;
   constructor(status: number, message: string, options: RPCExceptionOptions = {}) {
     super(message, false, options);
@@ -250,12 +274,22 @@ export class DeadlineExceededException extends RPCException {
   }
 }
 
+/**
+ * Why a {@link RetriesExhaustedException} ended the call:
+ * - `attempts`: `retry.maxAttempts` attempts were made;
+ * - `budget`: the client-wide retry budget refused another retry;
+ * - `reconnect`: the client gave up on the outage (`maxReconnectAttempts` probes failed);
+ * - `not-retryable`: the last failure is not retryable and says "not executed" while an earlier
+ *   attempt may have executed, so it is reported as this exception with `mayHaveExecuted: true`.
+ */
 export type RetriesExhaustedReason = 'attempts' | 'budget' | 'reconnect' | 'not-retryable';
 
 /** No more attempts are allowed; {@link causes} holds every attempt's failure in order. */
 export class RetriesExhaustedException extends RPCException {
   readonly kind = 'retries-exhausted' as const;
+  /** Why no further attempt is made. */
   readonly reason: RetriesExhaustedReason;
+  /** Every attempt's failure, oldest first; the last one is also the `cause`. */
   readonly causes: readonly RPCException[];
   constructor(
     message: string,
@@ -305,7 +339,9 @@ export class PendingLimitException extends RPCException {
  * (e.g. `retry.maxAttempts`); the value itself is never echoed, as it may be a secret.
  */
 export class ConfigurationError extends Error {
+  /** The option's path, e.g. `retry.maxAttempts` or `url[1]`. */
   readonly field: string;
+  /** What is wrong with it, e.g. `must be a positive integer` (never the value). */
   readonly reason: string;
   constructor(field: string, reason: string) {
     super(`invalid option ${field}: ${reason}`);
@@ -315,6 +351,21 @@ export class ConfigurationError extends Error {
   }
 }
 
+/**
+ * True when `value` is an {@link RPCException} (of this copy of hotcold): narrows a `catch`
+ * clause's `unknown`.
+ * @example
+ * ```ts
+ * import { createClient, isRPCException } from 'hotcold';
+ *
+ * const client = createClient({ url: 'http://balancer:8080' });
+ * try {
+ *   await client.call('balance', { account: 'A' });
+ * } catch (error) {
+ *   if (isRPCException(error) && !error.mayHaveExecuted) console.log('not run:', error.kind);
+ * }
+ * ```
+ */
 export function isRPCException(value: unknown): value is RPCException {
   return value instanceof RPCException;
 }

@@ -1,5 +1,9 @@
 /**
- * `hotcold/lease`: the leader lease that decides which node is hot.
+ * `hotcold/lease`: the leader lease that decides which node is hot. A row lease judged on the
+ * database's clock, with a fencing token and self-fencing; `cold` (manual promotion) and `warm`
+ * (automatic takeover) modes. Guide: docs/lease.md.
+ *
+ * @module hotcold/lease
  */
 export { ConfigurationError } from '../errors.js';
 export type * from './types.js';
@@ -9,6 +13,7 @@ export { sqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
 export { postgresStore, type PostgresStoreOptions } from './stores/postgres.js';
 export { mysqlStore, type MysqlStoreOptions } from './stores/mysql.js';
 export type { SqlLeaseStore } from './stores/base.js';
+export type { LeaseSql } from './sql.js';
 export { storeFromUrl, type StoreFromUrlOptions } from './store-from-url.js';
 export {
   LeaseError,

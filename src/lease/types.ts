@@ -8,6 +8,7 @@ import type { LeaseClock } from './clock.js';
  * its dedup record and the handler's writes in one transaction on the lease's database.
  */
 
+/** The SQL dialect of a lease database (MariaDB is `mysql`). */
 export type Dialect = 'sqlite' | 'postgres' | 'mysql';
 
 /**
@@ -15,19 +16,31 @@ export type Dialect = 'sqlite' | 'postgres' | 'mysql';
  * on every dialect (the store rewrites them for PostgreSQL).
  */
 export interface SqlExecutor {
+  /** The database's dialect, for statements that differ between databases. */
   readonly dialect: Dialect;
+  /** Runs a query in the transaction and resolves to its rows (column name → value). */
   query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
   /** Runs a statement and returns the number of rows it changed. */
-  execute(sql: string, params?: readonly unknown[]): Promise<{ changes: number }>;
+  execute(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<{
+    /** Rows inserted, updated or deleted by the statement. */
+    changes: number;
+  }>;
 }
 
 /** A lease row as read from the store. */
 export interface LeaseRecord {
+  /** The lease's name (the row's key). */
   name: string;
   /** `machineName#instanceId`, or null when released. */
   holder: string | null;
+  /** The holder's machine name (`holder` without `#instanceId`), or null when released. */
   machineName: string | null;
+  /** The current fencing token: rises on every change of holder, never repeats. */
   token: number;
+  /** Row version: rises on every write (acquire, renewal, release). */
   version: number;
   /** Milliseconds since the last renewal, measured on the database server's clock. */
   ageMs: number;
@@ -43,10 +56,12 @@ export interface LeaseRecord {
  * and {@link LeaseStore.assertHeld} to fence their own writes.
  */
 export interface LeaseStore {
+  /** The database's dialect. */
   readonly dialect: Dialect;
   /**
    * The literal secrets this store was configured with (a connection string's password), scrubbed
    * from every message the engine and the node write about it. Cleared by `close()`.
+   * @internal
    */
   readonly secrets?: SecretScope;
   /** The lease table's name (validated SQL identifier). */
@@ -101,15 +116,36 @@ export interface TransactionOptions {
 
 /** What {@link LeaseStore.run} returns: the rows of a query, or the number of rows a write changed. */
 export interface StatementResult {
+  /** The rows of a query (column name → value); empty for a write. */
   rows: Record<string, unknown>[];
+  /** Rows a write inserted, updated or deleted; 0 for a query. */
   changes: number;
 }
 
+/**
+ * How a lease is taken (DESIGN §1):
+ * - `cold`: manual promotion. `acquire()` waits out a live holder and takes the lease once it is
+ *   free or expired; after losing it the engine stays `lost` until asked again.
+ * - `warm`: automatic takeover. The engine stays a standby, takes the lease when the holder's
+ *   row expires or is released, and after losing it goes back to standby.
+ */
 export type LeaseMode = 'cold' | 'warm';
 
+/**
+ * Where a lease engine is:
+ * - `standby`: not holding; in `warm` mode watching for the lease to become free;
+ * - `acquiring`: `acquire()` was called in `cold` mode and waits for the lease;
+ * - `active`: holding the lease ({@link Lease.current} is set);
+ * - `lost`: held it and lost it (renewals failed, the deadline passed, another holder took over);
+ *   in `cold` mode the engine stays here until `acquire()` is called again;
+ * - `released`: gave it up with `release()`;
+ * - `closed`: `close()` ran; final.
+ */
 export type LeaseStatus = 'standby' | 'acquiring' | 'active' | 'lost' | 'released' | 'closed';
 
+/** A lease engine's state, as {@link Lease.state} and {@link Lease.state$} report it. */
 export interface LeaseState {
+  /** Where the engine is. */
   status: LeaseStatus;
   /** Current holder as last seen (ours when active). */
   holder?: string | undefined;
@@ -117,16 +153,61 @@ export interface LeaseState {
   token?: number | undefined;
   /** Monotonic ms timestamp of the change. */
   since: number;
+  /** Why the engine is in this state, when it is there after a failure (redacted text). */
   reason?: string | undefined;
 }
 
+/**
+ * What happened to a lease, on {@link Lease.events$} (switch on `type`). Texts are redacted:
+ * never a credential.
+ */
 export type LeaseEvent =
-  | { type: 'acquired'; token: number; waitedMs: number }
-  | { type: 'renewed'; token: number; latencyMs: number }
-  | { type: 'renew-failed'; token: number; error: string; consecutive: number }
-  | { type: 'lost'; token: number; reason: string }
-  | { type: 'released'; token: number }
-  | { type: 'warning'; message: string };
+  | {
+      /** The lease was taken. */
+      type: 'acquired';
+      /** The new fencing token. */
+      token: number;
+      /** Milliseconds spent contending before it was taken. */
+      waitedMs: number;
+    }
+  | {
+      /** A renewal succeeded. */
+      type: 'renewed';
+      /** The token renewed. */
+      token: number;
+      /** Round trip of the renewal statement, in milliseconds. */
+      latencyMs: number;
+    }
+  | {
+      /** A renewal failed; the engine retries while the self-fencing deadline allows. */
+      type: 'renew-failed';
+      /** The token whose renewal failed. */
+      token: number;
+      /** The failure, as redacted text. */
+      error: string;
+      /** Renewals failed in a row, this one included. */
+      consecutive: number;
+    }
+  | {
+      /** The lease was lost: {@link HeldLease.signal} aborted. */
+      type: 'lost';
+      /** The token that was lost. */
+      token: number;
+      /** Why, as redacted text. */
+      reason: string;
+    }
+  | {
+      /** The lease was released with `release()`. */
+      type: 'released';
+      /** The token that was released. */
+      token: number;
+    }
+  | {
+      /** Something the operator should know that did not change the state (a failed read, a risky setting). */
+      type: 'warning';
+      /** What happened, as redacted text. */
+      message: string;
+    };
 
 /** What `acquire()` resolves to: proof of holding, valid until `signal` aborts. */
 export interface HeldLease {
@@ -144,53 +225,82 @@ export interface HeldLease {
   remainingMs(): number;
 }
 
+/**
+ * Options of `createLease`. Invalid values throw `ConfigurationError` naming the field.
+ * Times are milliseconds.
+ */
 export interface LeaseOptions {
+  /** The lease database: `sqliteStore`, `postgresStore`, `mysqlStore` or `storeFromUrl`. */
   store: LeaseStore;
-  /** The lease's name (its row); default `'hotcold'`. */
+  /**
+   * The lease's name (its row).
+   * @defaultValue `'hotcold'`
+   */
   name?: string;
   /** This node's machine name; a per-process instance id is appended to form the holder. */
   machineName: string;
-  /** ms between renewals; default 20000 (Corda `updateInterval`). */
+  /**
+   * Milliseconds between renewals (Corda's `updateInterval`).
+   * @defaultValue 20000
+   */
   updateInterval?: number;
-  /** ms without renewal before a standby may take over; default 40000 (Corda `waitInterval`). */
+  /**
+   * Milliseconds without a renewal before a standby may take over (Corda's `waitInterval`); the holder self-fences before that.
+   * @defaultValue 40000
+   */
   waitInterval?: number;
-  /** `cold`: acquire when asked, waiting out a live holder. `warm`: stay a standby and take over on expiry. */
+  /**
+   * `cold`: acquire when asked, waiting out a live holder. `warm`: stay a standby and take over on expiry.
+   * @defaultValue `'cold'`
+   */
   mode?: LeaseMode;
   /**
    * Cap for each lease statement, in ms; must end before the self-fencing deadline. A renewal
    * waits longer — until just one retry still fits before the deadline it would extend — since it may queue
    * behind running fenced transactions and the database commits it even if the client gives up.
-   * Default: the smallest of `updateInterval`, half the slack between a renewal and its deadline,
-   * and 5000 ms.
+   * @defaultValue the smallest of `updateInterval`, half the slack between a renewal and its
+   * deadline, and 5000 ms
    */
   statementTimeoutMs?: number;
   /**
-   * The engine's monotonic clock and timers. Default: `performance.now()` and real timers. Tests
-   * pass a manual clock to step the engine's timing policy without sleeping; in production leave
-   * it unset (the self-fencing argument assumes a clock that runs at the rate of real time).
+   * The engine's monotonic clock and timers. Tests pass a manual clock to step the engine's
+   * timing policy without sleeping; in production leave it unset (the self-fencing argument
+   * assumes a clock that runs at the rate of real time).
+   * @defaultValue `systemClock`: `performance.now()` and real timers
    */
   clock?: LeaseClock;
   /**
    * How often a standby re-reads the row while another node holds it, in ms, so that a `release()`
    * is noticed quickly (expiry itself is timed from the row, not polled). One primary-key read per
-   * interval. Default: `updateInterval / 4`, between 10 and 1000.
+   * interval.
+   * @defaultValue `updateInterval / 4`, between 10 and 1000
    */
   pollInterval?: number;
   /**
    * FOR THE STRESS SUITE'S NEGATIVE CONTROL ONLY: NEVER IN PRODUCTION. Turns self-fencing off:
    * `isValid()` stays true while the engine believes it is active, there is no local deadline, and
-   * the holder keeps acting through pauses until a renewal is rejected. Default false.
+   * the holder keeps acting through pauses until a renewal is rejected.
+   * @defaultValue false
    */
   unsafeDisableSelfFencing?: boolean;
 }
 
+/**
+ * A lease engine (`createLease`): contends for, holds, renews and self-fences one named lease.
+ * Dispose of it with `close()`.
+ */
 export interface Lease {
+  /** The lease's name (its row). */
   readonly name: string;
   /** `machineName#instanceId`. */
   readonly holderId: string;
+  /** The options in force, defaults filled in. */
   readonly options: Readonly<Required<Omit<LeaseOptions, 'store'>>>;
+  /** The lease database. */
   readonly store: LeaseStore;
+  /** The state: replays the current one to each subscriber, then every change; completes on `close()`. */
   readonly state$: Observable<LeaseState>;
+  /** Acquisitions, renewals, failures, losses, releases and warnings; completes on `close()`. */
   readonly events$: Observable<LeaseEvent>;
   /** The current state, synchronously. */
   readonly state: LeaseState;

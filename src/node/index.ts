@@ -1,5 +1,9 @@
 /**
- * `hotcold/node`: the reference JSON-RPC node that serves only while it holds the lease.
+ * `hotcold/node`: the reference JSON-RPC node that serves only while it holds the lease, runs
+ * every call in one fenced transaction with its idempotency record and feed events, and drains
+ * gracefully. Guides: docs/node.md, docs/feeds.md.
+ *
+ * @module hotcold/node
  */
 export { createNode } from './node.js';
 export { systemClock } from './node-clock.js';
@@ -25,3 +29,4 @@ export type {
 } from './types.js';
 export { ConfigurationError } from '../errors.js';
 export { FEED_METHOD, HOTCOLD_KEY_CONFLICT, HOTCOLD_LEASE_LOST } from '../wire.js';
+export type { HealthBody, NodeStatus } from '../wire.js';

@@ -33,59 +33,126 @@ export interface HandlerContext {
 /** A JSON-RPC method. Its return value (JSON-serialisable) is the result. */
 export type Handler<P = unknown, R = unknown> = (params: P, ctx: HandlerContext) => R | Promise<R>;
 
+/**
+ * The node's JSON-RPC methods by name. A method's params type is the handler's own (the node
+ * passes the request's `params` as they came: validate them, e.g. with `invalidParams`).
+ */
 export type Handlers = Record<string, Handler<never, unknown>>;
 
+/**
+ * Idempotency records (`NodeOptions.dedup`): a call with an `Idempotency-Key` runs at most once
+ * per caller and key; a repeat gets the stored answer. Kept in the lease database, so the
+ * standby answers repeats after a failover.
+ */
 export interface DedupOptions {
-  /** Table for idempotency records (SQL identifier). Default `hotcold_idempotency`. */
+  /**
+   * Table for idempotency records (SQL identifier).
+   * @defaultValue `'hotcold_idempotency'`
+   */
   table?: string;
-  /** How long a key's result is kept; default 24 h. Keep it far above any client's retry deadline. */
+  /**
+   * How long a key's result is kept, in ms. Keep it far above any client's retry deadline.
+   * @defaultValue 86400000 (24 h)
+   */
   ttlMs?: number;
-  /** How often expired records are deleted; default 10 min. */
+  /**
+   * How often expired records are deleted, in ms.
+   * @defaultValue 600000 (10 min)
+   */
   cleanupIntervalMs?: number;
 }
 
+/** Resumable feeds (`NodeOptions.feeds`): tables and long-poll bounds of method `hotcold.feed`. */
 export interface FeedOptions {
-  /** Feed items table (SQL identifier). Default `hotcold_feed`; the counter table is `<table>_seq`. */
+  /**
+   * Feed items table (SQL identifier); the counter table is `<table>_seq`.
+   * @defaultValue `'hotcold_feed'`
+   */
   table?: string;
-  /** Most items per answer; default 500 (a request may ask for fewer). */
+  /**
+   * Most items per answer (a request may ask for fewer).
+   * @defaultValue 500
+   */
   maxItems?: number;
-  /** Longest long-poll wait; default 25000 ms (a request may ask for less). */
+  /**
+   * Longest long-poll wait, in ms (a request may ask for less).
+   * @defaultValue 25000
+   */
   maxWaitMs?: number;
-  /** How often a waiting long-poll re-reads the table (appends on this node wake it at once); default 250 ms. */
+  /**
+   * How often a waiting long-poll re-reads the table, in ms (appends on this node wake it at once).
+   * @defaultValue 250
+   */
   pollIntervalMs?: number;
 }
 
+/**
+ * Options of `createNode`. Invalid values throw `ConfigurationError` naming the field. Times are
+ * milliseconds unless the name says otherwise.
+ */
 export interface NodeOptions {
+  /** The lease (from `createLease`) this node serves under; its store holds the node's tables. The node does not close it. */
   lease: Lease;
   /** TCP port; 0 picks a free one. */
   port: number;
-  /** Interface to bind; default `127.0.0.1`. Use `0.0.0.0` behind a balancer on another host. */
+  /**
+   * Interface to bind. Use `0.0.0.0` behind a balancer on another host.
+   * @defaultValue `'127.0.0.1'`
+   */
   host?: string;
+  /** The JSON-RPC methods this node serves. */
   handlers: Handlers;
+  /**
+   * Path of the JSON-RPC endpoint.
+   * @defaultValue `'/rpc'`
+   */
   rpcPath?: string;
+  /**
+   * Path of the health check a balancer polls.
+   * @defaultValue `'/health'`
+   */
   healthPath?: string;
-  /** Idempotency by `Idempotency-Key` in the shared database; on by default. */
+  /**
+   * Idempotency by `Idempotency-Key` in the shared database; `false` turns it off.
+   * @defaultValue on, with the defaults of {@link DedupOptions}
+   */
   dedup?: DedupOptions | false;
-  /** Resumable feeds (`ctx.appendFeed`, method `hotcold.feed`); on by default. */
+  /**
+   * Resumable feeds (`ctx.appendFeed`, method `hotcold.feed`); `false` turns them off.
+   * @defaultValue on, with the defaults of {@link FeedOptions}
+   */
   feeds?: FeedOptions | false;
   /**
    * Caller identity that idempotency keys are bound to. Must not return the credential itself.
-   * Default: `auth:<sha256 of the Authorization header>` or `'anonymous'`.
+   * @defaultValue `auth:<sha256 of the Authorization header>`, or `'anonymous'` without one
    */
   identify?: (req: IncomingMessage) => string;
-  /** Largest request body; default 1 MiB. Larger requests get `413` and are not executed. */
+  /**
+   * Largest request body, in bytes. Larger requests get `413` and are not executed.
+   * @defaultValue 1048576 (1 MiB)
+   */
   maxBodyBytes?: number;
-  /** `Retry-After` (seconds) on `503 NOT_ACTIVE`; default 1. */
+  /**
+   * `Retry-After` (seconds) on `503 NOT_ACTIVE`.
+   * @defaultValue 1
+   */
   retryAfterSeconds?: number;
-  /** start() acquires the lease in the background, and again after losing it; default true. */
+  /**
+   * start() acquires the lease in the background, and again after losing it.
+   * @defaultValue true
+   */
   acquire?: boolean;
-  /** Default drain timeout for stop({ drain: true }); default 10000 ms. */
+  /**
+   * Drain timeout of `stop({ drain: true })` when it gives none, in ms.
+   * @defaultValue 10000
+   */
   drainTimeoutMs?: number;
   /**
    * The database ends a request transaction (and its session) that stays idle this long —
    * so a frozen node cannot hold the lease row's lock and block the standby's takeover.
-   * PostgreSQL (per transaction) and MariaDB (per session, rounded up to seconds); default
-   * waitInterval / 2; `false` to leave the server's setting alone.
+   * PostgreSQL (per transaction) and MariaDB (per session, rounded up to seconds); `false` to
+   * leave the server's setting alone.
+   * @defaultValue the lease's `waitInterval / 2`
    */
   idleInTransactionTimeoutMs?: number | false;
   /**
@@ -95,62 +162,144 @@ export interface NodeOptions {
    * was killed or frozen. PostgreSQL `lock_timeout` + `statement_timeout` (per transaction);
    * MariaDB `max_statement_time` (per session) with `innodb_lock_wait_timeout` and
    * `lock_wait_timeout` rounded up to whole seconds; clamped to what the database accepts. A
-   * statement that hits it fails the call as `NOT_EXECUTED`. Default waitInterval / 2; `false`
-   * to leave the server's settings alone (then a dead node waiting on a foreign lock can delay
-   * the standby's takeover for as long as that lock is held).
+   * statement that hits it fails the call as `NOT_EXECUTED`. `false` to leave the server's
+   * settings alone (then a dead node waiting on a foreign lock can delay the standby's takeover
+   * for as long as that lock is held).
+   * @defaultValue the lease's `waitInterval / 2`
    */
   statementTimeoutMs?: number | false;
   /**
    * Most request transactions open at once; more calls wait for a slot. Keep it below the
-   * store's pool size so the lease's renewals always find a connection. Default 4 on PostgreSQL
-   * (the fence's FOR KEY SHARE lock does not hold up renewals), 2 on MariaDB/MySQL (its share
-   * lock does: more overlap starves the renewal and the node fences itself under load),
-   * unlimited on SQLite (one connection, serialised anyway).
+   * store's pool size so the lease's renewals always find a connection.
+   * @defaultValue 4 on PostgreSQL (the fence's FOR KEY SHARE lock does not hold up renewals), 2 on
+   * MariaDB/MySQL (its share lock does: more overlap starves the renewal and the node fences
+   * itself under load), unlimited on SQLite (one connection, serialised anyway)
    */
   maxConcurrentTransactions?: number;
 }
 
+/** A node's state, as {@link HotcoldNode.state$} reports it. */
 export interface NodeState {
+  /**
+   * What `/health` says (`active`: serving; `standby`: not holding the lease; `draining`: finishing
+   * in-flight calls, refusing new ones; `lost`: the lease was lost), or `stopped` after `stop()`.
+   */
   status: NodeStatus | 'stopped';
   /** The token we serve (or last served) under. */
   token?: number | undefined;
+  /** Monotonic ms timestamp of the change. */
   since: number;
 }
 
+/**
+ * What happened on a node, on {@link HotcoldNode.events$} (switch on `type`). Texts are
+ * redacted: never a credential or a request body.
+ */
 export type NodeEvent =
-  | { type: 'listening'; port: number; host: string }
-  | { type: 'status'; status: NodeState['status']; token?: number | undefined }
-  | { type: 'handler-error'; method: string; error: string }
-  | { type: 'rolled-back'; method: string; reason: string }
-  | { type: 'commit-unknown'; method: string; error: string }
-  | { type: 'cleanup'; deleted: number }
-  | { type: 'cleanup-failed'; error: string }
-  /** `permanent`: a misconfiguration (`StoreConfigurationError`); the node stopped contending for the lease. */
-  | { type: 'acquire-failed'; error: string; permanent?: boolean };
+  | {
+      /** The server is listening. */
+      type: 'listening';
+      /** The bound port. */
+      port: number;
+      /** The bound interface. */
+      host: string;
+    }
+  | {
+      /** The node's status changed. */
+      type: 'status';
+      /** The new status. */
+      status: NodeState['status'];
+      /** The token served under, when there is one. */
+      token?: number | undefined;
+    }
+  | {
+      /** A handler (or the node around it) failed with an unexpected error, answered `-32603`. */
+      type: 'handler-error';
+      /** The JSON-RPC method, or a `(phase)` such as `(request)` outside any method. */
+      method: string;
+      /** The error, as redacted text. */
+      error: string;
+    }
+  | {
+      /** A call's transaction was rolled back by the node (lease lost, caller's time spent, stop). */
+      type: 'rolled-back';
+      /** The JSON-RPC method. */
+      method: string;
+      /** The answer given and why, as redacted text. */
+      reason: string;
+    }
+  | {
+      /** COMMIT was sent and its outcome is unknown; the call was answered `COMMIT_UNKNOWN`. */
+      type: 'commit-unknown';
+      /** The JSON-RPC method. */
+      method: string;
+      /** The failure, as redacted text. */
+      error: string;
+    }
+  | {
+      /** Expired idempotency records were deleted. */
+      type: 'cleanup';
+      /** How many. */
+      deleted: number;
+    }
+  | {
+      /** Deleting expired idempotency records failed; tried again next interval. */
+      type: 'cleanup-failed';
+      /** The failure, as redacted text. */
+      error: string;
+    }
+  | {
+      /** Acquiring (or releasing) the lease failed. */
+      type: 'acquire-failed';
+      /** The failure, as redacted text. */
+      error: string;
+      /** A misconfiguration (`StoreConfigurationError`): the node stopped contending for the lease. */
+      permanent?: boolean;
+    };
 
+/** Options of {@link HotcoldNode.stop}. */
 export interface StopOptions {
-  /** Health → draining, refuse new calls, let in-flight calls finish, then release the lease. */
+  /**
+   * Health → draining, refuse new calls, let in-flight calls finish, then release the lease.
+   * Without it, in-flight calls are ended at once as not executed.
+   * @defaultValue false
+   */
   drain?: boolean;
-  /** Longest wait for in-flight calls; after it they are aborted (rolled back, answered 503). */
+  /**
+   * Longest wait for in-flight calls, in ms; after it they are aborted (rolled back, answered 503).
+   * @defaultValue `NodeOptions.drainTimeoutMs`
+   */
   timeoutMs?: number;
 }
 
+/** Where a started node listens. */
 export interface NodeAddress {
+  /** The bound interface, e.g. `127.0.0.1`. */
   host: string;
+  /** The bound TCP port (the real one when `port: 0` was asked). */
   port: number;
   /** `http://host:port` (no path). */
   url: string;
 }
 
+/**
+ * A reference node (`createNode`): a JSON-RPC 2.0 HTTP server that executes calls only while it
+ * holds the lease. Dispose of it with `stop()` or `close()`.
+ */
 export interface HotcoldNode {
   /** Creates tables if absent, listens, and (unless `acquire: false`) acquires the lease in the background. */
   start(): Promise<NodeAddress>;
   /** Alias of start(). */
   listen(): Promise<NodeAddress>;
+  /** Where it listens, once started; else undefined. */
   readonly address: NodeAddress | undefined;
+  /** `http://host:port` once started; else undefined. */
   readonly url: string | undefined;
+  /** The current status, synchronously. */
   readonly status: NodeState['status'];
+  /** The state: replays the current one to each subscriber, then every change. */
   readonly state$: Observable<NodeState>;
+  /** Listening, status changes, failures and cleanups. */
   readonly events$: Observable<NodeEvent>;
   /** Number of calls whose transactions are still open (long-polls excluded), answered or not. */
   readonly inFlight: number;

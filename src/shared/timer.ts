@@ -8,7 +8,7 @@
 /** The largest delay Node's timers accept (2^31−1 ms, about 24.8 days). */
 export const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
-/** A timer armed by {@link setTimer}: cancel it, or let it not hold the process open. */
+/** A timer armed by `setTimer` (src/shared/timer.ts): cancel it, or let it not hold the process open. */
 export interface TimerHandle {
   /** Cancels the timer; calling it again, or after it fired, does nothing. */
   clear(): void;

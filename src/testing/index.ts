@@ -1,6 +1,9 @@
 /**
- * `hotcold/testing`: real servers on loopback for tests, examples and the demo. Not for
- * production traffic.
+ * `hotcold/testing`: real servers on loopback for tests, examples and the demo — the fault
+ * server, the dev balancer, an in-memory transport, the demo ledger app. Not for production
+ * traffic. Guide: docs/testing.md.
+ *
+ * @module hotcold/testing
  */
 export { startFaultServer, FaultRpcError } from './fault-server.js';
 export type { FaultServer, FaultServerOptions, FaultHandler, FaultRequestMeta, FaultRequestRecord, FaultOutcome } from './fault-server.js';
@@ -16,3 +19,4 @@ export { runConformance, formatConformanceReport } from './conformance/index.js'
 export type { ConformanceOptions, ConformanceOutcome, ConformanceReport, ConformanceResult } from './conformance/index.js';
 export { conformanceApp, CONFORMANCE_METHODS, MAX_CONFORMANCE_SLEEP_MS } from './conformance-app.js';
 export type { ConformanceApp, ConformanceAppOptions, CounterParams } from './conformance-app.js';
+export type { JsonRpcId } from '../wire.js';
