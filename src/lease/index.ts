@@ -9,6 +9,7 @@ export { sqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
 export { postgresStore, type PostgresStoreOptions } from './stores/postgres.js';
 export { mysqlStore, type MysqlStoreOptions } from './stores/mysql.js';
 export type { SqlLeaseStore } from './stores/base.js';
+export type { SqliteDatabaseLike, PgPoolLike, MysqlPoolLike } from './stores/driver-shapes.js';
 export { storeFromUrl, type StoreFromUrlOptions } from './store-from-url.js';
 export {
   LeaseError,
