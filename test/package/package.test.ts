@@ -40,7 +40,7 @@ afterAll(() => {
 
 const node = (args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, args, { cwd: scratch.dir, env: cleanEnv(env), timeoutMs: 120_000 });
 
-const tsconfig = (files: string[]): string =>
+const tsconfig = (files: string[], types: string[] = ['node']): string =>
   `${JSON.stringify(
     {
       compilerOptions: {
@@ -50,7 +50,7 @@ const tsconfig = (files: string[]): string =>
         moduleResolution: 'nodenext',
         target: 'es2022',
         lib: ['es2023'],
-        types: ['node'],
+        types,
         noUncheckedIndexedAccess: true,
         exactOptionalPropertyTypes: true,
         outDir: 'out',
@@ -287,7 +287,7 @@ export function stores(): SqlLeaseStore[] {
 }
 `,
     );
-    scratch.write('tsconfig.drivers.json', tsconfig(['drivers.mts', 'reject.mts']).replace('"types": [\n      "node"\n    ]', '"types": ["node", "better-sqlite3", "pg"]'));
+    scratch.write('tsconfig.drivers.json', tsconfig(['drivers.mts', 'reject.mts'], ['node', 'better-sqlite3', 'pg']));
     const compiled = await run(process.execPath, [tsc, '-p', 'tsconfig.drivers.json'], { cwd: scratch.dir, timeoutMs: 300_000 });
     expect(compiled.code, `${compiled.stdout}${compiled.stderr}`).toBe(0);
   }, 300_000);
