@@ -121,7 +121,7 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
   try {
     parsed = parse(argv);
   } catch (error) {
-    process.stderr.write(`hotcold lease: ${redactText((error as Error).message)}\n\nRun 'hotcold lease --help' for the options.\n`);
+    process.stderr.write(`hotcold lease: ${redactText((error as Error).message)}\n`);
     return 2;
   }
   const { action, flags, help } = parsed;
