@@ -77,6 +77,10 @@ describe('hotcold (CLI)', () => {
     expect(errorOf(['--db'])).toMatchObject({ field: '--db', reason: 'needs a value' });
     expect(errorOf(['--nope'])).toMatchObject({ field: '--nope' });
     expect(errorOf(['stray'])).toMatchObject({ field: 'stray' });
+    // A database URL given where no argument belongs: named, without its password.
+    const stray = errorOf(['postgres://admin:hunter2-sekrit@db.invalid/app']) as ConfigurationError;
+    expect(stray.message).toContain('db.invalid');
+    expect(stray.message).not.toContain('hunter2-sekrit');
     for (const argv of [['--db'], ['--nope'], ['stray']]) expect(errorOf(argv)).toBeInstanceOf(ConfigurationError);
     expect(formatHelp('usage: x', specs)).toContain('--db URL');
   });
