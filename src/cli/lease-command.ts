@@ -133,6 +133,16 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
     process.stderr.write(`hotcold lease: ${action === undefined ? 'missing action' : `unknown action '${action}'`}\n\n${USAGE}\n`);
     return 2;
   }
+  // Flags first: a bad flag is reported as such, before the database is looked at.
+  if (action === 'promote' && flags.bump !== undefined && !flags.force) {
+    process.stderr.write('hotcold lease: --bump needs --force\n');
+    return 2;
+  }
+  // Digits only: Number() would take '1e3', '0x10', ' 5 ' and round past 2^53.
+  if (action === 'promote' && flags.bump !== undefined && (!/^[1-9][0-9]{0,15}$/.test(flags.bump) || Number(flags.bump) > Number.MAX_SAFE_INTEGER)) {
+    process.stderr.write(`hotcold lease: --bump must be a positive integer up to ${Number.MAX_SAFE_INTEGER}, in digits\n`);
+    return 2;
+  }
   let store: LeaseStore;
   try {
     requireNonEmptyString('db', flags.db || undefined);
@@ -168,15 +178,6 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case 'promote': {
-        if (flags.bump !== undefined && !flags.force) {
-          process.stderr.write('hotcold lease: --bump needs --force\n');
-          return 2;
-        }
-        // Digits only: Number() would take '1e3', '0x10', ' 5 ' and round past 2^53.
-        if (flags.bump !== undefined && !/^[1-9][0-9]{0,15}$/.test(flags.bump)) {
-          process.stderr.write(`hotcold lease: --bump must be a positive integer up to ${Number.MAX_SAFE_INTEGER}, in digits\n`);
-          return 2;
-        }
         const bump = flags.bump === undefined ? 1 : Number(flags.bump);
         const result = await promoteLease(store, flags.name, { force: flags.force, bump });
         const text: Record<typeof result.outcome, string> = {
