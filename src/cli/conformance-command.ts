@@ -1,35 +1,37 @@
 /**
  * `hotcold conformance <url>`: drives a running server through the wire spec (docs/wire.md) with
  * the conformance kit of `hotcold/testing` and prints a pass/fail table. Exit code 0 when every
- * check passed (or was skipped), 1 when one failed, 2 on a usage error.
+ * check passed (or was skipped), 1 when one failed, 2 on a usage error. Flags: CONFORMANCE_FLAGS
+ * (`hotcold conformance --help` lists them with their defaults).
  */
-import { parseArgs } from 'node:util';
 import { ConfigurationError } from '../errors.js';
 import { requirePositiveInteger } from '../shared/validate.js';
+import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs } from './flags.js';
 import { formatConformanceReport, runConformance, type ConformanceOptions } from '../testing/conformance/index.js';
 
-export const CONFORMANCE_HELP = `usage: hotcold conformance <url> [options]
+/** The flags of `hotcold conformance`. */
+export const CONFORMANCE_FLAGS = {
+  standby: { type: 'string', value: 'URL', description: 'a standby node of the same deployment: also check NOT_ACTIVE answers (without it the standby.* checks are skipped)', default: 'none' },
+  header: { type: 'string', value: "'Name: value'", multiple: true, description: 'sent on every request, e.g. an Authorization the server requires (repeatable)', default: 'none' },
+  caller: { type: 'string', value: "'Name: value'", multiple: true, description: 'a header identifying one caller; give it twice, for two different callers', default: "two distinct 'Authorization: Bearer …' values" },
+  'rpc-path': { type: 'string', value: 'PATH', description: 'the JSON-RPC path', default: '/rpc' },
+  'health-path': { type: 'string', value: 'PATH', description: 'the health path', default: '/health' },
+  'no-dedup': { type: 'boolean', description: 'the server does not deduplicate: skip the dedup.* checks and check that no answer claims X-Hotcold-Dedup', default: 'dedup expected' },
+  'no-feeds': { type: 'boolean', description: 'the server serves no hotcold.feed: skip the feed.* checks', default: 'feeds expected' },
+  timeout: { type: 'string', value: 'MS', description: 'longest wait for one answer', default: '10000' },
+  'mid-call-ms': { type: 'string', value: 'MS', description: 'how long the timeout.mid-call check asks its call to run', default: '3000' },
+  json: { type: 'boolean', description: 'print the report as JSON instead of the table', default: 'off' },
+  help: HELP_FLAG,
+} as const satisfies FlagSpecs;
 
-Checks that the server at <url> (the active node, or the balancer in front of the pair) speaks
+export const CONFORMANCE_HELP = `${formatHelp(
+  'usage: hotcold conformance <url> [options]',
+  CONFORMANCE_FLAGS,
+  `Checks that the server at <url> (the active node, or the balancer in front of the pair) speaks
 the hotcold wire contract (docs/wire.md). The server must expose the conformance methods of
-docs/wire.md §11 (reference node: register conformanceApp().handlers from hotcold/testing).
-
-options:
-  --standby URL          a standby node of the same deployment: also check NOT_ACTIVE answers
-                         (default: none; the standby.* checks are skipped)
-  --header 'Name: value' sent on every request, e.g. an Authorization the server requires
-                         (repeatable; default: none)
-  --caller 'Name: value' a header identifying one caller; give it twice, for two different
-                         callers (default: two distinct 'Authorization: Bearer …' values)
-  --rpc-path PATH        the JSON-RPC path (default: /rpc)
-  --health-path PATH     the health path (default: /health)
-  --no-dedup             the server does not deduplicate: skip the dedup.* checks and check
-                         that no answer claims X-Hotcold-Dedup (default: dedup expected)
-  --no-feeds             the server serves no hotcold.feed: skip the feed.* checks
-  --timeout MS           longest wait for one answer (default: 10000)
-  --mid-call-ms MS       how long the timeout.mid-call check asks its call to run (default: 3000)
-  --json                 print the report as JSON instead of the table
-  -h, --help             this help
+docs/wire.md §11 (reference node: register conformanceApp().handlers from hotcold/testing, or run
+hotcold node --app conformance).`,
+)}
 
 Exit code: 0 all checks passed or were skipped, 1 a check failed, 2 usage error.`;
 
@@ -46,30 +48,7 @@ function headerSet(field: string, values: readonly string[]): Record<string, str
 
 /** Parses argv into the URL and the kit's options, or `'help'`. */
 export function parseConformanceArgs(argv: string[]): { url: string; options: ConformanceOptions; json: boolean } | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        standby: { type: 'string' },
-        header: { type: 'string', multiple: true },
-        caller: { type: 'string', multiple: true },
-        'rpc-path': { type: 'string' },
-        'health-path': { type: 'string' },
-        'no-dedup': { type: 'boolean' },
-        'no-feeds': { type: 'boolean' },
-        timeout: { type: 'string' },
-        'mid-call-ms': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new ConfigurationError('arguments', error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(CONFORMANCE_FLAGS, argv, { positionals: true });
   if (values.help === true) return 'help';
   if (positionals.length !== 1) throw new ConfigurationError('url', positionals.length === 0 ? 'is required: hotcold conformance <url>' : 'only one URL may be given (use --standby for the second node)');
   const options: ConformanceOptions = {};

@@ -6,7 +6,7 @@
  */
 import { createPostgresDatabase, createSqliteDatabase, type RunDatabase } from './demo/database.js';
 import { findHaproxy, HaproxyNotInstalledError } from './demo/haproxy.js';
-import { formatStatusLine, formatSummaryTable, type LiveStatus } from './demo/report.js';
+import { formatStatusLine, formatSummaryTable, roundedSummary, type LiveStatus } from './demo/report.js';
 import { runScenario } from './demo/scenario.js';
 import { parseDemoArgs, DEMO_USAGE } from './demo/demo-args.js';
 import { checkReportPath, writeFailoverReport } from './demo/write-report.js';
@@ -74,7 +74,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     const { summary } = result;
     if (args.report !== undefined) say(`* report written to ${await writeFailoverReport(args.report, summary, result.timeline)}`);
     if (args.json) {
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      process.stdout.write(`${JSON.stringify(roundedSummary(summary))}\n`);
     } else {
       process.stdout.write(`\n${formatSummaryTable(summary)}\n`);
     }

@@ -5,37 +5,40 @@
  * Exit codes: 0 done; 1 database or runtime error; 2 bad usage; 3 refused (a live holder exists
  * and --force was not given, or --holder did not match).
  */
-import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigurationError } from '../errors.js';
+import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs } from './flags.js';
+import { leasePathForOpenFile } from '../lease/stores/sqlite-lease-file.js';
 import { ADMIN_STATEMENT_TIMEOUT_MS, promoteLease, releaseLeaseHolder, leaseStatus, type LeaseStatusReport } from '../lease/admin.js';
-import { storeFromUrl } from '../lease/store-from-url.js';
+import { sqlitePathOf, storeFromUrl } from '../lease/store-from-url.js';
 import type { LeaseStore } from '../lease/types.js';
 import { redactText, redactUrl } from '../shared/redact.js';
 import { requireNonEmptyString } from '../shared/validate.js';
 
-const USAGE = `usage: hotcold lease <action> --db URL [options]
+/** The flags of `hotcold lease`. */
+export const LEASE_FLAGS = {
+  db: { type: 'string', value: 'URL', description: 'postgres://…, mysql://…, mariadb://…, sqlite:/path/file.db or a SQLite file path (status, promote and release never create a file)', default: '$HOTCOLD_DB' },
+  name: { type: 'string', value: 'N', description: 'lease name', default: 'hotcold' },
+  table: { type: 'string', value: 'T', description: 'lease table', default: 'hotcold_lease' },
+  force: { type: 'boolean', description: "promote: clear the holder and bump the token even if it is live; the old holder's next renewal fails and it fences itself", default: 'off' },
+  bump: { type: 'string', value: 'N', description: 'promote --force: raise the token by N (after a database failover that may have lost token increments)', default: '1' },
+  holder: { type: 'string', value: 'H', description: 'release: only if the holder is H (holder id or machine name)', default: 'any holder' },
+  print: { type: 'boolean', description: 'init: print the DDL instead of running it', default: 'off' },
+  json: { type: 'boolean', description: 'machine-readable output: one JSON object on stdout', default: 'off' },
+  help: HELP_FLAG,
+} as const satisfies FlagSpecs;
 
-actions:
+const USAGE = formatHelp(
+  'usage: hotcold lease <action> --db URL [options]',
+  LEASE_FLAGS,
+  `actions:
   status    holder, fencing token, age of the last renewal, time to expiry (database clock)
   promote   let a waiting node take over: clears an EXPIRED holder; refuses while a live holder
             exists (exit 3) unless --force
   release   clear the holder (optionally only if it is --holder H) and bump the token
-  init      create the lease table if absent (--print: only print the DDL)
-
-options:
-  --db URL       postgres://…, mysql://…, mariadb://…, sqlite:/path/file.db or a file path
-                 (default: $HOTCOLD_DB)
-  --name N       lease name (default hotcold)
-  --table T      lease table (default hotcold_lease)
-  --force        promote: clear the holder and bump the token even if it is live; the old
-                 holder's next renewal fails and it fences itself
-  --bump N       promote --force: raise the token by N instead of 1 (after a database failover
-                 that may have lost token increments)
-  --holder H     release: only if the holder is H (holder id or machine name)
-  --print        init: print the DDL instead of running it
-  --json         machine-readable output
-
-exit codes: 0 ok, 1 error, 2 usage, 3 refused`;
+  init      create the lease table if absent (--print: only print the DDL)`,
+) + '\n\nexit codes: 0 ok, 1 error, 2 usage, 3 refused';
 
 const REFUSED = 3;
 
@@ -74,22 +77,8 @@ function describe(report: LeaseStatusReport, db: string): string {
 }
 
 function parse(argv: string[]): { action: string | undefined; flags: Flags; help: boolean } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      db: { type: 'string' },
-      name: { type: 'string' },
-      table: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      force: { type: 'boolean', default: false },
-      holder: { type: 'string' },
-      bump: { type: 'string' },
-      print: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseFlags(LEASE_FLAGS, argv, { positionals: true });
+  if (positionals.length > 1) throw new ConfigurationError(positionals[1] ?? '', 'is not expected here: one action at a time (see --help)');
   return {
     action: positionals[0],
     help: values.help === true,
@@ -106,12 +95,33 @@ function parse(argv: string[]): { action: string | undefined; flags: Flags; help
   };
 }
 
+/**
+ * A SQLite database named for an action that only reads or changes an existing lease must exist,
+ * with its lease file: opening it would create empty files (and `--db` that is not a URL at all,
+ * `db.example.com/app` say, would leave a stray file named after it).
+ * @throws ConfigurationError naming `--db`.
+ */
+function requireExistingSqlite(db: string): void {
+  const path = sqlitePathOf(db);
+  if (path === undefined || path === ':memory:') return;
+  if (!existsSync(path)) {
+    throw new ConfigurationError(
+      '--db',
+      `no SQLite database file at '${resolve(path)}' (a server needs a URL: postgres://, mysql://, mariadb://; 'hotcold lease init' creates a SQLite file)`,
+    );
+  }
+  const leaseFile = leasePathForOpenFile(path, false);
+  if (!existsSync(leaseFile)) {
+    throw new ConfigurationError('--db', `'${resolve(path)}' has no lease file ('${leaseFile}'): no node has used it yet ('hotcold lease init' creates it)`);
+  }
+}
+
 export async function runLeaseCommand(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
   } catch (error) {
-    process.stderr.write(`hotcold lease: ${redactText((error as Error).message)}\n\n${USAGE}\n`);
+    process.stderr.write(`hotcold lease: ${redactText((error as Error).message)}\n`);
     return 2;
   }
   const { action, flags, help } = parsed;
@@ -123,10 +133,21 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
     process.stderr.write(`hotcold lease: ${action === undefined ? 'missing action' : `unknown action '${action}'`}\n\n${USAGE}\n`);
     return 2;
   }
+  // Flags first: a bad flag is reported as such, before the database is looked at.
+  if (action === 'promote' && flags.bump !== undefined && !flags.force) {
+    process.stderr.write('hotcold lease: --bump needs --force\n');
+    return 2;
+  }
+  // Digits only: Number() would take '1e3', '0x10', ' 5 ' and round past 2^53.
+  if (action === 'promote' && flags.bump !== undefined && (!/^[1-9][0-9]{0,15}$/.test(flags.bump) || Number(flags.bump) > Number.MAX_SAFE_INTEGER)) {
+    process.stderr.write(`hotcold lease: --bump must be a positive integer up to ${Number.MAX_SAFE_INTEGER}, in digits\n`);
+    return 2;
+  }
   let store: LeaseStore;
   try {
     requireNonEmptyString('db', flags.db || undefined);
     requireNonEmptyString('name', flags.name);
+    if (action !== 'init') requireExistingSqlite(flags.db);
     // The operator bound covers opening the connection too, not only the statement.
     store = storeFromUrl(flags.db, { ...(flags.table === undefined ? {} : { table: flags.table }), connectTimeoutMs: ADMIN_STATEMENT_TIMEOUT_MS });
   } catch (error) {
@@ -157,15 +178,6 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case 'promote': {
-        if (flags.bump !== undefined && !flags.force) {
-          process.stderr.write('hotcold lease: --bump needs --force\n');
-          return 2;
-        }
-        // Digits only: Number() would take '1e3', '0x10', ' 5 ' and round past 2^53.
-        if (flags.bump !== undefined && !/^[1-9][0-9]{0,15}$/.test(flags.bump)) {
-          process.stderr.write(`hotcold lease: --bump must be a positive integer up to ${Number.MAX_SAFE_INTEGER}, in digits\n`);
-          return 2;
-        }
         const bump = flags.bump === undefined ? 1 : Number(flags.bump);
         const result = await promoteLease(store, flags.name, { force: flags.force, bump });
         const text: Record<typeof result.outcome, string> = {

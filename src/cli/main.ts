@@ -1,42 +1,59 @@
 #!/usr/bin/env node
 /**
- * The `hotcold` command. Each subcommand lives in its own module, loaded on demand so that
- * `hotcold lease status` does not pay for the demo's imports (and vice versa).
+ * The `hotcold` command: `hotcold <command> [options]`, `hotcold --help`, `hotcold --version`.
+ * Every command parses its flags with `node:util` `parseArgs` (src/cli/flags.ts).
+ *
+ * Exit codes: 0 done; 1 runtime error; 2 bad usage (a `ConfigurationError` naming the flag);
+ * a command may add its own (see its --help).
  */
+import { readFileSync } from 'node:fs';
 import { ConfigurationError } from '../errors.js';
+import { COMMANDS } from './commands.js';
+import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs } from './flags.js';
 
-const USAGE = `usage: hotcold <command> [options]
+const GLOBAL_FLAGS = {
+  version: { type: 'boolean', short: 'v', description: 'print the version of hotcold and exit' },
+  help: HELP_FLAG,
+} as const satisfies FlagSpecs;
 
-commands:
-  demo [--planned] [--db URL] [--lb dev|haproxy] [--json]   two nodes, a balancer, a client under load, a failover
-  lease status|promote|release|init [--db URL] ...          inspect and operate the leader lease
-  node [--db URL] [--port N] ...                            run a reference node
-  conformance <url> [--standby URL] ...                     check a server against the wire spec (docs/wire.md)
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
+  const commands = Object.entries(COMMANDS).map(([name, entry]) => `  ${name.padEnd(width)}${entry.summary}`);
+  return formatHelp('usage: hotcold <command> [options]', GLOBAL_FLAGS, ['commands:', ...commands, '', "Run 'hotcold <command> --help' for a command's options."].join('\n'));
+}
 
-Run 'hotcold <command> --help' for a command's options.`;
-
-type Command = (argv: string[]) => Promise<number>;
-
-const commands: Record<string, () => Promise<Command>> = {
-  demo: async () => (await import('./demo-command.js')).runDemoCommand,
-  lease: async () => (await import('./lease-command.js')).runLeaseCommand,
-  node: async () => (await import('./node-command.js')).runNodeCommand,
-  conformance: async () => (await import('./conformance-command.js')).runConformanceCommand,
-};
+/** The package's version: package.json is two levels up from both src/cli/ and dist/cli/. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return String(pkg.version);
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return name === undefined ? 2 : 0;
-  }
-  const load = commands[name];
-  if (!load) {
-    process.stderr.write(`hotcold: unknown command '${name}'\n\n${USAGE}\n`);
+  if (name === undefined) {
+    process.stderr.write(`${usage()}\n`);
     return 2;
   }
-  const run = await load();
-  return run(rest);
+  if (name.startsWith('-')) {
+    const { values } = parseFlags(GLOBAL_FLAGS, argv);
+    if (values.version === true) process.stdout.write(`${version()}\n`);
+    else process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  if (name === 'help') {
+    const topic = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+    if (topic === undefined) {
+      process.stdout.write(`${usage()}\n`);
+      return 0;
+    }
+    return (await topic.load()).run(['--help']);
+  }
+  const entry = COMMANDS[name];
+  if (entry === undefined) {
+    process.stderr.write(`hotcold: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  return (await entry.load()).run(rest);
 }
 
 main(process.argv.slice(2)).then(

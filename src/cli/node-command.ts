@@ -1,26 +1,7 @@
 /**
  * `hotcold node`: runs a reference node (createLease + createNode) with the demo ledger app.
  *
- * Flags (stable: the demo, the HAProxy suite and the failover bench spawn this command):
- *   --db URL                 lease/app database: postgres://…, mysql://…, mariadb://…, sqlite:/path or a file path
- *                            (required; or the HOTCOLD_DB environment variable, which keeps a password out of `ps`)
- *   --port N                 HTTP port; 0 (default) picks a free one — read it from the `listening` line
- *   --host H                 bind address; default 127.0.0.1
- *   --machine NAME           machine name (X-Hotcold-Node, lease holder); default the host name
- *   --update-interval MS     lease renewal interval; default 20000
- *   --wait-interval MS       lease takeover wait; default 40000
- *   --mode warm|cold         warm (default): take over automatically; cold: acquire at start, stay lost after a loss
- *   --app ledger|conformance the application: `ledger` (default) or `conformance`, the conformance methods of
- *                            docs/wire.md §11 (for `hotcold conformance <url>`; never in production)
- *   --table NAME             lease table; default hotcold_lease
- *   --lease-name NAME        lease row name; default hotcold
- *   --prefix NAME            ledger tables prefix (<prefix>_entries, <prefix>_accounts); default ledger
- *   --dedup-table NAME       idempotency table; default hotcold_idempotency
- *   --feed-table NAME        feed table; default hotcold_feed
- *   --dedup-ttl MS           idempotency record lifetime; default 86400000
- *   --drain-timeout MS       longest wait for in-flight calls on SIGTERM/SIGINT; default 10000
- *   --max-transactions N     request transactions open at once (default: PG 4, MariaDB 2, SQLite unlimited)
- *   --idle-tx-timeout MS     database ends request transactions idle this long; default wait-interval / 2
+ * Flags: NODE_FLAGS below (`hotcold node --help` lists them with their defaults).
  *
  * Stdout: one JSON object per line —
  *   {"event":"listening","port":N,"host":"…","url":"http://…","machine":"…","pid":N}  once, when ready
@@ -41,54 +22,52 @@ import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
 import { conformanceApp } from '../testing/conformance-app.js';
 import { setTimer } from '../shared/timer.js';
+import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs, type FlagValues } from './flags.js';
 
 /** What the shutdown may take beyond the drain: releasing the lease (a statement bound, at most 5 s, + 1 s) and closing the store (2 × CLOSE_BOUND_MS), with room to spare. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
-const HELP = `usage: hotcold node --db URL [--port N] [--host H] [--machine NAME]
-                    [--update-interval MS] [--wait-interval MS] [--mode warm|cold] [--app ledger|conformance]
-                    [--table NAME] [--lease-name NAME] [--prefix NAME] [--dedup-table NAME]
-                    [--feed-table NAME] [--dedup-ttl MS] [--drain-timeout MS]
-                    [--max-transactions N] [--idle-tx-timeout MS]
+/** The flags of `hotcold node` (stable: the demo, the HAProxy suite and the failover bench spawn this command). */
+export const NODE_FLAGS = {
+  db: { type: 'string', value: 'URL', description: 'lease and application database: postgres://…, mysql://…, mariadb://…, sqlite:/path or a file path (HOTCOLD_DB keeps a password out of `ps`)', default: '$HOTCOLD_DB; required' },
+  port: { type: 'string', value: 'N', description: 'HTTP port; 0 picks a free one (read it from the `listening` line)', default: '0' },
+  host: { type: 'string', value: 'H', description: 'bind address', default: '127.0.0.1' },
+  machine: { type: 'string', value: 'NAME', description: 'machine name (X-Hotcold-Node header, lease holder)', default: 'the host name' },
+  'update-interval': { type: 'string', value: 'MS', description: 'lease renewal interval', default: '20000' },
+  'wait-interval': { type: 'string', value: 'MS', description: 'lease takeover wait', default: '40000' },
+  mode: { type: 'string', value: 'warm|cold', description: 'warm: take over automatically; cold: acquire at start, stay lost after a loss', default: 'warm' },
+  app: { type: 'string', value: 'ledger|conformance', description: 'the application: `ledger`, or `conformance`, the conformance methods of docs/wire.md §11 (for `hotcold conformance <url>`; never in production)', default: 'ledger' },
+  table: { type: 'string', value: 'NAME', description: 'lease table', default: 'hotcold_lease' },
+  'lease-name': { type: 'string', value: 'NAME', description: 'lease row name', default: 'hotcold' },
+  prefix: { type: 'string', value: 'NAME', description: 'ledger tables prefix (<prefix>_entries, <prefix>_accounts)', default: 'ledger' },
+  'dedup-table': { type: 'string', value: 'NAME', description: 'idempotency table', default: 'hotcold_idempotency' },
+  'feed-table': { type: 'string', value: 'NAME', description: 'feed table', default: 'hotcold_feed' },
+  'dedup-ttl': { type: 'string', value: 'MS', description: 'idempotency record lifetime', default: '86400000' },
+  'drain-timeout': { type: 'string', value: 'MS', description: 'longest wait for in-flight calls on SIGTERM/SIGINT', default: '10000' },
+  'max-transactions': { type: 'string', value: 'N', description: 'request transactions open at once', default: 'PostgreSQL 4, MariaDB 2, SQLite unlimited' },
+  'idle-tx-timeout': { type: 'string', value: 'MS', description: 'the database ends request transactions idle this long', default: 'wait-interval / 2' },
+  help: HELP_FLAG,
+} as const satisfies FlagSpecs;
 
-Runs a reference node serving the demo ledger app while it holds the lease. Prints JSON lines
-on stdout ({"event":"listening",…} when ready). SIGTERM/SIGINT drain gracefully, then exit 0.`;
+const HELP = formatHelp(
+  'usage: hotcold node --db URL [options]',
+  NODE_FLAGS,
+  `Runs a reference node serving the demo ledger app (or, with --app conformance, the conformance
+methods) while it holds the lease. Prints JSON lines on stdout ({"event":"listening",…} when
+ready). SIGTERM/SIGINT drain gracefully, then exit 0.`,
+);
 
-const FLAGS = [
-  'db',
-  'port',
-  'host',
-  'machine',
-  'update-interval',
-  'wait-interval',
-  'mode',
-  'app',
-  'table',
-  'lease-name',
-  'prefix',
-  'dedup-table',
-  'feed-table',
-  'dedup-ttl',
-  'drain-timeout',
-  'max-transactions',
-  'idle-tx-timeout',
-] as const;
-type Flag = (typeof FLAGS)[number];
+type NodeArgs = Omit<FlagValues<typeof NODE_FLAGS>, 'help'>;
 
-export function parseNodeArgs(argv: string[]): Partial<Record<Flag, string>> | 'help' {
-  const out: Partial<Record<Flag, string>> = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i] ?? '';
-    if (arg === '--help' || arg === '-h') return 'help';
-    if (!arg.startsWith('--')) throw new ConfigurationError(arg, 'unexpected argument');
-    const eq = arg.indexOf('=');
-    const name = (eq === -1 ? arg.slice(2) : arg.slice(2, eq)) as Flag;
-    if (!FLAGS.includes(name)) throw new ConfigurationError(`--${name}`, 'is not a known flag (see --help)');
-    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new ConfigurationError(`--${name}`, 'needs a value');
-    out[name] = value;
-  }
-  return out;
+/**
+ * Parses the flags of `hotcold node`.
+ * @throws ConfigurationError naming the flag (unknown flag, missing value, stray argument).
+ */
+export function parseNodeArgs(argv: string[]): NodeArgs | 'help' {
+  const { values } = parseFlags(NODE_FLAGS, argv);
+  if (values.help === true) return 'help';
+  const { help: _help, ...rest } = values;
+  return rest;
 }
 
 const int = (flag: string, value: string | undefined, positive = true): number | undefined => {

@@ -14,6 +14,7 @@ export { postgresStore, type PostgresStoreOptions } from './stores/postgres.js';
 export { mysqlStore, type MysqlStoreOptions } from './stores/mysql.js';
 export type { SqlLeaseStore } from './stores/base.js';
 export type { LeaseSql } from './sql.js';
+export type { SqliteDatabaseLike, PgPoolLike, MysqlPoolLike } from './stores/driver-shapes.js';
 export { storeFromUrl, type StoreFromUrlOptions } from './store-from-url.js';
 export {
   LeaseError,

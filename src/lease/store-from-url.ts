@@ -28,17 +28,25 @@ export function storeFromUrl(url: string, options: StoreFromUrlOptions = {}): Sq
     case 'mysql':
     case 'mariadb':
       return mysqlStore(url, server);
-    case 'sqlite': {
-      // sqlite:///abs/path, sqlite:/abs/path and sqlite:rel/path all name a file.
-      const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-      if (path.length === 0) throw new ConfigurationError('db', 'sqlite: URL needs a file path');
-      return sqliteStore(path, table);
-    }
-    case undefined:
-      return sqliteStore(url, table);
-    default:
-      // A one-letter scheme is a Windows drive (C:\…): a plain path.
-      if (scheme.length === 1) return sqliteStore(url, table);
-      throw new ConfigurationError('db', `unsupported scheme '${scheme}:' (use postgres://, mysql://, mariadb:// or sqlite:)`);
   }
+  const path = sqlitePathOf(url);
+  if (path !== undefined) {
+    if (path.length === 0) throw new ConfigurationError('db', 'sqlite: URL needs a file path');
+    return sqliteStore(path, table);
+  }
+  throw new ConfigurationError('db', `unsupported scheme '${scheme ?? ''}:' (use postgres://, mysql://, mariadb:// or sqlite:)`);
+}
+
+/**
+ * The SQLite file a database URL names (`sqlite:///abs`, `sqlite:/abs`, `sqlite:rel`, a plain
+ * path, a Windows drive path), or `undefined` for a server URL or an unknown scheme. The path may
+ * be empty (`sqlite:`), which `storeFromUrl` rejects.
+ */
+export function sqlitePathOf(url: string): string | undefined {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  // A one-letter scheme is a Windows drive (C:\…): a plain path.
+  if (scheme === undefined || scheme.length === 1) return url;
+  // sqlite:///abs/path, sqlite:/abs/path and sqlite:rel/path all name a file.
+  if (scheme === 'sqlite') return url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+  return undefined;
 }

@@ -1,24 +1,28 @@
 import { ConfigurationError } from '../../errors.js';
 import { requirePositive, requirePositiveInteger } from '../../shared/validate.js';
 import type { BalancerKind } from './balancer.js';
+import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs, type FlagValues } from '../flags.js';
 
-export const DEMO_USAGE = `usage: hotcold demo [options]
+/** The flags of `hotcold demo`. */
+export const DEMO_FLAGS = {
+  planned: { type: 'boolean', description: 'planned switchover (SIGTERM: drain, release the lease) instead of SIGKILL', default: 'off' },
+  db: { type: 'string', value: 'URL', description: 'postgres://user@host:5432/db: a fresh database is created next to the one named (needs CREATEDB) and dropped afterwards', default: 'SQLite in a temp folder' },
+  lb: { type: 'string', value: 'dev|haproxy', description: 'balancer: the in-process dev balancer or real HAProxy', default: 'dev' },
+  json: { type: 'boolean', description: 'print only the summary, as one JSON object, on stdout (progress goes to stderr)', default: 'off' },
+  report: { type: 'string', value: 'FILE', description: "also write a self-contained HTML page: calls per second per node, each node's state and epoch, the outage, retries, failures, the summary table", default: 'none' },
+  seconds: { type: 'string', value: 'N', description: 'seconds of load, fault included (fractions allowed, at most 600)', default: '8' },
+  duration: { type: 'string', value: 'N', description: 'the same as --seconds', default: '8' },
+  callers: { type: 'string', value: 'N', description: 'concurrent callers (at most 1000)', default: '16' },
+  help: HELP_FLAG,
+} as const satisfies FlagSpecs;
 
-Starts two hotcold nodes on one lease database, a balancer in front of them and a client making
+export const DEMO_USAGE = `${formatHelp(
+  'usage: hotcold demo [options]',
+  DEMO_FLAGS,
+  `Starts two hotcold nodes on one lease database, a balancer in front of them and a client making
 keyed, non-idempotent transfers; then kills the hot node (or drains it with --planned) and
-checks the ledger: nothing acknowledged may be lost, nothing may run twice.
-
-options:
-  --planned            planned switchover (SIGTERM: drain, release the lease) instead of SIGKILL
-  --db URL             postgres://user@host:5432/db: a fresh database is created next to the one
-                       named (needs CREATEDB) and dropped afterwards. Default: SQLite in a temp folder
-  --lb dev|haproxy     balancer: the in-process dev balancer (default) or real HAProxy
-  --json               print the summary as one JSON object on stdout (progress goes to stderr)
-  --report FILE        also write a self-contained HTML page: calls per second per node, each
-                       node's state and epoch, the outage, retries, failures, the summary table
-  --seconds N          seconds of load, fault included (alias --duration; default 8)
-  --callers N          concurrent callers (default 16)
-  -h, --help           this text
+checks the ledger: nothing acknowledged may be lost, nothing may run twice.`,
+)}
 
 Exit status: 0 when nothing was lost or duplicated, 1 otherwise, 2 for bad options.`;
 
@@ -42,53 +46,36 @@ function boundedNumber(field: string, raw: string | undefined, max: number, inte
   return checked;
 }
 
+/**
+ * Parses the flags of `hotcold demo`.
+ * @throws ConfigurationError naming the flag.
+ */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs {
-  const args: DemoArgs = { help: false, planned: false, db: undefined, lb: 'dev', json: false, report: undefined, callers: 16, warmupMs: 0, afterMs: 0 };
-  let seconds = 8;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '-h':
-      case '--help':
-        args.help = true;
-        break;
-      case '--planned':
-        args.planned = true;
-        break;
-      case '--json':
-        args.json = true;
-        break;
-      case '--report': {
-        const file = value();
-        if (file === undefined || file === '' || file.startsWith('-')) throw new ConfigurationError('--report', 'needs a file name (e.g. --report failover.html)');
-        args.report = file;
-        break;
-      }
-      case '--db': {
-        const db = value();
-        if (db === undefined || !/^postgres(ql)?:\/\//.test(db)) throw new ConfigurationError('--db', 'must be a postgres:// URL (the default is SQLite in a temp folder)');
-        args.db = db;
-        break;
-      }
-      case '--lb': {
-        const lb = value();
-        if (lb !== 'dev' && lb !== 'haproxy') throw new ConfigurationError('--lb', "must be 'dev' or 'haproxy'");
-        args.lb = lb;
-        break;
-      }
-      case '--seconds':
-      case '--duration':
-        seconds = boundedNumber(flag, value(), 600, false);
-        break;
-      case '--callers':
-        args.callers = boundedNumber('--callers', value(), 1000, true);
-        break;
-      default:
-        throw new ConfigurationError(arg, 'is not a known option of hotcold demo (see --help)');
-    }
+  const reportNeedsFile = (): ConfigurationError => new ConfigurationError('--report', 'needs a file name (e.g. --report failover.html)');
+  let values: FlagValues<typeof DEMO_FLAGS>;
+  try {
+    ({ values } = parseFlags(DEMO_FLAGS, argv));
+  } catch (error) {
+    // `--report` as the last argument, or followed by another flag (`--report --json`).
+    if (error instanceof ConfigurationError && error.field === '--report') throw reportNeedsFile();
+    throw error;
   }
+  const args: DemoArgs = { help: values.help === true, planned: values.planned === true, db: undefined, lb: 'dev', json: values.json === true, report: undefined, callers: 16, warmupMs: 0, afterMs: 0 };
+  if (values.report !== undefined) {
+    if (values.report === '' || values.report.startsWith('-')) throw reportNeedsFile();
+    args.report = values.report;
+  }
+  if (values.db !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(values.db)) throw new ConfigurationError('--db', 'must be a postgres:// URL (the default is SQLite in a temp folder)');
+    args.db = values.db;
+  }
+  if (values.lb !== undefined) {
+    if (values.lb !== 'dev' && values.lb !== 'haproxy') throw new ConfigurationError('--lb', "must be 'dev' or 'haproxy'");
+    args.lb = values.lb;
+  }
+  if (values.seconds !== undefined && values.duration !== undefined) throw new ConfigurationError('--duration', 'is the same as --seconds: give one of them');
+  const seconds = values.seconds !== undefined ? boundedNumber('--seconds', values.seconds, 600, false) : values.duration !== undefined ? boundedNumber('--duration', values.duration, 600, false) : 8;
+  if (values.callers !== undefined) args.callers = boundedNumber('--callers', values.callers, 1000, true);
   // The fault comes 40 % into the run; at least 1.5 s of steady load before and after it.
   args.warmupMs = Math.max(1500, Math.round(seconds * 400));
   args.afterMs = Math.max(1500, Math.round(seconds * 1000) - args.warmupMs);

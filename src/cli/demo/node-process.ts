@@ -31,6 +31,13 @@ export interface NodeProcess {
 }
 
 /** The command line that runs this installation's `hotcold` CLI. */
+/**
+ * How long a starting node may take to print its `listening` line: a bound for a child that is
+ * stuck, not a performance target. From sources every child first compiles the node's modules
+ * with tsx, which on a loaded 2-core machine took more than 15 s.
+ */
+const NODE_READY_TIMEOUT_MS = 60_000;
+
 export function cliCommand(): { command: string; args: string[]; cwd: string } {
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const fromSources = import.meta.url.endsWith('.ts');
@@ -70,7 +77,7 @@ export async function spawnNodeProcess(options: NodeProcessOptions): Promise<Nod
     port = await child.waitForLine((line) => {
       const event = parseJsonLine(line);
       return event?.event === 'listening' && typeof event.port === 'number' ? event.port : undefined;
-    }, options.readyTimeoutMs ?? 15_000);
+    }, options.readyTimeoutMs ?? NODE_READY_TIMEOUT_MS);
   } catch (error) {
     await child.stop({ signal: 'SIGKILL' });
     throw error;

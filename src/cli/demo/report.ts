@@ -55,6 +55,14 @@ export function summaryFromVerdict(
   };
 }
 
+/**
+ * The summary as `hotcold demo --json` prints it: every number rounded to a whole one (the times
+ * are whole milliseconds; a fraction of a millisecond measured on a loaded machine is noise).
+ */
+export function roundedSummary(summary: RunSummary): RunSummary {
+  return JSON.parse(JSON.stringify(summary, (_key, value: unknown) => (typeof value === 'number' ? Math.round(value) : value))) as RunSummary;
+}
+
 export interface LiveStatus {
   elapsedMs: number;
   phase: string;

@@ -1,4 +1,5 @@
 import type * as mysql from 'mysql2/promise';
+import type { MysqlPoolLike } from './driver-shapes.js';
 import { ConfigurationError } from '../../errors.js';
 import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from '../../shared/validate.js';
 import type { SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
@@ -53,7 +54,9 @@ async function runOn(target: Queryable, sql: string, params: readonly unknown[],
  * MariaDB / MySQL store (mysql2). With a URI (`mysql://` or `mariadb://`) it opens and later ends
  * its own pool; with a mysql2/promise `Pool` it uses it and leaves it open.
  */
-export function mysqlStore(uriOrPool: string | mysql.Pool, options: MysqlStoreOptions = {}): SqlLeaseStore {
+export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: MysqlStoreOptions = {}): SqlLeaseStore {
+  // The public signature names the shape only (the .d.ts must compile without mysql2's types).
+  const uriOrPool = uriOrPoolLike as string | mysql.Pool;
   rejectUnknownKeys('', options, ['table', 'connectionLimit', 'connectTimeoutMs']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const connectionLimit = requirePositiveInteger('connectionLimit', options.connectionLimit ?? 10);

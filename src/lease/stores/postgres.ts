@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { PgPoolLike } from './driver-shapes.js';
 import { ConfigurationError } from '../../errors.js';
 import { SecretScope } from '../../shared/redact.js';
 import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from '../../shared/validate.js';
@@ -70,7 +71,9 @@ function lastResult(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult {
  * PostgreSQL store (pg). With a connection string it opens (and on close, ends) its own pool;
  * with a `pg.Pool` it uses it and leaves it open.
  */
-export function postgresStore(connectionStringOrPool: string | pg.Pool, options: PostgresStoreOptions = {}): SqlLeaseStore {
+export function postgresStore(connectionStringOrPoolLike: string | PgPoolLike, options: PostgresStoreOptions = {}): SqlLeaseStore {
+  // The public signature names the shape only (the .d.ts must compile without @types/pg).
+  const connectionStringOrPool = connectionStringOrPoolLike as string | pg.Pool;
   rejectUnknownKeys('', options, ['table', 'max', 'connectTimeoutMs']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const max = requirePositiveInteger('max', options.max ?? 10);

@@ -12,6 +12,7 @@ import { Mutex } from './mutex.js';
 import { whileBusy } from './sqlite-busy.js';
 import { requireCurrent } from '../record.js';
 import { leasePathForOpenFile, namesTable } from './sqlite-lease-file.js';
+import type { SqliteDatabaseLike } from './driver-shapes.js';
 
 export interface SqliteStoreOptions {
   /** Lease table; default `hotcold_lease`. */
@@ -83,7 +84,9 @@ function exec(conn: Conn, sql: string, params: readonly unknown[]): StatementRes
  * No lock is ever waited for synchronously: `busy_timeout` is 0 and a busy lock is retried on
  * short timers, up to `busyTimeoutMs`, then `StoreBusyError`.
  */
-export function sqliteStore(pathOrDatabase: string | Database, options: SqliteStoreOptions = {}): SqlLeaseStore {
+export function sqliteStore(pathOrDatabaseLike: string | SqliteDatabaseLike, options: SqliteStoreOptions = {}): SqlLeaseStore {
+  // The public signature names the shape only (the .d.ts must compile without @types/better-sqlite3).
+  const pathOrDatabase = pathOrDatabaseLike as string | Database;
   rejectUnknownKeys('', options, ['table', 'busyTimeoutMs', 'leasePath']);
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_lease');
   const busyTimeoutMs = requirePositiveInteger('busyTimeoutMs', options.busyTimeoutMs ?? 2000);

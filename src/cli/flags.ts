@@ -1,0 +1,96 @@
+/**
+ * The one argument parser of every `hotcold` command: `node:util` `parseArgs`, driven by a table
+ * of flags that also writes the command's `--help`. A flag cannot be parsed without being listed
+ * in the help, with its meaning and its default.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigurationError } from '../errors.js';
+import { redactText } from '../shared/redact.js';
+
+/** One flag of a command. */
+export interface FlagSpec {
+  /** `string` takes a value (`--db URL` or `--db=URL`); `boolean` does not. */
+  readonly type: 'string' | 'boolean';
+  /** One-letter alias (`-h`). */
+  readonly short?: string;
+  /** The value's placeholder in the help (`URL`, `MS`, `N`); string flags only. */
+  readonly value?: string;
+  /** What the flag means (one line; the help wraps nothing). */
+  readonly description: string;
+  /** The flag may be given more than once (string flags only); its value is then a list. */
+  readonly multiple?: boolean;
+  /** The default as the help shows it; omitted for a flag that is off or unset unless given. */
+  readonly default?: string;
+}
+
+export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
+
+/** What parsing a command's flags gives: a string or a boolean per flag given. */
+export type FlagValues<T extends FlagSpecs> = { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : T[K] extends { multiple: true } ? string[] : string };
+
+/** `--help`, which every command has. */
+export const HELP_FLAG = { type: 'boolean', short: 'h', description: 'print this help and exit' } as const satisfies FlagSpec;
+
+/**
+ * Parses `argv` against `specs` (unknown flags, missing values and, unless positionals are
+ * allowed, stray arguments are errors).
+ * @throws ConfigurationError naming the flag (the `hotcold` command turns it into exit code 2).
+ */
+export function parseFlags<T extends FlagSpecs>(specs: T, argv: readonly string[], options: { positionals?: boolean } = {}): { values: FlagValues<T>; positionals: string[] } {
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    config[name] = { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }), ...(spec.multiple === true ? { multiple: true } : {}) };
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: options.positionals === true });
+    return { values: values as FlagValues<T>, positionals };
+  } catch (error) {
+    // A mistyped command line may carry a credential (a database URL given as a stray argument).
+    const message = redactText(error instanceof Error ? error.message : String(error));
+    // parseArgs names the argument in quotes: "Unknown option '--x'", "Option '--db <value>' argument missing",
+    // "Unexpected argument 'foo'".
+    const named = /'(-{0,2}[^' ]+)/.exec(message)?.[1] ?? 'argument';
+    const code = (error as { code?: unknown }).code;
+    const reason =
+      code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? 'is not a known flag (see --help)'
+        : code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
+          ? 'is not expected here (see --help)'
+          : code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /argument missing/.test(message)
+            ? 'needs a value'
+            : message;
+    throw new ConfigurationError(named, reason);
+  }
+}
+
+const HELP_WIDTH = 100;
+
+/** Joins `words` into lines of at most `width` characters (a longer word stays whole). */
+function wrap(words: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+
+/** The help text: `usage` and `about` as given, then one line per flag with its meaning and default. */
+export function formatHelp(usage: string, specs: FlagSpecs, about = ''): string {
+  const rows = Object.entries(specs).map(([name, spec]) => {
+    const short = spec.short === undefined ? '    ' : `-${spec.short}, `;
+    const left = `${short}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`;
+    // The default stays whole on one line, so that the help is easy to grep.
+    const right = spec.default === undefined ? spec.description.split(' ') : [...spec.description.split(' '), `(default: ${spec.default})`];
+    return [left, right] as const;
+  });
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  const lines = rows.map(([left, right]) => `  ${left.padEnd(width)}${wrap(right, HELP_WIDTH - 2 - width).join(`\n${' '.repeat(2 + width)}`)}`);
+  return [usage, ...(about === '' ? [] : ['', about]), '', 'options:', ...lines].join('\n');
+}

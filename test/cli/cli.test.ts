@@ -1,0 +1,125 @@
+/**
+ * The `hotcold` command as a user runs it, in a child process (tsx over the sources): every
+ * command of the registry (iterated, so a new one is covered at once) has a --help that lists each
+ * flag it parses with its meaning and default, and refuses an unknown flag with exit code 2;
+ * `hotcold --version`; `hotcold lease status|promote|release` never create a file for a --db that
+ * is not a URL; `npm run demo -- --json` prints only JSON, with whole numbers.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../src/cli/commands.js';
+import { formatHelp, parseFlags } from '../../src/cli/flags.js';
+import { ConfigurationError } from '../../src/errors.js';
+import { cleanEnv, nonIntegers, repoRoot, run } from '../package/scratch.js';
+
+const main = join(repoRoot, 'src', 'cli', 'main.ts');
+const tsx = pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const work = mkdtempSync(join(tmpdir(), 'hotcold-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** `hotcold …` in `cwd` (default: an empty temp folder, so a stray file would show). */
+const hotcold = (args: string[], cwd = work) => run(process.execPath, ['--import', tsx, main, ...args], { cwd, env: cleanEnv({ HOTCOLD_DB: '' }), timeoutMs: 60_000 });
+
+describe('hotcold (CLI)', () => {
+  it('--version prints the package version; --help lists every command', async () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const version = await hotcold([flag]);
+      expect(version.code, version.stderr).toBe(0);
+      expect(version.stdout).toBe(`${pkg.version}\n`);
+    }
+    const help = await hotcold(['--help']);
+    expect(help.code).toBe(0);
+    for (const name of Object.keys(COMMANDS)) expect(help.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    expect(help.stdout).toContain('--version');
+    const unknown = await hotcold(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+  }, 60_000);
+
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    it(`${name} --help lists every flag the command parses, with its meaning and default; an unknown flag exits 2`, async () => {
+      const { flags } = await entry.load();
+      const help = await hotcold([name, '--help']);
+      expect(help.code, help.stderr).toBe(0);
+      const text = help.stdout.replace(/\s+/g, ' ');
+      for (const [flag, spec] of Object.entries(flags)) {
+        expect(help.stdout, `--${flag}`).toMatch(new RegExp(`^ {2}(-\\w, | {4})--${flag}\\b`, 'm'));
+        expect(spec.description.length, `--${flag} has a meaning`).toBeGreaterThan(5);
+        expect(text, `--${flag}`).toContain(spec.description.replace(/\s+/g, ' '));
+        if (spec.type === 'string') expect(spec.default, `--${flag} says its default`).toBeDefined();
+        if (spec.default !== undefined) expect(help.stdout, `--${flag}`).toContain(`(default: ${spec.default})`);
+      }
+      const same = await hotcold(['help', name]);
+      expect(same.stdout).toBe(help.stdout);
+
+      const bad = await hotcold([name, '--no-such-flag']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--no-such-flag');
+      expect(bad.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    }, 60_000);
+  }
+
+  it('parses with node:util parseArgs: --flag=value, -h, and a typed error naming the flag', () => {
+    const specs = { db: { type: 'string', value: 'URL', description: 'the database', default: 'none' }, json: { type: 'boolean', description: 'JSON out' }, help: { type: 'boolean', short: 'h', description: 'help' } } as const;
+    expect(parseFlags(specs, ['--db=x', '--json', '-h']).values).toEqual({ db: 'x', json: true, help: true });
+    const errorOf = (argv: string[]): unknown => {
+      try {
+        parseFlags(specs, argv);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    expect(errorOf(['--db'])).toMatchObject({ field: '--db', reason: 'needs a value' });
+    expect(errorOf(['--nope'])).toMatchObject({ field: '--nope' });
+    expect(errorOf(['stray'])).toMatchObject({ field: 'stray' });
+    // A database URL given where no argument belongs: named, without its password.
+    const stray = errorOf(['postgres://admin:hunter2-sekrit@db.invalid/app']) as ConfigurationError;
+    expect(stray.message).toContain('db.invalid');
+    expect(stray.message).not.toContain('hunter2-sekrit');
+    for (const argv of [['--db'], ['--nope'], ['stray']]) expect(errorOf(argv)).toBeInstanceOf(ConfigurationError);
+    expect(formatHelp('usage: x', specs)).toContain('--db URL');
+  });
+
+  it('lease status|promote|release --db <not a URL> exit 2 naming --db and create no file', async () => {
+    const dir = mkdtempSync(join(work, 'not-a-url-'));
+    const cases = [
+      ...['not-a-url', 'db.example.com/app', 'sqlite:missing.db', 'localhost'].map((db) => ['status', db] as const),
+      ['promote', 'not-a-url'] as const,
+      ['release', 'not-a-url'] as const,
+    ];
+    for (const [action, db] of cases) {
+      const ran = await hotcold(['lease', action, '--db', db], dir);
+      expect(ran.code, `${action} ${db}: ${ran.stderr}`).toBe(2);
+      expect(ran.stderr).toContain('--db');
+      expect(readdirSync(dir), `${action} --db ${db}`).toEqual([]);
+    }
+    // An existing file that no node ever used (no lease file beside it) is not given one either.
+    writeFileSync(join(dir, 'app.db'), '');
+    const ran = await hotcold(['lease', 'status', '--db', 'app.db'], dir);
+    expect(ran.code, ran.stderr).toBe(2);
+    expect(ran.stderr).toContain('no lease file');
+    expect(readdirSync(dir)).toEqual(['app.db']);
+    // init is the one action that creates the database.
+    const init = await hotcold(['lease', 'init', '--db', 'fresh.db'], dir);
+    expect(init.code, init.stderr).toBe(0);
+    expect(existsSync(join(dir, 'fresh.db'))).toBe(true);
+    const status = await hotcold(['lease', 'status', '--db', 'fresh.db', '--json'], dir);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ exists: false, holder: null });
+  }, 120_000);
+
+  it('npm run demo -- --json prints only the JSON summary on stdout, every number whole', async () => {
+    const ran = await run('npm', ['run', 'demo', '--', '--json', '--seconds', '2', '--callers', '4'], { cwd: repoRoot, env: cleanEnv(), timeoutMs: 120_000 });
+    expect(ran.code, ran.stderr).toBe(0);
+    const lines = ran.stdout.split('\n').filter((l) => l.trim() !== '');
+    expect(lines, ran.stdout).toHaveLength(1);
+    const summary = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+    expect(summary).toMatchObject({ ok: true, lost: 0, duplicates: 0 });
+    expect(nonIntegers(summary)).toEqual([]);
+  }, 120_000);
+});
