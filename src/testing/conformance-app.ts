@@ -79,9 +79,18 @@ function integer(name: string, value: unknown, fallback: number, min: number, ma
  * @param options see {@link ConformanceAppOptions}
  * @throws ConfigurationError when `table` is not an SQL identifier of at most 55 characters
  * @example
+ * ```ts
+ * import { createLease, sqliteStore } from 'hotcold/lease';
+ * import { createNode } from 'hotcold/node';
+ * import { conformanceApp } from 'hotcold/testing';
+ *
+ * const store = sqliteStore('/tmp/conformance.db');
+ * const lease = createLease({ store, machineName: 'conformance-1' });
  * const app = conformanceApp();
  * await app.setup(store);
- * createNode({ lease, port: 0, handlers: app.handlers });
+ * const node = createNode({ lease, port: 0, handlers: app.handlers });
+ * await node.start();
+ * ```
  */
 export function conformanceApp(options: ConformanceAppOptions = {}): ConformanceApp {
   const table = requireSqlIdentifier('table', options.table ?? 'hotcold_conformance');

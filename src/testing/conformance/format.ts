@@ -8,7 +8,11 @@ const LABEL = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP' } as const;
  * `hotcold conformance` prints.
  *
  * @example
- * process.stdout.write(formatConformanceReport(await runConformance(url)));
+ * ```ts
+ * import { formatConformanceReport, runConformance } from 'hotcold/testing';
+ *
+ * process.stdout.write(formatConformanceReport(await runConformance('http://127.0.0.1:8080')));
+ * ```
  */
 export function formatConformanceReport(report: ConformanceReport): string {
   const idWidth = Math.max(5, ...report.results.map((r) => r.id.length));

@@ -93,8 +93,12 @@ function resolve(url: unknown, options: ConformanceOptions): ProbeSettings {
  * @returns one result per check (`pass`, `fail` or `skip`) and the totals; `ok` when none failed
  * @throws ConfigurationError when `url` or an option is invalid (naming the field)
  * @example
+ * ```ts
+ * import { runConformance } from 'hotcold/testing';
+ *
  * const report = await runConformance('http://127.0.0.1:8080', { standbyUrl: 'http://127.0.0.1:8081' });
  * for (const r of report.results) console.log(r.outcome, r.id, r.detail);
+ * ```
  */
 export async function runConformance(url: string, options: ConformanceOptions = {}): Promise<ConformanceReport> {
   const settings = resolve(url, options);
