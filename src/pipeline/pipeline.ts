@@ -184,9 +184,10 @@ export class Attempt implements AttemptContext {
     return this.controller.signal;
   }
 
-  report(facts: AnswerFacts): void {
+  /** An own property (not a method), so `({ report }) => report(…)` works destructured. */
+  readonly report = (facts: AnswerFacts): void => {
     this.facts = this.facts === undefined ? facts : { ...this.facts, ...facts };
-  }
+  };
 
   /** Runs `pending` against this attempt's timeout and the call's signal (one timer per pipeline). */
   race<R>(pending: PromiseLike<R>, inflight: InflightAttempts<AttemptTimer>, startedAt: number): Promise<R> {
