@@ -47,10 +47,10 @@ import { decideRetry, type RetryVerdict } from '../policy/retry-rules.js';
 import { retryAfterFailure, type RetryEvent } from '../policy/retry.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
 import { monotonicNow } from '../shared/clock.js';
-import { InflightAttempts, type Tracked } from '../shared/inflight.js';
 import { redactText } from '../shared/redact.js';
 import { requireMs } from '../shared/validate.js';
 import { proveDeduplication, type DedupAsk } from './dedup-proof.js';
+import { RacedAttempts, type RacedEntry } from './raced-attempts.js';
 import type { MethodSettings, ResolvedPipelineOptions } from './options.js';
 import type { AnswerFacts, AttemptContext, Classifier } from './types.js';
 
@@ -224,20 +224,28 @@ export class Attempt implements AttemptContext {
   }
 
   /** Runs `pending` against this attempt's timeout and the call's signal (one timer per pipeline). */
-  race<R>(pending: PromiseLike<R>, inflight: InflightAttempts<AttemptTimer>, closing: AbortSignal): Promise<R> {
+  race<R>(pending: PromiseLike<R>, inflight: RacedAttempts, closing: AbortSignal): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      // close() ends the attempts on the pipeline's own signal itself (no listener per attempt);
-      // only a caller's signal is listened to (one listener per signal, shared by its attempts).
-      const timer = new AttemptTimer(this, this.callSignal === closing ? undefined : this.callSignal, this.sentAt + this.timeoutMs, reject);
+      const timer = new AttemptTimer(this, this.sentAt + this.timeoutMs, reject);
       this.timer = timer;
       inflight.add(timer);
+      // close() ends the attempts on the pipeline's own signal (RacedAttempts.abortAll); a
+      // caller's signal is the call's own (linked per call), so one listener on it costs O(1).
+      const signal = this.callSignal === closing ? undefined : this.callSignal;
+      const onAbort = signal === undefined ? undefined : (): void => {
+        inflight.delete(timer);
+        timer.abort(signal.reason);
+      };
+      if (signal !== undefined && onAbort !== undefined) signal.addEventListener('abort', onAbort, { once: true });
       pending.then(
         (value) => {
           inflight.delete(timer);
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
           if (timer.settle()) resolve(value);
         },
         (error: unknown) => {
           inflight.delete(timer);
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
           if (timer.settle()) reject(error);
         },
       );
@@ -251,14 +259,16 @@ export class Attempt implements AttemptContext {
 }
 
 /** A raced attempt's entry in the registry of attempts in flight; settles it from outside. */
-class AttemptTimer implements Tracked {
+class AttemptTimer implements RacedEntry {
   /** Why the attempt was ended from outside, if it was. */
   ended: Error | undefined = undefined;
+  prev: RacedEntry | undefined = undefined;
+  next: RacedEntry | undefined = undefined;
+  linked = false;
   private open = true;
 
   constructor(
     private readonly attempt: Attempt,
-    readonly signal: AbortSignal | undefined,
     readonly expiresAt: number,
     private readonly fail: (error: unknown) => void,
   ) {}
@@ -326,8 +336,8 @@ export class Pipeline {
   private readonly noun: string;
   private readonly scrubValue: (<T>(value: T) => T) | undefined;
   private readonly resultOf: ((value: unknown, attempt: Attempt) => unknown) | undefined;
-  /** Attempts the pipeline times itself: one repeating timer for all of them. */
-  private readonly inflight = new InflightAttempts<AttemptTimer>();
+  /** Attempts the pipeline times itself: one timer for all of them. */
+  private readonly inflight = new RacedAttempts();
   /** Aborted by close(): every attempt and backoff sleep listens to it (or to a signal linked to it). */
   private readonly closing = new AbortController();
   private closedFlag = false;
@@ -617,6 +627,15 @@ export class Pipeline {
 
   /** Runs the function for `attempt` (raced against its timeout unless the adapter times it). */
   private invoke<A, R>(context: CallContext<A, R>, attempt: Attempt): R | PromiseLike<R> {
+    if (this.raced && context.signal.aborted) {
+      // Nothing is started for a call already aborted (an adapter checks its own signal).
+      throw new CallAbortedException('call aborted before the attempt started', {
+        method: context.plan.name,
+        attempts: attempt.attempt - 1,
+        mayHaveExecuted: false,
+        cause: context.signal.reason,
+      });
+    }
     const result = context.fn(attempt, context.arg);
     return this.raced && isThenable<R>(result) ? attempt.race(result, this.inflight, this.closing.signal) : result;
   }
@@ -849,11 +868,9 @@ export class Pipeline {
     const reason = new ClientClosedException(`${this.noun} closed`);
     this.closing.abort(reason);
     // Raced attempts on the pipeline's own signal are ended here (they have no listener on it).
-    for (const timer of this.inflight.snapshot()) timer.abort(reason);
+    this.inflight.abortAll(reason);
     await this.monitor.close();
     this.breakers.dispose();
-    // Raced attempts were aborted by the close signal; whatever is left holds no timer after this.
-    this.inflight.dispose();
     if (beforeComplete !== undefined) await beforeComplete();
     this.events.complete();
     this.failovers.complete();
