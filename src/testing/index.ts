@@ -12,3 +12,5 @@ export { ledgerApp, readLedger } from './ledger-app.js';
 export type { LedgerApp, LedgerAppOptions, LedgerEntry, TransferParams } from './ledger-app.js';
 export { createMemoryTransport } from '../client/memory-transport.js';
 export type { MemoryTransportOptions } from '../client/memory-transport.js';
+export { createRestLedgerNode } from './rest-ledger-node.js';
+export type { RestLedgerNode, RestLedgerNodeOptions } from './rest-ledger-node.js';
