@@ -38,7 +38,7 @@ import { Slots } from '../node/slots.js';
 import { boundsPreparer } from '../node/transaction-bounds.js';
 import type { DedupOptions, HandlerContext, HotcoldNode, NodeAddress, NodeState, StopOptions } from '../node/types.js';
 import { toNumber } from '../node/sql-dialect.js';
-import { requireSqlIdentifier } from '../shared/validate.js';
+import { requireNonNegativeInteger, requireSqlIdentifier } from '../shared/validate.js';
 import { HEADER_IDEMPOTENCY_KEY, JSONRPC_INVALID_PARAMS, MAX_IDEMPOTENCY_KEY_LENGTH, type HealthBody } from '../wire.js';
 import { ledgerApp, type LedgerApp } from './ledger-app.js';
 
@@ -59,6 +59,14 @@ export interface RestLedgerNodeOptions {
   retryAfterSeconds?: number;
   /** Longest drain on `stop({ drain: true })`; default 10000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * After a drain, keep the listener open this long, answering `503 NOT_ACTIVE` (not executed),
+   * before closing it: the balancer's health checks take the node out of rotation first, so no
+   * request it forwards on a kept-alive connection meets a closing socket (which it could only
+   * answer `502`, "maybe"). Like a Kubernetes preStop delay; a few health-check intervals.
+   * @default 0
+   */
+  closeDelayMs?: number;
 }
 
 export interface RestLedgerNode extends HotcoldNode {
@@ -88,6 +96,7 @@ const TRANSFER_BY_REF = match<{ ref: string }>('/transfers/:ref');
  */
 export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedgerNode {
   const prefix = requireSqlIdentifier('prefix', options.prefix ?? 'rest_ledger');
+  const closeDelayMs = options.closeDelayMs === undefined ? 0 : requireNonNegativeInteger('closeDelayMs', options.closeDelayMs);
   const app = ledgerApp({ prefix, feed: `${prefix}_feed` });
   const opts = resolveNodeOptions({
     lease: options.lease,
@@ -334,6 +343,7 @@ export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedger
 
   async function doStop(stopOptions: StopOptions): Promise<void> {
     await lifecycle.stop(stopOptions, opts.drainTimeoutMs);
+    if (stopOptions.drain === true && closeDelayMs > 0) await new Promise<void>((resolve) => clock.setTimer(resolve, closeDelayMs));
     status.stopped = true;
     status.publish();
     await server.close();

@@ -82,6 +82,7 @@ export async function runRestScenario(scenario: RestScenario, startBalancer: Sta
       deadlineMs: 30_000,
     });
     let failovers = 0;
+    let faultAt = 0;
     const sub = handle.policy.failover$.subscribe(() => (failovers += 1));
     const transfer = (caller: number, key: string): { from: string; to: string; amount: number; ref: string } => ({ from: `c${caller}`, to: 'bank', amount: 1, ref: key });
     const keyed = startLoad({
@@ -98,6 +99,7 @@ export async function runRestScenario(scenario: RestScenario, startBalancer: Sta
     });
     try {
       await waitFor('warm-up load', () => keyed.stats().ok >= 20 && unkeyed.stats().ok >= 20);
+      faultAt = performance.now();
       a.child.signal(scenario === 'crash' ? 'SIGKILL' : 'SIGTERM');
       await waitFor('node-b active', async () => (await health(b.url)) === 200);
       const after = keyed.stats().ok + unkeyed.stats().ok;
@@ -134,6 +136,11 @@ export async function runRestScenario(scenario: RestScenario, startBalancer: Sta
       failovers,
       examples: verdict.examples,
       messages: [...keyedRecords, ...unkeyedRecords].filter((r) => r.outcome === 'failed').slice(0, 3).map((r) => r.message),
+      // When failures started and ended, in ms after the fault.
+      failureTimes: [...keyedRecords, ...unkeyedRecords]
+        .filter((r) => r.outcome === 'failed')
+        .slice(0, 20)
+        .map((r) => `${Math.round(r.startedAt - faultAt)}..${Math.round(r.endedAt - faultAt)}`),
     });
     return { verdict, keyed: keyedRecords, unkeyed: unkeyedRecords, failovers, summary };
   } finally {

@@ -23,10 +23,15 @@ describe.runIf(binary)('REST over attachPolicy through HAProxy (shipped config, 
     expect(result.failovers, result.summary).toBeGreaterThanOrEqual(1);
   }, 90_000);
 
-  it('planned drain (SIGTERM) under load: zero failed requests, keyed or not', async () => {
+  it('planned drain (SIGTERM) under load: zero failed keyed requests; unkeyed ones cut by shutdown-sessions fail as "maybe"', async () => {
     const result = await runRestScenario('planned', haproxy);
     process.stderr.write(`haproxy planned: ${result.summary}\n`);
     expectTruthfulLedger(result);
-    expect(result.verdict.failedCalls, result.summary).toBe(0);
+    // Keyed POSTs are repeated under the node's deduplication: a drain is invisible to them.
+    expect(result.keyed.filter((r) => r.outcome === 'failed'), result.summary).toEqual([]);
+    // `on-marked-down shutdown-sessions` (shipped config) cuts the sessions still open to the
+    // drained node when its health turns 503, answering 502 for requests that may have run: an
+    // unkeyed POST among them can only be told "maybe" — and must be.
+    for (const r of result.unkeyed.filter((c) => c.outcome === 'failed')) expect(r.mayHaveExecuted, result.summary).toBe(true);
   }, 90_000);
 });

@@ -23,7 +23,7 @@ const lease = createLease({
   updateInterval: Number(env('HOTCOLD_UPDATE_MS', '200')),
   waitInterval: Number(env('HOTCOLD_WAIT_MS', '1000')),
 });
-const node = createRestLedgerNode({ lease, port: Number(env('HOTCOLD_PORT', '0')), drainTimeoutMs: 5000 });
+const node = createRestLedgerNode({ lease, port: Number(env('HOTCOLD_PORT', '0')), drainTimeoutMs: 5000, closeDelayMs: 1000 });
 const line = (event: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(event)}\n`);
 };
