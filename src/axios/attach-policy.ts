@@ -7,7 +7,7 @@
  */
 import axios, { AxiosError, AxiosHeaders } from 'axios';
 import type { AxiosAdapter, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import { ConfigurationError, ProtocolException, type RPCException } from '../errors.js';
+import { ConfigurationError, ProtocolException, RetriesExhaustedException, type RPCException } from '../errors.js';
 import { classify as classifyFailure, type FailureReason } from '../transport/classify.js';
 import { parseRetryAfter } from '../transport/retry-after.js';
 import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders, type HeaderSource } from './classify-response.js';
@@ -172,7 +172,16 @@ async function send(
   const call: CallState = { unsafe: undefined };
 
   const attempt = async (context: AttemptContext): Promise<AxiosResponse> => {
-    if (call.unsafe !== undefined) throw call.unsafe;
+    if (call.unsafe !== undefined) {
+      // The pipeline repeats keyed calls the backend deduplicates; this one carries no key (or a
+      // spent stream): send nothing, and end the call with a verdict that is final.
+      call.refusal = new RetriesExhaustedException(`${name}: not sent again: ${call.unsafe.message}`, 'not-retryable', [call.unsafe], {
+        method: name,
+        node: call.unsafe.node,
+        epoch: call.unsafe.epoch,
+      });
+      throw call.refusal;
+    }
     const evidence = new AttemptEvidence();
     if (o.hotcoldHeaders) {
       headers.set('X-Hotcold-Attempt', String(context.attempt));
@@ -213,13 +222,22 @@ async function send(
     throw failure;
   };
 
-  const response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key, timeoutMs, signal });
+  let response: AxiosResponse;
+  try {
+    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key, timeoutMs, signal });
+  } catch (error) {
+    // Refused by this adapter, not by the backend: the caller gets the failure that decided it.
+    if (error === call.refusal && call.unsafe !== undefined) throw call.unsafe;
+    throw error;
+  }
   return settle(response, config);
 }
 
 interface CallState {
   /** Set once sending the request again is not safe: every later attempt ends with it. */
   unsafe: RPCException | undefined;
+  /** The final error a refused repeat ended the call with. */
+  refusal?: RPCException | undefined;
 }
 
 /**

@@ -223,6 +223,17 @@ describe('Idempotency-Key (IETF httpapi draft)', () => {
     expect(keys).toEqual(['k-123', 'k-123']);
   });
 
+  it('a POST WITHOUT a key is not repeated even where the server deduplicates (serverDeduplicates, or advertised)', async () => {
+    attach({ serverDeduplicates: true });
+    server.script('GET', '/ping', { kind: 'answer', status: 200, headers: { ...NODE, 'x-hotcold-dedup': '1' }, body: {} });
+    await api.get('/ping');
+    server.script('POST', '/transfers', { kind: 'reset' }, { kind: 'answer', status: 201, headers: NODE, body: { id: 1 } });
+    const error = await failure(api.post('/transfers', {}));
+    expect(error).toBeInstanceOf(UnknownOutcomeException);
+    expect(rpc(error).mayHaveExecuted).toBe(true);
+    expect(server.count('POST', '/transfers')).toBe(1);
+  });
+
   it('sends what is left of the deadline as X-Hotcold-Timeout-Ms', async () => {
     attach({ timeoutMs: 1000, deadlineMs: 3000 });
     await api.get('/ping');
