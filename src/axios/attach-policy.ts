@@ -9,7 +9,7 @@ import axios, { AxiosError, AxiosHeaders } from 'axios';
 import type { AxiosAdapter, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { ConfigurationError, ProtocolException, RetriesExhaustedException, type RPCException } from '../errors.js';
 import { classify as classifyFailure, type FailureReason } from '../transport/classify.js';
-import { parseRetryAfter } from '../transport/retry-after.js';
+import { parseRetryAfter } from '../shared/retry-after.js';
 import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders, type HeaderSource } from './classify-response.js';
 import { AttemptEvidence } from './evidence.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';

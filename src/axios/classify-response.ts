@@ -18,11 +18,11 @@
  * answered, so it is neither a breaker failure nor retried.
  *
  * `Retry-After` is read as RFC 9110 §10.2.3 says: delay-seconds or an HTTP-date
- * (src/transport/retry-after.ts).
+ * (src/shared/retry-after.ts).
  */
 import { ConnectionFailureException, UnknownOutcomeException, type RPCException } from '../errors.js';
 import { parseEpoch } from '../transport/classify.js';
-import { parseRetryAfter } from '../transport/retry-after.js';
+import { parseRetryAfter } from '../shared/retry-after.js';
 import { HEADER_DEDUP, HEADER_EPOCH, HEADER_NODE, HEADER_NOT_FORWARDED, NOT_EXECUTED_ERRORS } from '../wire.js';
 
 /** The hotcold headers of an answer. */
