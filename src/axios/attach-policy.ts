@@ -169,9 +169,22 @@ async function send(
   // May the request be sent again after an attempt that may have run? Only if repeating it is
   // harmless (idempotent) or the server can tell (a key) — and a stream body cannot be re-read.
   const replayable = !isStream(config.data);
-  const call: CallState = { unsafe: undefined };
+  const call: CallState = { unsafe: undefined, settling: undefined };
 
-  const attempt = async (context: AttemptContext): Promise<AxiosResponse> => {
+  const attempt = (context: AttemptContext): Promise<AxiosResponse> => {
+    // An attempt the pipeline ended itself (its timeout, an abort) may still be settling here: its
+    // verdict decides whether this one may go out.
+    const before = call.settling;
+    const done = before === undefined ? exchange(context) : before.then(() => exchange(context));
+    const settled = done.then(noop, noop);
+    call.settling = settled;
+    void settled.then(() => {
+      if (call.settling === settled) call.settling = undefined;
+    });
+    return done;
+  };
+
+  const exchange = async (context: AttemptContext): Promise<AxiosResponse> => {
     if (call.unsafe !== undefined) {
       // The pipeline repeats keyed calls the backend deduplicates; this one carries no key (or a
       // spent stream): send nothing, and end the call with a verdict that is final.
@@ -182,33 +195,33 @@ async function send(
       });
       throw call.refusal;
     }
-    const evidence = new AttemptEvidence();
+    const evidence = new AttemptEvidence(context.signal, context.report);
     if (o.hotcoldHeaders) {
       headers.set('X-Hotcold-Attempt', String(context.attempt));
       const left = timeoutHeader(context);
       if (left !== undefined) headers.set('X-Hotcold-Timeout-Ms', left);
     }
-    const attemptConfig: InternalAxiosRequestConfig = {
-      ...config,
-      headers,
-      signal: context.signal,
-      timeout: 0,
-      validateStatus: null,
-      httpAgent: evidence.wrap(config.httpAgent as never, false),
-      httpsAgent: evidence.wrap(config.httpsAgent as never, true),
-    };
-    if (o.pool && /^https?:\/\//i.test(context.backend)) attemptConfig.baseURL = context.backend;
-    const onAbort = (): void => evidence.judge();
-    context.signal.addEventListener('abort', onAbort, { once: true });
+    // This attempt's settings go on the request's own config (axios's adapters read only its own
+    // properties) and come off again before anything is handed back: one call's attempts run one
+    // after another, and a copy of the config would cost more than the rest of the attempt.
+    const saved = attemptSettings(config);
+    config.signal = context.signal;
+    config.timeout = 0;
+    config.validateStatus = null;
+    if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
+    if (isHttp) {
+      if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
+      else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
+    }
     let response: AxiosResponse;
     try {
-      response = await adapter(attemptConfig);
+      response = await adapter(config);
     } catch (error) {
       const failure = failureOf(error, evidence, context, name, isHttp);
       remember(call, failure, evidence, replayable, idempotent || key !== undefined);
       throw failure;
     } finally {
-      context.signal.removeEventListener('abort', onAbort);
+      restoreSettings(config, saved);
     }
     const h = readHotcoldHeaders(response.headers as HeaderSource);
     if (isAnswerStatus(response.status)) {
@@ -233,9 +246,41 @@ async function send(
   return settle(response, config);
 }
 
+type AttemptSettings = Pick<InternalAxiosRequestConfig, 'signal' | 'timeout' | 'validateStatus' | 'httpAgent' | 'httpsAgent' | 'baseURL'>;
+const SETTINGS = ['signal', 'timeout', 'validateStatus', 'httpAgent', 'httpsAgent', 'baseURL'] as const;
+
+function attemptSettings(config: InternalAxiosRequestConfig): AttemptSettings & { own: number } {
+  let own = 0;
+  SETTINGS.forEach((field, i) => {
+    if (Object.hasOwn(config, field)) own |= 1 << i;
+  });
+  return { signal: config.signal, timeout: config.timeout, validateStatus: config.validateStatus, httpAgent: config.httpAgent, httpsAgent: config.httpsAgent, baseURL: config.baseURL, own };
+}
+
+/** Puts the request's own settings back, exactly (absent stays absent). */
+function restoreSettings(config: InternalAxiosRequestConfig, saved: AttemptSettings & { own: number }): void {
+  const target = config as unknown as Record<string, unknown>;
+  SETTINGS.forEach((field, i) => {
+    if ((saved.own & (1 << i)) !== 0) target[field] = saved[field];
+    else delete target[field];
+  });
+}
+
+/** Whether the request goes to an https URL (so axios uses `httpsAgent`). */
+function secure(config: InternalAxiosRequestConfig): boolean {
+  const url = config.url ?? '';
+  if (/^https:/i.test(url)) return true;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return false;
+  return typeof config.baseURL === 'string' && /^https:/i.test(config.baseURL);
+}
+
+const noop = (): void => undefined;
+
 interface CallState {
   /** Set once sending the request again is not safe: every later attempt ends with it. */
   unsafe: RPCException | undefined;
+  /** The latest attempt's exchange, until it has settled (and its verdict is in `unsafe`). */
+  settling?: Promise<void> | undefined;
   /** The final error a refused repeat ended the call with. */
   refusal?: RPCException | undefined;
 }
@@ -260,8 +305,7 @@ function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptCo
     });
   }
   const reason: FailureReason = context.signal.aborted ? abortReason(context.signal) : 'network';
-  if (context.signal.aborted) evidence.judge();
-  const written = evidence.written(isHttp);
+  const written = evidence.written(isHttp, context.signal.aborted);
   const outcome = classifyFailure(
     { kind: 'failure', reason, written: written ?? true, responseStarted: evidence.responseStarted, cause: error },
     { method: name, id: 0, attempt: context.attempt, timeoutMs: context.timeoutMs },

@@ -3,6 +3,7 @@
  * 503s (issue 9 §2): every HTTP outcome is classified as DESIGN §2 says, retried only when that is
  * safe, and 4xx answers reach the caller exactly as axios gives them.
  */
+import net from 'node:net';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attachPolicy, ConnectionFailureException, isRPCException, UnknownOutcomeException, type AttachedPolicy, type AttachPolicyOptions } from 'hotcold/axios';
@@ -114,6 +115,27 @@ describe('not executed: retried for any method', () => {
     attach({ retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 } });
     const error = rpc(await failure(api.post('/transfers', {})));
     expect(error.mayHaveExecuted).toBe(false);
+  });
+
+  it('https to a server that never finishes the TLS handshake: timed out before anything was sent, so a POST is retried and "not executed"', async () => {
+    const sockets = new Set<net.Socket>();
+    let connections = 0;
+    const silent = net.createServer((socket) => {
+      connections += 1;
+      sockets.add(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      api = axios.create({ baseURL: `https://127.0.0.1:${(silent.address() as net.AddressInfo).port}` });
+      attach({ timeoutMs: 300, retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 } });
+      const raw = await failure(api.post('/transfers', {}));
+      const error = rpc(raw);
+      expect(error.mayHaveExecuted, String(raw)).toBe(false);
+      expect(connections).toBe(2);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('429 with Retry-After in seconds and as an HTTP-date is back-pressure: retried after it, for a POST', async () => {
