@@ -121,29 +121,52 @@ export interface RunOptions {
 export type AttemptFn<A, R> = (context: Attempt, arg: A) => Promise<R> | R;
 
 /** The state of one logical call, shared by its attempts. */
-interface CallContext<A, R> {
-  plan: Plan;
-  idempotent: boolean;
-  fn: AttemptFn<A, R>;
-  arg: A;
-  key: string;
-  deadline: Deadline;
-  timeoutMs: number;
-  signal: AbortSignal;
+class CallContext<A, R> {
   /** Attempts started so far. */
-  attempts: number;
+  attempts = 0;
+  /** Monotonic ms at which the deadline passes. */
+  readonly deadlineAt: number;
   /** An attempt that may have run is being repeated on learned dedup: later attempts need proof. */
-  needsDedup?: RPCException | undefined;
+  needsDedup: RPCException | undefined = undefined;
   /** The latest failure after `needsDedup` was set (the one the next attempt repeats). */
-  lastFailure?: RPCException | undefined;
+  lastFailure: RPCException | undefined = undefined;
   /** The proof was refused: this error ends the call. */
-  refused?: RPCException | undefined;
+  refused: RPCException | undefined = undefined;
   /** Released from the hold as the trial of an outage without a probe: send once without waiting. */
-  trial?: boolean | undefined;
-  /** The connection's generation when the call started: a give-up after it ends the call. */
-  generation: number;
+  trial = false;
   /** What the call's waits listen to: `signal`, and once the call failed also the give-up. */
   waits: AbortSignal;
+  private deadlineValue: Deadline | undefined = undefined;
+
+  constructor(
+    readonly plan: Plan,
+    readonly idempotent: boolean,
+    readonly fn: AttemptFn<A, R>,
+    readonly arg: A,
+    readonly key: string,
+    /** The whole-call deadline, ms. */
+    readonly deadlineMs: number,
+    /** Monotonic ms at which the call started (the one clock read of the success path). */
+    readonly startedAt: number,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal,
+    /** The connection's generation when the call started: a give-up after it ends the call. */
+    readonly generation: number,
+  ) {
+    this.deadlineAt = startedAt + deadlineMs;
+    this.waits = signal;
+  }
+
+  /** The deadline as the waits and the retry loop use it: made on first use (never on the success path). */
+  get deadline(): Deadline {
+    this.deadlineValue ??= new Deadline(this.deadlineMs, monotonicNow, this.startedAt);
+    return this.deadlineValue;
+  }
+
+  /** Clears the deadline's timer, if one was made. */
+  dispose(): void {
+    this.deadlineValue?.dispose();
+  }
 }
 
 /**
@@ -153,11 +176,11 @@ interface CallContext<A, R> {
 export class Attempt implements AttemptContext {
   /** What the adapter reported about who answered (and whether the request was written). */
   facts: AnswerFacts | undefined = undefined;
+  /** The attempt's own signal, made on first use (raced attempts only). */
   private controller: AbortController | undefined = undefined;
-  /** Settles a raced attempt from outside (timeout, abort); undefined once settled. */
-  private fail: ((error: unknown) => void) | undefined = undefined;
-  /** Why a raced attempt was ended from outside. */
-  private ended: Error | undefined = undefined;
+  private reporter: ((facts: AnswerFacts) => void) | undefined = undefined;
+  /** A raced attempt's entry in the registry of attempts in flight. */
+  private timer: AttemptTimer | undefined = undefined;
 
   constructor(
     /** The operation's name. */
@@ -169,6 +192,10 @@ export class Attempt implements AttemptContext {
     readonly deadlineLeftMs: number,
     readonly idempotencyKey: string,
     readonly backend: string,
+    /** The connection's generation when the attempt was sent (stale reports are ignored). */
+    readonly generation: number,
+    /** Monotonic ms at which the attempt was sent. */
+    readonly sentAt: number,
     /** The pipeline times this attempt (its `signal` then aborts at its timeout too). */
     private readonly raced: boolean,
   ) {}
@@ -178,65 +205,85 @@ export class Attempt implements AttemptContext {
     if (!this.raced) return this.callSignal;
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      if (this.ended !== undefined) this.controller.abort(this.ended);
+      const ended = this.timer?.ended;
+      if (ended !== undefined) this.controller.abort(ended);
       else if (this.callSignal.aborted) this.controller.abort(abortError(this.callSignal.reason));
     }
     return this.controller.signal;
   }
 
-  /** An own property (not a method), so `({ report }) => report(…)` works destructured. */
-  readonly report = (facts: AnswerFacts): void => {
-    this.facts = this.facts === undefined ? facts : { ...this.facts, ...facts };
-  };
+  /**
+   * Bound to this attempt, so `({ report }) => report(…)` works destructured; made on first use
+   * (the JSON-RPC adapter never asks for it).
+   */
+  get report(): (facts: AnswerFacts) => void {
+    this.reporter ??= (facts: AnswerFacts): void => {
+      this.facts = this.facts === undefined ? facts : { ...this.facts, ...facts };
+    };
+    return this.reporter;
+  }
 
   /** Runs `pending` against this attempt's timeout and the call's signal (one timer per pipeline). */
-  race<R>(pending: PromiseLike<R>, inflight: InflightAttempts<AttemptTimer>, startedAt: number): Promise<R> {
+  race<R>(pending: PromiseLike<R>, inflight: InflightAttempts<AttemptTimer>, closing: AbortSignal): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const timer = new AttemptTimer(this, this.callSignal, startedAt + this.timeoutMs);
-      this.fail = reject;
+      // close() ends the attempts on the pipeline's own signal itself (no listener per attempt);
+      // only a caller's signal is listened to (one listener per signal, shared by its attempts).
+      const timer = new AttemptTimer(this, this.callSignal === closing ? undefined : this.callSignal, this.sentAt + this.timeoutMs, reject);
+      this.timer = timer;
       inflight.add(timer);
       pending.then(
         (value) => {
           inflight.delete(timer);
-          if (this.fail === undefined) return;
-          this.fail = undefined;
-          resolve(value);
+          if (timer.settle()) resolve(value);
         },
         (error: unknown) => {
           inflight.delete(timer);
-          if (this.fail === undefined) return;
-          this.fail = undefined;
-          reject(error);
+          if (timer.settle()) reject(error);
         },
       );
     });
   }
 
-  /** Ends a raced attempt from outside: its signal aborts, and its caller sees `error`. */
-  end(error: Error): void {
-    const fail = this.fail;
-    if (fail === undefined) return;
-    this.fail = undefined;
-    this.ended = error;
+  /** The attempt's timeout passed or the call's signal aborted: its signal aborts too. */
+  ended(error: Error): void {
     this.controller?.abort(error);
-    fail(error);
   }
 }
 
-/** A raced attempt's entry in the registry of attempts in flight. */
+/** A raced attempt's entry in the registry of attempts in flight; settles it from outside. */
 class AttemptTimer implements Tracked {
+  /** Why the attempt was ended from outside, if it was. */
+  ended: Error | undefined = undefined;
+  private open = true;
+
   constructor(
     private readonly attempt: Attempt,
-    readonly signal: AbortSignal,
+    readonly signal: AbortSignal | undefined,
     readonly expiresAt: number,
+    private readonly fail: (error: unknown) => void,
   ) {}
 
+  /** The function settled first: true if the attempt was still open. */
+  settle(): boolean {
+    if (!this.open) return false;
+    this.open = false;
+    return true;
+  }
+
   expire(): void {
-    this.attempt.end(timeoutError(this.attempt.timeoutMs));
+    this.end(timeoutError(this.attempt.timeoutMs));
   }
 
   abort(reason: unknown): void {
-    this.attempt.end(abortError(reason));
+    this.end(abortError(reason));
+  }
+
+  private end(error: Error): void {
+    if (!this.open) return;
+    this.open = false;
+    this.ended = error;
+    this.attempt.ended(error);
+    this.fail(error);
   }
 }
 
@@ -385,19 +432,37 @@ export class Pipeline {
     if (typeof name !== 'string' || name.length === 0) throw new ConfigurationError(this.hooks.nameField ?? 'name', 'must be a non-empty string');
     const plan = this.plans.get(name) ?? this.planForUnlisted(name);
     const context = this.startCall(plan, fn, arg, options, signal);
-    this.startedAt = context.deadline.at - context.deadline.ms;
+    this.startedAt = context.startedAt;
     this.budget.recordCall();
     this.startedAt = undefined;
     let first: unknown;
+    let permit: BreakerPermit | undefined;
     try {
-      return await this.attempt(context, 1);
+      permit = this.admitAtOnce(context);
     } catch (error) {
       first = error;
+    }
+    if (permit !== undefined) {
+      // The success path: attempt 1 sent when the call started (the clock read it already paid).
+      const attempt = this.startAttempt(context, 1, context.startedAt, context.deadlineMs);
+      let value: R;
+      try {
+        value = await this.invoke(context, attempt);
+      } catch (error) {
+        first = this.failed(context, attempt, permit, error);
+      }
+      if (first === undefined) return this.succeeded(attempt, permit, value!);
+    } else if (first === undefined) {
+      try {
+        return await this.attempt(context, 1);
+      } catch (error) {
+        first = error;
+      }
     }
     const monitor = this.monitor;
     // A single-attempt operation (retry: false) fails with its own error, not a wrapper around it.
     if (plan.retry.maxAttempts === 1 && !context.signal.aborted) {
-      context.deadline.dispose();
+      context.dispose();
       throw this.finalError(first, name);
     }
     // From here on a give-up of the connection ends the call wherever it waits.
@@ -443,7 +508,7 @@ export class Pipeline {
       throw this.finalError(error, name);
     } finally {
       waits.dispose();
-      context.deadline.dispose();
+      context.dispose();
     }
   }
 
@@ -456,19 +521,7 @@ export class Pipeline {
         options.signal === undefined &&
         options.idempotent === undefined)
     ) {
-      return {
-        plan,
-        idempotent: plan.idempotent,
-        fn,
-        arg,
-        key: this.newKey(),
-        deadline: new Deadline(plan.deadlineMs),
-        timeoutMs: plan.timeoutMs,
-        signal,
-        attempts: 0,
-        generation: this.monitor.generation,
-        waits: signal,
-      };
+      return new CallContext(plan, plan.idempotent, fn, arg, this.newKey(), plan.deadlineMs, monotonicNow(), plan.timeoutMs, signal, this.monitor.generation);
     }
     const key = options.idempotencyKey ?? this.newKey();
     if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
@@ -480,100 +533,106 @@ export class Pipeline {
     requireMs('timeoutMs', timeoutMs);
     if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') throw new ConfigurationError('idempotent', 'must be a boolean');
     const callSignal = options.signal?.aborted === true ? options.signal : signal;
-    return {
-      plan,
-      idempotent: options.idempotent ?? plan.idempotent,
-      fn,
-      arg,
-      key,
-      deadline: new Deadline(deadlineMs),
-      timeoutMs,
-      signal: callSignal,
-      attempts: 0,
-      generation: this.monitor.generation,
-      waits: callSignal,
-    };
+    return new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);
   }
 
-  /** Attempt `n` of a call: wait while reconnecting, pacing, dedup proof, breaker, then the function. */
+  /**
+   * Attempt 1 of a call started while nothing waits (the success path): the breaker's permit
+   * taken synchronously, or undefined when the call must take the waits of {@link attempt}.
+   * No clock read, no await before the function runs.
+   */
+  private admitAtOnce<A, R>(context: CallContext<A, R>): BreakerPermit | undefined {
+    const monitor = this.monitor;
+    if (monitor.holding || !this.pacing.idle || context.signal.aborted) return undefined;
+    const breakers = this.breakers;
+    try {
+      return breakers.admit(monitor.backend, context.plan.name);
+    } catch (error) {
+      // Open, or half-open with its trial taken: with whenOpen 'wait' attempt() waits for the trial slot.
+      if (breakers.whenOpen !== 'wait') throw error;
+      return undefined;
+    }
+  }
+
+  /** Attempt `n` after the waits: reconnect hold, pacing, dedup proof, breaker. */
   private async attempt<A, R>(context: CallContext<A, R>, n: number): Promise<R> {
     context.attempts = n;
     const monitor = this.monitor;
     const method = context.plan.name;
     const breakers = this.breakers;
-    let permit: BreakerPermit | undefined;
-    let backend = '';
-    let generation = 0;
-    let fast = false;
-    // Attempt 1 of a call started while nothing waits (the success path): no clock read, no
-    // awaits before the function runs. Every other attempt takes the waits below.
-    if (n === 1 && !monitor.holding && this.pacing.idle && !context.signal.aborted) {
-      backend = monitor.backend;
-      generation = monitor.generation;
-      try {
+    let permit: BreakerPermit;
+    // Until a permit is taken while no outage is known: an outage that begins while the call
+    // waits for the breaker sends it back to the hold instead of out into the outage.
+    for (;;) {
+      if (monitor.gaveUpSince(context.generation)) throw this.waitError('failed', context, n);
+      if (monitor.holding && context.trial !== true) {
+        const outcome = await monitor.waitForService(context.deadline.at, context.waits);
+        if (outcome === 'trial') context.trial = true;
+        else if (outcome !== 'ready') throw this.waitError(outcome, context, n);
+      }
+      if (!this.pacing.idle) await this.waitForPacing(context, n);
+      if (context.needsDedup !== undefined) await this.requireDedupProof(context, n);
+      if (context.deadline.remaining() <= 0) {
+        throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, { method, attempts: n - 1 });
+      }
+      const backend = monitor.backend;
+      if (breakers.whenOpen === 'wait') {
+        try {
+          permit = await breakers.acquire(backend, { signal: context.waits, deadline: context.deadline, method });
+        } catch (error) {
+          // An abort while waiting for the breaker surfaces the signal's own reason: make it ours.
+          if (isRPCException(error)) throw error;
+          throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method, attempts: n - 1, cause: error });
+        }
+        if ((monitor.holding && context.trial !== true) || monitor.gaveUpSince(context.generation)) {
+          permit.release();
+          continue;
+        }
+      } else {
         permit = breakers.admit(backend, method);
-        fast = true;
-      } catch (error) {
-        // Open, or half-open with its trial taken: with whenOpen 'wait' the waits below wait for the trial slot.
-        if (breakers.whenOpen !== 'wait') throw error;
       }
+      break;
     }
-    if (permit === undefined) {
-      // Until a permit is taken while no outage is known: an outage that begins while the call
-      // waits for the breaker sends it back to the hold instead of out into the outage.
-      for (;;) {
-        if (monitor.gaveUpSince(context.generation)) throw this.waitError('failed', context, n);
-        if (monitor.holding && context.trial !== true) {
-          const outcome = await monitor.waitForService(context.deadline.at, context.waits);
-          if (outcome === 'trial') context.trial = true;
-          else if (outcome !== 'ready') throw this.waitError(outcome, context, n);
-        }
-        if (!this.pacing.idle) await this.waitForPacing(context, n);
-        if (context.needsDedup !== undefined) await this.requireDedupProof(context, n);
-        if (context.deadline.remaining() <= 0) {
-          throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, { method, attempts: n - 1 });
-        }
-        backend = monitor.backend;
-        generation = monitor.generation;
-        if (breakers.whenOpen === 'wait') {
-          try {
-            permit = await breakers.acquire(backend, { signal: context.waits, deadline: context.deadline, method });
-          } catch (error) {
-            // An abort while waiting for the breaker surfaces the signal's own reason: make it ours.
-            if (isRPCException(error)) throw error;
-            throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method, attempts: n - 1, cause: error });
-          }
-          if ((monitor.holding && context.trial !== true) || monitor.gaveUpSince(context.generation)) {
-            permit.release();
-            permit = undefined;
-            continue;
-          }
-        } else {
-          permit = breakers.admit(backend, method);
-        }
-        break;
-      }
-      context.trial = false;
-    }
-    // The clock is read once per attempt; attempt 1 sent at once goes out when the call started.
-    const sentAt = fast ? context.deadline.at - context.deadline.ms : monotonicNow();
-    const left = fast ? context.deadline.ms : context.deadline.at - sentAt;
-    const attemptTimeoutMs = context.timeoutMs < left ? context.timeoutMs : left;
-    if (this.events.observed) this.emit({ type: 'attempt', method, attempt: n, backend: monitor.label });
-    const attempt = new Attempt(method, n, context.signal, attemptTimeoutMs, left, context.key, backend, this.raced);
-    let value: R;
+    context.trial = false;
+    const attempt = this.startAttempt(context, n, monotonicNow());
     try {
-      const result = context.fn(attempt, context.arg);
-      value = this.raced && isThenable<R>(result) ? await attempt.race(result, this.inflight, sentAt) : await result;
-      if (this.resultOf !== undefined) value = this.resultOf(value, attempt) as R;
+      const value = await this.invoke(context, attempt);
+      return this.succeeded(attempt, permit, value);
     } catch (error) {
-      const failure = isRPCException(error) ? error : this.classifyFailure(error, context, n, attempt);
-      permit.failure(failure);
-      throw this.attemptFailed(failure, backend, generation, context, n, context.timeoutMs >= left, sentAt + attemptTimeoutMs, attempt.facts);
+      throw this.failed(context, attempt, permit, error);
     }
+  }
+
+  /**
+   * The one place an attempt is made (attempt 1 at once, and every attempt after the waits):
+   * its timeout is the operation's, cut to what is left of the deadline at `sentAt`.
+   */
+  private startAttempt<A, R>(context: CallContext<A, R>, n: number, sentAt: number, left = context.deadlineAt - sentAt): Attempt {
+    context.attempts = n;
+    const monitor = this.monitor;
+    const timeoutMs = context.timeoutMs < left ? context.timeoutMs : left;
+    if (this.events.observed) this.emit({ type: 'attempt', method: context.plan.name, attempt: n, backend: monitor.label });
+    return new Attempt(context.plan.name, n, context.signal, timeoutMs, left, context.key, monitor.backend, monitor.generation, sentAt, this.raced);
+  }
+
+  /** Runs the function for `attempt` (raced against its timeout unless the adapter times it). */
+  private invoke<A, R>(context: CallContext<A, R>, attempt: Attempt): R | PromiseLike<R> {
+    const result = context.fn(attempt, context.arg);
+    return this.raced && isThenable<R>(result) ? attempt.race(result, this.inflight, this.closing.signal) : result;
+  }
+
+  private succeeded<R>(attempt: Attempt, permit: BreakerPermit, value: R): R {
     permit.success();
-    this.answered(backend, attempt.facts, generation);
-    return value;
+    const out = this.resultOf === undefined ? value : (this.resultOf(value, attempt) as R);
+    this.answered(attempt.backend, attempt.facts, attempt.generation);
+    return out;
+  }
+
+  private failed<A, R>(context: CallContext<A, R>, attempt: Attempt, permit: BreakerPermit, error: unknown): RPCException {
+    const failure = isRPCException(error) ? error : this.classifyFailure(error, context, attempt.attempt, attempt);
+    permit.failure(failure);
+    const left = attempt.deadlineLeftMs;
+    return this.attemptFailed(failure, attempt.backend, attempt.generation, context, attempt.attempt, context.timeoutMs >= left, attempt.sentAt + attempt.timeoutMs, attempt.facts);
   }
 
   private classifyFailure<A, R>(error: unknown, context: CallContext<A, R>, n: number, attempt: Attempt): RPCException {
@@ -787,7 +846,10 @@ export class Pipeline {
 
   private async shutdown(beforeComplete?: () => Promise<void>): Promise<void> {
     this.closedFlag = true;
-    this.closing.abort(new ClientClosedException(`${this.noun} closed`));
+    const reason = new ClientClosedException(`${this.noun} closed`);
+    this.closing.abort(reason);
+    // Raced attempts on the pipeline's own signal are ended here (they have no listener on it).
+    for (const timer of this.inflight.snapshot()) timer.abort(reason);
     await this.monitor.close();
     this.breakers.dispose();
     // Raced attempts were aborted by the close signal; whatever is left holds no timer after this.
