@@ -8,8 +8,8 @@
 import axios, { AxiosError, AxiosHeaders } from 'axios';
 import type { AxiosAdapter, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { ConfigurationError, ProtocolException, RetriesExhaustedException, type RPCException } from '../errors.js';
-import { classify as classifyFailure, type FailureReason } from '../transport/classify.js';
 import { parseRetryAfter } from '../shared/retry-after.js';
+import { classifyFailure, type FailureReason } from './classify-failure.js';
 import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders, type HeaderSource } from './classify-response.js';
 import { AttemptEvidence } from './evidence.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';
@@ -306,11 +306,10 @@ function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptCo
   }
   const reason: FailureReason = context.signal.aborted ? abortReason(context.signal) : 'network';
   const written = evidence.written(isHttp, context.signal.aborted);
-  const outcome = classifyFailure(
-    { kind: 'failure', reason, written: written ?? true, responseStarted: evidence.responseStarted, cause: error },
-    { method: name, id: 0, attempt: context.attempt, timeoutMs: context.timeoutMs },
+  return classifyFailure(
+    { reason, written, responseStarted: evidence.responseStarted, cause: error },
+    { name, attempt: context.attempt, timeoutMs: context.timeoutMs },
   );
-  return outcome.ok ? new ProtocolException(`${name}: unclassifiable failure`, { method: name, attempts: context.attempt }) : outcome.error;
 }
 
 /** The health probe: `GET healthPath` through the instance (its agent, TLS and auth), outside the policy. */

@@ -21,9 +21,15 @@
  * (src/shared/retry-after.ts).
  */
 import { ConnectionFailureException, UnknownOutcomeException, type RPCException } from '../errors.js';
-import { parseEpoch } from '../transport/classify.js';
 import { parseRetryAfter } from '../shared/retry-after.js';
 import { HEADER_DEDUP, HEADER_EPOCH, HEADER_NODE, HEADER_NOT_FORWARDED, NOT_EXECUTED_ERRORS } from '../wire.js';
+
+const EPOCH = /^\d{1,15}$/;
+
+/** `X-Hotcold-Epoch` as a number, when it is one. */
+export function parseEpoch(value: string | undefined): number | undefined {
+  return value !== undefined && EPOCH.test(value.trim()) ? Number(value.trim()) : undefined;
+}
 
 /** The hotcold headers of an answer. */
 export interface HotcoldAnswerHeaders {
