@@ -135,6 +135,7 @@ export async function runRestScenario(scenario: RestScenario, startBalancer: Sta
       misclassified: verdict.misclassified,
       failovers,
       examples: verdict.examples,
+      keyedFailures: keyedRecords.filter((r) => r.outcome === 'failed').slice(0, 3).map((r) => `${r.errorKind} after ${r.attempts} attempts: ${r.message}`),
       messages: [...keyedRecords, ...unkeyedRecords].filter((r) => r.outcome === 'failed').slice(0, 3).map((r) => r.message),
       // When failures started and ended, in ms after the fault.
       failureTimes: [...keyedRecords, ...unkeyedRecords]
