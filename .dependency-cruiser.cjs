@@ -40,6 +40,14 @@ module.exports = {
       from: { path: '^src/shared/' },
       to: { path: '^src/(policy|connection|pipeline|client|transport|axios|grpc|node|cli|lease)/' },
     },
+    {
+      name: 'axios-adapter-uses-only-the-public-pipeline',
+      comment:
+        'src/axios (hotcold/axios) knows the pipeline only by its public entry (createPolicy and the contract types in src/pipeline/index.ts), and no other adapter.',
+      severity: 'error',
+      from: { path: '^src/axios/' },
+      to: { path: '^src/(pipeline/(?!index[.]ts$)|client/|transport/|grpc/|node/|cli/|testing/)' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

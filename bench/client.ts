@@ -291,5 +291,5 @@ async function loopbackRows(): Promise<BenchRow[]> {
 }
 
 export async function runBench(): Promise<BenchRow[]> {
-  return [...(await overheadRows()), ...(await loopbackRows())];
+  return [...(await overheadRows()), ...(await loopbackRows()), ...(await (await import('./rest.js')).restRows())];
 }

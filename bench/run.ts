@@ -14,6 +14,8 @@ const suites: Record<string, () => Promise<Suite>> = {
   client: async () => (await import('./client.js')).runBench,
   lease: async () => (await import('./lease.js')).runBench,
   failover: async () => (await import('./failover.js')).runBench,
+  // The REST rows alone (they also run as part of `client`).
+  rest: async () => (await import('./rest.js')).restRows,
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -20,3 +20,5 @@ export type { ConformanceOptions, ConformanceOutcome, ConformanceReport, Conform
 export { conformanceApp, CONFORMANCE_METHODS, MAX_CONFORMANCE_SLEEP_MS } from './conformance-app.js';
 export type { ConformanceApp, ConformanceAppOptions, CounterParams } from './conformance-app.js';
 export type { JsonRpcId } from '../wire.js';
+export { createRestLedgerNode } from './rest-ledger-node.js';
+export type { RestLedgerNode, RestLedgerNodeOptions } from './rest-ledger-node.js';

@@ -1,0 +1,346 @@
+/**
+ * `attachPolicy(instance, options)`: every request of an existing axios instance goes through a
+ * protocol-neutral policy (DESIGN §4). The instance's adapter is wrapped: axios still runs your
+ * interceptors, transforms, headers, agent and defaults exactly as before; only the exchange
+ * itself — the adapter call — becomes the attempts of one logical call. `detach()` puts the
+ * original adapter back.
+ */
+import axios, { AxiosError, AxiosHeaders } from 'axios';
+import type { AxiosAdapter, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { ConfigurationError, ProtocolException, RetriesExhaustedException, type RPCException } from '../errors.js';
+import { parseRetryAfter } from '../shared/retry-after.js';
+import { classifyFailure, type FailureReason } from './classify-failure.js';
+import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders, type HeaderSource } from './classify-response.js';
+import { AttemptEvidence } from './evidence.js';
+import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';
+import { resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
+import { createPolicy, type AttemptContext, type Policy, type ProbeContext, type ProbeResult } from './policy-api.js';
+import { pathOf } from './routes.js';
+import { readBodyText } from './response-body.js';
+
+/** What {@link attachPolicy} returns. */
+export interface AttachedPolicy {
+  /** The policy every request of the instance goes through: `state$`, `events$`, `failover$`, … */
+  readonly policy: Policy;
+  /**
+   * Restores the instance's own adapter (the instance is as it was before `attachPolicy`), then
+   * closes the policy: requests still in flight end with `ClientClosedException`. Idempotent.
+   */
+  detach(): Promise<void>;
+}
+
+/** Marks the wrapper, so a second attach to the same instance is refused. */
+const WRAPPER = Symbol.for('hotcold.axios.attached');
+/** A config flag the health probe sets: its request bypasses the policy. */
+const PROBE_FLAG = 'hotcoldHealthProbe';
+
+/** The header's ceiling (2^31−1 ms); a node refuses larger values. */
+const MAX_TIMEOUT_HEADER_MS = 2_147_483_647;
+/** Axios codes of a request that could not even be made: nothing was sent, and sending it again fails the same way. */
+const NOT_SENDABLE = new Set(['ERR_BAD_OPTION_VALUE', 'ERR_BAD_OPTION', 'ERR_INVALID_URL', 'ERR_NOT_SUPPORT', 'ERR_DEPRECATED', 'ERR_FR_MAX_BODY_LENGTH_EXCEEDED']);
+
+type Wrapped = AxiosAdapter & { [WRAPPER]?: true };
+
+function isStream(data: unknown): boolean {
+  return typeof data === 'object' && data !== null && typeof (data as { pipe?: unknown }).pipe === 'function';
+}
+
+function timeoutHeader(context: AttemptContext): string | undefined {
+  const left = Number.isFinite(context.deadlineLeftMs) ? context.deadlineLeftMs : context.timeoutMs;
+  if (!Number.isFinite(left)) return undefined;
+  if (!(left >= 1)) return '1';
+  return String(Math.min(Math.floor(left), MAX_TIMEOUT_HEADER_MS));
+}
+
+/** What axios's `settle` does with a complete response: resolve, or reject as axios would. */
+function settle(response: AxiosResponse, config: InternalAxiosRequestConfig): AxiosResponse {
+  const validate = config.validateStatus;
+  if (!response.status || !validate || validate(response.status)) return response;
+  const codes = [AxiosError.ERR_BAD_REQUEST, AxiosError.ERR_BAD_RESPONSE];
+  throw new AxiosError(
+    `Request failed with status code ${response.status}`,
+    codes[Math.floor(response.status / 100) - 4],
+    response.config,
+    response.request as unknown,
+    response,
+  );
+}
+
+function abortReason(signal: AbortSignal): FailureReason {
+  const reason = signal.reason as { name?: unknown } | undefined;
+  return reason?.name === 'TimeoutError' ? 'timeout' : 'aborted';
+}
+
+/**
+ * Makes every request of `instance` go through a resilience policy: HTTP method semantics
+ * (RFC 9110 §9.2.2) and `Idempotency-Key` decide what may be retried; 429 with `Retry-After` is
+ * back-pressure; a node's `503 NOT_ACTIVE` and the balancer's `X-Hotcold-Not-Forwarded` mark are
+ * "not executed"; 502/504 and other header-less 5xx are "maybe"; 4xx are answers. Responses and
+ * 4xx errors reach you exactly as axios gives them; a failure of the backend rejects with one
+ * {@link RPCException} that says whether the request may have run.
+ *
+ * @param instance an axios instance (`axios.create(...)`); its adapter is wrapped until `detach()`
+ * @param options policy options (`createPolicy`'s) plus `routes`, `idempotencyKeys`, `healthPath`, `hotcoldHeaders`
+ * @returns the policy and `detach()`
+ * @throws {ConfigurationError} when an option is invalid (naming the field), or `instance` is not
+ * an axios instance or already has a policy attached
+ * @example
+ * const api = axios.create({ baseURL: 'http://balancer:8080' });
+ * const { policy, detach } = attachPolicy(api, {
+ *   routes: { 'POST /transfers': { idempotent: false, timeoutMs: 2000 } },
+ *   idempotencyKeys: true,
+ *   healthPath: '/health',
+ * });
+ * await api.post('/transfers', { from: 'A', to: 'B', amount: 5 });
+ * policy.failover$.subscribe((f) => console.log(`now served by ${f.to.node}`));
+ * await detach();
+ */
+export function attachPolicy(instance: AxiosInstance, options?: AttachPolicyOptions): AttachedPolicy {
+  const defaults = (instance as { defaults?: AxiosInstance['defaults'] } | undefined)?.defaults;
+  if (typeof instance !== 'function' || typeof defaults !== 'object' || defaults === null) {
+    throw new ConfigurationError('instance', 'must be an axios instance (axios.create())');
+  }
+  const original = defaults.adapter;
+  if (typeof original === 'function' && (original as Wrapped)[WRAPPER] === true) {
+    throw new ConfigurationError('instance', 'already has a policy attached (detach() it first)');
+  }
+  const hadOwnAdapter = Object.hasOwn(defaults, 'adapter');
+  const baseURL = typeof defaults.baseURL === 'string' && defaults.baseURL.length > 0 ? defaults.baseURL : 'default';
+  const o = resolveAttachOptions(options, baseURL);
+  const probeBase = (backend: string): string | undefined => (/^https?:\/\//i.test(backend) ? backend : defaults.baseURL);
+  const probe =
+    o.healthPath === undefined
+      ? undefined
+      : (context: ProbeContext): Promise<ProbeResult> => probeHealth(instance, o.healthPath as string, probeBase(context.backend), context);
+  const policy = createPolicy(probe === undefined ? o.policy : { ...o.policy, probe });
+
+  let inner: AxiosAdapter | undefined;
+  const innerAdapter = (config: InternalAxiosRequestConfig): AxiosAdapter => {
+    inner ??= axios.getAdapter(original, config);
+    return inner;
+  };
+
+  const wrapper: Wrapped = (config: InternalAxiosRequestConfig) => {
+    const adapter = innerAdapter(config);
+    if ((config as unknown as Record<string, unknown>)[PROBE_FLAG] === true) return adapter(config);
+    return send(config, adapter, policy, o);
+  };
+  wrapper[WRAPPER] = true;
+  defaults.adapter = wrapper;
+
+  let detached: Promise<void> | undefined;
+  return {
+    policy,
+    detach(): Promise<void> {
+      if (detached !== undefined) return detached;
+      if (defaults.adapter === wrapper) {
+        if (hadOwnAdapter) defaults.adapter = original;
+        else delete (defaults as { adapter?: unknown }).adapter;
+      }
+      detached = policy.close();
+      return detached;
+    },
+  };
+}
+
+/** One request of the instance: the logical call, as attempts of the original adapter. */
+async function send(
+  config: InternalAxiosRequestConfig,
+  adapter: AxiosAdapter,
+  policy: Policy,
+  o: ResolvedAttachOptions,
+): Promise<AxiosResponse> {
+  const method = (config.method ?? 'get').toUpperCase();
+  const route = o.routes.lookup(method, pathOf(config.url));
+  const name = route.name;
+  const headers = config.headers instanceof AxiosHeaders ? config.headers : AxiosHeaders.from(config.headers as never);
+  config.headers = headers;
+  const own = headers.get(IDEMPOTENCY_KEY_HEADER);
+  let key = typeof own === 'string' && own.length > 0 ? own : undefined;
+  if (key === undefined && o.idempotencyKeys && !isIdempotentMethod(method)) {
+    key = o.newKey();
+    headers.set(IDEMPOTENCY_KEY_HEADER, key);
+  }
+  const idempotent = route.policy?.idempotent ?? isIdempotentMethod(method);
+  // A route's own timeout wins; otherwise axios's `timeout` (when set) is the per-attempt timeout.
+  const timeoutMs = route.policy?.timeoutMs === undefined && typeof config.timeout === 'number' && config.timeout > 0 ? config.timeout : undefined;
+  const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
+  const isHttp = (adapter as { adapterName?: unknown }).adapterName === 'http';
+  // May the request be sent again after an attempt that may have run? Only if repeating it is
+  // harmless (idempotent) or the server can tell (a key) — and a stream body cannot be re-read.
+  const replayable = !isStream(config.data);
+  const call: CallState = { unsafe: undefined, settling: undefined };
+
+  const attempt = (context: AttemptContext): Promise<AxiosResponse> => {
+    // An attempt the pipeline ended itself (its timeout, an abort) may still be settling here: its
+    // verdict decides whether this one may go out.
+    const before = call.settling;
+    const done = before === undefined ? exchange(context) : before.then(() => exchange(context));
+    const settled = done.then(noop, noop);
+    call.settling = settled;
+    void settled.then(() => {
+      if (call.settling === settled) call.settling = undefined;
+    });
+    return done;
+  };
+
+  const exchange = async (context: AttemptContext): Promise<AxiosResponse> => {
+    if (call.unsafe !== undefined) {
+      // The pipeline repeats keyed calls the backend deduplicates; this one carries no key (or a
+      // spent stream): send nothing, and end the call with a verdict that is final.
+      call.refusal = new RetriesExhaustedException(`${name}: not sent again: ${call.unsafe.message}`, 'not-retryable', [call.unsafe], {
+        method: name,
+        node: call.unsafe.node,
+        epoch: call.unsafe.epoch,
+      });
+      throw call.refusal;
+    }
+    const evidence = new AttemptEvidence(context.signal, context.report);
+    if (o.hotcoldHeaders) {
+      headers.set('X-Hotcold-Attempt', String(context.attempt));
+      const left = timeoutHeader(context);
+      if (left !== undefined) headers.set('X-Hotcold-Timeout-Ms', left);
+    }
+    // This attempt's settings go on the request's own config (axios's adapters read only its own
+    // properties) and come off again before anything is handed back: one call's attempts run one
+    // after another, and a copy of the config would cost more than the rest of the attempt.
+    const saved = attemptSettings(config);
+    config.signal = context.signal;
+    config.timeout = 0;
+    config.validateStatus = null;
+    if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
+    if (isHttp) {
+      if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
+      else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
+    }
+    let response: AxiosResponse;
+    try {
+      response = await adapter(config);
+    } catch (error) {
+      const failure = failureOf(error, evidence, context, name, isHttp);
+      remember(call, failure, evidence, replayable, idempotent || key !== undefined);
+      throw failure;
+    } finally {
+      restoreSettings(config, saved);
+    }
+    const h = readHotcoldHeaders(response.headers as HeaderSource);
+    if (isAnswerStatus(response.status)) {
+      if (h.node !== undefined) context.report({ node: h.node, epoch: h.epoch, dedup: h.dedup });
+      response.config = config;
+      return response;
+    }
+    const body = await readBodyText(response.data);
+    const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
+    remember(call, failure, evidence, replayable, idempotent || key !== undefined);
+    throw failure;
+  };
+
+  let response: AxiosResponse;
+  try {
+    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key, timeoutMs, signal });
+  } catch (error) {
+    // Refused by this adapter, not by the backend: the caller gets the failure that decided it.
+    if (error === call.refusal && call.unsafe !== undefined) throw call.unsafe;
+    throw error;
+  }
+  return settle(response, config);
+}
+
+type AttemptSettings = Pick<InternalAxiosRequestConfig, 'signal' | 'timeout' | 'validateStatus' | 'httpAgent' | 'httpsAgent' | 'baseURL'>;
+const SETTINGS = ['signal', 'timeout', 'validateStatus', 'httpAgent', 'httpsAgent', 'baseURL'] as const;
+
+function attemptSettings(config: InternalAxiosRequestConfig): AttemptSettings & { own: number } {
+  let own = 0;
+  SETTINGS.forEach((field, i) => {
+    if (Object.hasOwn(config, field)) own |= 1 << i;
+  });
+  return { signal: config.signal, timeout: config.timeout, validateStatus: config.validateStatus, httpAgent: config.httpAgent, httpsAgent: config.httpsAgent, baseURL: config.baseURL, own };
+}
+
+/** Puts the request's own settings back, exactly (absent stays absent). */
+function restoreSettings(config: InternalAxiosRequestConfig, saved: AttemptSettings & { own: number }): void {
+  const target = config as unknown as Record<string, unknown>;
+  SETTINGS.forEach((field, i) => {
+    if ((saved.own & (1 << i)) !== 0) target[field] = saved[field];
+    else delete target[field];
+  });
+}
+
+/** Whether the request goes to an https URL (so axios uses `httpsAgent`). */
+function secure(config: InternalAxiosRequestConfig): boolean {
+  const url = config.url ?? '';
+  if (/^https:/i.test(url)) return true;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return false;
+  return typeof config.baseURL === 'string' && /^https:/i.test(config.baseURL);
+}
+
+const noop = (): void => undefined;
+
+interface CallState {
+  /** Set once sending the request again is not safe: every later attempt ends with it. */
+  unsafe: RPCException | undefined;
+  /** The latest attempt's exchange, until it has settled (and its verdict is in `unsafe`). */
+  settling?: Promise<void> | undefined;
+  /** The final error a refused repeat ended the call with. */
+  refusal?: RPCException | undefined;
+}
+
+/**
+ * After a failed attempt: a request that may have run and is neither idempotent nor keyed must
+ * not be sent again, and neither may a stream body that was already read.
+ */
+function remember(call: CallState, failure: RPCException, evidence: AttemptEvidence, replayable: boolean, repeatable: boolean): void {
+  if (failure.mayHaveExecuted && !repeatable) call.unsafe = failure;
+  else if (!replayable && evidence.observed) call.unsafe = failure;
+}
+
+function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptContext, name: string, isHttp: boolean): RPCException {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (!context.signal.aborted && typeof code === 'string' && NOT_SENDABLE.has(code) && !evidence.responseStarted) {
+    return new ProtocolException(`${name}: the request could not be made (${code}); nothing was sent`, {
+      method: name,
+      attempts: context.attempt,
+      cause: error,
+      mayHaveExecuted: false,
+    });
+  }
+  const reason: FailureReason = context.signal.aborted ? abortReason(context.signal) : 'network';
+  const written = evidence.written(isHttp, context.signal.aborted);
+  return classifyFailure(
+    { reason, written, responseStarted: evidence.responseStarted, cause: error },
+    { name, attempt: context.attempt, timeoutMs: context.timeoutMs },
+  );
+}
+
+/** The health probe: `GET healthPath` through the instance (its agent, TLS and auth), outside the policy. */
+async function probeHealth(instance: AxiosInstance, healthPath: string, baseURL: string | undefined, context: ProbeContext): Promise<ProbeResult> {
+  const response = await instance.request({
+    method: 'get',
+    url: healthPath,
+    baseURL,
+    signal: context.signal,
+    timeout: 0,
+    validateStatus: null,
+    responseType: 'text',
+    transformResponse: [(data: unknown): unknown => data],
+    [PROBE_FLAG]: true,
+  } as Parameters<AxiosInstance['request']>[0]);
+  const h = readHotcoldHeaders(response.headers as HeaderSource);
+  let status: unknown;
+  const text = typeof response.data === 'string' ? response.data : '';
+  if (text.trimStart().startsWith('{')) {
+    try {
+      status = (JSON.parse(text) as { status?: unknown }).status;
+    } catch {
+      status = undefined;
+    }
+  }
+  const ok = response.status >= 200 && response.status < 300 && (status === undefined || status === 'active');
+  return {
+    ok,
+    node: h.node,
+    epoch: h.epoch,
+    dedup: h.dedup,
+    retryAfterMs: response.status === 429 ? parseRetryAfter(h.retryAfter) : undefined,
+  };
+}

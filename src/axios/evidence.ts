@@ -1,0 +1,117 @@
+/**
+ * Written / not-written evidence for one attempt, from the socket's side, as the JSON-RPC
+ * transport gathers it (src/transport/attempt.ts): Node's own `'finish'` on the request (every
+ * byte handed to the kernel), the arrival of a response, and whether the request's socket ever
+ * became a connected one (TCP connected, and for TLS the handshake done: before that no
+ * application byte can have left).
+ *
+ * axios's Node `http` adapter creates its `ClientRequest` inside (directly, or through
+ * follow-redirects); every such request is handed to an agent's `addRequest`. The attempt gives
+ * axios an agent that delegates everything to yours (or Node's global agent) and notes each
+ * request it is handed — redirect hops included — so nothing of your agent, proxy, TLS or
+ * redirect settings changes. With another adapter (fetch, a custom one) no request is seen and
+ * the evidence is "unknown": then a broken exchange counts as "maybe executed".
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+type Agentish = http.Agent;
+type AddRequest = (this: Agentish, req: ClientRequest, options: unknown) => void;
+
+export class AttemptEvidence {
+  private seen = false;
+  private finished = false;
+  private responded = false;
+  /** A request's socket became connected (TCP, and TLS's handshake where there is one). */
+  private connected = false;
+
+  /**
+   * @param signal the attempt's signal: what happens to the request once it aborted (Node emits
+   *   `'finish'` when a request still waiting for its socket is destroyed) is not evidence.
+   */
+  constructor(
+    private readonly signal: AbortSignal,
+    /**
+     * Tells the pipeline the evidence as it changes (`written: false` once a request is made,
+     * `true` from its first connected socket, byte flushed or answer): when the pipeline ends an
+     * attempt itself (its timeout, the caller's abort) it classifies with this.
+     */
+    private readonly report: (facts: { written: boolean }) => void,
+  ) {}
+
+  /** Whether `written: true` was reported. */
+  private told = false;
+
+  /** Whether a request was handed to an agent at all. */
+  get observed(): boolean {
+    return this.seen;
+  }
+
+  get responseStarted(): boolean {
+    return this.responded;
+  }
+
+  /** An agent that is `agent` (yours, or Node's global one) and tells this attempt about each request. */
+  wrap(agent: Agentish | undefined, secure: boolean): Agentish {
+    const real = agent ?? (secure ? https.globalAgent : http.globalAgent);
+    const wrapper = Object.create(real) as Agentish & { addRequest: AddRequest };
+    const addRequest = (real as unknown as { addRequest: AddRequest }).addRequest;
+    wrapper.addRequest = (req: ClientRequest, options: unknown): void => {
+      this.track(req);
+      addRequest.call(real, req, options);
+    };
+    return wrapper;
+  }
+
+  private track(req: ClientRequest): void {
+    if (!this.seen) this.report({ written: false });
+    this.seen = true;
+    const live = (): boolean => {
+      if (this.signal.aborted) return false;
+      if (!this.told) {
+        this.told = true;
+        this.report({ written: true });
+      }
+      return true;
+    };
+    req.once('finish', () => {
+      if (live()) this.finished = true;
+    });
+    req.once('response', () => {
+      if (live()) this.responded = true;
+    });
+    req.once('socket', (socket: Socket) => {
+      const connected = (): void => {
+        if (live()) this.connected = true;
+      };
+      const tls = socket as Partial<TLSSocket> & { _secureEstablished?: unknown };
+      if (tls.encrypted === true) {
+        // Node exposes the handshake's end only as `_secureEstablished` / 'secureConnect'.
+        if (tls._secureEstablished === true) connected();
+        else socket.once('secureConnect', connected);
+      } else if (socket.connecting) {
+        socket.once('connect', connected);
+      } else {
+        connected();
+      }
+    });
+  }
+
+  /**
+   * Whether the request may have reached the server: `false` only on evidence, `undefined` when
+   * no request was seen through another adapter (unknown).
+   *
+   * @param adapterIsHttp the attempt ran axios's Node `http` adapter (so no request seen = none made)
+   * @param endedFromOutside the attempt was ended by its timeout or the caller's abort, not by Node
+   */
+  written(adapterIsHttp: boolean, endedFromOutside: boolean): boolean | undefined {
+    if (this.finished || this.responded) return true;
+    if (!this.seen) return adapterIsHttp ? false : undefined;
+    // Ended by us: a connected socket may already carry the bytes — "maybe". Ended by Node (a
+    // socket error): before 'finish' the request was not fully written.
+    return endedFromOutside ? this.connected : false;
+  }
+}

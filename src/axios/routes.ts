@@ -1,0 +1,101 @@
+/**
+ * Per-route policies: `'<METHOD> <path pattern>'` → {@link RoutePolicy}. Patterns are
+ * path-to-regexp's (the matcher Express and Koa use): `/accounts/:id`, `/files/*path`, optional
+ * parts in braces `/items{/:id}`. `*` as the method matches any method. A request's path is
+ * the path of the URL given to axios (`config.url`, without query or fragment); routes are tried
+ * in the order they were declared and the first match wins.
+ */
+import { match, type MatchFunction } from 'path-to-regexp';
+import { ConfigurationError } from '../errors.js';
+import type { OperationPolicy } from './policy-api.js';
+
+/** A route's policy: the pipeline's per-operation policy (DESIGN §4). */
+export type RoutePolicy = Pick<OperationPolicy, 'idempotent' | 'retry' | 'timeoutMs' | 'deadlineMs'>;
+
+const METHOD = /^(\*|[A-Za-z]+)$/;
+const KNOWN_ROUTE_KEYS: ReadonlySet<string> = new Set(['idempotent', 'retry', 'timeoutMs', 'deadlineMs']);
+
+interface CompiledRoute {
+  /** The route's key as declared, e.g. `POST /transfers`: the operation name. */
+  readonly name: string;
+  /** Upper-case method, or `*`. */
+  readonly method: string;
+  readonly test: MatchFunction<Partial<Record<string, string | string[]>>>;
+  readonly policy: RoutePolicy;
+}
+
+/** What a request matched. */
+export interface RouteMatch {
+  name: string;
+  policy: RoutePolicy | undefined;
+}
+
+export interface RouteTable {
+  /** The operation name and policy of a request: its route's, or `'<METHOD> <path>'` without one. */
+  lookup(method: string, path: string): RouteMatch;
+  /** Route name → policy, for the pipeline's `methods`. */
+  readonly methods: Readonly<Record<string, RoutePolicy>>;
+}
+
+/**
+ * Compiles `routes`.
+ * @throws {ConfigurationError} `routes['…']` when a key is not `'<METHOD> /path'`, the pattern
+ * does not parse, or a policy has an unknown field.
+ */
+export function compileRoutes(routes: Readonly<Record<string, RoutePolicy>> | undefined): RouteTable {
+  const compiled: CompiledRoute[] = [];
+  const methods: Record<string, RoutePolicy> = {};
+  if (routes !== undefined) {
+    if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) {
+      throw new ConfigurationError('routes', "must be an object of '<METHOD> /path' → policy");
+    }
+    for (const [name, policy] of Object.entries(routes)) {
+      const field = `routes['${name}']`;
+      const space = name.indexOf(' ');
+      const method = space > 0 ? name.slice(0, space) : '';
+      const pattern = space > 0 ? name.slice(space + 1).trim() : '';
+      if (!METHOD.test(method) || !pattern.startsWith('/')) {
+        throw new ConfigurationError(field, "the key must be '<METHOD> /path' (e.g. 'POST /transfers', '* /health')");
+      }
+      if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
+        throw new ConfigurationError(field, 'must be an object ({ idempotent?, retry?, timeoutMs?, deadlineMs? })');
+      }
+      for (const key of Object.keys(policy)) {
+        if (!KNOWN_ROUTE_KEYS.has(key)) throw new ConfigurationError(`${field}.${key}`, 'is not a route option');
+      }
+      if (policy.idempotent !== undefined && typeof policy.idempotent !== 'boolean') {
+        throw new ConfigurationError(`${field}.idempotent`, 'must be a boolean');
+      }
+      let test: CompiledRoute['test'];
+      try {
+        test = match(pattern, { decode: false });
+      } catch (error) {
+        throw new ConfigurationError(field, `the path pattern does not parse: ${(error as Error).message}`);
+      }
+      compiled.push({ name, method: method.toUpperCase(), test, policy });
+      methods[name] = policy;
+    }
+  }
+  return {
+    methods,
+    lookup(method: string, path: string): RouteMatch {
+      const upper = method.toUpperCase();
+      for (const route of compiled) {
+        if ((route.method === '*' || route.method === upper) && route.test(path) !== false) return { name: route.name, policy: route.policy };
+      }
+      return { name: `${upper} ${path}`, policy: undefined };
+    },
+  };
+}
+
+/** The path of a request URL (absolute or relative), without query or fragment. */
+export function pathOf(url: string | undefined): string {
+  if (url === undefined || url === '') return '/';
+  let rest = url;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(rest);
+  if (scheme !== null) rest = rest.slice(scheme[0].length);
+  const end = rest.search(/[?#]/);
+  if (end >= 0) rest = rest.slice(0, end);
+  if (rest === '') return '/';
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
