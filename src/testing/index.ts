@@ -12,3 +12,14 @@ export { ledgerApp, readLedger } from './ledger-app.js';
 export type { LedgerApp, LedgerAppOptions, LedgerEntry, TransferParams } from './ledger-app.js';
 export { createMemoryTransport } from '../client/memory-transport.js';
 export type { MemoryTransportOptions } from '../client/memory-transport.js';
+export { startGrpcLedgerNode, ledgerGrpcService, healthGrpcService } from './grpc-ledger.js';
+export type {
+  GrpcLedgerNode,
+  GrpcLedgerNodeOptions,
+  GrpcTransferRequest,
+  GrpcTransferReply,
+  GrpcBalanceRequest,
+  GrpcBalanceReply,
+  GrpcPingReply,
+  GrpcMethodDefinitionLike,
+} from './grpc-ledger.js';
