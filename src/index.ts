@@ -51,3 +51,18 @@ export type {
   FeedParams,
   FeedOptions,
 } from './client/types.js';
+export { createPolicy, defaultClassify } from './pipeline/index.js';
+export type {
+  AnswerFacts,
+  AttemptContext,
+  Classifier,
+  ClassifyContext,
+  ExecuteOptions,
+  OperationPolicy,
+  Policy,
+  PolicyEventListener,
+  PolicyOptions,
+  ProbeContext,
+  ProbeResult,
+} from './pipeline/index.js';
+export type { PolicyEvent, PolicyEventType, BreakerChange } from './connection/types.js';

@@ -4,7 +4,15 @@
  */
 import type { AxiosInstance } from 'axios';
 import type { Observable } from 'rxjs';
-import type { RPCExceptionKind } from '../errors.js';
+import type {
+  ConnectionState,
+  DisconnectInfo,
+  FailoverEvent,
+  PermanentFailureInfo,
+  PolicyEvent,
+  ReconnectedEvent,
+  ReconnectInfo,
+} from '../connection/types.js';
 import type { RetryOptions } from '../policy/backoff.js';
 import type { BreakerOptions } from '../policy/breaker.js';
 import type { BudgetOptions } from '../policy/budget.js';
@@ -12,6 +20,23 @@ import type { Transport } from '../transport/types.js';
 import type { FeedItem, FeedParams, FeedSubscribeOptions } from './feed.js';
 
 export type { FeedItem, FeedParams };
+
+// The connection's types are declared with the state machine (src/connection) and shared by
+// every adapter; the client exports them under the names it always had.
+export type {
+  BreakerChange,
+  ConnectionState,
+  ConnectionStatus,
+  DisconnectInfo,
+  ErrorSummary,
+  FailoverEvent,
+  NodeIdentity,
+  PermanentFailureInfo,
+  PolicyEvent,
+  PolicyEventType,
+  ReconnectedEvent,
+  ReconnectInfo,
+} from '../connection/types.js';
 
 // The policy sections are declared where they are implemented (src/policy), so the documented
 // defaults and the validation can never drift apart.
@@ -40,26 +65,6 @@ export interface MethodPolicy {
 }
 
 export type ClientAuth = { username: string; password: string } | { bearer: string };
-
-/** Corda GracefulReconnect parity: what a callback learns about an outage. */
-export interface DisconnectInfo {
-  /** Kind and (redacted) message of the failure that started the outage. */
-  reason: { kind: RPCExceptionKind | 'probe'; message: string };
-  node?: string | undefined;
-  epoch?: number | undefined;
-}
-
-export interface ReconnectInfo {
-  outageMs: number;
-  node?: string | undefined;
-  epoch?: number | undefined;
-}
-
-export interface PermanentFailureInfo {
-  outageMs: number;
-  /** Health probes made during the outage. */
-  attempts: number;
-}
 
 export interface ClientOptions {
   /** The balancer's base URL, or an address pool (`[a, b, …]`) when there is no balancer. */
@@ -111,63 +116,8 @@ export interface CallOptions {
   idempotencyKey?: string | undefined;
 }
 
-export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'closed';
-
-export interface ConnectionState {
-  status: ConnectionStatus;
-  node?: string | undefined;
-  epoch?: number | undefined;
-  /** Wall-clock time (ms since epoch) the status was entered. */
-  since: number;
-}
-
-export interface NodeIdentity {
-  node: string | undefined;
-  epoch: number | undefined;
-}
-
-export interface FailoverEvent {
-  from: NodeIdentity;
-  to: NodeIdentity;
-  /** Time without service before the new node answered (0 when no outage was seen). */
-  outageMs: number;
-}
-
-export interface ReconnectedEvent {
-  outageMs: number;
-  node?: string | undefined;
-  epoch?: number | undefined;
-}
-
-/** A failure as events carry it: its kind and redacted message, never the request. */
-export interface ErrorSummary {
-  kind: RPCExceptionKind;
-  message: string;
-  mayHaveExecuted: boolean;
-}
-
-/** What moved a breaker, with the backend (no userinfo) and the node it guards. */
-export interface BreakerChange {
-  backend: string;
-  node?: string | undefined;
-  epoch?: number | undefined;
-  cause: 'failures' | 'reset-timeout' | 'trial-succeeded' | 'trial-failed' | 'identity-changed';
-}
-
-export type ClientEvent =
-  | { type: 'attempt'; method: string; attempt: number; backend: string }
-  | { type: 'retry'; method: string; attempt: number; delayMs: number; error: ErrorSummary }
-  | ({ type: 'breaker-open' } & BreakerChange)
-  | ({ type: 'breaker-half-open' } & BreakerChange)
-  | ({ type: 'breaker-close' } & BreakerChange)
-  | { type: 'budget-exhausted'; method: string; attempt: number }
-  | { type: 'state'; state: ConnectionState }
-  | { type: 'disconnected'; reason: DisconnectInfo['reason'] }
-  | { type: 'probe'; backend: string; attempt: number; ok: boolean; status?: number | undefined }
-  | ({ type: 'reconnected' } & ReconnectedEvent)
-  | ({ type: 'failover' } & FailoverEvent)
-  | ({ type: 'permanent-failure' } & PermanentFailureInfo)
-  | { type: 'active-backend'; backend: string };
+/** The client's events: the pipeline's ({@link PolicyEvent}), under the client's name. */
+export type ClientEvent = PolicyEvent;
 
 export type ClientEventType = ClientEvent['type'];
 

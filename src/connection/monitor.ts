@@ -23,19 +23,18 @@ import { RetriesExhaustedException, type RPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactText, redactUrl } from '../shared/redact.js';
 import { sleep } from '../shared/sleep.js';
-import { setTimer } from '../shared/timer.js';
-import type { HealthResult, Transport } from '../transport/types.js';
+import { setTimer, type TimerHandle } from '../shared/timer.js';
 import type {
-  ClientEvent,
   ConnectionState,
   ConnectionStatus,
   DisconnectInfo,
   FailoverEvent,
   NodeIdentity,
   PermanentFailureInfo,
+  PolicyEvent,
   ReconnectInfo,
   ReconnectedEvent,
-} from '../client/types.js';
+} from './types.js';
 import { IdentityTracker } from './identity.js';
 import { nextBackoffDelay } from '../policy/backoff.js';
 
@@ -45,13 +44,20 @@ const CONFIRMED_OUTAGES_KEPT = 16;
 export interface MonitorOptions {
   /** One URL (a balancer) or several (an address pool probed for the active member). */
   backends: readonly string[];
-  transport: Transport;
+  /** Backend labels for events (without userinfo); default: the backends as given. */
+  labels?: readonly string[] | undefined;
+  /**
+   * Asks one backend whether a node serves there (`ok`), and who (`node`, `epoch`). Rejects when
+   * it cannot tell (no answer). Without a probe the monitor recovers through trial calls: a held
+   * call is released alone, and its outcome decides (see {@link ConnectionMonitor.trialFailed}).
+   */
+  probe?: ((backend: string, options: { timeoutMs: number; signal: AbortSignal }) => Promise<MonitorProbeResult>) | undefined;
   minDelayMs: number;
   maxDelayMs: number;
   probeTimeoutMs: number;
   maxReconnectAttempts: number;
   maxPending: number;
-  emit: (event: ClientEvent) => void;
+  emit: (event: PolicyEvent) => void;
   /** Whether anyone listens to events (so the success path builds none when nobody does). */
   listening: () => boolean;
   onFailover: (event: FailoverEvent) => void;
@@ -71,11 +77,33 @@ export interface ProbePacing {
   defer(backend: string, delayMs: number): void;
 }
 
-/** How a held call's wait ended. The caller builds the error, as it knows the call's history. */
-export type WaitOutcome = 'ready' | 'deadline' | 'aborted' | 'closed' | 'failed' | 'full';
+/** A probe's answer as the monitor uses it (see `ProbeResult` in pipeline/types.ts). */
+export interface MonitorProbeResult {
+  ok: boolean;
+  node?: string | undefined;
+  epoch?: number | undefined;
+  retryAfterMs?: number | undefined;
+  status?: number | undefined;
+  /** The node deduplicates by idempotency key in its term (used by the dedup proof). */
+  dedup?: boolean | undefined;
+}
+
+/**
+ * How a held call's wait ended. The caller builds the error, as it knows the call's history.
+ * `trial`: service is not back, but this call is released alone to find out (no probe).
+ */
+export type WaitOutcome = 'ready' | 'trial' | 'deadline' | 'aborted' | 'closed' | 'failed' | 'full';
 
 interface Waiter {
   settle: (outcome: WaitOutcome) => void;
+}
+
+/** A trial call of an outage without a probe (see ConnectionMonitor.trialOnce). */
+interface Trial {
+  generation: number;
+  released: boolean;
+  start(): void;
+  end(): void;
 }
 
 export class ConnectionMonitor {
@@ -102,12 +130,14 @@ export class ConnectionMonitor {
    * healthy path costs one probe, not a disconnect/reconnect pair.
    */
   private suspect: DisconnectInfo['reason'] | undefined;
+  /** The outstanding trial of an outage without a probe. */
+  private trial: Trial | undefined;
 
   /** The backends as events show them: without userinfo. */
   readonly labels: readonly string[];
 
   constructor(private readonly options: MonitorOptions) {
-    this.labels = options.backends.map((b) => redactUrl(b));
+    this.labels = options.labels ?? options.backends.map((b) => redactUrl(b));
     this.state$ = new BehaviorSubject<ConnectionState>({ status: 'connecting', since: Date.now() });
   }
 
@@ -180,8 +210,14 @@ export class ConnectionMonitor {
    * to an attempt started in `generation`. Kept cheap: the success path calls it once per call.
    */
   reportAnswer(node: string | undefined, epoch: number | undefined, generation: number): void {
-    if (this.statusValue === 'connected' && this.identity.isSame(node, epoch)) return;
+    if (this.statusValue === 'connected' && this.suspect === undefined && this.identity.isSame(node, epoch)) return;
     if (this.statusValue === 'closed') return;
+    if (this.suspect !== undefined) {
+      // Only a call released during the suspicion (a trial, a dedup proof) can answer in its generation.
+      this.observeIdentity(node, epoch);
+      if (generation === this.generationValue) this.becomeConnected();
+      return;
+    }
     this.observeIdentity(node, epoch);
     // An answer to a request sent before the outage began (a dying node finishing its last
     // requests) does not show that service is back: only probes and newer attempts do.
@@ -235,6 +271,7 @@ export class ConnectionMonitor {
       };
       this.waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (this.trial !== undefined) this.releaseTrial();
     });
   }
 
@@ -272,7 +309,7 @@ export class ConnectionMonitor {
   private async probeLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted && this.holding) {
       this.outageProbes++;
-      const found = await this.probeOnce(signal);
+      const found = this.options.probe !== undefined ? await this.probeOnce(signal) : await this.trialOnce(signal);
       if (signal.aborted || !this.holding) return;
       if (found !== undefined) {
         if (found.index !== this.activeIndex) {
@@ -281,9 +318,7 @@ export class ConnectionMonitor {
         }
         // Service is back under a new identity: a failover happened, so the outage was real even
         // if no probe failed (the standby took over before the first probe).
-        if (this.observeIdentity(found.health.node ?? found.health.body?.node, found.health.epoch ?? found.health.body?.epoch)) {
-          this.markConfirmed();
-        }
+        if (this.observeIdentity(found.health.node, found.health.epoch)) this.markConfirmed();
         this.becomeConnected();
         return;
       }
@@ -307,31 +342,90 @@ export class ConnectionMonitor {
   }
 
   /** Probes the balancer (or every pool member at once); resolves with the first that serves. */
-  private async probeOnce(signal: AbortSignal): Promise<{ index: number; health: HealthResult } | undefined> {
-    const { backends, transport, probeTimeoutMs } = this.options;
+  private async probeOnce(signal: AbortSignal): Promise<{ index: number; health: MonitorProbeResult } | undefined> {
+    const { backends, probeTimeoutMs } = this.options;
+    const probe = this.options.probe as NonNullable<MonitorOptions['probe']>;
     const results = await Promise.all(
       backends.map(async (backend, index) => {
-        let health: HealthResult | undefined;
+        let health: MonitorProbeResult | undefined;
         try {
           await this.options.pacing?.wait(backend, signal);
-          health = await transport.health(backend, { timeoutMs: probeTimeoutMs, signal });
-          if (health.status === 429 && health.retryAfterMs !== undefined) this.options.pacing?.defer(backend, health.retryAfterMs);
+          health = await probe(backend, { timeoutMs: probeTimeoutMs, signal });
+          if (!health.ok && health.retryAfterMs !== undefined) this.options.pacing?.defer(backend, health.retryAfterMs);
         } catch {
           health = undefined;
         }
+        const ok = health !== undefined && health.ok;
         if (this.options.listening()) {
-          this.options.emit({ type: 'probe', backend: this.labels[index] as string, attempt: this.outageProbes, ok: health !== undefined && serves(health, backends.length > 1), status: health?.status });
+          this.options.emit({ type: 'probe', backend: this.labels[index] as string, attempt: this.outageProbes, ok, status: health?.status });
         }
-        return health !== undefined && serves(health, backends.length > 1) ? { index, health } : undefined;
+        return ok ? { index, health: health as MonitorProbeResult } : undefined;
       }),
     );
-    let best: { index: number; health: HealthResult } | undefined;
+    let best: { index: number; health: MonitorProbeResult } | undefined;
     for (const candidate of results) {
       if (candidate === undefined) continue;
       // Two members claiming to be active: the higher fencing token is the legitimate holder.
       if (best === undefined || (candidate.health.epoch ?? -1) > (best.health.epoch ?? -1)) best = candidate;
     }
     return best;
+  }
+
+  /**
+   * Without a probe, a held call is the probe: one is released alone (a trial) and its outcome
+   * decides — an answer ({@link reportAnswer}) ends the outage and releases every other held
+   * call; a failure ({@link trialFailed}), or no outcome within `probeTimeoutMs`, counts as a
+   * failed probe. With no call held there is nothing to try: the outage lasts until one comes.
+   * In an address pool a failed trial moves the next one to the next member.
+   */
+  private trialOnce(signal: AbortSignal): Promise<undefined> {
+    return new Promise<undefined>((resolve) => {
+      let timer: TimerHandle | undefined;
+      const onAbort = (): void => trial.end();
+      const trial: Trial = {
+        generation: this.generationValue,
+        released: false,
+        start: () => {
+          timer = setTimer(() => trial.end(), this.options.probeTimeoutMs).unref();
+        },
+        end: () => {
+          if (this.trial !== trial) return;
+          this.trial = undefined;
+          timer?.clear();
+          signal.removeEventListener('abort', onAbort);
+          if (!signal.aborted && this.holding && this.options.backends.length > 1) {
+            this.activeIndex = (this.activeIndex + 1) % this.options.backends.length;
+          }
+          if (this.options.listening() && !signal.aborted) {
+            this.options.emit({ type: 'probe', backend: this.label, attempt: this.outageProbes, ok: false });
+          }
+          resolve(undefined);
+        },
+      };
+      this.trial = trial;
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.releaseTrial();
+    });
+  }
+
+  /** Releases one held call as the trial of an outage without a probe, when one waits. */
+  private releaseTrial(): void {
+    const trial = this.trial;
+    if (trial === undefined || trial.released) return;
+    const first = this.waiters.values().next();
+    if (first.done === true) return;
+    trial.released = true;
+    trial.start();
+    first.value.settle('trial');
+  }
+
+  /**
+   * An attempt sent in `generation` failed. If it was the trial of an outage without a probe, the
+   * trial failed (counted like a failed probe). Failure path only.
+   */
+  trialFailed(generation: number): void {
+    const trial = this.trial;
+    if (trial !== undefined && trial.released && trial.generation === generation) trial.end();
   }
 
   private becomeConnected(): void {
@@ -423,17 +517,6 @@ export class ConnectionMonitor {
   private releaseWaiters(outcome: WaitOutcome): void {
     for (const waiter of [...this.waiters]) waiter.settle(outcome);
   }
-}
-
-/**
- * Whether a health answer means "send calls here". Through a balancer, any HTTP answer other
- * than a 5xx shows the path works (a plain JSON-RPC server may have no `/health` and say 404);
- * in an address pool the member must say it is active, as the standby answers too.
- */
-function serves(health: HealthResult, pool: boolean): boolean {
-  if (health.ok) return true;
-  if (pool) return false;
-  return health.status >= 400 && health.status < 500 && health.status !== 429;
 }
 
 function safeCall<T>(callback: ((info: T) => void) | undefined, info: T): void {

@@ -16,7 +16,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AxiosResponse } from 'axios';
 import { monotonicNow } from '../shared/clock.js';
 import type { FailureReason } from './classify.js';
-import type { InflightAttempts, Tracked } from './inflight.js';
+import type { InflightAttempts, Tracked } from '../shared/inflight.js';
 
 export interface AttemptOwner {
   readonly maxResponseBytes: number;

@@ -13,7 +13,7 @@ import { redactUrl, SecretScope } from '../shared/redact.js';
 import { requireHttpUrl } from '../shared/validate.js';
 import { HEADER_DEDUP, HEADER_EPOCH, HEADER_NODE, HEADER_NOT_FORWARDED, type HealthBody, type NodeStatus } from '../wire.js';
 import { Attempt, type AttemptOwner, type EndReason } from './attempt.js';
-import { InflightAttempts } from './inflight.js';
+import { InflightAttempts } from '../shared/inflight.js';
 import { classify, parseEpoch, type AnswerHeaders, type ClassifyContext } from './classify.js';
 import { parseRetryAfter } from './retry-after.js';
 import { resolveTransportOptions, type AxiosTransportOptions } from './options.js';

@@ -7,8 +7,8 @@
  * With one listener per attempt, `addEventListener` walks the list of the others first, which
  * grows with concurrency.
  */
-import { monotonicNow } from '../shared/clock.js';
-import { setTimer, type TimerHandle } from '../shared/timer.js';
+import { monotonicNow } from './clock.js';
+import { setTimer, type TimerHandle } from './timer.js';
 
 /** What the registry needs from an attempt. */
 export interface Tracked {

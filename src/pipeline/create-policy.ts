@@ -1,0 +1,139 @@
+/**
+ * `createPolicy(options)`: the protocol-neutral pipeline as a {@link Policy} that wraps any
+ * function (DESIGN §4, "Wrapping any call").
+ */
+import { ConfigurationError } from '../errors.js';
+import type { MonitorProbeResult } from '../connection/monitor.js';
+import type { ConnectionState, FailoverEvent, PolicyEvent, ReconnectedEvent } from '../connection/types.js';
+import { setTimer } from '../shared/timer.js';
+import type { Observable } from 'rxjs';
+import { defaultClassify } from './classify.js';
+import { resolvePolicyOptions } from './options.js';
+import { Pipeline, type Attempt } from './pipeline.js';
+import type { AttemptContext, ExecuteOptions, Policy, PolicyOptions, ProbeContext, ProbeResult } from './types.js';
+
+/**
+ * Creates a resilience policy for calls of any protocol: every rule of DESIGN §2–§3 (retry by
+ * `mayHaveExecuted`, retry budget, a circuit breaker per backend, per-attempt timeout and
+ * whole-call deadline, holding calls while reconnecting, failover detection) around a function
+ * you pass to {@link Policy.execute}. Options and their defaults: docs/policy.md.
+ *
+ * @throws {ConfigurationError} naming the first invalid option.
+ * @example
+ * ```ts
+ * import { createPolicy } from 'hotcold';
+ *
+ * const policy = createPolicy({ timeoutMs: 2000, methods: { getUser: { idempotent: true } } });
+ * const user = await policy.execute(
+ *   ({ signal, idempotencyKey }) => fetch(`https://api.example/users/7`, { signal, headers: { 'Idempotency-Key': idempotencyKey } }),
+ *   { name: 'getUser' },
+ * );
+ * await policy.close();
+ * ```
+ */
+export function createPolicy(options: PolicyOptions = {}): Policy {
+  return new ExecutionPolicy(options);
+}
+
+/** Runs the user's function as one attempt (a module function: no closure per call). */
+function runUserFn<T>(attempt: Attempt, fn: (context: AttemptContext) => Promise<T> | T): Promise<T> | T {
+  return fn(attempt);
+}
+
+class ExecutionPolicy implements Policy {
+  readonly state$: Observable<ConnectionState>;
+  readonly events$: Observable<PolicyEvent>;
+  readonly failover$: Observable<FailoverEvent>;
+  readonly reconnected$: Observable<ReconnectedEvent>;
+  private readonly pipeline: Pipeline;
+
+  constructor(options: PolicyOptions) {
+    const resolved = resolvePolicyOptions(options);
+    const userProbe = resolved.probe;
+    const probe =
+      userProbe === undefined
+        ? undefined
+        : (backend: string, context: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<MonitorProbeResult> =>
+            runProbe(userProbe, backend, context.timeoutMs, context.signal);
+    this.pipeline = new Pipeline(resolved, {
+      classify: resolved.classify ?? defaultClassify,
+      probe,
+      proveDedup: probe,
+    });
+    this.state$ = this.pipeline.state$;
+    this.events$ = this.pipeline.events$;
+    this.failover$ = this.pipeline.failover$;
+    this.reconnected$ = this.pipeline.reconnected$;
+  }
+
+  get state(): ConnectionState {
+    return this.pipeline.state;
+  }
+
+  get closed(): boolean {
+    return this.pipeline.closed;
+  }
+
+  execute<T>(fn: (context: AttemptContext) => Promise<T> | T, options: ExecuteOptions): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(new ConfigurationError('fn', 'must be a function'));
+    if (typeof options !== 'object' || options === null) return Promise.reject(new ConfigurationError('options', 'must be an object with a name'));
+    return this.pipeline.run(runUserFn<T>, fn, options.name, options);
+  }
+
+  close(): Promise<void> {
+    return this.pipeline.close();
+  }
+}
+
+/**
+ * One probe, bounded by its timeout even if the user's probe ignores its signal (a probe that
+ * hangs must not stall recovery). Probes run on the failure path only, so a timer each is fine.
+ */
+function runProbe(
+  probe: (context: ProbeContext) => Promise<boolean | ProbeResult>,
+  backend: string,
+  timeoutMs: number,
+  outer: AbortSignal | undefined,
+): Promise<MonitorProbeResult> {
+  const controller = new AbortController();
+  return new Promise<MonitorProbeResult>((resolve, reject) => {
+    const onAbort = (): void => end(() => reject(outer?.reason));
+    const timer = setTimer(() => end(() => reject(new DOMException(`probe timed out after ${timeoutMs} ms`, 'TimeoutError'))), timeoutMs);
+    let done = false;
+    const end = (settle: () => void): void => {
+      if (done) return;
+      done = true;
+      timer.clear();
+      outer?.removeEventListener('abort', onAbort);
+      if (!controller.signal.aborted) controller.abort(new DOMException('probe ended', 'AbortError'));
+      settle();
+    };
+    if (outer?.aborted) return onAbort();
+    outer?.addEventListener('abort', onAbort, { once: true });
+    let pending: Promise<boolean | ProbeResult>;
+    try {
+      pending = Promise.resolve(probe({ backend, signal: controller.signal, timeoutMs }));
+    } catch (error) {
+      end(() => reject(error));
+      return;
+    }
+    pending.then(
+      (result) => end(() => resolve(normaliseProbe(result))),
+      (error: unknown) => end(() => reject(error)),
+    );
+  });
+}
+
+function normaliseProbe(result: unknown): MonitorProbeResult {
+  if (typeof result === 'boolean') return { ok: result };
+  if (typeof result !== 'object' || result === null) return { ok: false };
+  const r = result as ProbeResult;
+  return {
+    ok: r.ok === true,
+    node: typeof r.node === 'string' ? r.node : undefined,
+    epoch: typeof r.epoch === 'number' && Number.isFinite(r.epoch) ? r.epoch : undefined,
+    dedup: r.dedup === true,
+    retryAfterMs: typeof r.retryAfterMs === 'number' && r.retryAfterMs >= 0 ? r.retryAfterMs : undefined,
+    status: typeof r.status === 'number' ? r.status : undefined,
+  };
+}

@@ -1,0 +1,17 @@
+/** The protocol-neutral pipeline's public surface (re-exported by `hotcold`). */
+export { createPolicy } from './create-policy.js';
+export { defaultClassify } from './classify.js';
+export type {
+  AnswerFacts,
+  AttemptContext,
+  Classifier,
+  ClassifyContext,
+  ExecuteOptions,
+  OperationPolicy,
+  Policy,
+  PolicyEventListener,
+  PolicyOptions,
+  ProbeContext,
+  ProbeResult,
+  ReconnectOptions as PolicyReconnectOptions,
+} from './types.js';

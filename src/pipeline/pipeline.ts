@@ -1,0 +1,884 @@
+/**
+ * The call pipeline of DESIGN §3, protocol-neutral: one logical call runs as attempts of a
+ * function, under the policy module (retry loop, rules, budget, backoff, breaker, deadline) and
+ * the connection state machine. It knows nothing of JSON-RPC, HTTP or gRPC: an adapter hands it
+ * the attempt function and, through {@link PipelineHooks}, what only the wire can tell (probes,
+ * the dedup check, how to scrub its secrets).
+ *
+ *   call → operation policy → one idempotency key → attempt 1 directly (no retry machinery on
+ *   the success path) → on failure `retryAfterFailure` (rules, budget, backoff/Retry-After,
+ *   deadline) → each attempt: wait while reconnecting → pacing → dedup proof → breaker of the
+ *   backend → the function with the per-attempt timeout cut to what is left of the deadline →
+ *   one RPCException out.
+ *
+ * The call path exists once: attempt 1 and every retry go through {@link Pipeline.attempt}.
+ */
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { map, Observable, Subject } from 'rxjs';
+import {
+  CallAbortedException,
+  ClientClosedException,
+  ConfigurationError,
+  ConnectionFailureException,
+  DeadlineExceededException,
+  PendingLimitException,
+  RemoteCallException,
+  RetriesExhaustedException,
+  UnknownOutcomeException,
+  isRPCException,
+  type RPCException,
+} from '../errors.js';
+import { ConnectionMonitor, type MonitorProbeResult, type WaitOutcome } from '../connection/monitor.js';
+import { DedupFacts } from '../connection/dedup-facts.js';
+import { BackendPacing } from '../connection/pacing.js';
+import type {
+  ConnectionState,
+  ErrorSummary,
+  FailoverEvent,
+  PolicyEvent,
+  ReconnectedEvent,
+} from '../connection/types.js';
+import { CircuitBreakers, resolveBreakerOptions, type BreakerPermit, type BreakerStateEvent } from '../policy/breaker.js';
+import { Deadline } from '../policy/deadline.js';
+import { resolveRetryOptions, type ResolvedRetryOptions } from '../policy/backoff.js';
+import { createRetryBudget, resolveBudgetOptions, type RetryBudget } from '../policy/budget.js';
+import { decideRetry, type RetryVerdict } from '../policy/retry-rules.js';
+import { retryAfterFailure, type RetryEvent } from '../policy/retry.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
+import { monotonicNow } from '../shared/clock.js';
+import { InflightAttempts, type Tracked } from '../shared/inflight.js';
+import { redactText } from '../shared/redact.js';
+import { requireMs } from '../shared/validate.js';
+import { proveDeduplication, type DedupAsk } from './dedup-proof.js';
+import type { MethodSettings, ResolvedPipelineOptions } from './options.js';
+import type { AnswerFacts, AttemptContext, Classifier } from './types.js';
+
+/** Timers may fire a millisecond early or late; within this, a spent deadline is spent. */
+const DEADLINE_TIMER_SLACK_MS = 2;
+
+/**
+ * The default idempotency key generator: a random UUID drawn once per pipeline, then a counter —
+ * `<uuid>.<n in base 36>`. Unique per logical call across processes (122 random bits per
+ * pipeline) and ~20 ns instead of ~150 ns for `randomUUID()` per call. Keys need to be unique,
+ * not secret: a node binds each key to the caller's identity.
+ */
+function keyGenerator(): () => string {
+  const prefix = `${randomUUID()}.`;
+  let counter = 0;
+  return () => prefix + (++counter).toString(36);
+}
+
+/** What an adapter tells the pipeline that only its wire knows. Internal: not public API. */
+export interface PipelineHooks {
+  /** Backend labels for events and messages (no userinfo); default: the backend keys. */
+  labels?: readonly string[] | undefined;
+  /** Error → RPCException for whatever an attempt threw that is not one already. */
+  classify: Classifier;
+  /** Reconnect probe of one backend; without one, held calls recover as trials. */
+  probe?: ((backend: string, options: { timeoutMs: number; signal: AbortSignal }) => Promise<MonitorProbeResult>) | undefined;
+  /** Asks a backend who serves now, for the dedup proof; without one nothing is ever proven. */
+  proveDedup?: DedupAsk | undefined;
+  /**
+   * `'adapter'`: the attempt function ends itself at its `timeoutMs` and when the call's signal
+   * aborts (the JSON-RPC transport does), so the pipeline adds nothing. `'race'` (default): the
+   * pipeline ends an attempt at its timeout even if the function ignores its signal.
+   */
+  attemptTimeout?: 'race' | 'adapter' | undefined;
+  /** Deep-scrubs what leaves through events, state and callbacks (an adapter's secrets); identity when absent. */
+  scrub?: (<T>(value: T) => T) | undefined;
+  /** What callers call this thing in messages (`client` for createClient). @default 'policy' */
+  noun?: string | undefined;
+  /** The option an empty operation name is reported as. @default 'name' */
+  nameField?: string | undefined;
+  /**
+   * Turns a successful attempt's value into the call's result (the JSON-RPC adapter reports the
+   * answer's identity and returns its `result`), without a promise of its own per call.
+   */
+  resultOf?: ((value: unknown, attempt: Attempt) => unknown) | undefined;
+}
+
+/** An operation's policy with its retry section resolved (computed once per name). */
+interface Plan {
+  name: string;
+  idempotent: boolean;
+  retry: ResolvedRetryOptions;
+  timeoutMs: number;
+  deadlineMs: number;
+  retryOnCodes: readonly number[];
+}
+
+/** Per-call options the pipeline reads (a superset of ExecuteOptions and the client's CallOptions). */
+export interface RunOptions {
+  idempotent?: boolean | undefined;
+  idempotencyKey?: string | undefined;
+  timeoutMs?: number | undefined;
+  deadlineMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** An attempt function: the context and the adapter's argument (no closure per call). */
+export type AttemptFn<A, R> = (context: Attempt, arg: A) => Promise<R> | R;
+
+/** The state of one logical call, shared by its attempts. */
+interface CallContext<A, R> {
+  plan: Plan;
+  idempotent: boolean;
+  fn: AttemptFn<A, R>;
+  arg: A;
+  key: string;
+  deadline: Deadline;
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Attempts started so far. */
+  attempts: number;
+  /** An attempt that may have run is being repeated on learned dedup: later attempts need proof. */
+  needsDedup?: RPCException | undefined;
+  /** The latest failure after `needsDedup` was set (the one the next attempt repeats). */
+  lastFailure?: RPCException | undefined;
+  /** The proof was refused: this error ends the call. */
+  refused?: RPCException | undefined;
+  /** Released from the hold as the trial of an outage without a probe: send once without waiting. */
+  trial?: boolean | undefined;
+  /** The connection's generation when the call started: a give-up after it ends the call. */
+  generation: number;
+  /** What the call's waits listen to: `signal`, and once the call failed also the give-up. */
+  waits: AbortSignal;
+}
+
+/**
+ * One attempt's context ({@link AttemptContext}). An attempt the pipeline times itself is raced
+ * against its timeout and the call's signal through the one-timer registry of attempts in flight.
+ */
+export class Attempt implements AttemptContext {
+  /** What the adapter reported about who answered (and whether the request was written). */
+  facts: AnswerFacts | undefined = undefined;
+  private controller: AbortController | undefined = undefined;
+  /** Settles a raced attempt from outside (timeout, abort); undefined once settled. */
+  private fail: ((error: unknown) => void) | undefined = undefined;
+  /** Why a raced attempt was ended from outside. */
+  private ended: Error | undefined = undefined;
+
+  constructor(
+    /** The operation's name. */
+    readonly name: string,
+    readonly attempt: number,
+    /** The call's signal (caller's and close()), without this attempt's timeout. */
+    readonly callSignal: AbortSignal,
+    readonly timeoutMs: number,
+    readonly deadlineLeftMs: number,
+    readonly idempotencyKey: string,
+    readonly backend: string,
+    /** The pipeline times this attempt (its `signal` then aborts at its timeout too). */
+    private readonly raced: boolean,
+  ) {}
+
+  /** Made on first use: an attempt function that never reads it costs no AbortController. */
+  get signal(): AbortSignal {
+    if (!this.raced) return this.callSignal;
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.ended !== undefined) this.controller.abort(this.ended);
+      else if (this.callSignal.aborted) this.controller.abort(abortError(this.callSignal.reason));
+    }
+    return this.controller.signal;
+  }
+
+  /** An own property (not a method), so `({ report }) => report(…)` works destructured. */
+  readonly report = (facts: AnswerFacts): void => {
+    this.facts = this.facts === undefined ? facts : { ...this.facts, ...facts };
+  };
+
+  /** Runs `pending` against this attempt's timeout and the call's signal (one timer per pipeline). */
+  race<R>(pending: PromiseLike<R>, inflight: InflightAttempts<AttemptTimer>, startedAt: number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const timer = new AttemptTimer(this, this.callSignal, startedAt + this.timeoutMs);
+      this.fail = reject;
+      inflight.add(timer);
+      pending.then(
+        (value) => {
+          inflight.delete(timer);
+          if (this.fail === undefined) return;
+          this.fail = undefined;
+          resolve(value);
+        },
+        (error: unknown) => {
+          inflight.delete(timer);
+          if (this.fail === undefined) return;
+          this.fail = undefined;
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Ends a raced attempt from outside: its signal aborts, and its caller sees `error`. */
+  end(error: Error): void {
+    const fail = this.fail;
+    if (fail === undefined) return;
+    this.fail = undefined;
+    this.ended = error;
+    this.controller?.abort(error);
+    fail(error);
+  }
+}
+
+/** A raced attempt's entry in the registry of attempts in flight. */
+class AttemptTimer implements Tracked {
+  constructor(
+    private readonly attempt: Attempt,
+    readonly signal: AbortSignal,
+    readonly expiresAt: number,
+  ) {}
+
+  expire(): void {
+    this.attempt.end(timeoutError(this.attempt.timeoutMs));
+  }
+
+  abort(reason: unknown): void {
+    this.attempt.end(abortError(reason));
+  }
+}
+
+function timeoutError(timeoutMs: number): Error {
+  return new DOMException(`attempt timed out after ${Math.round(timeoutMs)} ms`, 'TimeoutError');
+}
+
+function abortError(reason: unknown): Error {
+  const error = new DOMException('attempt aborted', 'AbortError');
+  if (reason !== undefined) Object.defineProperty(error, 'cause', { value: reason, enumerable: false });
+  return error;
+}
+
+function isThenable<R>(value: unknown): value is PromiseLike<R> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * The protocol-neutral pipeline. `createPolicy` exposes it as a {@link Policy}; `createClient`
+ * runs JSON-RPC calls on it. Not public: its shape may change.
+ */
+export class Pipeline {
+  readonly state$: Observable<ConnectionState>;
+  readonly events$: Observable<PolicyEvent>;
+  readonly failover$: Observable<FailoverEvent>;
+  readonly reconnected$: Observable<ReconnectedEvent>;
+  readonly monitor: ConnectionMonitor;
+
+  private readonly events = new Subject<PolicyEvent>();
+  private readonly failovers = new Subject<FailoverEvent>();
+  private readonly reconnections = new Subject<ReconnectedEvent>();
+  private readonly budget: RetryBudget;
+  private readonly breakers: CircuitBreakers;
+  private readonly retry: ResolvedRetryOptions;
+  private readonly plans = new Map<string, Plan>();
+  private readonly newKey: () => string;
+  private readonly serverDeduplicates: boolean;
+  private readonly classify: Classifier;
+  private readonly raced: boolean;
+  private readonly noun: string;
+  private readonly scrubValue: (<T>(value: T) => T) | undefined;
+  private readonly resultOf: ((value: unknown, attempt: Attempt) => unknown) | undefined;
+  /** Attempts the pipeline times itself: one repeating timer for all of them. */
+  private readonly inflight = new InflightAttempts<AttemptTimer>();
+  /** Aborted by close(): every attempt and backoff sleep listens to it (or to a signal linked to it). */
+  private readonly closing = new AbortController();
+  private closedFlag = false;
+  private closePromise: Promise<void> | undefined;
+  private readonly dedupFacts = new DedupFacts();
+  private readonly pacing = new BackendPacing();
+  /** The clock reading of the call being started, lent to the budget (one clock read per call). */
+  private startedAt: number | undefined;
+
+  constructor(
+    private readonly options: ResolvedPipelineOptions,
+    private readonly hooks: PipelineHooks,
+  ) {
+    this.retry = resolveRetryOptions(options.retry, 'retry');
+    this.budget = createRetryBudget(resolveBudgetOptions(options.budget, 'budget'), () => this.startedAt ?? monotonicNow());
+    for (const [name, settings] of options.methods) this.plans.set(name, this.planFor(name, settings));
+    this.serverDeduplicates = options.serverDeduplicates;
+    this.newKey = options.idempotencyKey ?? keyGenerator();
+    this.classify = hooks.classify;
+    this.raced = hooks.attemptTimeout !== 'adapter';
+    this.noun = hooks.noun ?? 'policy';
+    this.scrubValue = hooks.scrub;
+    this.resultOf = hooks.resultOf;
+    setMaxListeners(0, this.closing.signal);
+
+    this.breakers = new CircuitBreakers(resolveBreakerOptions(options.breaker, 'breaker'), {
+      onStateChange: (event) => this.emit(breakerEvent(event)),
+    });
+
+    const scrubbed = <T>(callback: ((info: T) => void) | undefined): ((info: T) => void) | undefined =>
+      callback && ((info: T) => callback(this.scrub(info)));
+    this.monitor = new ConnectionMonitor({
+      backends: options.backends,
+      labels: hooks.labels,
+      probe: hooks.probe,
+      minDelayMs: options.reconnect.minDelayMs,
+      maxDelayMs: options.reconnect.maxDelayMs,
+      probeTimeoutMs: options.reconnect.probeTimeoutMs,
+      maxReconnectAttempts: options.maxReconnectAttempts,
+      maxPending: options.maxPending,
+      emit: (event) => this.emit(event),
+      listening: () => this.events.observed,
+      onFailover: (event) => this.failovers.next(this.scrub(event)),
+      onReconnected: (event) => this.reconnections.next(this.scrub(event)),
+      onIdentityChange: (backend, identity) => {
+        this.breakers.observeIdentity(backend, identity.node, identity.epoch);
+        // Learned facts belong to the node and term that stated them (issue 8 §1).
+        this.dedupFacts.forget(backend);
+        this.pacing.forget(backend);
+      },
+      pacing: {
+        wait: (backend, signal) => this.pacing.wait(backend, signal),
+        defer: (backend, delayMs) => this.pacing.defer(backend, delayMs, this.retry.maxRetryAfterMs),
+      },
+      // What a server sent reaches callbacks and observables only scrubbed of the adapter's secrets.
+      onDisconnect: scrubbed(options.onDisconnect),
+      onReconnect: scrubbed(options.onReconnect),
+      onPermanentFailure: scrubbed(options.onPermanentFailure),
+    });
+
+    this.state$ = this.scrubValue === undefined ? this.monitor.state$.asObservable() : this.monitor.state$.pipe(map((state) => this.scrub(state)));
+    this.events$ = this.events.asObservable();
+    this.failover$ = this.failovers.asObservable();
+    this.reconnected$ = this.reconnections.asObservable();
+  }
+
+  get state(): ConnectionState {
+    return this.scrub(this.monitor.state$.value);
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  private scrub<T>(value: T): T {
+    return this.scrubValue === undefined ? value : this.scrubValue(value);
+  }
+
+  /**
+   * Runs one logical call named `name`: `fn(attempt, arg)` per attempt. Rejects with one
+   * RPCException (or a ConfigurationError for bad per-call options).
+   */
+  run<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined): Promise<R> {
+    const signal = options?.signal;
+    return signal === undefined || signal.aborted
+      ? this.runWith(fn, arg, name, options, this.closing.signal)
+      : this.runLinked(fn, arg, name, options, signal);
+  }
+
+  /** A call with the caller's signal: linked to close() for its duration, then unlinked. */
+  private async runLinked<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined, signal: AbortSignal): Promise<R> {
+    const link = linkSignals(signal, this.closing.signal);
+    try {
+      return await this.runWith(fn, arg, name, options, link.signal);
+    } finally {
+      link.dispose();
+    }
+  }
+
+  private async runWith<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined, signal: AbortSignal): Promise<R> {
+    if (this.closedFlag) throw new ClientClosedException(`${this.noun} is closed`, { method: name });
+    if (typeof name !== 'string' || name.length === 0) throw new ConfigurationError(this.hooks.nameField ?? 'name', 'must be a non-empty string');
+    const plan = this.plans.get(name) ?? this.planForUnlisted(name);
+    const context = this.startCall(plan, fn, arg, options, signal);
+    this.startedAt = context.deadline.at - context.deadline.ms;
+    this.budget.recordCall();
+    this.startedAt = undefined;
+    let first: unknown;
+    try {
+      return await this.attempt(context, 1);
+    } catch (error) {
+      first = error;
+    }
+    const monitor = this.monitor;
+    // A single-attempt operation (retry: false) fails with its own error, not a wrapper around it.
+    if (plan.retry.maxAttempts === 1 && !context.signal.aborted) {
+      context.deadline.dispose();
+      throw this.finalError(first, name);
+    }
+    // From here on a give-up of the connection ends the call wherever it waits.
+    const waits = linkSignals(context.signal, monitor.giveUpSignal);
+    context.waits = waits.signal;
+    try {
+      return await retryAfterFailure(first, (n) => this.attempt(context, n), {
+        retry: plan.retry,
+        rules: (error: unknown): RetryVerdict => {
+          // The proof was asked for and refused: final.
+          if (error === context.refused) return { retry: false, reason: 'may-have-executed' };
+          const verdict = decideRetry(error, {
+            idempotent: context.idempotent,
+            retryOnCodes: plan.retryOnCodes,
+            hasIdempotencyKey: true,
+            // Provisional: a deployment seen deduplicating is asked for proof before the repeat
+            // goes out (requireDedupProof); one never seen doing so is not asked.
+            serverDeduplicates: this.serverDeduplicates || this.dedupFacts.wasAdvertised(this.monitor.backend),
+            whenOpen: this.breakers.whenOpen,
+          });
+          // Sticky: once an attempt may have run, every later one needs the proof.
+          if (verdict.retry && verdict.reason === 'deduplicated' && !this.serverDeduplicates) context.needsDedup = error as RPCException;
+          else if (context.needsDedup !== undefined && isRPCException(error)) context.lastFailure = error;
+          return verdict;
+        },
+        budget: this.budget,
+        deadline: context.deadline,
+        signal: context.waits,
+        method: name,
+        onRetry: (event) => this.emitRetry(name, event),
+        onBudgetExhausted: () => this.emit({ type: 'budget-exhausted', method: name, attempt: context.attempts }),
+        outage: {
+          current: () => (monitor.holding ? monitor.generation : undefined),
+          over: async (waits) => {
+            const outcome = await monitor.waitForService(context.deadline.at, waits);
+            if (outcome === 'trial') context.trial = true;
+            return outcome === 'ready' || outcome === 'trial';
+          },
+          confirmed: (generation) => monitor.outageConfirmed(generation),
+        },
+      });
+    } catch (error) {
+      throw this.finalError(error, name);
+    } finally {
+      waits.dispose();
+      context.deadline.dispose();
+    }
+  }
+
+  private startCall<A, R>(plan: Plan, fn: AttemptFn<A, R>, arg: A, options: RunOptions | undefined, signal: AbortSignal): CallContext<A, R> {
+    if (
+      options === undefined ||
+      (options.idempotencyKey === undefined &&
+        options.deadlineMs === undefined &&
+        options.timeoutMs === undefined &&
+        options.signal === undefined &&
+        options.idempotent === undefined)
+    ) {
+      return {
+        plan,
+        idempotent: plan.idempotent,
+        fn,
+        arg,
+        key: this.newKey(),
+        deadline: new Deadline(plan.deadlineMs),
+        timeoutMs: plan.timeoutMs,
+        signal,
+        attempts: 0,
+        generation: this.monitor.generation,
+        waits: signal,
+      };
+    }
+    const key = options.idempotencyKey ?? this.newKey();
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
+      throw new ConfigurationError('idempotencyKey', `must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`);
+    }
+    const deadlineMs = options.deadlineMs ?? plan.deadlineMs;
+    const timeoutMs = options.timeoutMs ?? plan.timeoutMs;
+    requireMs('deadlineMs', deadlineMs);
+    requireMs('timeoutMs', timeoutMs);
+    if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') throw new ConfigurationError('idempotent', 'must be a boolean');
+    const callSignal = options.signal?.aborted === true ? options.signal : signal;
+    return {
+      plan,
+      idempotent: options.idempotent ?? plan.idempotent,
+      fn,
+      arg,
+      key,
+      deadline: new Deadline(deadlineMs),
+      timeoutMs,
+      signal: callSignal,
+      attempts: 0,
+      generation: this.monitor.generation,
+      waits: callSignal,
+    };
+  }
+
+  /** Attempt `n` of a call: wait while reconnecting, pacing, dedup proof, breaker, then the function. */
+  private async attempt<A, R>(context: CallContext<A, R>, n: number): Promise<R> {
+    context.attempts = n;
+    const monitor = this.monitor;
+    const method = context.plan.name;
+    const breakers = this.breakers;
+    let permit: BreakerPermit | undefined;
+    let backend = '';
+    let generation = 0;
+    let fast = false;
+    // Attempt 1 of a call started while nothing waits (the success path): no clock read, no
+    // awaits before the function runs. Every other attempt takes the waits below.
+    if (n === 1 && !monitor.holding && this.pacing.idle && !context.signal.aborted) {
+      backend = monitor.backend;
+      generation = monitor.generation;
+      try {
+        permit = breakers.admit(backend, method);
+        fast = true;
+      } catch (error) {
+        // Open, or half-open with its trial taken: with whenOpen 'wait' the waits below wait for the trial slot.
+        if (breakers.whenOpen !== 'wait') throw error;
+      }
+    }
+    if (permit === undefined) {
+      // Until a permit is taken while no outage is known: an outage that begins while the call
+      // waits for the breaker sends it back to the hold instead of out into the outage.
+      for (;;) {
+        if (monitor.gaveUpSince(context.generation)) throw this.waitError('failed', context, n);
+        if (monitor.holding && context.trial !== true) {
+          const outcome = await monitor.waitForService(context.deadline.at, context.waits);
+          if (outcome === 'trial') context.trial = true;
+          else if (outcome !== 'ready') throw this.waitError(outcome, context, n);
+        }
+        if (!this.pacing.idle) await this.waitForPacing(context, n);
+        if (context.needsDedup !== undefined) await this.requireDedupProof(context, n);
+        if (context.deadline.remaining() <= 0) {
+          throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, { method, attempts: n - 1 });
+        }
+        backend = monitor.backend;
+        generation = monitor.generation;
+        if (breakers.whenOpen === 'wait') {
+          try {
+            permit = await breakers.acquire(backend, { signal: context.waits, deadline: context.deadline, method });
+          } catch (error) {
+            // An abort while waiting for the breaker surfaces the signal's own reason: make it ours.
+            if (isRPCException(error)) throw error;
+            throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method, attempts: n - 1, cause: error });
+          }
+          if ((monitor.holding && context.trial !== true) || monitor.gaveUpSince(context.generation)) {
+            permit.release();
+            permit = undefined;
+            continue;
+          }
+        } else {
+          permit = breakers.admit(backend, method);
+        }
+        break;
+      }
+      context.trial = false;
+    }
+    // The clock is read once per attempt; attempt 1 sent at once goes out when the call started.
+    const sentAt = fast ? context.deadline.at - context.deadline.ms : monotonicNow();
+    const left = fast ? context.deadline.ms : context.deadline.at - sentAt;
+    const attemptTimeoutMs = context.timeoutMs < left ? context.timeoutMs : left;
+    if (this.events.observed) this.emit({ type: 'attempt', method, attempt: n, backend: monitor.label });
+    const attempt = new Attempt(method, n, context.signal, attemptTimeoutMs, left, context.key, backend, this.raced);
+    let value: R;
+    try {
+      const result = context.fn(attempt, context.arg);
+      value = this.raced && isThenable<R>(result) ? await attempt.race(result, this.inflight, sentAt) : await result;
+      if (this.resultOf !== undefined) value = this.resultOf(value, attempt) as R;
+    } catch (error) {
+      const failure = isRPCException(error) ? error : this.classifyFailure(error, context, n, attempt);
+      permit.failure(failure);
+      throw this.attemptFailed(failure, backend, generation, context, n, context.timeoutMs >= left, sentAt + attemptTimeoutMs, attempt.facts);
+    }
+    permit.success();
+    this.answered(backend, attempt.facts, generation);
+    return value;
+  }
+
+  private classifyFailure<A, R>(error: unknown, context: CallContext<A, R>, n: number, attempt: Attempt): RPCException {
+    try {
+      const classified = this.classify(error, { name: context.plan.name, attempt: n, backend: attempt.backend, written: attempt.facts?.written });
+      if (isRPCException(classified)) return classified;
+    } catch {
+      // A classifier that throws is a bug in it: the outcome stays unknown.
+    }
+    return new UnknownOutcomeException(`${context.plan.name}: attempt ${n} failed and was not classified`, {
+      method: context.plan.name,
+      attempts: n,
+      cause: error,
+    });
+  }
+
+  /** A node answered: remember who it is, then whether it deduplicates (after: a failover forgets). */
+  private answered(backend: string, facts: AnswerFacts | undefined, generation: number): void {
+    const monitor = this.monitor;
+    const node = facts?.node;
+    const epoch = facts?.epoch;
+    if (!monitor.isServing(node, epoch)) this.breakers.observeIdentity(backend, node, epoch);
+    monitor.reportAnswer(node, epoch, generation);
+    this.dedupFacts.record(backend, node, epoch, facts?.dedup === true);
+  }
+
+  /** A call that may have run is repeated only on proof that the receiving node deduplicates. */
+  private async requireDedupProof<A, R>(context: CallContext<A, R>, n: number): Promise<void> {
+    const maybe = context.needsDedup as RPCException;
+    const monitor = this.monitor;
+    const ask = this.hooks.proveDedup;
+    for (;;) {
+      const remaining = context.deadline.remaining();
+      const proof =
+        ask === undefined
+          ? 'not-proven'
+          : await proveDeduplication({
+              monitor,
+              facts: this.dedupFacts,
+              ask,
+              probeTimeoutMs: Math.min(this.options.reconnect.probeTimeoutMs, Math.max(1, remaining)),
+              signal: context.signal,
+            });
+      context.lastFailure = undefined;
+      if (proof === 'proven') return;
+      if (proof === 'not-proven') {
+        context.refused = new UnknownOutcomeException(
+          `${context.plan.name}: not repeated: the node now serving did not advertise deduplication in its term`,
+          { method: context.plan.name, attempts: n - 1, node: maybe.node, epoch: maybe.epoch, cause: maybe },
+        );
+        throw context.refused;
+      }
+      // No active node answered: an outage. Wait in the hold like any call, then ask again.
+      const noService = new ConnectionFailureException(`${context.plan.name}: no active node to confirm deduplication with`, {
+        method: context.plan.name,
+        attempts: n - 1,
+      });
+      monitor.reportConnectionFailure(noService, monitor.generation);
+      if (!monitor.holding) throw noService; // the monitor has given up: the retry loop decides
+      const outcome = await monitor.waitForService(context.deadline.at, context.signal);
+      if (outcome !== 'ready' && outcome !== 'trial') throw this.waitError(outcome, context, n);
+    }
+  }
+
+  /** Back-pressure: wait for the backend's "not before" time, or fail now if the deadline comes first. */
+  private async waitForPacing<A, R>(context: CallContext<A, R>, n: number): Promise<void> {
+    const backend = this.monitor.backend;
+    const wait = this.pacing.delayFor(backend);
+    if (wait <= 0) return;
+    if (wait >= context.deadline.remaining()) {
+      throw new DeadlineExceededException(
+        `call deadline of ${context.deadline.ms} ms would pass during the server's requested pause (Retry-After)`,
+        { method: context.plan.name, attempts: n - 1, mayHaveExecuted: false },
+      );
+    }
+    try {
+      await this.pacing.wait(backend, context.signal);
+    } catch (error) {
+      if (isRPCException(error)) throw error;
+      throw new CallAbortedException("call aborted while waiting out the server's Retry-After", { method: context.plan.name, attempts: n - 1, cause: error });
+    }
+  }
+
+  private attemptFailed<A, R>(
+    failure: RPCException,
+    backend: string,
+    generation: number,
+    context: CallContext<A, R>,
+    n: number,
+    cutByDeadline: boolean,
+    /** When the attempt's own timeout was due (monotonic ms). */
+    timeoutAt: number,
+    facts: AnswerFacts | undefined,
+  ): RPCException {
+    const monitor = this.monitor;
+    // The trial of an outage without a probe failed (answers end the outage instead, below).
+    if (generation === monitor.generation && monitor.holding && failure.kind !== 'remote-call') monitor.trialFailed(generation);
+    // The attempt's timeout was what was left of the call's deadline, and it ran out: the call
+    // ended because of its deadline, whichever of the two timers fired first.
+    if (
+      cutByDeadline &&
+      (failure.kind === 'unknown-outcome' || failure.kind === 'connection-failure') &&
+      context.deadline.remaining() <= DEADLINE_TIMER_SLACK_MS
+    ) {
+      return new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, {
+        method: context.plan.name,
+        attempts: n,
+        node: failure.node,
+        epoch: failure.epoch,
+        mayHaveExecuted: failure.mayHaveExecuted,
+        cause: failure,
+      });
+    }
+    switch (failure.kind) {
+      case 'remote-call': {
+        // The node executed the call and answered: it is alive and serving.
+        const node = failure.node ?? facts?.node;
+        const epoch = failure.node === undefined ? facts?.epoch : failure.epoch;
+        this.breakers.observeIdentity(backend, node, epoch);
+        monitor.reportAnswer(node, epoch, generation);
+        break;
+      }
+      case 'unknown-outcome':
+        // No node answered and the path broke (the connection was cut after the request went
+        // out, or a proxy answered a 5xx of its own): the node behind may be gone. The pipeline
+        // checks with a probe before sending again, so an outage shows after one failed attempt,
+        // not after a retry into it. Not so for an attempt that ran into its own timeout (a slow
+        // node is not a lost one), nor for an answer with a node's identity (a live node answered).
+        if (failure.node === undefined && monotonicNow() < timeoutAt - DEADLINE_TIMER_SLACK_MS) {
+          monitor.reportPathLost(failure, generation);
+        }
+        break;
+      case 'connection-failure':
+        if (failure instanceof ConnectionFailureException && failure.backPressure) {
+          // A 429: the server is alive and asks for a pause. Not an outage (no hold, no probes);
+          // every attempt to this backend waits for it (DESIGN §2, back-pressure).
+          if (failure.retryAfterMs !== undefined) this.pacing.defer(backend, failure.retryAfterMs, this.retry.maxRetryAfterMs);
+          break;
+        }
+        // The serving node rolled the call back or found its time spent: it is alive and serving.
+        if (failure instanceof ConnectionFailureException && (failure.nodeError === 'NOT_EXECUTED' || failure.nodeError === 'EXPIRED')) break;
+        monitor.reportConnectionFailure(failure, generation);
+        if (monitor.holding && failure instanceof ConnectionFailureException && failure.retryAfterMs !== undefined) {
+          return withoutRetryAfter(failure);
+        }
+        break;
+      default:
+        break;
+    }
+    return failure;
+  }
+
+  private waitError<A, R>(outcome: Exclude<WaitOutcome, 'ready' | 'trial'>, context: CallContext<A, R>, n: number): RPCException {
+    const method = context.plan.name;
+    const attempts = n - 1;
+    switch (outcome) {
+      case 'deadline':
+        return new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed while waiting to reconnect`, {
+          method,
+          attempts,
+          mayHaveExecuted: false,
+        });
+      case 'aborted':
+        // The connection gave up while the call waited: the retry loop ends it as RetriesExhausted.
+        if (context.waits.reason instanceof RetriesExhaustedException && !context.signal.aborted) return context.waits.reason;
+        return new CallAbortedException('call aborted while waiting to reconnect', { method, attempts, cause: context.signal.reason });
+      case 'closed':
+        return new ClientClosedException(`${this.noun} closed while the call waited to reconnect`, { method, attempts });
+      case 'full':
+        return new PendingLimitException(`${this.options.maxPending} calls are already waiting to reconnect (maxPending)`, {
+          method,
+          attempts,
+        });
+      case 'failed': {
+        // The same error the give-up signal carries, so the retry loop does not count it twice.
+        if (context.waits.reason instanceof RetriesExhaustedException) return context.waits.reason;
+        const cause = this.monitor.lastCause;
+        return new RetriesExhaustedException('reconnecting failed: maxReconnectAttempts spent', 'reconnect', cause ? [cause] : [], {
+          method,
+          attempts,
+          mayHaveExecuted: false,
+        });
+      }
+    }
+  }
+
+  /** The error a failed call rejects with; close() turns whatever was in flight into ClientClosed. */
+  private finalError(error: unknown, method: string): unknown {
+    if (!this.closedFlag || !isRPCException(error) || error.kind === 'client-closed') return error;
+    if (error instanceof RemoteCallException) return error;
+    return new ClientClosedException(`${this.noun} closed during the call`, {
+      method,
+      attempts: error.attempts,
+      node: error.node,
+      epoch: error.epoch,
+      cause: error,
+      mayHaveExecuted: error.mayHaveExecuted,
+    });
+  }
+
+  close(): Promise<void> {
+    this.closePromise ??= this.shutdown();
+    return this.closePromise;
+  }
+
+  /** Ends the pipeline; `beforeComplete` (the adapter's own teardown) runs before the observables complete. */
+  closeWith(beforeComplete: () => Promise<void>): Promise<void> {
+    this.closePromise ??= this.shutdown(beforeComplete);
+    return this.closePromise;
+  }
+
+  private async shutdown(beforeComplete?: () => Promise<void>): Promise<void> {
+    this.closedFlag = true;
+    this.closing.abort(new ClientClosedException(`${this.noun} closed`));
+    await this.monitor.close();
+    this.breakers.dispose();
+    // Raced attempts were aborted by the close signal; whatever is left holds no timer after this.
+    this.inflight.dispose();
+    if (beforeComplete !== undefined) await beforeComplete();
+    this.events.complete();
+    this.failovers.complete();
+    this.reconnections.complete();
+  }
+
+  private emit(event: PolicyEvent): void {
+    if (!this.events.observed) return;
+    this.events.next(this.scrub(event));
+  }
+
+  private emitRetry(method: string, event: RetryEvent): void {
+    if (!this.events.observed) return;
+    this.emit({ type: 'retry', method, attempt: event.attempt, delayMs: Math.round(event.delayMs), error: summarize(event.error) });
+  }
+
+  private planForUnlisted(name: string): Plan {
+    const plan: Plan = {
+      name,
+      idempotent: false,
+      retry: this.retry,
+      timeoutMs: this.options.timeoutMs,
+      deadlineMs: this.options.deadlineMs,
+      retryOnCodes: [],
+    };
+    // Remember a bounded number of names, so a caller inventing names cannot grow the map forever.
+    if (this.plans.size < 10_000) this.plans.set(name, plan);
+    return plan;
+  }
+
+  private planFor(name: string, settings: MethodSettings): Plan {
+    const field = `methods.${name}.retry`;
+    return {
+      name,
+      idempotent: settings.idempotent,
+      retry: settings.retry === undefined ? this.retry : resolveRetryOptions(settings.retry, field, this.retry),
+      timeoutMs: settings.timeoutMs ?? this.options.timeoutMs,
+      deadlineMs: settings.deadlineMs ?? this.options.deadlineMs,
+      retryOnCodes: settings.retryOnCodes,
+    };
+  }
+}
+
+/**
+ * While the pipeline probes for recovery, the next attempt waits in the connection monitor and
+ * is released the moment a probe finds service — sooner and better informed than a
+ * `Retry-After` guessed by a standby. So that hint is dropped then (it is still honoured outside
+ * an outage).
+ */
+function withoutRetryAfter(error: ConnectionFailureException): ConnectionFailureException {
+  return new ConnectionFailureException(error.message, {
+    method: error.method,
+    attempts: error.attempts,
+    node: error.node,
+    epoch: error.epoch,
+    cause: error.cause,
+    mayHaveExecuted: error.mayHaveExecuted,
+  });
+}
+
+/** One signal that aborts when either does (with that one's reason); dispose() unlinks. */
+export function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  if (a.aborted) return { signal: a, dispose: () => undefined };
+  if (b.aborted) return { signal: b, dispose: () => undefined };
+  const controller = new AbortController();
+  const onA = (): void => {
+    dispose();
+    controller.abort(a.reason);
+  };
+  const onB = (): void => {
+    dispose();
+    controller.abort(b.reason);
+  };
+  const dispose = (): void => {
+    a.removeEventListener('abort', onA);
+    b.removeEventListener('abort', onB);
+  };
+  a.addEventListener('abort', onA, { once: true });
+  b.addEventListener('abort', onB, { once: true });
+  return { signal: controller.signal, dispose };
+}
+
+function breakerEvent(event: BreakerStateEvent): PolicyEvent {
+  const type = event.state === 'open' ? 'breaker-open' : event.state === 'half-open' ? 'breaker-half-open' : 'breaker-close';
+  return { type, backend: event.backend, node: event.node, epoch: event.epoch, cause: event.cause };
+}
+
+function summarize(error: RPCException): ErrorSummary {
+  return { kind: error.kind, message: redactText(error.message), mayHaveExecuted: error.mayHaveExecuted };
+}
