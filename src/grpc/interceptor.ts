@@ -114,10 +114,14 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
       current = call;
       const result = await runUnaryAttempt(call, attemptMetadata, request, context.signal);
       const facts = readResponseFacts(result.headers, result.status.metadata);
-      if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
-        context.report({ node: facts.node, epoch: facts.epoch, dedup: facts.dedup });
+      if (result.status.code === GrpcStatus.OK) {
+        // Only a served call says who serves: a standby's NOT_ACTIVE names a node that does not
+        // (its identity stays on the exception, for the record).
+        if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
+          context.report({ node: facts.node, epoch: facts.epoch, dedup: facts.dedup });
+        }
+        return result;
       }
-      if (result.status.code === GrpcStatus.OK) return result;
       const error = classifyGrpcStatus(result.status, facts, { headersReceived: result.headers !== undefined }, { method, attempt: context.attempt });
       statuses.set(error, result.status);
       throw error;
