@@ -1,4 +1,4 @@
-import type { NodeIdentity } from '../client/types.js';
+import type { NodeIdentity } from './types.js';
 
 /**
  * Tracks which node is serving, from `X-Hotcold-Node`/`X-Hotcold-Epoch` on answers and healthy

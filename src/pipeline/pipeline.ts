@@ -169,6 +169,10 @@ export class Attempt implements AttemptContext {
     readonly deadlineLeftMs: number,
     readonly idempotencyKey: string,
     readonly backend: string,
+    /** The connection's generation when the attempt was sent (stale reports are ignored). */
+    readonly generation: number,
+    /** Monotonic ms at which the attempt was sent. */
+    readonly sentAt: number,
     /** The pipeline times this attempt (its `signal` then aborts at its timeout too). */
     private readonly raced: boolean,
   ) {}
@@ -184,15 +188,26 @@ export class Attempt implements AttemptContext {
     return this.controller.signal;
   }
 
-  /** An own property (not a method), so `({ report }) => report(…)` works destructured. */
-  readonly report = (facts: AnswerFacts): void => {
-    this.facts = this.facts === undefined ? facts : { ...this.facts, ...facts };
-  };
+  private reporter: ((facts: AnswerFacts) => void) | undefined = undefined;
+
+  /**
+   * Bound to this attempt, so `({ report }) => report(…)` works destructured; made on first use
+   * (the JSON-RPC adapter never asks for it).
+   */
+  get report(): (facts: AnswerFacts) => void {
+    this.reporter ??= (facts: AnswerFacts): void => {
+      this.facts = this.facts === undefined ? facts : { ...this.facts, ...facts };
+    };
+    return this.reporter;
+  }
 
   /** Runs `pending` against this attempt's timeout and the call's signal (one timer per pipeline). */
-  race<R>(pending: PromiseLike<R>, inflight: InflightAttempts<AttemptTimer>, startedAt: number): Promise<R> {
+  race<R>(pending: PromiseLike<R>, inflight: InflightAttempts<AttemptTimer>, closing: AbortSignal): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const timer = new AttemptTimer(this, this.callSignal, startedAt + this.timeoutMs);
+      // close() ends the attempts on the pipeline's own signal itself (no listener per attempt);
+      // only a caller's signal is listened to (one listener per signal, shared by its attempts).
+      const signal = this.callSignal === closing ? undefined : this.callSignal;
+      const timer = new AttemptTimer(this, signal, this.sentAt + this.timeoutMs);
       this.fail = reject;
       inflight.add(timer);
       pending.then(
@@ -227,7 +242,7 @@ export class Attempt implements AttemptContext {
 class AttemptTimer implements Tracked {
   constructor(
     private readonly attempt: Attempt,
-    readonly signal: AbortSignal,
+    readonly signal: AbortSignal | undefined,
     readonly expiresAt: number,
   ) {}
 
@@ -389,10 +404,28 @@ export class Pipeline {
     this.budget.recordCall();
     this.startedAt = undefined;
     let first: unknown;
+    let permit: BreakerPermit | undefined;
     try {
-      return await this.attempt(context, 1);
+      permit = this.admitAtOnce(context);
     } catch (error) {
       first = error;
+    }
+    if (permit !== undefined) {
+      // The success path: attempt 1 sent when the call started (the clock read it already paid).
+      const attempt = this.startAttempt(context, 1, context.deadline.at - context.deadline.ms, context.deadline.ms);
+      let value: R;
+      try {
+        value = await this.invoke(context, attempt);
+      } catch (error) {
+        first = this.failed(context, attempt, permit, error);
+      }
+      if (first === undefined) return this.succeeded(attempt, permit, value!);
+    } else if (first === undefined) {
+      try {
+        return await this.attempt(context, 1);
+      } catch (error) {
+        first = error;
+      }
     }
     const monitor = this.monitor;
     // A single-attempt operation (retry: false) fails with its own error, not a wrapper around it.
@@ -495,85 +528,103 @@ export class Pipeline {
     };
   }
 
-  /** Attempt `n` of a call: wait while reconnecting, pacing, dedup proof, breaker, then the function. */
+  /**
+   * Attempt 1 of a call started while nothing waits (the success path): the breaker's permit
+   * taken synchronously, or undefined when the call must take the waits of {@link attempt}.
+   * No clock read, no await before the function runs.
+   */
+  private admitAtOnce<A, R>(context: CallContext<A, R>): BreakerPermit | undefined {
+    const monitor = this.monitor;
+    if (monitor.holding || !this.pacing.idle || context.signal.aborted) return undefined;
+    const breakers = this.breakers;
+    try {
+      return breakers.admit(monitor.backend, context.plan.name);
+    } catch (error) {
+      // Open, or half-open with its trial taken: with whenOpen 'wait' attempt() waits for the trial slot.
+      if (breakers.whenOpen !== 'wait') throw error;
+      return undefined;
+    }
+  }
+
+  /** Attempt `n` after the waits: reconnect hold, pacing, dedup proof, breaker. */
   private async attempt<A, R>(context: CallContext<A, R>, n: number): Promise<R> {
     context.attempts = n;
     const monitor = this.monitor;
     const method = context.plan.name;
     const breakers = this.breakers;
-    let permit: BreakerPermit | undefined;
-    let backend = '';
-    let generation = 0;
-    let fast = false;
-    // Attempt 1 of a call started while nothing waits (the success path): no clock read, no
-    // awaits before the function runs. Every other attempt takes the waits below.
-    if (n === 1 && !monitor.holding && this.pacing.idle && !context.signal.aborted) {
-      backend = monitor.backend;
-      generation = monitor.generation;
-      try {
+    let permit: BreakerPermit;
+    // Until a permit is taken while no outage is known: an outage that begins while the call
+    // waits for the breaker sends it back to the hold instead of out into the outage.
+    for (;;) {
+      if (monitor.gaveUpSince(context.generation)) throw this.waitError('failed', context, n);
+      if (monitor.holding && context.trial !== true) {
+        const outcome = await monitor.waitForService(context.deadline.at, context.waits);
+        if (outcome === 'trial') context.trial = true;
+        else if (outcome !== 'ready') throw this.waitError(outcome, context, n);
+      }
+      if (!this.pacing.idle) await this.waitForPacing(context, n);
+      if (context.needsDedup !== undefined) await this.requireDedupProof(context, n);
+      if (context.deadline.remaining() <= 0) {
+        throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, { method, attempts: n - 1 });
+      }
+      const backend = monitor.backend;
+      if (breakers.whenOpen === 'wait') {
+        try {
+          permit = await breakers.acquire(backend, { signal: context.waits, deadline: context.deadline, method });
+        } catch (error) {
+          // An abort while waiting for the breaker surfaces the signal's own reason: make it ours.
+          if (isRPCException(error)) throw error;
+          throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method, attempts: n - 1, cause: error });
+        }
+        if ((monitor.holding && context.trial !== true) || monitor.gaveUpSince(context.generation)) {
+          permit.release();
+          continue;
+        }
+      } else {
         permit = breakers.admit(backend, method);
-        fast = true;
-      } catch (error) {
-        // Open, or half-open with its trial taken: with whenOpen 'wait' the waits below wait for the trial slot.
-        if (breakers.whenOpen !== 'wait') throw error;
       }
+      break;
     }
-    if (permit === undefined) {
-      // Until a permit is taken while no outage is known: an outage that begins while the call
-      // waits for the breaker sends it back to the hold instead of out into the outage.
-      for (;;) {
-        if (monitor.gaveUpSince(context.generation)) throw this.waitError('failed', context, n);
-        if (monitor.holding && context.trial !== true) {
-          const outcome = await monitor.waitForService(context.deadline.at, context.waits);
-          if (outcome === 'trial') context.trial = true;
-          else if (outcome !== 'ready') throw this.waitError(outcome, context, n);
-        }
-        if (!this.pacing.idle) await this.waitForPacing(context, n);
-        if (context.needsDedup !== undefined) await this.requireDedupProof(context, n);
-        if (context.deadline.remaining() <= 0) {
-          throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed`, { method, attempts: n - 1 });
-        }
-        backend = monitor.backend;
-        generation = monitor.generation;
-        if (breakers.whenOpen === 'wait') {
-          try {
-            permit = await breakers.acquire(backend, { signal: context.waits, deadline: context.deadline, method });
-          } catch (error) {
-            // An abort while waiting for the breaker surfaces the signal's own reason: make it ours.
-            if (isRPCException(error)) throw error;
-            throw new CallAbortedException('call aborted while waiting for the circuit breaker', { method, attempts: n - 1, cause: error });
-          }
-          if ((monitor.holding && context.trial !== true) || monitor.gaveUpSince(context.generation)) {
-            permit.release();
-            permit = undefined;
-            continue;
-          }
-        } else {
-          permit = breakers.admit(backend, method);
-        }
-        break;
-      }
-      context.trial = false;
-    }
-    // The clock is read once per attempt; attempt 1 sent at once goes out when the call started.
-    const sentAt = fast ? context.deadline.at - context.deadline.ms : monotonicNow();
-    const left = fast ? context.deadline.ms : context.deadline.at - sentAt;
-    const attemptTimeoutMs = context.timeoutMs < left ? context.timeoutMs : left;
-    if (this.events.observed) this.emit({ type: 'attempt', method, attempt: n, backend: monitor.label });
-    const attempt = new Attempt(method, n, context.signal, attemptTimeoutMs, left, context.key, backend, this.raced);
-    let value: R;
+    context.trial = false;
+    const attempt = this.startAttempt(context, n, monotonicNow());
     try {
-      const result = context.fn(attempt, context.arg);
-      value = this.raced && isThenable<R>(result) ? await attempt.race(result, this.inflight, sentAt) : await result;
-      if (this.resultOf !== undefined) value = this.resultOf(value, attempt) as R;
+      const value = await this.invoke(context, attempt);
+      return this.succeeded(attempt, permit, value);
     } catch (error) {
-      const failure = isRPCException(error) ? error : this.classifyFailure(error, context, n, attempt);
-      permit.failure(failure);
-      throw this.attemptFailed(failure, backend, generation, context, n, context.timeoutMs >= left, sentAt + attemptTimeoutMs, attempt.facts);
+      throw this.failed(context, attempt, permit, error);
     }
+  }
+
+  /**
+   * The one place an attempt is made (attempt 1 at once, and every attempt after the waits):
+   * its timeout is the operation's, cut to what is left of the deadline at `sentAt`.
+   */
+  private startAttempt<A, R>(context: CallContext<A, R>, n: number, sentAt: number, left = context.deadline.at - sentAt): Attempt {
+    context.attempts = n;
+    const monitor = this.monitor;
+    const timeoutMs = context.timeoutMs < left ? context.timeoutMs : left;
+    if (this.events.observed) this.emit({ type: 'attempt', method: context.plan.name, attempt: n, backend: monitor.label });
+    return new Attempt(context.plan.name, n, context.signal, timeoutMs, left, context.key, monitor.backend, monitor.generation, sentAt, this.raced);
+  }
+
+  /** Runs the function for `attempt` (raced against its timeout unless the adapter times it). */
+  private invoke<A, R>(context: CallContext<A, R>, attempt: Attempt): R | PromiseLike<R> {
+    const result = context.fn(attempt, context.arg);
+    return this.raced && isThenable<R>(result) ? attempt.race(result, this.inflight, this.closing.signal) : result;
+  }
+
+  private succeeded<R>(attempt: Attempt, permit: BreakerPermit, value: R): R {
     permit.success();
-    this.answered(backend, attempt.facts, generation);
-    return value;
+    const out = this.resultOf === undefined ? value : (this.resultOf(value, attempt) as R);
+    this.answered(attempt.backend, attempt.facts, attempt.generation);
+    return out;
+  }
+
+  private failed<A, R>(context: CallContext<A, R>, attempt: Attempt, permit: BreakerPermit, error: unknown): RPCException {
+    const failure = isRPCException(error) ? error : this.classifyFailure(error, context, attempt.attempt, attempt);
+    permit.failure(failure);
+    const left = attempt.deadlineLeftMs;
+    return this.attemptFailed(failure, attempt.backend, attempt.generation, context, attempt.attempt, context.timeoutMs >= left, attempt.sentAt + attempt.timeoutMs, attempt.facts);
   }
 
   private classifyFailure<A, R>(error: unknown, context: CallContext<A, R>, n: number, attempt: Attempt): RPCException {
@@ -787,7 +838,10 @@ export class Pipeline {
 
   private async shutdown(beforeComplete?: () => Promise<void>): Promise<void> {
     this.closedFlag = true;
-    this.closing.abort(new ClientClosedException(`${this.noun} closed`));
+    const reason = new ClientClosedException(`${this.noun} closed`);
+    this.closing.abort(reason);
+    // Raced attempts on the pipeline's own signal are ended here (they have no listener on it).
+    for (const timer of this.inflight.snapshot()) timer.abort(reason);
     await this.monitor.close();
     this.breakers.dispose();
     // Raced attempts were aborted by the close signal; whatever is left holds no timer after this.

@@ -1,0 +1,50 @@
+/**
+ * The layer rule (issue 9): the protocol-neutral core — the pipeline, the connection state
+ * machine and the policies — knows nothing of any adapter. `npm test` runs this check first
+ * (`npm run lint:layers`).
+ *
+ *   src/shared, src/errors.ts, src/wire.ts         (leaves)
+ *   src/policy → src/connection → src/pipeline     (the core: imports only downward)
+ *   src/client + src/transport (JSON-RPC), src/axios, src/grpc   (adapters, over the core)
+ *   src/node, src/cli                               (the reference node and the command line)
+ */
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'core-imports-no-adapter',
+      comment:
+        'src/pipeline, src/connection and src/policy are protocol-neutral: they must not import the JSON-RPC client or transport, an adapter, the node or the CLI.',
+      severity: 'error',
+      from: { path: '^src/(pipeline|connection|policy)/' },
+      to: { path: '^src/(client|transport|axios|grpc|node|cli)/' },
+    },
+    {
+      name: 'policy-below-connection',
+      comment: 'src/policy is the lowest core layer: it must not import the connection state machine or the pipeline.',
+      severity: 'error',
+      from: { path: '^src/policy/' },
+      to: { path: '^src/(connection|pipeline)/' },
+    },
+    {
+      name: 'connection-below-pipeline',
+      comment: 'src/connection sits under the pipeline: it must not import it.',
+      severity: 'error',
+      from: { path: '^src/connection/' },
+      to: { path: '^src/pipeline/' },
+    },
+    {
+      name: 'shared-is-a-leaf',
+      comment: 'src/shared is used by every layer and imports none of them.',
+      severity: 'error',
+      from: { path: '^src/shared/' },
+      to: { path: '^src/(policy|connection|pipeline|client|transport|axios|grpc|node|cli|lease)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(node_modules|dist)' },
+  },
+};
