@@ -88,13 +88,19 @@ const EchoClient = grpc.makeGenericClientConstructor(
   { call: { path: '/bench.Echo/Call', requestStream: false, responseStream: false, requestSerialize: passThrough, requestDeserialize: passThrough, responseSerialize: passThrough, responseDeserialize: passThrough } },
   'Echo',
 );
-type Echo = InstanceType<typeof EchoClient> & { call(request: Buffer, callback: (error: grpc.ServiceError | null, reply?: Buffer) => void): grpc.ClientUnaryCall };
+type Echo = InstanceType<typeof EchoClient> & {
+  call(request: Buffer, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply?: Buffer) => void): grpc.ClientUnaryCall;
+};
 
 const payload = Buffer.from('{"from":"a","to":"b","amount":1}');
+const NO_OPTIONS: grpc.CallOptions = {};
+/** `deadlineMs`: a gRPC deadline on each call (what the interceptor sends: the policy's 30 s default). */
 const callOn =
-  (client: Echo): Op =>
+  (client: Echo, deadlineMs?: number): Op =>
   () =>
-    new Promise((resolve, reject) => client.call(payload, (error, reply) => (error ? reject(error) : resolve(reply))));
+    new Promise((resolve, reject) =>
+      client.call(payload, deadlineMs === undefined ? NO_OPTIONS : { deadline: Date.now() + deadlineMs }, (error, reply) => (error ? reject(error) : resolve(reply))),
+    );
 
 export async function grpcRows(): Promise<BenchRow[]> {
   const server = await startServer();
@@ -104,6 +110,9 @@ export async function grpcRows(): Promise<BenchRow[]> {
   const wrapped = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor], 'grpc.use_local_subchannel_pool': 1 }) as Echo;
   const bareCall = callOn(bare);
   const wrappedCall = callOn(wrapped);
+  // Diagnostic: bare grpc-js with the deadline the interceptor propagates (grpc-js then runs a
+  // deadline timer per call on both sides): how much of the gap is deadline propagation.
+  const bareDeadlineCall = callOn(bare, 30_000);
   const rows: BenchRow[] = [];
   try {
     for (const callers of CALLERS) {
@@ -111,14 +120,16 @@ export async function grpcRows(): Promise<BenchRow[]> {
       await slice(wrappedCall, callers, 500, server);
       const bareSlices: Slice[] = [];
       const wrappedSlices: Slice[] = [];
+      const deadlineSlices: Slice[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        if (round % 2 === 0) {
-          bareSlices.push(await slice(bareCall, callers, SLICE_MS, server));
-          wrappedSlices.push(await slice(wrappedCall, callers, SLICE_MS, server));
-        } else {
-          wrappedSlices.push(await slice(wrappedCall, callers, SLICE_MS, server));
-          bareSlices.push(await slice(bareCall, callers, SLICE_MS, server));
-        }
+        // Side by side, order alternating (ABC CBA …): drift in the machine's load hits all alike.
+        const order: [Op, Slice[]][] = [
+          [bareCall, bareSlices],
+          [wrappedCall, wrappedSlices],
+          [bareDeadlineCall, deadlineSlices],
+        ];
+        if (round % 2 === 1) order.reverse();
+        for (const [op, into] of order) into.push(await slice(op, callers, SLICE_MS, server));
       }
       const label = `gRPC unary ${callers} caller${callers === 1 ? '' : 's'}`;
       const bareRates = bareSlices.map((s) => s.perSecond);
@@ -138,6 +149,14 @@ export async function grpcRows(): Promise<BenchRow[]> {
           target: `>= ${RATIO_TARGET}`,
           pass: ratio >= RATIO_TARGET,
           note: 'spread: per-round ratios',
+        },
+        {
+          suite: SUITE,
+          name: `${label}: bare grpc-js + 30 s deadline`,
+          value: median(deadlineSlices.map((s) => s.perSecond)),
+          spread: range(deadlineSlices.map((s) => s.perSecond), 0),
+          unit: 'calls/s',
+          note: 'diagnostic: the deadline the interceptor propagates, without the interceptor',
         },
         { suite: SUITE, name: `${label}: bare grpc-js CPU`, value: median(bareSlices.map((s) => s.cpuUs)), spread: range(bareSlices.map((s) => s.cpuUs), 0), unit: 'µs/call' },
         { suite: SUITE, name: `${label}: grpcInterceptor CPU`, value: median(wrappedSlices.map((s) => s.cpuUs)), spread: range(wrappedSlices.map((s) => s.cpuUs), 0), unit: 'µs/call' },

@@ -2,8 +2,10 @@
  * gRPC failover end to end: two grpc-js ledger nodes (child processes, one SQLite lease) behind
  * real HAProxy (HTTP/2 both sides, `proto h2`, the gRPC health check of the shipped
  * examples/haproxy/haproxy-grpc.cfg used as is), keyed non-idempotent transfers through
- * grpcInterceptor from 8 callers. SIGKILL of the hot node, then a planned switchover (SIGUSR2:
- * release the lease) under the same load; after each, the ledger check: 0 lost, 0 duplicated,
+ * grpcInterceptor from 8 callers. SIGKILL of the hot node, a planned switchover (SIGUSR2:
+ * release the lease), then a frozen hot node (SIGSTOP: its connections stay open, the streams on
+ * them hang until HAProxy marks it down and cuts them) under the same load; after each, the
+ * ledger check: 0 lost, 0 duplicated,
  * every "not executed" true. Runs under CI=true (HAProxy is installed by .ci/run).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +51,29 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
     rig.b.child.signal('SIGUSR2');
     await rig.a.acquired;
     await expect.poll(() => load.acked('a'), { timeout: 90_000, interval: 50 }).toBeGreaterThanOrEqual(40);
+    await load.stop();
+    const report = await checkLedger(rig.file, load.outcomes);
+    console.log(`ledger check: ${JSON.stringify(report)}`);
+    expect(report.acked).toBeGreaterThanOrEqual(80);
+    client.close();
+    await interceptor.close();
+  }, 240_000);
+
+  it('SIGSTOP of the hot node: calls stuck on its open connection are cut when HAProxy marks it down, the other takes over, 0 lost, 0 duplicated', async () => {
+    // node a is hot now (it took over in the switchover); node b stands by after its release.
+    rig.b.child.process.kill('SIGKILL');
+    await rig.b.child.exited;
+    rig.b = await spawnLedgerNode(rig.file, 'b', rig.b.port);
+    const { client, interceptor } = clientThrough(rig.haproxy.url);
+    const load = runLoad(client, 8, 'freeze');
+    await expect.poll(() => load.acked('a'), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(40);
+    rig.a.child.signal('SIGSTOP');
+    try {
+      await rig.b.acquired;
+      await expect.poll(() => load.acked('b'), { timeout: 90_000, interval: 50 }).toBeGreaterThanOrEqual(40);
+    } finally {
+      rig.a.child.signal('SIGCONT');
+    }
     await load.stop();
     const report = await checkLedger(rig.file, load.outcomes);
     console.log(`ledger check: ${JSON.stringify(report)}`);

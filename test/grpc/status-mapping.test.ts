@@ -249,6 +249,17 @@ describe('the caller and the options', () => {
     expect(rpcExceptionOf(error)?.kind).toBe('call-aborted');
   });
 
+  it("a caller's idempotency-key the policy refuses (over 200 characters) fails the call as not sent, and nothing reaches the server", async () => {
+    const { client } = clientFor(server.address);
+    server.behave(ok());
+    const md = new grpc.Metadata();
+    md.set('idempotency-key', 'k'.repeat(201));
+    const result = await callEcho(client, 1, {}, md);
+    expect(server.seen).toHaveLength(0);
+    expect(result.error?.code).toBe(grpc.status.INTERNAL);
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(false);
+  });
+
   it('bad arguments are ConfigurationErrors naming the field', () => {
     expect(() => grpcInterceptor(null as never)).toThrow(ConfigurationError);
     expect(() => grpcInterceptor(null as never)).toThrow(/policyOrOptions/);
