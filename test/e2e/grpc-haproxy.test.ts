@@ -24,7 +24,7 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
   }, 60_000);
 
   it('SIGKILL of the hot node: the standby takes over, calls continue through the same client, 0 lost, 0 duplicated', async () => {
-    const { client, interceptor } = clientThrough(rig.haproxy.url);
+    const { client, interceptor, disruptions } = clientThrough(rig.haproxy.url);
     const failovers: FailoverEvent[] = [];
     const sub = interceptor.policy.failover$.subscribe((e) => failovers.push(e));
     const load = runLoad(client, 8, 'kill');
@@ -35,8 +35,9 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
     await load.stop();
     sub.unsubscribe();
     const report = await checkLedger(rig.file, load.outcomes);
-    console.log(`ledger check: ${JSON.stringify(report)}`);
+    console.log(`ledger check: ${JSON.stringify(report)}, failed attempts and outages seen: ${disruptions()}`);
     expect(report.acked).toBeGreaterThanOrEqual(80);
+    expect(disruptions()).toBeGreaterThan(0);
     expect(failovers.some((f) => f.from?.node === 'a' && f.to.node === 'b')).toBe(true);
     client.close();
     await interceptor.close();
@@ -45,7 +46,7 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
   it('planned switchover (the hot node releases the lease): the other takes over at once, 0 lost, 0 duplicated', async () => {
     // Bring the killed node back on its port, as a standby.
     rig.a = await spawnLedgerNode(rig.file, 'a', rig.a.port);
-    const { client, interceptor } = clientThrough(rig.haproxy.url);
+    const { client, interceptor, disruptions } = clientThrough(rig.haproxy.url);
     const load = runLoad(client, 8, 'switch');
     await expect.poll(() => load.acked('b'), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(40);
     rig.b.child.signal('SIGUSR2');
@@ -53,8 +54,9 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
     await expect.poll(() => load.acked('a'), { timeout: 90_000, interval: 50 }).toBeGreaterThanOrEqual(40);
     await load.stop();
     const report = await checkLedger(rig.file, load.outcomes);
-    console.log(`ledger check: ${JSON.stringify(report)}`);
+    console.log(`ledger check: ${JSON.stringify(report)}, failed attempts and outages seen: ${disruptions()}`);
     expect(report.acked).toBeGreaterThanOrEqual(80);
+    expect(disruptions()).toBeGreaterThan(0);
     client.close();
     await interceptor.close();
   }, 240_000);
@@ -64,7 +66,7 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
     rig.b.child.process.kill('SIGKILL');
     await rig.b.child.exited;
     rig.b = await spawnLedgerNode(rig.file, 'b', rig.b.port);
-    const { client, interceptor } = clientThrough(rig.haproxy.url);
+    const { client, interceptor, disruptions } = clientThrough(rig.haproxy.url);
     const load = runLoad(client, 8, 'freeze');
     await expect.poll(() => load.acked('a'), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(40);
     rig.a.child.signal('SIGSTOP');
@@ -76,8 +78,9 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
     }
     await load.stop();
     const report = await checkLedger(rig.file, load.outcomes);
-    console.log(`ledger check: ${JSON.stringify(report)}`);
+    console.log(`ledger check: ${JSON.stringify(report)}, failed attempts and outages seen: ${disruptions()}`);
     expect(report.acked).toBeGreaterThanOrEqual(80);
+    expect(disruptions()).toBeGreaterThan(0);
     client.close();
     await interceptor.close();
   }, 240_000);

@@ -88,7 +88,7 @@ export async function startRig(): Promise<Rig> {
   return rig;
 }
 
-export function clientThrough(address: string): { client: LedgerClientInstance; interceptor: GrpcInterceptor } {
+export function clientThrough(address: string): { client: LedgerClientInstance; interceptor: GrpcInterceptor; disruptions: () => number } {
   let client: LedgerClientInstance | undefined;
   const interceptor = grpcInterceptor({
     retry: { maxAttempts: 40, minDelayMs: 20, maxDelayMs: 250 },
@@ -104,7 +104,12 @@ export function clientThrough(address: string): { client: LedgerClientInstance; 
     probe: grpcHealthProbe(() => client as LedgerClientInstance),
   });
   client = new LedgerClient(`127.0.0.1:${address.replace(/^.*:/, '')}`, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
-  return { client, interceptor };
+  // Attempts that failed (retried) or outages seen: evidence that the fault did reach the calls.
+  let disruptions = 0;
+  interceptor.policy.events$.subscribe((e) => {
+    if (e.type === 'retry' || e.type === 'disconnected') disruptions++;
+  });
+  return { client, interceptor, disruptions: () => disruptions };
 }
 
 export interface Outcome {
