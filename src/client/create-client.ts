@@ -12,10 +12,8 @@ import {
   type RPCException,
 } from '../errors.js';
 import type { Observable } from 'rxjs';
-import type { MonitorProbeResult } from '../connection/monitor.js';
 import { Pipeline, type Attempt } from '../pipeline/pipeline.js';
-import type { DedupAnswer } from '../pipeline/dedup-proof.js';
-import type { ClassifyContext } from '../pipeline/types.js';
+import type { ClassifyContext, ProbeResult } from '../pipeline/types.js';
 import { redactDeep, SecretScope } from '../shared/redact.js';
 import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
 import type { HealthResult, Transport, TransportResponse } from '../transport/types.js';
@@ -98,7 +96,7 @@ class Client implements HotcoldClient {
     const pool = options.backends.length > 1;
     this.pipeline = new Pipeline(options, {
       classify: transportFailure,
-      probe: async (backend, probe): Promise<MonitorProbeResult> => {
+      probe: async (backend, probe): Promise<ProbeResult> => {
         const health = await transport.health(backend, probe);
         return {
           ok: serves(health, pool),
@@ -108,7 +106,7 @@ class Client implements HotcoldClient {
           retryAfterMs: health.status === 429 ? health.retryAfterMs : undefined,
         };
       },
-      proveDedup: async (backend, probe): Promise<DedupAnswer> => {
+      proveDedup: async (backend, probe): Promise<ProbeResult> => {
         const health = await transport.health(backend, probe);
         return { ok: health.ok, status: health.status, node: health.node, epoch: health.epoch, dedup: health.dedup };
       },

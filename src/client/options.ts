@@ -16,15 +16,21 @@ import {
   requirePositiveInteger,
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../wire.js';
+import {
+  POLICY_DEFAULTS,
+  optional,
+  optionalFunction,
+  requireCountOrInfinity,
+  resolveMethods,
+  resolveReconnect,
+  type ResolvedPipelineOptions,
+} from '../pipeline/options.js';
 import type { Transport } from '../transport/types.js';
 import type { ClientAuth, ClientOptions, DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from './types.js';
 
+/** The pipeline's defaults, plus the wire's. */
 export const CLIENT_DEFAULTS = {
-  timeoutMs: 5000,
-  deadlineMs: 30_000,
-  maxPending: 1000,
-  maxReconnectAttempts: Number.POSITIVE_INFINITY,
-  reconnect: { minDelayMs: 50, maxDelayMs: 250, probeTimeoutMs: 1000 },
+  ...POLICY_DEFAULTS,
   maxResponseBytes: 10 * 1024 * 1024,
 } as const;
 
@@ -54,27 +60,11 @@ const CLIENT_KEYS = [
   'idempotencyKey',
 ] as const;
 
-const METHOD_KEYS = ['idempotent', 'retry', 'timeoutMs', 'deadlineMs', 'retryOnCodes'] as const;
-const RECONNECT_KEYS = ['minDelayMs', 'maxDelayMs', 'probeTimeoutMs'] as const;
 
-/** A method's policy before the retry section is resolved by the policy module. */
-export interface MethodSettings {
-  idempotent: boolean;
-  /** Raw per-method retry overrides (`false`: one attempt only), validated by the caller. */
-  retry: Record<string, unknown> | false | undefined;
-  timeoutMs: number | undefined;
-  deadlineMs: number | undefined;
-  retryOnCodes: readonly number[];
-}
+export type { MethodSettings } from '../pipeline/options.js';
 
-export interface ResolvedClientOptions {
-  backends: readonly string[];
-  timeoutMs: number;
-  deadlineMs: number;
-  serverDeduplicates: boolean;
-  maxPending: number;
-  maxReconnectAttempts: number;
-  reconnect: { minDelayMs: number; maxDelayMs: number; probeTimeoutMs: number };
+/** The pipeline's options (backends are the balancer's or the pool's URLs) and the wire's. */
+export interface ResolvedClientOptions extends ResolvedPipelineOptions {
   rpcPath: string;
   healthPath: string;
   maxResponseBytes: number;
@@ -83,14 +73,6 @@ export interface ResolvedClientOptions {
   headers: Readonly<Record<string, string>> | undefined;
   axios: AxiosInstance | undefined;
   transport: Transport | undefined;
-  methods: ReadonlyMap<string, MethodSettings>;
-  retry: Record<string, unknown> | undefined;
-  breaker: Record<string, unknown> | false | undefined;
-  budget: Record<string, unknown> | false | undefined;
-  onDisconnect: ((info: DisconnectInfo) => void) | undefined;
-  onReconnect: ((info: ReconnectInfo) => void) | undefined;
-  onPermanentFailure: ((info: PermanentFailureInfo) => void) | undefined;
-  idempotencyKey: (() => string) | undefined;
 }
 
 export function resolveClientOptions(input: unknown): ResolvedClientOptions {
@@ -135,10 +117,6 @@ export function resolveClientOptions(input: unknown): ResolvedClientOptions {
   };
 }
 
-function optional<T>(value: unknown, fallback: T, check: (value: unknown) => T): T {
-  return value === undefined ? fallback : check(value);
-}
-
 function resolveUrls(value: unknown): readonly string[] {
   if (value === undefined) throw new ConfigurationError('url', 'is required (a URL or an array of URLs)');
   const list = Array.isArray(value) ? (value as unknown[]) : [value];
@@ -164,33 +142,10 @@ function requireCount(field: string, value: unknown): number {
   return requirePositiveInteger(field, value);
 }
 
-function requireCountOrInfinity(field: string, value: unknown): number {
-  if (value === Number.POSITIVE_INFINITY) return value;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigurationError(field, 'must be a positive integer or Infinity');
-  }
-  return value;
-}
-
 function requirePath(field: string, value: unknown): string {
   const path = requireNonEmptyString(field, value);
   if (!path.startsWith('/') || /[\s?#]/.test(path)) throw new ConfigurationError(field, "must be a path starting with '/'");
   return path;
-}
-
-function resolveReconnect(value: unknown): ResolvedClientOptions['reconnect'] {
-  if (value === undefined) return { ...CLIENT_DEFAULTS.reconnect };
-  const raw = requireObject('reconnect', value);
-  rejectUnknownKeys('reconnect', raw, RECONNECT_KEYS);
-  const minDelayMs = optional(raw.minDelayMs, CLIENT_DEFAULTS.reconnect.minDelayMs, (v) => requireMs('reconnect.minDelayMs', v));
-  const maxDelayMs = optional(raw.maxDelayMs, Math.max(minDelayMs, CLIENT_DEFAULTS.reconnect.maxDelayMs), (v) =>
-    requireMs('reconnect.maxDelayMs', v),
-  );
-  if (maxDelayMs < minDelayMs) throw new ConfigurationError('reconnect.maxDelayMs', 'must be >= reconnect.minDelayMs');
-  const probeTimeoutMs = optional(raw.probeTimeoutMs, CLIENT_DEFAULTS.reconnect.probeTimeoutMs, (v) =>
-    requireMs('reconnect.probeTimeoutMs', v),
-  );
-  return { minDelayMs, maxDelayMs, probeTimeoutMs };
 }
 
 function resolveAuth(value: unknown): ClientAuth {
@@ -234,38 +189,4 @@ function resolveTransport(value: unknown): Transport {
     throw new ConfigurationError('transport', 'must implement send(), health() and close()');
   }
   return value as Transport;
-}
-
-function resolveMethods(value: unknown): ReadonlyMap<string, MethodSettings> {
-  const map = new Map<string, MethodSettings>();
-  if (value === undefined) return map;
-  const raw = requireObject('methods', value);
-  for (const [name, entry] of Object.entries(raw)) {
-    const field = `methods.${name}`;
-    if (name.length === 0) throw new ConfigurationError('methods', 'has an empty method name');
-    const policy = requireObject(field, entry);
-    rejectUnknownKeys(field, policy, METHOD_KEYS);
-    const retry = policy.retry;
-    map.set(name, {
-      idempotent: optional(policy.idempotent, false, (v) => requireBoolean(`${field}.idempotent`, v)),
-      retry: retry === undefined || retry === false ? (retry as false | undefined) : requireObject(`${field}.retry`, retry),
-      timeoutMs: optional(policy.timeoutMs, undefined, (v) => requireTime(`${field}.timeoutMs`, v)),
-      deadlineMs: optional(policy.deadlineMs, undefined, (v) => requireTime(`${field}.deadlineMs`, v)),
-      retryOnCodes: optional(policy.retryOnCodes, [] as readonly number[], (v) => requireCodes(`${field}.retryOnCodes`, v)),
-    });
-  }
-  return map;
-}
-
-function requireCodes(field: string, value: unknown): readonly number[] {
-  if (!Array.isArray(value) || !value.every((c) => Number.isSafeInteger(c))) {
-    throw new ConfigurationError(field, 'must be an array of integer JSON-RPC error codes');
-  }
-  return [...(value as number[])];
-}
-
-function optionalFunction<F>(field: string, value: unknown): F | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw new ConfigurationError(field, 'must be a function');
-  return value as F;
 }

@@ -44,13 +44,9 @@ export type { JitterKind, RetryOptions } from '../policy/backoff.js';
 export type { BreakerOptions } from '../policy/breaker.js';
 export type { BudgetOptions } from '../policy/budget.js';
 
-/** Health probing while reconnecting: a short, capped backoff. */
-export interface ReconnectOptions {
-  minDelayMs?: number;
-  maxDelayMs?: number;
-  /** Timeout of one `GET /health` probe. */
-  probeTimeoutMs?: number;
-}
+/** Health probing while reconnecting: the pipeline's section (a short, capped backoff of `GET /health`). */
+export type { ReconnectOptions } from '../pipeline/types.js';
+import type { ReconnectOptions } from '../pipeline/types.js';
 
 /** Per-method overrides. */
 export interface MethodPolicy {

@@ -137,7 +137,7 @@ export function optional<T>(value: unknown, fallback: T, check: (value: unknown)
   return value === undefined ? fallback : check(value);
 }
 
-function requireCountOrInfinity(field: string, value: unknown): number {
+export function requireCountOrInfinity(field: string, value: unknown): number {
   if (value === Number.POSITIVE_INFINITY) return value;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
     throw new ConfigurationError(field, 'must be a positive integer or Infinity');
@@ -145,7 +145,7 @@ function requireCountOrInfinity(field: string, value: unknown): number {
   return value;
 }
 
-function resolveReconnect(value: unknown): ResolvedPipelineOptions['reconnect'] {
+export function resolveReconnect(value: unknown): ResolvedPipelineOptions['reconnect'] {
   if (value === undefined) return { ...POLICY_DEFAULTS.reconnect };
   const raw = requireObject('reconnect', value);
   rejectUnknownKeys('reconnect', raw, RECONNECT_KEYS);
@@ -160,7 +160,7 @@ function resolveReconnect(value: unknown): ResolvedPipelineOptions['reconnect'] 
   return { minDelayMs, maxDelayMs, probeTimeoutMs };
 }
 
-function resolveMethods(value: unknown): ReadonlyMap<string, MethodSettings> {
+export function resolveMethods(value: unknown): ReadonlyMap<string, MethodSettings> {
   const map = new Map<string, MethodSettings>();
   if (value === undefined) return map;
   const raw = requireObject('methods', value);

@@ -47,10 +47,10 @@ import { decideRetry, type RetryVerdict } from '../policy/retry-rules.js';
 import { retryAfterFailure, type RetryEvent } from '../policy/retry.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
 import { monotonicNow } from '../shared/clock.js';
-import { InflightAttempts, type Tracked } from '../shared/inflight.js';
 import { redactText } from '../shared/redact.js';
 import { requireMs } from '../shared/validate.js';
 import { proveDeduplication, type DedupAsk } from './dedup-proof.js';
+import { RacedAttempts, type RacedEntry } from './raced-attempts.js';
 import type { MethodSettings, ResolvedPipelineOptions } from './options.js';
 import type { AnswerFacts, AttemptContext, Classifier } from './types.js';
 
@@ -121,29 +121,52 @@ export interface RunOptions {
 export type AttemptFn<A, R> = (context: Attempt, arg: A) => Promise<R> | R;
 
 /** The state of one logical call, shared by its attempts. */
-interface CallContext<A, R> {
-  plan: Plan;
-  idempotent: boolean;
-  fn: AttemptFn<A, R>;
-  arg: A;
-  key: string;
-  deadline: Deadline;
-  timeoutMs: number;
-  signal: AbortSignal;
+class CallContext<A, R> {
   /** Attempts started so far. */
-  attempts: number;
+  attempts = 0;
+  /** Monotonic ms at which the deadline passes. */
+  readonly deadlineAt: number;
   /** An attempt that may have run is being repeated on learned dedup: later attempts need proof. */
-  needsDedup?: RPCException | undefined;
+  needsDedup: RPCException | undefined = undefined;
   /** The latest failure after `needsDedup` was set (the one the next attempt repeats). */
-  lastFailure?: RPCException | undefined;
+  lastFailure: RPCException | undefined = undefined;
   /** The proof was refused: this error ends the call. */
-  refused?: RPCException | undefined;
+  refused: RPCException | undefined = undefined;
   /** Released from the hold as the trial of an outage without a probe: send once without waiting. */
-  trial?: boolean | undefined;
-  /** The connection's generation when the call started: a give-up after it ends the call. */
-  generation: number;
+  trial = false;
   /** What the call's waits listen to: `signal`, and once the call failed also the give-up. */
   waits: AbortSignal;
+  private deadlineValue: Deadline | undefined = undefined;
+
+  constructor(
+    readonly plan: Plan,
+    readonly idempotent: boolean,
+    readonly fn: AttemptFn<A, R>,
+    readonly arg: A,
+    readonly key: string,
+    /** The whole-call deadline, ms. */
+    readonly deadlineMs: number,
+    /** Monotonic ms at which the call started (the one clock read of the success path). */
+    readonly startedAt: number,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal,
+    /** The connection's generation when the call started: a give-up after it ends the call. */
+    readonly generation: number,
+  ) {
+    this.deadlineAt = startedAt + deadlineMs;
+    this.waits = signal;
+  }
+
+  /** The deadline as the waits and the retry loop use it: made on first use (never on the success path). */
+  get deadline(): Deadline {
+    this.deadlineValue ??= new Deadline(this.deadlineMs, monotonicNow, this.startedAt);
+    return this.deadlineValue;
+  }
+
+  /** Clears the deadline's timer, if one was made. */
+  dispose(): void {
+    this.deadlineValue?.dispose();
+  }
 }
 
 /**
@@ -153,11 +176,11 @@ interface CallContext<A, R> {
 export class Attempt implements AttemptContext {
   /** What the adapter reported about who answered (and whether the request was written). */
   facts: AnswerFacts | undefined = undefined;
+  /** The attempt's own signal, made on first use (raced attempts only). */
   private controller: AbortController | undefined = undefined;
-  /** Settles a raced attempt from outside (timeout, abort); undefined once settled. */
-  private fail: ((error: unknown) => void) | undefined = undefined;
-  /** Why a raced attempt was ended from outside. */
-  private ended: Error | undefined = undefined;
+  private reporter: ((facts: AnswerFacts) => void) | undefined = undefined;
+  /** A raced attempt's entry in the registry of attempts in flight. */
+  private timer: AttemptTimer | undefined = undefined;
 
   constructor(
     /** The operation's name. */
@@ -182,13 +205,12 @@ export class Attempt implements AttemptContext {
     if (!this.raced) return this.callSignal;
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      if (this.ended !== undefined) this.controller.abort(this.ended);
+      const ended = this.timer?.ended;
+      if (ended !== undefined) this.controller.abort(ended);
       else if (this.callSignal.aborted) this.controller.abort(abortError(this.callSignal.reason));
     }
     return this.controller.signal;
   }
-
-  private reporter: ((facts: AnswerFacts) => void) | undefined = undefined;
 
   /**
    * Bound to this attempt, so `({ report }) => report(…)` works destructured; made on first use
@@ -202,56 +224,76 @@ export class Attempt implements AttemptContext {
   }
 
   /** Runs `pending` against this attempt's timeout and the call's signal (one timer per pipeline). */
-  race<R>(pending: PromiseLike<R>, inflight: InflightAttempts<AttemptTimer>, closing: AbortSignal): Promise<R> {
+  race<R>(pending: PromiseLike<R>, inflight: RacedAttempts, closing: AbortSignal): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      // close() ends the attempts on the pipeline's own signal itself (no listener per attempt);
-      // only a caller's signal is listened to (one listener per signal, shared by its attempts).
-      const signal = this.callSignal === closing ? undefined : this.callSignal;
-      const timer = new AttemptTimer(this, signal, this.sentAt + this.timeoutMs);
-      this.fail = reject;
+      const timer = new AttemptTimer(this, this.sentAt + this.timeoutMs, reject);
+      this.timer = timer;
       inflight.add(timer);
+      // close() ends the attempts on the pipeline's own signal (RacedAttempts.abortAll); a
+      // caller's signal is the call's own (linked per call), so one listener on it costs O(1).
+      const signal = this.callSignal === closing ? undefined : this.callSignal;
+      const onAbort = signal === undefined ? undefined : (): void => {
+        inflight.delete(timer);
+        timer.abort(signal.reason);
+      };
+      if (signal !== undefined && onAbort !== undefined) signal.addEventListener('abort', onAbort, { once: true });
       pending.then(
         (value) => {
           inflight.delete(timer);
-          if (this.fail === undefined) return;
-          this.fail = undefined;
-          resolve(value);
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+          if (timer.settle()) resolve(value);
         },
         (error: unknown) => {
           inflight.delete(timer);
-          if (this.fail === undefined) return;
-          this.fail = undefined;
-          reject(error);
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+          if (timer.settle()) reject(error);
         },
       );
     });
   }
 
-  /** Ends a raced attempt from outside: its signal aborts, and its caller sees `error`. */
-  end(error: Error): void {
-    const fail = this.fail;
-    if (fail === undefined) return;
-    this.fail = undefined;
-    this.ended = error;
+  /** The attempt's timeout passed or the call's signal aborted: its signal aborts too. */
+  ended(error: Error): void {
     this.controller?.abort(error);
-    fail(error);
   }
 }
 
-/** A raced attempt's entry in the registry of attempts in flight. */
-class AttemptTimer implements Tracked {
+/** A raced attempt's entry in the registry of attempts in flight; settles it from outside. */
+class AttemptTimer implements RacedEntry {
+  /** Why the attempt was ended from outside, if it was. */
+  ended: Error | undefined = undefined;
+  prev: RacedEntry | undefined = undefined;
+  next: RacedEntry | undefined = undefined;
+  linked = false;
+  private open = true;
+
   constructor(
     private readonly attempt: Attempt,
-    readonly signal: AbortSignal | undefined,
     readonly expiresAt: number,
+    private readonly fail: (error: unknown) => void,
   ) {}
 
+  /** The function settled first: true if the attempt was still open. */
+  settle(): boolean {
+    if (!this.open) return false;
+    this.open = false;
+    return true;
+  }
+
   expire(): void {
-    this.attempt.end(timeoutError(this.attempt.timeoutMs));
+    this.end(timeoutError(this.attempt.timeoutMs));
   }
 
   abort(reason: unknown): void {
-    this.attempt.end(abortError(reason));
+    this.end(abortError(reason));
+  }
+
+  private end(error: Error): void {
+    if (!this.open) return;
+    this.open = false;
+    this.ended = error;
+    this.attempt.ended(error);
+    this.fail(error);
   }
 }
 
@@ -294,8 +336,8 @@ export class Pipeline {
   private readonly noun: string;
   private readonly scrubValue: (<T>(value: T) => T) | undefined;
   private readonly resultOf: ((value: unknown, attempt: Attempt) => unknown) | undefined;
-  /** Attempts the pipeline times itself: one repeating timer for all of them. */
-  private readonly inflight = new InflightAttempts<AttemptTimer>();
+  /** Attempts the pipeline times itself: one timer for all of them. */
+  private readonly inflight = new RacedAttempts();
   /** Aborted by close(): every attempt and backoff sleep listens to it (or to a signal linked to it). */
   private readonly closing = new AbortController();
   private closedFlag = false;
@@ -400,7 +442,7 @@ export class Pipeline {
     if (typeof name !== 'string' || name.length === 0) throw new ConfigurationError(this.hooks.nameField ?? 'name', 'must be a non-empty string');
     const plan = this.plans.get(name) ?? this.planForUnlisted(name);
     const context = this.startCall(plan, fn, arg, options, signal);
-    this.startedAt = context.deadline.at - context.deadline.ms;
+    this.startedAt = context.startedAt;
     this.budget.recordCall();
     this.startedAt = undefined;
     let first: unknown;
@@ -412,7 +454,7 @@ export class Pipeline {
     }
     if (permit !== undefined) {
       // The success path: attempt 1 sent when the call started (the clock read it already paid).
-      const attempt = this.startAttempt(context, 1, context.deadline.at - context.deadline.ms, context.deadline.ms);
+      const attempt = this.startAttempt(context, 1, context.startedAt, context.deadlineMs);
       let value: R;
       try {
         value = await this.invoke(context, attempt);
@@ -430,7 +472,7 @@ export class Pipeline {
     const monitor = this.monitor;
     // A single-attempt operation (retry: false) fails with its own error, not a wrapper around it.
     if (plan.retry.maxAttempts === 1 && !context.signal.aborted) {
-      context.deadline.dispose();
+      context.dispose();
       throw this.finalError(first, name);
     }
     // From here on a give-up of the connection ends the call wherever it waits.
@@ -476,7 +518,7 @@ export class Pipeline {
       throw this.finalError(error, name);
     } finally {
       waits.dispose();
-      context.deadline.dispose();
+      context.dispose();
     }
   }
 
@@ -489,19 +531,7 @@ export class Pipeline {
         options.signal === undefined &&
         options.idempotent === undefined)
     ) {
-      return {
-        plan,
-        idempotent: plan.idempotent,
-        fn,
-        arg,
-        key: this.newKey(),
-        deadline: new Deadline(plan.deadlineMs),
-        timeoutMs: plan.timeoutMs,
-        signal,
-        attempts: 0,
-        generation: this.monitor.generation,
-        waits: signal,
-      };
+      return new CallContext(plan, plan.idempotent, fn, arg, this.newKey(), plan.deadlineMs, monotonicNow(), plan.timeoutMs, signal, this.monitor.generation);
     }
     const key = options.idempotencyKey ?? this.newKey();
     if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
@@ -513,19 +543,7 @@ export class Pipeline {
     requireMs('timeoutMs', timeoutMs);
     if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') throw new ConfigurationError('idempotent', 'must be a boolean');
     const callSignal = options.signal?.aborted === true ? options.signal : signal;
-    return {
-      plan,
-      idempotent: options.idempotent ?? plan.idempotent,
-      fn,
-      arg,
-      key,
-      deadline: new Deadline(deadlineMs),
-      timeoutMs,
-      signal: callSignal,
-      attempts: 0,
-      generation: this.monitor.generation,
-      waits: callSignal,
-    };
+    return new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);
   }
 
   /**
@@ -599,7 +617,7 @@ export class Pipeline {
    * The one place an attempt is made (attempt 1 at once, and every attempt after the waits):
    * its timeout is the operation's, cut to what is left of the deadline at `sentAt`.
    */
-  private startAttempt<A, R>(context: CallContext<A, R>, n: number, sentAt: number, left = context.deadline.at - sentAt): Attempt {
+  private startAttempt<A, R>(context: CallContext<A, R>, n: number, sentAt: number, left = context.deadlineAt - sentAt): Attempt {
     context.attempts = n;
     const monitor = this.monitor;
     const timeoutMs = context.timeoutMs < left ? context.timeoutMs : left;
@@ -609,6 +627,15 @@ export class Pipeline {
 
   /** Runs the function for `attempt` (raced against its timeout unless the adapter times it). */
   private invoke<A, R>(context: CallContext<A, R>, attempt: Attempt): R | PromiseLike<R> {
+    if (this.raced && context.signal.aborted) {
+      // Nothing is started for a call already aborted (an adapter checks its own signal).
+      throw new CallAbortedException('call aborted before the attempt started', {
+        method: context.plan.name,
+        attempts: attempt.attempt - 1,
+        mayHaveExecuted: false,
+        cause: context.signal.reason,
+      });
+    }
     const result = context.fn(attempt, context.arg);
     return this.raced && isThenable<R>(result) ? attempt.race(result, this.inflight, this.closing.signal) : result;
   }
@@ -841,11 +868,9 @@ export class Pipeline {
     const reason = new ClientClosedException(`${this.noun} closed`);
     this.closing.abort(reason);
     // Raced attempts on the pipeline's own signal are ended here (they have no listener on it).
-    for (const timer of this.inflight.snapshot()) timer.abort(reason);
+    this.inflight.abortAll(reason);
     await this.monitor.close();
     this.breakers.dispose();
-    // Raced attempts were aborted by the close signal; whatever is left holds no timer after this.
-    this.inflight.dispose();
     if (beforeComplete !== undefined) await beforeComplete();
     this.events.complete();
     this.failovers.complete();

@@ -18,12 +18,13 @@ export class Deadline {
   private controller: AbortController | undefined;
   private timer: TimerHandle | undefined;
 
-  /** `ms` from now; `Infinity` for a deadline that never passes. */
+  /** `ms` from `startedAt` (default: now, on `clock`); `Infinity` for a deadline that never passes. */
   constructor(
     readonly ms: number,
     private readonly clock: () => number = monotonicNow,
+    startedAt: number = clock(),
   ) {
-    this.at = clock() + ms;
+    this.at = startedAt + ms;
   }
 
   /** Milliseconds left, never negative. */

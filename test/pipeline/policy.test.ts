@@ -184,6 +184,28 @@ describe('createPolicy: classification of what a plain function throws', () => {
     expect((error as CallAbortedException).mayHaveExecuted).toBe(true);
   });
 
+  it('a call whose signal is already aborted does not run the function: not executed', async () => {
+    const p = policy();
+    let runs = 0;
+    const controller = new AbortController();
+    controller.abort();
+    const error = await p.execute(() => ++runs, { name: 'op', signal: controller.signal }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CallAbortedException);
+    expect((error as CallAbortedException).mayHaveExecuted).toBe(false);
+    expect(runs).toBe(0);
+  });
+
+  it('many attempts that ignore their signal end at their own timeouts (one timer for all)', async () => {
+    const p = policy({ methods: { slow: { retry: false } } });
+    const calls = [300, 100, 200, 100].map((timeoutMs) =>
+      p.execute(() => new Promise<never>(() => undefined), { name: 'slow', timeoutMs }).then(
+        () => 'ok',
+        (e: unknown) => (e as Error).constructor.name,
+      ),
+    );
+    expect(await Promise.all(calls)).toEqual(Array(4).fill('UnknownOutcomeException'));
+  });
+
   it('classify overrides the default, and sees the name, attempt, backend and written evidence', async () => {
     class QueueFull extends Error {}
     const contexts: unknown[] = [];

@@ -1,0 +1,113 @@
+/**
+ * defaultClassify on what real libraries throw: axios answers from a loopback server (HTTP
+ * semantics), fetch/undici and Node socket errors, AbortError/TimeoutError, and grpc-js status
+ * errors (duck-typed: grpc-js is an optional peer, so its shape is built here as it throws it).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import axios from 'axios';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AuthenticationException,
+  CallAbortedException,
+  ConnectionFailureException,
+  RemoteCallException,
+  UnknownOutcomeException,
+  defaultClassify,
+  type ClassifyContext,
+} from 'hotcold';
+
+const context: ClassifyContext = { name: 'op', attempt: 1, backend: 'default' };
+let server: http.Server;
+let base = '';
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const [, status, extra] = /^\/(\d{3})(?:\/(.*))?$/.exec(req.url ?? '') ?? [];
+    const headers: Record<string, string> = {};
+    if (extra === 'not-forwarded') headers['x-hotcold-not-forwarded'] = '1';
+    if (extra === 'node') Object.assign(headers, { 'x-hotcold-node': 'n1', 'x-hotcold-epoch': '4', 'content-type': 'application/json' });
+    if (extra === 'date') headers['retry-after'] = new Date(Date.now() + 30_000).toUTCString();
+    if (extra === 'seconds') headers['retry-after'] = '2';
+    res.writeHead(Number(status), headers);
+    res.end(extra === 'node' ? JSON.stringify({ error: 'NOT_ACTIVE' }) : 'x');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const axiosError = (path: string): Promise<unknown> => axios.get(`${base}${path}`).then(() => undefined, (e: unknown) => e);
+
+describe('defaultClassify', () => {
+  it('axios answers follow HTTP semantics', async () => {
+    expect(defaultClassify(await axiosError('/401'), context)).toBeInstanceOf(AuthenticationException);
+    const conflict = defaultClassify(await axiosError('/409'), context);
+    expect(conflict).toBeInstanceOf(RemoteCallException);
+    expect((conflict as RemoteCallException).code).toBe(409);
+    const slow = defaultClassify(await axiosError('/429/seconds'), context) as ConnectionFailureException;
+    expect(slow).toBeInstanceOf(ConnectionFailureException);
+    expect(slow.backPressure).toBe(true);
+    expect(slow.retryAfterMs).toBe(2000);
+    const dated = defaultClassify(await axiosError('/429/date'), context) as ConnectionFailureException;
+    expect(dated.retryAfterMs).toBeGreaterThan(20_000);
+    expect(defaultClassify(await axiosError('/503/not-forwarded'), context)).toBeInstanceOf(ConnectionFailureException);
+    const node = defaultClassify(await axiosError('/503/node'), context) as ConnectionFailureException;
+    expect(node).toBeInstanceOf(ConnectionFailureException);
+    expect(node.nodeError).toBe('NOT_ACTIVE');
+    expect(node.node).toBe('n1');
+    for (const status of ['/503', '/502', '/504', '/500']) {
+      const maybe = defaultClassify(await axiosError(status), context);
+      expect(maybe, status).toBeInstanceOf(UnknownOutcomeException);
+      expect(maybe.mayHaveExecuted).toBe(true);
+    }
+  });
+
+  it('network errors: refused is "not executed"; a reset is "maybe" unless written === false', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const fetchError = await fetch(`http://127.0.0.1:${port}/`).then(() => undefined, (e: unknown) => e);
+    expect(defaultClassify(fetchError, context)).toBeInstanceOf(ConnectionFailureException);
+    const axiosRefused = await axios.get(`http://127.0.0.1:${port}/`).then(() => undefined, (e: unknown) => e);
+    expect(defaultClassify(axiosRefused, context)).toBeInstanceOf(ConnectionFailureException);
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect(defaultClassify(reset, context)).toBeInstanceOf(UnknownOutcomeException);
+    expect(defaultClassify(reset, { ...context, written: false })).toBeInstanceOf(ConnectionFailureException);
+    expect(defaultClassify(new Error('socket hang up'), context)).toBeInstanceOf(UnknownOutcomeException);
+  });
+
+  it('AbortError and TimeoutError', () => {
+    const aborted = defaultClassify(new DOMException('x', 'AbortError'), context);
+    expect(aborted).toBeInstanceOf(CallAbortedException);
+    expect(aborted.mayHaveExecuted).toBe(true);
+    expect(defaultClassify(new DOMException('x', 'AbortError'), { ...context, written: false }).mayHaveExecuted).toBe(false);
+    expect(defaultClassify(new DOMException('x', 'TimeoutError'), context)).toBeInstanceOf(UnknownOutcomeException);
+  });
+
+  it('grpc-js status errors', () => {
+    const metadata = (entries: Record<string, string> = {}): { get(key: string): string[] } => ({ get: (key) => (key in entries ? [entries[key] as string] : []) });
+    const status = (code: number, extra: Record<string, string> = {}): unknown =>
+      Object.assign(new Error(`${code} status`), { code, details: 'd', metadata: metadata(extra) });
+    expect(defaultClassify(status(14), context)).toBeInstanceOf(UnknownOutcomeException); // UNAVAILABLE, no evidence
+    expect(defaultClassify(status(14), { ...context, written: false })).toBeInstanceOf(ConnectionFailureException);
+    expect(defaultClassify(status(4), context)).toBeInstanceOf(UnknownOutcomeException); // DEADLINE_EXCEEDED
+    expect(defaultClassify(status(16), context)).toBeInstanceOf(AuthenticationException);
+    const pushback = defaultClassify(status(8, { 'grpc-retry-pushback-ms': '250' }), context) as ConnectionFailureException;
+    expect(pushback.backPressure).toBe(true);
+    expect(pushback.retryAfterMs).toBe(250);
+    const notFound = defaultClassify(status(5), context);
+    expect(notFound).toBeInstanceOf(RemoteCallException);
+    expect((notFound as RemoteCallException).code).toBe(5);
+  });
+
+  it('anything else may have run, and no credential of the request leaks into the error', async () => {
+    const unknown = defaultClassify('weird', context);
+    expect(unknown).toBeInstanceOf(UnknownOutcomeException);
+    const secret = await axios.get(`${base}/500`, { headers: { Authorization: 'Bearer s3cr3t-token' } }).then(() => undefined, (e: unknown) => e);
+    const error = defaultClassify(secret, context);
+    expect(JSON.stringify(error)).not.toContain('s3cr3t-token');
+    expect(String(error.stack)).not.toContain('s3cr3t-token');
+  });
+});
