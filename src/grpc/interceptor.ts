@@ -198,8 +198,8 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
       },
       // The caller's cancel() answers at once (CANCELLED) and ends the attempt in flight; the
       // policy's own run ends at its next step (an attempt it starts throws CallAborted, which is
-      // never retried). Passing an AbortSignal per call instead costs ~90 µs per call in the
-      // pipeline's signal linking, for a rare event.
+      // never retried). A caller's AbortSignal per call would make the pipeline link signals on
+      // every call (measured here at several times the pipeline's own cost) for a rare event.
       cancel() {
         if (cancelled || answered) return;
         cancelled = true;

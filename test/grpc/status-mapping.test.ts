@@ -260,6 +260,22 @@ describe('the caller and the options', () => {
     expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(false);
   });
 
+  it('streaming calls pass through untouched (no key, no policy): both messages of a server stream arrive', async () => {
+    const { client, interceptor } = clientFor(server.address);
+    const attempts: unknown[] = [];
+    const sub = interceptor.policy.events$.subscribe((e) => e.type === 'attempt' && attempts.push(e));
+    const stream = (client as unknown as { stream: (r: unknown) => grpc.ClientReadableStream<unknown> }).stream({ s: 1 });
+    const messages: unknown[] = [];
+    stream.on('data', (m: unknown) => messages.push(m));
+    await new Promise<void>((resolve, reject) => {
+      stream.on('end', () => resolve());
+      stream.on('error', reject);
+    });
+    sub.unsubscribe();
+    expect(messages).toEqual([{ n: 1, key: null }, { n: 2 }]);
+    expect(attempts).toHaveLength(0);
+  });
+
   it('bad arguments are ConfigurationErrors naming the field', () => {
     expect(() => grpcInterceptor(null as never)).toThrow(ConfigurationError);
     expect(() => grpcInterceptor(null as never)).toThrow(/policyOrOptions/);

@@ -34,6 +34,17 @@ const json = {
 };
 
 export const echoService = {
+  /** Server-streaming: answers each request with two messages (for the pass-through check). */
+  stream: {
+    path: '/test.Echo/Stream',
+    requestStream: false,
+    responseStream: true,
+    originalName: 'stream',
+    requestSerialize: json.serialize,
+    requestDeserialize: json.deserialize,
+    responseSerialize: json.serialize,
+    responseDeserialize: json.deserialize,
+  },
   call: {
     path: '/test.Echo/Call',
     requestStream: false,
@@ -83,6 +94,12 @@ export async function startEchoServer(port = 0): Promise<EchoServer> {
   const waiters = new Set<() => void>();
   const server = new grpc.Server();
   server.addService(echoService as unknown as grpc.ServiceDefinition, {
+    stream(call: grpc.ServerWritableStream<unknown, unknown>) {
+      const key = call.metadata.get('idempotency-key')[0];
+      call.write({ n: 1, key: typeof key === 'string' ? key : null });
+      call.write({ n: 2 });
+      call.end();
+    },
     call(call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
       const deadline = call.getDeadline();
       const at = deadline instanceof Date ? deadline.getTime() : deadline;
