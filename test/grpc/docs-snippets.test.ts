@@ -40,5 +40,5 @@ describe('docs/grpc.md', () => {
     const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file === undefined || files.includes(d.file.fileName));
     const messages = diagnostics.map((d) => `${d.file?.fileName.replace(dir, '') ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
     expect(messages).toEqual([]);
-  });
+  }, 120_000);
 });
