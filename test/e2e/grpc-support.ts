@@ -116,6 +116,8 @@ export interface Outcome {
   ref: string;
   ok: boolean;
   node?: string | undefined;
+  /** The fencing token the transfer was written under. */
+  token?: number | undefined;
   mayHaveExecuted?: boolean | undefined;
   error?: string | undefined;
 }
@@ -127,7 +129,7 @@ export function transfer(client: LedgerClientInstance, request: GrpcTransferRequ
     };
     const metadataSeen: { node?: string } = {};
     const c = call.transfer(request, (error, reply) => {
-      if (error === null) resolve({ ref: request.ref, ok: reply !== undefined, node: metadataSeen.node });
+      if (error === null) resolve({ ref: request.ref, ok: reply !== undefined, node: metadataSeen.node, token: reply?.token });
       else resolve({ ref: request.ref, ok: false, mayHaveExecuted: rpcExceptionOf(error)?.mayHaveExecuted ?? true, error: `${error.code} ${error.details}` });
     });
     c.on('metadata', (md: grpc.Metadata) => {
