@@ -122,39 +122,67 @@ export type AttemptFn<A, R> = (context: Attempt, arg: A) => Promise<R> | R;
 
 /** The state of one logical call, shared by its attempts. */
 class CallContext<A, R> {
+  // Fields are `declare`d and set in the constructor: a class field is defined on every instance
+  // before the constructor runs (then assigned again), a cost this per-call object avoids.
   /** Attempts started so far. */
-  attempts = 0;
+  declare attempts: number;
   /** Monotonic ms at which the deadline passes. */
-  readonly deadlineAt: number;
+  declare readonly deadlineAt: number;
   /** An attempt that may have run is being repeated on learned dedup: later attempts need proof. */
-  needsDedup: RPCException | undefined = undefined;
+  declare needsDedup: RPCException | undefined;
   /** The latest failure after `needsDedup` was set (the one the next attempt repeats). */
-  lastFailure: RPCException | undefined = undefined;
+  declare lastFailure: RPCException | undefined;
   /** The proof was refused: this error ends the call. */
-  refused: RPCException | undefined = undefined;
+  declare refused: RPCException | undefined;
   /** Released from the hold as the trial of an outage without a probe: send once without waiting. */
-  trial = false;
+  declare trial: boolean;
   /** What the call's waits listen to: `signal`, and once the call failed also the give-up. */
-  waits: AbortSignal;
-  private deadlineValue: Deadline | undefined = undefined;
+  declare waits: AbortSignal;
+  declare private deadlineValue: Deadline | undefined;
+  declare readonly plan: Plan;
+  declare readonly idempotent: boolean;
+  declare readonly fn: AttemptFn<A, R>;
+  declare readonly arg: A;
+  declare readonly key: string;
+  /** The whole-call deadline, ms. */
+  declare readonly deadlineMs: number;
+  /** Monotonic ms at which the call started (the one clock read of the success path). */
+  declare readonly startedAt: number;
+  declare readonly timeoutMs: number;
+  declare readonly signal: AbortSignal;
+  /** The connection's generation when the call started: a give-up after it ends the call. */
+  declare readonly generation: number;
 
   constructor(
-    readonly plan: Plan,
-    readonly idempotent: boolean,
-    readonly fn: AttemptFn<A, R>,
-    readonly arg: A,
-    readonly key: string,
-    /** The whole-call deadline, ms. */
-    readonly deadlineMs: number,
-    /** Monotonic ms at which the call started (the one clock read of the success path). */
-    readonly startedAt: number,
-    readonly timeoutMs: number,
-    readonly signal: AbortSignal,
-    /** The connection's generation when the call started: a give-up after it ends the call. */
-    readonly generation: number,
+    plan: Plan,
+    idempotent: boolean,
+    fn: AttemptFn<A, R>,
+    arg: A,
+    key: string,
+    deadlineMs: number,
+    startedAt: number,
+    timeoutMs: number,
+    signal: AbortSignal,
+    generation: number,
   ) {
+    this.plan = plan;
+    this.idempotent = idempotent;
+    this.fn = fn;
+    this.arg = arg;
+    this.key = key;
+    this.deadlineMs = deadlineMs;
+    this.startedAt = startedAt;
+    this.timeoutMs = timeoutMs;
+    this.signal = signal;
+    this.generation = generation;
+    this.attempts = 0;
     this.deadlineAt = startedAt + deadlineMs;
+    this.needsDedup = undefined;
+    this.lastFailure = undefined;
+    this.refused = undefined;
+    this.trial = false;
     this.waits = signal;
+    this.deadlineValue = undefined;
   }
 
   /** The deadline as the waits and the retry loop use it: made on first use (never on the success path). */
@@ -174,31 +202,57 @@ class CallContext<A, R> {
  * against its timeout and the call's signal through the one-timer registry of attempts in flight.
  */
 export class Attempt implements AttemptContext {
+  // Declared and set in the constructor (see CallContext): one of these is made per attempt.
   /** What the adapter reported about who answered (and whether the request was written). */
-  facts: AnswerFacts | undefined = undefined;
+  declare facts: AnswerFacts | undefined;
   /** The attempt's own signal, made on first use (raced attempts only). */
-  private controller: AbortController | undefined = undefined;
-  private reporter: ((facts: AnswerFacts) => void) | undefined = undefined;
+  declare private controller: AbortController | undefined;
+  declare private reporter: ((facts: AnswerFacts) => void) | undefined;
   /** A raced attempt's entry in the registry of attempts in flight. */
-  private timer: AttemptTimer | undefined = undefined;
+  declare private timer: AttemptTimer | undefined;
+  /** The operation's name. */
+  declare readonly name: string;
+  declare readonly attempt: number;
+  /** The call's signal (caller's and close()), without this attempt's timeout. */
+  declare readonly callSignal: AbortSignal;
+  declare readonly timeoutMs: number;
+  declare readonly deadlineLeftMs: number;
+  declare readonly idempotencyKey: string;
+  declare readonly backend: string;
+  /** The connection's generation when the attempt was sent (stale reports are ignored). */
+  declare readonly generation: number;
+  /** Monotonic ms at which the attempt was sent. */
+  declare readonly sentAt: number;
+  /** The pipeline times this attempt (its `signal` then aborts at its timeout too). */
+  declare private readonly raced: boolean;
 
   constructor(
-    /** The operation's name. */
-    readonly name: string,
-    readonly attempt: number,
-    /** The call's signal (caller's and close()), without this attempt's timeout. */
-    readonly callSignal: AbortSignal,
-    readonly timeoutMs: number,
-    readonly deadlineLeftMs: number,
-    readonly idempotencyKey: string,
-    readonly backend: string,
-    /** The connection's generation when the attempt was sent (stale reports are ignored). */
-    readonly generation: number,
-    /** Monotonic ms at which the attempt was sent. */
-    readonly sentAt: number,
-    /** The pipeline times this attempt (its `signal` then aborts at its timeout too). */
-    private readonly raced: boolean,
-  ) {}
+    name: string,
+    attempt: number,
+    callSignal: AbortSignal,
+    timeoutMs: number,
+    deadlineLeftMs: number,
+    idempotencyKey: string,
+    backend: string,
+    generation: number,
+    sentAt: number,
+    raced: boolean,
+  ) {
+    this.name = name;
+    this.attempt = attempt;
+    this.callSignal = callSignal;
+    this.timeoutMs = timeoutMs;
+    this.deadlineLeftMs = deadlineLeftMs;
+    this.idempotencyKey = idempotencyKey;
+    this.backend = backend;
+    this.generation = generation;
+    this.sentAt = sentAt;
+    this.raced = raced;
+    this.facts = undefined;
+    this.controller = undefined;
+    this.reporter = undefined;
+    this.timer = undefined;
+  }
 
   /** Made on first use: an attempt function that never reads it costs no AbortController. */
   get signal(): AbortSignal {
