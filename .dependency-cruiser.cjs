@@ -34,6 +34,14 @@ module.exports = {
       to: { path: '^src/pipeline/' },
     },
     {
+      name: 'grpc-adapter-uses-public-core',
+      comment:
+        'src/grpc (hotcold/grpc) knows no pipeline internals: it uses createPolicy and the contract types through src/index.ts, plus errors and shared helpers.',
+      severity: 'error',
+      from: { path: '^src/grpc/' },
+      to: { path: '^src/(pipeline|connection|policy|client|transport|axios|node|testing|lease|cli)/' },
+    },
+    {
       name: 'shared-is-a-leaf',
       comment: 'src/shared is used by every layer and imports none of them.',
       severity: 'error',

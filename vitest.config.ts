@@ -9,7 +9,7 @@ export default defineConfig({
     // a test never runs against a stale build.
     alias: [
       { find: /^hotcold$/, replacement: src('index.ts') },
-      { find: /^hotcold\/(lease|node|testing|axios)$/, replacement: src('$1/index.ts') },
+      { find: /^hotcold\/(lease|node|testing|axios|grpc)$/, replacement: src('$1/index.ts') },
     ],
   },
   test: {

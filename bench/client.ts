@@ -13,6 +13,8 @@
  *    process's `process.cpuUsage()` over the calls it completed, which other load on the machine
  *    disturbs far less than calls/s. The server's own CPU use is printed to show it is not what
  *    limits the rate. Targets are printed, never asserted: a shared machine decides nothing.
+ * 3. gRPC unary calls/s through `grpcInterceptor` vs bare @grpc/grpc-js, 1 and 64 callers, the
+ *    server (bench/grpc-server.ts) in its own process: bench/grpc.ts.
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -24,6 +26,7 @@ import CircuitBreaker from 'opossum';
 import pRetry from 'p-retry';
 import { createClient, createPolicy, type HotcoldClient, type Transport, type TransportResponse } from '../src/index.js';
 import type { BenchRow } from './report.js';
+import { grpcRows } from './grpc.js';
 
 const SUITE = 'client';
 const OVERHEAD_TARGET_US = 0.15;
@@ -291,5 +294,5 @@ async function loopbackRows(): Promise<BenchRow[]> {
 }
 
 export async function runBench(): Promise<BenchRow[]> {
-  return [...(await overheadRows()), ...(await loopbackRows()), ...(await (await import('./rest.js')).restRows())];
+  return [...(await overheadRows()), ...(await loopbackRows()), ...(await (await import('./rest.js')).restRows()), ...(await grpcRows())];
 }

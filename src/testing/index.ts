@@ -22,3 +22,14 @@ export type { ConformanceApp, ConformanceAppOptions, CounterParams } from './con
 export type { JsonRpcId } from '../wire.js';
 export { createRestLedgerNode } from './rest-ledger-node.js';
 export type { RestLedgerNode, RestLedgerNodeOptions } from './rest-ledger-node.js';
+export { startGrpcLedgerNode, ledgerGrpcService, healthGrpcService } from './grpc-ledger.js';
+export type {
+  GrpcLedgerNode,
+  GrpcLedgerNodeOptions,
+  GrpcTransferRequest,
+  GrpcTransferReply,
+  GrpcBalanceRequest,
+  GrpcBalanceReply,
+  GrpcPingReply,
+  GrpcMethodDefinitionLike,
+} from './grpc-ledger.js';

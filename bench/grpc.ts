@@ -1,0 +1,173 @@
+/**
+ * gRPC unary calls/s through `grpcInterceptor` against the same calls on bare @grpc/grpc-js, to
+ * bench/grpc-server.ts in its own process, with 1 and 64 concurrent callers. Side by side in one
+ * run: alternating slices (AB BA …) on two clients with separate channels to the same server;
+ * each figure is the median over the slices with its min–max; the ratio is the ratio of the
+ * printed medians (target ≥ 0.95, printed, never asserted). CPU per call is this process's.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { grpcInterceptor } from '../src/grpc/index.js';
+import type { BenchRow } from './report.js';
+
+const SUITE = 'client';
+const RATIO_TARGET = 0.95;
+const CALLERS = [1, 64];
+const ROUNDS = 10;
+const SLICE_MS = 600;
+
+type Op = () => Promise<unknown>;
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+const range = (values: number[], digits: number): string => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+
+interface ServerProcess {
+  address: string;
+  cpuUs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startServer(): Promise<ServerProcess> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const script = fileURLToPath(new URL('./grpc-server.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: ['pipe', 'pipe', 'inherit', 'ipc'] });
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bench gRPC server exited with ${code}`)));
+  });
+  const { address } = JSON.parse(first) as { address: string };
+  return {
+    address,
+    cpuUs: () =>
+      new Promise<number>((resolve) => {
+        child.once('message', (m: { cpuUs: number }) => resolve(m.cpuUs));
+        child.send('cpu');
+      }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin?.end();
+      }),
+  };
+}
+
+interface Slice {
+  perSecond: number;
+  cpuUs: number;
+  serverBusy: number;
+}
+
+async function slice(op: Op, callers: number, ms: number, server: ServerProcess): Promise<Slice> {
+  let done = 0;
+  const serverBefore = await server.cpuUs();
+  const start = performance.now();
+  const until = start + ms;
+  const cpu = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < until) {
+        await op();
+        done++;
+      }
+    }),
+  );
+  const used = process.cpuUsage(cpu);
+  const wallMs = performance.now() - start;
+  const serverUsed = (await server.cpuUs()) - serverBefore;
+  return { perSecond: done / (wallMs / 1000), cpuUs: (used.user + used.system) / done, serverBusy: serverUsed / 1000 / wallMs };
+}
+
+const passThrough = (value: Buffer): Buffer => value;
+const EchoClient = grpc.makeGenericClientConstructor(
+  { call: { path: '/bench.Echo/Call', requestStream: false, responseStream: false, requestSerialize: passThrough, requestDeserialize: passThrough, responseSerialize: passThrough, responseDeserialize: passThrough } },
+  'Echo',
+);
+type Echo = InstanceType<typeof EchoClient> & {
+  call(request: Buffer, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply?: Buffer) => void): grpc.ClientUnaryCall;
+};
+
+const payload = Buffer.from('{"from":"a","to":"b","amount":1}');
+const NO_OPTIONS: grpc.CallOptions = {};
+/** `deadlineMs`: a gRPC deadline on each call (what the interceptor sends: the policy's 30 s default). */
+const callOn =
+  (client: Echo, deadlineMs?: number): Op =>
+  () =>
+    new Promise((resolve, reject) =>
+      client.call(payload, deadlineMs === undefined ? NO_OPTIONS : { deadline: Date.now() + deadlineMs }, (error, reply) => (error ? reject(error) : resolve(reply))),
+    );
+
+export async function grpcRows(): Promise<BenchRow[]> {
+  const server = await startServer();
+  // Separate channels (the option makes grpc-js open its own subchannel for each client).
+  const bare = new EchoClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as Echo;
+  const interceptor = grpcInterceptor({ methods: { '/bench.Echo/Call': { idempotent: true } } });
+  const wrapped = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor], 'grpc.use_local_subchannel_pool': 1 }) as Echo;
+  const bareCall = callOn(bare);
+  const wrappedCall = callOn(wrapped);
+  // Diagnostic: bare grpc-js with the deadline the interceptor propagates (grpc-js then runs a
+  // deadline timer per call on both sides): how much of the gap is deadline propagation.
+  const bareDeadlineCall = callOn(bare, 30_000);
+  const rows: BenchRow[] = [];
+  try {
+    for (const callers of CALLERS) {
+      await slice(bareCall, callers, 500, server);
+      await slice(wrappedCall, callers, 500, server);
+      const bareSlices: Slice[] = [];
+      const wrappedSlices: Slice[] = [];
+      const deadlineSlices: Slice[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        // Side by side, order alternating (ABC CBA …): drift in the machine's load hits all alike.
+        const order: [Op, Slice[]][] = [
+          [bareCall, bareSlices],
+          [wrappedCall, wrappedSlices],
+          [bareDeadlineCall, deadlineSlices],
+        ];
+        if (round % 2 === 1) order.reverse();
+        for (const [op, into] of order) into.push(await slice(op, callers, SLICE_MS, server));
+      }
+      const label = `gRPC unary ${callers} caller${callers === 1 ? '' : 's'}`;
+      const bareRates = bareSlices.map((s) => s.perSecond);
+      const wrappedRates = wrappedSlices.map((s) => s.perSecond);
+      const ratio = median(wrappedRates) / median(bareRates);
+      const note = `min–max over ${ROUNDS} alternating ${SLICE_MS} ms slices`;
+      const busy = [...bareSlices, ...wrappedSlices].map((s) => s.serverBusy * 100);
+      rows.push(
+        { suite: SUITE, name: `${label}: bare grpc-js`, value: median(bareRates), spread: range(bareRates, 0), unit: 'calls/s', note },
+        { suite: SUITE, name: `${label}: grpcInterceptor`, value: median(wrappedRates), spread: range(wrappedRates, 0), unit: 'calls/s', note },
+        {
+          suite: SUITE,
+          name: `${label}: interceptor/bare (ratio of medians)`,
+          value: ratio,
+          spread: range(wrappedRates.map((w, i) => w / (bareRates[i] ?? Number.NaN)), 3),
+          unit: 'ratio',
+          target: `>= ${RATIO_TARGET}`,
+          pass: ratio >= RATIO_TARGET,
+          note: 'spread: per-round ratios',
+        },
+        {
+          suite: SUITE,
+          name: `${label}: bare grpc-js + 30 s deadline`,
+          value: median(deadlineSlices.map((s) => s.perSecond)),
+          spread: range(deadlineSlices.map((s) => s.perSecond), 0),
+          unit: 'calls/s',
+          note: 'diagnostic: the deadline the interceptor propagates, without the interceptor',
+        },
+        { suite: SUITE, name: `${label}: bare grpc-js CPU`, value: median(bareSlices.map((s) => s.cpuUs)), spread: range(bareSlices.map((s) => s.cpuUs), 0), unit: 'µs/call' },
+        { suite: SUITE, name: `${label}: grpcInterceptor CPU`, value: median(wrappedSlices.map((s) => s.cpuUs)), spread: range(wrappedSlices.map((s) => s.cpuUs), 0), unit: 'µs/call' },
+        { suite: SUITE, name: `${label}: server CPU busy`, value: median(busy), spread: range(busy, 0), unit: '% of a core', note: 'near 100 means the server limits the rate' },
+      );
+    }
+  } finally {
+    bare.close();
+    wrapped.close();
+    await interceptor.close();
+    await server.stop();
+  }
+  return rows;
+}

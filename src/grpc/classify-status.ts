@@ -1,0 +1,107 @@
+/**
+ * A gRPC call's final status → the one {@link RPCException} the policy decides on (DESIGN §2).
+ * "Not executed" is said only on evidence; where grpc-js cannot know, the answer is "maybe".
+ *
+ * | status (and evidence)                                                        | class                               | ran?  | retried by default |
+ * | ---------------------------------------------------------------------------- | ----------------------------------- | ----- | ------------------ |
+ * | any status with `x-hotcold-error: NOT_ACTIVE / NOT_EXECUTED / EXPIRED`        | ConnectionFailure (`nodeError`)     | no    | yes |
+ * | any status with `x-hotcold-not-forwarded: 1` (the balancer's own answer)      | ConnectionFailure                   | no    | yes |
+ * | UNAVAILABLE, no response headers, details "No connection established…",    | ConnectionFailure                   | no    | yes |
+ * |   "Stream refused by server" (HTTP/2 REFUSED_STREAM, RFC 9113 §8.7),         |                                     |       |     |
+ * |   "Failed to start HTTP/2 stream…"                                           |                                     |       |     |
+ * | DEADLINE_EXCEEDED, no response headers, "waiting for name resolution /      | ConnectionFailure                   | no    | yes |
+ * |   metadata filters / LB pick" (the call never left the client)              |                                     |       |     |
+ * | UNAVAILABLE / DEADLINE_EXCEEDED / INTERNAL / UNKNOWN / DATA_LOSS / CANCELLED | UnknownOutcome                      | maybe | idempotent or deduplicated |
+ * |   otherwise ("Connection dropped", a 502/503/504 without the mark, RST_STREAM) |                                   |       |     |
+ * | any status with `x-hotcold-error: COMMIT_UNKNOWN`                            | UnknownOutcome                      | maybe | idempotent or deduplicated |
+ * | RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms` ≥ 0 (gRFC A6)               | ConnectionFailure, `backPressure`   | no    | after the pushback |
+ * | UNAUTHENTICATED / PERMISSION_DENIED                                          | Authentication (401 / 403)          | no    | never |
+ * | RESOURCE_EXHAUSTED without pushback (or a negative one), INVALID_ARGUMENT,    | RemoteCall (`code` = gRPC status)   | yes   | never (`retryOnCodes` opts in) |
+ * |   NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED |                           |       |     |
+ */
+import {
+  AuthenticationException,
+  ConnectionFailureException,
+  RemoteCallException,
+  UnknownOutcomeException,
+  type RPCException,
+} from '../errors.js';
+import type { GrpcStatusLike } from './grpc-types.js';
+import { NODE_NOT_EXECUTED, type ResponseFacts } from './metadata-facts.js';
+import { GrpcStatus, grpcStatusName } from './status-codes.js';
+
+/** What grpc-js let the interceptor see of one attempt besides its status. */
+export interface AttemptEvidence {
+  /** Response headers (initial metadata) arrived: something answered this stream. */
+  headersReceived: boolean;
+}
+
+/** grpc-js's own words for a call that never left the client (or was refused unprocessed). */
+const NEVER_SENT_UNAVAILABLE = /(^|: )No connection established|^Stream refused by server$|^Failed to start HTTP\/2 stream/;
+/** grpc-js's deadline report for a call still waiting for a connection (resolving-call.ts, load-balancing-call.ts). */
+const NEVER_SENT_DEADLINE = /waiting for name resolution|waiting for metadata filters|Waiting for LB pick/;
+
+/** Context of {@link classifyGrpcStatus}. */
+export interface GrpcClassifyContext {
+  /** Operation name (the method path), for messages and `RPCException.method`. */
+  method: string;
+  /** 1-based attempt number. */
+  attempt: number;
+}
+
+/**
+ * Classifies a non-OK gRPC status by the table above.
+ * @param status the call's final status (code, details, trailers)
+ * @param facts what the response metadata said ({@link readResponseFacts})
+ * @param evidence what grpc-js showed of the attempt
+ */
+export function classifyGrpcStatus(
+  status: GrpcStatusLike,
+  facts: ResponseFacts,
+  evidence: AttemptEvidence,
+  context: GrpcClassifyContext,
+): RPCException {
+  const name = grpcStatusName(status.code);
+  const label = `${context.method}: gRPC ${name} (${status.code}): ${status.details}`;
+  const cause = Object.assign(new Error(status.details), { name: 'GrpcStatus', code: status.code });
+  const base = { method: context.method, attempts: context.attempt, node: facts.node, epoch: facts.epoch, cause };
+  const retryAfterMs = facts.pushbackMs !== undefined && facts.pushbackMs >= 0 ? facts.pushbackMs : undefined;
+
+  if (facts.nodeError !== undefined && NODE_NOT_EXECUTED.has(facts.nodeError)) {
+    return new ConnectionFailureException(`${label}; node said ${facts.nodeError}: not executed`, { ...base, nodeError: facts.nodeError, retryAfterMs });
+  }
+  if (facts.nodeError === 'COMMIT_UNKNOWN') return new UnknownOutcomeException(`${label}; node said COMMIT_UNKNOWN`, base);
+  if (facts.notForwarded) {
+    return new ConnectionFailureException(`${label}; the balancer forwarded nothing: not executed`, { ...base, retryAfterMs });
+  }
+  switch (status.code) {
+    case GrpcStatus.UNAVAILABLE:
+      if (!evidence.headersReceived && NEVER_SENT_UNAVAILABLE.test(status.details)) {
+        return new ConnectionFailureException(`${label}; never sent: not executed`, { ...base, retryAfterMs });
+      }
+      return new UnknownOutcomeException(`${label}; the call may have been sent`, base);
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      if (!evidence.headersReceived && NEVER_SENT_DEADLINE.test(status.details)) {
+        return new ConnectionFailureException(`${label}; never sent: not executed`, base);
+      }
+      return new UnknownOutcomeException(label, base);
+    case GrpcStatus.CANCELLED:
+    case GrpcStatus.UNKNOWN:
+    case GrpcStatus.INTERNAL:
+    case GrpcStatus.DATA_LOSS:
+      return new UnknownOutcomeException(label, base);
+    case GrpcStatus.RESOURCE_EXHAUSTED:
+      if (retryAfterMs !== undefined) {
+        return new ConnectionFailureException(`${label}; server pushback ${retryAfterMs} ms`, { ...base, backPressure: true, retryAfterMs });
+      }
+      return new RemoteCallException(status.code, label, undefined, base);
+    case GrpcStatus.UNAUTHENTICATED:
+      return new AuthenticationException(401, label, base);
+    case GrpcStatus.PERMISSION_DENIED:
+      return new AuthenticationException(403, label, base);
+    default:
+      // An application's answer: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION,
+      // ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, and codes outside the table.
+      return new RemoteCallException(status.code, label, undefined, base);
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * `hotcold/grpc`: hotcold's policy for `@grpc/grpc-js` clients (an optional peer dependency).
+ * Guide: docs/grpc.md.
+ */
+export { grpcInterceptor } from './interceptor.js';
+export type { GrpcInterceptor, GrpcInterceptorOptions } from './interceptor.js';
+export { grpcHealthProbe } from './health-probe.js';
+export type { GrpcHealthProbeOptions, GrpcHealthTarget } from './health-probe.js';
+export { classifyGrpcStatus } from './classify-status.js';
+export type { AttemptEvidence, GrpcClassifyContext } from './classify-status.js';
+export { rpcExceptionOf } from './error-status.js';
+export { GrpcStatus, grpcStatusName } from './status-codes.js';
+export type { GrpcStatusName } from './status-codes.js';
+export { GrpcMetadataKeys, readResponseFacts } from './metadata-facts.js';
+export type { ResponseFacts } from './metadata-facts.js';
+export {
+  HEALTH_CHECK_PATH,
+  ServingStatus,
+  encodeHealthRequest,
+  decodeHealthRequest,
+  encodeHealthResponse,
+  decodeHealthResponse,
+} from './health-codec.js';
+export type { HealthCheckRequest, HealthCheckResponse } from './health-codec.js';
+export type * from './grpc-types.js';

@@ -1,0 +1,64 @@
+import type { GrpcMetadataLike } from './grpc-types.js';
+
+/**
+ * The hotcold wire contract (DESIGN §1) carried as gRPC metadata: the same names as the HTTP
+ * headers, lower-case as HTTP/2 requires.
+ */
+export const GrpcMetadataKeys = {
+  /** Request: one per logical call, the same on every retry. */
+  idempotencyKey: 'idempotency-key',
+  /** Request: 1-based attempt number. */
+  attempt: 'x-hotcold-attempt',
+  /** Response: the answering node's machine name. */
+  node: 'x-hotcold-node',
+  /** Response: the fencing token (epoch) the node serves under. */
+  epoch: 'x-hotcold-epoch',
+  /** Response: `1` where the node deduplicates by idempotency key. */
+  dedup: 'x-hotcold-dedup',
+  /** Response: `NOT_ACTIVE` / `NOT_EXECUTED` / `EXPIRED` (not executed) or `COMMIT_UNKNOWN` (maybe). */
+  error: 'x-hotcold-error',
+  /** A balancer's own answer that forwarded nothing (the shipped HAProxy config sets it). */
+  notForwarded: 'x-hotcold-not-forwarded',
+  /** gRFC A6 server pushback, in ms. */
+  pushback: 'grpc-retry-pushback-ms',
+} as const;
+
+/** A node's own words: the call certainly did not run. */
+export const NODE_NOT_EXECUTED: ReadonlySet<string> = new Set(['NOT_ACTIVE', 'NOT_EXECUTED', 'EXPIRED']);
+
+/** What the response metadata (initial metadata and trailers) says. */
+export interface ResponseFacts {
+  node?: string | undefined;
+  epoch?: number | undefined;
+  dedup?: boolean | undefined;
+  /** `x-hotcold-error`, when present. */
+  nodeError?: string | undefined;
+  notForwarded: boolean;
+  /** gRFC A6 pushback: ms ≥ 0, `-1` for "do not retry" (negative or malformed), undefined when absent. */
+  pushbackMs?: number | undefined;
+}
+
+function first(metadata: GrpcMetadataLike | undefined, key: string): string | undefined {
+  if (metadata === undefined) return undefined;
+  for (const value of metadata.get(key)) if (typeof value === 'string') return value;
+  return undefined;
+}
+
+/** Reads the facts from the initial metadata and the trailers; trailers win where both say. */
+export function readResponseFacts(headers: GrpcMetadataLike | undefined, trailers: GrpcMetadataLike | undefined): ResponseFacts {
+  const pick = (key: string): string | undefined => first(trailers, key) ?? first(headers, key);
+  const node = pick(GrpcMetadataKeys.node);
+  const epochText = pick(GrpcMetadataKeys.epoch);
+  const epoch = epochText !== undefined && /^\d{1,15}$/.test(epochText) ? Number(epochText) : undefined;
+  const pushback = pick(GrpcMetadataKeys.pushback);
+  // gRFC A6: "a non-negative integer" delays the retry; anything else means "do not retry".
+  const pushbackMs = pushback === undefined ? undefined : /^\d{1,10}$/.test(pushback) ? Number(pushback) : -1;
+  return {
+    node: node !== undefined && node.length > 0 && node.length <= 200 ? node : undefined,
+    epoch,
+    dedup: pick(GrpcMetadataKeys.dedup) === '1' ? true : undefined,
+    nodeError: pick(GrpcMetadataKeys.error),
+    notForwarded: pick(GrpcMetadataKeys.notForwarded) === '1',
+    pushbackMs,
+  };
+}

@@ -1,0 +1,284 @@
+/**
+ * grpcInterceptor against a real grpc-js server on loopback: every row of the status table in
+ * docs/grpc.md, judged by what reached the server (how many executions, which key, which
+ * deadline) and what the caller got (the grpc-js ServiceError and the RPCException behind it).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { createServer } from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ConfigurationError, type PolicyOptions } from '../../src/index.js';
+import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
+import { EchoClient, callEcho, ok, stall, startEchoServer, status, type EchoClientInstance } from './support.js';
+
+const METHOD = '/test.Echo/Call';
+const server = await startEchoServer();
+afterAll(() => server.close());
+
+const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
+afterEach(async () => {
+  for (const { interceptor, client } of open.splice(0)) {
+    client.close();
+    await interceptor.close();
+  }
+});
+
+function clientFor(address: string, options: PolicyOptions = {}, idempotent = false): { interceptor: GrpcInterceptor; client: EchoClientInstance } {
+  const interceptor = grpcInterceptor({
+    retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
+    breaker: false,
+    budget: false,
+    reconnect: { minDelayMs: 5, maxDelayMs: 10 },
+    maxReconnectAttempts: 2,
+    methods: { [METHOD]: { idempotent } },
+    ...options,
+  });
+  const client = new EchoClient(address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
+  const pair = { interceptor, client };
+  open.push(pair);
+  return pair;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe('success path', () => {
+  it('one idempotency key per logical call on every attempt, the attempt number, the remaining deadline as the gRPC deadline', async () => {
+    const { client } = clientFor(server.address);
+    server.behave(status(grpc.status.UNAVAILABLE, 'standby', { 'x-hotcold-error': 'NOT_ACTIVE' }), ok());
+    const result = await callEcho(client, { n: 1 }, { deadline: Date.now() + 4000 });
+    expect(result.value).toEqual({ echo: { n: 1 } });
+    expect(server.seen).toHaveLength(2);
+    const [first, second] = server.seen;
+    expect(first?.key).toBeTruthy();
+    expect(second?.key).toBe(first?.key);
+    expect([first?.attempt, second?.attempt]).toEqual(['1', '2']);
+    // The caller's 4 s deadline, less what the first attempt used: never more, never none.
+    expect(first?.deadlineLeftMs).toBeLessThanOrEqual(4000);
+    expect(first?.deadlineLeftMs).toBeGreaterThan(0);
+    expect(second?.deadlineLeftMs).toBeLessThanOrEqual(first?.deadlineLeftMs ?? 0);
+  });
+
+  it("the policy's deadlineMs becomes the gRPC deadline when the caller sets none; the caller's own idempotency-key is kept", async () => {
+    const { client } = clientFor(server.address, { deadlineMs: 1500 });
+    server.behave(ok());
+    const md = new grpc.Metadata();
+    md.set('idempotency-key', 'my-own-key');
+    const result = await callEcho(client, 'x', {}, md);
+    expect(result.error).toBeUndefined();
+    expect(server.seen[0]?.key).toBe('my-own-key');
+    expect(server.seen[0]?.deadlineLeftMs).toBeLessThanOrEqual(1500);
+  });
+
+  it('x-hotcold-node / x-hotcold-epoch reach the policy: a new identity is a failover', async () => {
+    const { client, interceptor } = clientFor(server.address);
+    const failovers: unknown[] = [];
+    const sub = interceptor.policy.failover$.subscribe((event) => failovers.push(event));
+    server.behave(ok('node-a', 1));
+    await callEcho(client, 1);
+    expect(interceptor.policy.state.node).toBe('node-a');
+    server.behave(ok('node-b', 2));
+    await callEcho(client, 2);
+    sub.unsubscribe();
+    expect(interceptor.policy.state.node).toBe('node-b');
+    expect(failovers).toHaveLength(1);
+    expect(failovers[0]).toMatchObject({ from: { node: 'node-a', epoch: 1 }, to: { node: 'node-b', epoch: 2 } });
+  });
+});
+
+describe('not executed: retried for any method', () => {
+  it('connection refused (nothing listens): "No connection established", never sent, mayHaveExecuted false', async () => {
+    const { client } = clientFor(`127.0.0.1:${await freePort()}`);
+    const result = await callEcho(client, 1);
+    const reason = rpcExceptionOf(result.error);
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(reason?.mayHaveExecuted).toBe(false);
+    expect(reason?.attempts).toBeGreaterThanOrEqual(1);
+  });
+
+  for (const nodeError of ['NOT_ACTIVE', 'NOT_EXECUTED', 'EXPIRED']) {
+    it(`UNAVAILABLE with x-hotcold-error: ${nodeError} is retried for a non-idempotent method`, async () => {
+      const { client } = clientFor(server.address);
+      server.behave(status(grpc.status.UNAVAILABLE, 'no', { 'x-hotcold-error': nodeError }), ok());
+      const result = await callEcho(client, 1);
+      expect(result.error).toBeUndefined();
+      expect(server.seen).toHaveLength(2);
+    });
+  }
+
+  it('x-hotcold-not-forwarded: 1 (the balancer forwarded nothing) is retried for a non-idempotent method', async () => {
+    const { client } = clientFor(server.address);
+    server.behave(status(grpc.status.UNAVAILABLE, 'Received HTTP status code 503', { 'x-hotcold-not-forwarded': '1' }), ok());
+    expect((await callEcho(client, 1)).error).toBeUndefined();
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('RESOURCE_EXHAUSTED with grpc-retry-pushback-ms (gRFC A6) is back-pressure: retried after the pushback, even when not idempotent', async () => {
+    const { client, interceptor } = clientFor(server.address);
+    const events: string[] = [];
+    const sub = interceptor.policy.events$.subscribe((e) => events.push(e.type));
+    server.behave(status(grpc.status.RESOURCE_EXHAUSTED, 'slow down', { 'grpc-retry-pushback-ms': '30' }), ok());
+    expect((await callEcho(client, 1)).error).toBeUndefined();
+    sub.unsubscribe();
+    expect(server.seen).toHaveLength(2);
+    expect(server.seen[1]?.key).toBe(server.seen[0]?.key);
+    expect(interceptor.policy.state.status).toBe('connected');
+  });
+
+  it('the last "not executed" answer reaches the caller as UNAVAILABLE with mayHaveExecuted false', async () => {
+    const { client } = clientFor(server.address, { retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 } });
+    server.behave(status(grpc.status.UNAVAILABLE, 'standby', { 'x-hotcold-error': 'NOT_ACTIVE', 'grpc-retry-pushback-ms': '1' }));
+    const result = await callEcho(client, 1);
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(false);
+  });
+});
+
+describe('maybe executed: a non-idempotent call is not sent again, an idempotent one is', () => {
+  const maybe: [string, grpc.status][] = [
+    ['UNAVAILABLE (sent by the server, no marks)', grpc.status.UNAVAILABLE],
+    ['INTERNAL', grpc.status.INTERNAL],
+    ['UNKNOWN', grpc.status.UNKNOWN],
+    ['DEADLINE_EXCEEDED', grpc.status.DEADLINE_EXCEEDED],
+    ['DATA_LOSS', grpc.status.DATA_LOSS],
+  ];
+  for (const [name, code] of maybe) {
+    it(name, async () => {
+      const strict = clientFor(server.address);
+      server.behave(status(code, 'broke'));
+      const result = await callEcho(strict.client, 1);
+      expect(server.seen).toHaveLength(1);
+      expect(result.error?.code).toBe(code);
+      const reason = rpcExceptionOf(result.error);
+      expect(reason?.kind).toBe('unknown-outcome');
+      expect(reason?.mayHaveExecuted).toBe(true);
+
+      const idempotent = clientFor(server.address, {}, true);
+      server.behave(status(code, 'broke'), ok());
+      expect((await callEcho(idempotent.client, 1)).error).toBeUndefined();
+      expect(server.seen).toHaveLength(2);
+    });
+  }
+
+  it('the server is killed mid-call (its connections dropped while the handler runs): "maybe", not sent again', async () => {
+    const victim = await startEchoServer();
+    const { client } = clientFor(victim.address);
+    victim.behave(() => victim.server.forceShutdown());
+    const result = await callEcho(client, 1);
+    expect(victim.seen).toHaveLength(1);
+    const reason = rpcExceptionOf(result.error);
+    expect(reason?.mayHaveExecuted).toBe(true);
+    expect(reason?.kind === 'unknown-outcome' || reason?.kind === 'retries-exhausted').toBe(true);
+  });
+
+  it("a stalled server: the attempt timeout cancels the call (the server sees it cancelled), 'maybe', not sent again", async () => {
+    const { client } = clientFor(server.address, { timeoutMs: 300 });
+    let cancelled = false;
+    server.behave((call) => call.on('cancelled', () => (cancelled = true)));
+    const result = await callEcho(client, 1);
+    expect(server.seen).toHaveLength(1);
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);
+    await expect.poll(() => cancelled).toBe(true);
+  });
+});
+
+describe('answers: never retried by default', () => {
+  const answers: [string, grpc.status][] = [
+    ['INVALID_ARGUMENT', grpc.status.INVALID_ARGUMENT],
+    ['NOT_FOUND', grpc.status.NOT_FOUND],
+    ['ALREADY_EXISTS', grpc.status.ALREADY_EXISTS],
+    ['FAILED_PRECONDITION', grpc.status.FAILED_PRECONDITION],
+    ['ABORTED', grpc.status.ABORTED],
+    ['OUT_OF_RANGE', grpc.status.OUT_OF_RANGE],
+    ['UNIMPLEMENTED', grpc.status.UNIMPLEMENTED],
+    ['RESOURCE_EXHAUSTED without pushback', grpc.status.RESOURCE_EXHAUSTED],
+  ];
+  for (const [name, code] of answers) {
+    it(`${name}: the server's status, details and trailers reach the caller unchanged (RemoteCall, code ${code})`, async () => {
+      const { client } = clientFor(server.address, {}, true);
+      server.behave(status(code, `answer ${name}`, { 'x-app': 'kept' }));
+      const result = await callEcho(client, 1);
+      expect(server.seen).toHaveLength(1);
+      expect(result.error?.code).toBe(code);
+      expect(result.error?.details).toBe(`answer ${name}`);
+      expect(result.error?.metadata.get('x-app')).toEqual(['kept']);
+      const reason = rpcExceptionOf(result.error);
+      expect(reason?.kind).toBe('remote-call');
+      expect((reason as { code?: number } | undefined)?.code).toBe(code);
+    });
+  }
+
+  it('retryOnCodes opts an answer in (ABORTED)', async () => {
+    const { client } = clientFor(server.address, { methods: { [METHOD]: { idempotent: true, retryOnCodes: [grpc.status.ABORTED] } } });
+    server.behave(status(grpc.status.ABORTED, 'conflict'), ok());
+    expect((await callEcho(client, 1)).error).toBeUndefined();
+    expect(server.seen).toHaveLength(2);
+  });
+
+  for (const [name, code, httpLike] of [
+    ['UNAUTHENTICATED', grpc.status.UNAUTHENTICATED, 401],
+    ['PERMISSION_DENIED', grpc.status.PERMISSION_DENIED, 403],
+  ] as const) {
+    it(`${name}: Authentication (${httpLike}), not executed, not retried`, async () => {
+      const { client } = clientFor(server.address, {}, true);
+      server.behave(status(code, 'who are you'));
+      const result = await callEcho(client, 1);
+      expect(server.seen).toHaveLength(1);
+      expect(result.error?.code).toBe(code);
+      const reason = rpcExceptionOf(result.error);
+      expect(reason?.kind).toBe('authentication');
+      expect(reason?.mayHaveExecuted).toBe(false);
+    });
+  }
+});
+
+describe('the caller and the options', () => {
+  it("the caller's cancel() ends the call: CANCELLED, CallAborted", async () => {
+    const { client } = clientFor(server.address);
+    server.behave(stall);
+    const outcome = new Promise<grpc.ServiceError | null>((resolve) => {
+      const call = (client as unknown as { call: (r: unknown, cb: (e: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall }).call(1, (e) => resolve(e));
+      void server.reached(1).then(() => call.cancel());
+    });
+    const error = await outcome;
+    expect(error?.code).toBe(grpc.status.CANCELLED);
+    expect(rpcExceptionOf(error)?.kind).toBe('call-aborted');
+  });
+
+  it("a caller's idempotency-key the policy refuses (over 200 characters) fails the call as not sent, and nothing reaches the server", async () => {
+    const { client } = clientFor(server.address);
+    server.behave(ok());
+    const md = new grpc.Metadata();
+    md.set('idempotency-key', 'k'.repeat(201));
+    const result = await callEcho(client, 1, {}, md);
+    expect(server.seen).toHaveLength(0);
+    expect(result.error?.code).toBe(grpc.status.INTERNAL);
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(false);
+  });
+
+  it('streaming calls pass through untouched (no key, no policy): both messages of a server stream arrive', async () => {
+    const { client, interceptor } = clientFor(server.address);
+    const attempts: unknown[] = [];
+    const sub = interceptor.policy.events$.subscribe((e) => e.type === 'attempt' && attempts.push(e));
+    const stream = (client as unknown as { stream: (r: unknown) => grpc.ClientReadableStream<unknown> }).stream({ s: 1 });
+    const messages: unknown[] = [];
+    stream.on('data', (m: unknown) => messages.push(m));
+    await new Promise<void>((resolve, reject) => {
+      stream.on('end', () => resolve());
+      stream.on('error', reject);
+    });
+    sub.unsubscribe();
+    expect(messages).toEqual([{ n: 1, key: null }, { n: 2 }]);
+    expect(attempts).toHaveLength(0);
+  });
+
+  it('bad arguments are ConfigurationErrors naming the field', () => {
+    expect(() => grpcInterceptor(null as never)).toThrow(ConfigurationError);
+    expect(() => grpcInterceptor(null as never)).toThrow(/policyOrOptions/);
+    expect(() => grpcInterceptor({ retry: { maxAttempts: -1 } })).toThrow(ConfigurationError);
+  });
+});
