@@ -1,3 +1,4 @@
+import { redactText } from '../shared/redact.js';
 import { requirePositiveInteger } from '../shared/validate.js';
 import { GENERATION_SPAN, tokenGeneration } from './generation.js';
 import { requireIssuableToken } from './record.js';
@@ -42,7 +43,7 @@ export async function leaseStatus(store: LeaseStore, name: string): Promise<Leas
   try {
     replication = await store.replication?.();
   } catch (error) {
-    replicationError = error instanceof Error ? error.message : String(error);
+    replicationError = redactText(error instanceof Error ? error.message : String(error), store.secrets);
   }
   return {
     name,

@@ -17,8 +17,11 @@
  *   of the last checkpoint, and after a fast promotion it names the OLD timeline until the
  *   end-of-recovery checkpoint completes (seconds later on a busy server; measured in
  *   test/lease/replication). On a standby (in recovery) the statements fail: leases live on the primary.
- * - MariaDB / MySQL and SQLite: 0 (no promotion counter the server keeps; SQLite is not
- *   replicated). See docs/lease.md "Replicated databases".
+ * - MariaDB: `@@GLOBAL.gtid_domain_id`. MariaDB keeps no promotion counter of its own, so the
+ *   failover procedure must raise it on the promoted server (`SET GLOBAL gtid_domain_id = N + 1`,
+ *   which also keeps the GTIDs of the new primary apart from the old one's). Without that the
+ *   generation does not change and a promotion is as unsafe as without generations.
+ * - MySQL: 0 (no such variable); SQLite: 0 (not replicated). See docs/lease.md "Replicated databases".
  *
  * The protocol (sql.ts holds the statements, lease.ts the engine):
  * 1. acquire and renew succeed only while the row's token is of the database's current generation;
@@ -46,12 +49,25 @@ export function tokenGeneration(token: number): number {
   return Math.floor(token / GENERATION_SPAN);
 }
 
+/**
+ * Where the `mysql` dialect's statements read the generation: `0` as written (MySQL has no
+ * promotion counter), which the store rewrites to `@@GLOBAL.gtid_domain_id` on MariaDB
+ * ({@link mariadbGenerationSql}).
+ */
+export const MYSQL_GENERATION_MARKER = '/*hotcold:generation*/0';
+
+/** A `mysql`-dialect statement as it runs on MariaDB: the generation is the server's GTID domain. */
+export function mariadbGenerationSql(sql: string): string {
+  return sql.includes(MYSQL_GENERATION_MARKER) ? sql.split(MYSQL_GENERATION_MARKER).join('@@GLOBAL.gtid_domain_id') : sql;
+}
+
 /** The database's failover generation, evaluated inside a statement (a bigint expression). */
 export function generationSql(dialect: Dialect): string {
   switch (dialect) {
     case 'postgres':
       return "((('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint) - 1)";
     case 'mysql':
+      return MYSQL_GENERATION_MARKER;
     case 'sqlite':
       return '0';
   }
@@ -59,5 +75,5 @@ export function generationSql(dialect: Dialect): string {
 
 /** The smallest token of the database's current generation (the mark's), as SQL. */
 export function generationBaseSql(dialect: Dialect): string {
-  return dialect === 'postgres' ? `(${generationSql(dialect)} * ${GENERATION_SPAN})` : '0';
+  return dialect === 'sqlite' ? '0' : `(${generationSql(dialect)} * ${GENERATION_SPAN})`;
 }

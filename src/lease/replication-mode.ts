@@ -31,7 +31,8 @@ export function replicationSql(dialect: Dialect): string | undefined {
   (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS') AS semi_sync_status,
   (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS') AS semi_sync_clients,
   (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_WAIT_POINT') AS semi_sync_wait_point,
-  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_TIMEOUT') AS semi_sync_timeout`;
+  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_TIMEOUT') AS semi_sync_timeout,
+  ${generationSql('mysql')} AS generation`;
     case 'sqlite':
       return undefined;
   }
@@ -69,12 +70,13 @@ export function judgeReplication(dialect: Dialect, row: Record<string, unknown> 
   const status = text(row.semi_sync_status).toUpperCase();
   const clients = count(row.semi_sync_clients);
   const waitPoint = text(row.semi_sync_wait_point).toUpperCase();
-  const settings = `log_bin=${logBin ? 'ON' : 'OFF'}, Rpl_semi_sync_master_status=${status || '(absent)'}, ${plural(clients, 'semi-synchronous replica')}, rpl_semi_sync_master_wait_point=${waitPoint || '(absent)'}, rpl_semi_sync_master_timeout=${text(row.semi_sync_timeout) || '(absent)'} ms`;
-  if (!logBin) return { mode: 'none', generation: 0, detail: `no binary log: this server cannot have replicas; ${settings}` };
+  const generation = count(row.generation);
+  const settings = `log_bin=${logBin ? 'ON' : 'OFF'}, gtid_domain_id=${generation}, Rpl_semi_sync_master_status=${status || '(absent)'}, ${plural(clients, 'semi-synchronous replica')}, rpl_semi_sync_master_wait_point=${waitPoint || '(absent)'}, rpl_semi_sync_master_timeout=${text(row.semi_sync_timeout) || '(absent)'} ms`;
+  if (!logBin) return { mode: 'none', generation, detail: `no binary log: this server cannot have replicas; ${settings}` };
   if (status === 'ON' && clients > 0) {
     // Semi-sync falls back to asynchronous by itself after rpl_semi_sync_master_timeout without
     // an acknowledgement: this is what holds NOW (re-checked after every failure).
-    return { mode: 'synchronous', generation: 0, detail: settings };
+    return { mode: 'synchronous', generation, detail: settings };
   }
-  return { mode: 'asynchronous', generation: 0, detail: settings };
+  return { mode: 'asynchronous', generation, detail: settings };
 }

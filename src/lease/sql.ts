@@ -149,13 +149,13 @@ export function leaseSql(dialect: Dialect, table: string): LeaseSql {
     dialect === 'postgres'
       ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, ${base}, 0, 0, 0) ON CONFLICT (name) DO NOTHING`
       : dialect === 'mysql'
-        ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0) ON DUPLICATE KEY UPDATE name = name`
+        ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, ${base}, 0, 0, 0) ON DUPLICATE KEY UPDATE name = name`
         : `INSERT OR IGNORE INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0)`;
   // PostgreSQL: FOR KEY SHARE blocks the token-changing UPDATEs (token is in a unique index) but
   // not renewals. InnoDB grants record locks in order, so a waiting renewal is not starved by new
   // share locks. SQLite has no row locks: the caller's BEGIN IMMEDIATE holds the write lock.
-  // Only PostgreSQL knows a generation: elsewhere the condition would always hold.
-  const currentGeneration = dialect === 'postgres' ? ` AND token >= ${base}` : '';
+  // SQLite has no generation: there the condition would always hold.
+  const currentGeneration = dialect === 'sqlite' ? '' : ` AND token >= ${base}`;
   const lockClause = dialect === 'postgres' ? ' FOR KEY SHARE' : dialect === 'mysql' ? ' LOCK IN SHARE MODE' : '';
   return {
     ensureRow,
@@ -166,6 +166,6 @@ export function leaseSql(dialect: Dialect, table: string): LeaseSql {
     enterGeneration: `UPDATE ${table} SET holder = ?, token = ${base}, version = version + 1, renewed_at = ${now}, wait_interval_ms = ${greatest}(wait_interval_ms, ?) WHERE name = ? AND version = ? AND token < ${base}`,
     release: `UPDATE ${table} SET holder = NULL, version = version + 1 WHERE name = ? AND holder = ? AND token = ?`,
     clearExpired: `UPDATE ${table} SET holder = NULL, version = version + 1 WHERE name = ? AND holder IS NOT NULL AND ${now} >= renewed_at + wait_interval_ms`,
-    forceClear: `UPDATE ${table} SET holder = NULL, token = ${dialect === 'postgres' ? `${greatest}(token, ${base})` : 'token'} + ?, version = version + 1 WHERE name = ? AND version = ?`,
+    forceClear: `UPDATE ${table} SET holder = NULL, token = ${dialect === 'sqlite' ? 'token' : `${greatest}(token, ${base})`} + ?, version = version + 1 WHERE name = ? AND version = ?`,
   };
 }

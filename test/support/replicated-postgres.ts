@@ -54,6 +54,8 @@ export interface ReplicatedPostgres {
   failover(order?: FailoverOrder): Promise<number>;
   /** Builds a new streaming replica of the current primary and waits until it streams. */
   addReplica(): Promise<void>;
+  /** Resolves once the replica has replayed all WAL the primary had written when called. */
+  caughtUp(): Promise<void>;
   /** The current primary's timeline (the WAL insert timeline: right after a promotion too). */
   timeline(): Promise<number>;
   stop(): Promise<void>;
@@ -115,6 +117,13 @@ export async function startReplicatedPostgres(mode: PgReplicationMode): Promise<
     primaryUrl: () => urlOf((primary as PgInstance).port),
     stallReplication: () => replica?.replication?.stall(),
     resumeReplication: () => replica?.replication?.flow(),
+    async caughtUp() {
+      const lsn = (await query<{ lsn: string }>(cluster.primaryUrl(), 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]?.lsn;
+      await waitFor('the replica to catch up', async () => {
+        const rows = await query<{ ok: boolean }>(cluster.primaryUrl(), `SELECT bool_or(replay_lsn >= '${lsn}'::pg_lsn) AS ok FROM pg_stat_replication`);
+        return rows[0]?.ok === true;
+      });
+    },
     async timeline() {
       const rows = await query<{ tl: string }>(cluster.primaryUrl(), "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tl");
       return Number(rows[0]?.tl);

@@ -1,6 +1,7 @@
 /** The replicated databases the failover test runs on, behind the driver's {@link FailoverCluster}. */
 import pg from 'pg';
 import { startReplicatedPostgres, type PgReplicationMode } from '../../support/replicated-postgres.js';
+import { startReplicatedMariadb, type MariadbReplicationMode } from '../../support/replicated-mariadb.js';
 import type { FailoverCluster } from './driver.js';
 
 export async function postgresCluster(mode: PgReplicationMode): Promise<FailoverCluster> {
@@ -37,9 +38,24 @@ export async function postgresCluster(mode: PgReplicationMode): Promise<Failover
       return `timeline ${await db.failover(order)}`;
     },
     addReplica: () => db.addReplica(),
+    caughtUp: () => db.caughtUp(),
     async stop() {
       drop();
       await db.stop();
     },
+  };
+}
+
+export async function mariadbCluster(mode: MariadbReplicationMode): Promise<FailoverCluster> {
+  const db = await startReplicatedMariadb(mode);
+  return {
+    store: 'mysql',
+    url: db.url,
+    query: (sql) => db.query(sql),
+    stallReplication: () => db.stallReplication(),
+    resumeReplication: () => db.resumeReplication(),
+    failover: async (order) => `gtid_domain_id ${await db.failover(order)}`,
+    addReplica: () => db.addReplica(),
+    stop: () => db.stop(),
   };
 }

@@ -45,6 +45,8 @@ export interface FailoverCluster {
    */
   failover(order: 'kill-first' | 'switch-first'): Promise<string>;
   addReplica(): Promise<void>;
+  /** Resolves once the replica has replayed everything the primary had committed when called. */
+  caughtUp?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,8 +59,13 @@ export interface FailoverRunOptions {
   synchronous: boolean;
   contenders?: number;
   seed?: number;
-  /** How long replication stays stalled before the primary dies, at most (ms). */
+  /**
+   * How long replication stays stalled before the primary dies, at most (ms): the stall ends
+   * earlier once a takeover on the primary has written. Default 1500.
+   */
   stallMs?: number;
+  /** What happens to the holder during the stall (a seeded choice among these). Default all three. */
+  faults?: readonly ('release' | 'kill' | 'stop')[];
   progress?: (line: string) => void;
 }
 
@@ -187,12 +194,14 @@ export async function runFailovers(options: FailoverRunOptions): Promise<Failove
     for (let f = 0; f < options.failovers; f++) {
       // 1. A holder that has written.
       if (!(await waitUntil(120_000, (o) => o.holder !== null && o.lastWriteToken === o.token))) throw new Error('no holder wrote within 120 s');
+      await cluster.caughtUp?.();
       const before = (await observe())!;
       // 2. Replication stalls; a takeover on the primary meanwhile.
       cluster.stallReplication();
       const stallStart = Date.now();
       const holderSlot = slotOf(before.holder);
-      const fault = (['release', 'kill', 'stop'] as const)[Math.floor(random() * 3)]!;
+      const faults = options.faults ?? (['release', 'kill', 'stop'] as const);
+      const fault = faults[Math.floor(random() * faults.length)]!;
       if (holderSlot) {
         if (fault === 'release') signal(holderSlot, 'SIGUSR1');
         else if (fault === 'stop') holderSlot.stopped = signal(holderSlot, 'SIGSTOP') !== undefined;
