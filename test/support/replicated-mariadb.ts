@@ -6,7 +6,7 @@
  * holds back, so what the replica has not received dies with the primary).
  *
  * `semisync`: semi-synchronous replication, built into MariaDB ≥ 10.3
- * (`rpl_semi_sync_master_enabled`, wait point AFTER_SYNC, a timeout long enough that it never
+ * (`rpl_semi_sync_master_enabled` on the primary, `rpl_semi_sync_slave_enabled` on the replica, wait point AFTER_SYNC, a timeout long enough that it never
  * falls back to asynchronous during a test). Promotion: wait until the replica has applied what it
  * received, `STOP SLAVE; RESET SLAVE ALL`, and raise `gtid_domain_id` past the old primary's (the
  * failover procedure docs/lease.md asks for: hotcold reads it as the failover generation).
@@ -86,7 +86,7 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
   let domain = 0;
   const template = join(dir, 'template');
 
-  const startNode = async (): Promise<Node> => {
+  const startNode = async (role: 'primary' | 'replica'): Promise<Node> => {
     const id = nodes.length + 1;
     const data = join(dir, `n${id}`);
     cpSync(template, data, { recursive: true });
@@ -94,7 +94,14 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
     const socket = join(dir, `n${id}.sock`);
     const semi =
       mode === 'semisync'
-        ? ['--rpl-semi-sync-master-enabled=ON', '--rpl-semi-sync-slave-enabled=ON', '--rpl-semi-sync-master-timeout=600000', '--rpl-semi-sync-master-wait-point=AFTER_SYNC']
+        ? [
+            // Master side only on the primary: a replica logging its replicated events would wait
+            // for an acknowledgement of its own, from nobody, before applying the next one.
+            `--rpl-semi-sync-master-enabled=${role === 'primary' ? 'ON' : 'OFF'}`,
+            '--rpl-semi-sync-slave-enabled=ON',
+            '--rpl-semi-sync-master-timeout=600000',
+            '--rpl-semi-sync-master-wait-point=AFTER_SYNC',
+          ]
         : [];
     const child = spawn(
       MARIADB_BIN,
@@ -157,7 +164,7 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
       const source = primary as Node;
       const replication = await startTcpProxy(source.port);
       proxies.push(replication);
-      const node = await startNode();
+      const node = await startNode('replica');
       node.replication = replication;
       await onSocket(
         node.socket,
@@ -182,15 +189,18 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
       next.replication?.cut();
       await next.replication?.close();
       // Apply what was received (the relay log), then stop being a replica.
-      const until = Date.now() + 60_000;
+      const until = Date.now() + 15_000;
       for (;;) {
+        // A transaction received only in part (the stall cut it) is never applied: wait for the SQL
+        // thread to have executed everything complete it has, not for the read position.
         const status = (await onSocket(next.socket, 'SHOW SLAVE STATUS'))[0];
-        if (!status || (status.Read_Master_Log_Pos === status.Exec_Master_Log_Pos && status.Relay_Master_Log_File === status.Master_Log_File)) break;
-        if (Date.now() > until) throw new Error('the replica did not apply its relay log');
+        if (!status || /read all relay log/i.test(String(status.Slave_SQL_Running_State ?? ''))) break;
+        if (Date.now() > until) throw new Error(`the replica did not apply its relay log: ${JSON.stringify(status)}`);
         await sleep(50);
       }
       domain += 1;
-      await onSocket(next.socket, `STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_domain_id = ${domain}`);
+      const semi = mode === 'semisync' ? '; SET GLOBAL rpl_semi_sync_master_enabled = ON' : '';
+      await onSocket(next.socket, `STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_domain_id = ${domain}${semi}`);
       primary = next;
       replica = undefined;
       (endpoint as TcpProxy).repoint(next.port);
@@ -206,7 +216,7 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
 
   try {
     await run(MARIADB_INSTALL_DB, ['--no-defaults', `--datadir=${template}`, ...(process.getuid?.() === 0 ? ['--user=root'] : []), '--auth-root-authentication-method=normal', '--skip-test-db']);
-    primary = await startNode();
+    primary = await startNode('primary');
     endpoint = await startTcpProxy(primary.port);
     proxies.push(endpoint);
     await cluster.addReplica();
