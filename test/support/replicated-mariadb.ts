@@ -25,7 +25,8 @@ export const MARIADB_BIN = process.env.HOTCOLD_TEST_MARIADBD ?? '/usr/sbin/maria
 export const MARIADB_INSTALL_DB = process.env.HOTCOLD_TEST_MARIADB_INSTALL_DB ?? '/usr/bin/mariadb-install-db';
 
 export type MariadbReplicationMode = 'async' | 'semisync';
-export type FailoverOrder = 'kill-first' | 'switch-first';
+/** As in replicated-postgres.ts. */
+export type FailoverOrder = 'kill-first' | 'switch-first' | 'partition';
 
 /** True when the binaries are there; loud skip otherwise, failure with CI=true. */
 export function privateMariadbAvailable(): boolean {
@@ -203,8 +204,13 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
       await onSocket(next.socket, `STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_domain_id = ${domain}${semi}`);
       primary = next;
       replica = undefined;
-      (endpoint as TcpProxy).repoint(next.port);
+      if (order === 'partition') old.child.kill('SIGSTOP');
+      (endpoint as TcpProxy).repoint(next.port, { keep: order === 'partition' });
       if (order === 'switch-first') await kill(old);
+      if (order === 'partition') {
+        await sleep(1500);
+        await kill(old);
+      }
       return domain;
     },
     async stop() {

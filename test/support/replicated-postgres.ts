@@ -15,11 +15,11 @@
  * from the new primary (its timeline is one higher). `stop()` ends every instance and removes the
  * directory; call it in `finally`/`afterAll`.
  */
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { command, freePort, run } from './private-postgres.js';
+import { children, command, freePort, run } from './private-postgres.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 /** `async`: commits return once local; `on`/`remote_apply`: commits wait for the synchronous standby. */
@@ -34,7 +34,15 @@ interface PgInstance {
   replication?: TcpProxy;
 }
 
-export type FailoverOrder = 'kill-first' | 'switch-first';
+/**
+ * `kill-first`: a crash (the primary dies, then the replica is promoted and the endpoint moves);
+ * `switch-first`: the replica is promoted and the endpoint moved (cutting every connection)
+ * while the old primary still runs, then it dies; `partition`: the replica is promoted while the
+ * old primary still serves, then the old primary stops answering (SIGSTOP: sockets stay open,
+ * statements hang), the endpoint moves WITHOUT cutting the hanging connections, and the old
+ * primary is killed 1.5 s later (it never answers again).
+ */
+export type FailoverOrder = 'kill-first' | 'switch-first' | 'partition';
 
 export interface ReplicatedPostgres {
   /** The client endpoint (through the proxy that follows the primary). */
@@ -147,6 +155,23 @@ export async function startReplicatedPostgres(mode: PgReplicationMode): Promise<
       const old = primary as PgInstance;
       const next = replica;
       if (!next) throw new Error('no replica to promote');
+      const processes = (): number[] => {
+        try {
+          const root = Number(readFileSync(join(old.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+          return [root, ...children(root)];
+        } catch {
+          return [];
+        }
+      };
+      const signal = (pids: number[], sig: NodeJS.Signals): void => {
+        for (const pid of pids) {
+          try {
+            process.kill(pid, sig);
+          } catch {
+            // gone
+          }
+        }
+      };
       if (order === 'kill-first') await stopInstance(old);
       // What the replica has not received by now is lost with the old primary.
       next.replication?.cut();
@@ -154,8 +179,18 @@ export async function startReplicatedPostgres(mode: PgReplicationMode): Promise<
       await run(...command('pg_ctl', ['-D', next.data, '-w', '-t', '60', 'promote']));
       primary = next;
       replica = undefined;
-      (endpoint as TcpProxy).repoint(next.port);
+      // A partition: the old primary served until the promotion was done, then stops answering.
+      const frozen = order === 'partition' ? processes() : [];
+      signal(frozen, 'SIGSTOP');
+      (endpoint as TcpProxy).repoint(next.port, { keep: order === 'partition' });
       if (order === 'switch-first') await stopInstance(old);
+      if (order === 'partition') {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        // Killed while frozen: it never answers another statement.
+        signal([...frozen, ...processes()], 'SIGKILL');
+        old.running = false;
+        signal(frozen, 'SIGCONT');
+      }
       return cluster.timeline();
     },
     async stop() {

@@ -15,7 +15,8 @@ export interface TcpProxy {
   readonly port: number;
   /** The port connections are forwarded to now. */
   readonly target: number;
-  repoint(port: number): void;
+  /** `keep`: leave the existing connections to the old target (a partition: they hang, not close). */
+  repoint(port: number, options?: { keep?: boolean }): void;
   stall(): void;
   flow(): void;
   cut(): void;
@@ -73,9 +74,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     get target() {
       return target;
     },
-    repoint(next) {
+    repoint(next, options) {
       target = next;
-      cut();
+      if (!options?.keep) cut();
     },
     stall() {
       stalled = true;

@@ -108,6 +108,20 @@ async function act(held: HeldLease, mySeq: number): Promise<'accepted' | 'reject
 }
 
 async function serve(held: HeldLease): Promise<void> {
+  // What the holder believes between actions too: an action may hang on a dead primary while
+  // isValid() still says true (that belief is what must never overlap another holder's).
+  const probe = setInterval(() => {
+    const ts = now();
+    if (held.isValid()) log.write({ t: 'valid', pid, token: held.token, ts });
+  }, 10);
+  try {
+    await serveActions(held);
+  } finally {
+    clearInterval(probe);
+  }
+}
+
+async function serveActions(held: HeldLease): Promise<void> {
   while (!stop.signal.aborted) {
     if (releaseAsked) {
       releaseAsked = false;

@@ -9,7 +9,7 @@
  *    (at most `stallMs`) until the new holder has written;
  * 3. sometimes SIGSTOP that new holder too (then no process but a fresh one can be issued its
  *    token again on the new primary);
- * 4. kill the primary (immediate), promote the replica, repoint the endpoint; build the next
+ * 4. kill the primary (immediate) or freeze it (a partition), promote the replica, repoint the endpoint (in a seeded order); build the next
  *    replica; resume what was stopped, respawn what was killed; wait until a holder writes on the
  *    new primary.
  *
@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { checkHistory, type Acquisition, type Action, type CheckResult, type DbWrite, type Violation } from '../stress/checker.js';
 import { readLog, type ContenderRecord } from '../stress/log.js';
 import { mulberry32 } from '../stress/random.js';
+import type { FailoverOrder } from '../../support/replicated-postgres.js';
 import type { ReplicationContenderConfig } from './contender.js';
 
 /** What the driver needs of a replicated database (see test/support/replicated-*.ts). */
@@ -43,7 +44,7 @@ export interface FailoverCluster {
    * Promotes the replica, repoints the endpoint and kills the old primary, first (`kill-first`)
    * or last (`switch-first`); resolves to a description of the new generation.
    */
-  failover(order: 'kill-first' | 'switch-first'): Promise<string>;
+  failover(order: FailoverOrder): Promise<string>;
   addReplica(): Promise<void>;
   /** Resolves once the replica has replayed everything the primary had committed when called. */
   caughtUp?(): Promise<void>;
@@ -64,6 +65,8 @@ export interface FailoverRunOptions {
    * earlier once a takeover on the primary has written. Default 1500.
    */
   stallMs?: number;
+  /** How the primary goes away (a seeded choice among these; see replicated-postgres.ts). Default all three. */
+  orders?: readonly FailoverOrder[];
   /** What happens to the holder during the stall (a seeded choice among these). Default all three. */
   faults?: readonly ('release' | 'kill' | 'stop')[];
   progress?: (line: string) => void;
@@ -218,7 +221,8 @@ export async function runFailovers(options: FailoverRunOptions): Promise<Failove
           if (stoppedNew && !stoppedNew.stopped) stoppedNew.stopped = signal(stoppedNew, 'SIGSTOP') !== undefined;
         }
       }
-      const order = random() < 0.5 ? 'kill-first' : 'switch-first';
+      const orders = options.orders ?? (['kill-first', 'switch-first', 'partition'] as const);
+      const order = orders[Math.floor(random() * orders.length)]!;
       progress(`failover ${f + 1} (${order}): ${fault} of ${before.holder} (token ${before.token}); takeover during the stall: ${tookOver}`);
       // 4. The primary dies, the replica is promoted, the endpoint follows (in either order).
       const generation = await cluster.failover(order);
@@ -253,7 +257,9 @@ export async function runFailovers(options: FailoverRunOptions): Promise<Failove
       .flatMap((f) => readLog(path.join(dir, f)));
     const actions = new Map<string, Action>();
     const acquisitions: Acquisition[] = [];
+    const probes: { pid: number; token: number; ts: number }[] = [];
     for (const r of records) {
+      if (r.t === 'valid') probes.push({ pid: r.pid, token: r.token, ts: rel(BigInt(r.ts)) });
       if (r.t === 'acquired') acquisitions.push({ pid: r.pid, token: r.token, ts: rel(BigInt(r.ts)) });
       else if (r.t === 'check') actions.set(`${r.pid}:${r.seq}`, { pid: r.pid, token: r.token, seq: r.seq, check: rel(BigInt(r.ts)) });
       else if (r.t === 'done') {
@@ -272,7 +278,7 @@ export async function runFailovers(options: FailoverRunOptions): Promise<Failove
     // without generations produces) would merge into one window. Here a window is one process's
     // tenure (pid, token), so their overlap and the order of acquisitions are seen as well.
     const violations = result.violations.filter((v) => (options.synchronous || v.kind !== 'lost-write') && v.kind !== 'overlap' && v.kind !== 'token-order');
-    violations.push(...tenureViolations(acquisitions, [...actions.values()]));
+    violations.push(...tenureViolations(acquisitions, [...actions.values()], probes));
     const lostWrites = result.violations.filter((v) => v.kind === 'lost-write').length;
     for (const r of rows) {
       if (r.holder !== r.lease_holder) {
@@ -304,7 +310,11 @@ export async function runFailovers(options: FailoverRunOptions): Promise<Failove
  * Per tenure (process, token): no `isValid()` check passes once another tenure has started, and
  * every acquisition's token exceeds every token acquired before it.
  */
-export function tenureViolations(acquisitions: readonly Acquisition[], actions: readonly Action[]): Violation[] {
+export function tenureViolations(
+  acquisitions: readonly Acquisition[],
+  actions: readonly Action[],
+  probes: readonly { pid: number; token: number; ts: number }[] = [],
+): Violation[] {
   const violations: Violation[] = [];
   const tenures = new Map<string, { pid: number; token: number; start: number; lastCheck: number }>();
   const tenure = (pid: number, token: number): { pid: number; token: number; start: number; lastCheck: number } => {
@@ -324,6 +334,11 @@ export function tenureViolations(acquisitions: readonly Acquisition[], actions: 
     const t = tenure(a.pid, a.token);
     t.start = Math.min(t.start, a.check);
     t.lastCheck = Math.max(t.lastCheck, a.check);
+  }
+  for (const p of probes) {
+    const t = tenure(p.pid, p.token);
+    t.start = Math.min(t.start, p.ts);
+    t.lastCheck = Math.max(t.lastCheck, p.ts);
   }
   const sorted = [...tenures.values()].sort((x, y) => x.start - y.start);
   for (let i = 0; i < sorted.length; i++) {
