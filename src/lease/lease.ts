@@ -478,19 +478,8 @@ class LeaseEngine implements Lease {
   private async renewStep(tenure: Tenure): Promise<void> {
     const wait = tenure.nextRenewAt - this.clock.now();
     if (wait > 0) {
-      if (!this.replicationChecked && tenure.failures === 0 && wait > this.options.statementTimeoutMs) {
-        // Report only (an active holder keeps its tenure), between renewals, bounded.
-        try {
-          const refusal = await this.checkReplication();
-          if (refusal) {
-            this.replicationChecked = true;
-            this.emit({ type: 'warning', message: `lease '${this.name}': ${refusal.message} (the current tenure continues; no new one will be acquired)` });
-          }
-        } catch (error) {
-          this.emit({ type: 'warning', message: `lease '${this.name}': checking replication failed: ${errorText(error, this.store)}` });
-        }
-        return;
-      }
+      // No replication check here: a holder runs nothing but its renewals (one more statement
+      // could queue in a busy pool ahead of a renewal). It is checked before the next acquisition.
       await this.nap(wait);
       return;
     }
