@@ -412,9 +412,17 @@ class LeaseEngine implements Lease {
    */
   private async checkReplication(): Promise<ReplicationModeError | undefined> {
     const replication = this.store.replication;
-    const info: ReplicationInfo = replication
-      ? await this.bounded(replication.call(this.store), 'replication check')
-      : { mode: 'unknown', generation: 0, detail: 'the store does not report replication' };
+    let info: ReplicationInfo;
+    try {
+      info = replication
+        ? await this.bounded(replication.call(this.store), 'replication check')
+        : { mode: 'unknown', generation: 0, detail: 'the store does not report replication' };
+    } catch (error) {
+      // Only a refusal needs the answer: without the option a failed check (a slow catalog read
+      // under load, a missing privilege) must not keep a standby from contending.
+      if (this.options.requireSynchronousReplication) throw error;
+      info = { mode: 'unknown', generation: 0, detail: `the replication check failed: ${errorText(error, this.store)}` };
+    }
     this.replicationChecked = true;
     this.setState(this.state.status, { replication: info });
     this.emit({ type: 'replication', replication: info });
