@@ -21,7 +21,7 @@
  * database's documented data loss, not a lease violation; under synchronous replication it is one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,12 +103,22 @@ interface Slot {
 }
 
 export async function runFailovers(options: FailoverRunOptions): Promise<FailoverReport> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hotcold-repl-run-'));
+  try {
+    return await runIn(dir, options);
+  } finally {
+    // Whatever happened (a failover that failed too): the logs go, unless kept for a post-mortem.
+    if (process.env.HOTCOLD_STRESS_KEEP === '1') (options.progress ?? (() => undefined))(`logs kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runIn(dir: string, options: FailoverRunOptions): Promise<FailoverReport> {
   const { cluster } = options;
   const seed = options.seed ?? Date.now() % 2 ** 31;
   const random = mulberry32(seed);
   const stallMs = options.stallMs ?? 1500;
   const progress = options.progress ?? (() => undefined);
-  const dir = mkdtempSync(path.join(tmpdir(), 'hotcold-repl-run-'));
   const origin = hr();
   const rel = (ts: bigint): number => Number(ts - origin);
   const deaths: { pid: number; ts: number }[] = [];
@@ -251,59 +261,54 @@ export async function runFailovers(options: FailoverRunOptions): Promise<Failove
     for (const slot of slots) await kill(slot);
   }
 
-  try {
-    const records: ContenderRecord[] = readdirSync(dir)
-      .filter((f) => f.endsWith('.jsonl'))
-      .flatMap((f) => readLog(path.join(dir, f)));
-    const actions = new Map<string, Action>();
-    const acquisitions: Acquisition[] = [];
-    const probes: { pid: number; token: number; ts: number }[] = [];
-    for (const r of records) {
-      if (r.t === 'valid') probes.push({ pid: r.pid, token: r.token, ts: rel(BigInt(r.ts)) });
-      if (r.t === 'acquired') acquisitions.push({ pid: r.pid, token: r.token, ts: rel(BigInt(r.ts)) });
-      else if (r.t === 'check') actions.set(`${r.pid}:${r.seq}`, { pid: r.pid, token: r.token, seq: r.seq, check: rel(BigInt(r.ts)) });
-      else if (r.t === 'done') {
-        const a = actions.get(`${r.pid}:${r.seq}`);
-        if (a) {
-          a.done = rel(BigInt(r.ts));
-          a.outcome = r.outcome;
-        }
+  const records: ContenderRecord[] = readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => readLog(path.join(dir, f)));
+  const actions = new Map<string, Action>();
+  const acquisitions: Acquisition[] = [];
+  const probes: { pid: number; token: number; ts: number }[] = [];
+  for (const r of records) {
+    if (r.t === 'valid') probes.push({ pid: r.pid, token: r.token, ts: rel(BigInt(r.ts)) });
+    if (r.t === 'acquired') acquisitions.push({ pid: r.pid, token: r.token, ts: rel(BigInt(r.ts)) });
+    else if (r.t === 'check') actions.set(`${r.pid}:${r.seq}`, { pid: r.pid, token: r.token, seq: r.seq, check: rel(BigInt(r.ts)) });
+    else if (r.t === 'done') {
+      const a = actions.get(`${r.pid}:${r.seq}`);
+      if (a) {
+        a.done = rel(BigInt(r.ts));
+        a.outcome = r.outcome;
       }
     }
-    const rows = await cluster.query(`SELECT id, token, pid, seq, lease_token, holder, lease_holder FROM ${TABLES.writes} ORDER BY id`);
-    const writes: DbWrite[] = rows.map((r) => ({ id: Number(r.id), token: Number(r.token), pid: Number(r.pid), seq: Number(r.seq), leaseToken: Number(r.lease_token) }));
-    const counter = Number((await cluster.query(`SELECT n FROM ${TABLES.counter} WHERE id = 1`))[0]?.n);
-    const result = checkHistory({ actions: [...actions.values()], acquisitions, faults: [], deaths, writes, counter });
-    // The checker keys windows by token: two processes holding the SAME token (what a failover
-    // without generations produces) would merge into one window. Here a window is one process's
-    // tenure (pid, token), so their overlap and the order of acquisitions are seen as well.
-    const violations = result.violations.filter((v) => (options.synchronous || v.kind !== 'lost-write') && v.kind !== 'overlap' && v.kind !== 'token-order');
-    violations.push(...tenureViolations(acquisitions, [...actions.values()], probes));
-    const lostWrites = result.violations.filter((v) => v.kind === 'lost-write').length;
-    for (const r of rows) {
-      if (r.holder !== r.lease_holder) {
-        violations.push({
-          kind: 'stale-write',
-          message: `superseded write #${String(r.id)} (pid ${String(r.pid)}, token ${String(r.token)}) accepted while the row named ${String(r.lease_holder)} as holder`,
-        });
-      }
-    }
-    const count = (kind: string): number => violations.filter((v) => v.kind === kind).length;
-    const superseded = violations.filter((v) => v.message.startsWith('superseded')).length;
-    const lines = [
-      `replication failover ${cluster.store} (${options.mode}, seed ${seed}, ${slots.length} contenders, update/wait ${UPDATE_MS}/${WAIT_MS} ms, stall ≤ ${stallMs} ms)`,
-      `  failovers: ${generations.length} (${generations.join('; ')})   takeovers during a stall: ${takeoversDuringStall}`,
-      `  windows: ${result.windows.length}   actions: ${result.actions}   accepted writes surviving: ${result.acceptedWrites}   rejected by the fence: ${result.rejectedStaleWrites}   errored: ${result.erroredActions}`,
-      `  acknowledged writes lost with the old primary: ${lostWrites}`,
-      `  violations: ${violations.length} (token shared ${count('token-shared')}, token order ${count('token-order')}, overlap ${count('overlap')}, superseded writes accepted ${superseded}, stale-token writes ${count('stale-write') - superseded}, write order ${count('write-order')}, counter ${count('counter')}${options.synchronous ? `, lost writes ${count('lost-write')}` : ''})`,
-    ];
-    for (const v of violations.slice(0, 12)) lines.push(`    [${v.kind}] ${v.message}`);
-    if (violations.length > 12) lines.push(`    … and ${violations.length - 12} more`);
-    return { result, violations, lostWrites, takeoversDuringStall, generations, summary: lines.join('\n') };
-  } finally {
-    if (process.env.HOTCOLD_STRESS_KEEP === '1') progress(`logs kept in ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
   }
+  const rows = await cluster.query(`SELECT id, token, pid, seq, lease_token, holder, lease_holder FROM ${TABLES.writes} ORDER BY id`);
+  const writes: DbWrite[] = rows.map((r) => ({ id: Number(r.id), token: Number(r.token), pid: Number(r.pid), seq: Number(r.seq), leaseToken: Number(r.lease_token) }));
+  const counter = Number((await cluster.query(`SELECT n FROM ${TABLES.counter} WHERE id = 1`))[0]?.n);
+  const result = checkHistory({ actions: [...actions.values()], acquisitions, faults: [], deaths, writes, counter });
+  // The checker keys windows by token: two processes holding the SAME token (what a failover
+  // without generations produces) would merge into one window. Here a window is one process's
+  // tenure (pid, token), so their overlap and the order of acquisitions are seen as well.
+  const violations = result.violations.filter((v) => (options.synchronous || v.kind !== 'lost-write') && v.kind !== 'overlap' && v.kind !== 'token-order');
+  violations.push(...tenureViolations(acquisitions, [...actions.values()], probes));
+  const lostWrites = result.violations.filter((v) => v.kind === 'lost-write').length;
+  for (const r of rows) {
+    if (r.holder !== r.lease_holder) {
+      violations.push({
+        kind: 'stale-write',
+        message: `superseded write #${String(r.id)} (pid ${String(r.pid)}, token ${String(r.token)}) accepted while the row named ${String(r.lease_holder)} as holder`,
+      });
+    }
+  }
+  const count = (kind: string): number => violations.filter((v) => v.kind === kind).length;
+  const superseded = violations.filter((v) => v.message.startsWith('superseded')).length;
+  const lines = [
+    `replication failover ${cluster.store} (${options.mode}, seed ${seed}, ${slots.length} contenders, update/wait ${UPDATE_MS}/${WAIT_MS} ms, stall ≤ ${stallMs} ms)`,
+    `  failovers: ${generations.length} (${generations.join('; ')})   takeovers during a stall: ${takeoversDuringStall}`,
+    `  windows: ${result.windows.length}   actions: ${result.actions}   accepted writes surviving: ${result.acceptedWrites}   rejected by the fence: ${result.rejectedStaleWrites}   errored: ${result.erroredActions}`,
+    `  acknowledged writes lost with the old primary: ${lostWrites}`,
+    `  violations: ${violations.length} (token shared ${count('token-shared')}, token order ${count('token-order')}, overlap ${count('overlap')}, superseded writes accepted ${superseded}, stale-token writes ${count('stale-write') - superseded}, write order ${count('write-order')}, counter ${count('counter')}${options.synchronous ? `, lost writes ${count('lost-write')}` : ''})`,
+  ];
+  for (const v of violations.slice(0, 12)) lines.push(`    [${v.kind}] ${v.message}`);
+  if (violations.length > 12) lines.push(`    … and ${violations.length - 12} more`);
+  return { result, violations, lostWrites, takeoversDuringStall, generations, summary: lines.join('\n') };
 }
 
 /**
@@ -365,13 +370,4 @@ export function tenureViolations(
     }
   }
   return violations;
-}
-
-/** The tail of a contender's output, for a failure message. */
-export function contenderOutput(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').slice(-1500);
-  } catch {
-    return '';
-  }
 }
