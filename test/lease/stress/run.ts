@@ -21,7 +21,8 @@ import { STORE_KINDS, type StoreKind } from './stores.js';
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing] [--scenario random|stale-holder] [--contenders N] [--faults ${FAULT_KINDS.join(',')}]\n`,
+    `${message}\nusage: npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing] [--scenario random|stale-holder] [--contenders N] [--faults ${FAULT_KINDS.join(',')}]\n` +
+      '       npm run stress -- --replication [--store postgres|mysql|all] [--mode async|sync|all] [--failovers N] [--runs N] [--seed S]\n',
   );
   process.exit(2);
 }
