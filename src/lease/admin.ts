@@ -26,6 +26,8 @@ export interface LeaseStatusReport extends LeaseRecord {
   exists: boolean;
   /** A holder whose lease has not expired. */
   live: boolean;
+  /** The database's failover generation now. */
+  generation: number;
   /** The failover generation the current token was issued in (see `tokenGeneration`). */
   tokenGeneration: number;
   /**
@@ -97,7 +99,7 @@ export async function promoteLease(
     if (!record) return { outcome: 'free', previousHolder: null, token: 0 };
     if (options.force) {
       // A row of an older failover generation restarts at the current generation's base.
-      const from = Math.max(record.token, record.generation * GENERATION_SPAN);
+      const from = Math.max(record.token, (record.generation ?? 0) * GENERATION_SPAN);
       requireIssuableToken(name, from, bump);
       const { changes } = await runStatement(store, sql.forceClear, [bump, name, record.version], ADMIN_STATEMENT_TIMEOUT_MS);
       if (changes === 1) {
@@ -137,7 +139,7 @@ export async function releaseLeaseHolder(store: LeaseStore, name: string, option
     if (options.holder !== undefined && options.holder !== record.holder && options.holder !== record.machineName) {
       return { outcome: 'not-holder', previousHolder: record.holder, token: record.token };
     }
-    const from = Math.max(record.token, record.generation * GENERATION_SPAN);
+    const from = Math.max(record.token, (record.generation ?? 0) * GENERATION_SPAN);
     requireIssuableToken(name, from, 1);
     const { changes } = await runStatement(store, sql.forceClear, [1, name, record.version], ADMIN_STATEMENT_TIMEOUT_MS);
     if (changes === 1) {

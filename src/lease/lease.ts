@@ -330,7 +330,7 @@ class LeaseEngine implements Lease {
       }
     }
 
-    if (tokenGeneration(record.token) < record.generation) {
+    if (tokenGeneration(record.token) < (record.generation ?? 0)) {
       // The database failed over since the row was last written: mark it, so that nobody acquires
       // before every holder of the old generation has fenced itself (see generation.ts).
       await this.enterGeneration(record);
@@ -393,7 +393,7 @@ class LeaseEngine implements Lease {
       if (changes === 1) {
         this.emit({
           type: 'generation-changed',
-          generation: record.generation,
+          generation: record.generation ?? 0,
           previousGeneration,
           waitIntervalMs: Math.max(record.waitIntervalMs, this.options.waitInterval),
         });

@@ -73,7 +73,7 @@ export function isCurrent(record: LeaseRecord, token: number, holder?: string): 
     record.holder !== null &&
     record.token === token &&
     record.expiresInMs > 0 &&
-    tokenGeneration(token) >= record.generation &&
+    tokenGeneration(token) >= (record.generation ?? 0) &&
     (holder === undefined || record.holder === holder)
   );
 }
@@ -89,7 +89,7 @@ export function requireCurrent(name: string, token: number, row: Record<string, 
   const record = toRecord(name, row);
   if (isCurrent(record, token, holder)) return;
   const why =
-    tokenGeneration(token) < record.generation
+    tokenGeneration(token) < (record.generation ?? 0)
       ? `it was issued in failover generation ${tokenGeneration(token)}; the database has failed over to generation ${record.generation}`
       : record.token !== token
         ? `the current token is ${record.token}`

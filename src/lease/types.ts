@@ -38,9 +38,10 @@ export interface LeaseRecord {
   /**
    * The database's failover generation when the row was read (PostgreSQL: timeline ID − 1; 0
    * where the store knows none). Every token issued in generation `g` lies in
-   * `[g × 2^32 + 1, (g + 1) × 2^32)`: see {@link tokenGeneration}.
+   * `[g × 2^32 + 1, (g + 1) × 2^32)`: see {@link tokenGeneration}. Optional for stores written
+   * before generations (absent reads as 0); the built-in stores always set it.
    */
-  generation: number;
+  generation?: number;
 }
 
 /**
