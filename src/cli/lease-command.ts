@@ -59,12 +59,18 @@ function seconds(ms: number): string {
 
 function describe(report: LeaseStatusReport, db: string): string {
   const lines = [`lease '${report.name}' in table ${report.table} (${report.dialect}, ${db})`];
+  const replication = report.replication
+    ? `${report.replication.mode} (${report.replication.detail})`
+    : `unknown${report.replicationError === undefined ? '' : ` (check failed: ${report.replicationError})`}`;
   if (!report.exists) {
     lines.push('  no lease row yet: no node has contended for this lease');
+    lines.push(`  replication:   ${replication}`);
     return lines.join('\n');
   }
   lines.push(`  holder:        ${report.holder ?? 'none (free)'}`);
-  lines.push(`  token:         ${report.token}`);
+  const stale = report.tokenGeneration < report.generation ? ' — the database failed over since: the next engine waits out the old generation' : '';
+  lines.push(`  token:         ${report.token} (failover generation ${report.tokenGeneration}; the database is in generation ${report.generation}${stale})`);
+  lines.push(`  replication:   ${replication}`);
   if (report.holder !== null) {
     lines.push(`  last renewal:  ${seconds(report.ageMs)} ago (database clock)`);
     lines.push(

@@ -1,8 +1,10 @@
+import { redactText } from '../shared/redact.js';
 import { requirePositiveInteger } from '../shared/validate.js';
+import { GENERATION_SPAN, tokenGeneration } from './generation.js';
 import { requireIssuableToken } from './record.js';
 import { runStatement } from './run-statement.js';
 import { leaseSql } from './sql.js';
-import type { LeaseRecord, LeaseStore } from './types.js';
+import type { LeaseRecord, LeaseStore, ReplicationInfo } from './types.js';
 
 /**
  * Operator actions on a lease row (the `hotcold lease` command). Every change is one conditional
@@ -24,10 +26,27 @@ export interface LeaseStatusReport extends LeaseRecord {
   exists: boolean;
   /** A holder whose lease has not expired. */
   live: boolean;
+  /** The database's failover generation now. */
+  generation: number;
+  /** The failover generation the current token was issued in (see `tokenGeneration`). */
+  tokenGeneration: number;
+  /**
+   * How the database replicates commits and its failover generation now; `undefined` when the
+   * store does not report it (or the check failed: `replicationError` says why).
+   */
+  replication: ReplicationInfo | undefined;
+  replicationError?: string;
 }
 
 export async function leaseStatus(store: LeaseStore, name: string): Promise<LeaseStatusReport> {
   const record = await store.read(name);
+  let replication: ReplicationInfo | undefined;
+  let replicationError: string | undefined;
+  try {
+    replication = await store.replication?.();
+  } catch (error) {
+    replicationError = redactText(error instanceof Error ? error.message : String(error), store.secrets);
+  }
   return {
     name,
     table: store.table,
@@ -41,6 +60,10 @@ export async function leaseStatus(store: LeaseStore, name: string): Promise<Leas
     expiresInMs: record?.expiresInMs ?? 0,
     waitIntervalMs: record?.waitIntervalMs ?? 0,
     live: record !== null && record.holder !== null && record.expiresInMs > 0,
+    generation: record?.generation ?? replication?.generation ?? 0,
+    tokenGeneration: tokenGeneration(record?.token ?? 0),
+    replication,
+    ...(replicationError === undefined ? {} : { replicationError }),
   };
 }
 
@@ -75,11 +98,13 @@ export async function promoteLease(
     const record = await store.read(name);
     if (!record) return { outcome: 'free', previousHolder: null, token: 0 };
     if (options.force) {
-      requireIssuableToken(name, record.token, bump);
+      // A row of an older failover generation restarts at the current generation's base.
+      const from = Math.max(record.token, (record.generation ?? 0) * GENERATION_SPAN);
+      requireIssuableToken(name, from, bump);
       const { changes } = await runStatement(store, sql.forceClear, [bump, name, record.version], ADMIN_STATEMENT_TIMEOUT_MS);
       if (changes === 1) {
         await store.notifyRelease?.(name).catch(() => undefined);
-        return { outcome: 'forced', previousHolder: record.holder, token: record.token + bump };
+        return { outcome: 'forced', previousHolder: record.holder, token: from + bump };
       }
       continue;
     }
@@ -114,11 +139,12 @@ export async function releaseLeaseHolder(store: LeaseStore, name: string, option
     if (options.holder !== undefined && options.holder !== record.holder && options.holder !== record.machineName) {
       return { outcome: 'not-holder', previousHolder: record.holder, token: record.token };
     }
-    requireIssuableToken(name, record.token, 1);
+    const from = Math.max(record.token, (record.generation ?? 0) * GENERATION_SPAN);
+    requireIssuableToken(name, from, 1);
     const { changes } = await runStatement(store, sql.forceClear, [1, name, record.version], ADMIN_STATEMENT_TIMEOUT_MS);
     if (changes === 1) {
       await store.notifyRelease?.(name).catch(() => undefined);
-      return { outcome: 'released', previousHolder: record.holder, token: record.token + 1 };
+      return { outcome: 'released', previousHolder: record.holder, token: from + 1 };
     }
   }
   throw new Error(`lease '${name}' kept changing under ${MAX_RACES} attempts; try again`);

@@ -2,6 +2,7 @@
  * Typed errors of the lease engine. Messages name the lease and tokens, never a connection
  * string: store errors pass through `redactText` before they reach a message.
  */
+import type { ReplicationInfo } from './types.js';
 
 /** Base class: `instanceof LeaseError` catches every lease-specific failure. */
 export class LeaseError extends Error {
@@ -59,7 +60,7 @@ export class LeaseClosedError extends LeaseError {
 }
 
 /** What kind of permanent misconfiguration a {@link StoreConfigurationError} reports. */
-export type StoreFault = 'driver-missing' | 'authentication' | 'database-missing' | 'schema' | 'privileges' | 'location' | 'token-exhausted';
+export type StoreFault = 'driver-missing' | 'authentication' | 'database-missing' | 'schema' | 'privileges' | 'location' | 'token-exhausted' | 'replication';
 
 /**
  * A PERMANENT fault of the lease database's configuration: retrying cannot help, so
@@ -143,6 +144,25 @@ export class TokenExhaustedError extends StoreConfigurationError {
     );
     this.lease = lease;
     this.token = token;
+  }
+}
+
+/**
+ * `requireSynchronousReplication` is set and the lease database does not replicate its commits
+ * synchronously (or cannot tell): a failover of it could lose an acknowledged renewal or fenced
+ * write. `acquire()` rejects with it; nothing was written. `replication` says what was found.
+ */
+export class ReplicationModeError extends StoreConfigurationError {
+  readonly lease: string;
+  readonly replication: ReplicationInfo;
+  constructor(lease: string, replication: ReplicationInfo) {
+    super(
+      'replication',
+      `lease '${lease}': requireSynchronousReplication is set but commits on the lease database are replicated '${replication.mode}' (${replication.detail})`,
+      'make the lease database replicate synchronously (PostgreSQL: synchronous_standby_names and synchronous_commit = on or remote_apply; MariaDB: semi-synchronous replication, rpl_semi_sync_master_wait_point = AFTER_SYNC), or unset requireSynchronousReplication',
+    );
+    this.lease = lease;
+    this.replication = replication;
   }
 }
 

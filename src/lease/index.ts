@@ -28,6 +28,7 @@ export {
   StoreSchemaError,
   StorePrivilegeError,
   TokenExhaustedError,
+  ReplicationModeError,
   type StoreFault,
   LeaseTimeoutError,
   TransientStoreError,
@@ -36,5 +37,6 @@ export {
   CommitAbandonedError,
   type LeaseLostReason,
 } from './errors.js';
+export { tokenGeneration, GENERATION_SPAN, GENERATION_HOLDER } from './generation.js';
 export { selfFencingSpan, CLOCK_DRIFT, FIXED_MARGIN_MS } from './self-fencing.js';
 export { promoteLease, releaseLeaseHolder, leaseStatus, type PromoteResult, type LeaseStatusReport, type ReleaseHolderResult } from './admin.js';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { redactText } from '../shared/redact.js';
 import type { LeaseClock, TimerHandle } from './clock.js';
-import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, type LeaseLostReason, type StoreConfigurationError, type TokenExhaustedError } from './errors.js';
+import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, ReplicationModeError, type LeaseLostReason, type StoreConfigurationError, type TokenExhaustedError } from './errors.js';
+import { GENERATION_HOLDER, tokenGeneration } from './generation.js';
 import { asPermanentStoreError } from './permanent-errors.js';
 import { resolveLeaseOptions, type ResolvedLeaseOptions } from './options.js';
 import { requireIssuableToken, toRecord } from './record.js';
@@ -18,6 +19,7 @@ import type {
   LeaseState,
   LeaseStatus,
   LeaseStore,
+  ReplicationInfo,
   SqlExecutor,
   StatementResult,
 } from './types.js';
@@ -36,6 +38,10 @@ interface Tenure {
 interface Waiter {
   resolve(held: HeldLease): void;
   reject(error: unknown): void;
+}
+
+function sameReplication(a: ReplicationInfo | undefined, b: ReplicationInfo | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.mode === b.mode && a.generation === b.generation && a.detail === b.detail);
 }
 
 function errorText(error: unknown, store?: LeaseStore): string {
@@ -89,6 +95,11 @@ class LeaseEngine implements Lease {
   private pendingTakeover: number | undefined;
   /** Monotonic time contention began (for `acquired.waitedMs`). */
   private contendingSince = 0;
+  /**
+   * Whether the store's replication mode is known: false at start, after a lease statement
+   * failed (the pool may have reconnected, to another server) and after a generation change.
+   */
+  private replicationChecked = false;
 
   constructor(store: LeaseStore, options: ResolvedLeaseOptions, warnings: string[]) {
     this.store = store;
@@ -209,7 +220,8 @@ class LeaseEngine implements Lease {
     if (tenure?.token === presented && !tenure.handle.isValid()) {
       throw new FencingError(`fenced: token ${presented} of lease '${this.name}' passed its self-fencing deadline`, this.name, presented, undefined);
     }
-    await this.store.assertHeld(tx, this.name, presented);
+    // The row must name us too: a token is ours only together with our holder id.
+    await this.store.assertHeld(tx, this.name, presented, this.holderId);
   }
 
   close(): Promise<void> {
@@ -280,6 +292,10 @@ class LeaseEngine implements Lease {
         await this.store.init();
         this.tableReady = true;
       }
+      if (!this.replicationChecked) {
+        const refusal = await this.checkReplication();
+        if (refusal) return this.failPermanently(refusal);
+      }
       // Read first, create the row only if it is missing: MariaDB's upsert locks an existing row
       // exclusively, and a starting standby waiting for that lock behind a running call's fence
       // would make every later call's fence queue behind it.
@@ -292,6 +308,7 @@ class LeaseEngine implements Lease {
     } catch (error) {
       const permanent = asPermanentStoreError(error, `lease '${this.name}'`);
       if (permanent) return this.failPermanently(permanent);
+      this.replicationChecked = false;
       this.emit({ type: 'warning', message: `lease '${this.name}': reading the lease row failed: ${errorText(error, this.store)}` });
       await this.nap(this.options.pollInterval);
       return;
@@ -313,10 +330,17 @@ class LeaseEngine implements Lease {
       }
     }
 
+    if (tokenGeneration(record.token) < (record.generation ?? 0)) {
+      // The database failed over since the row was last written: mark it, so that nobody acquires
+      // before every holder of the old generation has fenced itself (see generation.ts).
+      await this.enterGeneration(record);
+      return;
+    }
+
     if (record.holder === null || record.expiresInMs <= 0) {
       let token: number;
       try {
-        token = requireIssuableToken(this.name, record.token, 1);
+        token = requireIssuableToken(this.name, record.token, 1, record.generation);
       } catch (error) {
         return this.failPermanently(error as TokenExhaustedError);
       }
@@ -327,6 +351,7 @@ class LeaseEngine implements Lease {
       } catch (error) {
         const permanent = asPermanentStoreError(error, `lease '${this.name}'`);
         if (permanent) return this.failPermanently(permanent);
+        this.replicationChecked = false;
         // The takeover may or may not have committed (or may still, once a lock it waits on goes);
         // a later read tells: we would be the holder with this token.
         this.pendingTakeover = token;
@@ -353,6 +378,59 @@ class LeaseEngine implements Lease {
     // Wake exactly at the expiry the database reported (+1 ms for its resolution), but re-read
     // at least every pollInterval so that a release() is noticed quickly.
     await this.nap(Math.min(record.expiresInMs + 1, this.options.pollInterval));
+  }
+
+  /**
+   * Marks a row of an older failover generation (generation.ts, step 2): held by nobody that can
+   * act, until `waitInterval` (the larger of the row's and ours) has passed on the new primary's
+   * clock. Only a compare-and-set on the version read: one engine marks, the others re-read.
+   */
+  private async enterGeneration(record: LeaseRecord): Promise<void> {
+    const previousGeneration = tokenGeneration(record.token);
+    this.replicationChecked = false;
+    try {
+      const { changes } = await this.statement(this.sql.enterGeneration, [GENERATION_HOLDER, this.options.waitInterval, this.name, record.version]);
+      if (changes === 1) {
+        this.emit({
+          type: 'generation-changed',
+          generation: record.generation ?? 0,
+          previousGeneration,
+          waitIntervalMs: Math.max(record.waitIntervalMs, this.options.waitInterval),
+        });
+      }
+    } catch (error) {
+      const permanent = asPermanentStoreError(error, `lease '${this.name}'`);
+      if (permanent) return this.failPermanently(permanent);
+      this.emit({ type: 'warning', message: `lease '${this.name}': marking the failover generation failed: ${errorText(error, this.store)}` });
+      await this.nap(this.options.pollInterval);
+    }
+  }
+
+  /**
+   * Asks the store how commits are replicated (bounded by `statementTimeoutMs`), publishes it on
+   * `state$` and `events$`, and returns the refusal `requireSynchronousReplication` calls for.
+   */
+  private async checkReplication(): Promise<ReplicationModeError | undefined> {
+    const replication = this.store.replication;
+    let info: ReplicationInfo;
+    try {
+      info = replication
+        ? await this.bounded(replication.call(this.store), 'replication check')
+        : { mode: 'unknown', generation: 0, detail: 'the store does not report replication' };
+    } catch (error) {
+      // Only a refusal needs the answer: without the option a failed check (a slow catalog read
+      // under load, a missing privilege) must not keep a standby from contending.
+      if (this.options.requireSynchronousReplication) throw error;
+      info = { mode: 'unknown', generation: 0, detail: `the replication check failed: ${errorText(error, this.store)}` };
+    }
+    this.replicationChecked = true;
+    this.setState(this.state.status, { replication: info });
+    this.emit({ type: 'replication', replication: info });
+    if (this.options.requireSynchronousReplication && info.mode !== 'synchronous') {
+      this.replicationChecked = false;
+      return new ReplicationModeError(this.name, info);
+    }
+    return undefined;
   }
 
   /**
@@ -408,6 +486,8 @@ class LeaseEngine implements Lease {
   private async renewStep(tenure: Tenure): Promise<void> {
     const wait = tenure.nextRenewAt - this.clock.now();
     if (wait > 0) {
+      // No replication check here: a holder runs nothing but its renewals (one more statement
+      // could queue in a busy pool ahead of a renewal). It is checked before the next acquisition.
       await this.nap(wait);
       return;
     }
@@ -419,6 +499,7 @@ class LeaseEngine implements Lease {
       result = await this.statement(this.sql.renew, [this.options.waitInterval, this.name, this.holderId, tenure.token], timeoutMs);
     } catch (error) {
       if (this.tenure !== tenure) return;
+      this.replicationChecked = false;
       tenure.failures += 1;
       tenure.nextRenewAt = this.clock.now() + retryDelay;
       this.emit({ type: 'renew-failed', token: tenure.token, error: errorText(error, this.store), consecutive: tenure.failures });
@@ -426,7 +507,7 @@ class LeaseEngine implements Lease {
     }
     if (this.tenure !== tenure) return;
     if (result.changes !== 1) {
-      this.lose(tenure, 'superseded', `lease '${this.name}' lost: renewal of token ${tenure.token} was rejected (taken over, forced, or expired by the database clock)`);
+      this.lose(tenure, 'superseded', `lease '${this.name}' lost: renewal of token ${tenure.token} was rejected (taken over, forced, expired by the database clock, or the database failed over)`);
       return;
     }
     // A success that arrives after the deadline cannot undo the fencing that already applied.
@@ -494,11 +575,15 @@ class LeaseEngine implements Lease {
   }
 
   /** Runs one lease statement with a timeout (default `statementTimeoutMs`), on the store's autocommit path if any. */
-  private async statement(sql: string, params: readonly unknown[], timeoutMs = this.options.statementTimeoutMs): Promise<StatementResult> {
-    const running = runStatement(this.store, sql, params, timeoutMs);
+  private statement(sql: string, params: readonly unknown[], timeoutMs = this.options.statementTimeoutMs): Promise<StatementResult> {
+    return this.bounded(runStatement(this.store, sql, params, timeoutMs), 'lease statement', timeoutMs);
+  }
+
+  /** `running`, or a `LeaseTimeoutError` after `timeoutMs` (default `statementTimeoutMs`). */
+  private async bounded<T>(running: Promise<T>, what: string, timeoutMs = this.options.statementTimeoutMs): Promise<T> {
     let timer: TimerHandle | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = this.clock.setTimer(() => reject(new LeaseTimeoutError('lease statement', timeoutMs)), timeoutMs);
+      timer = this.clock.setTimer(() => reject(new LeaseTimeoutError(what, timeoutMs)), timeoutMs);
     });
     try {
       return await Promise.race([running, timeout]);
@@ -541,8 +626,15 @@ class LeaseEngine implements Lease {
       token: 'token' in patch ? patch.token : previous.token,
       since: previous.status === status ? previous.since : this.clock.now(),
       reason: 'reason' in patch ? patch.reason : previous.status === status ? previous.reason : undefined,
+      replication: 'replication' in patch ? patch.replication : previous.replication,
     };
-    if (next.status === previous.status && next.holder === previous.holder && next.token === previous.token && next.reason === previous.reason) {
+    if (
+      next.status === previous.status &&
+      next.holder === previous.holder &&
+      next.token === previous.token &&
+      next.reason === previous.reason &&
+      sameReplication(next.replication, previous.replication)
+    ) {
       return;
     }
     this.stateSubject.next(next);

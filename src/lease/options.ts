@@ -23,6 +23,7 @@ const KNOWN = [
   'statementTimeoutMs',
   'pollInterval',
   'unsafeDisableSelfFencing',
+  'requireSynchronousReplication',
   'clock',
 ] as const;
 
@@ -82,6 +83,7 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   }
   const mode: LeaseMode = requireOneOf('mode', raw.mode ?? 'cold', ['cold', 'warm'] as const);
   const unsafeDisableSelfFencing = requireBoolean('unsafeDisableSelfFencing', raw.unsafeDisableSelfFencing ?? false);
+  const requireSynchronousReplication = requireBoolean('requireSynchronousReplication', raw.requireSynchronousReplication ?? false);
 
   if (waitInterval <= updateInterval) {
     throw new ConfigurationError('waitInterval', 'must be greater than updateInterval (2× or more is recommended)');
@@ -116,7 +118,7 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   }
   return {
     store,
-    options: { name, machineName, updateInterval, waitInterval, mode, statementTimeoutMs, pollInterval, unsafeDisableSelfFencing, clock },
+    options: { name, machineName, updateInterval, waitInterval, mode, statementTimeoutMs, pollInterval, unsafeDisableSelfFencing, requireSynchronousReplication, clock },
     warnings,
   };
 }

@@ -1,3 +1,4 @@
+import { generationBaseSql, generationSql } from './generation.js';
 import type { SchemaObject } from './schema.js';
 import type { TableShape } from './schema-shape.js';
 import type { Dialect } from './types.js';
@@ -104,23 +105,30 @@ function createStatements(dialect: Dialect, table: string): string[] {
 }
 
 export interface LeaseSql {
-  /** Creates the row (free, token 0) if absent. Params: name. */
+  /** Creates the row (free, token `generation × 2^32`) if absent. Params: name. */
   ensureRow: string;
-  /** Params: name. Columns: holder, token, version, renewed_at, wait_interval_ms, now_ms. */
+  /** Params: name. Columns: holder, token, version, renewed_at, wait_interval_ms, now_ms, generation. */
   read: string;
   /** As `read`, locking the row for the rest of the caller's transaction. */
   readLocked: string;
   /**
-   * Compare-and-set on `version`: takes the lease if free or expired by the DB clock, bumping the
-   * token. Params: holder, waitIntervalMs, name, expectedVersion.
+   * Compare-and-set on `version`: takes the lease if free or expired by the DB clock and its token
+   * is of the database's current failover generation, bumping the token. Params: holder,
+   * waitIntervalMs, name, expectedVersion.
    */
   acquire: string;
   /**
-   * Extends the lease only if we still hold it with our token AND it has not expired yet by the
-   * DB clock (a renewal that arrives late must not resurrect anything). Params: waitIntervalMs,
-   * name, holder, token.
+   * Extends the lease only if we still hold it with our token, of the database's current failover
+   * generation, AND it has not expired yet by the DB clock (a renewal that arrives late must not
+   * resurrect anything). Params: waitIntervalMs, name, holder, token.
    */
   renew: string;
+  /**
+   * Marks a row whose token is of an older failover generation (see generation.ts): holder
+   * `GENERATION_HOLDER`, token `generation × 2^32`, renewed now, `wait_interval_ms` the larger of
+   * the row's and ours. Params: holder, waitIntervalMs, name, expectedVersion.
+   */
+  enterGeneration: string;
   /** Clears the holder, keeping the token (the next holder bumps it). Params: name, holder, token. */
   release: string;
   /** Clears the holder only if the lease expired by the DB clock. Params: name. */
@@ -134,25 +142,30 @@ export interface LeaseSql {
 
 export function leaseSql(dialect: Dialect, table: string): LeaseSql {
   const now = nowMs(dialect);
-  const cols = `holder, token, version, renewed_at, wait_interval_ms, ${now} AS now_ms`;
+  const base = generationBaseSql(dialect);
+  const greatest = dialect === 'sqlite' ? 'MAX' : 'GREATEST';
+  const cols = `holder, token, version, renewed_at, wait_interval_ms, ${now} AS now_ms, ${generationSql(dialect)} AS generation`;
   const ensureRow =
     dialect === 'postgres'
-      ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0) ON CONFLICT (name) DO NOTHING`
+      ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, ${base}, 0, 0, 0) ON CONFLICT (name) DO NOTHING`
       : dialect === 'mysql'
-        ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0) ON DUPLICATE KEY UPDATE name = name`
+        ? `INSERT INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, ${base}, 0, 0, 0) ON DUPLICATE KEY UPDATE name = name`
         : `INSERT OR IGNORE INTO ${table} (name, holder, token, version, renewed_at, wait_interval_ms) VALUES (?, NULL, 0, 0, 0, 0)`;
   // PostgreSQL: FOR KEY SHARE blocks the token-changing UPDATEs (token is in a unique index) but
   // not renewals. InnoDB grants record locks in order, so a waiting renewal is not starved by new
   // share locks. SQLite has no row locks: the caller's BEGIN IMMEDIATE holds the write lock.
+  // SQLite has no generation: there the condition would always hold.
+  const currentGeneration = dialect === 'sqlite' ? '' : ` AND token >= ${base}`;
   const lockClause = dialect === 'postgres' ? ' FOR KEY SHARE' : dialect === 'mysql' ? ' LOCK IN SHARE MODE' : '';
   return {
     ensureRow,
     read: `SELECT ${cols} FROM ${table} WHERE name = ?`,
     readLocked: `SELECT ${cols} FROM ${table} WHERE name = ?${lockClause}`,
-    acquire: `UPDATE ${table} SET holder = ?, token = token + 1, version = version + 1, renewed_at = ${now}, wait_interval_ms = ? WHERE name = ? AND version = ? AND (holder IS NULL OR ${now} >= renewed_at + wait_interval_ms)`,
-    renew: `UPDATE ${table} SET renewed_at = ${now}, version = version + 1, wait_interval_ms = ? WHERE name = ? AND holder = ? AND token = ? AND ${now} < renewed_at + wait_interval_ms`,
+    acquire: `UPDATE ${table} SET holder = ?, token = token + 1, version = version + 1, renewed_at = ${now}, wait_interval_ms = ? WHERE name = ? AND version = ? AND (holder IS NULL OR ${now} >= renewed_at + wait_interval_ms)${currentGeneration}`,
+    renew: `UPDATE ${table} SET renewed_at = ${now}, version = version + 1, wait_interval_ms = ? WHERE name = ? AND holder = ? AND token = ? AND ${now} < renewed_at + wait_interval_ms${currentGeneration}`,
+    enterGeneration: `UPDATE ${table} SET holder = ?, token = ${base}, version = version + 1, renewed_at = ${now}, wait_interval_ms = ${greatest}(wait_interval_ms, ?) WHERE name = ? AND version = ? AND token < ${base}`,
     release: `UPDATE ${table} SET holder = NULL, version = version + 1 WHERE name = ? AND holder = ? AND token = ?`,
     clearExpired: `UPDATE ${table} SET holder = NULL, version = version + 1 WHERE name = ? AND holder IS NOT NULL AND ${now} >= renewed_at + wait_interval_ms`,
-    forceClear: `UPDATE ${table} SET holder = NULL, token = token + ?, version = version + 1 WHERE name = ? AND version = ?`,
+    forceClear: `UPDATE ${table} SET holder = NULL, token = ${dialect === 'sqlite' ? 'token' : `${greatest}(token, ${base})`} + ?, version = version + 1 WHERE name = ? AND version = ?`,
   };
 }

@@ -48,6 +48,36 @@ export interface LeaseRecord {
   expiresInMs: number;
   /** The `waitInterval` the holder announced with its last write. */
   waitIntervalMs: number;
+  /**
+   * The database's failover generation when the row was read (PostgreSQL: timeline ID − 1; 0
+   * where the store knows none). Every token issued in generation `g` lies in
+   * `[g × 2^32 + 1, (g + 1) × 2^32)`: see {@link tokenGeneration}. Optional for stores written
+   * before generations (absent reads as 0); the built-in stores always set it.
+   */
+  generation?: number;
+}
+
+/**
+ * How commits on the lease database are replicated, as the store's session sees it (checked at
+ * start, after a statement failed and after a failover generation change):
+ * - `synchronous`: a commit returns only once a standby has it (PostgreSQL
+ *   `synchronous_standby_names` set and `synchronous_commit` `on`/`remote_write`/`remote_apply`;
+ *   MariaDB semi-synchronous replication active): a promoted standby has every acknowledged commit;
+ * - `asynchronous`: a commit returns before any standby has it (also: replication possible but no
+ *   synchronous standby configured): a promotion can lose the last commits;
+ * - `none`: the database cannot replicate (PostgreSQL `wal_level = minimal`, MariaDB without a
+ *   binary log, SQLite);
+ * - `unknown`: the store could not tell (see `detail`).
+ */
+export type ReplicationMode = 'synchronous' | 'asynchronous' | 'none' | 'unknown';
+
+/** What a store found out about replication: see {@link ReplicationMode}. */
+export interface ReplicationInfo {
+  mode: ReplicationMode;
+  /** The database's failover generation now (see {@link LeaseRecord.generation}). */
+  generation: number;
+  /** The settings it was judged from, e.g. `synchronous_commit=on, synchronous_standby_names='*', 1 standby (1 synchronous)`. */
+  detail: string;
 }
 
 /**
@@ -86,10 +116,16 @@ export interface LeaseStore {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Inside `tx`, locks the lease row and throws `FencingError` unless `token` is still the
-   * current token and the lease is not expired. Call it before writes that only the hot node
-   * may make, in the same transaction as those writes.
+   * current token, of the database's current failover generation, the lease is not expired and
+   * (when `holder` is given) the row names `holder` as its holder. Call it before writes that
+   * only the hot node may make, in the same transaction as those writes.
    */
-  assertHeld(tx: SqlExecutor, name: string, token: number): Promise<void>;
+  assertHeld(tx: SqlExecutor, name: string, token: number, holder?: string): Promise<void>;
+  /**
+   * How commits are replicated now, and the database's failover generation (see
+   * {@link ReplicationInfo}). Absent: the engine reports `unknown`.
+   */
+  replication?(): Promise<ReplicationInfo>;
   /** Ends connections the store opened itself (not a pool or database the user passed in). */
   close(): Promise<void>;
   /**
@@ -155,6 +191,8 @@ export interface LeaseState {
   since: number;
   /** Why the engine is in this state, when it is there after a failure (redacted text). */
   reason?: string | undefined;
+  /** How the lease database replicates commits, as last checked (see {@link ReplicationInfo}). */
+  replication?: ReplicationInfo | undefined;
 }
 
 /**
@@ -207,11 +245,34 @@ export type LeaseEvent =
       type: 'warning';
       /** What happened, as redacted text. */
       message: string;
+    }
+  | {
+      /** The store's replication mode and failover generation were checked (at start, after a failure, after a failover). */
+      type: 'replication';
+      /** What was found. */
+      replication: ReplicationInfo;
+    }
+  | {
+      /**
+       * The database failed over: its generation is higher than the lease row's token's. Nobody
+       * acquires until `waitIntervalMs` after this engine marked the row (every holder of the old
+       * generation has fenced itself by then).
+       */
+      type: 'generation-changed';
+      /** The database's generation now. */
+      generation: number;
+      /** The generation of the row's token. */
+      previousGeneration: number;
+      /** How long nobody acquires, in milliseconds. */
+      waitIntervalMs: number;
     };
 
 /** What `acquire()` resolves to: proof of holding, valid until `signal` aborts. */
 export interface HeldLease {
-  /** The fencing token: rises on every change of holder, never repeats. */
+  /**
+   * The fencing token: rises on every change of holder, never repeats, also across a promotion
+   * of the database: `tokenGeneration(token)` is the database's failover generation it was issued in.
+   */
   readonly token: number;
   /** Aborts the moment the lease is lost or released. */
   readonly signal: AbortSignal;
@@ -283,6 +344,14 @@ export interface LeaseOptions {
    * @defaultValue false
    */
   unsafeDisableSelfFencing?: boolean;
+  /**
+   * Refuse to acquire unless commits on the lease database are synchronously replicated (see
+   * {@link ReplicationMode}): `acquire()` rejects with `ReplicationModeError` when the store
+   * reports anything else. For a replicated database whose failover must not lose an
+   * acknowledged renewal or fenced write. Checked at start, after a statement failed and after a
+   * failover. Default false.
+   */
+  requireSynchronousReplication?: boolean;
 }
 
 /**

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+export const run = promisify(execFile);
 export const PG_BIN = process.env.HOTCOLD_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
 export interface PrivatePostgresOptions {
@@ -47,7 +47,7 @@ export function privatePostgresAvailable(): boolean {
   return ok;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -61,12 +61,12 @@ async function freePort(): Promise<number> {
 const asRoot = (): boolean => process.getuid?.() === 0;
 
 /** initdb refuses to run as root: then run the binaries as the `postgres` system user. */
-function command(bin: string, args: string[]): [string, string[]] {
+export function command(bin: string, args: string[]): [string, string[]] {
   if (asRoot()) return ['runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]];
   return [join(PG_BIN, bin), args];
 }
 
-function children(pid: number): number[] {
+export function children(pid: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -1,8 +1,9 @@
 import type { SecretScope } from '../../shared/redact.js';
 import { requireCurrent, toRecord } from '../record.js';
+import { judgeReplication, replicationSql } from '../replication-mode.js';
 import { ensureSchema } from '../schema.js';
 import { ddl, leaseSchema, leaseSql, type LeaseSql } from '../sql.js';
-import type { Dialect, LeaseRecord, LeaseStore, SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
+import type { Dialect, LeaseRecord, ReplicationInfo, LeaseStore, SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
 
 /** Bound of `read()` (operator status, admin actions), on the server too: a plain read takes no row lock but may wait on a metadata or relation lock. */
 const READ_TIMEOUT_MS = 5_000;
@@ -20,6 +21,8 @@ export interface StoreDriver {
   afterSchema?(): Promise<void>;
   /** The store's literal secrets (see {@link LeaseStore.secrets}). */
   secrets?: SecretScope;
+  /** See {@link LeaseStore.replication}. */
+  replication?(): Promise<ReplicationInfo>;
 }
 
 /** A store built here: the engine's statements are prepared once per table. */
@@ -49,14 +52,18 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
       return row === undefined ? null : toRecord(name, row);
     },
     transaction: (fn, options) => driver.transaction(fn, options),
-    async assertHeld(tx: SqlExecutor, name: string, token: number): Promise<void> {
-      requireCurrent(name, token, (await tx.query(sql.readLocked, [name]))[0]);
+    async assertHeld(tx: SqlExecutor, name: string, token: number, holder?: string): Promise<void> {
+      requireCurrent(name, token, (await tx.query(sql.readLocked, [name]))[0], holder);
     },
     close() {
       closed ??= driver.close().finally(() => driver.secrets?.clear());
       return closed;
     },
   };
+  const replicationQuery = replicationSql(driver.dialect);
+  store.replication = driver.replication
+    ? driver.replication.bind(driver)
+    : async () => judgeReplication(driver.dialect, replicationQuery === undefined ? undefined : (await driver.run(replicationQuery, [], { timeoutMs: READ_TIMEOUT_MS })).rows[0]);
   if (driver.watchReleases && driver.notifyRelease) {
     store.watchReleases = driver.watchReleases.bind(driver);
     store.notifyRelease = driver.notifyRelease.bind(driver);

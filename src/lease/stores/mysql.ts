@@ -9,6 +9,7 @@ import { loadDriver } from './load-driver.js';
 import { endWithin, type Destroyable } from './bounded-close.js';
 import { SecretScope } from '../../shared/redact.js';
 import { driverTimeoutMs, mariadbStatementTime, mariadbTimeoutSeconds } from '../db-timeouts.js';
+import { mariadbGenerationSql, MYSQL_GENERATION_MARKER } from '../generation.js';
 
 export interface MysqlStoreOptions {
   /** Lease table; default `hotcold_lease`. */
@@ -96,7 +97,7 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
 
   // Whether the server is MariaDB (SET STATEMENT) — asked once, on the first bounded statement.
   let mariadb: Promise<boolean> | undefined;
-  const isMariadb = (p: mysql.Pool): Promise<boolean> => {
+  const isMariadb = (p: Queryable): Promise<boolean> => {
     mariadb ??= runOn(p, 'SELECT VERSION() AS v', [], 5_000).then(
       ({ rows }) => /mariadb/i.test(String(rows[0]?.v ?? '')),
       (error: unknown) => {
@@ -106,6 +107,10 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
     );
     return mariadb;
   };
+
+  /** The statement as this server runs it: the failover generation is MariaDB's GTID domain (generation.ts). */
+  const withGeneration = async (p: Queryable, sql: string): Promise<string> =>
+    sql.includes(MYSQL_GENERATION_MARKER) && (await isMariadb(p)) ? mariadbGenerationSql(sql) : sql;
 
   /**
    * `KILL`s the session of an abandoned transaction (rolled back by the server, its locks freed).
@@ -125,8 +130,8 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
     async run(sql, params, runOptions) {
       const p = await open();
       const timeoutMs = runOptions?.timeoutMs;
-      if (timeoutMs === undefined) return runOn(p, sql, params);
-      const text = (await isMariadb(p)) ? boundedPrefix(timeoutMs) + sql : sql;
+      if (timeoutMs === undefined) return runOn(p, await withGeneration(p, sql), params);
+      const text = (await isMariadb(p)) ? boundedPrefix(timeoutMs) + mariadbGenerationSql(sql) : sql;
       return runOn(p, text, params, timeoutMs);
     },
     transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
@@ -156,7 +161,8 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
         if (typeof threadId === 'number') kill(threadId);
       };
       return abandonable('mysqlStore', txOptions?.signal, async (progress) => {
-        conn = await (await open()).getConnection();
+        const p = await open();
+        conn = await p.getConnection();
         const c = conn;
         c.on('error', onError);
         if (progress.abandoned) {
@@ -165,7 +171,8 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
         }
         try {
           await c.beginTransaction();
-          const result = await fn(executor('mysql', (sql, params) => runOn(c, sql, params)));
+          // Asked on this connection: a pool of one has no other to ask on.
+          const result = await fn(executor('mysql', async (sql, params) => runOn(c, await withGeneration(c, sql), params)));
           // Given up on while `fn` was finishing: never COMMIT what the caller was told did not run.
           if (progress.abandoned) throw new Error('abandoned');
           progress.commitSent = true;

@@ -46,7 +46,7 @@ interface Conn {
 
 /** The fences (`assertHeld`) passed in the open transaction: re-checked under lock at COMMIT. */
 interface OpenTransaction {
-  fences: Array<{ name: string; token: number }>;
+  fences: Array<{ name: string; token: number; holder: string | undefined }>;
 }
 
 function statement(conn: Conn, sql: string): Statement {
@@ -198,7 +198,7 @@ export function sqliteStore(pathOrDatabaseLike: string | SqliteDatabaseLike, opt
   const commitFenced = (app: Conn, lease: Conn, fences: OpenTransaction['fences']): void => {
     lease.db.exec('BEGIN IMMEDIATE');
     try {
-      for (const { name, token } of fences) requireCurrent(name, token, exec(lease, sql.read, [name]).rows[0]);
+      for (const { name, token, holder } of fences) requireCurrent(name, token, exec(lease, sql.read, [name]).rows[0], holder);
       // A busy COMMIT leaves the transaction open: the whole section is tried again.
       noWait(app, 'COMMIT');
     } finally {
@@ -335,12 +335,12 @@ export function sqliteStore(pathOrDatabaseLike: string | SqliteDatabaseLike, opt
 
   // The lease row is not in the transaction's database: read it on the lease connection, and
   // remember the fence so that COMMIT re-checks it under the lease file's lock.
-  store.assertHeld = async (_tx: SqlExecutor, name: string, token: number): Promise<void> => {
+  store.assertHeld = async (_tx: SqlExecutor, name: string, token: number, holder?: string): Promise<void> => {
     const open = current;
     if (!open) throw new LeaseError('sqliteStore.assertHeld must run inside store.transaction()');
     const { rows } = await onLease(sql.read, [name]);
-    requireCurrent(name, token, rows[0]);
-    open.fences.push({ name, token });
+    requireCurrent(name, token, rows[0], holder);
+    open.fences.push({ name, token, holder });
   };
   return store;
 }

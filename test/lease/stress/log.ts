@@ -22,6 +22,11 @@ export type ContenderRecord =
   | { t: 'check'; pid: number; token: number; seq: number; ts: string }
   /** Action `seq` finished: committed, rejected by the fence, or failed otherwise. */
   | { t: 'done'; pid: number; token: number; seq: number; ts: string; outcome: ActionOutcome; error?: string }
+  /**
+   * `isValid()` returned true, with no action (the replication test's contenders probe it every
+   * 10 ms while they hold, also while an action hangs on a dead server). `ts` is read before the call.
+   */
+  | { t: 'valid'; pid: number; token: number; ts: string }
   /** `isValid()` returned false: the holder fenced itself. */
   | { t: 'fenced'; pid: number; token: number; ts: string }
   | { t: 'lost'; pid: number; token: number; ts: string; reason: string }

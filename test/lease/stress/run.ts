@@ -1,24 +1,34 @@
 /**
  * `npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing]
  *  [--scenario random|stale-holder] [--contenders N] [--faults kill,stop,block,conn,lock,restart,startup]`
+ * `npm run stress -- --replication [--store postgres|mysql|all] [--mode async|sync|all] [--failovers N] [--runs N] [--seed S]`
+ *
+ * `--replication` runs the failover test of test/lease/replication (private primary + replica,
+ * replication stalled, the primary killed, the replica promoted) instead: `--runs` clusters of
+ * `--failovers` failovers each, per store and mode (sync: PostgreSQL `synchronous_commit = on`,
+ * MariaDB semi-synchronous). Exit code 0 when no run shows a violation.
  *
  * Runs the lease safety stress suite for longer than `npm test` does and prints the checker's
  * summary per store. Exit code 0 when every run is safe (or, with --no-self-fencing, when the
  * checker caught the violation it must catch), else 1. Unreachable databases are skipped loudly.
  */
 import { databaseAvailable } from '../../support/services.js';
+import { mariadbCluster, postgresCluster } from '../replication/clusters.js';
+import { runFailovers } from '../replication/driver.js';
 import { FAULT_KINDS, type FaultKind } from './checker.js';
 import { runStress, type Scenario } from './driver.js';
 import { STORE_KINDS, type StoreKind } from './stores.js';
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing] [--scenario random|stale-holder] [--contenders N] [--faults ${FAULT_KINDS.join(',')}]\n`,
+    `${message}\nusage: npm run stress -- --seconds N [--store sqlite|postgres|mysql|all] [--seed S] [--no-self-fencing] [--scenario random|stale-holder] [--contenders N] [--faults ${FAULT_KINDS.join(',')}]\n` +
+      '       npm run stress -- --replication [--store postgres|mysql|all] [--mode async|sync|all] [--failovers N] [--runs N] [--seed S]\n',
   );
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
+if (args.includes('--replication')) process.exit(await replication(args.filter((a) => a !== '--replication')));
 let seconds = 60;
 let storeArg = 'all';
 let seed: number | undefined;
@@ -92,3 +102,59 @@ for (const store of stores) {
   }
 }
 process.exit(ok ? 0 : 1);
+
+/** `--replication`: the failover runs; resolves to the exit code. */
+async function replication(argv: string[]): Promise<number> {
+  let store = 'all';
+  let mode = 'all';
+  let failovers = 4;
+  let runs = 2;
+  let replSeed: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => argv[++i] ?? usage(`${arg} needs a value`);
+    const count = (name: string): number => {
+      const n = Number(value());
+      if (!Number.isSafeInteger(n) || n < 1 || n > 100) usage(`${name} must be an integer from 1 to 100`);
+      return n;
+    };
+    if (arg === '--store') store = value();
+    else if (arg === '--mode') mode = value();
+    else if (arg === '--failovers') failovers = count('--failovers');
+    else if (arg === '--runs') runs = count('--runs');
+    else if (arg === '--seed') {
+      replSeed = Number(value());
+      if (!Number.isSafeInteger(replSeed)) usage('--seed must be an integer');
+    } else usage(`unknown argument ${arg} (with --replication)`);
+  }
+  if (!['postgres', 'mysql', 'all'].includes(store)) usage('--store must be postgres, mysql or all with --replication');
+  if (!['async', 'sync', 'all'].includes(mode)) usage('--mode must be async, sync or all');
+  const stores = store === 'all' ? (['postgres', 'mysql'] as const) : ([store] as ['postgres' | 'mysql']);
+  const modes = mode === 'all' ? (['async', 'sync'] as const) : ([mode] as ['async' | 'sync']);
+  let failed = false;
+  let total = 0;
+  for (const s of stores) {
+    for (const m of modes) {
+      for (let r = 0; r < runs; r++) {
+        const cluster = s === 'postgres' ? await postgresCluster(m === 'sync' ? 'on' : 'async') : await mariadbCluster(m === 'sync' ? 'semisync' : 'async');
+        try {
+          const report = await runFailovers({
+            cluster,
+            mode: m,
+            failovers,
+            synchronous: m === 'sync',
+            ...(replSeed !== undefined ? { seed: replSeed + r } : {}),
+            progress: (line) => process.stderr.write(`${line}\n`),
+          });
+          process.stdout.write(`${report.summary}\n`);
+          total += report.violations.length;
+          if (report.violations.length > 0) failed = true;
+        } finally {
+          await cluster.stop();
+        }
+      }
+    }
+  }
+  process.stdout.write(`replication: ${total} violation(s) in total\n`);
+  return failed ? 1 : 0;
+}
