@@ -85,6 +85,9 @@ function abortReason(signal: AbortSignal): FailureReason {
  * @throws {ConfigurationError} when an option is invalid (naming the field), or `instance` is not
  * an axios instance or already has a policy attached
  * @example
+ * import axios from 'axios';
+ * import { attachPolicy } from 'hotcold/axios';
+ *
  * const api = axios.create({ baseURL: 'http://balancer:8080' });
  * const { policy, detach } = attachPolicy(api, {
  *   routes: { 'POST /transfers': { idempotent: false, timeoutMs: 2000 } },

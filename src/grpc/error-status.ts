@@ -66,10 +66,17 @@ export function callerStatus(error: RPCException, statuses: AttemptStatuses, new
  * The {@link RPCException} behind a grpc-js `ServiceError` that a call through
  * {@link grpcInterceptor} failed with, or undefined for any other error.
  * @example
- * client.transfer(request, (error, reply) => {
+ * import type { ServiceError } from '@grpc/grpc-js';
+ * import { rpcExceptionOf } from 'hotcold/grpc';
+ * import type { GrpcTransferReply } from 'hotcold/testing';
+ *
+ * // the callback of a unary call through grpcInterceptor: client.transfer(request, onTransfer)
+ * export function onTransfer(error: ServiceError | null, reply?: GrpcTransferReply): void {
  *   const reason = rpcExceptionOf(error);
- *   if (reason && !reason.mayHaveExecuted) retryLater(request);
- * });
+ *   if (reason && !reason.mayHaveExecuted) console.log('certainly did not run: safe to send again');
+ *   else if (reason) console.log(`may have run (${reason.kind}): look it up before sending again`);
+ *   else if (reply) console.log(`booked as #${reply.id}`);
+ * }
  */
 export function rpcExceptionOf(error: unknown): RPCException | undefined {
   if (error instanceof RPCException) return error;

@@ -34,8 +34,13 @@ export type GrpcHealthTarget = GrpcClientLike | (() => GrpcClientLike);
  * @param target the client (any grpc-js `Client`), or a function returning it
  * @throws {ConfigurationError} when `target` or `options.service` is invalid
  * @example
- * const interceptor = grpcInterceptor({ probe: grpcHealthProbe(() => client, { service: 'ledger.Ledger' }) });
- * const client = new Ledger(address, credentials.createInsecure(), { interceptors: [interceptor] });
+ * import * as grpc from '@grpc/grpc-js';
+ * import { grpcHealthProbe, grpcInterceptor } from 'hotcold/grpc';
+ * import { ledgerGrpcService } from 'hotcold/testing'; // stands for your generated service definition
+ *
+ * const Ledger = grpc.makeGenericClientConstructor(ledgerGrpcService, 'Ledger');
+ * const interceptor = grpcInterceptor({ probe: grpcHealthProbe(() => client, { service: 'hotcold.testing.Ledger' }) });
+ * const client = new Ledger('balancer:8443', grpc.credentials.createInsecure(), { interceptors: [interceptor] });
  */
 export function grpcHealthProbe(target: GrpcHealthTarget, options: GrpcHealthProbeOptions = {}): (context: ProbeContext) => Promise<ProbeResult> {
   if (typeof target !== 'function' && (typeof target !== 'object' || target === null || typeof target.getChannel !== 'function')) {

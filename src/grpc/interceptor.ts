@@ -73,12 +73,16 @@ function firstText(metadata: GrpcMetadataLike, key: string): string | undefined 
  *   or {@link GrpcInterceptorOptions} to create one (closed by `interceptor.close()`)
  * @throws {ConfigurationError} when `policyOrOptions` is not an object, or an option is invalid
  * @example
+ * import * as grpc from '@grpc/grpc-js';
  * import { grpcInterceptor, grpcHealthProbe } from 'hotcold/grpc';
+ * import { ledgerGrpcService } from 'hotcold/testing'; // stands for your generated service definition
+ *
+ * const Ledger = grpc.makeGenericClientConstructor(ledgerGrpcService, 'Ledger');
  * const interceptor = grpcInterceptor({
- *   methods: { '/ledger.Ledger/Transfer': { idempotent: false }, '/ledger.Ledger/Balance': { idempotent: true } },
+ *   methods: { '/hotcold.testing.Ledger/Transfer': { idempotent: false }, '/hotcold.testing.Ledger/Balance': { idempotent: true } },
  *   probe: grpcHealthProbe(() => client),
  * });
- * const client = new Ledger('balancer:8443', credentials, { interceptors: [interceptor] });
+ * const client = new Ledger('balancer:8443', grpc.credentials.createInsecure(), { interceptors: [interceptor] });
  */
 export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions): GrpcInterceptor {
   if (typeof policyOrOptions !== 'object' || policyOrOptions === null) {

@@ -120,9 +120,12 @@ interface ResponseLike {
  *
  * @example
  * ```ts
+ * import { ConnectionFailureException, createPolicy, defaultClassify } from 'hotcold';
+ *
+ * class QueueFullError extends Error {} // your client library's own error
  * const policy = createPolicy({
  *   classify: (error, context) =>
- *     error instanceof MyQueueFullError
+ *     error instanceof QueueFullError
  *       ? new ConnectionFailureException('queue full', { method: context.name })
  *       : defaultClassify(error, context),
  * });

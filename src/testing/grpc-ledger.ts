@@ -143,9 +143,18 @@ function text(value: unknown, field: string): string {
  * each release or loss) until stopped.
  * @throws {ConfigurationError} on invalid options; `DriverMissingError`-like errors when `@grpc/grpc-js` is not installed
  * @example
- * const lease = createLease({ store: sqliteStore(file), machineName: 'a', mode: 'warm', updateInterval: 200, waitInterval: 1000 });
+ * import * as grpc from '@grpc/grpc-js';
+ * import { createLease, sqliteStore } from 'hotcold/lease';
+ * import { ledgerGrpcService, startGrpcLedgerNode } from 'hotcold/testing';
+ *
+ * const lease = createLease({ store: sqliteStore('/tmp/ledger.db'), machineName: 'a', mode: 'warm', updateInterval: 200, waitInterval: 1000 });
  * const node = await startGrpcLedgerNode({ lease });
- * const client = new (makeGenericClientConstructor(ledgerGrpcService, 'Ledger'))(node.address, credentials.createInsecure());
+ * const Ledger = grpc.makeGenericClientConstructor(ledgerGrpcService, 'Ledger');
+ * const client = new Ledger(node.address, grpc.credentials.createInsecure());
+ * // … calls; then
+ * client.close();
+ * await node.stop();
+ * await lease.close();
  */
 export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promise<GrpcLedgerNode> {
   if (typeof options !== 'object' || options === null || typeof options.lease?.acquire !== 'function') throw new ConfigurationError('lease', 'must be a lease from createLease');

@@ -89,7 +89,10 @@ const TRANSFER_BY_REF = match<{ ref: string }>('/transfers/:ref');
  * Creates the REST ledger node (not started).
  * @throws {ConfigurationError} naming the field, for a bad option
  * @example
- * const store = sqliteStore({ path: '/tmp/ledger.db' });
+ * import { createLease, sqliteStore } from 'hotcold/lease';
+ * import { createRestLedgerNode } from 'hotcold/testing';
+ *
+ * const store = sqliteStore('/tmp/ledger.db');
  * const lease = createLease({ store, machineName: 'node-a', mode: 'warm' });
  * const node = createRestLedgerNode({ lease, port: 0 });
  * const { url } = await node.start();   // POST `${url}/transfers` once it is active
