@@ -3,7 +3,8 @@
  * probe for {@link PolicyOptions.probe} that asks the same channel the client uses, so "back" means
  * "this client's connection reaches a serving node".
  */
-import { Client, Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
+import type { Client, Metadata, ServiceError } from '@grpc/grpc-js';
+import { loadGrpc } from './load-grpc.js';
 import { ConfigurationError } from '../errors.js';
 import type { ProbeContext, ProbeResult } from './policy.js';
 import type { GrpcClientLike, GrpcMetadataLike } from './grpc-types.js';
@@ -49,6 +50,7 @@ export function grpcHealthProbe(target: GrpcHealthTarget, options: GrpcHealthPro
   const service = options.service ?? '';
   if (typeof service !== 'string' || service.length > 200) throw new ConfigurationError('service', 'must be a string of at most 200 characters');
   const request = encodeHealthRequest({ service });
+  const grpc = loadGrpc();
   let cached: { channel: object; client: Client } | undefined;
 
   function probeClient(): Client {
@@ -57,7 +59,7 @@ export function grpcHealthProbe(target: GrpcHealthTarget, options: GrpcHealthPro
     const channel = resolved.getChannel();
     if (cached?.channel !== channel) {
       // A client over the same channel, without the interceptors (the address is not used).
-      cached = { channel, client: new Client('unused', credentials.createInsecure(), { channelOverride: channel as never }) };
+      cached = { channel, client: new grpc.Client('unused', grpc.credentials.createInsecure(), { channelOverride: channel as never }) };
     }
     return cached.client;
   }
@@ -74,7 +76,7 @@ export function grpcHealthProbe(target: GrpcHealthTarget, options: GrpcHealthPro
         (value) => value,
         (bytes) => decodeHealthResponse(bytes),
         request,
-        new Metadata(),
+        new grpc.Metadata(),
         { deadline: Date.now() + Math.max(1, context.timeoutMs) },
         (error: ServiceError | null, response?: HealthCheckResponse) => {
           context.signal.removeEventListener('abort', onAbort);

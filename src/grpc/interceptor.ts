@@ -5,7 +5,8 @@
  * every attempt, the rest of the call's deadline as each attempt's gRPC deadline, and each
  * status classified by {@link classifyGrpcStatus}.
  */
-import { InterceptingCall, Metadata } from '@grpc/grpc-js';
+import type { InterceptingCall } from '@grpc/grpc-js';
+import { loadGrpc } from './load-grpc.js';
 import { CallAbortedException, ConfigurationError, ProtocolException, RPCException, UnknownOutcomeException } from '../errors.js';
 import { createPolicy, type AttemptContext, type Policy, type PolicyOptions } from './policy.js';
 import { classifyGrpcStatus } from './classify-status.js';
@@ -88,6 +89,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
   if (typeof policyOrOptions !== 'object' || policyOrOptions === null) {
     throw new ConfigurationError('policyOrOptions', 'must be a policy from createPolicy or an options object');
   }
+  const grpc = loadGrpc();
   const owned = !isPolicy(policyOrOptions);
   const policy = isPolicy(policyOrOptions) ? policyOrOptions : createPolicy(policyOrOptions);
   const statuses: AttemptStatuses = new WeakMap();
@@ -95,7 +97,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
   function intercept(options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike): InterceptingCall {
     const definition = options.method_definition;
     if (definition.requestStream || definition.responseStream) {
-      return new InterceptingCall(nextCall(options) as ConstructorParameters<typeof InterceptingCall>[0]);
+      return new grpc.InterceptingCall(nextCall(options) as ConstructorParameters<typeof InterceptingCall>[0]);
     }
     return unaryCall(options, nextCall);
   }
@@ -159,7 +161,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
             ? // Refused before any attempt (e.g. an `idempotency-key` over 200 characters): nothing was sent.
               new ProtocolException(`${method}: not sent: ${reason.message}`, { method, cause: reason, mayHaveExecuted: false })
             : new UnknownOutcomeException(`${method}: the policy failed`, { method, cause: reason });
-      listener?.onReceiveStatus(callerStatus(error, statuses, () => new Metadata()));
+      listener?.onReceiveStatus(callerStatus(error, statuses, () => new grpc.Metadata()));
     };
 
     const begin = (): void => {
@@ -189,7 +191,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
       halfClose(): void {},
       getAuthContext: (): null => null,
     };
-    return new InterceptingCall(below as unknown as ConstructorParameters<typeof InterceptingCall>[0], {
+    return new grpc.InterceptingCall(below as unknown as ConstructorParameters<typeof InterceptingCall>[0], {
       start(startMetadata, startListener) {
         metadata = startMetadata as GrpcMetadataLike;
         listener = startListener as GrpcListenerLike;

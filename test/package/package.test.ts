@@ -16,7 +16,7 @@ import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, entryPoints, nonIntegers, packRepo, repoRoot, run, scratchProject, shippedFile, type Packed, type Scratch } from './scratch.js';
 
-const DRIVERS = ['better-sqlite3', 'pg', 'mysql2'] as const;
+const DRIVERS = ['better-sqlite3', 'pg', 'mysql2', '@grpc/grpc-js'] as const;
 const DRIVER_TYPES = ['@types/better-sqlite3', '@types/pg'] as const;
 const REPOSITORY = 'https://github.com/hotcold-dev/hotcold';
 const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -209,6 +209,24 @@ console.log(JSON.stringify(out));
     }
     expect(fromCjs.hotcold).toContain('createClient');
   }, 120_000);
+
+  it('without @grpc/grpc-js, hotcold/grpc imports and grpcInterceptor() fails at once with a ConfigurationError naming it', async () => {
+    scratch.write(
+      'grpc-missing.mjs',
+      `import { grpcInterceptor } from 'hotcold/grpc';
+import { ConfigurationError } from 'hotcold';
+try {
+  grpcInterceptor({});
+  console.log(JSON.stringify({ threw: false }));
+} catch (error) {
+  console.log(JSON.stringify({ threw: true, configuration: error instanceof ConfigurationError, field: error.field }));
+}
+`,
+    );
+    const out = await node(['grpc-missing.mjs']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual({ threw: true, configuration: true, field: '@grpc/grpc-js' });
+  }, 60_000);
 
   it('compiles strict CommonJS and ESM TypeScript consumers (skipLibCheck false, no driver types) that run', async () => {
     const imports = entries.map((entry, i) => `import * as entry${i} from '${entry}';`).join('\n');
