@@ -621,7 +621,9 @@ export class Pipeline {
    */
   private admitAtOnce<A, R>(context: CallContext<A, R>): BreakerPermit | undefined {
     const monitor = this.monitor;
-    if (monitor.holding || !this.pacing.idle || context.signal.aborted) return undefined;
+    // The pipeline's own signal is not aborted here (runWith checked closedFlag, which close() sets first).
+    const signal = context.signal;
+    if (monitor.holding || !this.pacing.idle || (signal !== this.closing.signal && signal.aborted)) return undefined;
     const breakers = this.breakers;
     try {
       return breakers.admit(monitor.backend, context.plan.name);
