@@ -18,6 +18,8 @@ export class DedupFacts {
 
   /** An answer from `backend` by `node`/`epoch` did (or did not) carry `X-Hotcold-Dedup: 1`. Cheap when unchanged. */
   record(backend: string, node: string | undefined, epoch: number | undefined, dedup: boolean): void {
+    // The success path against a deployment that never advertised: nothing to look up.
+    if (!dedup && this.byBackend.size === 0) return;
     const known = this.byBackend.get(backend);
     if (dedup) {
       if (known === undefined || known.node !== node || known.epoch !== epoch) {

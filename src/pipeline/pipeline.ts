@@ -59,14 +59,15 @@ const DEADLINE_TIMER_SLACK_MS = 2;
 
 /**
  * The default idempotency key generator: a random UUID drawn once per pipeline, then a counter —
- * `<uuid>.<n in base 36>`. Unique per logical call across processes (122 random bits per
- * pipeline) and ~20 ns instead of ~150 ns for `randomUUID()` per call. Keys need to be unique,
+ * `<uuid>.<n>` (decimal: V8 writes a small integer's digits on a fast path, where
+ * `toString(36)` is a runtime call into its radix conversion). Unique per logical call across processes (122 random
+ * bits per pipeline) and far cheaper than `randomUUID()` per call. Keys need to be unique,
  * not secret: a node binds each key to the caller's identity.
  */
 function keyGenerator(): () => string {
   const prefix = `${randomUUID()}.`;
   let counter = 0;
-  return () => prefix + (++counter).toString(36);
+  return () => prefix + ++counter;
 }
 
 /** What an adapter tells the pipeline that only its wire knows. Internal: not public API. */
@@ -476,9 +477,12 @@ export class Pipeline {
    */
   run<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined): Promise<R> {
     const signal = options?.signal;
-    return signal === undefined || signal.aborted
-      ? this.runWith(fn, arg, name, options, this.closing.signal)
-      : this.runLinked(fn, arg, name, options, signal);
+    if (signal !== undefined && !signal.aborted) return this.runLinked(fn, arg, name, options, signal);
+    try {
+      return this.runWith(fn, arg, name, options, this.closing.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** A call with the caller's signal: linked to close() for its duration, then unlinked. */
@@ -491,7 +495,12 @@ export class Pipeline {
     }
   }
 
-  private async runWith<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined, signal: AbortSignal): Promise<R> {
+  /**
+   * Starts the call: attempt 1 at once when nothing waits (the success path: no async frame of
+   * its own, the attempt's promise is the only one awaited), the retry path after a failure.
+   * Throws synchronously for bad per-call options and a closed pipeline ({@link run} rejects).
+   */
+  private runWith<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined, signal: AbortSignal): Promise<R> {
     if (this.closedFlag) throw new ClientClosedException(`${this.noun} is closed`, { method: name });
     if (typeof name !== 'string' || name.length === 0) throw new ConfigurationError(this.hooks.nameField ?? 'name', 'must be a non-empty string');
     const plan = this.plans.get(name) ?? this.planForUnlisted(name);
@@ -499,30 +508,35 @@ export class Pipeline {
     this.startedAt = context.startedAt;
     this.budget.recordCall();
     this.startedAt = undefined;
-    let first: unknown;
     let permit: BreakerPermit | undefined;
     try {
       permit = this.admitAtOnce(context);
     } catch (error) {
-      first = error;
+      return this.afterFailure(context, error);
     }
-    if (permit !== undefined) {
-      // The success path: attempt 1 sent when the call started (the clock read it already paid).
-      const attempt = this.startAttempt(context, 1, context.startedAt, context.deadlineMs);
-      let value: R;
-      try {
-        value = await this.invoke(context, attempt);
-      } catch (error) {
-        first = this.failed(context, attempt, permit, error);
-      }
-      if (first === undefined) return this.succeeded(attempt, permit, value!);
-    } else if (first === undefined) {
-      try {
-        return await this.attempt(context, 1);
-      } catch (error) {
-        first = error;
-      }
+    if (permit === undefined) {
+      return this.attempt(context, 1).then(undefined, (error: unknown) => this.afterFailure(context, error));
     }
+    // The success path: attempt 1 sent when the call started (the clock read it already paid).
+    const attempt = this.startAttempt(context, 1, context.startedAt, context.deadlineMs);
+    const admitted = permit;
+    let result: R | PromiseLike<R>;
+    try {
+      result = this.invoke(context, attempt);
+    } catch (error) {
+      return this.afterFailure(context, this.failed(context, attempt, admitted, error));
+    }
+    if (!isThenable<R>(result)) return Promise.resolve(this.succeeded(attempt, admitted, result));
+    return (result instanceof Promise ? (result as Promise<R>) : Promise.resolve(result)).then(
+      (value: R) => this.succeeded(attempt, admitted, value),
+      (error: unknown) => this.afterFailure(context, this.failed(context, attempt, admitted, error)),
+    );
+  }
+
+  /** The call after attempt 1 failed with `first`: the retry loop (or the error, for a single attempt). */
+  private async afterFailure<A, R>(context: CallContext<A, R>, first: unknown): Promise<R> {
+    const plan = context.plan;
+    const name = plan.name;
     const monitor = this.monitor;
     // A single-attempt operation (retry: false) fails with its own error, not a wrapper around it.
     if (plan.retry.maxAttempts === 1 && !context.signal.aborted) {
@@ -607,7 +621,9 @@ export class Pipeline {
    */
   private admitAtOnce<A, R>(context: CallContext<A, R>): BreakerPermit | undefined {
     const monitor = this.monitor;
-    if (monitor.holding || !this.pacing.idle || context.signal.aborted) return undefined;
+    // The pipeline's own signal is not aborted here (runWith checked closedFlag, which close() sets first).
+    const signal = context.signal;
+    if (monitor.holding || !this.pacing.idle || (signal !== this.closing.signal && signal.aborted)) return undefined;
     const breakers = this.breakers;
     try {
       return breakers.admit(monitor.backend, context.plan.name);
