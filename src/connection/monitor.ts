@@ -260,7 +260,15 @@ export class ConnectionMonitor {
     if (remaining <= 0) return Promise.resolve('deadline');
     return new Promise<WaitOutcome>((resolve) => {
       const onAbort = (): void => waiter.settle('aborted');
-      const timer = setTimer(() => waiter.settle('deadline'), remaining);
+      // Node's timers run on the event loop's cached whole-millisecond clock, so one may fire a
+      // moment before the monotonic clock reaches `deadlineAt`: re-arm for the rest, so a call
+      // never ends with 'deadline' while its deadline has not passed (as Deadline.signal does).
+      const onTimer = (): void => {
+        const left = deadlineAt - monotonicNow();
+        if (left > 0) timer = setTimer(onTimer, left);
+        else waiter.settle('deadline');
+      };
+      let timer = setTimer(onTimer, remaining);
       const waiter: Waiter = {
         settle: (outcome) => {
           if (!this.waiters.delete(waiter)) return;

@@ -16,10 +16,24 @@ import { FAST_RECONNECT, delay, until, faultServerSuite } from './helpers.js';
 const suite = faultServerSuite({ retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 5 }, reconnect: FAST_RECONNECT });
 const client = (options: Partial<ClientOptions> = {}): HotcoldClient => suite.client(options);
 
-async function timed<T>(promise: Promise<T>): Promise<{ value: T | unknown; ms: number }> {
-  const start = performance.now();
-  const value = await promise.catch((e: unknown) => e);
-  return { value, ms: performance.now() - start };
+/**
+ * Runs `start` and times it from before it is called: a call reads its deadline's start while it
+ * runs synchronously (it sends attempt 1 before returning), so a stopwatch started after `call()`
+ * returned misses that part, and a loaded machine (a preempted thread, a GC pause) made the call
+ * look up to tens of ms shorter than its deadline.
+ */
+async function timed<T>(start: () => Promise<T>): Promise<{ value: T | unknown; ms: number }> {
+  const t0 = performance.now();
+  const value = await start().catch((e: unknown) => e);
+  return { value, ms: performance.now() - t0 };
+}
+
+/** Keeps the event loop busy for `ms` (a stall: timers, I/O and the loop's cached clock wait). */
+function blockLoop(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy
+  }
 }
 
 describe('abort', () => {
@@ -35,7 +49,7 @@ describe('abort', () => {
     const c = client();
     await suite.server.setMode('stall');
     const controller = new AbortController();
-    const pending = timed(c.call('x', {}, { signal: controller.signal }));
+    const pending = timed(() => c.call('x', {}, { signal: controller.signal }));
     await suite.server.nextRequest();
     controller.abort();
     const { value, ms } = await pending;
@@ -48,7 +62,7 @@ describe('abort', () => {
     const c = client({ retry: { maxAttempts: 3, minDelayMs: 20_000, maxDelayMs: 20_000, jitter: 'none' }, methods: { x: { idempotent: true } } });
     suite.server.enqueue('502');
     const controller = new AbortController();
-    const pending = timed(c.call('x', {}, { signal: controller.signal }));
+    const pending = timed(() => c.call('x', {}, { signal: controller.signal }));
     await suite.server.nextRequest();
     await delay(50);
     controller.abort();
@@ -67,7 +81,7 @@ describe('abort', () => {
     const first = c.call('x', {}, { deadlineMs: 2000 }).catch(() => undefined);
     await until(() => c.state.status === 'reconnecting');
     const controller = new AbortController();
-    const pending = timed(c.call('x', {}, { signal: controller.signal }));
+    const pending = timed(() => c.call('x', {}, { signal: controller.signal }));
     await delay(30);
     controller.abort();
     const { value } = await pending;
@@ -91,18 +105,55 @@ describe('deadline', () => {
   it('a stalled server: the call ends at its deadline, not at the per-attempt timeout', async () => {
     const c = client({ timeoutMs: 20_000 });
     await suite.server.setMode('stall');
-    const { value, ms } = await timed(c.call('x', {}, { deadlineMs: 300 }));
+    const { value, ms } = await timed(() => c.call('x', {}, { deadlineMs: 300 }));
     expect(value).toBeInstanceOf(DeadlineExceededException);
     expect((value as DeadlineExceededException).mayHaveExecuted).toBe(true);
     expect(ms).toBeGreaterThanOrEqual(280);
     expect(ms).toBeLessThan(3000);
   });
 
+  it('the event loop stalls right after the call started (a busy loop) or mid-call: the deadline still does not end it early', async () => {
+    const c = client({ timeoutMs: 20_000 });
+    await suite.server.setMode('stall');
+    for (const stall of [0, 80, 150]) {
+      const t0 = performance.now();
+      const pending = c.call('x', {}, { deadlineMs: 200 }).catch((e: unknown) => e);
+      // Blocks at once (before the request is even written), then again later while it waits.
+      blockLoop(stall);
+      await delay(stall / 2);
+      blockLoop(stall);
+      const value = await pending;
+      expect(value).toBeInstanceOf(DeadlineExceededException);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(200);
+    }
+  });
+
+  it('a call held during an outage ends with DeadlineExceeded only once its deadline has passed on the monotonic clock', async () => {
+    // Node's timers run on the loop's cached whole-ms clock and fire up to ~1 ms early; the hold's
+    // deadline timer re-arms for the rest (like Deadline.signal), so none of these ends early.
+    const c = client({ methods: { x: { idempotent: true } } });
+    suite.server.setHealth('standby');
+    await suite.server.setMode('balancer-503');
+    const first = c.call('x', {}, { deadlineMs: 5000 }).catch(() => undefined);
+    await until(() => c.state.status === 'reconnecting');
+    for (let i = 0; i < 20; i++) {
+      const deadlineMs = 7 + (i % 5) + 0.5;
+      const t0 = performance.now();
+      const value = await c.call('x', {}, { deadlineMs }).catch((e: unknown) => e);
+      const ms = performance.now() - t0;
+      expect(value).toBeInstanceOf(DeadlineExceededException);
+      expect((value as DeadlineExceededException).mayHaveExecuted).toBe(false);
+      expect(ms, `call ${i}: deadline ${deadlineMs} ms`).toBeGreaterThanOrEqual(deadlineMs);
+    }
+    await c.close();
+    await first;
+  });
+
   it('a per-method deadline bounds a call held during an outage; it was never sent', async () => {
     const c = client({ methods: { quick: { idempotent: true, deadlineMs: 250 } } });
     suite.server.setHealth('standby');
     await suite.server.setMode('balancer-503');
-    const { value, ms } = await timed(c.call('quick', {}));
+    const { value, ms } = await timed(() => c.call('quick', {}));
     expect(value).toBeInstanceOf(DeadlineExceededException);
     expect((value as DeadlineExceededException).mayHaveExecuted).toBe(false);
     expect(ms).toBeLessThan(3000);
