@@ -439,7 +439,10 @@ class LeaseEngine implements Lease {
    * `acquire()` tries again from the start.
    */
   private failPermanently(error: StoreConfigurationError): void {
-    this.emit({ type: 'warning', message: `lease '${this.name}': ${errorText(error, this.store)}` });
+    // Permanent errors already name the lease (they are built with its context): no second prefix.
+    const text = errorText(error, this.store);
+    const prefix = `lease '${this.name}': `;
+    this.emit({ type: 'warning', message: text.startsWith(prefix) ? text : prefix + text });
     this.wanted = false;
     this.tableReady = false;
     this.rejectWaiters(error);

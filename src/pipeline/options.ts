@@ -86,7 +86,8 @@ export interface ResolvedPolicyOptions extends ResolvedPipelineOptions {
 
 /** `createPolicy`'s options, validated (unknown keys refused). */
 export function resolvePolicyOptions(input: unknown): ResolvedPolicyOptions {
-  const options = requireObject('options', input ?? {});
+  // undefined means "all defaults"; null is a mistake, and says so like any other non-object.
+  const options = requireObject('options', input === undefined ? {} : input);
   rejectUnknownKeys('', options, POLICY_KEYS);
   const raw = options as Partial<Record<(typeof POLICY_KEYS)[number], unknown>>;
   return {

@@ -477,6 +477,9 @@ export class Pipeline {
    */
   run<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined): Promise<R> {
     const signal = options?.signal;
+    if (signal !== undefined && !isAbortSignalLike(signal)) {
+      return Promise.reject(new ConfigurationError('signal', 'must be an AbortSignal'));
+    }
     if (signal !== undefined && !signal.aborted) return this.runLinked(fn, arg, name, options, signal);
     try {
       return this.runWith(fn, arg, name, options, this.closing.signal);
@@ -1030,4 +1033,10 @@ function breakerEvent(event: BreakerStateEvent): PolicyEvent {
 
 function summarize(error: RPCException): ErrorSummary {
   return { kind: error.kind, message: redactText(error.message), mayHaveExecuted: error.mayHaveExecuted };
+}
+
+/** An AbortSignal, or one from a polyfill that behaves like it (duck-typed: other realms exist). */
+function isAbortSignalLike(value: unknown): value is AbortSignal {
+  const candidate = value as { aborted?: unknown; addEventListener?: unknown } | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.aborted === 'boolean' && typeof candidate.addEventListener === 'function';
 }

@@ -247,6 +247,11 @@ describe('createPolicy: classification of what a plain function throws', () => {
     await expect(p.execute(() => 1, { name: '' })).rejects.toThrow(/name/);
     await expect(p.execute(() => 1, { name: 'x', timeoutMs: Number.NaN })).rejects.toThrow(/timeoutMs/);
     await expect(p.execute(() => 1, { name: 'x', idempotencyKey: 'a b' })).rejects.toThrow(/idempotencyKey/);
+    // Found by a breaker: null options were taken for "all defaults", a non-signal crashed with a TypeError.
+    expect(() => createPolicy(null as unknown as PolicyOptions)).toThrow(ConfigurationError);
+    const notASignal = p.execute(() => 1, { name: 'x', signal: 'x' as unknown as AbortSignal });
+    await expect(notASignal).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(notASignal).rejects.toMatchObject({ field: 'signal' });
   });
 });
 
