@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverEvent } from '../../src/index.js';
-import { checkLedger, clientThrough, haproxyOrFail, runLoad, spawnLedgerNode, startRig, type Rig } from './grpc-support.js';
+import { checkLedger, clientThrough, haproxyOrFail, ledgerWriteLockHeld, runLoad, spawnLedgerNode, startRig, type Rig } from './grpc-support.js';
 
 const binary = haproxyOrFail();
 
@@ -73,13 +73,18 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
     const before = load.outcomes.length;
     rig.a.child.signal('SIGSTOP');
     try {
-      // SQLite's limit: a process frozen while it holds the database's lock (an instant of a
-      // renewal, or a transfer's transaction) blocks every other process's statements until it
-      // runs again. Then thaw it after a bound: its lease has expired by then, it fences itself,
+      // SQLite's limit: a process frozen while it holds a file's write lock blocks every other
+      // process's writes to that file until it runs again. Frozen in the instant of a renewal (the
+      // lease file's lock), it blocks the takeover; frozen inside a transfer's transaction (the
+      // ledger file's lock, held for the whole call), b takes the lease at once but none of its
+      // transfers can commit. Either way thaw it: its lease has expired by then, it fences itself,
       // and whichever node takes the lease next (b, or a again) serves under a new token.
       const thawAfter = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000).unref());
       if (!(await Promise.race([rig.b.acquired.then(() => true, () => false), thawAfter]))) {
-        console.log('node a froze holding the SQLite lock: thawed after 15 s');
+        console.log('node a froze holding the lease file\'s lock: thawed after 15 s');
+        rig.a.child.signal('SIGCONT');
+      } else if (await ledgerWriteLockHeld(rig.file, 3000)) {
+        console.log('node a froze holding the ledger file\'s write lock: thawed');
         rig.a.child.signal('SIGCONT');
       }
       // 40 transfers acknowledged by the node serving after the freeze.

@@ -184,3 +184,28 @@ export async function checkLedger(file: string, outcomes: readonly Outcome[]): P
     await store.close();
   }
 }
+
+/**
+ * Whether another process holds the ledger database's write lock for `forMs` on end (a node frozen
+ * in the middle of a transfer's transaction): tries `BEGIN IMMEDIATE` (and rolls back) every 20 ms.
+ */
+export async function ledgerWriteLockHeld(file: string, forMs: number): Promise<boolean> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(file, { timeout: 0 });
+  try {
+    const until = Date.now() + forMs;
+    for (;;) {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        db.exec('ROLLBACK');
+        return false;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+      }
+      if (Date.now() >= until) return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    db.close();
+  }
+}
