@@ -37,14 +37,26 @@ export interface OperationPolicy {
 
 /** Reconnect probing: how often the policy asks whether service is back. */
 export interface ReconnectOptions {
+  /**
+   * First pause between health probes of an outage, in ms (doubled per probe, with jitter).
+   * @default 50
+   */
   minDelayMs?: number;
+  /**
+   * Longest pause between health probes, in ms (at least `minDelayMs`).
+   * @default 250
+   */
   maxDelayMs?: number;
-  /** Timeout of one probe, in ms. */
+  /**
+   * Timeout of one probe, in ms.
+   * @default 1000
+   */
   probeTimeoutMs?: number;
 }
 
 /** What a probe learned. `ok: true` means a node is serving. */
 export interface ProbeResult {
+  /** Whether a node is serving (e.g. the health endpoint answered 200 `active`). */
   ok: boolean;
   /** The serving node's name, when the protocol says it (e.g. `X-Hotcold-Node`). */
   node?: string | undefined;
@@ -70,7 +82,9 @@ export interface ProbeContext {
 
 /** Facts about who answered an attempt, reported by the adapter. */
 export interface AnswerFacts {
+  /** The answering node's name (e.g. its `X-Hotcold-Node` header). */
   node?: string | undefined;
+  /** The answering node's lease epoch (e.g. its `X-Hotcold-Epoch` header). */
   epoch?: number | undefined;
   /** The answering node advertised deduplication by idempotency key in its term. */
   dedup?: boolean | undefined;
@@ -87,6 +101,7 @@ export interface ClassifyContext {
   name: string;
   /** 1-based attempt number. */
   attempt: number;
+  /** The backend key the attempt went to. */
   backend: string;
   /**
    * Evidence from the adapter: `false` when the request was certainly not (fully) written, `true`
@@ -98,6 +113,7 @@ export interface ClassifyContext {
 /** Turns whatever an attempt threw into the one {@link RPCException} the pipeline decides on. */
 export type Classifier = (error: unknown, context: ClassifyContext) => RPCException;
 
+/** A callback for {@link PolicyEvent}s. */
 export type PolicyEventListener = (event: PolicyEvent) => void;
 
 /** Options of {@link createPolicy}: `createClient`'s, minus the wire. */
@@ -108,27 +124,50 @@ export interface PolicyOptions {
    * @default ['default']
    */
   backends?: string | readonly string[];
+  /** Retry schedule and limits (see {@link RetryOptions} for each default). */
   retry?: RetryOptions;
+  /** Per-backend circuit breaker (see {@link BreakerOptions}); `false` turns it off. */
   breaker?: BreakerOptions | false;
+  /** Retry budget over every operation (see {@link BudgetOptions}); `false` turns it off. */
   budget?: BudgetOptions | false;
-  /** Per-attempt timeout in ms. */
+  /**
+   * Per-attempt timeout in ms.
+   * @default 5000
+   */
   timeoutMs?: number;
-  /** Whole-call deadline in ms. */
+  /**
+   * Whole-call deadline over every attempt and wait, in ms.
+   * @default 30000
+   */
   deadlineMs?: number;
   /** Per-name policies. */
   methods?: Readonly<Record<string, OperationPolicy>>;
   /** Every server behind the backends deduplicates by idempotency key (skip the proof). @default false */
   serverDeduplicates?: boolean;
-  /** Bound on calls held while reconnecting. */
+  /**
+   * Calls allowed to wait for service to come back; one more fails with `PendingLimitException`.
+   * @default 1000
+   */
   maxPending?: number;
+  /**
+   * Health probes per outage before giving up (status `failed`, `onPermanentFailure`).
+   * @default Infinity
+   */
   maxReconnectAttempts?: number;
+  /** Health probing during an outage (see {@link ReconnectOptions}). */
   reconnect?: ReconnectOptions;
+  /** Called once when an outage begins. */
   onDisconnect?: (info: DisconnectInfo) => void;
+  /** Called once when service resumes after an outage. */
   onReconnect?: (info: ReconnectInfo) => void;
+  /** Called when `maxReconnectAttempts` probes of one outage found no service. */
   onPermanentFailure?: (info: PermanentFailureInfo) => void;
   /** Generates the per-call idempotency key. */
   idempotencyKey?: () => string;
-  /** Error → RPCException. Default: {@link defaultClassify} (Node network, abort/timeout, axios, fetch/undici, grpc-js). */
+  /**
+   * Turns whatever an attempt threw into the one RPCException the pipeline decides on.
+   * @default `defaultClassify` from `hotcold` (Node network, abort/timeout, axios, fetch/undici, grpc-js errors)
+   */
   classify?: Classifier;
   /**
    * Reconnect probe. Without one, the state machine recovers from the next successful call
@@ -163,8 +202,11 @@ export interface ExecuteOptions {
   idempotent?: boolean | undefined;
   /** Your own idempotency key for this logical call. */
   idempotencyKey?: string | undefined;
+  /** Per-attempt timeout for this call, in ms (overrides the operation's and the policy's). */
   timeoutMs?: number | undefined;
+  /** Whole-call deadline for this call, in ms (overrides the operation's and the policy's). */
   deadlineMs?: number | undefined;
+  /** Aborts the call: it rejects with `CallAbortedException` (saying whether it may have run). */
   signal?: AbortSignal | undefined;
 }
 
@@ -175,11 +217,21 @@ export interface Policy {
    * @throws {RPCException} one subclass, saying truthfully whether the call may have run.
    */
   execute<T>(fn: (context: AttemptContext) => Promise<T> | T, options: ExecuteOptions): Promise<T>;
+  /** Replays the current state to every new subscriber, then every change. */
   readonly state$: Observable<ConnectionState>;
+  /** Everything the pipeline does: attempts, retries, breaker moves, probes, failovers. */
   readonly events$: Observable<PolicyEvent>;
+  /** Emits when the answering node or its epoch changes. */
   readonly failover$: Observable<FailoverEvent>;
+  /** Emits when service resumes after an outage. */
   readonly reconnected$: Observable<ReconnectedEvent>;
+  /** The current state, synchronously. */
   readonly state: ConnectionState;
+  /** `true` once `close()` was called. */
   readonly closed: boolean;
+  /**
+   * Rejects waiting and running calls with `ClientClosedException`, ends timers, breakers and
+   * observables. Idempotent.
+   */
   close(): Promise<void>;
 }

@@ -24,22 +24,49 @@ import {
   requireMs,
 } from '../shared/validate.js';
 
+/** Every {@link JitterKind}, for validation and option lists. */
 export const JITTER_KINDS = ['full', 'equal', 'decorrelated', 'none'] as const;
+/**
+ * How a backoff delay is randomised (AWS, "Exponential Backoff And Jitter"): `full` (uniform in
+ * [0, ceiling], spreads a failover's herd the most), `equal` (half fixed, half random),
+ * `decorrelated` (uniform in [minDelayMs, previous × 3], capped), `none` (the ceiling itself).
+ */
 export type JitterKind = (typeof JITTER_KINDS)[number];
 
-/** The `retry` option as a user writes it (every field optional). */
+/**
+ * The `retry` option as a user writes it (every field optional): how many attempts, and the
+ * backoff between them. Whether a failure is retried at all is DESIGN §2's rule, not this block's.
+ */
 export interface RetryOptions {
-  /** Attempts in total, the first included. `1` means never retry. Default 8. */
+  /**
+   * Attempts in total, the first included. `1` means never retry.
+   * @default 8
+   */
   maxAttempts?: number;
-  /** Base of the exponential backoff, ms. Default 50. */
+  /**
+   * Base of the exponential backoff, in ms.
+   * @default 50
+   */
   minDelayMs?: number;
-  /** Cap of any backoff delay, ms. Default 2000. */
+  /**
+   * Cap of any backoff delay, in ms.
+   * @default 2000
+   */
   maxDelayMs?: number;
-  /** Default `'full'`. */
+  /**
+   * How the delay is randomised (see {@link JitterKind}).
+   * @default 'full'
+   */
   jitter?: JitterKind;
-  /** Growth per retry for `none`/`full`/`equal`. Default 2, must be >= 1. */
+  /**
+   * Growth per retry for `none`/`full`/`equal`; must be >= 1.
+   * @default 2
+   */
   factor?: number;
-  /** Cap on a server's `Retry-After`, ms: a longer one is shortened to this. Default 10000. */
+  /**
+   * Cap on a server's `Retry-After`, in ms: a longer one is shortened to this.
+   * @default 10000
+   */
   maxRetryAfterMs?: number;
 }
 

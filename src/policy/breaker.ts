@@ -52,18 +52,42 @@ import { ConfigurationError } from '../errors.js';
 import type { Deadline } from './deadline.js';
 import type { WhenOpen } from './retry-rules.js';
 
+/**
+ * The `breaker` option: one circuit breaker per backend (opossum), closed again whenever a new
+ * node or epoch answers (DESIGN §3).
+ */
 export interface BreakerOptions {
-  /** Opens when the failure percentage over the rolling window exceeds this. Default 50. */
+  /**
+   * Opens when the failure percentage over the rolling window exceeds this.
+   * @default 50
+   */
   errorThresholdPercentage?: number;
-  /** Open → half-open after this long, ms. Default 1000. */
+  /**
+   * Open → half-open after this long, in ms.
+   * @default 1000
+   */
   resetTimeoutMs?: number;
-  /** Calls in the window before the breaker may open at all. Default 5. */
+  /**
+   * Calls in the window before the breaker may open at all.
+   * @default 5
+   */
   volumeThreshold?: number;
-  /** Length of the rolling stats window, ms. Default 10000. */
+  /**
+   * Length of the rolling stats window, in ms.
+   * @default 10000
+   */
   rollingCountTimeoutMs?: number;
-  /** Buckets in that window. Default 10. */
+  /**
+   * Buckets in that window.
+   * @default 10
+   */
   rollingCountBuckets?: number;
-  /** `fail` (default): an open breaker fails the attempt at once; `wait`: wait for half-open. */
+  /**
+   * `wait`: the attempt waits (within the call's deadline) for the half-open trial, so calls ride
+   * through a failover that briefly looks like a dead backend; `fail`: an open breaker fails the
+   * attempt at once (`CircuitOpenException`).
+   * @default 'wait'
+   */
   whenOpen?: WhenOpen;
 }
 

@@ -25,12 +25,25 @@ import {
 } from '../shared/validate.js';
 import { ConfigurationError } from '../errors.js';
 
+/**
+ * The `budget` option: retries over all operations are limited to a share of recent calls plus a
+ * floor per second, so a failing backend is not hit by a retry storm (Finagle's RetryBudget).
+ */
 export interface BudgetOptions {
-  /** Fraction of recent calls that may be retried, in [0, 1]. Default 0.2 (Finagle's 20 %). */
+  /**
+   * Fraction of recent calls that may be retried, in [0, 1] (Finagle's 20 %).
+   * @default 0.2
+   */
   ratio?: number;
-  /** Retries always allowed per second regardless of traffic. Default 10. */
+  /**
+   * Retries always allowed per second regardless of traffic.
+   * @default 10
+   */
   minRetriesPerSecond?: number;
-  /** Length of the sliding window, ms. Default 10000. */
+  /**
+   * Length of the sliding window, in ms.
+   * @default 10000
+   */
   ttlMs?: number;
 }
 

@@ -14,6 +14,10 @@
  */
 import { isRPCException, type RemoteCallException, type RPCException } from '../errors.js';
 
+/**
+ * What an attempt does when its backend's breaker is open: `fail` at once with
+ * `CircuitOpenException`, or `wait` until the breaker lets a trial through (within the deadline).
+ */
 export type WhenOpen = 'fail' | 'wait';
 
 export interface RetryRuleContext {
