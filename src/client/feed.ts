@@ -24,11 +24,15 @@ export interface FeedCaller {
   readonly closed: boolean;
 }
 
+/** One item of a feed: its sequence number and the data the node's handler appended. */
 export interface FeedItem<T = unknown> {
+  /** Position in the feed, increasing in commit order (resume with `after: seq`). */
   seq: number;
+  /** The item's payload, as the handler passed it to `appendFeed`. */
   data: T;
 }
 
+/** Where a feed starts and how the node answers each long-poll (`hotcold.feed`'s params). */
 export interface FeedParams {
   /** Deliver items with `seq > after`; default 0 (from the start). Use the last seq you processed to resume. */
   after?: number;
@@ -41,11 +45,16 @@ export interface FeedParams {
   waitMs?: number;
 }
 
+/** How `client.feed()` stops and how it waits after a failed poll. */
 export interface FeedSubscribeOptions {
   /** Ends the feed (completes) when it aborts. */
   signal?: AbortSignal;
   /** Pause after a failed poll, doubled per consecutive failure up to maxRetryDelayMs; default 100. */
   retryDelayMs?: number;
+  /**
+   * Longest pause between failed polls, in ms.
+   * @default 2000
+   */
   maxRetryDelayMs?: number;
   /** Error the Observable after this many consecutive failed polls; default: never give up. */
   maxConsecutiveFailures?: number;

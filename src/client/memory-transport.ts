@@ -5,16 +5,46 @@
  */
 import type { HealthResult, Transport, TransportRequest, TransportResponse } from '../transport/types.js';
 
+/** Options of {@link createMemoryTransport}. */
 export interface MemoryTransportOptions {
   /** Produces the answer to one attempt; throw an `RPCException` to simulate a failure. Default: echo. */
   handler?: (request: TransportRequest) => TransportResponse | Promise<TransportResponse>;
   /** Answers `health()`; default: active, with the node and epoch below. */
   health?: (baseUrl: string) => HealthResult | Promise<HealthResult>;
+  /**
+   * The node name the default handler and health answers report.
+   * @default 'memory'
+   */
   node?: string;
+  /**
+   * The epoch they report.
+   * @default 1
+   */
   epoch?: number;
+  /**
+   * Whether they advertise deduplication (`X-Hotcold-Dedup`).
+   * @default false
+   */
   dedup?: boolean;
 }
 
+/**
+ * A {@link Transport} that answers from a function in the process: for unit tests of code that
+ * uses the client, without sockets. The default handler echoes `{ method, params }`.
+ *
+ * @param options - The handler, the health answer, and the identity reported.
+ * @example
+ * ```ts
+ * import { createClient, createMemoryTransport } from 'hotcold';
+ *
+ * const transport = createMemoryTransport({
+ *   handler: (request) => ({ result: request.method === 'ping' ? 'pong' : null, status: 200, dedup: false }),
+ * });
+ * const client = createClient({ url: 'http://memory', transport });
+ * console.log(await client.call('ping'));
+ * await client.close();
+ * ```
+ */
 export function createMemoryTransport(options: MemoryTransportOptions = {}): Transport {
   const node = options.node ?? 'memory';
   const epoch = options.epoch ?? 1;

@@ -54,24 +54,51 @@ export interface MethodPolicy {
   idempotent?: boolean;
   /** Overrides of the client-wide retry options, or `false` for a single attempt. */
   retry?: RetryOptions | false;
+  /** Per-attempt timeout for this method, in ms (overrides `ClientOptions.timeoutMs`). */
   timeoutMs?: number;
+  /** Whole-call deadline for this method, in ms (overrides `ClientOptions.deadlineMs`). */
   deadlineMs?: number;
   /** JSON-RPC error codes that are worth retrying for this method (opt-in). */
   retryOnCodes?: readonly number[];
 }
 
-export type ClientAuth = { username: string; password: string } | { bearer: string };
+/**
+ * Credentials sent on every request (calls and health probes): HTTP Basic, or an
+ * `Authorization: Bearer` token. They never appear in errors, events or logs.
+ */
+export type ClientAuth =
+  | {
+      /** HTTP Basic user name. */
+      username: string;
+      /** HTTP Basic password. */
+      password: string;
+    }
+  | {
+      /** Token sent as `Authorization: Bearer <token>`. */
+      bearer: string;
+    };
 
+/**
+ * Options of {@link createClient}. Only `url` is required; a bad value throws a
+ * `ConfigurationError` naming the field.
+ */
 export interface ClientOptions {
   /** The balancer's base URL, or an address pool (`[a, b, …]`) when there is no balancer. */
   url: string | readonly string[];
+  /** Retry schedule and limits (see {@link RetryOptions} for each default). */
   retry?: RetryOptions;
+  /** Per-backend circuit breaker (see {@link BreakerOptions}); `false` turns it off. */
   breaker?: BreakerOptions | false;
+  /** Client-wide retry budget (see {@link BudgetOptions}); `false` turns it off. */
   budget?: BudgetOptions | false;
   /** Per-attempt timeout (default 5000 ms). */
   timeoutMs?: number;
   /** Whole-call deadline over every attempt and wait (default 30000 ms). */
   deadlineMs?: number;
+  /**
+   * Per-method policies by JSON-RPC method name; a method not listed is not idempotent.
+   * @default {}
+   */
   methods?: Readonly<Record<string, MethodPolicy>>;
   /** The server deduplicates by `Idempotency-Key` even if it does not say so with `X-Hotcold-Dedup`. */
   serverDeduplicates?: boolean;
@@ -79,15 +106,31 @@ export interface ClientOptions {
   maxPending?: number;
   /** Health probes per outage before giving up (default `Infinity`, like Corda's -1). */
   maxReconnectAttempts?: number;
+  /** Health probing during an outage (see {@link ReconnectOptions}). */
   reconnect?: ReconnectOptions;
+  /** Credentials for every request. Not with `transport` (configure your transport instead). */
   auth?: ClientAuth;
+  /** Extra headers on every request (e.g. a tenant id). Not with `transport`. */
   headers?: Readonly<Record<string, string>>;
   /** Your own axios instance (its interceptors keep working; its agent is yours to close). */
   axios?: AxiosInstance;
   /** A custom transport instead of axios (tests, in-memory, other protocols). */
   transport?: Transport;
+  /**
+   * Path of the JSON-RPC endpoint under each URL.
+   * @default '/rpc'
+   */
   rpcPath?: string;
+  /**
+   * Path of the health endpoint the reconnect probe asks (DESIGN §1).
+   * @default '/health'
+   */
   healthPath?: string;
+  /**
+   * Largest answer body accepted, in bytes; a bigger one fails the attempt as a
+   * `ProtocolException` (may have executed). Not with `transport`.
+   * @default 10485760 (10 MiB)
+   */
   maxResponseBytes?: number;
   /**
    * How long a kept-alive connection may sit idle before the client closes it, in ms: it must be
@@ -97,16 +140,23 @@ export interface ClientOptions {
    * @default 1500
    */
   idleSocketTimeoutMs?: number;
+  /** Called once when an outage begins (the first failed probe confirms it). */
   onDisconnect?: (info: DisconnectInfo) => void;
+  /** Called once when service resumes after an outage. */
   onReconnect?: (info: ReconnectInfo) => void;
+  /** Called when `maxReconnectAttempts` probes of one outage found no service. */
   onPermanentFailure?: (info: PermanentFailureInfo) => void;
   /** Generates the per-call `Idempotency-Key` (default `crypto.randomUUID`). */
   idempotencyKey?: () => string;
 }
 
+/** Options of one `client.call()` (or a proxied method's last argument). */
 export interface CallOptions {
+  /** Aborts the call: it rejects with `CallAbortedException` (saying whether it may have run). */
   signal?: AbortSignal | undefined;
+  /** Per-attempt timeout for this call, in ms (overrides the method's and the client's). */
   timeoutMs?: number | undefined;
+  /** Whole-call deadline for this call, in ms (overrides the method's and the client's). */
   deadlineMs?: number | undefined;
   /** Your own key (e.g. Corda's client id for a flow start): makes a retried call safe on a deduplicating node. */
   idempotencyKey?: string | undefined;
@@ -115,6 +165,7 @@ export interface CallOptions {
 /** The client's events: the pipeline's ({@link PolicyEvent}), under the client's name. */
 export type ClientEvent = PolicyEvent;
 
+/** The `type` of every {@link ClientEvent}. */
 export type ClientEventType = ClientEvent['type'];
 
 /** Options of `client.feed()` (see docs/feeds.md). */
@@ -127,6 +178,7 @@ export type ProxiedApi<Api> = {
     : never;
 };
 
+/** A JSON-RPC client that survives hot-cold failover (see {@link createClient}). */
 export interface HotcoldClient {
   /** Makes one logical call; resolves to the JSON-RPC result or rejects with one `RPCException`. */
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T>;
@@ -136,11 +188,15 @@ export interface HotcoldClient {
   feed<T = unknown>(name: string, params?: FeedParams, options?: FeedOptions): Observable<FeedItem<T>>;
   /** Replays the current state to every new subscriber. */
   readonly state$: Observable<ConnectionState>;
+  /** Everything the pipeline does: attempts, retries, breaker moves, probes, failovers. */
   readonly events$: Observable<ClientEvent>;
+  /** Emits when the answering node or its epoch changes. */
   readonly failover$: Observable<FailoverEvent>;
+  /** Emits when service resumes after an outage. */
   readonly reconnected$: Observable<ReconnectedEvent>;
   /** The current state, synchronously. */
   readonly state: ConnectionState;
+  /** `true` once `close()` was called. */
   readonly closed: boolean;
   /** Rejects pending calls with `ClientClosedException`, ends timers, sockets, breakers and observables. */
   close(): Promise<void>;

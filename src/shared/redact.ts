@@ -35,6 +35,8 @@ const MAX_DEPTH = 8;
 /**
  * The literal secrets of one owner, in every form a server may echo them (plain, percent-encoded,
  * percent-decoded). Short values are scrubbed only where they stand alone.
+ *
+ * @internal
  */
 export class SecretScope {
   private readonly secrets = new Set<string>();

@@ -16,6 +16,20 @@ const RFC850_DATE = /^([A-Za-z]{6,9}), (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d
 /** `Sun Nov  6 08:49:37 1994` */
 const ASCTIME_DATE = /^([A-Za-z]{3}) ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
 
+/**
+ * Parses an HTTP `Retry-After` value: `delay-seconds` or an HTTP-date (all three RFC 9110 forms).
+ *
+ * @param value - The header's value.
+ * @param now - The time an HTTP-date is measured from, in epoch ms (default `Date.now()`).
+ * @returns The delay in ms (0 for a past date), or `undefined` for an absent or malformed value.
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from 'hotcold';
+ *
+ * parseRetryAfter('2'); // 2000
+ * parseRetryAfter('soon'); // undefined
+ * ```
+ */
 export function parseRetryAfter(value: string | undefined | null, now: number = Date.now()): number | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > 100) return undefined;
   const seconds = DELAY_SECONDS.exec(value);

@@ -19,6 +19,7 @@ import { parseRetryAfter } from './retry-after.js';
 import { resolveTransportOptions, type AxiosTransportOptions } from './options.js';
 import type { HealthResult, Transport, TransportRequest, TransportResponse } from './types.js';
 
+/** The JSON-RPC-over-HTTP {@link Transport} that {@link createAxiosTransport} returns. */
 export interface AxiosTransport extends Transport {
   /** The axios instance in use (yours, or the one the transport created). */
   readonly axios: AxiosInstance;
@@ -55,6 +56,25 @@ function answerHeaders(h: HeaderBag): AnswerHeaders {
   };
 }
 
+/**
+ * The default transport of {@link createClient}: JSON-RPC over HTTP with axios, one POST per
+ * attempt with the wire contract's headers (DESIGN §1), and every failure classified into an
+ * `RPCException` that says whether the call may have run. Pass it as `transport` to share one
+ * transport, or use it to talk to a node without the client's policy. Close it with `close()`.
+ *
+ * @param options - Endpoints, credentials, limits; see {@link AxiosTransportOptions}.
+ * @param secrets - For hotcold's own client: the scope its credentials are scrubbed in. Leave it out.
+ * @throws {ConfigurationError} when an option is invalid (naming the field).
+ * @example
+ * ```ts
+ * import { createAxiosTransport, createClient } from 'hotcold';
+ *
+ * const transport = createAxiosTransport({ rpcPath: '/rpc', auth: { bearer: 'token' } });
+ * const client = createClient({ url: 'http://balancer:8080', transport });
+ * await client.close();
+ * await transport.close();
+ * ```
+ */
 export function createAxiosTransport(options: AxiosTransportOptions = {}, secrets = new SecretScope()): AxiosTransport {
   const o = resolveTransportOptions(options);
   for (const secret of o.secrets) secrets.addHeaderValue(secret);

@@ -11,8 +11,23 @@ import {
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../wire.js';
 
-export type TransportAuth = { username: string; password: string } | { bearer: string };
+/** Credentials {@link createAxiosTransport} sends as `Authorization`: HTTP Basic or a bearer token. */
+export type TransportAuth =
+  | {
+      /** HTTP Basic user name (must not contain `:`). */
+      username: string;
+      /** HTTP Basic password. */
+      password: string;
+    }
+  | {
+      /** Token sent as `Authorization: Bearer <token>`. */
+      bearer: string;
+    };
 
+/**
+ * Options of {@link createAxiosTransport}: where the endpoints are, credentials, limits and the
+ * keep-alive policy. A bad value throws a `ConfigurationError` naming the field.
+ */
 export interface AxiosTransportOptions {
   /**
    * Your own axios instance: its interceptors, agents and defaults are used, and `close()` leaves
@@ -22,17 +37,29 @@ export interface AxiosTransportOptions {
    * what the socket did).
    */
   axios?: AxiosInstance;
-  /** Path of the JSON-RPC endpoint (default '/rpc'). */
+  /**
+   * Path of the JSON-RPC endpoint.
+   * @default '/rpc'
+   */
   rpcPath?: string;
-  /** Path of the health endpoint (default '/health'). */
+  /**
+   * Path of the health endpoint.
+   * @default '/health'
+   */
   healthPath?: string;
   /** Extra request headers (not the ones the wire contract reserves). */
   headers?: Record<string, string>;
   /** Sent as `Authorization` (Basic or Bearer); the secret is scrubbed from every message. */
   auth?: TransportAuth;
-  /** Largest answer body accepted, in bytes (default 10 MiB); larger is a `ProtocolException`. */
+  /**
+   * Largest answer body accepted, in bytes; larger is a `ProtocolException`.
+   * @default 10485760 (10 MiB)
+   */
   maxResponseBytes?: number;
-  /** Keep connections alive between calls (default true; only for the transport's own agent). */
+  /**
+   * Keep connections alive between calls (only for the transport's own agent).
+   * @default true
+   */
   keepAlive?: boolean;
   /**
    * How long a kept-alive connection may sit idle before the transport closes it, in ms. It must

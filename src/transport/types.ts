@@ -4,7 +4,9 @@ import type { HealthBody } from '../wire.js';
 export interface TransportRequest {
   /** Base URL of the backend (balancer or pool member), without the RPC path. */
   baseUrl: string;
+  /** The JSON-RPC method name. */
   method: string;
+  /** The JSON-RPC params (sent as given; `undefined` omits them). */
   params: unknown;
   /** JSON-RPC id for this attempt. */
   id: number | string;
@@ -19,12 +21,15 @@ export interface TransportRequest {
    * `X-Hotcold-Timeout-Ms` (relative, like gRPC's `grpc-timeout`). Default: `timeoutMs`.
    */
   deadlineLeftMs?: number | undefined;
+  /** Aborts the attempt (caller's signal, `close()`, or the attempt's timeout). */
   signal?: AbortSignal | undefined;
 }
 
 /** What a successful attempt returns: the JSON-RPC result and the node identity it came from. */
 export interface TransportResponse {
+  /** The JSON-RPC `result` member of the answer. */
   result: unknown;
+  /** The HTTP status of the answer (200 for a JSON-RPC result). */
   status: number;
   /** `X-Hotcold-Node`, when the answer came from a hotcold node. */
   node?: string | undefined;
@@ -34,11 +39,17 @@ export interface TransportResponse {
   dedup: boolean;
 }
 
+/** One health probe's answer (`GET <healthPath>`, DESIGN §1). */
 export interface HealthResult {
+  /** `true` for a 2xx answer whose JSON body, if any, says `status: "active"`: a node is serving. */
   ok: boolean;
+  /** The HTTP status of the answer. */
   status: number;
+  /** The parsed body, when it was the health JSON of DESIGN §1. */
   body?: HealthBody | undefined;
+  /** `X-Hotcold-Node` (or the body's `node`), when present. */
   node?: string | undefined;
+  /** `X-Hotcold-Epoch` (or the body's `epoch`), the node's fencing token. */
   epoch?: number | undefined;
   /** `X-Hotcold-Dedup: 1` on the health answer: the node deduplicates in this term. */
   dedup?: boolean | undefined;
@@ -52,6 +63,12 @@ export interface HealthResult {
  * them, so the pipeline can decide on retry without looking at transport details.
  */
 export interface Transport {
+  /**
+   * Sends one attempt; resolves with the JSON-RPC result, rejects with an `RPCException` subclass.
+   * @throws {RPCException} `ConnectionFailureException`, `UnknownOutcomeException`,
+   * `RemoteCallException`, `AuthenticationException`, `ProtocolException`,
+   * `CallAbortedException` or `ClientClosedException`, each saying whether it may have run.
+   */
   send(request: TransportRequest): Promise<TransportResponse>;
   /** `GET <baseUrl><healthPath>`; resolves for any HTTP answer, rejects on connection failure. */
   health(baseUrl: string, options: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<HealthResult>;
