@@ -20,7 +20,9 @@ export const ADMIN_STATEMENT_TIMEOUT_MS = 5_000;
 
 /** The lease row as `hotcold lease status` shows it; a missing row reads as a free lease at token 0. */
 export interface LeaseStatusReport extends LeaseRecord {
+  /** The lease table read. */
   table: string;
+  /** The store's SQL dialect (`sqlite`, `postgres`, `mysql`). */
   dialect: LeaseStore['dialect'];
   /** False when the lease row does not exist yet (nobody ever contended). */
   exists: boolean;
@@ -35,9 +37,28 @@ export interface LeaseStatusReport extends LeaseRecord {
    * store does not report it (or the check failed: `replicationError` says why).
    */
   replication: ReplicationInfo | undefined;
+  /** Why the replication check failed (redacted), when it did. */
   replicationError?: string;
 }
 
+/**
+ * Reads a lease's row for an operator (`hotcold lease status`): who holds it, its token, how long
+ * until it expires, and how the database replicates. Writes nothing.
+ *
+ * @param store - The lease database.
+ * @param name - The lease's name.
+ * @throws {StoreConfigurationError} (or a subclass: driver missing, authentication, schema) when the
+ * database is misconfigured; otherwise the store's own error when the read fails.
+ * @example
+ * ```ts
+ * import { leaseStatus, sqliteStore } from 'hotcold/lease';
+ *
+ * const store = sqliteStore('/var/lib/app/lease.db');
+ * const report = await leaseStatus(store, 'ledger');
+ * console.log(report.live ? `held by ${report.holder} (token ${report.token})` : 'free');
+ * await store.close();
+ * ```
+ */
 export async function leaseStatus(store: LeaseStore, name: string): Promise<LeaseStatusReport> {
   const record = await store.read(name);
   let replication: ReplicationInfo | undefined;
@@ -67,6 +88,7 @@ export async function leaseStatus(store: LeaseStore, name: string): Promise<Leas
   };
 }
 
+/** What {@link promoteLease} did. */
 export interface PromoteResult {
   /**
    * `free`: nobody held it (nothing to do, a waiting node acquires on its own); `cleared-stale`:
@@ -74,10 +96,11 @@ export interface PromoteResult {
    * `forced`: the holder was cleared and the token bumped.
    */
   outcome: 'free' | 'cleared-stale' | 'refused-live' | 'forced';
+  /** The holder id found in the row (`null` when it was free). */
   previousHolder: string | null;
   /** The token after the action (a forced promotion bumps it). */
   token: number;
-  /** For `refused-live`: how long until the live holder's lease expires. */
+  /** For `refused-live`: how long until the live holder's lease expires, in ms. */
   expiresInMs?: number;
 }
 
@@ -85,6 +108,22 @@ export interface PromoteResult {
  * Without `force`: refuses while a live holder exists; otherwise clears a stale holder so that a
  * waiting node acquires at once. With `force`: clears the holder and bumps the token (by `bump`,
  * default 1) right away — the old holder's next renewal, and every fenced write with its token, fails.
+ *
+ * @param store - The lease database.
+ * @param name - The lease's name.
+ * @param options - `force` (default false) and `bump`, the token increment of a forced promotion (default 1).
+ * @throws {ConfigurationError} when `bump` is not a positive integer.
+ * @throws {TokenExhaustedError} when the bumped token would pass `Number.MAX_SAFE_INTEGER`.
+ * @throws {Error} when the row kept changing under every attempt (a race): try again.
+ * @example
+ * ```ts
+ * import { promoteLease, sqliteStore } from 'hotcold/lease';
+ *
+ * const store = sqliteStore('/var/lib/app/lease.db');
+ * const result = await promoteLease(store, 'ledger');
+ * if (result.outcome === 'refused-live') console.log(`live holder ${result.previousHolder}; use force`);
+ * await store.close();
+ * ```
  */
 export async function promoteLease(
   store: LeaseStore,
@@ -121,15 +160,33 @@ export async function promoteLease(
   throw new Error(`lease '${name}' kept changing under ${MAX_RACES} attempts; try again`);
 }
 
+/** What {@link releaseLeaseHolder} did. */
 export interface ReleaseHolderResult {
+  /** `released`: the holder was cleared and the token bumped; `free`: nobody held it; `not-holder`: another holder than `options.holder` holds it (nothing changed). */
   outcome: 'released' | 'free' | 'not-holder';
+  /** The holder id found in the row (`null` when it was free). */
   previousHolder: string | null;
+  /** The token after the action. */
   token: number;
 }
 
 /**
  * Clears the holder (optionally only if it is `holder`: a full holder id or a machine name) and
  * bumps the token, since the holder may still be alive: its next renewal and fenced writes fail.
+ *
+ * @param store - The lease database.
+ * @param name - The lease's name.
+ * @param options - `holder`: release only if this holder id or machine name holds it.
+ * @throws {TokenExhaustedError} when the bumped token would pass `Number.MAX_SAFE_INTEGER`.
+ * @example
+ * ```ts
+ * import { releaseLeaseHolder, sqliteStore } from 'hotcold/lease';
+ *
+ * const store = sqliteStore('/var/lib/app/lease.db');
+ * const { outcome, token } = await releaseLeaseHolder(store, 'ledger', { holder: 'node-a' });
+ * console.log(outcome, token);
+ * await store.close();
+ * ```
  */
 export async function releaseLeaseHolder(store: LeaseStore, name: string, options: { holder?: string } = {}): Promise<ReleaseHolderResult> {
   const sql = leaseSql(store.dialect, store.table);

@@ -12,6 +12,7 @@ export class LeaseError extends Error {
   }
 }
 
+/** Why a held lease ended (see {@link LeaseLostError.reason}). */
 export type LeaseLostReason =
   /** A renewal matched no row: another holder took over, or an operator forced a promotion. */
   | 'superseded'
@@ -27,7 +28,9 @@ export type LeaseLostReason =
  * hot node's behalf at once.
  */
 export class LeaseLostError extends LeaseError {
+  /** The fencing token of the term that ended. */
   readonly token: number;
+  /** Why it ended: `superseded`, `self-fenced`, `released` or `closed`. */
   readonly reason: LeaseLostReason;
   constructor(message: string, token: number, reason: LeaseLostReason) {
     super(message);
@@ -41,8 +44,11 @@ export class LeaseLostError extends LeaseError {
  * free, or it expired by the database's clock. Roll back the transaction.
  */
 export class FencingError extends LeaseError {
+  /** The lease's name. */
   readonly lease: string;
+  /** The token the write presented (`undefined` when it had none). */
   readonly token: number | undefined;
+  /** The lease's current token in the table, `undefined` when the lease is free or expired. */
   readonly currentToken: number | undefined;
   constructor(message: string, lease: string, token: number | undefined, currentToken: number | undefined) {
     super(message);
@@ -68,7 +74,9 @@ export type StoreFault = 'driver-missing' | 'authentication' | 'database-missing
  * message names the cause and the fix; `fix` holds the fix alone. Never carries a credential.
  */
 export class StoreConfigurationError extends LeaseError {
+  /** Which misconfiguration it is (`driver-missing`, `authentication`, `schema`, …), for programs. */
   readonly fault: StoreFault;
+  /** What to do about it, in one sentence (also the end of the message). */
   readonly fix: string;
   constructor(fault: StoreFault, what: string, fix: string, cause?: unknown) {
     super(`${what}: ${fix}`, cause === undefined ? undefined : { cause });
@@ -104,7 +112,9 @@ export class DatabaseMissingError extends StoreConfigurationError {
 
 /** A table the engine or node needs exists with the wrong columns (a name clash, or an old layout). */
 export class StoreSchemaError extends StoreConfigurationError {
+  /** The table whose shape is wrong. */
   readonly table: string;
+  /** Columns the lease needs and the table lacks (empty when only their types are wrong). */
   readonly missingColumns: readonly string[];
   /** Columns of the wrong type or width, a missing key: each names the column and the problem. */
   readonly problems: readonly string[];
@@ -125,7 +135,6 @@ export class StoreSchemaError extends StoreConfigurationError {
   }
 }
 
-/** The database user lacks a privilege the engine or node needs (CREATE, SELECT, INSERT, UPDATE). */
 /**
  * The fencing token would leave the integers a JavaScript number holds exactly (above
  * `Number.MAX_SAFE_INTEGER`, 2^53 − 1): two different tokens would then compare equal and a stale
@@ -133,6 +142,7 @@ export class StoreSchemaError extends StoreConfigurationError {
  * (read back from the table). Permanent: an operator must reset the lease row.
  */
 export class TokenExhaustedError extends StoreConfigurationError {
+  /** The lease's name. */
   readonly lease: string;
   /** The token read, or the token that would have been issued, as text (it may not fit a number). */
   readonly token: string;
@@ -153,7 +163,9 @@ export class TokenExhaustedError extends StoreConfigurationError {
  * write. `acquire()` rejects with it; nothing was written. `replication` says what was found.
  */
 export class ReplicationModeError extends StoreConfigurationError {
+  /** The lease's name. */
   readonly lease: string;
+  /** What the database reported about its replication (mode and detail). */
   readonly replication: ReplicationInfo;
   constructor(lease: string, replication: ReplicationInfo) {
     super(
@@ -166,6 +178,10 @@ export class ReplicationModeError extends StoreConfigurationError {
   }
 }
 
+/**
+ * The database user lacks a privilege the lease needs (SELECT, INSERT, UPDATE on its tables, or
+ * CREATE to make them): `fix` says which grants to give. Permanent.
+ */
 export class StorePrivilegeError extends StoreConfigurationError {
   constructor(what: string, cause?: unknown) {
     super(
@@ -208,6 +224,7 @@ export class TransactionAbandonedError extends TransientStoreError {}
  * committed is unknown (`committed` is `undefined`); only a later read can tell.
  */
 export class CommitAbandonedError extends LeaseError {
+  /** Always `undefined`: whether the transaction committed is unknown. */
   readonly committed: undefined = undefined;
 }
 
@@ -218,6 +235,7 @@ export class CommitAbandonedError extends LeaseError {
  * committed. Typically a frozen or very slow process holds the write lock.
  */
 export class StoreBusyError extends TransientStoreError {
+  /** How long the store waited for the lock before giving up, in ms. */
   readonly waitedMs: number;
   constructor(what: string, waitedMs: number, options?: { cause?: unknown }) {
     super(`${what}: the database is locked by another process; gave up after ${Math.round(waitedMs)} ms (busyTimeoutMs); nothing was committed`, options);

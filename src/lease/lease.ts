@@ -55,6 +55,23 @@ function errorText(error: unknown, store?: LeaseStore): string {
  * a standby, it reads the row and attempts a compare-and-set takeover when the row is free or
  * expired by the database clock; while active, it renews every `updateInterval`. A separate timer
  * enforces the self-fencing deadline, and `isValid()` checks it synchronously.
+ *
+ * @param options - The store, this machine's name, the mode and the intervals; see {@link LeaseOptions}.
+ * @throws {ConfigurationError} when an option is invalid (naming the field).
+ * @example
+ * ```ts
+ * import { createLease, sqliteStore } from 'hotcold/lease';
+ *
+ * const store = sqliteStore('/var/lib/app/app.db');
+ * const lease = createLease({ store, machineName: 'node-a', mode: 'warm' });
+ * const held = await lease.acquire();
+ * await store.transaction(async (tx) => {
+ *   await lease.assertHeld(tx, held.token);
+ *   await tx.execute('UPDATE accounts SET balance = balance - ? WHERE id = ?', [10, 'A']);
+ * });
+ * await lease.close();
+ * await store.close();
+ * ```
  */
 export function createLease(options: LeaseOptions): Lease {
   const { store, options: resolved, warnings } = resolveLeaseOptions(options);

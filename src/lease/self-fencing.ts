@@ -16,7 +16,9 @@
  */
 import { MAX_TIMER_DELAY_MS } from '../shared/timer.js';
 
+/** The clock-rate error allowed between a holder's monotonic clock and the database's (1000 ppm). */
 export const CLOCK_DRIFT = 1e-3;
+/** Margin for millisecond stamps and timer granularity, in ms. */
 export const FIXED_MARGIN_MS = 2;
 
 /** How long after a successful renewal's send time the holder may act, in its own ms. */

@@ -104,6 +104,10 @@ function createStatements(dialect: Dialect, table: string): string[] {
   }
 }
 
+/**
+ * The lease engine's SQL statements for one dialect and table, as {@link SqlLeaseStore.sql}
+ * exposes them (for inspection and `hotcold lease init --print`; the engine runs them).
+ */
 export interface LeaseSql {
   /** Creates the row (free, token `generation × 2^32`) if absent. Params: name. */
   ensureRow: string;

@@ -4,6 +4,7 @@ import { postgresStore } from './stores/postgres.js';
 import { sqliteStore } from './stores/sqlite.js';
 import type { SqlLeaseStore } from './stores/base.js';
 
+/** Options of {@link storeFromUrl}. */
 export interface StoreFromUrlOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
@@ -15,6 +16,19 @@ export interface StoreFromUrlOptions {
  * A store for a database URL: `postgres://…` / `postgresql://…`, `mysql://…` / `mariadb://…`,
  * `sqlite:/path/file.db` (or `sqlite:relative.db`, or a plain file path). The store opens its own
  * connections and closes them in `close()`.
+ *
+ * Without the scheme's driver installed, the store's first operation rejects with {@link DriverMissingError}.
+ *
+ * @param url - `postgres://…`, `mysql://…`, `mariadb://…`, `sqlite:/path/file.db` or a file path.
+ * @param options - Table and connect timeout; see {@link StoreFromUrlOptions}.
+ * @throws {ConfigurationError} `db` when the URL is empty or of an unsupported scheme.
+ * @example
+ * ```ts
+ * import { createLease, storeFromUrl } from 'hotcold/lease';
+ *
+ * const store = storeFromUrl(process.env['LEASE_DB'] ?? 'sqlite:/var/lib/app/app.db');
+ * const lease = createLease({ store, machineName: 'node-a' });
+ * ```
  */
 export function storeFromUrl(url: string, options: StoreFromUrlOptions = {}): SqlLeaseStore {
   if (typeof url !== 'string' || url.trim().length === 0) throw new ConfigurationError('db', 'must be a database URL or a SQLite file path');

@@ -73,6 +73,7 @@ export type ReplicationMode = 'synchronous' | 'asynchronous' | 'none' | 'unknown
 
 /** What a store found out about replication: see {@link ReplicationMode}. */
 export interface ReplicationInfo {
+  /** How commits are replicated (see {@link ReplicationMode}). */
   mode: ReplicationMode;
   /** The database's failover generation now (see {@link LeaseRecord.generation}). */
   generation: number;

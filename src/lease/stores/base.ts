@@ -27,6 +27,7 @@ export interface StoreDriver {
 
 /** A store built here: the engine's statements are prepared once per table. */
 export interface SqlLeaseStore extends LeaseStore {
+  /** The statements prepared for this store's dialect and table. */
   readonly sql: LeaseSql;
   run(sql: string, params?: readonly unknown[], options?: { timeoutMs?: number }): Promise<StatementResult>;
 }

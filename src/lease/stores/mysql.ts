@@ -11,6 +11,7 @@ import { SecretScope } from '../../shared/redact.js';
 import { driverTimeoutMs, mariadbStatementTime, mariadbTimeoutSeconds } from '../db-timeouts.js';
 import { mariadbGenerationSql, MYSQL_GENERATION_MARKER } from '../generation.js';
 
+/** Options of {@link mysqlStore}. */
 export interface MysqlStoreOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
@@ -54,6 +55,20 @@ async function runOn(target: Queryable, sql: string, params: readonly unknown[],
 /**
  * MariaDB / MySQL store (mysql2). With a URI (`mysql://` or `mariadb://`) it opens and later ends
  * its own pool; with a mysql2/promise `Pool` it uses it and leaves it open.
+ *
+ * Without `mysql2` installed, the store's first operation rejects with {@link DriverMissingError}.
+ *
+ * @param uriOrPoolLike - A `mysql://` or `mariadb://` URI (the store opens and ends its pool), or
+ * your mysql2/promise `Pool` (left open).
+ * @param options - Table, pool size, timeouts; see {@link MysqlStoreOptions}.
+ * @throws {ConfigurationError} when the URI or an option is invalid (naming the field).
+ * @example
+ * ```ts
+ * import { createLease, mysqlStore } from 'hotcold/lease';
+ *
+ * const store = mysqlStore('mysql://app@db:3306/app');
+ * const lease = createLease({ store, machineName: 'node-a' });
+ * ```
  */
 export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: MysqlStoreOptions = {}): SqlLeaseStore {
   // The public signature names the shape only (the .d.ts must compile without mysql2's types).

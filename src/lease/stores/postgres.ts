@@ -13,6 +13,7 @@ import { destroyClient } from './pg-destroy.js';
 import { inlinePgParams, toPgPlaceholders } from './placeholders.js';
 import { driverTimeoutMs, pgTimeoutMs } from '../db-timeouts.js';
 
+/** Options of {@link postgresStore}. */
 export interface PostgresStoreOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
@@ -70,6 +71,20 @@ function lastResult(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult {
 /**
  * PostgreSQL store (pg). With a connection string it opens (and on close, ends) its own pool;
  * with a `pg.Pool` it uses it and leaves it open.
+ *
+ * Without `pg` installed, the store's first operation rejects with {@link DriverMissingError}.
+ *
+ * @param connectionStringOrPoolLike - A `postgres://` URL (the store opens and ends its pool), or
+ * your `pg.Pool` (left open).
+ * @param options - Table, pool size, timeouts; see {@link PostgresStoreOptions}.
+ * @throws {ConfigurationError} when the connection string or an option is invalid (naming the field).
+ * @example
+ * ```ts
+ * import { createLease, postgresStore } from 'hotcold/lease';
+ *
+ * const store = postgresStore('postgres://app@db:5432/app');
+ * const lease = createLease({ store, machineName: 'node-a' });
+ * ```
  */
 export function postgresStore(connectionStringOrPoolLike: string | PgPoolLike, options: PostgresStoreOptions = {}): SqlLeaseStore {
   // The public signature names the shape only (the .d.ts must compile without @types/pg).

@@ -14,6 +14,7 @@ import { requireCurrent } from '../record.js';
 import { leasePathForOpenFile, namesTable } from './sqlite-lease-file.js';
 import type { SqliteDatabaseLike } from './driver-shapes.js';
 
+/** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
   /** Lease table; default `hotcold_lease`. */
   table?: string;
@@ -83,6 +84,20 @@ function exec(conn: Conn, sql: string, params: readonly unknown[]): StatementRes
  *
  * No lock is ever waited for synchronously: `busy_timeout` is 0 and a busy lock is retried on
  * short timers, up to `busyTimeoutMs`, then `StoreBusyError`.
+ *
+ * Without `better-sqlite3` installed, the store's first operation rejects with {@link DriverMissingError}.
+ *
+ * @param pathOrDatabaseLike - The database file's path (the store opens and closes it), or your
+ * better-sqlite3 `Database` (left open).
+ * @param options - Table names, `leasePath`, `busyTimeoutMs`; see {@link SqliteStoreOptions}.
+ * @throws {ConfigurationError} when the path or an option is invalid (naming the field).
+ * @example
+ * ```ts
+ * import { createLease, sqliteStore } from 'hotcold/lease';
+ *
+ * const store = sqliteStore('/var/lib/app/app.db');
+ * const lease = createLease({ store, machineName: 'node-a', mode: 'warm' });
+ * ```
  */
 export function sqliteStore(pathOrDatabaseLike: string | SqliteDatabaseLike, options: SqliteStoreOptions = {}): SqlLeaseStore {
   // The public signature names the shape only (the .d.ts must compile without @types/better-sqlite3).
