@@ -38,14 +38,23 @@ export interface NotActiveBody {
   message?: string;
 }
 
+/**
+ * A node's status on the wire: `active` (holds the lease and serves), `standby` (does not hold
+ * it), `draining` (stopping: finishes running calls, takes no new ones), `lost` (its lease ended).
+ */
 export type NodeStatus = 'active' | 'standby' | 'draining' | 'lost';
 
+/** Body of `GET /health` (DESIGN §1): `200` only with `status: 'active'`, `503` otherwise. */
 export interface HealthBody {
+  /** The node's status. */
   status: NodeStatus;
+  /** The node's machine name. */
   node: string;
+  /** The fencing token of the lease term it serves (or last served), when it has one. */
   epoch?: number;
 }
 
+/** A JSON-RPC 2.0 request id. */
 export type JsonRpcId = string | number;
 
 export interface JsonRpcRequest {

@@ -68,6 +68,11 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
+/**
+ * The request fingerprint stored with an idempotency record: SHA-256 (hex) of the method and the
+ * params' canonical JSON ({@link canonicalJson}). A key reused with another fingerprint is
+ * answered `HOTCOLD_KEY_CONFLICT` instead of the stored result.
+ */
 export function fingerprint(method: string, params: unknown): string {
   return createHash('sha256').update(method).update('\n').update(canonicalJson(params)).digest('hex');
 }

@@ -46,8 +46,11 @@ export function feedSchema(dialect: Dialect, table: string, counterTable: string
   ];
 }
 
+/** One item of a feed as `hotcold.feed` answers it. */
 export interface FeedItem<T = unknown> {
+  /** Position in the feed, increasing in commit order. */
   seq: number;
+  /** The payload the handler passed to `ctx.appendFeed`. */
   data: T;
 }
 

@@ -7,17 +7,25 @@ import type { NodeStatusTracker } from './node-status.js';
 
 /** Body of `503 NOT_EXECUTED | EXPIRED`: the node holds (or held) the lease and did not execute the call. */
 export interface NotExecutedBody {
+  /** `NOT_EXECUTED`: rolled back before commit (database error, lease lost mid-call); `EXPIRED`: the caller's time was spent before it started. */
   error: 'NOT_EXECUTED' | 'EXPIRED';
+  /** The node's machine name. */
   node: string;
+  /** The fencing token of the node's term, when it had one. */
   epoch?: number;
+  /** Why, for people (redacted). */
   message: string;
 }
 
 /** Body of `500 COMMIT_UNKNOWN`: COMMIT was sent and not acknowledged; the call may have executed. */
 export interface CommitUnknownBody {
+  /** Always `COMMIT_UNKNOWN`. */
   error: 'COMMIT_UNKNOWN';
+  /** The node's machine name. */
   node: string;
+  /** The fencing token of the term the call ran under, when known. */
   epoch?: number;
+  /** Why, for people (redacted). */
   message: string;
 }
 

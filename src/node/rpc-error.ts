@@ -6,7 +6,9 @@ import { JSONRPC_INVALID_PARAMS } from '../wire.js';
  * not see). The handler's transaction is rolled back either way.
  */
 export class RpcError extends Error {
+  /** The JSON-RPC error code answered (an integer; -32602 for invalid params, your own codes otherwise). */
   readonly code: number;
+  /** The JSON-RPC error's `data` member, sent to the caller as given (`undefined` omits it). */
   readonly data: unknown;
   constructor(code: number, message: string, data?: unknown) {
     super(message);
