@@ -7,6 +7,12 @@ import { ConfigurationError } from '../errors.js';
 import type { PolicyOptions } from './policy-api.js';
 import { compileRoutes, type RoutePolicy, type RouteTable } from './routes.js';
 
+/**
+ * Options of {@link attachPolicy}: `PolicyOptions` from `hotcold` (retry, breaker, budget, timeouts,
+ * reconnect, callbacks) plus the REST-specific ones below. Operations are named
+ * `'<METHOD> <path>'`; `methods` and `probe` are replaced by `routes` and `healthPath`.
+ * A bad value throws a `ConfigurationError` naming the field.
+ */
 export interface AttachPolicyOptions extends Omit<PolicyOptions, 'methods' | 'probe'> {
   /**
    * Per-route policies, keyed `'<METHOD> <path pattern>'` (path-to-regexp patterns, matched

@@ -9,8 +9,11 @@ export type GrpcMetadataValue = string | Uint8Array;
 
 /** grpc-js `Metadata`, as far as hotcold reads and writes it. */
 export interface GrpcMetadataLike {
+  /** Every value of `key` (empty when absent). */
   get(key: string): GrpcMetadataValue[];
+  /** Replaces the values of `key` with `value`. */
   set(key: string, value: GrpcMetadataValue): void;
+  /** A copy, so that each attempt sends its own metadata. */
   clone(): GrpcMetadataLike;
 }
 
@@ -18,34 +21,53 @@ export interface GrpcMetadataLike {
 export interface GrpcStatusLike {
   /** The gRPC status code (0 = OK; see {@link GrpcStatus}). */
   code: number;
+  /** The status message. */
   details: string;
+  /** The trailers (where hotcold nodes put `x-hotcold-node` / `x-hotcold-epoch`). */
   metadata: GrpcMetadataLike;
 }
 
 /** grpc-js `InterceptingListener`: what a call reports back. */
 export interface GrpcListenerLike {
+  /** The response headers arrived. */
   onReceiveMetadata(metadata: GrpcMetadataLike): void;
+  /** A response message arrived. */
   onReceiveMessage(message: unknown): void;
+  /** The call ended with this status. */
   onReceiveStatus(status: GrpcStatusLike): void;
 }
 
 /** grpc-js `InterceptingCallInterface`, the call one level down the interceptor chain. */
 export interface GrpcCallLike {
+  /** Starts the call with its request metadata. */
   start(metadata: GrpcMetadataLike, listener?: Partial<GrpcListenerLike>): void;
+  /** Sends the request message. */
   sendMessageWithContext(context: { flags?: number }, message: unknown): void;
+  /** No more request messages. */
   halfClose(): void;
+  /** Cancels the call locally with this status. */
   cancelWithStatus(code: number, details: string): void;
+  /** The server's address, once connected. */
   getPeer(): string;
 }
 
 /** grpc-js `InterceptorOptions`: the call options an interceptor receives. */
 export interface GrpcInterceptorOptionsLike {
-  method_definition: { path: string; requestStream: boolean; responseStream: boolean };
+  /** The method being called. */
+  method_definition: {
+    /** `/package.Service/Method`. */
+    path: string;
+    /** Client streaming (hotcold's policy applies to unary calls only). */
+    requestStream: boolean;
+    /** Server streaming. */
+    responseStream: boolean;
+  };
   /** The caller's deadline: a `Date`, or ms since the epoch (`Infinity`: none). */
   deadline?: Date | number | undefined;
 }
 
 /** A grpc-js `Client` (any generated client): hotcold uses its channel for health probes. */
 export interface GrpcClientLike {
+  /** The client's channel (grpc-js `Channel`). */
   getChannel(): object;
 }

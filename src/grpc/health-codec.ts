@@ -10,12 +10,26 @@
 /** The method every probe calls. */
 export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
 
-export const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
+/** `grpc.health.v1.HealthCheckResponse.ServingStatus`: a hotcold node answers `SERVING` only while it holds the lease. */
+export const ServingStatus = {
+  /** The server does not know. */
+  UNKNOWN: 0,
+  /** Serving (a hotcold node: holds the lease). */
+  SERVING: 1,
+  /** Not serving (a hotcold node: standby, draining or lost). */
+  NOT_SERVING: 2,
+  /** The service named in the request is unknown (Watch only). */
+  SERVICE_UNKNOWN: 3,
+} as const;
 
+/** `grpc.health.v1.HealthCheckRequest`. */
 export interface HealthCheckRequest {
+  /** The service asked about; `''` means the whole server. */
   service: string;
 }
+/** `grpc.health.v1.HealthCheckResponse`. */
 export interface HealthCheckResponse {
+  /** A {@link ServingStatus} value. */
   status: number;
 }
 
@@ -64,6 +78,7 @@ function readFields(bytes: Uint8Array, onField: (field: number, value: number | 
   }
 }
 
+/** Encodes a health request in protobuf wire format (for a server or a test double). */
 export function encodeHealthRequest(request: HealthCheckRequest): Buffer {
   if (request.service.length === 0) return Buffer.alloc(0);
   const text = Buffer.from(request.service, 'utf8');
@@ -72,6 +87,10 @@ export function encodeHealthRequest(request: HealthCheckRequest): Buffer {
   return Buffer.concat([Buffer.from(head), text]);
 }
 
+/**
+ * Decodes a health request (unknown fields skipped).
+ * @throws {Error} when the bytes are truncated or use an unsupported wire type.
+ */
 export function decodeHealthRequest(bytes: Uint8Array): HealthCheckRequest {
   let service = '';
   readFields(bytes, (field, value) => {
@@ -80,6 +99,7 @@ export function decodeHealthRequest(bytes: Uint8Array): HealthCheckRequest {
   return { service };
 }
 
+/** Encodes a health response in protobuf wire format. */
 export function encodeHealthResponse(response: HealthCheckResponse): Buffer {
   if (response.status === 0) return Buffer.alloc(0);
   const out: number[] = [0x08];
@@ -87,6 +107,10 @@ export function encodeHealthResponse(response: HealthCheckResponse): Buffer {
   return Buffer.from(out);
 }
 
+/**
+ * Decodes a health response (unknown fields skipped).
+ * @throws {Error} when the bytes are truncated or use an unsupported wire type.
+ */
 export function decodeHealthResponse(bytes: Uint8Array): HealthCheckResponse {
   let status = 0;
   readFields(bytes, (field, value) => {

@@ -1,6 +1,10 @@
 /**
  * `hotcold/grpc`: hotcold's policy for `@grpc/grpc-js` clients (an optional peer dependency).
- * Guide: docs/grpc.md.
+ * A client interceptor that runs every unary call through the pipeline (classification by gRPC
+ * status and `hotcold-*` metadata, retries, breaker, deadlines), and a health probe over the
+ * standard `grpc.health.v1` service. Guide: docs/grpc.md.
+ *
+ * @module hotcold/grpc
  */
 export { grpcInterceptor } from './interceptor.js';
 export type { GrpcInterceptor, GrpcInterceptorOptions } from './interceptor.js';

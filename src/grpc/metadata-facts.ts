@@ -28,11 +28,15 @@ export const NODE_NOT_EXECUTED: ReadonlySet<string> = new Set(['NOT_ACTIVE', 'NO
 
 /** What the response metadata (initial metadata and trailers) says. */
 export interface ResponseFacts {
+  /** `x-hotcold-node`: the answering node's name, when present. */
   node?: string | undefined;
+  /** `x-hotcold-epoch`: its lease epoch (fencing token), when present and an integer. */
   epoch?: number | undefined;
+  /** `x-hotcold-dedup: 1`: the node deduplicates by idempotency key in its term. */
   dedup?: boolean | undefined;
   /** `x-hotcold-error`, when present. */
   nodeError?: string | undefined;
+  /** `x-hotcold-not-forwarded: 1`: a balancer answered without forwarding (the call did not run). */
   notForwarded: boolean;
   /** gRFC A6 pushback: ms ≥ 0, `-1` for "do not retry" (negative or malformed), undefined when absent. */
   pushbackMs?: number | undefined;
