@@ -27,6 +27,7 @@ export const CONFORMANCE_METHODS = ['conformance.echo', 'conformance.counter', '
 /** Longest `sleepMs` `conformance.counter` accepts (ms): a kit never needs more. */
 export const MAX_CONFORMANCE_SLEEP_MS = 120_000;
 
+/** Options of {@link conformanceApp}. */
 export interface ConformanceAppOptions {
   /**
    * Table for the counters (SQL identifier, at most 55 characters).

@@ -36,71 +36,169 @@ import { sleep } from '../shared/sleep.js';
  * - the backend stayed silent past `serverTimeoutMs` → `504` (it may have run).
  */
 
+/** Options of {@link startDevBalancer}; a bad value throws a `ConfigurationError` naming the field. */
 export interface DevBalancerOptions {
   /** Backend base URLs, e.g. `http://127.0.0.1:4001`. Order is preference order. */
   backends: string[];
-  /** Port to listen on; default 0 (a free one). */
+  /**
+   * Port to listen on (0: a free one).
+   * @default 0
+   */
   port?: number;
-  /** Default `127.0.0.1`. */
+  /**
+   * Address to listen on.
+   * @default '127.0.0.1'
+   */
   host?: string;
-  /** Health check interval (HAProxy `inter`); default 100 ms. */
+  /**
+   * Health check interval, in ms (HAProxy `inter`).
+   * @default 100
+   */
   checkIntervalMs?: number;
+  /**
+   * Path of each backend's health endpoint; `200` means up.
+   * @default '/health'
+   */
   healthPath?: string;
-  /** A check slower than this fails; default 2 × checkIntervalMs, within [500, 2000] ms (a loaded machine must not flap). */
+  /**
+   * A check slower than this fails, in ms.
+   * @default 2 × checkIntervalMs, within [500, 2000] (a loaded machine must not flap)
+   */
   checkTimeoutMs?: number;
-  /** Consecutive failed checks before a backend is down (HAProxy `fall`); default 1. */
+  /**
+   * Consecutive failed checks before a backend is down (HAProxy `fall`).
+   * @default 1
+   */
   fall?: number;
-  /** Consecutive passed checks before a backend is up (HAProxy `rise`); default 1. */
+  /**
+   * Consecutive passed checks before a backend is up (HAProxy `rise`).
+   * @default 1
+   */
   rise?: number;
-  /** Connect timeout per attempt (HAProxy `timeout connect`); default 1000 ms. */
+  /**
+   * Connect timeout per attempt, in ms (HAProxy `timeout connect`).
+   * @default 1000
+   */
   connectTimeoutMs?: number;
-  /** Silence from the backend before `504` (HAProxy `timeout server`); default 30000 ms. */
+  /**
+   * Silence from the backend before `504`, in ms (HAProxy `timeout server`).
+   * @default 30000
+   */
   serverTimeoutMs?: number;
-  /** Extra attempts on another backend when the connection failed before sending; default 2. */
+  /**
+   * Extra attempts on another backend when the connection failed before sending.
+   * @default 2
+   */
   retries?: number;
-  /** Largest request body the balancer buffers; default 8 MiB. */
+  /**
+   * Largest request body the balancer buffers, in bytes.
+   * @default 8388608 (8 MiB)
+   */
   maxBodyBytes?: number;
 }
 
+/** One backend's counters in {@link DevBalancerStats}. */
 export interface BackendStats {
+  /** The backend's origin. */
   url: string;
+  /** Whether the health checks consider it up now. */
   healthy: boolean;
+  /** Health checks made. */
   checks: number;
+  /** Health checks that failed. */
   failedChecks: number;
+  /** Requests forwarded to it. */
   requests: number;
 }
 
+/** Counters since the balancer started (see {@link DevBalancer.stats}). */
 export interface DevBalancerStats {
+  /** The backend that gets the traffic now, `undefined` when none is healthy. */
   current: string | undefined;
+  /** Times the current backend changed. */
   switches: number;
+  /** Requests received. */
   requests: number;
   /** Answers by status, including the balancer's own 502/503/504. */
   statuses: Record<number, number>;
+  /** `503`s answered because no backend was healthy. */
   noBackend: number;
+  /** Requests sent to another backend after a failed connect. */
   redispatches: number;
+  /** `502`s: the connection broke after the request was forwarded. */
   badGateway: number;
+  /** `504`s: the backend stayed silent past `serverTimeoutMs`. */
   gatewayTimeout: number;
+  /** Per backend, in the order of `options.backends`. */
   backends: BackendStats[];
 }
 
+/** What {@link DevBalancer.events$} reports. Backends are named by their origin. */
 export type DevBalancerEvent =
-  | { type: 'backend-up'; backend: string }
-  | { type: 'backend-down'; backend: string; reason: string }
-  | { type: 'switch'; from: string | undefined; to: string | undefined }
-  | { type: 'no-backend' }
-  | { type: 'redispatch'; from: string; reason: string }
-  | { type: 'bad-gateway'; backend: string; reason: string }
-  | { type: 'gateway-timeout'; backend: string };
+  | {
+      /** A backend's health checks passed `rise` times. */
+      type: 'backend-up';
+      /** The backend. */
+      backend: string;
+    }
+  | {
+      /** A backend's health checks failed `fall` times. */
+      type: 'backend-down';
+      /** The backend. */
+      backend: string;
+      /** Why its last check failed. */
+      reason: string;
+    }
+  | {
+      /** Traffic moved to another backend (or to none). */
+      type: 'switch';
+      /** The previous backend, `undefined` when there was none. */
+      from: string | undefined;
+      /** The new backend, `undefined` when none is healthy. */
+      to: string | undefined;
+    }
+  | {
+      /** A request was answered `503` because no backend was healthy. */
+      type: 'no-backend';
+    }
+  | {
+      /** A request whose connect failed was sent to another backend. */
+      type: 'redispatch';
+      /** The backend that could not be reached. */
+      from: string;
+      /** Why. */
+      reason: string;
+    }
+  | {
+      /** A request was answered `502`: the connection broke after forwarding. */
+      type: 'bad-gateway';
+      /** The backend. */
+      backend: string;
+      /** What broke. */
+      reason: string;
+    }
+  | {
+      /** A request was answered `504`: the backend stayed silent past `serverTimeoutMs`. */
+      type: 'gateway-timeout';
+      /** The backend. */
+      backend: string;
+    };
 
+/** A running dev balancer (see {@link startDevBalancer}). */
 export interface DevBalancer {
+  /** Its base URL, e.g. `http://127.0.0.1:41234`: give it to `createClient` as `url`. */
   readonly url: string;
+  /** The port it listens on. */
   readonly port: number;
   /** The backend new requests go to, if any is healthy. */
   readonly current: string | undefined;
+  /** Health changes, switches, redispatches, `502`/`503`/`504` answers. */
   readonly events$: Observable<DevBalancerEvent>;
+  /** A snapshot of its counters. */
   stats(): DevBalancerStats;
   /** Runs one round of health checks now. */
   checkNow(): Promise<void>;
+  /** Stops checks, closes the listener and every connection, completes `events$`. */
   close(): Promise<void>;
 }
 
@@ -168,6 +266,24 @@ function resolveOptions(input: DevBalancerOptions) {
   };
 }
 
+/**
+ * Starts a development load balancer with HAProxy's failover semantics on loopback (see the
+ * module's notes above: health checks, one active backend, HAProxy's `502`/`503`/`504`). For the
+ * demo and tests, not for production traffic.
+ *
+ * @param input - Backends, port, check and timeout settings; see {@link DevBalancerOptions}.
+ * @returns The running balancer, once it listens.
+ * @throws {ConfigurationError} when an option is invalid (naming the field).
+ * @example
+ * ```ts
+ * import { startDevBalancer } from 'hotcold/testing';
+ *
+ * const balancer = await startDevBalancer({ backends: ['http://127.0.0.1:4001', 'http://127.0.0.1:4002'] });
+ * balancer.events$.subscribe((event) => console.log(event.type));
+ * console.log(balancer.url, balancer.stats().current);
+ * await balancer.close();
+ * ```
+ */
 export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBalancer> {
   const opts = resolveOptions(input);
   const backends: Backend[] = opts.backends.map((u) => ({

@@ -4,6 +4,7 @@
  */
 import type { JsonRpcId, NodeStatus } from '../wire.js';
 
+/** Every way the fault server can treat one RPC request (see {@link FaultServer.setMode}). */
 export type FaultModeName =
   /** Answer normally (the handler's result, or an echo of `{ method, params }`). */
   | 'ok'
@@ -56,6 +57,7 @@ export type FaultModeName =
 
 /** A mode with its parameters; every field but `mode` is optional and ignored where it means nothing. */
 export interface FaultSpec {
+  /** Which fault. */
   mode: FaultModeName;
   /** `ok`: wait this long before answering. */
   delayMs?: number;
@@ -67,7 +69,9 @@ export interface FaultSpec {
   chunked?: boolean;
   /** `rpc-error`: the JSON-RPC error (defaults -32000, 'fault server error', `{ fault: true }`). */
   code?: number;
+  /** `rpc-error`: the error's message. */
   message?: string;
+  /** `rpc-error`: the error's `data`. */
   data?: unknown;
   /** `garbage`/`raw`: the body to send. */
   body?: string | Uint8Array;
@@ -89,6 +93,7 @@ export interface FaultSpec {
   executed?: boolean;
 }
 
+/** A fault by name, or with its parameters. */
 export type FaultMode = FaultModeName | FaultSpec;
 
 /** Modes that act on the connection before any request is read. */
@@ -116,6 +121,7 @@ export const EXECUTION_DEFAULTS: ReadonlyMap<FaultModeName, boolean> = new Map([
   ['proxy-503', true],
 ]);
 
+/** Every {@link FaultModeName}, e.g. to run a test over each. */
 export const ALL_FAULT_MODES: readonly FaultModeName[] = [
   'ok',
   'refuse',
@@ -140,11 +146,15 @@ export const ALL_FAULT_MODES: readonly FaultModeName[] = [
   'raw',
 ];
 
+/** The HAProxy-like page of the `balancer-503` mode (and of the dev balancer with no backend). */
 export const BALANCER_503_BODY =
   '<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n';
+/** Envoy's text of the `proxy-503` mode. */
 export const PROXY_503_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: connection termination';
+/** The HAProxy-like page of the `502` mode (and of the dev balancer). */
 export const BALANCER_502_BODY =
   '<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n';
+/** The HAProxy-like page of the `504` mode (and of the dev balancer). */
 export const BALANCER_504_BODY =
   '<html><body><h1>504 Gateway Time-out</h1>\nThe server didn\'t respond in time.\n</body></html>\n';
 

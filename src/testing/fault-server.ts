@@ -48,14 +48,21 @@ import { setTimer, type TimerHandle } from '../shared/timer.js';
 /** The mark the shipped balancer configs put on their own "forwarded nothing" answer. */
 const NOT_FORWARDED: Readonly<Record<string, string>> = Object.freeze({ [HEADER_NOT_FORWARDED]: '1' });
 
+/** What a {@link FaultHandler} learns about the request besides its method and params. */
 export interface FaultRequestMeta {
+  /** The JSON-RPC id (`null` or `undefined` for a notification). */
   id: JsonRpcId | null | undefined;
+  /** The `Idempotency-Key` header, when sent. */
   idempotencyKey: string | undefined;
+  /** The `X-Hotcold-Attempt` header as a number, when sent. */
   attempt: number | undefined;
+  /** The `Authorization` header, when sent (tests check credentials arrive). */
   authorization: string | undefined;
+  /** Every request header. */
   headers: IncomingHttpHeaders;
   /** The node identity the server had when the request arrived. */
   node: string;
+  /** The epoch it had then. */
   epoch: number;
 }
 
@@ -67,7 +74,9 @@ export type FaultHandler = (method: string, params: unknown, meta: FaultRequestM
 
 /** Thrown by a {@link FaultHandler} to answer with this JSON-RPC error object. */
 export class FaultRpcError extends Error {
+  /** The JSON-RPC error code answered. */
   readonly code: number;
+  /** The error object's `data` member (`undefined` omits it). */
   readonly data: unknown;
   constructor(code: number, message: string, data?: unknown) {
     super(message);
@@ -77,24 +86,49 @@ export class FaultRpcError extends Error {
   }
 }
 
+/** Options of {@link startFaultServer}; a bad value throws a `ConfigurationError` naming the field. */
 export interface FaultServerOptions {
-  /** `X-Hotcold-Node` (default 'fault-node'). */
+  /**
+   * `X-Hotcold-Node` on every answer.
+   * @default 'fault-node'
+   */
   node?: string;
-  /** `X-Hotcold-Epoch` (default 1). */
+  /**
+   * `X-Hotcold-Epoch` on every answer.
+   * @default 1
+   */
   epoch?: number;
-  /** Initial mode (default 'ok'). */
+  /**
+   * Initial mode.
+   * @default 'ok'
+   */
   mode?: FaultMode;
+  /** Computes results of executed calls; without one, the result echoes `{ method, params }`. */
   handler?: FaultHandler;
-  /** Advertise `X-Hotcold-Dedup: 1` and answer a repeated `Idempotency-Key` from memory. */
+  /**
+   * Advertise `X-Hotcold-Dedup: 1` and answer a repeated `Idempotency-Key` from memory.
+   * @default false
+   */
   dedup?: boolean;
   /**
    * What `GET /health` reports (default 'active'). While the global mode is `balancer-503`, `502`
    * or `504` the probe gets that page instead, and under `not-active` it reports 'standby'.
    */
   health?: NodeStatus;
+  /**
+   * Path of the JSON-RPC endpoint.
+   * @default '/rpc'
+   */
   rpcPath?: string;
+  /**
+   * Path of the health endpoint.
+   * @default '/health'
+   */
   healthPath?: string;
-  /** Records kept (oldest dropped first; default 10 000). 0 keeps none (benchmarks). */
+  /**
+   * Records kept (oldest dropped first); 0 keeps none (benchmarks).
+   * @default 10000
+   */
   maxRecords?: number;
 }
 
@@ -109,6 +143,7 @@ export type FaultOutcome =
   | 'deduplicated'
   | 'invalid-request';
 
+/** One request as the fault server saw it (see {@link FaultServer.requests}). */
 export interface FaultRequestRecord {
   /** 1-based arrival order. */
   seq: number;
@@ -116,28 +151,43 @@ export interface FaultRequestRecord {
   mode: FaultModeName;
   /** The JSON-RPC method; undefined when nothing was read (reset-on-accept) or unparsable. */
   method: string | undefined;
+  /** The JSON-RPC id. */
   id: JsonRpcId | null | undefined;
+  /** The JSON-RPC params. */
   params: unknown;
+  /** The `Idempotency-Key` header, when sent. */
   idempotencyKey: string | undefined;
+  /** The `X-Hotcold-Attempt` header as a number, when sent. */
   attempt: number | undefined;
+  /** The `Authorization` header, when sent. */
   authorization: string | undefined;
+  /** Every request header. */
   headers: IncomingHttpHeaders;
   /** Which connection carried it (1-based, in accept order): shows keep-alive reuse. */
   connection: number;
   /** Whether the handler ran (the call "executed" on this server). */
   executed: boolean;
+  /** What the server did with it (final once the answer is sent). */
   outcome: FaultOutcome;
+  /** The node identity the server had when the request arrived. */
   node: string;
+  /** The epoch it had then. */
   epoch: number;
 }
 
+/** A running fault server (see {@link startFaultServer}). */
 export interface FaultServer {
   /** `http://127.0.0.1:<port>`: stays valid across `refuse()`/`resume()`. */
   readonly url: string;
+  /** The port it listens on. */
   readonly port: number;
+  /** `url` plus the RPC path. */
   readonly rpcUrl: string;
+  /** The global mode now. */
   readonly mode: FaultMode;
+  /** The node name it answers with now. */
   readonly node: string;
+  /** The epoch it answers with now. */
   readonly epoch: number;
   /** Every RPC request received (and every reset-on-accept connection), in order. */
   readonly requests: readonly FaultRequestRecord[];
@@ -159,15 +209,21 @@ export interface FaultServer {
    * `refuse` cannot be queued (a refused connection is never seen): use `setMode`.
    */
   enqueue(...modes: FaultMode[]): void;
+  /** Drops every queued mode. */
   clearQueue(): void;
   /** `setMode('refuse')`. */
   refuse(): Promise<void>;
   /** Listens again on the same port with mode `ok`. */
   resume(): Promise<void>;
+  /** Changes the identity on later answers (simulates a failover to another node or term). */
   setNode(name: string, epoch: number): void;
+  /** Changes what `GET /health` reports. */
   setHealth(status: NodeStatus): void;
+  /** Turns deduplication (and its `X-Hotcold-Dedup` header) on or off. */
   setDedup(enabled: boolean): void;
+  /** Replaces the handler (`undefined`: echo). */
   setHandler(handler: FaultHandler | undefined): void;
+  /** Forgets the recorded requests. */
   clearRequests(): void;
   /**
    * Resolves with the next record as soon as the request has been read — before the handler
@@ -205,6 +261,27 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * Starts a JSON-RPC server on loopback that misbehaves on demand: every way a node, proxy or
+ * balancer can fail (see {@link FaultModeName}), chosen globally (`setMode`) or per request
+ * (`enqueue`), with a record of every request and whether it executed. For tests of code that
+ * uses the client.
+ *
+ * @param options - Identity, initial mode, handler, paths; see {@link FaultServerOptions}.
+ * @throws {ConfigurationError} when an option is invalid (naming the field).
+ * @example
+ * ```ts
+ * import { createClient } from 'hotcold';
+ * import { startFaultServer } from 'hotcold/testing';
+ *
+ * const server = await startFaultServer({ handler: (method) => (method === 'ping' ? 'pong' : null) });
+ * server.enqueue('reset-after-request'); // the first attempt's answer is lost; ping is retried
+ * const client = createClient({ url: server.url, methods: { ping: { idempotent: true } } });
+ * console.log(await client.call('ping'), server.requests.length); // 'pong' 2
+ * await client.close();
+ * await server.close();
+ * ```
+ */
 export async function startFaultServer(options: FaultServerOptions = {}): Promise<FaultServer> {
   requireObject('options', options);
   rejectUnknownKeys('', options, OPTION_KEYS);

@@ -30,40 +30,63 @@ import { ledgerApp } from './ledger-app.js';
 
 /** `Transfer`'s request: moves `amount` from `from` to `to`; `ref` is the caller's own reference. */
 export interface GrpcTransferRequest {
+  /** The debited account. */
   from: string;
+  /** The credited account. */
   to: string;
+  /** The amount, a positive integer. */
   amount: number;
+  /** Your reference of the transfer. */
   ref: string;
 }
 /** `Transfer`'s reply: the ledger row's id and the fencing token it was written under. */
 export interface GrpcTransferReply {
+  /** The request's `ref`. */
   ref: string;
+  /** The ledger row's id. */
   id: number;
+  /** The fencing token of the term it was written under. */
   token: number;
   /** True when this answer is the stored result of an earlier execution with the same key. */
   replayed: boolean;
 }
+/** `Balance`'s request. */
 export interface GrpcBalanceRequest {
+  /** The account asked about. */
   account: string;
 }
+/** `Balance`'s reply. */
 export interface GrpcBalanceReply {
+  /** The account. */
   account: string;
+  /** Its balance (0 for an account never used). */
   balance: number;
 }
+/** `Ping`'s reply: who answered. */
 export interface GrpcPingReply {
+  /** The node's machine name. */
   node: string;
+  /** The fencing token of its term. */
   token: number;
 }
 
 /** One method of a grpc-js service definition (structural: grpc-js's `MethodDefinition`). */
 export interface GrpcMethodDefinitionLike<Req, Res> {
+  /** `/package.Service/Method`. */
   path: string;
+  /** Always false: unary. */
   requestStream: false;
+  /** Always false: unary. */
   responseStream: false;
+  /** The method's name on a generated client (lower camel case). */
   originalName: string;
+  /** Encodes a request. */
   requestSerialize(value: Req): Buffer;
+  /** Decodes a request. */
   requestDeserialize(bytes: Buffer): Req;
+  /** Encodes a reply. */
   responseSerialize(value: Res): Buffer;
+  /** Decodes a reply. */
   responseDeserialize(bytes: Buffer): Res;
 }
 
@@ -84,25 +107,38 @@ function jsonMethod<Req, Res>(service: string, name: string): GrpcMethodDefiniti
 
 /** The ledger service: pass it to grpc-js `makeGenericClientConstructor(ledgerGrpcService, 'Ledger')`. */
 export const ledgerGrpcService = Object.freeze({
+  /** `Transfer`: not idempotent; deduplicated by the `idempotency-key` metadata. */
   transfer: jsonMethod<GrpcTransferRequest, GrpcTransferReply>('hotcold.testing.Ledger', 'Transfer'),
+  /** `Balance`: read-only. */
   balance: jsonMethod<GrpcBalanceRequest, GrpcBalanceReply>('hotcold.testing.Ledger', 'Balance'),
+  /** `Ping`: says which node answers. */
   ping: jsonMethod<Record<string, never>, GrpcPingReply>('hotcold.testing.Ledger', 'Ping'),
 });
 
 /** The standard health service (`grpc.health.v1.Health/Check`), protobuf-encoded. */
 export const healthGrpcService = Object.freeze({
+  /** `Check`: `SERVING` only while the node holds the lease. */
   check: {
+    /** `/grpc.health.v1.Health/Check`. */
     path: HEALTH_CHECK_PATH,
+    /** Unary. */
     requestStream: false,
+    /** Unary. */
     responseStream: false,
+    /** The method's name on a generated client. */
     originalName: 'check',
+    /** Encodes a request (protobuf). */
     requestSerialize: (value: HealthCheckRequest): Buffer => encodeHealthRequest(value),
+    /** Decodes a request (protobuf). */
     requestDeserialize: (bytes: Buffer): HealthCheckRequest => decodeHealthRequest(bytes),
+    /** Encodes a reply (protobuf). */
     responseSerialize: (value: HealthCheckResponse): Buffer => encodeHealthResponse(value),
+    /** Decodes a reply (protobuf). */
     responseDeserialize: (bytes: Buffer): HealthCheckResponse => decodeHealthResponse(bytes),
   },
 });
 
+/** Options of {@link startGrpcLedgerNode}. */
 export interface GrpcLedgerNodeOptions {
   /** The lease this node serves under (its store holds the ledger too). The node acquires it. */
   lease: Lease;
@@ -116,6 +152,7 @@ export interface GrpcLedgerNodeOptions {
   notActivePushbackMs?: number;
 }
 
+/** A running gRPC ledger node (see {@link startGrpcLedgerNode}). */
 export interface GrpcLedgerNode {
   /** The bound port. */
   readonly port: number;

@@ -14,34 +14,59 @@ import { requireSqlIdentifier } from '../shared/validate.js';
  */
 
 export interface LedgerAppOptions {
-  /** Table prefix: tables `<prefix>_entries` and `<prefix>_accounts`. Default `ledger`. */
+  /**
+   * Table prefix: tables `<prefix>_entries` and `<prefix>_accounts` (an SQL identifier, at most 50 characters).
+   * @default 'ledger'
+   */
   prefix?: string;
-  /** Name of the feed transfers are appended to; default `ledger`. */
+  /**
+   * Name of the feed transfers are appended to.
+   * @default 'ledger'
+   */
   feed?: string;
 }
 
+/** One row of the ledger table, as {@link readLedger} returns it. */
 export interface LedgerEntry {
+  /** The row's id, in insertion order. */
   id: number;
+  /** The caller's reference of the transfer (the same on a call executed twice). */
   ref: string;
+  /** The request's `Idempotency-Key` (unique in the table), `null` when it had none. */
   idemKey: string | null;
+  /** The debited account. */
   from: string;
+  /** The credited account. */
   to: string;
+  /** The amount moved (a positive integer). */
   amount: number;
+  /** The fencing token of the lease term it was written under. */
   token: number;
 }
 
+/** Params of the ledger's `transfer` method. */
 export interface TransferParams {
+  /** The debited account (1..200 characters). */
   from: string;
+  /** The credited account (1..200 characters). */
   to: string;
+  /** The amount, a positive integer. */
   amount: number;
+  /** Your reference of the transfer (1..200 characters), to find it in the ledger. */
   ref: string;
 }
 
+/** The ledger's handlers and tables (see {@link ledgerApp}). */
 export interface LedgerApp {
+  /** `transfer` (not idempotent), `balance` and `ping`, for `createNode({ handlers })`. */
   handlers: Handlers;
+  /** `<prefix>_entries`. */
   entriesTable: string;
+  /** `<prefix>_accounts`. */
   accountsTable: string;
+  /** The feed `transfer` appends to. */
   feed: string;
+  /** The `CREATE TABLE IF NOT EXISTS` statements for `dialect`. */
   ddl(dialect: Dialect): string[];
   /** Creates the tables if absent (safe to race between processes). */
   setup(store: LeaseStore): Promise<void>;
@@ -57,6 +82,28 @@ function params(value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/**
+ * The demo and end-to-end ledger: `transfer` writes a ledger row keyed by the request's
+ * idempotency key and appends to the feed (deliberately not idempotent, so a call executed twice
+ * shows as two rows), `balance` and `ping`. {@link readLedger} reads the rows back.
+ *
+ * @param options - Table prefix and feed name; see {@link LedgerAppOptions}.
+ * @throws {ConfigurationError} `prefix` when it is not an SQL identifier of at most 50 characters.
+ * @example
+ * ```ts
+ * import { createLease, sqliteStore } from 'hotcold/lease';
+ * import { createNode } from 'hotcold/node';
+ * import { ledgerApp } from 'hotcold/testing';
+ *
+ * const store = sqliteStore('/tmp/ledger.db');
+ * const app = ledgerApp();
+ * await app.setup(store);
+ * const lease = createLease({ store, machineName: 'node-a', mode: 'warm' });
+ * const node = createNode({ lease, handlers: app.handlers, port: 0 });
+ * await node.start();
+ * await node.stop();
+ * ```
+ */
 export function ledgerApp(options: LedgerAppOptions = {}): LedgerApp {
   const prefix = requireSqlIdentifier('prefix', options.prefix ?? 'ledger');
   if (prefix.length > 50) throw new ConfigurationError('prefix', 'must be at most 50 characters');

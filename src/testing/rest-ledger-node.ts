@@ -42,6 +42,7 @@ import { requireNonNegativeInteger, requireSqlIdentifier } from '../shared/valid
 import { HEADER_IDEMPOTENCY_KEY, JSONRPC_INVALID_PARAMS, MAX_IDEMPOTENCY_KEY_LENGTH, type HealthBody } from '../wire.js';
 import { ledgerApp, type LedgerApp } from './ledger-app.js';
 
+/** Options of {@link createRestLedgerNode}; a bad value throws a `ConfigurationError` naming the field. */
 export interface RestLedgerNodeOptions {
   /** The lease this node serves under (`createLease`, e.g. on `sqliteStore` of a temp file). */
   lease: Lease;
@@ -72,6 +73,7 @@ export interface RestLedgerNodeOptions {
 export interface RestLedgerNode extends HotcoldNode {
   /** The ledger's tables (read them with `readLedger(store, prefix)`). */
   readonly ledger: LedgerApp;
+  /** The ledger's table prefix. */
   readonly prefix: string;
 }
 

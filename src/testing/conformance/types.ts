@@ -59,6 +59,7 @@ export interface ConformanceResult {
   id: string;
   /** The requirement checked, with its section of docs/wire.md. */
   requirement: string;
+  /** `pass`, `fail`, or `skip`: not run here (e.g. it needs a standby URL); `detail` says why. */
   outcome: ConformanceOutcome;
   /** `outcome !== 'fail'`. */
   pass: boolean;
