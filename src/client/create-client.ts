@@ -36,8 +36,28 @@ import type {
 const SENSITIVE_HEADER = /auth|token|key|secret|cookie|session|passw/i;
 
 /**
- * Creates a JSON-RPC client for a hot-cold pair behind a balancer (or an address pool).
+ * Creates a JSON-RPC client for a hot-cold pair behind a balancer (or an address pool). Every
+ * call either resolves with the node's result or rejects with one `RPCException` subclass whose
+ * `mayHaveExecuted` says truthfully whether it may have run; only what is safe to repeat is
+ * retried (DESIGN §2). Close it with `close()`.
+ *
+ * @param options - `url` and the policy; see {@link ClientOptions} for every default.
  * @throws {ConfigurationError} naming the first invalid option.
+ * @example
+ * ```ts
+ * import { createClient, RPCException } from 'hotcold';
+ *
+ * const client = createClient({
+ *   url: 'http://balancer:8080',
+ *   methods: { transfer: { idempotent: false }, balance: { idempotent: true } },
+ * });
+ * try {
+ *   await client.call('transfer', { from: 'A', to: 'B', amount: 10 });
+ * } catch (error) {
+ *   if (error instanceof RPCException) console.error(error.kind, 'may have run:', error.mayHaveExecuted);
+ * }
+ * await client.close();
+ * ```
  */
 export function createClient(options: ClientOptions): HotcoldClient {
   return new Client(resolveClientOptions(options));

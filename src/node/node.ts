@@ -25,12 +25,19 @@ import { describeError } from './describe-error.js';
  * (call-executor.ts), HTTP routing and answers (http-router.ts, node-answers.ts), the feed
  * endpoint (feed-endpoint.ts) and the lifecycle (node-lifecycle.ts).
  *
- * @param options see {@link NodeOptions}
- * @param clock time source for deadlines and back-offs; tests inject a manual one
- * @throws ConfigurationError when an option is invalid (naming the field)
+ * @param options - The lease, the handlers, the port, dedup and feed settings; see {@link NodeOptions}.
+ * @param clock - Time source for deadlines and back-offs; tests inject a manual one.
+ * @throws {ConfigurationError} when an option is invalid (naming the field).
  * @example
+ * ```ts
+ * import os from 'node:os';
+ * import { createLease, sqliteStore } from 'hotcold/lease';
+ * import { createNode } from 'hotcold/node';
+ *
+ * const lease = createLease({ store: sqliteStore('/var/lib/app/app.db'), machineName: os.hostname(), mode: 'warm' });
  * const node = createNode({ lease, port: 8080, handlers: { ping: () => 'pong' } });
  * await node.start();
+ * ```
  */
 export function createNode(options: NodeOptions, clock: NodeClock = systemClock): HotcoldNode {
   const opts = resolveNodeOptions(options);

@@ -44,7 +44,7 @@ const TS_LANGS = new Set(['ts', 'typescript', 'mts']);
  * first line of code. Treated as fragments, so an entry fails once it compiles: then delete it.
  * Never add to it.
  */
-const PENDING_EXAMPLES = new Set(["src/node/node.ts: const node = createNode({ lease, port: 8080, handlers: { ping: () => 'pong' } });"]);
+const PENDING_EXAMPLES = new Set<string>([]);
 const pendingKey = (s: Snippet): string => `${s.file}: ${s.code.split('\n')[0]?.trim() ?? ''}`;
 
 /** Blocks of one markdown text, with the marker that precedes each. */
