@@ -3,19 +3,13 @@
  * API reference: one typedoc module per entry point in package.json's `exports`, so a new
  * subpath is documented (and validated) without touching this file. Every exported symbol must
  * have TSDoc (`validation.notDocumented`), every type the API uses must be exported
- * (`validation.notExported`), and every warning fails the run. `npm run docs` writes docs/api/
- * (generated, not committed); `npm run docs:check` validates without writing.
+ * (`validation.notExported`), and every warning fails the run (`treatWarningsAsErrors`); there is
+ * no baseline of excused symbols. `npm run docs` writes docs/api/ (generated, not committed);
+ * `npm run docs:check` validates without writing, and `npm test` runs it after tsc.
  */
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
-
-/**
- * The symbols still waiting for their TSDoc (or their export), so that validation is strict for
- * everything else today. typedoc warns about an entry that is no longer needed: delete it then.
- * The list only shrinks.
- */
-const baseline = JSON.parse(readFileSync(new URL('./typedoc.baseline.json', import.meta.url), 'utf8'));
 
 /** `./dist/lease/index.d.ts` → `./src/lease/index.ts` for every entry with types. */
 const entryPoints = Object.values(pkg.exports)
@@ -34,8 +28,11 @@ const config = {
   excludeInternal: true,
   sort: ['source-order'],
   validation: { notExported: true, invalidLink: true, invalidPath: true, notDocumented: true },
-  intentionallyNotDocumented: baseline.intentionallyNotDocumented,
-  intentionallyNotExported: baseline.intentionallyNotExported,
+  // `createAxiosTransport(options, secrets)`: the second parameter is how hotcold's own client
+  // hands the transport the scope its credentials are scrubbed in. `SecretScope` is @internal
+  // (not part of the API, free to change); users leave the parameter out. Nothing else may be
+  // listed here: every other exported symbol is documented and every type the API uses exported.
+  intentionallyNotExported: ['src/shared/redact.ts:SecretScope'],
   treatWarningsAsErrors: true,
   githubPages: false,
 };

@@ -1,5 +1,11 @@
 /**
- * hotcold — calls that survive hot-cold failover. The client's public surface.
+ * `hotcold`: calls that survive hot-cold failover. {@link createClient} is a JSON-RPC client whose
+ * errors say whether a call may have run (`RPCException.mayHaveExecuted`), that retries only what
+ * is safe to repeat, holds calls through an outage and reports failovers; {@link createPolicy}
+ * is the same pipeline around any function (fetch, axios, gRPC, a driver). Guides: docs/client.md,
+ * docs/policy.md.
+ *
+ * @module hotcold
  */
 export {
   RPCException,
@@ -51,6 +57,9 @@ export type {
   FeedParams,
   FeedOptions,
 } from './client/types.js';
+export type { FeedSubscribeOptions } from './client/feed.js';
+export { JITTER_KINDS } from './policy/backoff.js';
+export type { WhenOpen } from './policy/retry-rules.js';
 export { createPolicy, defaultClassify } from './pipeline/index.js';
 export type {
   AnswerFacts,
