@@ -34,13 +34,20 @@ export interface FeedItem<T = unknown> {
 
 /** Where a feed starts and how the node answers each long-poll (`hotcold.feed`'s params). */
 export interface FeedParams {
-  /** Deliver items with `seq > after`; default 0 (from the start). Use the last seq you processed to resume. */
+  /**
+   * Deliver items with `seq > after` (0: from the start). Use the last seq you processed to resume.
+   * @default 0
+   */
   after?: number;
-  /** Most items per poll; default 100 (the node may cap it lower). */
+  /**
+   * Most items per poll (the node may cap it lower).
+   * @default 100
+   */
   max?: number;
   /**
-   * How long the node holds a poll open when there is nothing new; default 2000 ms. Keep it
-   * below the client's per-attempt timeout, or every idle poll ends in a timeout and a retry.
+   * How long the node holds a poll open when there is nothing new, in ms. Keep it below the
+   * client's per-attempt timeout, or every idle poll ends in a timeout and a retry.
+   * @default 2000
    */
   waitMs?: number;
 }
@@ -49,14 +56,20 @@ export interface FeedParams {
 export interface FeedSubscribeOptions {
   /** Ends the feed (completes) when it aborts. */
   signal?: AbortSignal;
-  /** Pause after a failed poll, doubled per consecutive failure up to maxRetryDelayMs; default 100. */
+  /**
+   * Pause after a failed poll, in ms, doubled per consecutive failure up to `maxRetryDelayMs`.
+   * @default 100
+   */
   retryDelayMs?: number;
   /**
    * Longest pause between failed polls, in ms.
    * @default 2000
    */
   maxRetryDelayMs?: number;
-  /** Error the Observable after this many consecutive failed polls; default: never give up. */
+  /**
+   * Error the Observable after this many consecutive failed polls.
+   * @default Infinity (never give up)
+   */
   maxConsecutiveFailures?: number;
 }
 

@@ -91,20 +91,35 @@ export interface ClientOptions {
   breaker?: BreakerOptions | false;
   /** Client-wide retry budget (see {@link BudgetOptions}); `false` turns it off. */
   budget?: BudgetOptions | false;
-  /** Per-attempt timeout (default 5000 ms). */
+  /**
+   * Per-attempt timeout, in ms.
+   * @default 5000
+   */
   timeoutMs?: number;
-  /** Whole-call deadline over every attempt and wait (default 30000 ms). */
+  /**
+   * Whole-call deadline over every attempt and wait, in ms.
+   * @default 30000
+   */
   deadlineMs?: number;
   /**
    * Per-method policies by JSON-RPC method name; a method not listed is not idempotent.
    * @default {}
    */
   methods?: Readonly<Record<string, MethodPolicy>>;
-  /** The server deduplicates by `Idempotency-Key` even if it does not say so with `X-Hotcold-Dedup`. */
+  /**
+   * The server deduplicates by `Idempotency-Key` even if it does not say so with `X-Hotcold-Dedup`.
+   * @default false
+   */
   serverDeduplicates?: boolean;
-  /** Calls allowed to wait for the connection to come back (default 1000). */
+  /**
+   * Calls allowed to wait for the connection to come back; one more fails with `PendingLimitException`.
+   * @default 1000
+   */
   maxPending?: number;
-  /** Health probes per outage before giving up (default `Infinity`, like Corda's -1). */
+  /**
+   * Health probes per outage before giving up (like Corda's -1: never).
+   * @default Infinity
+   */
   maxReconnectAttempts?: number;
   /** Health probing during an outage (see {@link ReconnectOptions}). */
   reconnect?: ReconnectOptions;
@@ -146,7 +161,10 @@ export interface ClientOptions {
   onReconnect?: (info: ReconnectInfo) => void;
   /** Called when `maxReconnectAttempts` probes of one outage found no service. */
   onPermanentFailure?: (info: PermanentFailureInfo) => void;
-  /** Generates the per-call `Idempotency-Key` (default `crypto.randomUUID`). */
+  /**
+   * Generates the per-call `Idempotency-Key`.
+   * @default `crypto.randomUUID`
+   */
   idempotencyKey?: () => string;
 }
 
