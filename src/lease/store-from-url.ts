@@ -6,7 +6,10 @@ import type { SqlLeaseStore } from './stores/base.js';
 
 /** Options of {@link storeFromUrl}. */
 export interface StoreFromUrlOptions {
-  /** Lease table; default `hotcold_lease`. */
+  /**
+   * Lease table.
+   * @default 'hotcold_lease'
+   */
   table?: string;
   /** Connect timeout (ms) of a PostgreSQL or MariaDB/MySQL store; SQLite ignores it. @default 10000 */
   connectTimeoutMs?: number;

@@ -350,7 +350,8 @@ export interface LeaseOptions {
    * {@link ReplicationMode}): `acquire()` rejects with `ReplicationModeError` when the store
    * reports anything else. For a replicated database whose failover must not lose an
    * acknowledged renewal or fenced write. Checked at start, after a statement failed and after a
-   * failover. Default false.
+   * failover.
+   * @defaultValue false
    */
   requireSynchronousReplication?: boolean;
 }

@@ -13,9 +13,15 @@ import { mariadbGenerationSql, MYSQL_GENERATION_MARKER } from '../generation.js'
 
 /** Options of {@link mysqlStore}. */
 export interface MysqlStoreOptions {
-  /** Lease table; default `hotcold_lease`. */
+  /**
+   * Lease table.
+   * @default 'hotcold_lease'
+   */
   table?: string;
-  /** Pool size when the store opens its own pool from a URI; default 10. */
+  /**
+   * Pool size when the store opens its own pool from a URI.
+   * @default 10
+   */
   connectionLimit?: number;
   /**
    * Longest wait (ms) for a new connection (TCP connect + handshake) when the store opens its own

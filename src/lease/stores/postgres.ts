@@ -15,9 +15,15 @@ import { driverTimeoutMs, pgTimeoutMs } from '../db-timeouts.js';
 
 /** Options of {@link postgresStore}. */
 export interface PostgresStoreOptions {
-  /** Lease table; default `hotcold_lease`. */
+  /**
+   * Lease table.
+   * @default 'hotcold_lease'
+   */
   table?: string;
-  /** Pool size when the store opens its own pool from a connection string; default 10. */
+  /**
+   * Pool size when the store opens its own pool from a connection string.
+   * @default 10
+   */
   max?: number;
   /**
    * Longest wait (ms) for a new connection (TCP connect + start-up) when the store opens its own

@@ -16,7 +16,10 @@ import type { SqliteDatabaseLike } from './driver-shapes.js';
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
-  /** Lease table; default `hotcold_lease`. */
+  /**
+   * Lease table.
+   * @default 'hotcold_lease'
+   */
   table?: string;
   /**
    * The longest wait, in ms, for a lock another process holds: the application database's write
