@@ -61,9 +61,15 @@ export interface FaultSpec {
   mode: FaultModeName;
   /** `ok`: wait this long before answering. */
   delayMs?: number;
-  /** `trickle`: milliseconds between bytes (default 50). */
+  /**
+   * `trickle`: milliseconds between bytes.
+   * @default 50
+   */
   intervalMs?: number;
-  /** `huge`: total body size in bytes (default 11 MiB). */
+  /**
+   * `huge`: total body size in bytes.
+   * @default 11534336 (11 MiB)
+   */
   bytes?: number;
   /** `huge`: stream it chunked, with no Content-Length to judge it by in advance. */
   chunked?: boolean;
@@ -75,15 +81,24 @@ export interface FaultSpec {
   data?: unknown;
   /** `garbage`/`raw`: the body to send. */
   body?: string | Uint8Array;
-  /** `raw`: the status (default 200). */
+  /**
+   * `raw`: the status.
+   * @default 200
+   */
   status?: number;
   /** `raw`: extra headers. */
   headers?: Record<string, string>;
-  /** `raw`: whether to add the node headers (default true). */
+  /**
+   * `raw`: whether to add the node headers.
+   * @default true
+   */
   nodeHeaders?: boolean;
   /** `not-active`/`balancer-503`: the `Retry-After` value (`not-active` defaults to '1'). */
   retryAfter?: string;
-  /** `not-active`: the status reported in the body (default 'standby'). */
+  /**
+   * `not-active`: the status reported in the body.
+   * @default 'standby'
+   */
   status503?: NodeStatus;
   /**
    * For the modes where a test must decide whether the handler ran before the answer was lost

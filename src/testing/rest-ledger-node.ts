@@ -46,19 +46,37 @@ import { ledgerApp, type LedgerApp } from './ledger-app.js';
 export interface RestLedgerNodeOptions {
   /** The lease this node serves under (`createLease`, e.g. on `sqliteStore` of a temp file). */
   lease: Lease;
-  /** TCP port; default 0 (a free one). */
+  /**
+   * TCP port (0: a free one).
+   * @default 0
+   */
   port?: number;
-  /** Default `127.0.0.1`. */
+  /**
+   * Address to listen on.
+   * @default '127.0.0.1'
+   */
   host?: string;
-  /** Ledger table prefix (`<prefix>_entries`, `<prefix>_accounts`); default `rest_ledger`. */
+  /**
+   * Ledger table prefix (`<prefix>_entries`, `<prefix>_accounts`).
+   * @default 'rest_ledger'
+   */
   prefix?: string;
-  /** Default `/health`. */
+  /**
+   * Path of the health endpoint.
+   * @default '/health'
+   */
   healthPath?: string;
   /** Idempotency records (shared database); on by default. */
   dedup?: DedupOptions | false;
-  /** `Retry-After` seconds on `503 NOT_ACTIVE`; default 1. */
+  /**
+   * `Retry-After` seconds on `503 NOT_ACTIVE`.
+   * @default 1
+   */
   retryAfterSeconds?: number;
-  /** Longest drain on `stop({ drain: true })`; default 10000 ms. */
+  /**
+   * Longest drain on `stop({ drain: true })`, in ms.
+   * @default 10000
+   */
   drainTimeoutMs?: number;
   /**
    * After a drain, keep the listener open this long, answering `503 NOT_ACTIVE` (not executed),
