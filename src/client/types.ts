@@ -155,7 +155,7 @@ export interface ClientOptions {
    * @default 1500
    */
   idleSocketTimeoutMs?: number;
-  /** Called once when an outage begins (the first failed probe confirms it). */
+  /** Called once when an outage is announced (status `reconnecting`). */
   onDisconnect?: (info: DisconnectInfo) => void;
   /** Called once when service resumes after an outage. */
   onReconnect?: (info: ReconnectInfo) => void;
