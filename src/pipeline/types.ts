@@ -156,7 +156,7 @@ export interface PolicyOptions {
   maxReconnectAttempts?: number;
   /** Health probing during an outage (see {@link ReconnectOptions}). */
   reconnect?: ReconnectOptions;
-  /** Called once when an outage begins. */
+  /** Called once when an outage is announced (status `reconnecting`). */
   onDisconnect?: (info: DisconnectInfo) => void;
   /** Called once when service resumes after an outage. */
   onReconnect?: (info: ReconnectInfo) => void;
