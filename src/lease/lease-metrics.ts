@@ -68,6 +68,12 @@ export function instrumentLease(lease: Lease, meter: Meter): () => void {
     unit: '{loss}',
   });
 
+  // Counters start at 0 rather than appearing at their first event: an alert on
+  // `increase(hotcold_lease_lost_total[5m]) > 0` must see the series before the first loss.
+  renewalFailures.add(0, base);
+  takeovers.add(0, base);
+  for (const cause of ['superseded', 'self-fenced'] as const) lost.add(0, { ...base, [LEASE_ATTRIBUTES.lostReason]: cause });
+
   const observe: BatchObservableCallback = (result) => {
     const current = lease.state;
     for (const status of STATUSES) result.observe(state, status === current.status ? 1 : 0, { ...base, [LEASE_ATTRIBUTES.state]: status });
