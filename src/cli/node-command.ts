@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import { ConfigurationError } from '../errors.js';
 import { createLease, storeFromUrl } from '../lease/index.js';
 import { createNode } from '../node/index.js';
-import { requireNonNegativeInteger, requireOneOf, requirePositiveInteger, requireSqlIdentifier } from '../shared/validate.js';
+import { requireNonEmptyString, requireNonNegativeInteger, requireOneOf, requirePositiveInteger, requireSqlIdentifier } from '../shared/validate.js';
 import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
 import { conformanceApp } from '../testing/conformance-app.js';
@@ -111,6 +111,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   const metricsPort = int('metrics-port', args['metrics-port'], false);
   if (metricsPort !== undefined && metricsPort > 65535) throw new ConfigurationError('--metrics-port', 'must be <= 65535');
   if (args['metrics-host'] !== undefined && metricsPort === undefined) throw new ConfigurationError('--metrics-host', 'needs --metrics-port');
+  if (args['metrics-host'] !== undefined) requireNonEmptyString('--metrics-host', args['metrics-host']);
 
   const store = storeFromUrl(db, args.table === undefined ? {} : { table: args.table });
   const lease = createLease({

@@ -172,11 +172,19 @@ describe.runIf(pgUp)('hotcold node --metrics-port (child process on PostgreSQL, 
     await expect(fetch(listening.metricsUrl as string)).rejects.toThrow();
   });
 
-  it('rejects a bad --metrics-port with exit code 2 naming the flag', async () => {
+  it('rejects a bad --metrics-port naming the flag, and a metrics port in use naming metrics.port', async () => {
     f = fixture();
     await expect(spawnNode(['--db', f.dbPath, '--metrics-port', 'x'])).rejects.toThrow(/--metrics-port/);
     await expect(spawnNode(['--db', f.dbPath, '--metrics-port', '70000'])).rejects.toThrow(/--metrics-port/);
     await expect(spawnNode(['--db', f.dbPath, '--metrics-host', '0.0.0.0'])).rejects.toThrow(/--metrics-host/);
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const taken = String((blocker.address() as AddressInfo).port);
+      await expect(spawnNode(['--db', f.dbPath, '--metrics-port', taken])).rejects.toThrow(/metrics\.port.*already in use/);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
   });
 });
 
