@@ -51,7 +51,7 @@ export class HttpRouter {
     const arrival = this.deps.clock.now();
     // Filled in by route() as it learns the method and the answer; undefined: not a JSON-RPC request.
     const box: { call?: CallRecord } = {};
-    this.route(req, res, arrival, box)
+    void this.route(req, res, arrival, box)
       .catch((error: unknown) => {
         this.deps.status.emit({ type: 'handler-error', method: '(request)', error: describe(error) });
         if (box.call) box.call.outcome = 'COMMIT_UNKNOWN';
@@ -148,8 +148,9 @@ export class HttpRouter {
     const deadline = timeout === undefined ? undefined : arrival + timeout;
     if (method === FEED_METHOD && this.deps.feeds) {
       const ended = await this.deps.feeds.serve(res, id, params, deadline);
+      // A caller that went away counts as a call whose caller's time ran out, as in the executor.
       call.outcome = ended === 'closed' ? 'EXPIRED' : ended;
-      if (ended === 'invalid_request') call.code = JSONRPC_INVALID_PARAMS;
+      call.code = ended === 'invalid_request' ? JSONRPC_INVALID_PARAMS : undefined;
       return;
     }
     const handler = opts.handlers.get(method);
