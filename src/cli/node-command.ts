@@ -5,6 +5,7 @@
  *
  * Stdout: one JSON object per line —
  *   {"event":"listening","port":N,"host":"…","url":"http://…","machine":"…","pid":N}  once, when ready
+ *     (with --metrics-port also "metricsPort":N,"metricsUrl":"http://…/metrics")
  *   {"event":"lease","status":"standby|acquiring|active|lost|released|closed","token":N?,"holder":"…"?}  on every lease change
  *   {"event":"node","status":"active|standby|draining|lost|stopped","token":N?}  on every node status change
  *   {"event":"draining","signal":"SIGTERM"}  then  {"event":"stopped","code":0}
@@ -17,7 +18,7 @@ import { hostname } from 'node:os';
 import { ConfigurationError } from '../errors.js';
 import { createLease, storeFromUrl } from '../lease/index.js';
 import { createNode } from '../node/index.js';
-import { requireNonNegativeInteger, requireOneOf, requirePositiveInteger, requireSqlIdentifier } from '../shared/validate.js';
+import { requireNonEmptyString, requireNonNegativeInteger, requireOneOf, requirePositiveInteger, requireSqlIdentifier } from '../shared/validate.js';
 import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
 import { conformanceApp } from '../testing/conformance-app.js';
@@ -46,6 +47,13 @@ export const NODE_FLAGS = {
   'drain-timeout': { type: 'string', value: 'MS', description: 'longest wait for in-flight calls on SIGTERM/SIGINT', default: '10000' },
   'max-transactions': { type: 'string', value: 'N', description: 'request transactions open at once', default: 'PostgreSQL 4, MariaDB 2, SQLite unlimited' },
   'idle-tx-timeout': { type: 'string', value: 'MS', description: 'the database ends request transactions idle this long', default: 'wait-interval / 2' },
+  'metrics-port': {
+    type: 'string',
+    value: 'N',
+    description: 'serve Prometheus metrics at http://<metrics-host>:N/metrics (lease, node and call instruments; docs/observability.md); 0 picks a free port (read it from the `listening` line)',
+    default: 'off',
+  },
+  'metrics-host': { type: 'string', value: 'H', description: 'bind address of the metrics listener (with --metrics-port)', default: 'the --host value' },
   help: HELP_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -100,6 +108,10 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   const maxTransactions = int('max-transactions', args['max-transactions']);
   const idleTxTimeout = int('idle-tx-timeout', args['idle-tx-timeout']);
   const machine = args.machine ?? hostname();
+  const metricsPort = int('metrics-port', args['metrics-port'], false);
+  if (metricsPort !== undefined && metricsPort > 65535) throw new ConfigurationError('--metrics-port', 'must be <= 65535');
+  if (args['metrics-host'] !== undefined && metricsPort === undefined) throw new ConfigurationError('--metrics-host', 'needs --metrics-port');
+  if (args['metrics-host'] !== undefined) requireNonEmptyString('--metrics-host', args['metrics-host']);
 
   const store = storeFromUrl(db, args.table === undefined ? {} : { table: args.table });
   const lease = createLease({
@@ -123,6 +135,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
       ...(dedupTtl === undefined ? {} : { ttlMs: dedupTtl }),
     },
     feeds: args['feed-table'] === undefined ? {} : { table: args['feed-table'] },
+    ...(metricsPort === undefined ? {} : { metrics: { port: metricsPort, ...(args['metrics-host'] === undefined ? {} : { host: args['metrics-host'] }) } }),
   });
 
   const leaseSub = lease.state$.subscribe((s) => line({ event: 'lease', status: s.status, token: s.token, holder: s.holder }));
@@ -152,7 +165,16 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     await store.init();
     await app.setup(store);
     const address = await node.start();
-    line({ event: 'listening', port: address.port, host: address.host, url: address.url, machine, pid: process.pid });
+    const metricsAt = node.metricsAddress;
+    line({
+      event: 'listening',
+      port: address.port,
+      host: address.host,
+      url: address.url,
+      machine,
+      pid: process.pid,
+      ...(metricsAt === undefined ? {} : { metricsPort: metricsAt.port, metricsUrl: `${metricsAt.url}/metrics` }),
+    });
   } catch (error) {
     await node.close().catch(() => undefined);
     await shutdown();

@@ -7,6 +7,7 @@
  */
 export { ConfigurationError } from '../errors.js';
 export type * from './types.js';
+export type { TelemetryOptions } from '../shared/telemetry.js';
 export { createLease } from './lease.js';
 export { systemClock, type LeaseClock, type TimerHandle } from './clock.js';
 export { sqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';

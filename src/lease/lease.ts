@@ -10,6 +10,8 @@ import { requireIssuableToken, toRecord } from './record.js';
 import { runStatement } from './run-statement.js';
 import { deadlineFromRead, renewalTimeout, selfFencingDeadline, renewRetryDelay } from './self-fencing.js';
 import { leaseSql, type LeaseSql } from './sql.js';
+import { instrumentLease } from './lease-metrics.js';
+import { hotcoldMeter } from '../shared/telemetry.js';
 import type {
   HeldLease,
   Lease,
@@ -74,8 +76,12 @@ function errorText(error: unknown, store?: LeaseStore): string {
  * ```
  */
 export function createLease(options: LeaseOptions): Lease {
-  const { store, options: resolved, warnings } = resolveLeaseOptions(options);
-  return new LeaseEngine(store, resolved, warnings);
+  const { store, options: resolved, telemetry, warnings } = resolveLeaseOptions(options);
+  const lease = new LeaseEngine(store, resolved, warnings);
+  // Always instrumented: on the global provider this is a no-op until the application registers
+  // an SDK. The instruments stop observing when the lease closes.
+  instrumentLease(lease, hotcoldMeter(telemetry));
+  return lease;
 }
 
 class LeaseEngine implements Lease {
@@ -573,7 +579,7 @@ class LeaseEngine implements Lease {
   private lose(tenure: Tenure, reason: LeaseLostReason, message: string): void {
     if (this.tenure !== tenure) return;
     this.endTenure(tenure, reason, message);
-    this.emit({ type: 'lost', token: tenure.token, reason: message });
+    this.emit({ type: 'lost', token: tenure.token, reason: message, cause: reason });
     if (this.options.mode === 'warm' && this.wanted && !this.closed) {
       // Hot-warm: back to standby, contend again (a new tenure gets a new token).
       this.contendingSince = this.clock.now();

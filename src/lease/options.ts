@@ -9,9 +9,11 @@ import {
 } from '../shared/validate.js';
 import { CLOCK_DRIFT, FIXED_MARGIN_MS, selfFencingSpan } from './self-fencing.js';
 import { systemClock, type LeaseClock } from './clock.js';
+import type { TelemetryOptions } from '../shared/telemetry.js';
+import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
 import type { LeaseMode, LeaseOptions, LeaseStore } from './types.js';
 
-export type ResolvedLeaseOptions = Readonly<Required<Omit<LeaseOptions, 'store'>>>;
+export type ResolvedLeaseOptions = Readonly<Required<Omit<LeaseOptions, 'store' | 'telemetry'>>>;
 
 const KNOWN = [
   'store',
@@ -25,6 +27,7 @@ const KNOWN = [
   'unsafeDisableSelfFencing',
   'requireSynchronousReplication',
   'clock',
+  'telemetry',
 ] as const;
 
 /**
@@ -65,7 +68,7 @@ function requireClock(value: unknown): LeaseClock {
 }
 
 /** Checks every option (throwing a `ConfigurationError` naming the field) and fills defaults. */
-export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; options: ResolvedLeaseOptions; warnings: string[] } {
+export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; options: ResolvedLeaseOptions; telemetry: TelemetryOptions | undefined; warnings: string[] } {
   const raw = requireObject('options', input);
   rejectUnknownKeys('', raw, KNOWN);
   const store = requireStore(raw.store);
@@ -110,6 +113,7 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   );
 
   const clock = requireClock(raw.clock);
+  const telemetry = requireTelemetryOptions('telemetry', raw.telemetry);
   const warnings: string[] = [];
   if (waitInterval < 2 * updateInterval) {
     warnings.push(
@@ -119,6 +123,7 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   return {
     store,
     options: { name, machineName, updateInterval, waitInterval, mode, statementTimeoutMs, pollInterval, unsafeDisableSelfFencing, requireSynchronousReplication, clock },
+    telemetry,
     warnings,
   };
 }

@@ -1,6 +1,8 @@
 import type { SecretScope } from '../shared/redact.js';
 import type { Observable } from 'rxjs';
 import type { LeaseClock } from './clock.js';
+import type { LeaseLostReason } from './errors.js';
+import type { TelemetryOptions } from '../shared/telemetry.js';
 
 /**
  * Public types of the lease engine (`hotcold/lease`). The engine (lease.ts) and the node
@@ -234,6 +236,8 @@ export type LeaseEvent =
       token: number;
       /** Why, as redacted text. */
       reason: string;
+      /** Why, as a value to switch on: `superseded` (another holder, a forced promotion) or `self-fenced` (no renewal in time). */
+      cause: LeaseLostReason;
     }
   | {
       /** The lease was released with `release()`. */
@@ -354,6 +358,12 @@ export interface LeaseOptions {
    * @defaultValue false
    */
   requireSynchronousReplication?: boolean;
+  /**
+   * Where the lease's metrics go (docs/observability.md "Lease"): state, fencing token, renewal
+   * latency, time left to the self-fencing deadline, takeovers and losses.
+   * @defaultValue the global providers of `@opentelemetry/api` (no-ops until an SDK is registered)
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /**
@@ -365,8 +375,8 @@ export interface Lease {
   readonly name: string;
   /** `machineName#instanceId`. */
   readonly holderId: string;
-  /** The options in force, defaults filled in. */
-  readonly options: Readonly<Required<Omit<LeaseOptions, 'store'>>>;
+  /** The options in force, defaults filled in (`telemetry` is not repeated here). */
+  readonly options: Readonly<Required<Omit<LeaseOptions, 'store' | 'telemetry'>>>;
   /** The lease database. */
   readonly store: LeaseStore;
   /** The state: replays the current one to each subscriber, then every change; completes on `close()`. */

@@ -11,6 +11,7 @@ import type { ResolvedNodeOptions } from './node-options.js';
 import type { NodeStatusTracker } from './node-status.js';
 import { raceAbort } from './race-abort.js';
 import { describeError } from './describe-error.js';
+import type { FeedPollOutcome, NodeMetrics } from './node-metrics.js';
 
 type FeedSettings = Exclude<ResolvedNodeOptions['feeds'], false>;
 
@@ -58,6 +59,7 @@ export class FeedEndpoint {
       clock: NodeClock;
       /** The server-side bounds every node transaction sets first (transaction-bounds.ts). */
       prepare?: ((tx: SqlExecutor, capMs?: number) => Promise<void>) | undefined;
+      metrics: NodeMetrics;
     },
   ) {}
 
@@ -67,18 +69,21 @@ export class FeedEndpoint {
     this.deps.waiters.wakeAll();
   }
 
-  async serve(res: ServerResponse, id: JsonRpcId | null, params: unknown, deadline: number | undefined): Promise<void> {
+  /** Serves one long-poll; resolves to how it ended (never rejects for a failed read: that is answered). */
+  async serve(res: ServerResponse, id: JsonRpcId | null, params: unknown, deadline: number | undefined): Promise<FeedPollOutcome> {
     const { store, feeds, settings, waiters, status, answers, clock, prepare } = this.deps;
     const p = feedParams(params, settings);
     if (typeof p === 'string') {
       answers.rpc(res, undefined, errorResponse(id, { code: JSONRPC_INVALID_PARAMS, message: p }), false);
-      return;
+      return 'invalid_request';
     }
     const held = status.activeLease();
     if (!held) {
       answers.notActive(res, 'this node does not hold the lease', status.servedToken);
-      return;
+      return 'NOT_ACTIVE';
     }
+    const ended = this.deps.metrics.pollStarted();
+    let outcome: FeedPollOutcome = 'closed';
     const controller = new AbortController();
     const stop = (why: PollStop): void => {
       if (!controller.signal.aborted) controller.abort(why);
@@ -111,25 +116,31 @@ export class FeedEndpoint {
         if (items.length > 0 || remaining <= 0) {
           const last = items.length > 0 ? (items[items.length - 1]?.seq ?? p.after) : p.after;
           answers.rpc(res, token, resultResponse(id, { items, last }), false);
-          return;
+          outcome = 'ok';
+          return outcome;
         }
         await waiters.wait(p.feed, Math.min(settings.pollIntervalMs, remaining), controller.signal);
       }
     } catch (error) {
       const why = controller.signal.aborted ? (controller.signal.reason as PollStop) : undefined;
-      if (why === 'closed') return;
+      if (why === 'closed') return outcome;
       if (why === 'stopped') {
         // Draining or stopping: the long-poll ends with what there is (nothing), so the client
         // asks again and is routed to the node that holds the lease next.
         answers.rpc(res, token, resultResponse(id, { items: [], last: p.after }), false);
+        outcome = 'ok';
       } else if (why === 'expired') {
         answers.notExecuted(res, token, 'EXPIRED', "the caller's time was spent before the feed could be read");
+        outcome = 'EXPIRED';
       } else {
+        outcome = 'NOT_EXECUTED';
         // Lease lost, or the read failed (database, connection): a read that did not happen.
         if (why === undefined) status.emit({ type: 'handler-error', method: FEED_METHOD, error: describeError(error) });
         answers.notExecuted(res, token, 'NOT_EXECUTED', why === 'lease-lost' ? 'the lease was lost while the feed was read' : 'the feed could not be read');
       }
+      return outcome;
     } finally {
+      ended(outcome);
       expiry.clear();
       unwatch();
       res.off('close', onClose);

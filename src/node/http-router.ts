@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   FEED_METHOD,
   HEADER_IDEMPOTENCY_KEY,
+  HOTCOLD_KEY_CONFLICT,
   JSONRPC_INTERNAL_ERROR,
+  JSONRPC_INVALID_PARAMS,
   JSONRPC_INVALID_REQUEST,
   JSONRPC_METHOD_NOT_FOUND,
   MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -18,6 +20,8 @@ import type { NodeClock } from './node-clock.js';
 import type { ResolvedNodeOptions } from './node-options.js';
 import type { NodeStatusTracker } from './node-status.js';
 import { describeError as describe } from './describe-error.js';
+import { OTHER_METHOD, type CallRecord, type NodeMetrics } from './node-metrics.js';
+import type { CallOutcome } from './call-executor.js';
 
 
 /**
@@ -37,18 +41,28 @@ export class HttpRouter {
       clock: NodeClock;
       /** Registers a running call until its transaction has ended (drain and stop wait for it). */
       track(execution: CallExecution): void;
+      metrics: NodeMetrics;
     },
   ) {}
 
   /** The request listener; never rejects. */
   handle(req: IncomingMessage, res: ServerResponse): void {
-    this.route(req, res).catch((error: unknown) => {
-      this.deps.status.emit({ type: 'handler-error', method: '(request)', error: describe(error) });
-      // Not a JSON-RPC error: that would tell the client the call ran. The node does not know
-      // how far the call got, so the truthful answer is "maybe".
-      if (!res.headersSent) this.deps.answers.commitUnknown(res, undefined, 'internal error in the node; the call may have executed');
-      else res.destroy();
-    });
+    // The caller's time counts from arrival, not from when a slot frees up.
+    const arrival = this.deps.clock.now();
+    // Filled in by route() as it learns the method and the answer; undefined: not a JSON-RPC request.
+    const box: { call?: CallRecord } = {};
+    void this.route(req, res, arrival, box)
+      .catch((error: unknown) => {
+        this.deps.status.emit({ type: 'handler-error', method: '(request)', error: describe(error) });
+        if (box.call) box.call.outcome = 'COMMIT_UNKNOWN';
+        // Not a JSON-RPC error: that would tell the client the call ran. The node does not know
+        // how far the call got, so the truthful answer is "maybe".
+        if (!res.headersSent) this.deps.answers.commitUnknown(res, undefined, 'internal error in the node; the call may have executed');
+        else res.destroy();
+      })
+      .finally(() => {
+        if (box.call) this.deps.metrics.call(box.call, this.deps.clock.now() - arrival);
+      });
   }
 
   private serveHealth(req: IncomingMessage, res: ServerResponse): void {
@@ -69,10 +83,8 @@ export class HttpRouter {
     this.deps.answers.notActive(res, 'this node does not hold the lease; the request was not executed', this.deps.opts.lease.state.token);
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { opts, status, answers, executor, clock } = this.deps;
-    // The caller's time counts from arrival, not from when a slot frees up.
-    const arrival = clock.now();
+  private async route(req: IncomingMessage, res: ServerResponse, arrival: number, box: { call?: CallRecord }): Promise<void> {
+    const { opts, status, answers, executor } = this.deps;
     const path = (req.url ?? '/').split('?')[0];
     if (path === opts.healthPath) {
       this.serveHealth(req, res);
@@ -88,9 +100,12 @@ export class HttpRouter {
       sendJson(res, 405, { ...answers.headers(), allow: 'POST' }, { error: 'METHOD_NOT_ALLOWED' });
       return;
     }
+    const call: CallRecord = { method: OTHER_METHOD, outcome: 'invalid_request', code: JSONRPC_INVALID_REQUEST };
+    box.call = call;
     // Refuse before reading the body: a standby must not even look at the call.
     if (!status.activeLease()) {
       req.resume();
+      call.outcome = 'NOT_ACTIVE';
       this.notActive(res);
       return;
     }
@@ -107,10 +122,13 @@ export class HttpRouter {
     }
     const parsed = parseRequest(body);
     if (!parsed.ok) {
+      call.code = 'error' in parsed.response ? parsed.response.error.code : undefined;
       sendJson(res, 200, answers.headers(), parsed.response);
       return;
     }
     const { id, notification, method, params } = parsed;
+    // Only a method the node serves is named: anything else would let callers mint series.
+    if (opts.handlers.has(method) || (method === FEED_METHOD && this.deps.feeds)) call.method = method;
     const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
     const key = typeof rawKey === 'string' ? rawKey : undefined;
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(key))) {
@@ -129,11 +147,15 @@ export class HttpRouter {
     }
     const deadline = timeout === undefined ? undefined : arrival + timeout;
     if (method === FEED_METHOD && this.deps.feeds) {
-      await this.deps.feeds.serve(res, id, params, deadline);
+      const ended = await this.deps.feeds.serve(res, id, params, deadline);
+      // A caller that went away counts as a call whose caller's time ran out, as in the executor.
+      call.outcome = ended === 'closed' ? 'EXPIRED' : ended;
+      call.code = ended === 'invalid_request' ? JSONRPC_INVALID_PARAMS : undefined;
       return;
     }
     const handler = opts.handlers.get(method);
     if (!handler) {
+      call.code = JSONRPC_METHOD_NOT_FOUND;
       answers.rpc(res, undefined, errorResponse(id, { code: JSONRPC_METHOD_NOT_FOUND, message: 'method not found' }), notification);
       return;
     }
@@ -143,12 +165,16 @@ export class HttpRouter {
       if (typeof caller !== 'string' || caller.length === 0) throw new Error('identify() must return a non-empty string');
     } catch (error) {
       status.emit({ type: 'handler-error', method, error: describe(error) });
+      call.outcome = 'internal_error';
+      call.code = JSONRPC_INTERNAL_ERROR;
       answers.rpc(res, undefined, errorResponse(id, { code: JSONRPC_INTERNAL_ERROR, message: 'internal error' }), notification);
       return;
     }
     // The decisive check, synchronously right before executing.
     const held = status.activeLease();
     if (!held || held.signal.aborted) {
+      call.outcome = 'NOT_ACTIVE';
+      call.code = undefined;
       this.notActive(res);
       return;
     }
@@ -161,9 +187,37 @@ export class HttpRouter {
     res.once('close', onClose);
     try {
       const outcome = await execution.outcome;
+      recordOutcome(call, outcome);
       answers.outcome(res, held.token, id, notification, outcome);
     } finally {
       res.off('close', onClose);
     }
+  }
+}
+
+/** What a call's outcome counts as (node-metrics.ts). */
+function recordOutcome(call: CallRecord, outcome: CallOutcome): void {
+  call.code = undefined;
+  switch (outcome.kind) {
+    case 'result':
+      call.outcome = 'ok';
+      return;
+    case 'stored':
+      call.outcome = 'replayed';
+      return;
+    case 'conflict':
+      call.outcome = 'key_conflict';
+      call.code = HOTCOLD_KEY_CONFLICT;
+      return;
+    case 'rpc-error':
+      call.outcome = 'app_error';
+      call.code = outcome.code;
+      return;
+    case 'not-executed':
+      call.outcome = outcome.error;
+      return;
+    case 'commit-unknown':
+      call.outcome = 'COMMIT_UNKNOWN';
+      return;
   }
 }

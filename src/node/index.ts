@@ -21,6 +21,7 @@ export type {
   HandlerContext,
   Handlers,
   HotcoldNode,
+  MetricsOptions,
   NodeAddress,
   NodeEvent,
   NodeOptions,
@@ -28,5 +29,6 @@ export type {
   StopOptions,
 } from './types.js';
 export { ConfigurationError } from '../errors.js';
+export type { TelemetryOptions } from '../shared/telemetry.js';
 export { FEED_METHOD, HOTCOLD_KEY_CONFLICT, HOTCOLD_LEASE_LOST } from '../wire.js';
 export type { HealthBody, NodeStatus } from '../wire.js';

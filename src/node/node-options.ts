@@ -12,6 +12,8 @@ import {
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH, FEED_METHOD } from '../wire.js';
 import type { Handlers, NodeOptions } from './types.js';
+import type { TelemetryOptions } from '../shared/telemetry.js';
+import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
 
 export interface ResolvedNodeOptions {
   lease: Lease;
@@ -30,6 +32,8 @@ export interface ResolvedNodeOptions {
   idleInTransactionTimeoutMs: number | false;
   statementTimeoutMs: number | false;
   maxConcurrentTransactions: number | undefined;
+  telemetry: TelemetryOptions | undefined;
+  metrics: { port: number; host: string } | undefined;
 }
 
 const KNOWN = [
@@ -49,6 +53,8 @@ const KNOWN = [
   'idleInTransactionTimeoutMs',
   'statementTimeoutMs',
   'maxConcurrentTransactions',
+  'telemetry',
+  'metrics',
 ] as const;
 
 function requirePath(field: string, value: unknown): string {
@@ -144,6 +150,20 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
         ? false
         : requirePositiveInteger('statementTimeoutMs', options.statementTimeoutMs);
 
+  const telemetry = requireTelemetryOptions('telemetry', options.telemetry);
+  let metrics: ResolvedNodeOptions['metrics'];
+  if (options.metrics !== undefined) {
+    const m = requireObject('metrics', options.metrics);
+    rejectUnknownKeys('metrics', m, ['port', 'host']);
+    const metricsPort = requireNonNegativeInteger('metrics.port', m.port);
+    if (metricsPort > 65535) throw new ConfigurationError('metrics.port', 'must be <= 65535');
+    if (metricsPort !== 0 && metricsPort === port) throw new ConfigurationError('metrics.port', 'must differ from port (the endpoint has a listener of its own)');
+    metrics = { port: metricsPort, host: m.host === undefined ? host : requireNonEmptyString('metrics.host', m.host) };
+    if (telemetry?.meterProvider !== undefined) {
+      throw new ConfigurationError('metrics', 'cannot be combined with telemetry.meterProvider: the endpoint has a provider of its own (to scrape yours, add a PrometheusExporter reader to it)');
+    }
+  }
+
   return {
     lease,
     port,
@@ -162,5 +182,7 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
     statementTimeoutMs,
     maxConcurrentTransactions:
       options.maxConcurrentTransactions === undefined ? undefined : requirePositiveInteger('maxConcurrentTransactions', options.maxConcurrentTransactions),
+    telemetry,
+    metrics,
   };
 }

@@ -17,6 +17,10 @@ import { Slots } from './slots.js';
 import { boundsPreparer } from './transaction-bounds.js';
 import type { HotcoldNode, NodeAddress, NodeOptions, NodeState, StopOptions } from './types.js';
 import { describeError } from './describe-error.js';
+import { NodeMetrics } from './node-metrics.js';
+import { startMetricsEndpoint, type MetricsEndpoint } from './metrics-endpoint.js';
+import { instrumentLease } from '../lease/lease-metrics.js';
+import { hotcoldMeter } from '../shared/telemetry.js';
 
 /**
  * Creates the reference node: a JSON-RPC 2.0 HTTP server that executes calls only while it
@@ -48,12 +52,23 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   const dedup = opts.dedup === false ? undefined : new DedupStore(dialect, opts.dedup.table);
   const feedStore = opts.feeds === false ? undefined : new FeedStore(dialect, opts.feeds.table, opts.feeds.counterTable);
   const waiters = new FeedWaiters();
+  const status = new NodeStatusTracker(lease, clock, machine);
+  const metrics = new NodeMetrics(machine, () => status.status());
+  // What stop() undoes: the instruments' observable callbacks (the global provider would keep
+  // observing a stopped node otherwise) and the metrics endpoint.
+  const unbind: Array<() => void> = [];
+  // Without an endpoint of its own the node records on the given or global provider from the
+  // start; with one, on the endpoint's provider once start() has loaded the SDK.
+  if (!opts.metrics) unbind.push(metrics.bind(hotcoldMeter(opts.telemetry)));
+  let metricsEndpoint: MetricsEndpoint | undefined;
   // PostgreSQL: the fence takes FOR KEY SHARE, which the renewal does not wait for, so several
   // may overlap (bounded below the pool size so renewals find a connection). InnoDB's share lock
   // does hold up the renewal: keep the overlap small. SQLite serialises on its one connection.
-  const slots = new Slots(opts.maxConcurrentTransactions ?? (dialect === 'postgres' ? 4 : dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY));
+  const slots = new Slots(opts.maxConcurrentTransactions ?? (dialect === 'postgres' ? 4 : dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY), {
+    now: () => clock.now(),
+    waited: (waitedMs, queued, granted) => metrics.slot(waitedMs, queued, granted),
+  });
 
-  const status = new NodeStatusTracker(lease, clock, machine);
   const answers = new NodeAnswers(machine, dedup !== undefined, opts.retryAfterSeconds, status);
 
   // Server-side bounds on every node transaction (docs/node.md "Bounds"): a killed or frozen
@@ -76,7 +91,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   });
   const feedEndpoint =
     feedStore && opts.feeds !== false
-      ? new FeedEndpoint({ store, feeds: feedStore, settings: opts.feeds, waiters, status, answers, clock, prepare })
+      ? new FeedEndpoint({ store, feeds: feedStore, settings: opts.feeds, waiters, status, answers, clock, prepare, metrics })
       : undefined;
 
   function ddl(): string[] {
@@ -110,6 +125,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
     identify: opts.identify ?? defaultIdentify,
     clock,
     track: (execution) => lifecycle.track(execution),
+    metrics,
   });
   const server = new NodeServer((req, res) => router.handle(req, res));
 
@@ -117,14 +133,34 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   let started: Promise<NodeAddress> | undefined;
   let stopPromise: Promise<void> | undefined;
 
+  async function closeMetrics(): Promise<void> {
+    for (const undo of unbind.splice(0)) undo();
+    const endpoint = metricsEndpoint;
+    metricsEndpoint = undefined;
+    await endpoint?.close();
+  }
+
   async function start(): Promise<NodeAddress> {
     if (status.stopping) throw new Error('node is stopped');
     await lifecycle.createTables();
-    const bound = await server.listen(opts.port, opts.host);
+    if (opts.metrics) {
+      // Before the RPC listener: no call goes unrecorded.
+      metricsEndpoint = await startMetricsEndpoint(opts.metrics.port, opts.metrics.host);
+      const meter = hotcoldMeter({ meterProvider: metricsEndpoint.meterProvider });
+      unbind.push(metrics.bind(meter), instrumentLease(lease, meter));
+    }
+    let bound: NodeAddress;
+    try {
+      bound = await server.listen(opts.port, opts.host);
+    } catch (error) {
+      await closeMetrics();
+      throw error;
+    }
     // stop() ran while we were creating tables or binding: it found nothing listening, so undo
     // the bind here rather than start a subscription and a timer nothing will end.
     if (status.stopping) {
       await server.close();
+      await closeMetrics();
       throw new Error('node is stopped');
     }
     address = bound;
@@ -138,6 +174,8 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
     status.stopped = true;
     status.publish();
     await server.close();
+    // After the RPC listener: a scrape during the drain still answers.
+    await closeMetrics();
     status.complete();
   }
 
@@ -159,6 +197,9 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
     },
     get url() {
       return address?.url;
+    },
+    get metricsAddress() {
+      return metricsEndpoint?.address;
     },
     get status() {
       return status.status();

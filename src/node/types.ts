@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { Lease, SqlExecutor } from '../lease/types.js';
 import type { NodeStatus } from '../wire.js';
+import type { TelemetryOptions } from '../shared/telemetry.js';
 
 /** What a handler gets besides its params. */
 export interface HandlerContext {
@@ -84,6 +85,21 @@ export interface FeedOptions {
    * @defaultValue 250
    */
   pollIntervalMs?: number;
+}
+
+/**
+ * The node's Prometheus endpoint (`NodeOptions.metrics`): its own HTTP listener serving
+ * `GET /metrics` in the Prometheus text format — the node's and its lease's instruments
+ * (docs/observability.md). Started by `start()`, closed by `stop()`/`close()`.
+ */
+export interface MetricsOptions {
+  /** TCP port of the metrics listener (not the RPC port); 0 picks a free one (see {@link HotcoldNode.metricsAddress}). */
+  port: number;
+  /**
+   * Interface to bind. Prometheus usually scrapes from another host: then `0.0.0.0`.
+   * @defaultValue the node's `host`
+   */
+  host?: string;
 }
 
 /**
@@ -176,6 +192,20 @@ export interface NodeOptions {
    * itself under load), unlimited on SQLite (one connection, serialised anyway)
    */
   maxConcurrentTransactions?: number;
+  /**
+   * Where the node's metrics go (docs/observability.md "Node"): calls by outcome,
+   * `rpc.server.call.duration`, dedup hits, transaction slot waits, feed long-polls, status.
+   * Not combinable with `metrics` and a `meterProvider`: the endpoint has its own provider.
+   * @defaultValue the global providers of `@opentelemetry/api` (no-ops until an SDK is registered)
+   */
+  telemetry?: TelemetryOptions;
+  /**
+   * Serve Prometheus text at `http://host:port/metrics` on a listener of its own, with the node's
+   * and its lease's instruments (OpenTelemetry's SDK and Prometheus exporter, loaded only when this
+   * is set). The node's instruments then go to the endpoint rather than to the global provider.
+   * @defaultValue no endpoint
+   */
+  metrics?: MetricsOptions;
 }
 
 /** A node's state, as {@link HotcoldNode.state$} reports it. */
@@ -295,6 +325,8 @@ export interface HotcoldNode {
   readonly address: NodeAddress | undefined;
   /** `http://host:port` once started; else undefined. */
   readonly url: string | undefined;
+  /** Where `/metrics` is served once started with `metrics`; else undefined. */
+  readonly metricsAddress: NodeAddress | undefined;
   /** The current status, synchronously. */
   readonly status: NodeState['status'];
   /** The state: replays the current one to each subscriber, then every change. */
@@ -303,7 +335,7 @@ export interface HotcoldNode {
   readonly events$: Observable<NodeEvent>;
   /** Number of calls whose transactions are still open (long-polls excluded), answered or not. */
   readonly inFlight: number;
-  /** Stops serving, releases the lease (after draining, if asked) and closes the server. */
+  /** Stops serving, releases the lease (after draining, if asked) and closes the server (and the metrics listener). */
   stop(options?: StopOptions): Promise<void>;
   /** stop() without drain; idempotent. Does not close the lease (it is the caller's). */
   close(): Promise<void>;

@@ -389,6 +389,10 @@ export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedger
     get url() {
       return address?.url;
     },
+    // The REST ledger node serves no Prometheus endpoint.
+    get metricsAddress() {
+      return undefined;
+    },
     get status() {
       return status.status();
     },

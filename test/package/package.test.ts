@@ -310,7 +310,7 @@ export function stores(): SqlLeaseStore[] {
     expect(compiled.code, `${compiled.stdout}${compiled.stderr}`).toBe(0);
   }, 300_000);
 
-  it('importing an entry point loads no CLI module, no driver, and (from the client entry) no lease, node or testing module', async () => {
+  it('importing an entry point loads no CLI module, no driver, no OpenTelemetry SDK, and (from the client entry) no lease, node or testing module', async () => {
     // Drivers are linked by the previous test, so a static import of one would show in the trace.
     for (const name of DRIVERS) if (!existsSync(join(scratch.dir, 'node_modules', name))) scratch.link(name);
     scratch.write(
@@ -343,7 +343,12 @@ for (const key of Object.keys(createRequire(import.meta.url).cache)) appendFileS
       const loaded = readFileSync(file, 'utf8').split('\n').filter(Boolean);
       const own = loaded.filter((m) => m.includes('/node_modules/hotcold/dist/'));
       expect(own.length, entry).toBeGreaterThan(0);
-      const forbidden: RegExp[] = [/\/node_modules\/hotcold\/dist\/cli\//, ...DRIVERS.map((d) => new RegExp(`/node_modules/${d}/`))];
+      const forbidden: RegExp[] = [
+        /\/node_modules\/hotcold\/dist\/cli\//,
+        ...DRIVERS.map((d) => new RegExp(`/node_modules/${d}/`)),
+        // The OpenTelemetry SDK and Prometheus exporter are loaded by a node's metrics endpoint, on start().
+        /\/node_modules\/@opentelemetry\/(sdk-metrics|exporter-prometheus|resources)\//,
+      ];
       if (entry !== 'hotcold/testing') forbidden.push(/\/node_modules\/hotcold\/dist\/testing\//);
       if (entry === 'hotcold') forbidden.push(/\/node_modules\/hotcold\/dist\/(lease|node)\//);
       for (const module of loaded) if (forbidden.some((re) => re.test(module))) problems.push(`${entry} loads ${module}`);
