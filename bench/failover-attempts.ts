@@ -85,7 +85,7 @@ class Counter {
     });
     instance.interceptors.response.use((response) => {
       const key = response.config.headers.get('Idempotency-Key');
-      const node = response.headers['x-hotcold-node'];
+      const node: unknown = response.headers['x-hotcold-node'];
       if (response.status === 200 && typeof key === 'string' && typeof node === 'string') this.okNode.set(key, node);
       return response;
     });

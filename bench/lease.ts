@@ -220,7 +220,7 @@ async function measureRenewals(
   const sub = lease.events$.subscribe((e: LeaseEvent) => {
     if (e.type === 'renewed') latencies.push(e.latencyMs);
   });
-  let perRenewal = Number.NaN;
+  let perRenewal: number;
   let measured = false;
   try {
     await lease.acquire();

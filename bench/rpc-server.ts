@@ -29,7 +29,7 @@ function serve(port: number, onListening: (port: number) => void): void {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      let id: unknown = null;
+      let id: unknown;
       try {
         id = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: unknown }).id ?? null;
       } catch {

@@ -28,7 +28,7 @@ await leaseA.acquire();
 const leaseB = lease('b');
 const nodeB = await startGrpcLedgerNode({ lease: leaseB });
 
-const Ledger = grpc.makeGenericClientConstructor(ledgerGrpcService as unknown as grpc.ServiceDefinition, 'Ledger');
+const Ledger = grpc.makeGenericClientConstructor(ledgerGrpcService, 'Ledger');
 // `prober` is created below, before any call can need a probe.
 const interceptor = grpcInterceptor({
   retry: { maxAttempts: 20, minDelayMs: 20, maxDelayMs: 200 },

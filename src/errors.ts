@@ -63,6 +63,9 @@ export function sanitizeCause(cause: unknown): Error | undefined {
   if (cause instanceof RPCException) return cause;
   const source = cause as { name?: unknown; message?: unknown; code?: unknown; syscall?: unknown };
   const name = typeof source.name === 'string' ? source.name : 'Error';
+  // A thrown non-Error gets String(): an object without its own toString reads [object Object], which is
+  // kept over JSON, whose fields could carry a credential past redactText's patterns.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   const message = redactText(typeof source.message === 'string' ? source.message : String(cause));
   const clean = new Error(message);
   clean.name = name;
@@ -86,6 +89,9 @@ function summarize(cause: unknown): CauseSummary | undefined {
   const code = typeof e.code === 'string' || typeof e.code === 'number' ? e.code : undefined;
   return {
     name: typeof e.name === 'string' ? e.name : 'Error',
+    // A thrown non-Error gets String(): an object without its own toString reads [object Object], which is
+    // kept over JSON (see above).
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
     message: redactText(typeof e.message === 'string' ? e.message : String(cause)),
     ...(code !== undefined ? { code } : {}),
   };

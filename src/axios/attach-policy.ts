@@ -10,7 +10,7 @@ import type { AxiosAdapter, AxiosInstance, AxiosResponse, InternalAxiosRequestCo
 import { ConfigurationError, ProtocolException, RetriesExhaustedException, type RPCException } from '../errors.js';
 import { parseRetryAfter } from '../shared/retry-after.js';
 import { classifyFailure, type FailureReason } from './classify-failure.js';
-import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders, type HeaderSource } from './classify-response.js';
+import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders } from './classify-response.js';
 import { AttemptEvidence } from './evidence.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';
 import { resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
@@ -25,8 +25,9 @@ export interface AttachedPolicy {
   /**
    * Restores the instance's own adapter (the instance is as it was before `attachPolicy`), then
    * closes the policy: requests still in flight end with `ClientClosedException`. Idempotent.
+   * A property, not a method: it needs no `this`, so `const { policy, detach } = attachPolicy(…)` works.
    */
-  detach(): Promise<void>;
+  readonly detach: () => Promise<void>;
 }
 
 /** Marks the wrapper, so a second attach to the same instance is refused. */
@@ -156,7 +157,7 @@ async function send(
   const method = (config.method ?? 'get').toUpperCase();
   const route = o.routes.lookup(method, pathOf(config.url));
   const name = route.name;
-  const headers = config.headers instanceof AxiosHeaders ? config.headers : AxiosHeaders.from(config.headers as never);
+  const headers = config.headers instanceof AxiosHeaders ? config.headers : AxiosHeaders.from(config.headers);
   config.headers = headers;
   const own = headers.get(IDEMPOTENCY_KEY_HEADER);
   let key = typeof own === 'string' && own.length > 0 ? own : undefined;
@@ -226,7 +227,7 @@ async function send(
     } finally {
       restoreSettings(config, saved);
     }
-    const h = readHotcoldHeaders(response.headers as HeaderSource);
+    const h = readHotcoldHeaders(response.headers);
     if (isAnswerStatus(response.status)) {
       if (h.node !== undefined) context.report({ node: h.node, epoch: h.epoch, dedup: h.dedup });
       response.config = config;
@@ -328,7 +329,7 @@ async function probeHealth(instance: AxiosInstance, healthPath: string, baseURL:
     transformResponse: [(data: unknown): unknown => data],
     [PROBE_FLAG]: true,
   } as Parameters<AxiosInstance['request']>[0]);
-  const h = readHotcoldHeaders(response.headers as HeaderSource);
+  const h = readHotcoldHeaders(response.headers);
   let status: unknown;
   const text = typeof response.data === 'string' ? response.data : '';
   if (text.trimStart().startsWith('{')) {

@@ -98,6 +98,6 @@ export function resolveAttachOptions(options: AttachPolicyOptions | undefined, d
     hotcoldHeaders: optionalBoolean('hotcoldHeaders', o.hotcoldHeaders, true),
     pool: o.backends !== undefined,
     newKey: generate ?? randomUUID,
-    policy: policy as PolicyOptions,
+    policy,
   };
 }

@@ -178,6 +178,9 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   } catch (error) {
     await node.close().catch(() => undefined);
     await shutdown();
+    // No cause on purpose: the original error may carry a credential (a connection string); only its
+    // redacted message goes on.
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(redactText(error instanceof Error ? error.message : String(error)));
   }
 

@@ -26,7 +26,7 @@ import {
   type ResolvedPipelineOptions,
 } from '../pipeline/options.js';
 import type { Transport } from '../transport/types.js';
-import type { ClientAuth, ClientOptions, DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from './types.js';
+import type { ClientAuth, DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from './types.js';
 
 /** The pipeline's defaults, plus the wire's. */
 export const CLIENT_DEFAULTS = {
@@ -108,8 +108,8 @@ export function resolveClientOptions(input: unknown): ResolvedClientOptions {
     transport: raw.transport === undefined ? undefined : resolveTransport(raw.transport),
     methods: resolveMethods(raw.methods),
     retry: raw.retry === undefined ? undefined : requireObject('retry', raw.retry),
-    breaker: raw.breaker === undefined || raw.breaker === false ? (raw.breaker as false | undefined) : requireObject('breaker', raw.breaker),
-    budget: raw.budget === undefined || raw.budget === false ? (raw.budget as false | undefined) : requireObject('budget', raw.budget),
+    breaker: raw.breaker === undefined || raw.breaker === false ? raw.breaker : requireObject('breaker', raw.breaker),
+    budget: raw.budget === undefined || raw.budget === false ? raw.budget : requireObject('budget', raw.budget),
     onDisconnect: optionalFunction<(info: DisconnectInfo) => void>('onDisconnect', raw.onDisconnect),
     onReconnect: optionalFunction<(info: ReconnectInfo) => void>('onReconnect', raw.onReconnect),
     onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),

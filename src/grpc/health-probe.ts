@@ -80,11 +80,11 @@ export function grpcHealthProbe(target: GrpcHealthTarget, options: GrpcHealthPro
         { deadline: Date.now() + Math.max(1, context.timeoutMs) },
         (error: ServiceError | null, response?: HealthCheckResponse) => {
           context.signal.removeEventListener('abort', onAbort);
-          const facts = readResponseFacts(headers, error?.metadata as GrpcMetadataLike | undefined);
+          const facts = readResponseFacts(headers, error?.metadata);
           const who = { node: facts.node, epoch: facts.epoch, dedup: facts.dedup };
           if (error === null) {
             resolve({ ok: response?.status === ServingStatus.SERVING, ...who });
-          } else if (error.code === GrpcStatus.UNIMPLEMENTED) {
+          } else if ((error.code as number) === GrpcStatus.UNIMPLEMENTED) {
             resolve({ ok: true, ...who });
           } else {
             resolve({ ok: false, ...who, retryAfterMs: facts.pushbackMs !== undefined && facts.pushbackMs >= 0 ? facts.pushbackMs : undefined });
@@ -92,7 +92,7 @@ export function grpcHealthProbe(target: GrpcHealthTarget, options: GrpcHealthPro
         },
       );
       call.on('metadata', (received: Metadata) => {
-        headers = received as GrpcMetadataLike;
+        headers = received;
       });
       const onAbort = (): void => call.cancel();
       context.signal.addEventListener('abort', onAbort, { once: true });

@@ -191,10 +191,10 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
       halfClose(): void {},
       getAuthContext: (): null => null,
     };
-    return new grpc.InterceptingCall(below as unknown as ConstructorParameters<typeof InterceptingCall>[0], {
+    return new grpc.InterceptingCall(below, {
       start(startMetadata, startListener) {
-        metadata = startMetadata as GrpcMetadataLike;
-        listener = startListener as GrpcListenerLike;
+        metadata = startMetadata;
+        listener = startListener;
       },
       sendMessage(message) {
         request = message;

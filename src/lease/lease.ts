@@ -368,7 +368,7 @@ class LeaseEngine implements Lease {
         return this.failPermanently(error as TokenExhaustedError);
       }
       const sentAt = this.clock.now();
-      let changes = 0;
+      let changes: number;
       try {
         changes = (await this.statement(this.sql.acquire, [this.holderId, this.options.waitInterval, this.name, record.version])).changes;
       } catch (error) {
@@ -434,11 +434,10 @@ class LeaseEngine implements Lease {
    * `state$` and `events$`, and returns the refusal `requireSynchronousReplication` calls for.
    */
   private async checkReplication(): Promise<ReplicationModeError | undefined> {
-    const replication = this.store.replication;
     let info: ReplicationInfo;
     try {
-      info = replication
-        ? await this.bounded(replication.call(this.store), 'replication check')
+      info = this.store.replication
+        ? await this.bounded(this.store.replication(), 'replication check')
         : { mode: 'unknown', generation: 0, detail: 'the store does not report replication' };
     } catch (error) {
       // Only a refusal needs the answer: without the option a failed check (a slow catalog read

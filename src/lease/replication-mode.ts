@@ -38,6 +38,8 @@ export function replicationSql(dialect: Dialect): string | undefined {
   }
 }
 
+// A database cell is a string, number, bigint or Buffer here, never a plain object.
+// eslint-disable-next-line @typescript-eslint/no-base-to-string
 const text = (value: unknown): string => (value === null || value === undefined ? '' : String(value));
 const count = (value: unknown): number => {
   const n = Number(value);

@@ -101,6 +101,8 @@ async function missingObjects(dialect: Dialect, query: Query, objects: readonly 
         missing.push(object);
         continue;
       }
+      // A database cell is a string, number, bigint or Buffer here, never a plain object.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       const present = new Set(rows.map((r) => String(r.c ?? '').toLowerCase()));
       const absent = object.columns.filter((c) => !present.has(c.toLowerCase()));
       if (absent.length > 0) throw new StoreSchemaError(object.name, absent);
@@ -108,6 +110,8 @@ async function missingObjects(dialect: Dialect, query: Query, objects: readonly 
         const shapeSql = shapeCatalogSql(dialect, object.name);
         const columns = (await query(shapeSql.columns, shapeSql.params)).map((r) => ({
           name: String(r.c),
+          // A database cell is a string, number, bigint or Buffer here, never a plain object.
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string
           type: String(r.t ?? ''),
           length: r.len === null || r.len === undefined ? null : Number(r.len),
         }));

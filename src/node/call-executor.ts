@@ -67,7 +67,8 @@ export interface CallExecutorDeps {
   clock: NodeClock;
   /** The server-side bounds run first in each transaction (transaction-bounds.ts), if any. */
   prepare?: ((tx: SqlExecutor, capMs?: number) => Promise<void>) | undefined;
-  emit(event: NodeEvent): void;
+  /** Destructured by execute(), so a property (must not need `this`), not a method. */
+  emit: (event: NodeEvent) => void;
   /** Feeds that a committed call appended to (to wake their long-polls). */
   onCommittedAppends(feeds: readonly string[]): void;
 }
@@ -116,7 +117,7 @@ export class CallExecutor {
     };
 
     const stopOf = (error: unknown): CallStop & { reason: string } => {
-      const reason = controller.signal.reason;
+      const reason: unknown = controller.signal.reason;
       if (controller.signal.aborted && reason instanceof CallStopped) return { kind: reason.stop, reason: reason.message };
       if (certifiesNotCommitted(error)) return { kind: 'not-committed', reason: describe(error) };
       // The fence refused this tenure, or the lease reported it lost: the lease module's classes say so.

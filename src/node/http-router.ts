@@ -131,6 +131,8 @@ export class HttpRouter {
     if (opts.handlers.has(method) || (method === FEED_METHOD && this.deps.feeds)) call.method = method;
     const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
     const key = typeof rawKey === 'string' ? rawKey : undefined;
+    // Control characters are what this test looks for (a header value must not carry them).
+    // eslint-disable-next-line no-control-regex
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(key))) {
       answers.rpc(res, undefined, errorResponse(id, { code: JSONRPC_INVALID_REQUEST, message: `Idempotency-Key must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} printable characters` }), notification);
       return;

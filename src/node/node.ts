@@ -1,5 +1,3 @@
-import type { Observable } from 'rxjs';
-import type { SqlExecutor } from '../lease/types.js';
 import { CallExecutor } from './call-executor.js';
 import { DedupStore, dedupDdl, dedupSchema } from './dedup-store.js';
 import { FeedEndpoint } from './feed-endpoint.js';
@@ -15,7 +13,7 @@ import { resolveNodeOptions } from './node-options.js';
 import { NodeStatusTracker } from './node-status.js';
 import { Slots } from './slots.js';
 import { boundsPreparer } from './transaction-bounds.js';
-import type { HotcoldNode, NodeAddress, NodeOptions, NodeState, StopOptions } from './types.js';
+import type { HotcoldNode, NodeAddress, NodeOptions, StopOptions } from './types.js';
 import { describeError } from './describe-error.js';
 import { NodeMetrics } from './node-metrics.js';
 import { startMetricsEndpoint, type MetricsEndpoint } from './metrics-endpoint.js';
@@ -204,7 +202,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
     get status() {
       return status.status();
     },
-    state$: status.state$.asObservable() as Observable<NodeState>,
+    state$: status.state$.asObservable(),
     events$: status.events$.asObservable(),
     get inFlight() {
       return lifecycle.inFlight;

@@ -15,6 +15,8 @@ import {
   requirePositiveInteger,
 } from '../shared/validate.js';
 import type { DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from '../connection/types.js';
+// PolicyOptions is imported for the {@link PolicyOptions} references in TSDoc (typedoc resolves them through it).
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
 import type { Classifier, PolicyOptions, ProbeContext, ProbeResult } from './types.js';
 
 /** Defaults of every pipeline option (docs/policy.md's table). */
@@ -111,8 +113,8 @@ export function resolvePipelineFields(raw: Readonly<Record<string, unknown>>, ba
     reconnect: resolveReconnect(raw.reconnect),
     methods: resolveMethods(raw.methods),
     retry: raw.retry === undefined ? undefined : requireObject('retry', raw.retry),
-    breaker: raw.breaker === undefined || raw.breaker === false ? (raw.breaker as false | undefined) : requireObject('breaker', raw.breaker),
-    budget: raw.budget === undefined || raw.budget === false ? (raw.budget as false | undefined) : requireObject('budget', raw.budget),
+    breaker: raw.breaker === undefined || raw.breaker === false ? raw.breaker : requireObject('breaker', raw.breaker),
+    budget: raw.budget === undefined || raw.budget === false ? raw.budget : requireObject('budget', raw.budget),
     onDisconnect: optionalFunction<(info: DisconnectInfo) => void>('onDisconnect', raw.onDisconnect),
     onReconnect: optionalFunction<(info: ReconnectInfo) => void>('onReconnect', raw.onReconnect),
     onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),
@@ -173,7 +175,7 @@ export function resolveMethods(value: unknown): ReadonlyMap<string, MethodSettin
     const retry = policy.retry;
     map.set(name, {
       idempotent: optional(policy.idempotent, false, (v) => requireBoolean(`${field}.idempotent`, v)),
-      retry: retry === undefined || retry === false ? (retry as false | undefined) : requireObject(`${field}.retry`, retry),
+      retry: retry === undefined || retry === false ? retry : requireObject(`${field}.retry`, retry),
       timeoutMs: optional(policy.timeoutMs, undefined, (v) => requireMs(`${field}.timeoutMs`, v)),
       deadlineMs: optional(policy.deadlineMs, undefined, (v) => requireMs(`${field}.deadlineMs`, v)),
       retryOnCodes: optional(policy.retryOnCodes, [] as readonly number[], (v) => requireCodes(`${field}.retryOnCodes`, v)),

@@ -190,8 +190,11 @@ export interface AttemptContext {
   readonly idempotencyKey: string;
   /** The backend key this attempt should go to. */
   readonly backend: string;
-  /** Tell the pipeline who answered (identity drives failover detection and learned dedup). */
-  report(facts: AnswerFacts): void;
+  /**
+   * Tell the pipeline who answered (identity drives failover detection and learned dedup). Bound to
+   * this attempt: a property, not a method, so it may be passed on or destructured.
+   */
+  readonly report: (facts: AnswerFacts) => void;
 }
 
 /** Options of one {@link Policy.execute} call. */

@@ -17,7 +17,6 @@
 import { ConfigurationError } from '../errors.js';
 import {
   rejectUnknownKeys,
-  requireFiniteNonNegative,
   requireObject,
   requireOneOf,
   requirePositiveInteger,

@@ -249,15 +249,14 @@ class BackendBreaker {
       this.trialInFlight = false;
       this.announce('closed', this.pendingCause ?? 'trial-succeeded');
     });
-    const permit = this;
     this.closedPermit = {
-      success() {
-        const bucket = permit.bucket;
+      success: () => {
+        const bucket = this.bucket;
         bucket.fires++;
         bucket.successes++;
       },
-      failure(error: unknown) {
-        permit.recordClosed(breakerOutcome(error), error);
+      failure: (error: unknown) => {
+        this.recordClosed(breakerOutcome(error), error);
       },
       release: noop,
     };
@@ -293,7 +292,7 @@ class BackendBreaker {
     }
     // Let opossum count it and apply its threshold rule. Both rejections are handled here: they
     // are bookkeeping, not the caller's error (which the caller rethrows itself).
-    const rejected = Promise.reject(error as Error);
+    const rejected = Promise.reject(error);
     rejected.catch(noop);
     this.breaker.fire(rejected).catch(noop);
   }

@@ -29,7 +29,7 @@ class SignalWatchers<T extends Tracked> {
   constructor(private readonly signal: AbortSignal) {}
 
   handleEvent(): void {
-    const reason = this.signal.reason;
+    const reason: unknown = this.signal.reason;
     for (const attempt of [...this.attempts]) attempt.abort(reason);
   }
 }

@@ -153,7 +153,7 @@ export function conformanceApp(options: ConformanceAppOptions = {}): Conformance
       'conformance.counter': counter,
       'conformance.fail': fail,
       'conformance.append': append,
-    } as unknown as Handlers,
+    },
     table,
     ddl,
     setup,

@@ -38,7 +38,6 @@ import {
   EXECUTION_DEFAULTS,
   NEVER_EXECUTED,
   otherId,
-  toSpec,
   type FaultMode,
   type FaultModeName,
   type FaultSpec,
@@ -418,12 +417,12 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     let rpc: { method?: unknown; params?: unknown; id?: unknown; jsonrpc?: unknown } | undefined;
     try {
       const parsed: unknown = JSON.parse(body);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) rpc = parsed as typeof rpc;
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) rpc = parsed;
     } catch {
       rpc = undefined;
     }
     const id =
-      typeof rpc?.id === 'string' || typeof rpc?.id === 'number' || rpc?.id === null ? (rpc.id as JsonRpcId | null) : undefined;
+      typeof rpc?.id === 'string' || typeof rpc?.id === 'number' || rpc?.id === null ? rpc.id : undefined;
     meta.id = id;
     const method = typeof rpc?.method === 'string' ? rpc.method : undefined;
     const entry: Omit<FaultRequestRecord, 'seq' | 'node' | 'epoch'> = {

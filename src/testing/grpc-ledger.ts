@@ -329,8 +329,8 @@ export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promi
   };
 
   const server = new grpc.Server();
-  server.addService(ledgerGrpcService as never, { transfer, balance, ping } as never);
-  server.addService(healthGrpcService as never, { check } as never);
+  server.addService(ledgerGrpcService, { transfer, balance, ping });
+  server.addService(healthGrpcService, { check });
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
   });

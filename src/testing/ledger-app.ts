@@ -185,7 +185,7 @@ export function ledgerApp(options: LedgerAppOptions = {}): LedgerApp {
   }
 
   return {
-    handlers: { transfer, balance, ping } as unknown as Handlers,
+    handlers: { transfer, balance, ping },
     entriesTable,
     accountsTable,
     feed,

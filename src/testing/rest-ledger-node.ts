@@ -19,7 +19,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { match } from 'path-to-regexp';
-import type { Observable } from 'rxjs';
 import type { Lease } from '../lease/types.js';
 import { HEADER_CALLER_TIMEOUT, parseCallerTimeout } from '../node/caller-deadline.js';
 import { CallExecutor, type CallOutcome } from '../node/call-executor.js';
@@ -36,7 +35,7 @@ import { resolveNodeOptions } from '../node/node-options.js';
 import { NodeStatusTracker } from '../node/node-status.js';
 import { Slots } from '../node/slots.js';
 import { boundsPreparer } from '../node/transaction-bounds.js';
-import type { DedupOptions, HandlerContext, HotcoldNode, NodeAddress, NodeState, StopOptions } from '../node/types.js';
+import type { DedupOptions, HandlerContext, HotcoldNode, NodeAddress, StopOptions } from '../node/types.js';
 import { toNumber } from '../node/sql-dialect.js';
 import { requireNonNegativeInteger, requireSqlIdentifier } from '../shared/validate.js';
 import { HEADER_IDEMPOTENCY_KEY, JSONRPC_INVALID_PARAMS, MAX_IDEMPOTENCY_KEY_LENGTH, type HealthBody } from '../wire.js';
@@ -266,6 +265,8 @@ export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedger
     }
     const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
     const key = typeof rawKey === 'string' ? rawKey : undefined;
+    // Control characters are what this test looks for (a header value must not carry them).
+    // eslint-disable-next-line no-control-regex
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(key))) {
       req.resume();
       sendJson(res, 400, answers.headers(), { error: 'INVALID', message: `Idempotency-Key must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} printable characters; not executed` });
@@ -301,11 +302,11 @@ export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedger
       req.resume();
       if (account !== false) {
         params = { account: decodeURIComponent(account.params.id) };
-        handler = readAccount as (params: never, ctx: HandlerContext) => unknown;
+        handler = readAccount;
         name = 'GET /accounts/:id';
       } else {
         params = { ref: decodeURIComponent((byRef as { params: { ref: string } }).params.ref) };
-        handler = readTransfers as (params: never, ctx: HandlerContext) => unknown;
+        handler = readTransfers;
         name = 'GET /transfers/:ref';
       }
     }
@@ -396,7 +397,7 @@ export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedger
     get status() {
       return status.status();
     },
-    state$: status.state$.asObservable() as Observable<NodeState>,
+    state$: status.state$.asObservable(),
     events$: status.events$.asObservable(),
     get inFlight() {
       return lifecycle.inFlight;

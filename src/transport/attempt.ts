@@ -156,7 +156,7 @@ export abstract class Attempt implements Tracked {
           : data === undefined || data === null
             ? ''
             : safeStringify(data);
-    this.onAnswer(response.status, this.res?.headers ?? (response.headers as Record<string, unknown>), body);
+    this.onAnswer(response.status, this.res?.headers ?? response.headers, body);
   }
 
   /** axios rejected (socket error, premature close, body over the limit). */

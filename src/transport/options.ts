@@ -161,7 +161,7 @@ export function resolveTransportOptions(options: unknown): ResolvedTransportOpti
   }
   if (o.auth !== undefined) headers.Authorization = authorizationOf(o.auth, secrets);
   return {
-    axios: o.axios as AxiosInstance | undefined,
+    axios: o.axios,
     rpcPath: o.rpcPath === undefined ? DEFAULT_RPC_PATH : requirePath('rpcPath', o.rpcPath),
     healthPath: o.healthPath === undefined ? DEFAULT_HEALTH_PATH : requirePath('healthPath', o.healthPath),
     headers,

@@ -59,7 +59,7 @@ describe('client.feed against a node that breaks the contract', () => {
   it('keeps polling through an internal error (a failed read), but stops on a refusal', async () => {
     const flaky = await startFaultServer();
     let polls = 0;
-    flaky.setHandler((_method, params) => {
+    flaky.setHandler(() => {
       polls += 1;
       if (polls === 1) throw new FaultRpcError(-32603, 'feed read failed');
       if (polls === 2) return { items: [{ seq: 1, data: 'one' }], last: 1 };

@@ -58,7 +58,7 @@ export function faultServerSuite(
       return server;
     },
     client(options: Partial<ClientOptions> = {}): HotcoldClient {
-      const c = createClient({ url: this.server.url, ...defaults, ...options } as ClientOptions);
+      const c = createClient({ url: this.server.url, ...defaults, ...options });
       clients.push(c);
       return c;
     },

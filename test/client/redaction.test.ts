@@ -4,7 +4,7 @@
  */
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, isRPCException, type ClientEvent, type HotcoldClient, type RPCException } from 'hotcold';
+import { createClient, isRPCException, type ClientEvent, type HotcoldClient } from 'hotcold';
 import { startFaultServer, type FaultServer } from 'hotcold/testing';
 import { FAST_RECONNECT, until } from './helpers.js';
 
@@ -29,7 +29,7 @@ const events: ClientEvent[] = [];
 
 function expose(value: unknown): string {
   if (isRPCException(value)) {
-    const e = value as RPCException;
+    const e = value;
     return [e.message, e.stack ?? '', JSON.stringify(e), inspect(e, { depth: 10 }), String(e)].join('\n');
   }
   return `${inspect(value, { depth: 10 })}\n${JSON.stringify(value)}`;

@@ -139,7 +139,7 @@ describe('secrets echoed in other forms', () => {
     ];
     for (const c of cases) {
       const s = await scriptedServer((id) => ({ status: 200, body: { jsonrpc: '2.0', id, error: c.error } }));
-      const client = createClient({ url: s.url, breaker: false, ...c.options } as Parameters<typeof createClient>[0]);
+      const client = createClient({ url: s.url, breaker: false, ...c.options });
       try {
         const error = await client.call('x', {}).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(RemoteCallException);

@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startFaultServer, type FaultMode } from 'hotcold/testing';
+import { startFaultServer, type FaultModeName } from 'hotcold/testing';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const scratch = join(root, '.tmp', `readme-client-${process.pid}`);
@@ -28,7 +28,8 @@ async function readmeExample(): Promise<{ code: string; url: string }> {
   return { code, url };
 }
 
-async function runExample(mode: FaultMode): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; requests: number }> {
+// A mode's name, not a FaultSpec: the name goes into the scratch file's name.
+async function runExample(mode: FaultModeName): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; requests: number }> {
   const { code, url } = await readmeExample();
   const server = await startFaultServer();
   try {

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BalancerKind } from '../../src/cli/demo/balancer.js';
 import { createPostgresDatabase } from '../../src/cli/demo/database.js';
 import { runScenario, type Scenario, type ScenarioResult } from '../../src/cli/demo/scenario.js';
-import { databaseAvailable, PG_URL } from '../support/services.js';
+import { PG_URL } from '../support/services.js';
 
 const CALLERS = 32;
 

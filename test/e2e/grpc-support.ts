@@ -18,7 +18,7 @@ import { ledgerGrpcService, readLedger, type GrpcTransferReply, type GrpcTransfe
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const GRPC_HAPROXY_CONFIG = path.join(root, 'examples/haproxy/haproxy-grpc.cfg');
 
-export const LedgerClient = grpc.makeGenericClientConstructor(ledgerGrpcService as unknown as grpc.ServiceDefinition, 'Ledger');
+export const LedgerClient = grpc.makeGenericClientConstructor(ledgerGrpcService, 'Ledger');
 export type LedgerClientInstance = InstanceType<typeof LedgerClient>;
 
 /** HAProxy's binary, or undefined; with CI=true a missing one is a failure. */

@@ -57,7 +57,7 @@ export const echoService = {
   },
 } as const;
 
-export const EchoClient = grpc.makeGenericClientConstructor(echoService as unknown as grpc.ServiceDefinition, 'Echo');
+export const EchoClient = grpc.makeGenericClientConstructor(echoService, 'Echo');
 export type EchoClientInstance = InstanceType<typeof EchoClient>;
 
 export function identity(node = 'node-a', epoch = 1, dedup = false): grpc.Metadata {
@@ -93,7 +93,7 @@ export async function startEchoServer(port = 0): Promise<EchoServer> {
   let behaviours: Behaviour[] = [ok()];
   const waiters = new Set<() => void>();
   const server = new grpc.Server();
-  server.addService(echoService as unknown as grpc.ServiceDefinition, {
+  server.addService(echoService, {
     stream(call: grpc.ServerWritableStream<unknown, unknown>) {
       const key = call.metadata.get('idempotency-key')[0];
       call.write({ n: 1, key: typeof key === 'string' ? key : null });

@@ -2,14 +2,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigurationError, createLease, sqliteStore } from '../../src/lease/index.js';
 import fc from 'fast-check';
 import { selfFencingSpan } from '../../src/lease/self-fencing.js';
-import type { LeaseEvent, LeaseOptions, LeaseStore } from '../../src/lease/types.js';
+import type { LeaseEvent, LeaseStore } from '../../src/lease/types.js';
 
 // The store is never touched before acquire(): construction-time validation needs no database.
 const store: LeaseStore = sqliteStore(':memory:');
 
 function fieldOf(options: Record<string, unknown>): string | undefined {
   try {
-    createLease({ store, machineName: 'm', ...options } as LeaseOptions);
+    createLease({ store, machineName: 'm', ...options });
     return undefined;
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigurationError);

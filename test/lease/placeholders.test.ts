@@ -139,7 +139,7 @@ describe.runIf(pgUp)('PostgreSQL placeholders against the server', () => {
         const rows = await store.transaction((tx) => tx.query(sql, params));
         expect(Object.values(rows[0] ?? {})).toEqual(exprs.map((e) => e.value));
         // The engine's inlined path reads the same.
-        const bounded = await store.run!(sql, params, { timeoutMs: 5000 });
+        const bounded = await store.run(sql, params, { timeoutMs: 5000 });
         expect(Object.values(bounded.rows[0] ?? {})).toEqual(exprs.map((e) => e.value));
       }),
       { numRuns: 60 },
@@ -157,7 +157,7 @@ describe.runIf(pgUp)('PostgreSQL placeholders against the server', () => {
         feeds: { table: `${t}_f` },
         handlers: {
           has: async (_: unknown, ctx: HandlerContext) => (await ctx.tx.query(`SELECT '{"a":1}'::jsonb ? 'a' AS has`))[0],
-        } as never,
+        },
       });
       await until(() => n.node.status === 'active', 15_000, 'active');
       const answer = await rpc(n.url, 'has', {});
@@ -190,7 +190,7 @@ describe.runIf(mysqlUp)('MariaDB placeholders against the server', () => {
         const params = exprs.flatMap((e) => e.params);
         const rows = await store.transaction((tx) => tx.query(sql, params));
         expect(Object.values(rows[0] ?? {}).map(String)).toEqual(exprs.map((e) => e.value));
-        const bounded = await store.run!(sql, params, { timeoutMs: 5000 });
+        const bounded = await store.run(sql, params, { timeoutMs: 5000 });
         expect(Object.values(bounded.rows[0] ?? {}).map(String)).toEqual(exprs.map((e) => e.value));
       }),
       { numRuns: 60 },

@@ -25,7 +25,7 @@ export async function spawnNode(args: string[]): Promise<NodeProcess> {
   const listeners = new Set<() => void>();
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  createInterface({ input: child.stdout! }).on('line', (text) => {
+  createInterface({ input: child.stdout }).on('line', (text) => {
     try {
       lines.push(JSON.parse(text) as Record<string, unknown>);
     } catch {

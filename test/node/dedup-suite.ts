@@ -161,7 +161,7 @@ export function dedupSuite(db: string | undefined): void {
       leaseTable: t.lease,
       dedup: { table: t.dedup },
       feeds: { table: t.feed },
-      handlers: handlers as never,
+      handlers,
     });
     await until(() => a.node.status === 'active', 15_000, 'alpha active');
     await a.store.transaction((tx) => tx.execute(`CREATE TABLE IF NOT EXISTS ${t.hits} (k VARCHAR(255) NOT NULL)`));
@@ -201,7 +201,7 @@ export function dedupSuite(db: string | undefined): void {
       leaseTable: t.lease,
       dedup: { table: t.dedup },
       feeds: { table: t.feed },
-      handlers: handlers as never,
+      handlers,
     });
     await until(() => a.node.status === 'active', 15_000, 'alpha active');
     await a.store.transaction((tx) => tx.execute(`CREATE TABLE IF NOT EXISTS ${t.hits} (k VARCHAR(255) NOT NULL)`));

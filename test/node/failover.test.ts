@@ -147,7 +147,7 @@ function renewalBehindFencedTransaction(db: string | undefined, renewalWaits: bo
       return ctx.token;
     };
     const tables = db === undefined ? {} : { db, leaseTable: `l_${id}`, dedup: { table: `d_${id}` }, feeds: { table: `f_${id}` } };
-    const a = await startNode(f, 'alpha', { handlers: { hold } as never, updateInterval: 200, waitInterval: 5000, ...tables });
+    const a = await startNode(f, 'alpha', { handlers: { hold }, updateInterval: 200, waitInterval: 5000, ...tables });
     await until(() => a.node.status === 'active', 15_000, 'alpha active');
     expect(a.lease.options.statementTimeoutMs).toBe(200);
     const token = a.lease.current?.token;
@@ -198,7 +198,7 @@ describe('resumable feeds', () => {
         throw new Error('rolled back');
       },
     };
-    const { url, node } = await startNode(f, 'alpha', { handlers: handlers as never });
+    const { url, node } = await startNode(f, 'alpha', { handlers });
     await until(() => node.status === 'active');
     const t0 = Date.now();
     const poll = rpc(url, 'hotcold.feed', { feed: 'events', after: 0, waitMs: 5000 });

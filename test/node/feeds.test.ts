@@ -28,7 +28,7 @@ function feedSuite(db: string | undefined): void {
     };
     // Relaxed lease timings: the test holds transactions open on purpose, and on PostgreSQL a
     // renewal waits for transactions holding the lease row's share lock (assertHeld).
-    const { url, node } = await startNode(f, 'alpha', { db, updateInterval: 500, waitInterval: 2000, maxConcurrentTransactions: 6, leaseTable: `l_${id}`, dedup: { table: `d_${id}` }, feeds: { table: `f_${id}`, pollIntervalMs: 20 }, handlers: handlers as never });
+    const { url, node } = await startNode(f, 'alpha', { db, updateInterval: 500, waitInterval: 2000, maxConcurrentTransactions: 6, leaseTable: `l_${id}`, dedup: { table: `d_${id}` }, feeds: { table: `f_${id}`, pollIntervalMs: 20 }, handlers });
     await until(() => node.status === 'active', 15_000, 'active');
     if (process.env.DEBUG_FEEDS) node.events$.subscribe((e) => console.log(JSON.stringify(e)));
     if (process.env.DEBUG_FEEDS) f.leases[0]!.events$.subscribe((e) => e.type !== 'renewed' && console.log(JSON.stringify(e)));

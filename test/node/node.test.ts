@@ -106,7 +106,7 @@ describe('createNode on SQLite', () => {
     f.leases.push(lease);
     const bad = (options: Record<string, unknown>, field: string): void => {
       try {
-        createNode({ lease, port: 0, handlers: {}, ...options } as never);
+        createNode({ lease, port: 0, handlers: {}, ...options });
         expect.unreachable(`expected ${field} to be rejected`);
       } catch (error) {
         expect(error).toBeInstanceOf(ConfigurationError);

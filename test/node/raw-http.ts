@@ -4,6 +4,8 @@ import http from 'node:http';
 export interface RawAnswer {
   status: number;
   headers: http.IncomingHttpHeaders;
+  /** The answer's parsed JSON, as the server sent it: tests assert its shape with expect(). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
   /** ms from sending to the complete answer. */
   tookMs: number;

@@ -41,7 +41,7 @@ function spawnChild(db: string, machine: string): Promise<Child> {
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${machine} did not listen; stderr: ${stderr}`)), 60_000);
-    createInterface({ input: proc.stdout! }).on('line', (text) => {
+    createInterface({ input: proc.stdout }).on('line', (text) => {
       let line: Record<string, unknown>;
       try {
         line = JSON.parse(text) as Record<string, unknown>;

@@ -69,6 +69,8 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 export interface RpcAnswer {
   status: number;
   headers: Headers;
+  /** The answer's parsed JSON, as the server sent it: tests assert its shape with expect(). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 

@@ -41,7 +41,7 @@ describe.runIf(privateMariaDbAvailable())('truthful answers on a private MariaDB
           await ctx.tx.execute(`INSERT INTO ${t.hits} (k) VALUES (?)`, [ctx.idempotencyKey]);
           return 'ok';
         },
-      } as never,
+      },
     });
     await until(() => a.node.status === 'active', 20_000, 'alpha active');
     await a.store.transaction((tx) => tx.execute(`CREATE TABLE IF NOT EXISTS ${t.hits} (k VARCHAR(255) NOT NULL)`));

@@ -35,6 +35,9 @@ export function run(command: string, args: readonly string[], options: { cwd: st
       { cwd: options.cwd, env: options.env ?? cleanEnv(), timeout: options.timeoutMs ?? 300_000, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         if (error && typeof (error as { code?: unknown }).code !== 'number' && !('signal' in error && error.signal)) {
+          // An ExecFileException is an Error (@types/node declares it as an Omit<> of one, which the rule
+          // does not recognise as an Error).
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
           reject(error);
           return;
         }

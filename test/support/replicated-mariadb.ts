@@ -140,7 +140,7 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
         await onSocket(socket, "SET sql_log_bin = 0; CREATE USER IF NOT EXISTS 'root'@'%'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION; CREATE DATABASE IF NOT EXISTS test");
         return node;
       } catch (error) {
-        if (child.exitCode !== null || Date.now() > until) throw new Error(`mariadbd n${id} did not start: ${(error as Error).message}`);
+        if (child.exitCode !== null || Date.now() > until) throw new Error(`mariadbd n${id} did not start: ${(error as Error).message}`, { cause: error });
         await sleep(100);
       }
     }
@@ -195,6 +195,8 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
         // A transaction received only in part (the stall cut it) is never applied: wait for the SQL
         // thread to have executed everything complete it has, not for the read position.
         const status = (await onSocket(next.socket, 'SHOW SLAVE STATUS'))[0];
+        // A database cell is a string, number, bigint or Buffer here, never a plain object.
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string
         if (!status || /read all relay log/i.test(String(status.Slave_SQL_Running_State ?? ''))) break;
         if (Date.now() > until) throw new Error(`the replica did not apply its relay log: ${JSON.stringify(status)}`);
         await sleep(50);

@@ -353,7 +353,7 @@ function sampleBothActive(
   let rounds = 0;
   const loop = (async () => {
     while (!stopped) {
-      const answers = await Promise.all(nodes.map((n) => (n.child.hasExited() ? undefined : n.health(200))));
+      const answers = await Promise.all(nodes.map((n) => (n.child.hasExited() ? Promise.resolve(undefined) : n.health(200))));
       rounds += 1;
       if (answers.filter((a) => a?.status === 200).length > 1) both += 1;
       onRound?.(monotonicNow(), answers.map((a, i) => ({ node: nodes[i]?.machine ?? '?', state: nodes[i]?.child.hasExited() === true ? 'exited' : healthState(a), epoch: typeof a?.body?.epoch === 'number' ? a.body.epoch : undefined })));

@@ -7,7 +7,7 @@ import { DriverMissingError } from '../errors.js';
 export async function loadDriver<T>(packageName: string, store: string): Promise<T> {
   try {
     const mod = (await import(packageName)) as { default?: T } & T;
-    return (mod.default ?? mod) as T;
+    return mod.default ?? mod;
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {

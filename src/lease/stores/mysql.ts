@@ -120,6 +120,8 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
   let mariadb: Promise<boolean> | undefined;
   const isMariadb = (p: Queryable): Promise<boolean> => {
     mariadb ??= runOn(p, 'SELECT VERSION() AS v', [], 5_000).then(
+      // A database cell is a string, number, bigint or Buffer here, never a plain object.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       ({ rows }) => /mariadb/i.test(String(rows[0]?.v ?? '')),
       (error: unknown) => {
         mariadb = undefined;

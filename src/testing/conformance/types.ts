@@ -1,4 +1,6 @@
 /** Shapes of the conformance kit (docs/wire.md §12). */
+// Imported for the {@link runConformance} references in TSDoc (typedoc resolves them through it).
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
 import type { runConformance } from './run.js';
 
 /** Options of {@link runConformance}. */

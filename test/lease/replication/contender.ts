@@ -96,6 +96,8 @@ async function act(held: HeldLease, mySeq: number): Promise<'accepted' | 'reject
         mySeq,
         Number(rows[0]?.token),
         lease.holderId,
+        // A database cell is a string, number, bigint or Buffer here, never a plain object.
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string
         String(rows[0]?.holder ?? ''),
       ]);
       await tx.execute(`UPDATE ${counterTable} SET n = n + 1 WHERE id = 1`);
