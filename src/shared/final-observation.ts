@@ -17,9 +17,10 @@ export function observeUntilFinished(meter: Meter, callback: BatchObservableCall
   };
   const wrapped: BatchObservableCallback = (result) => {
     if (removed) return;
-    callback(result);
     // Not during the collection that is iterating the callbacks.
     if (finished) queueMicrotask(remove);
+    // The SDK awaits what an asynchronous callback returns: hand it back.
+    return callback(result);
   };
   meter.addBatchObservableCallback(wrapped, observables);
   return () => {

@@ -19,5 +19,5 @@ export function requireTelemetryOptions(field: string, value: unknown): Telemetr
   if (tracerProvider !== undefined && (typeof tracerProvider !== 'object' || tracerProvider === null || typeof tracerProvider.getTracer !== 'function')) {
     throw new ConfigurationError(`${field}.tracerProvider`, 'must be an OpenTelemetry TracerProvider (with getTracer())');
   }
-  return raw as TelemetryOptions;
+  return raw;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigurationError, createLease, promoteLease, sqliteStore, type Lease, type LeaseOptions, type LeaseStore } from '../../src/lease/index.js';
-import { allAttributeText, histogramCount, meterProviderWithReader, pointsOf, valueOf } from '../support/server-metrics.js';
+import { allAttributeText, histogramCount, meterProviderWithReader, valueOf } from '../support/server-metrics.js';
 import { nextEvent, waitFor } from './helpers.js';
 
 const dirs: string[] = [];
