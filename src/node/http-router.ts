@@ -18,6 +18,7 @@ import type { NodeClock } from './node-clock.js';
 import type { ResolvedNodeOptions } from './node-options.js';
 import type { NodeStatusTracker } from './node-status.js';
 import { describeError as describe } from './describe-error.js';
+import { nameServerSpan, serverTracing } from '../observability/server-span.js';
 
 
 /**
@@ -26,6 +27,9 @@ import { describeError as describe } from './describe-error.js';
  * about a call's outcome; it only carries the executor's answer out.
  */
 export class HttpRouter {
+  /** A SERVER span per request, continuing the caller's trace; undefined when nobody collects. */
+  private readonly tracing = serverTracing();
+
   constructor(
     private readonly deps: {
       opts: ResolvedNodeOptions;
@@ -42,7 +46,8 @@ export class HttpRouter {
 
   /** The request listener; never rejects. */
   handle(req: IncomingMessage, res: ServerResponse): void {
-    this.route(req, res).catch((error: unknown) => {
+    const routed = this.tracing === undefined ? this.route(req, res) : this.tracing.serve(req, res, () => this.route(req, res));
+    routed.catch((error: unknown) => {
       this.deps.status.emit({ type: 'handler-error', method: '(request)', error: describe(error) });
       // Not a JSON-RPC error: that would tell the client the call ran. The node does not know
       // how far the call got, so the truthful answer is "maybe".
@@ -111,6 +116,8 @@ export class HttpRouter {
       return;
     }
     const { id, notification, method, params } = parsed;
+    // Named only after methods the node serves: a client can send any name.
+    if (this.tracing !== undefined && (opts.handlers.has(method) || method === FEED_METHOD)) nameServerSpan(method);
     const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
     const key = typeof rawKey === 'string' ? rawKey : undefined;
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(key))) {

@@ -15,6 +15,8 @@ import {
   requirePositiveInteger,
 } from '../shared/validate.js';
 import type { DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from '../connection/types.js';
+import { resolveTelemetryOptions } from '../observability/options.js';
+import type { TelemetryOptions } from '../shared/telemetry.js';
 import type { Classifier, PolicyOptions, ProbeContext, ProbeResult } from './types.js';
 
 /** Defaults of every pipeline option (docs/policy.md's table). */
@@ -45,6 +47,7 @@ export const POLICY_KEYS = [
   'idempotencyKey',
   'classify',
   'probe',
+  'telemetry',
 ] as const;
 
 const METHOD_KEYS = ['idempotent', 'retry', 'timeoutMs', 'deadlineMs', 'retryOnCodes'] as const;
@@ -77,6 +80,8 @@ export interface ResolvedPipelineOptions {
   onReconnect: ((info: ReconnectInfo) => void) | undefined;
   onPermanentFailure: ((info: PermanentFailureInfo) => void) | undefined;
   idempotencyKey: (() => string) | undefined;
+  /** Where metrics and spans go; undefined: the global providers, if an SDK registered real ones. */
+  telemetry: TelemetryOptions | undefined;
 }
 
 export interface ResolvedPolicyOptions extends ResolvedPipelineOptions {
@@ -117,6 +122,7 @@ export function resolvePipelineFields(raw: Readonly<Record<string, unknown>>, ba
     onReconnect: optionalFunction<(info: ReconnectInfo) => void>('onReconnect', raw.onReconnect),
     onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),
     idempotencyKey: optionalFunction<() => string>('idempotencyKey', raw.idempotencyKey),
+    telemetry: resolveTelemetryOptions(raw.telemetry),
   };
 }
 
