@@ -4,7 +4,7 @@
  * pipeline nobody observes carries no observer at all.
  */
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
-import { isRPCException, type RPCException } from '../errors.js';
+import { ConfigurationError, isRPCException, type RPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
 import type { TelemetryOptions } from '../shared/telemetry.js';
 import {
@@ -38,6 +38,8 @@ const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 export interface ObservedPipeline {
   /** The backends' labels (no userinfo): each starts with a closed breaker. */
   labels: readonly string[];
+  /** Removes the adapter's literal secrets from a text (a label, before it becomes an attribute). */
+  scrub: (text: string) => string;
 }
 
 /**
@@ -47,7 +49,7 @@ export interface ObservedPipeline {
 export function observePipeline(options: TelemetryOptions | undefined, pipeline: ObservedPipeline): PipelineObserver | undefined {
   const { meter, tracer } = activeTelemetry(options);
   if (meter === undefined && tracer === undefined) return undefined;
-  return new OtelPipelineObserver(meter === undefined ? undefined : clientInstruments(meter), tracer, pipeline.labels);
+  return new OtelPipelineObserver(meter === undefined ? undefined : clientInstruments(meter), tracer, pipeline);
 }
 
 class OtelPipelineObserver implements PipelineObserver {
@@ -60,9 +62,9 @@ class OtelPipelineObserver implements PipelineObserver {
   constructor(
     readonly instruments: ClientInstruments | undefined,
     readonly tracer: Tracer | undefined,
-    labels: readonly string[],
+    private readonly pipeline: ObservedPipeline,
   ) {
-    for (const label of labels) this.breakers.set(this.backend(label), BREAKER_VALUE.closed);
+    for (const label of pipeline.labels) this.breakers.set(this.backend(label), BREAKER_VALUE.closed);
     if (instruments !== undefined) {
       this.observeBreakers = (result): void => {
         for (const [backend, value] of this.breakers) result.observe(value, { [ATTR_BACKEND]: backend });
@@ -75,7 +77,7 @@ class OtelPipelineObserver implements PipelineObserver {
   backend(label: string): string {
     let value = this.backends.get(label);
     if (value === undefined) {
-      value = backendAttribute(label);
+      value = backendAttribute(this.pipeline.scrub(label));
       if (this.backends.size < 1000) this.backends.set(label, value);
     }
     return value;
@@ -164,7 +166,8 @@ class ObservedCall implements CallObserver {
   ended(error: unknown): void {
     const seconds = (monotonicNow() - this.startedAt) / 1000;
     const instruments = this.observer.instruments;
-    const outcome = error === undefined ? SUCCESS : isRPCException(error) ? error.kind : 'unclassified';
+    // Not an RPCException: bad per-call options (ConfigurationError) or a foreign error.
+    const outcome = error === undefined ? SUCCESS : isRPCException(error) ? error.kind : error instanceof ConfigurationError ? 'configuration' : 'unclassified';
     // A successful call executed; a failure says whether it may have.
     const mayHaveExecuted = error === undefined || (isRPCException(error) && error.mayHaveExecuted);
     this.flush(undefined, undefined);

@@ -429,7 +429,7 @@ export class Pipeline {
 
     this.breakers = new CircuitBreakers(resolveBreakerOptions(options.breaker, 'breaker'), {
       onStateChange: (event) => {
-        this.observer?.breakerChanged(this.scrub(event.backend), event.state, event.cause);
+        this.observer?.breakerChanged(event.backend, event.state, event.cause);
         this.emit(breakerEvent(event));
       },
     });
@@ -474,7 +474,7 @@ export class Pipeline {
     this.events$ = this.events.asObservable();
     this.failover$ = this.failovers.asObservable();
     this.reconnected$ = this.reconnections.asObservable();
-    this.observer = observePipeline(options.telemetry, { labels: this.monitor.labels.map((label) => this.scrub(label)) });
+    this.observer = observePipeline(options.telemetry, { labels: this.monitor.labels, scrub: (text) => this.scrub(text) });
   }
 
   get state(): ConnectionState {
