@@ -9,6 +9,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConnectionFailureException, RemoteCallException, createClient, createPolicy, type HotcoldClient, type Policy } from 'hotcold';
 import { ledgerApp, startDevBalancer, type DevBalancer } from 'hotcold/testing';
 import { fixture, startNode, until, uniq, type Fixture } from '../node/support.js';
+import { activeTelemetry } from '../../src/observability/enabled.js';
 import { everythingRecorded, installTelemetry, points, total, type Telemetry } from './support.js';
 
 let telemetry: Telemetry | undefined;
@@ -197,6 +198,19 @@ describe('policy telemetry without a network', () => {
 
     const recorded = everythingRecorded(m, t.spans());
     for (const secret of ['KeyPassw0rd', 'QueryT0kenSecret', 'Sig5ecretValue', 'user:']) expect(recorded).not.toContain(secret);
+  });
+
+  it('decides at creation whether anyone collects: nothing registered and nothing given is no meter and no tracer', async () => {
+    expect(activeTelemetry(undefined)).toEqual({ meter: undefined, tracer: undefined });
+    telemetry = installTelemetry();
+    // A tracer provider registered globally (a meter provider only when given or registered).
+    const registered = activeTelemetry(undefined);
+    expect(registered.tracer).toBeDefined();
+    expect(registered.meter).toBeUndefined();
+    expect(activeTelemetry({ meterProvider: telemetry.meterProvider }).meter).toBeDefined();
+    await telemetry.uninstall();
+    telemetry = undefined;
+    expect(activeTelemetry(undefined)).toEqual({ meter: undefined, tracer: undefined });
   });
 
   it('installs no observer when no SDK is registered and none is given: nothing is recorded', async () => {
