@@ -4,6 +4,7 @@
  * (`npm run lint:layers`).
  *
  *   src/shared, src/errors.ts, src/wire.ts         (leaves)
+ *   src/observability                               (OpenTelemetry: over shared and errors only)
  *   src/policy → src/connection → src/pipeline     (the core: imports only downward)
  *   src/client + src/transport (JSON-RPC), src/axios, src/grpc   (adapters, over the core)
  *   src/node, src/cli                               (the reference node and the command line)
@@ -46,7 +47,15 @@ module.exports = {
       comment: 'src/shared is used by every layer and imports none of them.',
       severity: 'error',
       from: { path: '^src/shared/' },
-      to: { path: '^src/(policy|connection|pipeline|client|transport|axios|grpc|node|cli|lease)/' },
+      to: { path: '^src/(policy|connection|pipeline|client|transport|axios|grpc|node|cli|lease|observability|testing)/' },
+    },
+    {
+      name: 'observability-over-shared-only',
+      comment:
+        'src/observability (metrics, spans, trace propagation) is used by the pipeline, the adapters and the node; it imports only src/shared, src/errors.ts and @opentelemetry/api, so any layer may call its hooks.',
+      severity: 'error',
+      from: { path: '^src/observability/' },
+      to: { path: '^src/(?!shared/|errors[.]ts$|observability/)' },
     },
     {
       name: 'axios-adapter-uses-only-the-public-pipeline',

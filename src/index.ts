@@ -75,3 +75,4 @@ export type {
   ProbeResult,
 } from './pipeline/index.js';
 export type { PolicyEvent, PolicyEventType, BreakerChange } from './connection/types.js';
+export type { TelemetryOptions } from './shared/telemetry.js';

@@ -5,6 +5,7 @@
  * itself — the adapter call — becomes the attempts of one logical call. `detach()` puts the
  * original adapter back.
  */
+import { injectTraceInto } from '../observability/propagation.js';
 import axios, { AxiosError, AxiosHeaders } from 'axios';
 import type { AxiosAdapter, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { ConfigurationError, ProtocolException, RetriesExhaustedException, type RPCException } from '../errors.js';
@@ -205,6 +206,8 @@ async function send(
       const left = timeoutHeader(context);
       if (left !== undefined) headers.set('X-Hotcold-Timeout-Ms', left);
     }
+    // W3C trace context of the call (its span is active here when telemetry is on).
+    injectTraceInto(headers);
     // This attempt's settings go on the request's own config (axios's adapters read only its own
     // properties) and come off again before anything is handed back: one call's attempts run one
     // after another, and a copy of the config would cost more than the rest of the attempt.

@@ -27,6 +27,7 @@ import {
 } from '../pipeline/options.js';
 import type { Transport } from '../transport/types.js';
 import type { ClientAuth, DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from './types.js';
+import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
 
 /** The pipeline's defaults, plus the wire's. */
 export const CLIENT_DEFAULTS = {
@@ -58,6 +59,7 @@ const CLIENT_KEYS = [
   'onReconnect',
   'onPermanentFailure',
   'idempotencyKey',
+  'telemetry',
 ] as const;
 
 
@@ -114,6 +116,7 @@ export function resolveClientOptions(input: unknown): ResolvedClientOptions {
     onReconnect: optionalFunction<(info: ReconnectInfo) => void>('onReconnect', raw.onReconnect),
     onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),
     idempotencyKey: optionalFunction<() => string>('idempotencyKey', raw.idempotencyKey),
+    telemetry: requireTelemetryOptions('telemetry', raw.telemetry),
   };
 }
 

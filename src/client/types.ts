@@ -16,6 +16,7 @@ import type {
 import type { RetryOptions } from '../policy/backoff.js';
 import type { BreakerOptions } from '../policy/breaker.js';
 import type { BudgetOptions } from '../policy/budget.js';
+import type { TelemetryOptions } from '../shared/telemetry.js';
 import type { Transport } from '../transport/types.js';
 import type { FeedItem, FeedParams, FeedSubscribeOptions } from './feed.js';
 
@@ -166,6 +167,13 @@ export interface ClientOptions {
    * @default `crypto.randomUUID`
    */
   idempotencyKey?: () => string;
+  /**
+   * Where metrics and spans go (docs/observability.md). Without it the global providers are used
+   * if an OpenTelemetry SDK registered real ones before this was created; otherwise nothing is
+   * recorded and nothing is paid for.
+   * @default the global providers of `@opentelemetry/api`
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** Options of one `client.call()` (or a proxied method's last argument). */

@@ -69,6 +69,10 @@ export interface MonitorOptions {
   onPermanentFailure?: ((info: PermanentFailureInfo) => void) | undefined;
   /** Back-pressure: probes wait for a backend's "not before" time, and a probe's 429 sets it. */
   pacing?: ProbePacing | undefined;
+  /** An outage ended with the give-up (maxReconnectAttempts spent), after `outageMs` ms (telemetry). */
+  onGaveUp?: ((outageMs: number) => void) | undefined;
+  /** A call entered (+1) or left (−1) the hold (telemetry: held calls). */
+  onHeld?: ((delta: 1 | -1) => void) | undefined;
 }
 
 /** The part of the client's per-backend pacing the probes use (see connection/pacing.ts). */
@@ -272,12 +276,14 @@ export class ConnectionMonitor {
       const waiter: Waiter = {
         settle: (outcome) => {
           if (!this.waiters.delete(waiter)) return;
+          this.options.onHeld?.(-1);
           timer.clear();
           signal?.removeEventListener('abort', onAbort);
           resolve(outcome);
         },
       };
       this.waiters.add(waiter);
+      this.options.onHeld?.(1);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (this.trial !== undefined) this.releaseTrial();
     });
@@ -473,6 +479,7 @@ export class ConnectionMonitor {
     this.setStatus('failed');
     this.options.emit({ type: 'permanent-failure', ...info });
     safeCall(this.options.onPermanentFailure, info);
+    this.options.onGaveUp?.(outageMs);
     this.releaseWaiters('failed');
     // Every call of this outage, wherever it waits, ends the same way as the held ones.
     const abort = this.giveUpAbort;

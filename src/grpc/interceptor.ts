@@ -5,6 +5,7 @@
  * every attempt, the rest of the call's deadline as each attempt's gRPC deadline, and each
  * status classified by {@link classifyGrpcStatus}.
  */
+import { injectTraceInto } from '../observability/propagation.js';
 import type { InterceptingCall } from '@grpc/grpc-js';
 import { loadGrpc } from './load-grpc.js';
 import { CallAbortedException, ConfigurationError, ProtocolException, RPCException, UnknownOutcomeException } from '../errors.js';
@@ -125,6 +126,8 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
       const attemptMetadata = (metadata as GrpcMetadataLike).clone();
       attemptMetadata.set(GrpcMetadataKeys.idempotencyKey, context.idempotencyKey);
       attemptMetadata.set(GrpcMetadataKeys.attempt, String(context.attempt));
+      // W3C trace context of the call (its span is active here when telemetry is on).
+      injectTraceInto(attemptMetadata);
       const left = context.deadlineLeftMs;
       const call = nextCall({ ...options, deadline: Number.isFinite(left) ? Date.now() + Math.max(1, left) : Infinity });
       current = call;

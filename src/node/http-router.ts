@@ -22,6 +22,7 @@ import type { NodeStatusTracker } from './node-status.js';
 import { describeError as describe } from './describe-error.js';
 import { OTHER_METHOD, type CallRecord, type NodeMetrics } from './node-metrics.js';
 import type { CallOutcome } from './call-executor.js';
+import { nameServerSpan, serverTracing } from '../observability/server-span.js';
 
 
 /**
@@ -30,6 +31,9 @@ import type { CallOutcome } from './call-executor.js';
  * about a call's outcome; it only carries the executor's answer out.
  */
 export class HttpRouter {
+  /** A SERVER span per request, continuing the caller's trace; undefined when nobody collects. */
+  private readonly tracing = serverTracing();
+
   constructor(
     private readonly deps: {
       opts: ResolvedNodeOptions;
@@ -51,7 +55,10 @@ export class HttpRouter {
     const arrival = this.deps.clock.now();
     // Filled in by route() as it learns the method and the answer; undefined: not a JSON-RPC request.
     const box: { call?: CallRecord } = {};
-    void this.route(req, res, arrival, box)
+    const routed = this.tracing === undefined
+      ? this.route(req, res, arrival, box)
+      : this.tracing.serve(req, res, () => this.route(req, res, arrival, box));
+    void routed
       .catch((error: unknown) => {
         this.deps.status.emit({ type: 'handler-error', method: '(request)', error: describe(error) });
         if (box.call) box.call.outcome = 'COMMIT_UNKNOWN';
@@ -127,8 +134,11 @@ export class HttpRouter {
       return;
     }
     const { id, notification, method, params } = parsed;
-    // Only a method the node serves is named: anything else would let callers mint series.
-    if (opts.handlers.has(method) || (method === FEED_METHOD && this.deps.feeds)) call.method = method;
+    // Only a method the node serves is named (metric series, span name): a client can send any name.
+    if (opts.handlers.has(method) || (method === FEED_METHOD && this.deps.feeds)) {
+      call.method = method;
+      if (this.tracing !== undefined) nameServerSpan(method);
+    }
     const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
     const key = typeof rawKey === 'string' ? rawKey : undefined;
     // Control characters are what this test looks for (a header value must not carry them).

@@ -15,6 +15,8 @@ import {
   requirePositiveInteger,
 } from '../shared/validate.js';
 import type { DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from '../connection/types.js';
+import type { TelemetryOptions } from '../shared/telemetry.js';
+import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
 // PolicyOptions is imported for the {@link PolicyOptions} references in TSDoc (typedoc resolves them through it).
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
 import type { Classifier, PolicyOptions, ProbeContext, ProbeResult } from './types.js';
@@ -47,6 +49,7 @@ export const POLICY_KEYS = [
   'idempotencyKey',
   'classify',
   'probe',
+  'telemetry',
 ] as const;
 
 const METHOD_KEYS = ['idempotent', 'retry', 'timeoutMs', 'deadlineMs', 'retryOnCodes'] as const;
@@ -79,6 +82,8 @@ export interface ResolvedPipelineOptions {
   onReconnect: ((info: ReconnectInfo) => void) | undefined;
   onPermanentFailure: ((info: PermanentFailureInfo) => void) | undefined;
   idempotencyKey: (() => string) | undefined;
+  /** Where metrics and spans go; undefined: the global providers, if an SDK registered real ones. */
+  telemetry: TelemetryOptions | undefined;
 }
 
 export interface ResolvedPolicyOptions extends ResolvedPipelineOptions {
@@ -119,6 +124,7 @@ export function resolvePipelineFields(raw: Readonly<Record<string, unknown>>, ba
     onReconnect: optionalFunction<(info: ReconnectInfo) => void>('onReconnect', raw.onReconnect),
     onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),
     idempotencyKey: optionalFunction<() => string>('idempotencyKey', raw.idempotencyKey),
+    telemetry: requireTelemetryOptions('telemetry', raw.telemetry),
   };
 }
 

@@ -49,6 +49,8 @@ import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
 import { monotonicNow } from '../shared/clock.js';
 import { redactText } from '../shared/redact.js';
 import { requireMs } from '../shared/validate.js';
+import type { CallObserver, PipelineObserver } from '../observability/hooks.js';
+import { observePipeline } from '../observability/pipeline-observer.js';
 import { proveDeduplication, type DedupAsk } from './dedup-proof.js';
 import { RacedAttempts, type RacedEntry } from './raced-attempts.js';
 import type { MethodSettings, ResolvedPipelineOptions } from './options.js';
@@ -153,6 +155,8 @@ class CallContext<A, R> {
   declare readonly signal: AbortSignal;
   /** The connection's generation when the call started: a give-up after it ends the call. */
   declare readonly generation: number;
+  /** Telemetry hooks of this call (only when someone collects). */
+  declare observer: CallObserver | undefined;
 
   constructor(
     plan: Plan,
@@ -184,6 +188,7 @@ class CallContext<A, R> {
     this.trial = false;
     this.waits = signal;
     this.deadlineValue = undefined;
+    this.observer = undefined;
   }
 
   /** The deadline as the waits and the retry loop use it: made on first use (never on the success path). */
@@ -401,6 +406,10 @@ export class Pipeline {
   private readonly pacing = new BackendPacing();
   /** The clock reading of the call being started, lent to the budget (one clock read per call). */
   private startedAt: number | undefined;
+  /** Telemetry hooks; undefined when nobody collects (see observability/enabled.ts). */
+  private readonly observer: PipelineObserver | undefined;
+  /** The hooks of the call being started, lent to its CallContext. */
+  private observing: CallObserver | undefined;
 
   constructor(
     private readonly options: ResolvedPipelineOptions,
@@ -419,7 +428,10 @@ export class Pipeline {
     setMaxListeners(0, this.closing.signal);
 
     this.breakers = new CircuitBreakers(resolveBreakerOptions(options.breaker, 'breaker'), {
-      onStateChange: (event) => this.emit(breakerEvent(event)),
+      onStateChange: (event) => {
+        this.observer?.breakerChanged(event.backend, event.state, event.cause);
+        this.emit(breakerEvent(event));
+      },
     });
 
     const scrubbed = <T>(callback: ((info: T) => void) | undefined): ((info: T) => void) | undefined =>
@@ -436,7 +448,12 @@ export class Pipeline {
       emit: (event) => this.emit(event),
       listening: () => this.events.observed,
       onFailover: (event) => this.failovers.next(this.scrub(event)),
-      onReconnected: (event) => this.reconnections.next(this.scrub(event)),
+      onReconnected: (event) => {
+        this.observer?.outageEnded(event.outageMs, 'recovered');
+        this.reconnections.next(this.scrub(event));
+      },
+      onGaveUp: (outageMs) => this.observer?.outageEnded(outageMs, 'gave-up'),
+      onHeld: (delta) => this.observer?.heldChanged(delta),
       onIdentityChange: (backend, identity) => {
         this.breakers.observeIdentity(backend, identity.node, identity.epoch);
         // Learned facts belong to the node and term that stated them (issue 8 §1).
@@ -457,6 +474,7 @@ export class Pipeline {
     this.events$ = this.events.asObservable();
     this.failover$ = this.failovers.asObservable();
     this.reconnected$ = this.reconnections.asObservable();
+    this.observer = observePipeline(options.telemetry, { labels: this.monitor.labels, scrub: (text) => this.scrub(text) });
   }
 
   get state(): ConnectionState {
@@ -476,6 +494,8 @@ export class Pipeline {
    * RPCException (or a ConfigurationError for bad per-call options).
    */
   run<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined): Promise<R> {
+    const observer = this.observer;
+    if (observer !== undefined && this.observing === undefined) return this.runObserved(observer, fn, arg, name, options);
     const signal = options?.signal;
     if (signal !== undefined && !isAbortSignalLike(signal)) {
       return Promise.reject(new ConfigurationError('signal', 'must be an AbortSignal'));
@@ -486,6 +506,18 @@ export class Pipeline {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** A call with telemetry: run inside the observer's call (its span's context), its hooks lent to the call. */
+  private runObserved<A, R>(observer: PipelineObserver, fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined): Promise<R> {
+    return observer.call(name, (call) => {
+      this.observing = call;
+      try {
+        return this.run(fn, arg, name, options);
+      } finally {
+        this.observing = undefined;
+      }
+    });
   }
 
   /** A call with the caller's signal: linked to close() for its duration, then unlinked. */
@@ -508,6 +540,10 @@ export class Pipeline {
     if (typeof name !== 'string' || name.length === 0) throw new ConfigurationError(this.hooks.nameField ?? 'name', 'must be a non-empty string');
     const plan = this.plans.get(name) ?? this.planForUnlisted(name);
     const context = this.startCall(plan, fn, arg, options, signal);
+    if (this.observing !== undefined) {
+      context.observer = this.observing;
+      this.observing = undefined;
+    }
     this.startedAt = context.startedAt;
     this.budget.recordCall();
     this.startedAt = undefined;
@@ -573,8 +609,14 @@ export class Pipeline {
         deadline: context.deadline,
         signal: context.waits,
         method: name,
-        onRetry: (event) => this.emitRetry(name, event),
-        onBudgetExhausted: () => this.emit({ type: 'budget-exhausted', method: name, attempt: context.attempts }),
+        onRetry: (event) => {
+          context.observer?.retrying(event.attempt, event.delayMs, event.reason);
+          this.emitRetry(name, event);
+        },
+        onBudgetExhausted: () => {
+          context.observer?.budgetRefused();
+          this.emit({ type: 'budget-exhausted', method: name, attempt: context.attempts });
+        },
         outage: {
           current: () => (monitor.holding ? monitor.generation : undefined),
           over: async (waits) => {
@@ -695,6 +737,7 @@ export class Pipeline {
     const monitor = this.monitor;
     const timeoutMs = context.timeoutMs < left ? context.timeoutMs : left;
     if (this.events.observed) this.emit({ type: 'attempt', method: context.plan.name, attempt: n, backend: monitor.label });
+    context.observer?.attemptStarted(n, monitor.label);
     return new Attempt(context.plan.name, n, context.signal, timeoutMs, left, context.key, monitor.backend, monitor.generation, sentAt, this.raced);
   }
 
@@ -724,7 +767,9 @@ export class Pipeline {
     const failure = isRPCException(error) ? error : this.classifyFailure(error, context, attempt.attempt, attempt);
     permit.failure(failure);
     const left = attempt.deadlineLeftMs;
-    return this.attemptFailed(failure, attempt.backend, attempt.generation, context, attempt.attempt, context.timeoutMs >= left, attempt.sentAt + attempt.timeoutMs, attempt.facts);
+    const outcome = this.attemptFailed(failure, attempt.backend, attempt.generation, context, attempt.attempt, context.timeoutMs >= left, attempt.sentAt + attempt.timeoutMs, attempt.facts);
+    context.observer?.attemptFailed(attempt.attempt, outcome);
+    return outcome;
   }
 
   private classifyFailure<A, R>(error: unknown, context: CallContext<A, R>, n: number, attempt: Attempt): RPCException {
@@ -944,6 +989,7 @@ export class Pipeline {
     this.inflight.abortAll(reason);
     await this.monitor.close();
     this.breakers.dispose();
+    this.observer?.close();
     if (beforeComplete !== undefined) await beforeComplete();
     this.events.complete();
     this.failovers.complete();

@@ -8,6 +8,7 @@
  */
 import type { Observable } from 'rxjs';
 import type { RPCException } from '../errors.js';
+import type { TelemetryOptions } from '../shared/telemetry.js';
 import type { BreakerOptions } from '../policy/breaker.js';
 import type { BudgetOptions } from '../policy/budget.js';
 import type { RetryOptions } from '../policy/backoff.js';
@@ -174,6 +175,13 @@ export interface PolicyOptions {
    * (held calls are released one at a time as trials).
    */
   probe?: (context: ProbeContext) => Promise<boolean | ProbeResult>;
+  /**
+   * Where metrics and spans go (docs/observability.md). Without it the global providers are used
+   * if an OpenTelemetry SDK registered real ones before this was created; otherwise nothing is
+   * recorded and nothing is paid for.
+   * @default the global providers of `@opentelemetry/api`
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** What one attempt receives. */

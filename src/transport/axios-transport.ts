@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import axios from 'axios';
 import type { AxiosInstance, AxiosRequestConfig, Method } from 'axios';
+import { injectTraceHeaders } from '../observability/propagation.js';
 import { bindSecretScope, CallAbortedException, ClientClosedException, ConfigurationError, ConnectionFailureException } from '../errors.js';
 import { redactUrl, SecretScope } from '../shared/redact.js';
 import { requireHttpUrl } from '../shared/validate.js';
@@ -137,6 +138,8 @@ export function createAxiosTransport(options: AxiosTransportOptions = {}, secret
     // DESIGN §1: what is left of the caller's deadline, so a node does not start a call nobody
     // waits for any more (it answers 503 EXPIRED: not executed).
     headers['X-Hotcold-Timeout-Ms'] = timeoutHeader(call);
+    // W3C trace context of the call (its span is active here when telemetry is on).
+    injectTraceHeaders(headers);
     return headers;
   }
 

@@ -11,6 +11,8 @@ export interface Seen {
   /** ms between the request's arrival and its gRPC deadline (Infinity: none). */
   deadlineLeftMs: number;
   request: unknown;
+  /** The W3C `traceparent` metadata, if the call carried one. */
+  traceparent: string | undefined;
 }
 
 export type Behaviour = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, index: number) => void;
@@ -108,7 +110,7 @@ export async function startEchoServer(port = 0): Promise<EchoServer> {
         return typeof v === 'string' ? v : undefined;
       };
       const index = seen.length;
-      seen.push({ key: text('idempotency-key'), attempt: text('x-hotcold-attempt'), deadlineLeftMs: Number.isFinite(at) ? at - Date.now() : Infinity, request: call.request });
+      seen.push({ key: text('idempotency-key'), attempt: text('x-hotcold-attempt'), deadlineLeftMs: Number.isFinite(at) ? at - Date.now() : Infinity, request: call.request, traceparent: text('traceparent') });
       for (const w of [...waiters]) w();
       const behaviour = behaviours[Math.min(index, behaviours.length - 1)] ?? ok();
       behaviour(call, callback, index);
