@@ -9,9 +9,11 @@ import {
 } from '../shared/validate.js';
 import { CLOCK_DRIFT, FIXED_MARGIN_MS, selfFencingSpan } from './self-fencing.js';
 import { systemClock, type LeaseClock } from './clock.js';
+import { resolveLogger, type Logger } from '../shared/logger.js';
 import type { LeaseMode, LeaseOptions, LeaseStore } from './types.js';
 
-export type ResolvedLeaseOptions = Readonly<Required<Omit<LeaseOptions, 'store'>>>;
+/** The validated options (`logger` is kept by the engine, not here: it is not a setting to read back). */
+export type ResolvedLeaseOptions = Readonly<Required<Omit<LeaseOptions, 'store' | 'logger'>>>;
 
 const KNOWN = [
   'store',
@@ -25,6 +27,7 @@ const KNOWN = [
   'unsafeDisableSelfFencing',
   'requireSynchronousReplication',
   'clock',
+  'logger',
 ] as const;
 
 /**
@@ -65,7 +68,7 @@ function requireClock(value: unknown): LeaseClock {
 }
 
 /** Checks every option (throwing a `ConfigurationError` naming the field) and fills defaults. */
-export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; options: ResolvedLeaseOptions; warnings: string[] } {
+export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; options: ResolvedLeaseOptions; warnings: string[]; logger: Logger | undefined } {
   const raw = requireObject('options', input);
   rejectUnknownKeys('', raw, KNOWN);
   const store = requireStore(raw.store);
@@ -110,6 +113,7 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   );
 
   const clock = requireClock(raw.clock);
+  const logger = resolveLogger('logger', raw.logger);
   const warnings: string[] = [];
   if (waitInterval < 2 * updateInterval) {
     warnings.push(
@@ -120,5 +124,6 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
     store,
     options: { name, machineName, updateInterval, waitInterval, mode, statementTimeoutMs, pollInterval, unsafeDisableSelfFencing, requireSynchronousReplication, clock },
     warnings,
+    logger,
   };
 }
