@@ -66,3 +66,4 @@ export type {
   ProbeResult,
 } from './pipeline/index.js';
 export type { PolicyEvent, PolicyEventType, BreakerChange } from './connection/types.js';
+export type { Logger, LogLevel } from './shared/logger.js';

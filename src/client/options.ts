@@ -25,6 +25,7 @@ import {
   resolveReconnect,
   type ResolvedPipelineOptions,
 } from '../pipeline/options.js';
+import { resolveLogger } from '../shared/logger.js';
 import type { Transport } from '../transport/types.js';
 import type { ClientAuth, ClientOptions, DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from './types.js';
 
@@ -58,6 +59,7 @@ const CLIENT_KEYS = [
   'onReconnect',
   'onPermanentFailure',
   'idempotencyKey',
+  'logger',
 ] as const;
 
 
@@ -114,6 +116,7 @@ export function resolveClientOptions(input: unknown): ResolvedClientOptions {
     onReconnect: optionalFunction<(info: ReconnectInfo) => void>('onReconnect', raw.onReconnect),
     onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),
     idempotencyKey: optionalFunction<() => string>('idempotencyKey', raw.idempotencyKey),
+    logger: resolveLogger('logger', raw.logger),
   };
 }
 

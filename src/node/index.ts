@@ -30,3 +30,4 @@ export type {
 export { ConfigurationError } from '../errors.js';
 export { FEED_METHOD, HOTCOLD_KEY_CONFLICT, HOTCOLD_LEASE_LOST } from '../wire.js';
 export type { HealthBody, NodeStatus } from '../wire.js';
+export type { Logger, LogLevel } from '../shared/logger.js';

@@ -14,6 +14,7 @@ import {
   requireObject,
   requirePositiveInteger,
 } from '../shared/validate.js';
+import { resolveLogger, type Logger } from '../shared/logger.js';
 import type { DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from '../connection/types.js';
 import type { Classifier, PolicyOptions, ProbeContext, ProbeResult } from './types.js';
 
@@ -45,6 +46,7 @@ export const POLICY_KEYS = [
   'idempotencyKey',
   'classify',
   'probe',
+  'logger',
 ] as const;
 
 const METHOD_KEYS = ['idempotent', 'retry', 'timeoutMs', 'deadlineMs', 'retryOnCodes'] as const;
@@ -77,6 +79,7 @@ export interface ResolvedPipelineOptions {
   onReconnect: ((info: ReconnectInfo) => void) | undefined;
   onPermanentFailure: ((info: PermanentFailureInfo) => void) | undefined;
   idempotencyKey: (() => string) | undefined;
+  logger: Logger | undefined;
 }
 
 export interface ResolvedPolicyOptions extends ResolvedPipelineOptions {
@@ -117,6 +120,7 @@ export function resolvePipelineFields(raw: Readonly<Record<string, unknown>>, ba
     onReconnect: optionalFunction<(info: ReconnectInfo) => void>('onReconnect', raw.onReconnect),
     onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),
     idempotencyKey: optionalFunction<() => string>('idempotencyKey', raw.idempotencyKey),
+    logger: resolveLogger('logger', raw.logger),
   };
 }
 
