@@ -20,6 +20,13 @@ import type { NodeStatusTracker } from './node-status.js';
 import { describeError as describe } from './describe-error.js';
 
 
+/** What the request log learns of a request as it is routed. */
+interface RequestRecord {
+  method: string | undefined;
+  key: string | undefined;
+  epoch: number | undefined;
+}
+
 /**
  * HTTP routing: `/health`, `POST /rpc` (body limit, JSON-RPC parsing, header validation, the
  * active check) and the hand-over to the call executor or the feed endpoint. It decides nothing
@@ -49,6 +56,25 @@ export class HttpRouter {
       if (!res.headersSent) this.deps.answers.commitUnknown(res, undefined, 'internal error in the node; the call may have executed');
       else res.destroy();
     });
+  }
+
+  /** The request log: a `request` event when the response is done (or its connection ended). */
+  private recordRequest(res: ServerResponse, arrival: number): RequestRecord {
+    const record: RequestRecord = { method: undefined, key: undefined, epoch: undefined };
+    res.once('close', () => {
+      const { outcome, code } = this.deps.answers.outcomeOf(res);
+      this.deps.status.emit({
+        type: 'request',
+        method: record.method,
+        key: record.key,
+        outcome,
+        ...(code === undefined ? {} : { code }),
+        httpStatus: res.headersSent ? res.statusCode : 0,
+        epoch: record.epoch ?? this.deps.status.servedToken,
+        durationMs: Math.round((this.deps.clock.now() - arrival) * 10) / 10,
+      });
+    });
+    return record;
   }
 
   private serveHealth(req: IncomingMessage, res: ServerResponse): void {
@@ -88,6 +114,7 @@ export class HttpRouter {
       sendJson(res, 405, { ...answers.headers(), allow: 'POST' }, { error: 'METHOD_NOT_ALLOWED' });
       return;
     }
+    const record = status.recordingRequests ? this.recordRequest(res, arrival) : undefined;
     // Refuse before reading the body: a standby must not even look at the call.
     if (!status.activeLease()) {
       req.resume();
@@ -113,6 +140,11 @@ export class HttpRouter {
     const { id, notification, method, params } = parsed;
     const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
     const key = typeof rawKey === 'string' ? rawKey : undefined;
+    if (record) {
+      record.method = method;
+      // A key of the wrong shape is refused below; its text is the caller's, so it is not logged.
+      if (key !== undefined && key.length <= MAX_IDEMPOTENCY_KEY_LENGTH && !/[\x00-\x1f\x7f]/.test(key)) record.key = key;
+    }
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(key))) {
       answers.rpc(res, undefined, errorResponse(id, { code: JSONRPC_INVALID_REQUEST, message: `Idempotency-Key must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} printable characters` }), notification);
       return;
@@ -152,6 +184,7 @@ export class HttpRouter {
       this.notActive(res);
       return;
     }
+    if (record) record.epoch = held.token;
     const execution = executor.execute({ method, params, key, caller, handler, held, deadline });
     this.deps.track(execution);
     // A caller that closed its connection has given up: under overload, do not start its call.

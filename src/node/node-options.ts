@@ -11,6 +11,7 @@ import {
   requireSqlIdentifier,
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH, FEED_METHOD } from '../wire.js';
+import { resolveLogger, type Logger } from '../shared/logger.js';
 import type { Handlers, NodeOptions } from './types.js';
 
 export interface ResolvedNodeOptions {
@@ -30,6 +31,7 @@ export interface ResolvedNodeOptions {
   idleInTransactionTimeoutMs: number | false;
   statementTimeoutMs: number | false;
   maxConcurrentTransactions: number | undefined;
+  logger: Logger | undefined;
 }
 
 const KNOWN = [
@@ -42,6 +44,7 @@ const KNOWN = [
   'dedup',
   'feeds',
   'identify',
+  'logger',
   'maxBodyBytes',
   'retryAfterSeconds',
   'acquire',
@@ -162,5 +165,6 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
     statementTimeoutMs,
     maxConcurrentTransactions:
       options.maxConcurrentTransactions === undefined ? undefined : requirePositiveInteger('maxConcurrentTransactions', options.maxConcurrentTransactions),
+    logger: resolveLogger('logger', options.logger),
   };
 }

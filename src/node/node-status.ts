@@ -2,6 +2,7 @@ import { BehaviorSubject, Subject } from 'rxjs';
 import type { HeldLease, Lease } from '../lease/types.js';
 import type { NodeStatus } from '../wire.js';
 import type { NodeClock } from './node-clock.js';
+import type { Log } from '../shared/logger.js';
 import type { NodeEvent, NodeState } from './types.js';
 
 /**
@@ -23,6 +24,7 @@ export class NodeStatusTracker {
     private readonly clock: NodeClock,
     /** The machine name this node answers under (`X-Hotcold-Node`). */
     readonly machine: string,
+    private readonly log: Log,
   ) {
     this.state$ = new BehaviorSubject<NodeState>({ status: 'standby', since: clock.now() });
   }
@@ -48,7 +50,13 @@ export class NodeStatusTracker {
     return status === 'stopped' ? 'draining' : status;
   }
 
+  /** Whether anyone takes request records (so that a node nobody watches builds none). */
+  get recordingRequests(): boolean {
+    return this.log.enabled || this.events$.observed;
+  }
+
   emit(event: NodeEvent): void {
+    if (this.log.enabled) logNodeEvent(this.log, event, this.machine);
     this.events$.next(event);
   }
 
@@ -63,5 +71,41 @@ export class NodeStatusTracker {
   complete(): void {
     this.state$.complete();
     this.events$.complete();
+  }
+}
+
+/** Each node event's log record (the events carry redacted text only). */
+function logNodeEvent(log: Log, event: NodeEvent, node: string): void {
+  switch (event.type) {
+    case 'request': {
+      const { type: _type, ...fields } = event;
+      log.info({ node, ...fields }, 'request');
+      return;
+    }
+    case 'listening':
+      log.info({ node, port: event.port, host: event.host }, 'listening');
+      return;
+    case 'status':
+      log.info({ node, status: event.status, epoch: event.token }, 'node status changed');
+      return;
+    case 'handler-error':
+      log.error({ node, method: event.method, error: event.error }, 'handler failed');
+      return;
+    case 'rolled-back':
+      log.info({ node, method: event.method, reason: event.reason }, 'call rolled back; not executed');
+      return;
+    case 'commit-unknown':
+      log.error({ node, method: event.method, error: event.error }, 'commit unknown; the call may have executed');
+      return;
+    case 'cleanup':
+      log.debug({ node, deleted: event.deleted }, 'expired idempotency records deleted');
+      return;
+    case 'cleanup-failed':
+      log.warn({ node, error: event.error }, 'idempotency cleanup failed; retried next interval');
+      return;
+    case 'acquire-failed':
+      if (event.permanent === true) log.error({ node, error: event.error, permanent: true }, 'lease store misconfigured; the node stopped contending');
+      else log.warn({ node, error: event.error }, 'acquiring the lease failed; retrying');
+      return;
   }
 }

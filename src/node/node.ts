@@ -17,6 +17,7 @@ import { Slots } from './slots.js';
 import { boundsPreparer } from './transaction-bounds.js';
 import type { HotcoldNode, NodeAddress, NodeOptions, NodeState, StopOptions } from './types.js';
 import { describeError } from './describe-error.js';
+import { Log } from '../shared/logger.js';
 
 /**
  * Creates the reference node: a JSON-RPC 2.0 HTTP server that executes calls only while it
@@ -46,7 +47,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   // does hold up the renewal: keep the overlap small. SQLite serialises on its one connection.
   const slots = new Slots(opts.maxConcurrentTransactions ?? (dialect === 'postgres' ? 4 : dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY));
 
-  const status = new NodeStatusTracker(lease, clock, machine);
+  const status = new NodeStatusTracker(lease, clock, machine, new Log(opts.logger, 'node', store.secrets));
   const answers = new NodeAnswers(machine, dedup !== undefined, opts.retryAfterSeconds, status);
 
   // Server-side bounds on every node transaction (docs/node.md "Bounds"): a killed or frozen
