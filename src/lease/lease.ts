@@ -665,23 +665,23 @@ class LeaseEngine implements Lease {
    */
   private logEvent(event: LeaseEvent): void {
     if (event.type === 'lost') {
-      this.log.fault('error', { lease: this.name, holder: this.holderId, token: event.token, reason: event.reason }, 'lease lost; stopped acting');
+      this.log.fault('error', { lease: this.name, holder: this.holderId, epoch: event.token, reason: event.reason }, 'lease lost; stopped acting');
       return;
     }
     if (!this.log.enabled) return;
     const base = { lease: this.name, holder: this.holderId };
     switch (event.type) {
       case 'acquired':
-        this.log.info({ ...base, token: event.token, waitedMs: Math.round(event.waitedMs) }, 'lease acquired');
+        this.log.info({ ...base, epoch: event.token, waitedMs: Math.round(event.waitedMs) }, 'lease acquired');
         return;
       case 'renewed':
-        this.log.debug({ ...base, token: event.token, latencyMs: Math.round(event.latencyMs) }, 'lease renewed');
+        this.log.debug({ ...base, epoch: event.token, latencyMs: Math.round(event.latencyMs) }, 'lease renewed');
         return;
       case 'renew-failed':
-        this.log.warn({ ...base, token: event.token, consecutive: event.consecutive, error: event.error }, 'lease renewal failed; retrying');
+        this.log.warn({ ...base, epoch: event.token, consecutive: event.consecutive, error: event.error }, 'lease renewal failed; retrying');
         return;
       case 'released':
-        this.log.info({ ...base, token: event.token }, 'lease released');
+        this.log.info({ ...base, epoch: event.token }, 'lease released');
         return;
       case 'warning':
         this.log.warn({ ...base, detail: event.message }, 'lease warning');

@@ -56,7 +56,7 @@ export class NodeStatusTracker {
   }
 
   emit(event: NodeEvent): void {
-    if (this.log.enabled) logNodeEvent(this.log, event, this.machine);
+    if (this.log.enabled) logNodeEvent(this.log, event);
     this.events$.next(event);
   }
 
@@ -65,7 +65,7 @@ export class NodeStatusTracker {
     const last = this.state$.getValue();
     if (last.status === status && last.token === this.servedToken) return;
     this.state$.next({ status, token: this.servedToken, since: this.clock.now() });
-    this.events$.next({ type: 'status', status, token: this.servedToken });
+    this.emit({ type: 'status', status, token: this.servedToken });
   }
 
   complete(): void {
@@ -75,37 +75,37 @@ export class NodeStatusTracker {
 }
 
 /** Each node event's log record (the events carry redacted text only). */
-function logNodeEvent(log: Log, event: NodeEvent, node: string): void {
+function logNodeEvent(log: Log, event: NodeEvent): void {
   switch (event.type) {
     case 'request': {
       const { type: _type, ...fields } = event;
-      log.info({ node, ...fields }, 'request');
+      log.info(fields, 'request');
       return;
     }
     case 'listening':
-      log.info({ node, port: event.port, host: event.host }, 'listening');
+      log.info({ port: event.port, host: event.host }, 'listening');
       return;
     case 'status':
-      log.info({ node, status: event.status, epoch: event.token }, 'node status changed');
+      log.info({ status: event.status, epoch: event.token }, 'node status changed');
       return;
     case 'handler-error':
-      log.error({ node, method: event.method, error: event.error }, 'handler failed');
+      log.error({ method: event.method, error: event.error }, 'handler failed');
       return;
     case 'rolled-back':
-      log.info({ node, method: event.method, reason: event.reason }, 'call rolled back; not executed');
+      log.info({ method: event.method, reason: event.reason }, 'call rolled back; not executed');
       return;
     case 'commit-unknown':
-      log.error({ node, method: event.method, error: event.error }, 'commit unknown; the call may have executed');
+      log.error({ method: event.method, error: event.error }, 'commit unknown; the call may have executed');
       return;
     case 'cleanup':
-      log.debug({ node, deleted: event.deleted }, 'expired idempotency records deleted');
+      log.debug({ deleted: event.deleted }, 'expired idempotency records deleted');
       return;
     case 'cleanup-failed':
-      log.warn({ node, error: event.error }, 'idempotency cleanup failed; retried next interval');
+      log.warn({ error: event.error }, 'idempotency cleanup failed; retried next interval');
       return;
     case 'acquire-failed':
-      if (event.permanent === true) log.error({ node, error: event.error, permanent: true }, 'lease store misconfigured; the node stopped contending');
-      else log.warn({ node, error: event.error }, 'acquiring the lease failed; retrying');
+      if (event.permanent === true) log.error({ error: event.error, permanent: true }, 'lease store misconfigured; the node stopped contending');
+      else log.warn({ error: event.error }, 'acquiring the lease failed; retrying');
       return;
   }
 }
