@@ -59,8 +59,12 @@ export class HttpRouter {
   }
 
   /** The request log: a `request` event when the response is done (or its connection ended). */
-  private recordRequest(res: ServerResponse, arrival: number): RequestRecord {
-    const record: RequestRecord = { method: undefined, key: undefined, epoch: undefined };
+  private recordRequest(req: IncomingMessage, res: ServerResponse, arrival: number): RequestRecord {
+    // The key is in the headers, so even a call refused unread is logged with it. A key of the
+    // wrong shape (refused below) is the caller's arbitrary text: not logged.
+    const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
+    const key = typeof rawKey === 'string' && rawKey.length > 0 && rawKey.length <= MAX_IDEMPOTENCY_KEY_LENGTH && !/[\x00-\x1f\x7f]/.test(rawKey) ? rawKey : undefined;
+    const record: RequestRecord = { method: undefined, key, epoch: undefined };
     res.once('close', () => {
       const { outcome, code } = this.deps.answers.outcomeOf(res);
       this.deps.status.emit({
@@ -114,7 +118,7 @@ export class HttpRouter {
       sendJson(res, 405, { ...answers.headers(), allow: 'POST' }, { error: 'METHOD_NOT_ALLOWED' });
       return;
     }
-    const record = status.recordingRequests ? this.recordRequest(res, arrival) : undefined;
+    const record = status.recordingRequests ? this.recordRequest(req, res, arrival) : undefined;
     // Refuse before reading the body: a standby must not even look at the call.
     if (!status.activeLease()) {
       req.resume();
@@ -140,11 +144,7 @@ export class HttpRouter {
     const { id, notification, method, params } = parsed;
     const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
     const key = typeof rawKey === 'string' ? rawKey : undefined;
-    if (record) {
-      record.method = method;
-      // A key of the wrong shape is refused below; its text is the caller's, so it is not logged.
-      if (key !== undefined && key.length <= MAX_IDEMPOTENCY_KEY_LENGTH && !/[\x00-\x1f\x7f]/.test(key)) record.key = key;
-    }
+    if (record) record.method = method;
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(key))) {
       answers.rpc(res, undefined, errorResponse(id, { code: JSONRPC_INVALID_REQUEST, message: `Idempotency-Key must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} printable characters` }), notification);
       return;
