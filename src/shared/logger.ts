@@ -13,7 +13,7 @@ import { redactDeep, redactText, type SecretScope } from './redact.js';
  * every string is redacted before it is handed over) and a short message.
  *
  * @example
- * import pino from 'pino';
+ * import { pino } from 'pino';
  * import { createClient } from 'hotcold';
  * const client = createClient({ url: 'http://127.0.0.1:8080', logger: pino({ level: 'debug' }) });
  */
