@@ -25,6 +25,7 @@ export type {
   NodeEvent,
   NodeOptions,
   NodeState,
+  RequestOutcome,
   StopOptions,
 } from './types.js';
 export { ConfigurationError } from '../errors.js';
