@@ -448,7 +448,9 @@ class LeaseEngine implements Lease {
     const prefix = `lease '${this.name}': `;
     // A fault no retry cures, found in a background loop: without a logger it goes to stderr,
     // since a node contending in the background would otherwise stop without a word.
-    this.log.fault('error', { lease: this.name, error: text }, 'lease store misconfigured; contention stopped');
+    if (this.log.enabled || !(this.stateSubject.observed || this.eventSubject.observed)) {
+      this.log.fault('error', { lease: this.name, error: text }, 'lease store misconfigured; contention stopped');
+    }
     this.publish({ type: 'warning', message: text.startsWith(prefix) ? text : prefix + text });
     this.wanted = false;
     this.tableReady = false;
@@ -665,6 +667,8 @@ class LeaseEngine implements Lease {
    */
   private logEvent(event: LeaseEvent): void {
     if (event.type === 'lost') {
+      // An application watching state$ or events$ sees the loss and its reason: not silent.
+      if (!this.log.enabled && (this.stateSubject.observed || this.eventSubject.observed)) return;
       this.log.fault('error', { lease: this.name, holder: this.holderId, epoch: event.token, reason: event.reason }, 'lease lost; stopped acting');
       return;
     }

@@ -64,6 +64,11 @@ export class NodeStatusTracker {
     const status = this.status();
     const last = this.state$.getValue();
     if (last.status === status && last.token === this.servedToken) return;
+    if (last.status === 'active' && (status === 'lost' || status === 'standby') && !this.stopping && !this.log.enabled && !this.state$.observed && !this.events$.observed) {
+      // The lease was lost under a node nobody watches (the node itself watches the lease, so the
+      // lease stays quiet): one stderr line, or the node would stop serving without a word.
+      this.log.fault('error', { node: this.machine, epoch: this.servedToken, status }, 'lease lost; the node stopped serving');
+    }
     this.state$.next({ status, token: this.servedToken, since: this.clock.now() });
     this.emit({ type: 'status', status, token: this.servedToken });
   }
