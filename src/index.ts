@@ -76,3 +76,4 @@ export type {
 } from './pipeline/index.js';
 export type { PolicyEvent, PolicyEventType, BreakerChange } from './connection/types.js';
 export type { TelemetryOptions } from './shared/telemetry.js';
+export type { Logger, LogLevel } from './shared/logger.js';

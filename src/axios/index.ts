@@ -24,3 +24,4 @@ export {
   ConfigurationError,
   isRPCException,
 } from '../errors.js';
+export type { Logger, LogLevel } from '../shared/logger.js';

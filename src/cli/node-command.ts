@@ -9,12 +9,17 @@
  *   {"event":"lease","status":"standby|acquiring|active|lost|released|closed","token":N?,"holder":"…"?}  on every lease change
  *   {"event":"node","status":"active|standby|draining|lost|stopped","token":N?}  on every node status change
  *   {"event":"draining","signal":"SIGTERM"}  then  {"event":"stopped","code":0}
+ * Stderr: the log, pino JSON lines ({"level":"info","time":"…","node":"A","epoch":N,"msg":"…",…}):
+ * one `request` record per JSON-RPC call (method, key, outcome, httpStatus, durationMs), lease
+ * and node changes and every fault, at `--log-level` and above (docs/logging.md). Stdout stays
+ * the machine-readable event stream above, so that a supervisor parsing it is not flooded.
  * SIGTERM or SIGINT: graceful drain (health → draining, in-flight calls finish, lease released),
  * then exit 0. A second signal exits at once with code 1. If the shutdown has not finished
  * --drain-timeout + 15 s after the signal (each step is bounded; this is the backstop, e.g. for a
  * frozen database), the process exits with code 1.
  */
 import { hostname } from 'node:os';
+import { pino, type Logger as PinoLogger } from 'pino';
 import { ConfigurationError } from '../errors.js';
 import { createLease, storeFromUrl } from '../lease/index.js';
 import { createNode } from '../node/index.js';
@@ -54,6 +59,12 @@ export const NODE_FLAGS = {
     default: 'off',
   },
   'metrics-host': { type: 'string', value: 'H', description: 'bind address of the metrics listener (with --metrics-port)', default: 'the --host value' },
+  'log-level': {
+    type: 'string',
+    value: 'LEVEL',
+    description: 'least level logged on stderr as JSON lines: debug (renewals, cleanups), info (one line per request, lease and node changes), warn, error, or silent',
+    default: 'info',
+  },
   help: HELP_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -62,7 +73,8 @@ const HELP = formatHelp(
   NODE_FLAGS,
   `Runs a reference node serving the demo ledger app (or, with --app conformance, the conformance
 methods) while it holds the lease. Prints JSON lines on stdout ({"event":"listening",…} when
-ready). SIGTERM/SIGINT drain gracefully, then exit 0.`,
+ready) and logs JSON lines on stderr (pino: time, level, node, epoch, msg; a request line per
+call). SIGTERM/SIGINT drain gracefully, then exit 0.`,
 );
 
 type NodeArgs = Omit<FlagValues<typeof NODE_FLAGS>, 'help'>;
@@ -86,6 +98,26 @@ const int = (flag: string, value: string | undefined, positive = true): number |
 
 function line(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+/**
+ * The command's log: pino JSON lines on stderr, written synchronously (the process may exit right
+ * after a line), with the node's name and the epoch it serves (or last saw) on every line.
+ */
+function nodeLogger(level: (typeof LOG_LEVELS)[number], machine: string, epoch: () => number | undefined): PinoLogger {
+  return pino(
+    {
+      level,
+      base: { node: machine, pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      // A record's own epoch (a request's) wins over the mixin's.
+      mixin: () => ({ epoch: epoch() }),
+    },
+    pino.destination({ fd: 2, sync: true }),
+  );
 }
 
 export async function runNodeCommand(argv: string[]): Promise<number> {
@@ -112,6 +144,10 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   if (metricsPort !== undefined && metricsPort > 65535) throw new ConfigurationError('--metrics-port', 'must be <= 65535');
   if (args['metrics-host'] !== undefined && metricsPort === undefined) throw new ConfigurationError('--metrics-host', 'needs --metrics-port');
   if (args['metrics-host'] !== undefined) requireNonEmptyString('--metrics-host', args['metrics-host']);
+  const logLevel = requireOneOf('--log-level', args['log-level'] ?? 'info', LOG_LEVELS);
+  // Read lazily: the lease exists only below, and the epoch changes as it is taken and lost.
+  let epoch: () => number | undefined = () => undefined;
+  const log = nodeLogger(logLevel, machine, () => epoch());
 
   const store = storeFromUrl(db, args.table === undefined ? {} : { table: args.table });
   const lease = createLease({
@@ -121,8 +157,11 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     ...(args['lease-name'] === undefined ? {} : { name: args['lease-name'] }),
     ...(updateInterval === undefined ? {} : { updateInterval }),
     ...(waitInterval === undefined ? {} : { waitInterval }),
+    logger: log,
   });
+  epoch = () => lease.current?.token ?? lease.state.token;
   const node = createNode({
+    logger: log,
     lease,
     port,
     host: args.host ?? '127.0.0.1',
@@ -144,10 +183,8 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   // missing) ends the command with a non-zero exit rather than a node that never serves.
   let onFatal: (message: string) => void = () => undefined;
   const fatal = new Promise<string>((resolve) => (onFatal = resolve));
+  // The node logs its events (failures included) through `log`; here only the fatal one matters.
   const eventSub = node.events$.subscribe((e) => {
-    if (e.type === 'handler-error' || e.type === 'commit-unknown' || e.type === 'acquire-failed' || e.type === 'cleanup-failed') {
-      process.stderr.write(`${JSON.stringify(e)}\n`);
-    }
     if (e.type === 'acquire-failed' && e.permanent === true) onFatal(e.error);
   });
 
@@ -155,8 +192,8 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     leaseSub.unsubscribe();
     nodeSub.unsubscribe();
     eventSub.unsubscribe();
-    await lease.close().catch(() => undefined);
-    await store.close().catch(() => undefined);
+    await lease.close().catch((error: unknown) => log.warn({ error: redactText(String(error)) }, 'closing the lease failed'));
+    await store.close().catch((error: unknown) => log.warn({ error: redactText(String(error)) }, 'closing the store failed'));
   };
 
   try {
@@ -209,7 +246,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   // the shutdown (a release, a pool's end) waits on a frozen database. Each step is bounded on its
   // own; this is the backstop for the whole.
   setTimer(() => {
-    process.stderr.write(`hotcold node: shutdown did not finish within ${drainTimeoutMs + SHUTDOWN_GRACE_MS} ms; exiting\n`);
+    log.error({ timeoutMs: drainTimeoutMs + SHUTDOWN_GRACE_MS }, 'shutdown did not finish in time; exiting');
     process.exit(1);
   }, drainTimeoutMs + SHUTDOWN_GRACE_MS).unref();
   await node.stop({ drain: true, timeoutMs: drainTimeoutMs });

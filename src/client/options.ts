@@ -25,6 +25,7 @@ import {
   resolveReconnect,
   type ResolvedPipelineOptions,
 } from '../pipeline/options.js';
+import { resolveLogger } from '../shared/logger.js';
 import type { Transport } from '../transport/types.js';
 import type { ClientAuth, DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from './types.js';
 import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
@@ -60,6 +61,7 @@ const CLIENT_KEYS = [
   'onPermanentFailure',
   'idempotencyKey',
   'telemetry',
+  'logger',
 ] as const;
 
 
@@ -117,6 +119,7 @@ export function resolveClientOptions(input: unknown): ResolvedClientOptions {
     onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),
     idempotencyKey: optionalFunction<() => string>('idempotencyKey', raw.idempotencyKey),
     telemetry: requireTelemetryOptions('telemetry', raw.telemetry),
+    logger: resolveLogger('logger', raw.logger),
   };
 }
 

@@ -17,6 +17,7 @@ import type { RetryOptions } from '../policy/backoff.js';
 import type { BreakerOptions } from '../policy/breaker.js';
 import type { BudgetOptions } from '../policy/budget.js';
 import type { TelemetryOptions } from '../shared/telemetry.js';
+import type { Logger } from '../shared/logger.js';
 import type { Transport } from '../transport/types.js';
 import type { FeedItem, FeedParams, FeedSubscribeOptions } from './feed.js';
 
@@ -174,6 +175,15 @@ export interface ClientOptions {
    * @default the global providers of `@opentelemetry/api`
    */
   telemetry?: TelemetryOptions;
+  /**
+   * Where the client logs (a pino logger, or any object with `debug/info/warn/error(obj, msg)`):
+   * retries, probes and state changes at `debug`; failovers and reconnections at `info`; an open
+   * breaker or an exhausted budget at `warn`; a permanent failure at `error`. Nothing is logged on
+   * a call's success path. Records are redacted (URL passwords, tokens, the `auth` option's values).
+   * @defaultValue none: nothing is logged, except that a user callback (`onDisconnect`, …) that
+   * throws is reported on stderr (docs/logging.md "Defaults")
+   */
+  logger?: Logger;
 }
 
 /** Options of one `client.call()` (or a proxied method's last argument). */

@@ -67,6 +67,10 @@ export interface MonitorOptions {
   onDisconnect?: ((info: DisconnectInfo) => void) | undefined;
   onReconnect?: ((info: ReconnectInfo) => void) | undefined;
   onPermanentFailure?: ((info: PermanentFailureInfo) => void) | undefined;
+  /** A user callback (`onDisconnect`, …) threw: the state machine goes on; this reports it. */
+  onCallbackError?: ((callback: string, error: unknown) => void) | undefined;
+  /** A probe threw (no answer, a timeout): counted as a failed probe; this reports why. */
+  onProbeError?: ((backend: string, error: unknown) => void) | undefined;
   /** Back-pressure: probes wait for a backend's "not before" time, and a probe's 429 sets it. */
   pacing?: ProbePacing | undefined;
   /** An outage ended with the give-up (maxReconnectAttempts spent), after `outageMs` ms (telemetry). */
@@ -317,7 +321,7 @@ export class ConnectionMonitor {
     const current = this.identity.current;
     const info: DisconnectInfo = { reason, node: current.node, epoch: current.epoch };
     this.options.emit({ type: 'disconnected', reason });
-    safeCall(this.options.onDisconnect, info);
+    safeCall(this.options.onDisconnect, info, 'onDisconnect', this.options.onCallbackError);
   }
 
   private async probeLoop(signal: AbortSignal): Promise<void> {
@@ -366,8 +370,9 @@ export class ConnectionMonitor {
           await this.options.pacing?.wait(backend, signal);
           health = await probe(backend, { timeoutMs: probeTimeoutMs, signal });
           if (!health.ok && health.retryAfterMs !== undefined) this.options.pacing?.defer(backend, health.retryAfterMs);
-        } catch {
+        } catch (error) {
           health = undefined;
+          if (!signal.aborted) this.options.onProbeError?.(this.labels[index] as string, error);
         }
         const ok = health !== undefined && health.ok;
         if (this.options.listening()) {
@@ -465,7 +470,7 @@ export class ConnectionMonitor {
       const event: ReconnectedEvent = { outageMs, node, epoch };
       this.options.emit({ type: 'reconnected', ...event });
       this.options.onReconnected(event);
-      safeCall(this.options.onReconnect, { outageMs, node, epoch });
+      safeCall(this.options.onReconnect, { outageMs, node, epoch }, 'onReconnect', this.options.onCallbackError);
     }
     this.releaseWaiters('ready');
   }
@@ -478,7 +483,7 @@ export class ConnectionMonitor {
     this.probeAbort = undefined;
     this.setStatus('failed');
     this.options.emit({ type: 'permanent-failure', ...info });
-    safeCall(this.options.onPermanentFailure, info);
+    safeCall(this.options.onPermanentFailure, info, 'onPermanentFailure', this.options.onCallbackError);
     this.options.onGaveUp?.(outageMs);
     this.releaseWaiters('failed');
     // Every call of this outage, wherever it waits, ends the same way as the held ones.
@@ -534,12 +539,14 @@ export class ConnectionMonitor {
   }
 }
 
-function safeCall<T>(callback: ((info: T) => void) | undefined, info: T): void {
+function safeCall<T>(callback: ((info: T) => void) | undefined, info: T, name: string, onError: ((callback: string, error: unknown) => void) | undefined): void {
   if (callback === undefined) return;
   try {
     callback(info);
-  } catch {
-    // A user callback's failure must not break the state machine (Corda's callbacks are fire-and-forget too).
+  } catch (error) {
+    // A user callback's failure must not break the state machine (Corda's callbacks are
+    // fire-and-forget too); it is reported, not swallowed.
+    onError?.(name, error);
   }
 }
 

@@ -27,3 +27,4 @@ export {
 } from './health-codec.js';
 export type { HealthCheckRequest, HealthCheckResponse } from './health-codec.js';
 export type * from './grpc-types.js';
+export type { Logger, LogLevel } from '../shared/logger.js';

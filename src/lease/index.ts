@@ -41,3 +41,4 @@ export {
 export { tokenGeneration, GENERATION_SPAN, GENERATION_HOLDER } from './generation.js';
 export { selfFencingSpan, CLOCK_DRIFT, FIXED_MARGIN_MS } from './self-fencing.js';
 export { promoteLease, releaseLeaseHolder, leaseStatus, type PromoteResult, type LeaseStatusReport, type ReleaseHolderResult } from './admin.js';
+export type { Logger, LogLevel } from '../shared/logger.js';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { Log, type Logger } from '../shared/logger.js';
 import { redactText } from '../shared/redact.js';
 import type { LeaseClock, TimerHandle } from './clock.js';
 import { FencingError, LeaseClosedError, LeaseLostError, LeaseTimeoutError, ReplicationModeError, type LeaseLostReason, type StoreConfigurationError, type TokenExhaustedError } from './errors.js';
@@ -76,8 +77,8 @@ function errorText(error: unknown, store?: LeaseStore): string {
  * ```
  */
 export function createLease(options: LeaseOptions): Lease {
-  const { store, options: resolved, telemetry, warnings } = resolveLeaseOptions(options);
-  const lease = new LeaseEngine(store, resolved, warnings);
+  const { store, options: resolved, telemetry, warnings, logger } = resolveLeaseOptions(options);
+  const lease = new LeaseEngine(store, resolved, warnings, logger);
   // Always instrumented: on the global provider this is a no-op until the application registers
   // an SDK. The instruments stop observing when the lease closes.
   instrumentLease(lease, hotcoldMeter(telemetry));
@@ -123,9 +124,11 @@ class LeaseEngine implements Lease {
    * failed (the pool may have reconnected, to another server) and after a generation change.
    */
   private replicationChecked = false;
+  private readonly log: Log;
 
-  constructor(store: LeaseStore, options: ResolvedLeaseOptions, warnings: string[]) {
+  constructor(store: LeaseStore, options: ResolvedLeaseOptions, warnings: string[], logger: Logger | undefined) {
     this.store = store;
+    this.log = new Log(logger, 'lease', store.secrets);
     this.options = options;
     this.name = options.name;
     this.holderId = `${options.machineName}#${randomBytes(6).toString('hex')}`;
@@ -215,7 +218,7 @@ class LeaseEngine implements Lease {
     for (;;) {
       try {
         const { changes } = await this.statement(this.sql.release, [this.name, this.holderId, tenure.token]);
-        if (changes === 1) await this.store.notifyRelease?.(this.name).catch(() => undefined);
+        if (changes === 1) await this.store.notifyRelease?.(this.name).catch((error: unknown) => this.dropped('notifying the release', error));
         break;
       } catch (error) {
         const retryMs = Math.min(50, this.options.updateInterval);
@@ -291,14 +294,14 @@ class LeaseEngine implements Lease {
   /** Subscribes to release notifications where the store offers them (an accelerator only). */
   private startWatching(): void {
     if (this.watching || !this.store.watchReleases) return;
-    this.watching = this.store.watchReleases(this.name, () => this.wake()).catch(() => undefined);
+    this.watching = this.store.watchReleases(this.name, () => this.wake()).catch((error: unknown) => this.dropped('watching for releases', error));
   }
 
   private async stopWatching(): Promise<void> {
     const watching = this.watching;
     this.watching = undefined;
     // Not awaited: a subscription still connecting must not hold up close() or a takeover.
-    void watching?.then((unwatch) => unwatch?.()).catch(() => undefined);
+    void watching?.then((unwatch) => unwatch?.()).catch((error: unknown) => this.dropped('unwatching releases', error));
   }
 
   /** One standby step: read the row, take it if free or expired, else sleep until it may be. */
@@ -385,7 +388,8 @@ class LeaseEngine implements Lease {
       if (changes === 1) {
         if (!this.wanted || this.closed) {
           // Asked to stop while the takeover was in flight: hand it straight back.
-          await this.statement(this.sql.release, [this.name, this.holderId, token]).catch(() => undefined);
+          // A failure leaves a row that expires by itself after waitInterval.
+          await this.statement(this.sql.release, [this.name, this.holderId, token]).catch((error: unknown) => this.dropped('handing back a late takeover', error));
           return;
         }
         // This answer is this attempt's own: its stamp was taken after `sentAt`.
@@ -464,7 +468,12 @@ class LeaseEngine implements Lease {
     // Permanent errors already name the lease (they are built with its context): no second prefix.
     const text = errorText(error, this.store);
     const prefix = `lease '${this.name}': `;
-    this.emit({ type: 'warning', message: text.startsWith(prefix) ? text : prefix + text });
+    // A fault no retry cures, found in a background loop: without a logger it goes to stderr,
+    // since a node contending in the background would otherwise stop without a word.
+    if (this.log.enabled || !(this.stateSubject.observed || this.eventSubject.observed)) {
+      this.log.fault('error', { lease: this.name, error: text }, 'lease store misconfigured; contention stopped');
+    }
+    this.publish({ type: 'warning', message: text.startsWith(prefix) ? text : prefix + text });
     this.wanted = false;
     this.tableReady = false;
     this.rejectWaiters(error);
@@ -666,6 +675,55 @@ class LeaseEngine implements Lease {
   }
 
   private emit(event: LeaseEvent): void {
+    this.logEvent(event);
+    this.publish(event);
+  }
+
+  private publish(event: LeaseEvent): void {
     if (!this.eventSubject.closed) this.eventSubject.next(event);
+  }
+
+  /**
+   * Each event's log record. A lost lease is a fault a holder may not see otherwise (nobody
+   * watching `signal`): it goes to stderr without a logger. The rest only to a given logger.
+   */
+  private logEvent(event: LeaseEvent): void {
+    if (event.type === 'lost') {
+      // An application watching state$ or events$ sees the loss and its reason: not silent.
+      if (!this.log.enabled && (this.stateSubject.observed || this.eventSubject.observed)) return;
+      this.log.fault('error', { lease: this.name, holder: this.holderId, epoch: event.token, reason: event.reason }, 'lease lost; stopped acting');
+      return;
+    }
+    if (!this.log.enabled) return;
+    const base = { lease: this.name, holder: this.holderId };
+    switch (event.type) {
+      case 'acquired':
+        this.log.info({ ...base, epoch: event.token, waitedMs: Math.round(event.waitedMs) }, 'lease acquired');
+        return;
+      case 'renewed':
+        this.log.debug({ ...base, epoch: event.token, latencyMs: Math.round(event.latencyMs) }, 'lease renewed');
+        return;
+      case 'renew-failed':
+        this.log.warn({ ...base, epoch: event.token, consecutive: event.consecutive, error: event.error }, 'lease renewal failed; retrying');
+        return;
+      case 'released':
+        this.log.info({ ...base, epoch: event.token }, 'lease released');
+        return;
+      case 'warning':
+        this.log.warn({ ...base, detail: event.message }, 'lease warning');
+        return;
+      case 'replication':
+        this.log.debug({ ...base, replication: event.replication }, 'lease store replication checked');
+        return;
+      case 'generation-changed':
+        this.log.warn({ ...base, generation: event.generation, previousGeneration: event.previousGeneration, waitIntervalMs: event.waitIntervalMs }, 'database failed over; nobody acquires for waitInterval');
+        return;
+    }
+  }
+
+  /** A background step's failure that changes nothing (an accelerator, a best-effort cleanup). */
+  private dropped(what: string, error: unknown): undefined {
+    if (this.log.enabled) this.log.debug({ lease: this.name, error: errorText(error, this.store) }, `${what} failed (ignored)`);
+    return undefined;
   }
 }

@@ -11,9 +11,11 @@ import { CLOCK_DRIFT, FIXED_MARGIN_MS, selfFencingSpan } from './self-fencing.js
 import { systemClock, type LeaseClock } from './clock.js';
 import type { TelemetryOptions } from '../shared/telemetry.js';
 import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
+import { resolveLogger, type Logger } from '../shared/logger.js';
 import type { LeaseMode, LeaseOptions, LeaseStore } from './types.js';
 
-export type ResolvedLeaseOptions = Readonly<Required<Omit<LeaseOptions, 'store' | 'telemetry'>>>;
+/** The validated options (`telemetry` and `logger` are kept by the engine, not here: they are not settings to read back). */
+export type ResolvedLeaseOptions = Readonly<Required<Omit<LeaseOptions, 'store' | 'telemetry' | 'logger'>>>;
 
 const KNOWN = [
   'store',
@@ -28,6 +30,7 @@ const KNOWN = [
   'requireSynchronousReplication',
   'clock',
   'telemetry',
+  'logger',
 ] as const;
 
 /**
@@ -71,7 +74,7 @@ function requireClock(value: unknown): LeaseClock {
 }
 
 /** Checks every option (throwing a `ConfigurationError` naming the field) and fills defaults. */
-export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; options: ResolvedLeaseOptions; telemetry: TelemetryOptions | undefined; warnings: string[] } {
+export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; options: ResolvedLeaseOptions; telemetry: TelemetryOptions | undefined; warnings: string[]; logger: Logger | undefined } {
   const raw = requireObject('options', input);
   rejectUnknownKeys('', raw, KNOWN);
   const store = requireStore(raw.store);
@@ -117,6 +120,7 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
 
   const clock = requireClock(raw.clock);
   const telemetry = requireTelemetryOptions('telemetry', raw.telemetry);
+  const logger = resolveLogger('logger', raw.logger);
   const warnings: string[] = [];
   if (waitInterval < 2 * updateInterval) {
     warnings.push(
@@ -128,5 +132,6 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
     options: { name, machineName, updateInterval, waitInterval, mode, statementTimeoutMs, pollInterval, unsafeDisableSelfFencing, requireSynchronousReplication, clock },
     telemetry,
     warnings,
+    logger,
   };
 }

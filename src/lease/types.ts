@@ -1,3 +1,4 @@
+import type { Logger } from '../shared/logger.js';
 import type { SecretScope } from '../shared/redact.js';
 import type { Observable } from 'rxjs';
 import type { LeaseClock } from './clock.js';
@@ -336,6 +337,14 @@ export interface LeaseOptions {
    */
   clock?: LeaseClock;
   /**
+   * Where the engine logs (a pino logger, or any object with `debug/info/warn/error(obj, msg)`):
+   * `lost` and a permanent store fault at `error`, warnings and failed renewals at `warn`,
+   * acquired/released/generation changes at `info`, renewals at `debug`. Every record is redacted.
+   * @defaultValue none: nothing is logged, except that a lost lease and a permanent store fault
+   * are written to stderr as one line each (docs/logging.md "Defaults")
+   */
+  logger?: Logger;
+  /**
    * How often a standby re-reads the row while another node holds it, in ms, so that a `release()`
    * is noticed quickly (expiry itself is timed from the row, not polled). One primary-key read per
    * interval.
@@ -375,8 +384,8 @@ export interface Lease {
   readonly name: string;
   /** `machineName#instanceId`. */
   readonly holderId: string;
-  /** The options in force, defaults filled in (`telemetry` is not repeated here). */
-  readonly options: Readonly<Required<Omit<LeaseOptions, 'store' | 'telemetry'>>>;
+  /** The options in force, defaults filled in (`telemetry` and `logger` are not repeated here). */
+  readonly options: Readonly<Required<Omit<LeaseOptions, 'store' | 'telemetry' | 'logger'>>>;
   /** The lease database. */
   readonly store: LeaseStore;
   /** The state: replays the current one to each subscriber, then every change; completes on `close()`. */

@@ -25,6 +25,13 @@ import type { CallOutcome } from './call-executor.js';
 import { nameServerSpan, serverTracing } from '../observability/server-span.js';
 
 
+/** What the request log learns of a request as it is routed. */
+interface RequestRecord {
+  method: string | undefined;
+  key: string | undefined;
+  epoch: number | undefined;
+}
+
 /**
  * HTTP routing: `/health`, `POST /rpc` (body limit, JSON-RPC parsing, header validation, the
  * active check) and the hand-over to the call executor or the feed endpoint. It decides nothing
@@ -72,6 +79,29 @@ export class HttpRouter {
       });
   }
 
+  /** The request log: a `request` event when the response is done (or its connection ended). */
+  private recordRequest(req: IncomingMessage, res: ServerResponse, arrival: number): RequestRecord {
+    // The key is in the headers, so even a call refused unread is logged with it. A key of the
+    // wrong shape (refused below) is the caller's arbitrary text: not logged.
+    const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
+    const key = typeof rawKey === 'string' && wellFormedKey(rawKey) ? rawKey : undefined;
+    const record: RequestRecord = { method: undefined, key, epoch: undefined };
+    res.once('close', () => {
+      const { outcome, code } = this.deps.answers.outcomeOf(res);
+      this.deps.status.emit({
+        type: 'request',
+        method: record.method,
+        key: record.key,
+        outcome,
+        ...(code === undefined ? {} : { code }),
+        httpStatus: res.headersSent ? res.statusCode : 0,
+        epoch: record.epoch ?? this.deps.status.servedToken,
+        durationMs: Math.round((this.deps.clock.now() - arrival) * 10) / 10,
+      });
+    });
+    return record;
+  }
+
   private serveHealth(req: IncomingMessage, res: ServerResponse): void {
     const { status, answers } = this.deps;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -109,6 +139,7 @@ export class HttpRouter {
     }
     const call: CallRecord = { method: OTHER_METHOD, outcome: 'invalid_request', code: JSONRPC_INVALID_REQUEST };
     box.call = call;
+    const record = status.recordingRequests ? this.recordRequest(req, res, arrival) : undefined;
     // Refuse before reading the body: a standby must not even look at the call.
     if (!status.activeLease()) {
       req.resume();
@@ -141,9 +172,8 @@ export class HttpRouter {
     }
     const rawKey = req.headers[HEADER_IDEMPOTENCY_KEY];
     const key = typeof rawKey === 'string' ? rawKey : undefined;
-    // Control characters are what this test looks for (a header value must not carry them).
-    // eslint-disable-next-line no-control-regex
-    if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(key))) {
+    if (record) record.method = method;
+    if (key !== undefined && !wellFormedKey(key)) {
       answers.rpc(res, undefined, errorResponse(id, { code: JSONRPC_INVALID_REQUEST, message: `Idempotency-Key must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} printable characters` }), notification);
       return;
     }
@@ -190,6 +220,7 @@ export class HttpRouter {
       this.notActive(res);
       return;
     }
+    if (record) record.epoch = held.token;
     const execution = executor.execute({ method, params, key, caller, handler, held, deadline });
     this.deps.track(execution);
     // A caller that closed its connection has given up: under overload, do not start its call.
@@ -232,4 +263,11 @@ function recordOutcome(call: CallRecord, outcome: CallOutcome): void {
       call.outcome = 'COMMIT_UNKNOWN';
       return;
   }
+}
+
+/** An Idempotency-Key the node accepts: 1..MAX_IDEMPOTENCY_KEY_LENGTH printable characters. */
+function wellFormedKey(key: string): boolean {
+  // Control characters are what this test looks for (a header value must not carry them).
+  // eslint-disable-next-line no-control-regex
+  return key.length > 0 && key.length <= MAX_IDEMPOTENCY_KEY_LENGTH && !/[\x00-\x1f\x7f]/.test(key);
 }

@@ -26,9 +26,11 @@ export type {
   NodeEvent,
   NodeOptions,
   NodeState,
+  RequestOutcome,
   StopOptions,
 } from './types.js';
 export { ConfigurationError } from '../errors.js';
 export type { TelemetryOptions } from '../shared/telemetry.js';
 export { FEED_METHOD, HOTCOLD_KEY_CONFLICT, HOTCOLD_LEASE_LOST } from '../wire.js';
 export type { HealthBody, NodeStatus } from '../wire.js';
+export type { Logger, LogLevel } from '../shared/logger.js';

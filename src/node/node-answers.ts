@@ -4,6 +4,7 @@ import type { CallOutcome } from './call-executor.js';
 import { sendEmpty, sendJson } from './http-io.js';
 import { errorResponse, resultResponse } from './json-rpc.js';
 import type { NodeStatusTracker } from './node-status.js';
+import type { RequestOutcome } from './types.js';
 
 /** Body of `503 NOT_EXECUTED | EXPIRED`: the node holds (or held) the lease and did not execute the call. */
 export interface NotExecutedBody {
@@ -34,12 +35,24 @@ export interface CommitUnknownBody {
  * they are what lets the client tell a node's "not executed" from a proxy's guess.
  */
 export class NodeAnswers {
+  /** What each response answered, for the request log (only while someone listens). */
+  private readonly noted = new WeakMap<ServerResponse, { outcome: RequestOutcome; code?: number }>();
+
   constructor(
     private readonly machine: string,
     private readonly dedup: boolean,
     private readonly retryAfterSeconds: number,
     private readonly status: NodeStatusTracker,
   ) {}
+
+  /** The outcome `res` was answered with; from its HTTP status when no answer here recorded one. */
+  outcomeOf(res: ServerResponse): { outcome: RequestOutcome; code?: number } {
+    return this.noted.get(res) ?? { outcome: !res.headersSent ? 'aborted' : res.statusCode < 300 ? 'ok' : 'error' };
+  }
+
+  private note(res: ServerResponse, outcome: RequestOutcome, code?: number): void {
+    if (this.status.recordingRequests) this.noted.set(res, code === undefined ? { outcome } : { outcome, code });
+  }
 
   headers(token?: number): Record<string, string> {
     const h: Record<string, string> = { [HEADER_NODE]: this.machine, [HEADER_EPOCH]: String(token ?? this.status.servedToken ?? 0) };
@@ -52,6 +65,7 @@ export class NodeAnswers {
     const status = this.status.wireStatus();
     const body: NotActiveBody = { error: 'NOT_ACTIVE', status: status === 'active' ? 'lost' : status, node: this.machine, message };
     if (typeof holderToken === 'number') body.epoch = holderToken;
+    this.note(res, 'NOT_ACTIVE');
     sendJson(res, 503, { ...this.headers(), 'retry-after': String(this.retryAfterSeconds) }, body);
   }
 
@@ -60,6 +74,7 @@ export class NodeAnswers {
     const body: NotExecutedBody = { error, node: this.machine, message };
     const epoch = token ?? this.status.servedToken;
     if (epoch !== undefined) body.epoch = epoch;
+    this.note(res, error);
     const extra: Record<string, string> = error === 'NOT_EXECUTED' ? { 'retry-after': String(this.retryAfterSeconds) } : {};
     sendJson(res, 503, { ...this.headers(token), ...extra }, body);
   }
@@ -69,11 +84,14 @@ export class NodeAnswers {
     const body: CommitUnknownBody = { error: 'COMMIT_UNKNOWN', node: this.machine, message };
     const epoch = token ?? this.status.servedToken;
     if (epoch !== undefined) body.epoch = epoch;
+    this.note(res, 'COMMIT_UNKNOWN');
     sendJson(res, 500, this.headers(token), body);
   }
 
   /** A JSON-RPC answer (`200`, or `204` for a notification). */
   rpc(res: ServerResponse, token: number | undefined, response: JsonRpcResponse, notification: boolean): void {
+    if ('error' in response) this.note(res, 'error', response.error.code);
+    else this.note(res, 'ok');
     if (notification) sendEmpty(res, 204, this.headers(token));
     else sendJson(res, 200, this.headers(token), response);
   }

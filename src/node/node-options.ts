@@ -11,6 +11,7 @@ import {
   requireSqlIdentifier,
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH, FEED_METHOD } from '../wire.js';
+import { resolveLogger, type Logger } from '../shared/logger.js';
 import type { Handlers, NodeOptions } from './types.js';
 import type { TelemetryOptions } from '../shared/telemetry.js';
 import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
@@ -34,6 +35,7 @@ export interface ResolvedNodeOptions {
   maxConcurrentTransactions: number | undefined;
   telemetry: TelemetryOptions | undefined;
   metrics: { port: number; host: string } | undefined;
+  logger: Logger | undefined;
 }
 
 const KNOWN = [
@@ -46,6 +48,7 @@ const KNOWN = [
   'dedup',
   'feeds',
   'identify',
+  'logger',
   'maxBodyBytes',
   'retryAfterSeconds',
   'acquire',
@@ -184,5 +187,6 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
       options.maxConcurrentTransactions === undefined ? undefined : requirePositiveInteger('maxConcurrentTransactions', options.maxConcurrentTransactions),
     telemetry,
     metrics,
+    logger: resolveLogger('logger', options.logger),
   };
 }

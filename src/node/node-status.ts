@@ -2,6 +2,7 @@ import { BehaviorSubject, Subject } from 'rxjs';
 import type { HeldLease, Lease } from '../lease/types.js';
 import type { NodeStatus } from '../wire.js';
 import type { NodeClock } from './node-clock.js';
+import type { Log } from '../shared/logger.js';
 import type { NodeEvent, NodeState } from './types.js';
 
 /**
@@ -23,6 +24,7 @@ export class NodeStatusTracker {
     private readonly clock: NodeClock,
     /** The machine name this node answers under (`X-Hotcold-Node`). */
     readonly machine: string,
+    private readonly log: Log,
   ) {
     this.state$ = new BehaviorSubject<NodeState>({ status: 'standby', since: clock.now() });
   }
@@ -48,7 +50,13 @@ export class NodeStatusTracker {
     return status === 'stopped' ? 'draining' : status;
   }
 
+  /** Whether anyone takes request records (so that a node nobody watches builds none). */
+  get recordingRequests(): boolean {
+    return this.log.enabled || this.events$.observed;
+  }
+
   emit(event: NodeEvent): void {
+    if (this.log.enabled) logNodeEvent(this.log, event);
     this.events$.next(event);
   }
 
@@ -56,12 +64,53 @@ export class NodeStatusTracker {
     const status = this.status();
     const last = this.state$.getValue();
     if (last.status === status && last.token === this.servedToken) return;
+    if (last.status === 'active' && (status === 'lost' || status === 'standby') && !this.stopping && !this.log.enabled && !this.state$.observed && !this.events$.observed) {
+      // The lease was lost under a node nobody watches (the node itself watches the lease, so the
+      // lease stays quiet): one stderr line, or the node would stop serving without a word.
+      this.log.fault('error', { node: this.machine, epoch: this.servedToken, status }, 'lease lost; the node stopped serving');
+    }
     this.state$.next({ status, token: this.servedToken, since: this.clock.now() });
-    this.events$.next({ type: 'status', status, token: this.servedToken });
+    this.emit({ type: 'status', status, token: this.servedToken });
   }
 
   complete(): void {
     this.state$.complete();
     this.events$.complete();
+  }
+}
+
+/** Each node event's log record (the events carry redacted text only). */
+function logNodeEvent(log: Log, event: NodeEvent): void {
+  switch (event.type) {
+    case 'request': {
+      const { type: _type, ...fields } = event;
+      log.info(fields, 'request');
+      return;
+    }
+    case 'listening':
+      log.info({ port: event.port, host: event.host }, 'listening');
+      return;
+    case 'status':
+      log.info({ status: event.status, epoch: event.token }, 'node status changed');
+      return;
+    case 'handler-error':
+      log.error({ method: event.method, error: event.error }, 'handler failed');
+      return;
+    case 'rolled-back':
+      log.info({ method: event.method, reason: event.reason }, 'call rolled back; not executed');
+      return;
+    case 'commit-unknown':
+      log.error({ method: event.method, error: event.error }, 'commit unknown; the call may have executed');
+      return;
+    case 'cleanup':
+      log.debug({ deleted: event.deleted }, 'expired idempotency records deleted');
+      return;
+    case 'cleanup-failed':
+      log.warn({ error: event.error }, 'idempotency cleanup failed; retried next interval');
+      return;
+    case 'acquire-failed':
+      if (event.permanent === true) log.error({ error: event.error, permanent: true }, 'lease store misconfigured; the node stopped contending');
+      else log.warn({ error: event.error }, 'acquiring the lease failed; retrying');
+      return;
   }
 }

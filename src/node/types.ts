@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { Lease, SqlExecutor } from '../lease/types.js';
+import type { Logger } from '../shared/logger.js';
 import type { NodeStatus } from '../wire.js';
 import type { TelemetryOptions } from '../shared/telemetry.js';
 
@@ -206,6 +207,14 @@ export interface NodeOptions {
    * @defaultValue no endpoint
    */
   metrics?: MetricsOptions;
+  /**
+   * Where the node logs (a pino logger, or any object with `debug/info/warn/error(obj, msg)`): one
+   * `info` record per JSON-RPC request (method, idempotency key, outcome, durationMs; never
+   * params or headers), status changes at `info`, failures at `warn`/`error` (the
+   * {@link NodeEvent}s). Give the lease the same logger for the lease's records.
+   * @defaultValue none: nothing is logged
+   */
+  logger?: Logger;
 }
 
 /** A node's state, as {@link HotcoldNode.state$} reports it. */
@@ -279,6 +288,31 @@ export type NodeEvent =
       error: string;
     }
   | {
+      /**
+       * A JSON-RPC request was answered (or its connection ended): one per `POST` to the RPC path,
+       * emitted when the response is done. Never carries params or headers.
+       */
+      type: 'request';
+      /** The JSON-RPC method; undefined when the request was refused before it was read. */
+      method: string | undefined;
+      /** The `Idempotency-Key` (not a secret), when the call had one. */
+      key: string | undefined;
+      /**
+       * `ok`; the node's refusals `NOT_ACTIVE`, `NOT_EXECUTED`, `EXPIRED`; `COMMIT_UNKNOWN`;
+       * `error` (a JSON-RPC error: see `code`, or an HTTP error: see `httpStatus`); `aborted`
+       * when the connection ended before an answer.
+       */
+      outcome: RequestOutcome;
+      /** The JSON-RPC error code when `outcome` is `error` and the answer was one. */
+      code?: number | undefined;
+      /** The HTTP status sent (0 when none was). */
+      httpStatus: number;
+      /** The fencing token the call was served under, when it got that far. */
+      epoch?: number | undefined;
+      /** From arrival to the end of the response, in milliseconds. */
+      durationMs: number;
+    }
+  | {
       /** Acquiring (or releasing) the lease failed. */
       type: 'acquire-failed';
       /** The failure, as redacted text. */
@@ -286,6 +320,9 @@ export type NodeEvent =
       /** A misconfiguration (`StoreConfigurationError`): the node stopped contending for the lease. */
       permanent?: boolean;
     };
+
+/** How a request ended, in {@link NodeEvent} `request`. */
+export type RequestOutcome = 'ok' | 'NOT_ACTIVE' | 'NOT_EXECUTED' | 'EXPIRED' | 'COMMIT_UNKNOWN' | 'error' | 'aborted';
 
 /** Options of {@link HotcoldNode.stop}. */
 export interface StopOptions {

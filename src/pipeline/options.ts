@@ -14,6 +14,7 @@ import {
   requireObject,
   requirePositiveInteger,
 } from '../shared/validate.js';
+import { resolveLogger, type Logger } from '../shared/logger.js';
 import type { DisconnectInfo, PermanentFailureInfo, ReconnectInfo } from '../connection/types.js';
 import type { TelemetryOptions } from '../shared/telemetry.js';
 import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
@@ -50,6 +51,7 @@ export const POLICY_KEYS = [
   'classify',
   'probe',
   'telemetry',
+  'logger',
 ] as const;
 
 const METHOD_KEYS = ['idempotent', 'retry', 'timeoutMs', 'deadlineMs', 'retryOnCodes'] as const;
@@ -84,6 +86,7 @@ export interface ResolvedPipelineOptions {
   idempotencyKey: (() => string) | undefined;
   /** Where metrics and spans go; undefined: the global providers, if an SDK registered real ones. */
   telemetry: TelemetryOptions | undefined;
+  logger: Logger | undefined;
 }
 
 export interface ResolvedPolicyOptions extends ResolvedPipelineOptions {
@@ -125,6 +128,7 @@ export function resolvePipelineFields(raw: Readonly<Record<string, unknown>>, ba
     onPermanentFailure: optionalFunction<(info: PermanentFailureInfo) => void>('onPermanentFailure', raw.onPermanentFailure),
     idempotencyKey: optionalFunction<() => string>('idempotencyKey', raw.idempotencyKey),
     telemetry: requireTelemetryOptions('telemetry', raw.telemetry),
+    logger: resolveLogger('logger', raw.logger),
   };
 }
 

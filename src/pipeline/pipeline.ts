@@ -47,6 +47,7 @@ import { decideRetry, type RetryVerdict } from '../policy/retry-rules.js';
 import { retryAfterFailure, type RetryEvent } from '../policy/retry.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
 import { monotonicNow } from '../shared/clock.js';
+import { Log } from '../shared/logger.js';
 import { redactText } from '../shared/redact.js';
 import { requireMs } from '../shared/validate.js';
 import type { CallObserver, PipelineObserver } from '../observability/hooks.js';
@@ -410,11 +411,14 @@ export class Pipeline {
   private readonly observer: PipelineObserver | undefined;
   /** The hooks of the call being started, lent to its CallContext. */
   private observing: CallObserver | undefined;
+  /** Failures, retries and state changes only: nothing on a call's success path. */
+  private readonly log: Log;
 
   constructor(
     private readonly options: ResolvedPipelineOptions,
     private readonly hooks: PipelineHooks,
   ) {
+    this.log = new Log(options.logger, hooks.noun ?? 'policy');
     this.retry = resolveRetryOptions(options.retry, 'retry');
     this.budget = createRetryBudget(resolveBudgetOptions(options.budget, 'budget'), () => this.startedAt ?? monotonicNow());
     for (const [name, settings] of options.methods) this.plans.set(name, this.planFor(name, settings));
@@ -446,7 +450,7 @@ export class Pipeline {
       maxReconnectAttempts: options.maxReconnectAttempts,
       maxPending: options.maxPending,
       emit: (event) => this.emit(event),
-      listening: () => this.events.observed,
+      listening: () => this.events.observed || this.log.enabled,
       onFailover: (event) => this.failovers.next(this.scrub(event)),
       onReconnected: (event) => {
         this.observer?.outageEnded(event.outageMs, 'recovered');
@@ -454,6 +458,12 @@ export class Pipeline {
       },
       onGaveUp: (outageMs) => this.observer?.outageEnded(outageMs, 'gave-up'),
       onHeld: (delta) => this.observer?.heldChanged(delta),
+      onCallbackError: (callback, error) =>
+        // The user's own callback failed and nobody else will say so: stderr without a logger.
+        this.log.fault('warn', { callback, error: describeThrown(error) }, `${callback} callback threw; ignored`),
+      onProbeError: (backend, error) => {
+        if (this.log.enabled) this.log.debug({ backend, error: describeThrown(error) }, 'health probe failed');
+      },
       onIdentityChange: (backend, identity) => {
         this.breakers.observeIdentity(backend, identity.node, identity.epoch);
         // Learned facts belong to the node and term that stated them (issue 8 §1).
@@ -997,12 +1007,14 @@ export class Pipeline {
   }
 
   private emit(event: PolicyEvent): void {
-    if (!this.events.observed) return;
-    this.events.next(this.scrub(event));
+    if (!this.events.observed && !this.log.enabled) return;
+    const scrubbed = this.scrub(event);
+    if (this.log.enabled) logPolicyEvent(this.log, scrubbed);
+    if (this.events.observed) this.events.next(scrubbed);
   }
 
   private emitRetry(method: string, event: RetryEvent): void {
-    if (!this.events.observed) return;
+    if (!this.events.observed && !this.log.enabled) return;
     this.emit({ type: 'retry', method, attempt: event.attempt, delayMs: Math.round(event.delayMs), error: summarize(event.error) });
   }
 
@@ -1075,6 +1087,63 @@ export function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSign
 function breakerEvent(event: BreakerStateEvent): PolicyEvent {
   const type = event.state === 'open' ? 'breaker-open' : event.state === 'half-open' ? 'breaker-half-open' : 'breaker-close';
   return { type, backend: event.backend, node: event.node, epoch: event.epoch, cause: event.cause };
+}
+
+/** A thrown value as log fields (the Log redacts them). */
+function describeThrown(error: unknown): { name: string; message: string } {
+  return error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
+}
+
+/**
+ * Each policy event's log record: retries, probes and state changes at debug, failovers and
+ * recoveries at info, refusals at warn, a permanent failure at error. Attempts are not logged
+ * (they are the success path).
+ */
+function logPolicyEvent(log: Log, event: PolicyEvent): void {
+  switch (event.type) {
+    case 'attempt':
+      return;
+    case 'retry':
+      log.debug({ method: event.method, attempt: event.attempt, delayMs: event.delayMs, error: event.error }, 'retrying');
+      return;
+    case 'breaker-open':
+    case 'breaker-half-open':
+    case 'breaker-close': {
+      const { type, ...change } = event;
+      log[type === 'breaker-open' ? 'warn' : 'info'](change, type.replace('-', ' '));
+      return;
+    }
+    case 'budget-exhausted':
+      log.warn({ method: event.method, attempt: event.attempt }, 'retry budget exhausted; not retrying');
+      return;
+    case 'state':
+      log.debug({ state: event.state }, 'connection state changed');
+      return;
+    case 'disconnected':
+      log.info({ reason: event.reason }, 'disconnected; holding calls while a node takes over');
+      return;
+    case 'probe':
+      log.debug({ backend: event.backend, attempt: event.attempt, ok: event.ok, status: event.status }, 'health probe');
+      return;
+    case 'reconnected': {
+      const { type: _type, ...info } = event;
+      log.info(info, 'reconnected');
+      return;
+    }
+    case 'failover': {
+      const { type: _type, ...info } = event;
+      log.info(info, 'failed over to another node');
+      return;
+    }
+    case 'permanent-failure': {
+      const { type: _type, ...info } = event;
+      log.error(info, 'gave up reconnecting; calls fail');
+      return;
+    }
+    case 'active-backend':
+      log.debug({ backend: event.backend }, 'active backend changed');
+      return;
+  }
 }
 
 function summarize(error: RPCException): ErrorSummary {

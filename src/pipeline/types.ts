@@ -12,6 +12,7 @@ import type { TelemetryOptions } from '../shared/telemetry.js';
 import type { BreakerOptions } from '../policy/breaker.js';
 import type { BudgetOptions } from '../policy/budget.js';
 import type { RetryOptions } from '../policy/backoff.js';
+import type { Logger } from '../shared/logger.js';
 import type {
   ConnectionState,
   DisconnectInfo,
@@ -182,6 +183,15 @@ export interface PolicyOptions {
    * @default the global providers of `@opentelemetry/api`
    */
   telemetry?: TelemetryOptions;
+  /**
+   * Where the policy logs (a pino logger, or any object with `debug/info/warn/error(obj, msg)`):
+   * retries, probes and state changes at `debug`; failovers, reconnections and breaker recovery
+   * at `info`; an open breaker or an exhausted budget at `warn`; a permanent failure at `error`.
+   * Nothing is logged on a call's success path. Every record is redacted.
+   * @defaultValue none: nothing is logged, except that a user callback (`onDisconnect`, …) that
+   * throws is reported on stderr (docs/logging.md "Defaults")
+   */
+  logger?: Logger;
 }
 
 /** What one attempt receives. */

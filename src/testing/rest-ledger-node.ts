@@ -37,6 +37,7 @@ import { Slots } from '../node/slots.js';
 import { boundsPreparer } from '../node/transaction-bounds.js';
 import type { DedupOptions, HandlerContext, HotcoldNode, NodeAddress, StopOptions } from '../node/types.js';
 import { toNumber } from '../node/sql-dialect.js';
+import { Log } from '../shared/logger.js';
 import { requireNonNegativeInteger, requireSqlIdentifier } from '../shared/validate.js';
 import { HEADER_IDEMPOTENCY_KEY, JSONRPC_INVALID_PARAMS, MAX_IDEMPOTENCY_KEY_LENGTH, type HealthBody } from '../wire.js';
 import { ledgerApp, type LedgerApp } from './ledger-app.js';
@@ -139,7 +140,7 @@ export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedger
   const dedup = opts.dedup === false ? undefined : new DedupStore(dialect, opts.dedup.table);
   const feeds = opts.feeds === false ? undefined : new FeedStore(dialect, opts.feeds.table, opts.feeds.counterTable);
   const slots = new Slots(opts.maxConcurrentTransactions ?? (dialect === 'postgres' ? 4 : dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY));
-  const status = new NodeStatusTracker(lease, clock, machine);
+  const status = new NodeStatusTracker(lease, clock, machine, new Log(opts.logger, 'node', store.secrets));
   const answers = new NodeAnswers(machine, dedup !== undefined, opts.retryAfterSeconds, status);
   const prepare = boundsPreparer(dialect, { statementMs: opts.statementTimeoutMs, idleMs: opts.idleInTransactionTimeoutMs }, (sql, error) =>
     status.emit({ type: 'handler-error', method: '(transaction bounds)', error: `not supported, skipped: ${sql}: ${describeError(error)}` }),

@@ -64,6 +64,10 @@ export async function spawnNodeProcess(options: NodeProcessOptions): Promise<Nod
     'warm',
     '--app',
     'ledger',
+    // A request line per call would cost the load (and the measured failover) for nothing here;
+    // faults are still logged, and kept in the child's last lines for diagnostics.
+    '--log-level',
+    'warn',
     ...(options.extraArgs ?? []),
   ];
   const child = spawnManaged(options.machine, cli.command, args, {
