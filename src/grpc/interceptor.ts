@@ -111,8 +111,13 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
     let begun = false;
     /** The caller's cancel() came; its answer is given (no AbortSignal per call: see `cancel`). */
     let cancelled = false;
-    /** Some attempt was started (for what a cancel may have left behind). */
-    let sent = false;
+    // What a cancel may have left behind, by the policy's own rule (DESIGN §2): the call may have
+    // run if an attempt is in flight, or one that ended may have run by its classification.
+    // An attempt that failed "never sent" (refused, not forwarded) leaves nothing behind.
+    /** An attempt is in flight now. */
+    let inFlight = false;
+    /** An attempt that ended may have run (an answer, or a failure classified "maybe"). */
+    let mayHaveRun = false;
     /** The caller got its final status. */
     let answered = false;
 
@@ -121,17 +126,27 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
 
     const attempt = async (context: AttemptContext): Promise<UnaryAttemptResult> => {
       if (cancelled) throw aborted(false);
-      sent = true;
       const attemptMetadata = (metadata as GrpcMetadataLike).clone();
       attemptMetadata.set(GrpcMetadataKeys.idempotencyKey, context.idempotencyKey);
       attemptMetadata.set(GrpcMetadataKeys.attempt, String(context.attempt));
       const left = context.deadlineLeftMs;
       const call = nextCall({ ...options, deadline: Number.isFinite(left) ? Date.now() + Math.max(1, left) : Infinity });
       current = call;
-      const result = await runUnaryAttempt(call, attemptMetadata, request, context.signal);
+      let result: UnaryAttemptResult;
+      inFlight = true;
+      try {
+        result = await runUnaryAttempt(call, attemptMetadata, request, context.signal);
+      } catch (error) {
+        // Ended by its timeout or the policy's close while out on the wire: it may have run.
+        mayHaveRun = true;
+        throw error;
+      } finally {
+        inFlight = false;
+      }
       if (cancelled) throw aborted(true);
       const facts = readResponseFacts(result.headers, result.status.metadata);
       if (result.status.code === GrpcStatus.OK) {
+        mayHaveRun = true;
         // Only a served call says who serves: a standby's NOT_ACTIVE names a node that does not
         // (its identity stays on the exception, for the record).
         if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
@@ -141,6 +156,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
       }
       const error = classifyGrpcStatus(result.status, facts, { headersReceived: result.headers !== undefined }, { method, attempt: context.attempt });
       statuses.set(error, result.status);
+      if (error.mayHaveExecuted) mayHaveRun = true;
       throw error;
     };
 
@@ -211,7 +227,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
         cancelled = true;
         begun = true;
         current?.cancelWithStatus(GrpcStatus.CANCELLED, 'Cancelled on client');
-        fail(aborted(sent));
+        fail(aborted(inFlight || mayHaveRun));
       },
     });
   }

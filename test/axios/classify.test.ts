@@ -328,3 +328,54 @@ describe('classification failures are typed', () => {
     expect(last(b)).toBeInstanceOf(UnknownOutcomeException);
   });
 });
+
+describe('a cancellation during an outage', () => {
+  /** A POST held in an outage (every attempt refused: never sent), cancelled once a probe has failed. */
+  async function cancelledInOutage(cancel: 'signal' | 'cancelToken'): Promise<unknown> {
+    const refused = axios.create({ baseURL: `http://127.0.0.1:${await closedPort()}` });
+    const handle = attachPolicy(refused, {
+      ...FAST,
+      healthPath: '/health',
+      maxReconnectAttempts: Infinity,
+      reconnect: { minDelayMs: 20, maxDelayMs: 50, probeTimeoutMs: 500 },
+    });
+    handles.push(handle);
+    const probed = new Promise<void>((resolve) => {
+      const sub = handle.policy.events$.subscribe((e) => {
+        if (e.type === 'probe') {
+          sub.unsubscribe();
+          resolve();
+        }
+      });
+    });
+    const controller = new AbortController();
+    const source = axios.CancelToken.source();
+    const request = refused.post('/pay', { amount: 1 }, cancel === 'signal' ? { signal: controller.signal } : { cancelToken: source.token });
+    await probed;
+    if (cancel === 'signal') controller.abort();
+    else source.cancel('the caller gave up');
+    return failure(request);
+  }
+
+  it.each(['signal', 'cancelToken'] as const)('cancelled by its %s: CallAborted, mayHaveExecuted false (no attempt was ever sent)', async (cancel) => {
+    const error = rpc(await cancelledInOutage(cancel));
+    expect(error.kind).toBe('call-aborted');
+    expect(error.mayHaveExecuted).toBe(false);
+    // Still a cancel in axios's sense, for callers that check axios.isCancel.
+    expect(axios.isCancel(error)).toBe(true);
+  });
+
+  it.each(['signal', 'cancelToken'] as const)('a POST the server has (stalled) cancelled by its %s: CallAborted, mayHaveExecuted true', async (cancel) => {
+    attach();
+    server.script('POST', '/pay', { kind: 'stall' });
+    const controller = new AbortController();
+    const source = axios.CancelToken.source();
+    const request = api.post('/pay', { amount: 1 }, cancel === 'signal' ? { signal: controller.signal } : { cancelToken: source.token });
+    await expect.poll(() => server.count('POST', '/pay')).toBe(1);
+    if (cancel === 'signal') controller.abort();
+    else source.cancel('the caller gave up');
+    const error = rpc(await failure(request));
+    expect(error.kind).toBe('call-aborted');
+    expect(error.mayHaveExecuted).toBe(true);
+  });
+});

@@ -247,6 +247,33 @@ describe('the caller and the options', () => {
     const error = await outcome;
     expect(error?.code).toBe(grpc.status.CANCELLED);
     expect(rpcExceptionOf(error)?.kind).toBe('call-aborted');
+    // The attempt was out on the wire (the server had it): it may have run.
+    expect(rpcExceptionOf(error)?.mayHaveExecuted).toBe(true);
+  });
+
+  it("cancel() during an outage whose every attempt was refused (never sent): CallAborted with mayHaveExecuted false, as policy.execute's abort says", async () => {
+    const { client, interceptor } = clientFor(`127.0.0.1:${await freePort()}`, {
+      maxReconnectAttempts: Infinity,
+      reconnect: { minDelayMs: 20, maxDelayMs: 50 },
+      // The held call waits for a probe that keeps failing: no attempt is in flight when it is cancelled.
+      probe: () => Promise.resolve(false),
+    });
+    const probed = new Promise<void>((resolve) => {
+      const sub = interceptor.policy.events$.subscribe((e) => {
+        if (e.type === 'probe') {
+          sub.unsubscribe();
+          resolve();
+        }
+      });
+    });
+    const outcome = new Promise<grpc.ServiceError | null>((resolve) => {
+      const call = (client as unknown as { call: (r: unknown, cb: (e: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall }).call(1, (e) => resolve(e));
+      void probed.then(() => call.cancel());
+    });
+    const error = await outcome;
+    expect(error?.code).toBe(grpc.status.CANCELLED);
+    expect(rpcExceptionOf(error)?.kind).toBe('call-aborted');
+    expect(rpcExceptionOf(error)?.mayHaveExecuted).toBe(false);
   });
 
   it("a caller's idempotency-key the policy refuses (over 200 characters) fails the call as not sent, and nothing reaches the server", async () => {
