@@ -24,6 +24,12 @@ async function local(db: PrivatePostgres, sql: string): Promise<void> {
   }
 }
 
+/** From now on every commit waits for a standby that never comes (idempotent; new sessions see it at once). */
+async function standbyAbsent(db: PrivatePostgres): Promise<void> {
+  await local(db, `ALTER SYSTEM SET synchronous_standby_names = 'absent'`);
+  await local(db, 'SELECT pg_reload_conf()');
+}
+
 /** The lease table's own DDL (what `hotcold lease init --print` prints). */
 const DDL = (table: string): string => postgresStore('postgres://unused@127.0.0.1:1/x', { table }).ddl().join(';\n');
 
@@ -44,9 +50,7 @@ describe.runIf(privatePostgresAvailable())('a commit that waits on replication (
     const sub = lease.events$.subscribe((e) => events.push(e));
     try {
       const held = await lease.acquire();
-      // From now on every commit waits for a standby that never comes.
-      await local(db, `ALTER SYSTEM SET synchronous_standby_names = 'absent'`);
-      await local(db, 'SELECT pg_reload_conf()');
+      await standbyAbsent(db);
       await new Promise((resolve) => held.signal.addEventListener('abort', resolve, { once: true }));
       expect(held.isValid()).toBe(false);
       expect(events.some((e) => e.type === 'renew-failed')).toBe(true);
@@ -60,6 +64,7 @@ describe.runIf(privatePostgresAvailable())('a commit that waits on replication (
   }, 60_000);
 
   it('hotcold lease status: "synchronous, no standby connected"', async () => {
+    await standbyAbsent(db);
     const status = await runCli(['lease', 'status', '--db', db.url, '--timeout-ms', '10000']);
     expect(status.stderr).toBe('');
     expect(status.code).toBe(0);
@@ -67,6 +72,7 @@ describe.runIf(privatePostgresAvailable())('a commit that waits on replication (
   }, 60_000);
 
   it('requireSynchronousReplication refuses the server at start with ReplicationModeError (no hang)', async () => {
+    await standbyAbsent(db);
     const store = postgresStore(db.url, { table: 'lease_refuse' });
     const lease = createLease({ store, name: 'refuse', machineName: 'strict', updateInterval: 200, waitInterval: 3000, requireSynchronousReplication: true });
     try {
@@ -81,6 +87,7 @@ describe.runIf(privatePostgresAvailable())('a commit that waits on replication (
   }, 60_000);
 
   it("the engine's table creation is bounded: a CREATE TABLE waiting on replication is a reported, retried fault", async () => {
+    await standbyAbsent(db);
     const store = postgresStore(db.url, { table: 'lease_fresh' });
     const lease = createLease({ store, name: 'fresh', machineName: 'starter', updateInterval: 200, waitInterval: 3000 });
     try {
@@ -98,12 +105,14 @@ describe.runIf(privatePostgresAvailable())('a commit that waits on replication (
   }, 60_000);
 
   it('hotcold lease init: ends at --timeout-ms with exit 1 and says the change may or may not have been applied', async () => {
+    await standbyAbsent(db);
     const init = await runCli(['lease', 'init', '--db', db.url, '--table', 'lease_cli_init', '--timeout-ms', '1500']);
     expect(init.code).toBe(1);
     expect(init.stderr).toMatch(/MAY OR MAY NOT have been applied/);
   }, 60_000);
 
   it('hotcold lease promote --force: ends at --timeout-ms with exit 1, "may or may not"; promoteLease rejects with LeaseAdminTimeoutError (committed undefined)', async () => {
+    await standbyAbsent(db);
     await local(db, `INSERT INTO hotcold_lease (name, holder, token, renewed_at, wait_interval_ms) VALUES ('hotcold', 'old#1', 5, 0, 1000), ('api', 'old#2', 5, 0, 1000)`);
     const promote = await runCli(['lease', 'promote', '--force', '--db', db.url, '--timeout-ms', '1500']);
     expect(promote.code).toBe(1);
@@ -119,6 +128,7 @@ describe.runIf(privatePostgresAvailable())('a commit that waits on replication (
   }, 60_000);
 
   it('hotcold lease release behind the waiting commit (its row lock): bounded, exit 1', async () => {
+    await standbyAbsent(db);
     const release = await runCli(['lease', 'release', '--db', db.url, '--timeout-ms', '1500']);
     expect(release.code).toBe(1);
     expect(release.stderr).not.toBe('');
