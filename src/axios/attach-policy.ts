@@ -242,7 +242,9 @@ async function send(
   // The signal and the (deprecated) cancelToken both end the call, held or in flight.
   const cancel = callerCancel(config);
   try {
-    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key, timeoutMs, signal: cancel.signal });
+    // No key on the request: say so (`false`), so that an attempt that may have run ends the call
+    // at once instead of after a backoff whose repeat `exchange` would refuse anyway.
+    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key ?? false, timeoutMs, signal: cancel.signal });
   } catch (error) {
     // Refused by this adapter, not by the backend: the caller gets the failure that decided it.
     if (error === call.refusal && call.unsafe !== undefined) throw call.unsafe;

@@ -112,7 +112,8 @@ interface Plan {
 /** Per-call options the pipeline reads (a superset of ExecuteOptions and the client's CallOptions). */
 export interface RunOptions {
   idempotent?: boolean | undefined;
-  idempotencyKey?: string | undefined;
+  /** `false`: the call carries no idempotency key (see ExecuteOptions.idempotencyKey). */
+  idempotencyKey?: string | false | undefined;
   timeoutMs?: number | undefined;
   deadlineMs?: number | undefined;
   signal?: AbortSignal | undefined;
@@ -137,6 +138,8 @@ class CallContext<A, R> {
   declare refused: RPCException | undefined;
   /** Released from the hold as the trial of an outage without a probe: send once without waiting. */
   declare trial: boolean;
+  /** The call carries its idempotency key (false: `idempotencyKey: false`, nothing can deduplicate a repeat). */
+  declare keyed: boolean;
   /** What the call's waits listen to: `signal`, and once the call failed also the give-up. */
   declare waits: AbortSignal;
   declare private deadlineValue: Deadline | undefined;
@@ -182,6 +185,7 @@ class CallContext<A, R> {
     this.lastFailure = undefined;
     this.refused = undefined;
     this.trial = false;
+    this.keyed = true;
     this.waits = signal;
     this.deadlineValue = undefined;
   }
@@ -558,7 +562,7 @@ export class Pipeline {
           const verdict = decideRetry(error, {
             idempotent: context.idempotent,
             retryOnCodes: plan.retryOnCodes,
-            hasIdempotencyKey: true,
+            hasIdempotencyKey: context.keyed,
             // Provisional: a deployment seen deduplicating is asked for proof before the repeat
             // goes out (requireDedupProof); one never seen doing so is not asked.
             serverDeduplicates: this.serverDeduplicates || this.dedupFacts.wasAdvertised(this.monitor.backend),
@@ -604,7 +608,10 @@ export class Pipeline {
     ) {
       return new CallContext(plan, plan.idempotent, fn, arg, this.newKey(), plan.deadlineMs, monotonicNow(), plan.timeoutMs, signal, this.monitor.generation);
     }
-    const key = options.idempotencyKey ?? this.newKey();
+    // `false`: no key goes out with this call. One is still made for AttemptContext (its type
+    // promises a string), but no repeat of an attempt that may have run relies on it.
+    const keyed = options.idempotencyKey !== false;
+    const key = options.idempotencyKey === undefined || options.idempotencyKey === false ? this.newKey() : options.idempotencyKey;
     if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
       throw new ConfigurationError('idempotencyKey', `must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`);
     }
@@ -614,7 +621,9 @@ export class Pipeline {
     requireMs('timeoutMs', timeoutMs);
     if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') throw new ConfigurationError('idempotent', 'must be a boolean');
     const callSignal = options.signal?.aborted === true ? options.signal : signal;
-    return new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);
+    const context = new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);
+    context.keyed = keyed;
+    return context;
   }
 
   /**

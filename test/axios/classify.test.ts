@@ -256,6 +256,21 @@ describe('Idempotency-Key (IETF httpapi draft)', () => {
     expect(server.count('POST', '/transfers')).toBe(1);
   });
 
+  it('an unkeyed POST that may have run fails at once (idempotencyKey: false): no retry is scheduled, no backoff is waited', async () => {
+    // A long backoff: a retry scheduled before the adapter refuses to send it would show as a
+    // 'retry' event (and cost the caller that backoff).
+    const { policy } = attach({ serverDeduplicates: true, retry: { maxAttempts: 3, minDelayMs: 2000, maxDelayMs: 2000, jitter: 'none' } });
+    const retries: unknown[] = [];
+    const sub = policy.events$.subscribe((e) => e.type === 'retry' && retries.push(e));
+    server.script('PATCH', '/transfers/1', { kind: 'reset' }, { kind: 'answer', status: 200, headers: NODE, body: {} });
+    const error = await failure(api.patch('/transfers/1', {}));
+    sub.unsubscribe();
+    expect(error).toBeInstanceOf(UnknownOutcomeException);
+    expect(rpc(error).mayHaveExecuted).toBe(true);
+    expect(retries).toEqual([]);
+    expect(server.count('PATCH', '/transfers/1')).toBe(1);
+  });
+
   it('sends what is left of the deadline as X-Hotcold-Timeout-Ms', async () => {
     attach({ timeoutMs: 1000, deadlineMs: 3000 });
     await api.get('/ping');
