@@ -13,13 +13,16 @@ import { classifyGrpcStatus } from './classify-status.js';
 import { callerStatus, type AttemptStatuses } from './error-status.js';
 import type { GrpcCallLike, GrpcInterceptorOptionsLike, GrpcListenerLike, GrpcMetadataLike } from './grpc-types.js';
 import { GrpcMetadataKeys, readResponseFacts } from './metadata-facts.js';
+import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
 import { runUnaryAttempt, type UnaryAttemptResult } from './unary-attempt.js';
 
 /**
  * Options of {@link grpcInterceptor} when it creates its own policy: {@link PolicyOptions}, with
- * `methods` keyed by the full gRPC method path, as grpc-js names it (`'/package.Service/Method'`).
- * Like gRFC A6's `methodConfig`, each entry is one method's policy: `idempotent` (default false:
+ * `methods` keyed by the full gRPC method path, as grpc-js names it (`'/package.Service/Method'`),
+ * or by a whole service, `'/package.Service/*'` (gRFC A6's name `{ service }` without a method);
+ * an exact method's entry wins over its service's. Any other key is a `ConfigurationError` naming
+ * `methods.<key>`. Like gRFC A6's `methodConfig`, each entry is a policy: `idempotent` (default false:
  * an attempt that may have run is retried only under an idempotency key the server deduplicates),
  * `timeoutMs` (per attempt), `deadlineMs` (whole call), `retry`, `retryOnCodes` (gRPC status codes
  * of application answers to retry, e.g. `[10]` for ABORTED).
@@ -91,6 +94,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
   }
   const grpc = loadGrpc();
   const owned = !isPolicy(policyOrOptions);
+  if (owned) requireGrpcMethodKeys((policyOrOptions as GrpcInterceptorOptions).methods);
   const policy = isPolicy(policyOrOptions) ? policyOrOptions : createPolicy(policyOrOptions);
   const statuses: AttemptStatuses = new WeakMap();
 

@@ -970,14 +970,21 @@ export class Pipeline {
   }
 
   private planForUnlisted(name: string): Plan {
-    const plan: Plan = {
-      name,
-      idempotent: false,
-      retry: this.retry,
-      timeoutMs: this.options.timeoutMs,
-      deadlineMs: this.options.deadlineMs,
-      retryOnCodes: [],
-    };
+    // A name without an entry of its own takes the entry of its prefix, `prefix/*`, if any
+    // (gRPC: `/pkg.Service/*` covers the service's methods, as gRFC A6's `{ service }` does).
+    const slash = name.lastIndexOf('/');
+    const wide = slash > 0 ? this.options.methods.get(`${name.slice(0, slash)}/*`) : undefined;
+    const plan: Plan =
+      wide !== undefined
+        ? this.planFor(name, wide)
+        : {
+            name,
+            idempotent: false,
+            retry: this.retry,
+            timeoutMs: this.options.timeoutMs,
+            deadlineMs: this.options.deadlineMs,
+            retryOnCodes: [],
+          };
     // Remember a bounded number of names, so a caller inventing names cannot grow the map forever.
     if (this.plans.size < 10_000) this.plans.set(name, plan);
     return plan;

@@ -236,6 +236,43 @@ describe('answers: never retried by default', () => {
   }
 });
 
+describe('service-wide method policies (gRFC A6 { service })', () => {
+  it("'/test.Echo/*' makes every method of the service idempotent: a 'maybe' is retried", async () => {
+    const { client } = clientFor(server.address, { methods: { '/test.Echo/*': { idempotent: true } } });
+    server.behave(status(grpc.status.INTERNAL, 'broke'), ok());
+    expect((await callEcho(client, 1)).error).toBeUndefined();
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('the exact method wins over its service', async () => {
+    const { client } = clientFor(server.address, { methods: { '/test.Echo/*': { idempotent: true }, [METHOD]: { idempotent: false } } });
+    server.behave(status(grpc.status.INTERNAL, 'broke'), ok());
+    const result = await callEcho(client, 1);
+    expect(server.seen).toHaveLength(1);
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);
+  });
+
+  it("another service's entry does not apply", async () => {
+    const { client } = clientFor(server.address, { methods: { '/other.Echo/*': { idempotent: true } } });
+    server.behave(status(grpc.status.INTERNAL, 'broke'), ok());
+    await callEcho(client, 1);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it.each(['test.Echo/Call', '/test.Echo', '/test.Echo/', '/*', '/test.*/Call', '/test.Echo/Ca*'])('an invalid key %j is a ConfigurationError naming methods.<key>', (key) => {
+    const error = (() => {
+      try {
+        grpcInterceptor({ methods: { [key]: { idempotent: true } } });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).field).toBe(`methods.${key}`);
+  });
+});
+
 describe('the caller and the options', () => {
   it("the caller's cancel() ends the call: CANCELLED, CallAborted", async () => {
     const { client } = clientFor(server.address);
