@@ -1,3 +1,4 @@
+import { monotonicNow } from '../shared/clock.js';
 import { redactText } from '../shared/redact.js';
 import { setTimer } from '../shared/timer.js';
 import { requirePositiveInteger } from '../shared/validate.js';
@@ -45,12 +46,12 @@ class AdminRun {
     readonly action: string,
     readonly timeoutMs: number,
   ) {
-    this.endsAt = performance.now() + timeoutMs;
+    this.endsAt = monotonicNow() + timeoutMs;
   }
 
   /** The server-side bound of the next statement; throws once the action's bound has passed. */
   statementMs(): number {
-    const left = Math.floor(this.endsAt - performance.now());
+    const left = Math.floor(this.endsAt - monotonicNow());
     if (this.expired || left <= 0) throw this.timeout();
     return Math.max(1, Math.min(ADMIN_STATEMENT_TIMEOUT_MS, left));
   }
