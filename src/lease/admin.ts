@@ -86,10 +86,15 @@ function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-/** The database answered with an error of its own (PostgreSQL `code`, MariaDB `sqlState`: five characters). */
+/**
+ * The change certainly did not apply: the database answered with an error of its own (PostgreSQL
+ * `code`, MariaDB `sqlState`: five characters), or the store says nothing was committed
+ * (`TransientStoreError`, e.g. SQLite's `StoreBusyError`).
+ */
 function serverReported(error: unknown): boolean {
-  const e = error as { code?: unknown; sqlState?: unknown } | null;
+  const e = error as { code?: unknown; sqlState?: unknown; committed?: unknown } | null;
   if (e === null || typeof e !== 'object') return false;
+  if (e.committed === false) return true;
   return (typeof e.sqlState === 'string' && e.sqlState.length === 5) || (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code));
 }
 
