@@ -218,7 +218,7 @@ export interface PromoteResult {
  * waiting node acquires at once. With `force`: clears the holder and bumps the token (by `bump`,
  * default 1) right away — the old holder's next renewal, and every fenced write with its token, fails.
  */
-export function promoteLease(
+export async function promoteLease(
   store: LeaseStore,
   name: string,
   options: { force?: boolean; bump?: number } & LeaseAdminOptions = {},
@@ -226,7 +226,7 @@ export function promoteLease(
   const sql = leaseSql(store.dialect, store.table);
   // A bump larger than 1 is for after a database failover that may have lost token increments.
   const bump = requirePositiveInteger('bump', options.bump ?? 1);
-  return withinBound(name, 'promote', options, (run) => promote(store, name, sql, bump, options.force === true, run));
+  return await withinBound(name, 'promote', options, (run) => promote(store, name, sql, bump, options.force === true, run));
 }
 
 async function promote(store: LeaseStore, name: string, sql: ReturnType<typeof leaseSql>, bump: number, force: boolean, run: AdminRun): Promise<PromoteResult> {
