@@ -12,6 +12,7 @@ import { ConfigurationError, ProtocolException, RetriesExhaustedException, type 
 import { parseRetryAfter } from '../shared/retry-after.js';
 import { classifyFailure, type FailureReason } from './classify-failure.js';
 import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders } from './classify-response.js';
+import { asAxiosCancel, callerCancel } from './caller-cancel.js';
 import { AttemptEvidence } from './evidence.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';
 import { resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
@@ -169,7 +170,6 @@ async function send(
   const idempotent = route.policy?.idempotent ?? isIdempotentMethod(method);
   // A route's own timeout wins; otherwise axios's `timeout` (when set) is the per-attempt timeout.
   const timeoutMs = route.policy?.timeoutMs === undefined && typeof config.timeout === 'number' && config.timeout > 0 ? config.timeout : undefined;
-  const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
   const isHttp = (adapter as { adapterName?: unknown }).adapterName === 'http';
   // May the request be sent again after an attempt that may have run? Only if repeating it is
   // harmless (idempotent) or the server can tell (a key) — and a stream body cannot be re-read.
@@ -243,12 +243,18 @@ async function send(
   };
 
   let response: AxiosResponse;
+  // The signal and the (deprecated) cancelToken both end the call, held or in flight.
+  const cancel = callerCancel(config);
   try {
-    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key, timeoutMs, signal });
+    // No key on the request: say so (`false`), so that an attempt that may have run ends the call
+    // at once instead of after a backoff whose repeat `exchange` would refuse anyway.
+    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key ?? false, timeoutMs, signal: cancel.signal });
   } catch (error) {
     // Refused by this adapter, not by the backend: the caller gets the failure that decided it.
     if (error === call.refusal && call.unsafe !== undefined) throw call.unsafe;
-    throw error;
+    throw asAxiosCancel(error, cancel);
+  } finally {
+    cancel.dispose();
   }
   return settle(response, config);
 }

@@ -10,10 +10,11 @@ import { resolve } from 'node:path';
 import { ConfigurationError } from '../errors.js';
 import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs } from './flags.js';
 import { leasePathForOpenFile } from '../lease/stores/sqlite-lease-file.js';
-import { ADMIN_STATEMENT_TIMEOUT_MS, promoteLease, releaseLeaseHolder, leaseStatus, type LeaseStatusReport } from '../lease/admin.js';
+import { ADMIN_STATEMENT_TIMEOUT_MS, ADMIN_TIMEOUT_MS, initLeaseTable, promoteLease, releaseLeaseHolder, leaseStatus, type LeaseStatusReport } from '../lease/admin.js';
 import { sqlitePathOf, storeFromUrl } from '../lease/store-from-url.js';
 import type { LeaseStore } from '../lease/types.js';
 import { redactText, redactUrl } from '../shared/redact.js';
+import { MAX_TIMER_DELAY_MS } from '../shared/timer.js';
 import { requireNonEmptyString } from '../shared/validate.js';
 
 /** The flags of `hotcold lease`. */
@@ -25,6 +26,13 @@ export const LEASE_FLAGS = {
   bump: { type: 'string', value: 'N', description: 'promote --force: raise the token by N (after a database failover that may have lost token increments)', default: '1' },
   holder: { type: 'string', value: 'H', description: 'release: only if the holder is H (holder id or machine name)', default: 'any holder' },
   print: { type: 'boolean', description: 'init: print the DDL instead of running it', default: 'off' },
+  'timeout-ms': {
+    type: 'string',
+    value: 'MS',
+    description:
+      'bound of the whole action, connecting included: past it the action fails (exit 1) and says whether a change may have been applied (a commit waiting for an absent synchronous standby never answers)',
+    default: String(ADMIN_TIMEOUT_MS),
+  },
   json: { type: 'boolean', description: 'machine-readable output: one JSON object on stdout', default: 'off' },
   help: HELP_FLAG,
 } as const satisfies FlagSpecs;
@@ -51,6 +59,7 @@ interface Flags {
   holder: string | undefined;
   bump: string | undefined;
   print: boolean;
+  timeoutMs: string | undefined;
 }
 
 function seconds(ms: number): string {
@@ -60,7 +69,7 @@ function seconds(ms: number): string {
 function describe(report: LeaseStatusReport, db: string): string {
   const lines = [`lease '${report.name}' in table ${report.table} (${report.dialect}, ${db})`];
   const replication = report.replication
-    ? `${report.replication.mode} (${report.replication.detail})`
+    ? `${report.replication.mode}${report.replication.standbyConnected === false ? ', no standby connected: every commit waits until one is' : ''} (${report.replication.detail})`
     : `unknown${report.replicationError === undefined ? '' : ` (check failed: ${report.replicationError})`}`;
   if (!report.exists) {
     lines.push('  no lease row yet: no node has contended for this lease');
@@ -97,6 +106,7 @@ function parse(argv: string[]): { action: string | undefined; flags: Flags; help
       holder: values.holder,
       bump: values.bump,
       print: values.print === true,
+      timeoutMs: values['timeout-ms'],
     },
   };
 }
@@ -149,13 +159,19 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
     process.stderr.write(`hotcold lease: --bump must be a positive integer up to ${Number.MAX_SAFE_INTEGER}, in digits\n`);
     return 2;
   }
+  // Digits only, as --bump; at most what a timer takes (2^31−1 ms).
+  if (flags.timeoutMs !== undefined && (!/^[1-9][0-9]{0,9}$/.test(flags.timeoutMs) || Number(flags.timeoutMs) > MAX_TIMER_DELAY_MS)) {
+    process.stderr.write(`hotcold lease: --timeout-ms must be a positive integer up to ${MAX_TIMER_DELAY_MS}, in digits\n`);
+    return 2;
+  }
+  const timeoutMs = flags.timeoutMs === undefined ? ADMIN_TIMEOUT_MS : Number(flags.timeoutMs);
   let store: LeaseStore;
   try {
     requireNonEmptyString('db', flags.db || undefined);
     requireNonEmptyString('name', flags.name);
     if (action !== 'init') requireExistingSqlite(flags.db);
     // The operator bound covers opening the connection too, not only the statement.
-    store = storeFromUrl(flags.db, { ...(flags.table === undefined ? {} : { table: flags.table }), connectTimeoutMs: ADMIN_STATEMENT_TIMEOUT_MS });
+    store = storeFromUrl(flags.db, { ...(flags.table === undefined ? {} : { table: flags.table }), connectTimeoutMs: Math.min(ADMIN_STATEMENT_TIMEOUT_MS, timeoutMs) });
   } catch (error) {
     if (error instanceof ConfigurationError) {
       process.stderr.write(`hotcold lease: ${error.message}\n`);
@@ -174,18 +190,18 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
           out(`${store.ddl().join(';\n\n')};`, { table: store.table, dialect: store.dialect, ddl: store.ddl() });
           return 0;
         }
-        await store.init();
+        await initLeaseTable(store, { timeoutMs });
         out(`lease table ${store.table} is ready (${store.dialect}, ${db})`, { table: store.table, dialect: store.dialect, created: true });
         return 0;
       }
       case 'status': {
-        const report = await leaseStatus(store, flags.name);
+        const report = await leaseStatus(store, flags.name, { timeoutMs });
         out(describe(report, db), { ...report, db });
         return 0;
       }
       case 'promote': {
         const bump = flags.bump === undefined ? 1 : Number(flags.bump);
-        const result = await promoteLease(store, flags.name, { force: flags.force, bump });
+        const result = await promoteLease(store, flags.name, { force: flags.force, bump, timeoutMs });
         const text: Record<typeof result.outcome, string> = {
           free: `lease '${flags.name}' is free: a waiting node acquires it on its own (token ${result.token})`,
           'cleared-stale': `cleared the expired holder ${result.previousHolder ?? ''}: a waiting node acquires at once`,
@@ -196,7 +212,7 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
         return result.outcome === 'refused-live' ? REFUSED : 0;
       }
       case 'release': {
-        const result = await releaseLeaseHolder(store, flags.name, flags.holder === undefined ? {} : { holder: flags.holder });
+        const result = await releaseLeaseHolder(store, flags.name, flags.holder === undefined ? { timeoutMs } : { holder: flags.holder, timeoutMs });
         const text: Record<typeof result.outcome, string> = {
           free: `lease '${flags.name}' has no holder: nothing to release`,
           'not-holder': `refused: the holder is ${result.previousHolder ?? ''}, not ${flags.holder ?? ''}`,

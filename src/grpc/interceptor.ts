@@ -14,13 +14,16 @@ import { classifyGrpcStatus } from './classify-status.js';
 import { callerStatus, type AttemptStatuses } from './error-status.js';
 import type { GrpcCallLike, GrpcInterceptorOptionsLike, GrpcListenerLike, GrpcMetadataLike } from './grpc-types.js';
 import { GrpcMetadataKeys, readResponseFacts } from './metadata-facts.js';
+import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
 import { runUnaryAttempt, type UnaryAttemptResult } from './unary-attempt.js';
 
 /**
  * Options of {@link grpcInterceptor} when it creates its own policy: {@link PolicyOptions}, with
- * `methods` keyed by the full gRPC method path, as grpc-js names it (`'/package.Service/Method'`).
- * Like gRFC A6's `methodConfig`, each entry is one method's policy: `idempotent` (default false:
+ * `methods` keyed by the full gRPC method path, as grpc-js names it (`'/package.Service/Method'`),
+ * or by a whole service, `'/package.Service/*'` (gRFC A6's name `{ service }` without a method);
+ * an exact method's entry wins over its service's. Any other key is a `ConfigurationError` naming
+ * `methods.<key>`. Like gRFC A6's `methodConfig`, each entry is a policy: `idempotent` (default false:
  * an attempt that may have run is retried only under an idempotency key the server deduplicates),
  * `timeoutMs` (per attempt), `deadlineMs` (whole call), `retry`, `retryOnCodes` (gRPC status codes
  * of application answers to retry, e.g. `[10]` for ABORTED).
@@ -92,6 +95,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
   }
   const grpc = loadGrpc();
   const owned = !isPolicy(policyOrOptions);
+  if (owned) requireGrpcMethodKeys(policyOrOptions.methods);
   const policy = isPolicy(policyOrOptions) ? policyOrOptions : createPolicy(policyOrOptions);
   const statuses: AttemptStatuses = new WeakMap();
 
@@ -112,8 +116,13 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
     let begun = false;
     /** The caller's cancel() came; its answer is given (no AbortSignal per call: see `cancel`). */
     let cancelled = false;
-    /** Some attempt was started (for what a cancel may have left behind). */
-    let sent = false;
+    // What a cancel may have left behind, by the policy's own rule (DESIGN §2): the call may have
+    // run if an attempt is in flight, or one that ended may have run by its classification.
+    // An attempt that failed "never sent" (refused, not forwarded) leaves nothing behind.
+    /** An attempt is in flight now. */
+    let inFlight = false;
+    /** An attempt that ended may have run (an answer, or a failure classified "maybe"). */
+    let mayHaveRun = false;
     /** The caller got its final status. */
     let answered = false;
 
@@ -122,7 +131,6 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
 
     const attempt = async (context: AttemptContext): Promise<UnaryAttemptResult> => {
       if (cancelled) throw aborted(false);
-      sent = true;
       const attemptMetadata = (metadata as GrpcMetadataLike).clone();
       attemptMetadata.set(GrpcMetadataKeys.idempotencyKey, context.idempotencyKey);
       attemptMetadata.set(GrpcMetadataKeys.attempt, String(context.attempt));
@@ -131,10 +139,21 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
       const left = context.deadlineLeftMs;
       const call = nextCall({ ...options, deadline: Number.isFinite(left) ? Date.now() + Math.max(1, left) : Infinity });
       current = call;
-      const result = await runUnaryAttempt(call, attemptMetadata, request, context.signal);
+      let result: UnaryAttemptResult;
+      inFlight = true;
+      try {
+        result = await runUnaryAttempt(call, attemptMetadata, request, context.signal);
+      } catch (error) {
+        // Ended by its timeout or the policy's close while out on the wire: it may have run.
+        mayHaveRun = true;
+        throw error;
+      } finally {
+        inFlight = false;
+      }
       if (cancelled) throw aborted(true);
       const facts = readResponseFacts(result.headers, result.status.metadata);
       if (result.status.code === GrpcStatus.OK) {
+        mayHaveRun = true;
         // Only a served call says who serves: a standby's NOT_ACTIVE names a node that does not
         // (its identity stays on the exception, for the record).
         if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
@@ -144,6 +163,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
       }
       const error = classifyGrpcStatus(result.status, facts, { headersReceived: result.headers !== undefined }, { method, attempt: context.attempt });
       statuses.set(error, result.status);
+      if (error.mayHaveExecuted) mayHaveRun = true;
       throw error;
     };
 
@@ -214,7 +234,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
         cancelled = true;
         begun = true;
         current?.cancelWithStatus(GrpcStatus.CANCELLED, 'Cancelled on client');
-        fail(aborted(sent));
+        fail(aborted(inFlight || mayHaveRun));
       },
     });
   }

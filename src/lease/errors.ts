@@ -170,7 +170,9 @@ export class ReplicationModeError extends StoreConfigurationError {
   constructor(lease: string, replication: ReplicationInfo) {
     super(
       'replication',
-      `lease '${lease}': requireSynchronousReplication is set but commits on the lease database are replicated '${replication.mode}' (${replication.detail})`,
+      replication.mode === 'synchronous' && replication.standbyConnected === false
+        ? `lease '${lease}': requireSynchronousReplication is set but the lease database is synchronous with no standby connected: every commit would wait until one connects (${replication.detail})`
+        : `lease '${lease}': requireSynchronousReplication is set but commits on the lease database are replicated '${replication.mode}' (${replication.detail})`,
       'make the lease database replicate synchronously (PostgreSQL: synchronous_standby_names and synchronous_commit = on or remote_apply; MariaDB: semi-synchronous replication, rpl_semi_sync_master_wait_point = AFTER_SYNC), or unset requireSynchronousReplication',
     );
     this.lease = lease;
@@ -197,6 +199,31 @@ export class StorePrivilegeError extends StoreConfigurationError {
 export class LeaseTimeoutError extends LeaseError {
   constructor(what: string, timeoutMs: number) {
     super(`${what} did not complete within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * An operator action (`promoteLease`, `releaseLeaseHolder`, `initLeaseTable`, `leaseStatus`,
+ * `hotcold lease`) got no answer from the database within its bound (`timeoutMs`), or lost the
+ * connection while a change was out. The usual cause of a change that never answers is a COMMIT
+ * waiting for a synchronous standby that is not connected (PostgreSQL `synchronous_standby_names`):
+ * `statement_timeout` does not end that wait, and the change becomes visible once a standby
+ * connects (or an administrator cancels the wait) — so it may yet be applied.
+ */
+export class LeaseAdminTimeoutError extends LeaseError {
+  /** The action, e.g. `promote`. */
+  readonly action: string;
+  /** `false`: only reads were out, nothing was changed; `undefined`: a change was sent and may or may not have been applied. */
+  readonly committed: false | undefined;
+  constructor(lease: string, action: string, detail: string, committed: false | undefined, options?: { cause?: unknown }) {
+    super(
+      committed === false
+        ? `lease '${lease}': ${action}: ${detail}; nothing was changed`
+        : `lease '${lease}': ${action}: ${detail}; the change was sent and MAY OR MAY NOT have been applied (a commit waiting for a synchronous standby is applied once one connects, or when the wait is cancelled on the server): check with 'hotcold lease status' before acting again`,
+      options,
+    );
+    this.action = action;
+    this.committed = committed;
   }
 }
 

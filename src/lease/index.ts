@@ -30,6 +30,7 @@ export {
   StorePrivilegeError,
   TokenExhaustedError,
   ReplicationModeError,
+  LeaseAdminTimeoutError,
   type StoreFault,
   LeaseTimeoutError,
   TransientStoreError,
@@ -40,5 +41,5 @@ export {
 } from './errors.js';
 export { tokenGeneration, GENERATION_SPAN, GENERATION_HOLDER } from './generation.js';
 export { selfFencingSpan, CLOCK_DRIFT, FIXED_MARGIN_MS } from './self-fencing.js';
-export { promoteLease, releaseLeaseHolder, leaseStatus, type PromoteResult, type LeaseStatusReport, type ReleaseHolderResult } from './admin.js';
+export { promoteLease, releaseLeaseHolder, leaseStatus, initLeaseTable, type LeaseAdminOptions, type PromoteResult, type LeaseStatusReport, type ReleaseHolderResult } from './admin.js';
 export type { Logger, LogLevel } from '../shared/logger.js';

@@ -218,7 +218,8 @@ class LeaseEngine implements Lease {
     for (;;) {
       try {
         const { changes } = await this.statement(this.sql.release, [this.name, this.holderId, tenure.token]);
-        if (changes === 1) await this.store.notifyRelease?.(this.name).catch((error: unknown) => this.dropped('notifying the release', error));
+        // Bounded: a NOTIFY commits too, and a commit can wait on an absent synchronous standby.
+        if (changes === 1 && this.store.notifyRelease) await this.bounded(this.store.notifyRelease(this.name), 'release notification').catch((error: unknown) => this.dropped('notifying the release', error));
         break;
       } catch (error) {
         const retryMs = Math.min(50, this.options.updateInterval);
@@ -312,15 +313,19 @@ class LeaseEngine implements Lease {
     let record: LeaseRecord | null;
     let readSentAt: number;
     try {
-      if (!this.tableReady) {
-        // init() reads the catalog first and runs no DDL for a table a DBA created, so a
-        // least-privilege user gets here without the CREATE privilege.
-        await this.store.init();
-        this.tableReady = true;
-      }
+      // The replication check first: a refusal (requireSynchronousReplication) writes nothing,
+      // not even the table — whose DDL commit would wait forever on an absent synchronous standby.
       if (!this.replicationChecked) {
         const refusal = await this.checkReplication();
         if (refusal) return this.failPermanently(refusal);
+      }
+      if (!this.tableReady) {
+        // init() reads the catalog first and runs no DDL for a table a DBA created, so a
+        // least-privilege user gets here without the CREATE privilege.
+        // Bounded like every store round trip: its DDL commits, and a commit can wait on a
+        // synchronous standby that is not there (statement_timeout does not end that wait).
+        await this.bounded(this.store.init(), 'lease table init');
+        this.tableReady = true;
       }
       // Read first, create the row only if it is missing: MariaDB's upsert locks an existing row
       // exclusively, and a starting standby waiting for that lock behind a running call's fence
@@ -452,7 +457,9 @@ class LeaseEngine implements Lease {
     this.replicationChecked = true;
     this.setState(this.state.status, { replication: info });
     this.emit({ type: 'replication', replication: info });
-    if (this.options.requireSynchronousReplication && info.mode !== 'synchronous') {
+    // Synchronous with no standby connected: every commit (the takeover, each renewal) would wait
+    // until one connects — refuse at start rather than contend into commits that never return.
+    if (this.options.requireSynchronousReplication && (info.mode !== 'synchronous' || info.standbyConnected === false)) {
       this.replicationChecked = false;
       return new ReplicationModeError(this.name, info);
     }

@@ -64,7 +64,7 @@ export function judgeReplication(dialect: Dialect, row: Record<string, unknown> 
     if (text(row.wal_level) === 'minimal') return { mode: 'none', generation, detail: `wal_level=minimal: this server cannot have standbys; ${settings}` };
     if (names !== '' && PG_WAITING_LEVELS.has(level)) {
       const waiting = sync === 0 ? '; no synchronous standby is connected, so commits wait until one is' : '';
-      return { mode: 'synchronous', generation, detail: `${settings}${waiting}` };
+      return { mode: 'synchronous', generation, detail: `${settings}${waiting}`, standbyConnected: sync > 0 };
     }
     return { mode: 'asynchronous', generation, detail: settings };
   }
@@ -78,7 +78,7 @@ export function judgeReplication(dialect: Dialect, row: Record<string, unknown> 
   if (status === 'ON' && clients > 0) {
     // Semi-sync falls back to asynchronous by itself after rpl_semi_sync_master_timeout without
     // an acknowledgement: this is what holds NOW (re-checked after every failure).
-    return { mode: 'synchronous', generation, detail: settings };
+    return { mode: 'synchronous', generation, detail: settings, standbyConnected: true };
   }
   return { mode: 'asynchronous', generation, detail: settings };
 }

@@ -82,6 +82,12 @@ export interface ReplicationInfo {
   generation: number;
   /** The settings it was judged from, e.g. `synchronous_commit=on, synchronous_standby_names='*', 1 standby (1 synchronous)`. */
   detail: string;
+  /**
+   * For `synchronous`: whether a synchronous standby is connected now. `false`: every commit waits
+   * until one connects (PostgreSQL: `pg_stat_replication` has no `sync`/`quorum` standby), so
+   * `requireSynchronousReplication` refuses the database. Absent where the store cannot tell.
+   */
+  standbyConnected?: boolean;
 }
 
 /**

@@ -115,7 +115,8 @@ interface Plan {
 /** Per-call options the pipeline reads (a superset of ExecuteOptions and the client's CallOptions). */
 export interface RunOptions {
   idempotent?: boolean | undefined;
-  idempotencyKey?: string | undefined;
+  /** `false`: the call carries no idempotency key (see ExecuteOptions.idempotencyKey). */
+  idempotencyKey?: string | false | undefined;
   timeoutMs?: number | undefined;
   deadlineMs?: number | undefined;
   signal?: AbortSignal | undefined;
@@ -140,6 +141,8 @@ class CallContext<A, R> {
   declare refused: RPCException | undefined;
   /** Released from the hold as the trial of an outage without a probe: send once without waiting. */
   declare trial: boolean;
+  /** The call carries its idempotency key (false: `idempotencyKey: false`, nothing can deduplicate a repeat). */
+  declare keyed: boolean;
   /** What the call's waits listen to: `signal`, and once the call failed also the give-up. */
   declare waits: AbortSignal;
   declare private deadlineValue: Deadline | undefined;
@@ -187,6 +190,7 @@ class CallContext<A, R> {
     this.lastFailure = undefined;
     this.refused = undefined;
     this.trial = false;
+    this.keyed = true;
     this.waits = signal;
     this.deadlineValue = undefined;
     this.observer = undefined;
@@ -604,7 +608,7 @@ export class Pipeline {
           const verdict = decideRetry(error, {
             idempotent: context.idempotent,
             retryOnCodes: plan.retryOnCodes,
-            hasIdempotencyKey: true,
+            hasIdempotencyKey: context.keyed,
             // Provisional: a deployment seen deduplicating is asked for proof before the repeat
             // goes out (requireDedupProof); one never seen doing so is not asked.
             serverDeduplicates: this.serverDeduplicates || this.dedupFacts.wasAdvertised(this.monitor.backend),
@@ -656,7 +660,10 @@ export class Pipeline {
     ) {
       return new CallContext(plan, plan.idempotent, fn, arg, this.newKey(), plan.deadlineMs, monotonicNow(), plan.timeoutMs, signal, this.monitor.generation);
     }
-    const key = options.idempotencyKey ?? this.newKey();
+    // `false`: no key goes out with this call. One is still made for AttemptContext (its type
+    // promises a string), but no repeat of an attempt that may have run relies on it.
+    const keyed = options.idempotencyKey !== false;
+    const key = options.idempotencyKey === undefined || options.idempotencyKey === false ? this.newKey() : options.idempotencyKey;
     if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
       throw new ConfigurationError('idempotencyKey', `must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`);
     }
@@ -666,7 +673,9 @@ export class Pipeline {
     requireMs('timeoutMs', timeoutMs);
     if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') throw new ConfigurationError('idempotent', 'must be a boolean');
     const callSignal = options.signal?.aborted === true ? options.signal : signal;
-    return new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);
+    const context = new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);
+    context.keyed = keyed;
+    return context;
   }
 
   /**
@@ -1019,14 +1028,21 @@ export class Pipeline {
   }
 
   private planForUnlisted(name: string): Plan {
-    const plan: Plan = {
-      name,
-      idempotent: false,
-      retry: this.retry,
-      timeoutMs: this.options.timeoutMs,
-      deadlineMs: this.options.deadlineMs,
-      retryOnCodes: [],
-    };
+    // A name without an entry of its own takes the entry of its prefix, `prefix/*`, if any
+    // (gRPC: `/pkg.Service/*` covers the service's methods, as gRFC A6's `{ service }` does).
+    const slash = name.lastIndexOf('/');
+    const wide = slash > 0 ? this.options.methods.get(`${name.slice(0, slash)}/*`) : undefined;
+    const plan: Plan =
+      wide !== undefined
+        ? this.planFor(name, wide)
+        : {
+            name,
+            idempotent: false,
+            retry: this.retry,
+            timeoutMs: this.options.timeoutMs,
+            deadlineMs: this.options.deadlineMs,
+            retryOnCodes: [],
+          };
     // Remember a bounded number of names, so a caller inventing names cannot grow the map forever.
     if (this.plans.size < 10_000) this.plans.set(name, plan);
     return plan;

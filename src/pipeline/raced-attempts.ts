@@ -32,6 +32,9 @@ export class RacedAttempts {
   constructor(private readonly now: () => number = monotonicNow) {}
 
   add(entry: RacedEntry): void {
+    // The caller awaits this attempt, and the timer is what ends it should the function never
+    // settle: while any attempt is pending the timer holds the process open (see delete()).
+    if (this.head === undefined) this.timer?.ref();
     entry.prev = this.tail;
     entry.next = undefined;
     if (this.tail === undefined) this.head = entry;
@@ -51,6 +54,9 @@ export class RacedAttempts {
     else entry.next.prev = entry.prev;
     entry.prev = undefined;
     entry.next = undefined;
+    // Nothing pending: the timer stays armed (it re-arms on firing) but an idle pipeline must
+    // not hold the process open.
+    if (this.head === undefined) this.timer?.unref();
   }
 
   /** Ends every attempt (close()) and drops the timer. */
@@ -70,8 +76,9 @@ export class RacedAttempts {
     this.timer?.clear();
     this.armedAt = at;
     // Rounded up: timers count whole ms, and an attempt must not expire before its time.
-    // Unref'd: an idle pipeline must not hold the process open.
-    this.timer = setTimer(() => this.fire(), Math.ceil(at - this.now())).unref();
+    // Ref'd: it bounds an attempt the caller awaits (a function that never settles would
+    // otherwise let the process exit mid-call); delete() unrefs it once nothing is pending.
+    this.timer = setTimer(() => this.fire(), Math.ceil(at - this.now()));
   }
 
   private fire(): void {

@@ -221,8 +221,18 @@ export interface ExecuteOptions {
   name: string;
   /** Overrides the operation's `idempotent`. */
   idempotent?: boolean | undefined;
-  /** Your own idempotency key for this logical call. */
-  idempotencyKey?: string | undefined;
+  /**
+   * Your own idempotency key for this logical call (1–200 visible ASCII characters); absent: the
+   * policy makes one (`idempotencyKey` option, else a UUID) and hands it to every attempt as
+   * {@link AttemptContext.idempotencyKey}.
+   *
+   * `false`: this call carries **no** key — your function sends none, so nothing can recognise a
+   * repeat. Unless the call is `idempotent`, an attempt that may have run is then never repeated,
+   * even where the server deduplicates keyed calls: the call fails at once with that attempt's
+   * error (`mayHaveExecuted: true`) instead of after a backoff. Attempts that were never sent
+   * are still retried. (`AttemptContext.idempotencyKey` still holds a string: do not send it.)
+   */
+  idempotencyKey?: string | false | undefined;
   /** Per-attempt timeout for this call, in ms (overrides the operation's and the policy's). */
   timeoutMs?: number | undefined;
   /** Whole-call deadline for this call, in ms (overrides the operation's and the policy's). */

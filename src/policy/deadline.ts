@@ -38,7 +38,9 @@ export class Deadline {
 
   /**
    * An AbortSignal that aborts (with a {@link DeadlineExceededException}) when the deadline
-   * passes. The timer is unref'd and is cleared by {@link dispose}.
+   * passes. The timer is ref'd — it bounds a call its caller awaits, so a call whose only pending
+   * work is a function that never settles must still end at its deadline rather than let the
+   * process exit — and {@link dispose} (in the call's `finally`) clears it.
    */
   signal(): AbortSignal {
     if (this.controller) return this.controller.signal;
@@ -61,7 +63,7 @@ export class Deadline {
       const left = this.remaining();
       if (left > 0) this.armAbort(controller, left);
       else controller.abort(this.exception());
-    }, delayMs).unref();
+    }, delayMs);
   }
 
   private exception(): DeadlineExceededException {

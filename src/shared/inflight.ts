@@ -53,6 +53,9 @@ export class InflightAttempts<T extends Tracked> {
   }
 
   add(attempt: T): void {
+    // The caller awaits this attempt and the timer is what ends it: while any attempt is in
+    // flight the timer holds the process open (delete() lets it go once none is).
+    if (this.attempts.size === 0) this.timer?.ref();
     this.attempts.add(attempt);
     const signal = attempt.signal;
     if (signal !== undefined) {
@@ -75,6 +78,7 @@ export class InflightAttempts<T extends Tracked> {
    */
   delete(attempt: T): void {
     if (!this.attempts.delete(attempt)) return;
+    if (this.attempts.size === 0) this.timer?.unref();
     const signal = attempt.signal;
     if (signal === undefined) return;
     const watchers = this.bySignal.get(signal);
@@ -100,9 +104,10 @@ export class InflightAttempts<T extends Tracked> {
     this.timer?.clear();
     this.armedAt = at;
     // Rounded up: Node's timers count whole ms, and an attempt must not expire before its time.
-    // Unref'd: an attempt in flight holds a socket or a request of its own that keeps the
-    // process alive; an idle client must not.
-    this.timer = setTimer(() => this.fire(), Math.ceil(at - this.now())).unref();
+    // Ref'd while an attempt is in flight: it bounds a promise the caller awaits, and an attempt
+    // need not hold a ref'd handle of its own (a request queued behind a busy agent, a hook
+    // that never settles). delete() unrefs it once none is, so an idle client exits.
+    this.timer = setTimer(() => this.fire(), Math.ceil(at - this.now()));
   }
 
   private fire(): void {

@@ -14,6 +14,8 @@ export interface TimerHandle {
   clear(): void;
   /** Lets the process exit while only this timer is pending. Returns the handle. */
   unref(): TimerHandle;
+  /** Undoes {@link TimerHandle.unref}: the pending timer holds the process open again. Returns the handle. */
+  ref(): TimerHandle;
 }
 
 /** Normalises a delay in ms: NaN and negatives become 0; Infinity stays (never fires). */
@@ -54,6 +56,11 @@ export function setTimer(fn: () => void, delayMs: number): TimerHandle {
       timer?.unref();
       return handle;
     },
+    ref() {
+      unrefed = false;
+      timer?.ref();
+      return handle;
+    },
   };
   return handle;
 }
@@ -84,6 +91,11 @@ export function setRepeating(fn: () => void, intervalMs: number): TimerHandle {
     unref() {
       unrefed = true;
       current?.unref();
+      return handle;
+    },
+    ref() {
+      unrefed = false;
+      current?.ref();
       return handle;
     },
   };

@@ -256,6 +256,21 @@ describe('Idempotency-Key (IETF httpapi draft)', () => {
     expect(server.count('POST', '/transfers')).toBe(1);
   });
 
+  it('an unkeyed POST that may have run fails at once (idempotencyKey: false): no retry is scheduled, no backoff is waited', async () => {
+    // A long backoff: a retry scheduled before the adapter refuses to send it would show as a
+    // 'retry' event (and cost the caller that backoff).
+    const { policy } = attach({ serverDeduplicates: true, retry: { maxAttempts: 3, minDelayMs: 2000, maxDelayMs: 2000, jitter: 'none' } });
+    const retries: unknown[] = [];
+    const sub = policy.events$.subscribe((e) => e.type === 'retry' && retries.push(e));
+    server.script('PATCH', '/transfers/1', { kind: 'reset' }, { kind: 'answer', status: 200, headers: NODE, body: {} });
+    const error = await failure(api.patch('/transfers/1', {}));
+    sub.unsubscribe();
+    expect(error).toBeInstanceOf(UnknownOutcomeException);
+    expect(rpc(error).mayHaveExecuted).toBe(true);
+    expect(retries).toEqual([]);
+    expect(server.count('PATCH', '/transfers/1')).toBe(1);
+  });
+
   it('sends what is left of the deadline as X-Hotcold-Timeout-Ms', async () => {
     attach({ timeoutMs: 1000, deadlineMs: 3000 });
     await api.get('/ping');
@@ -326,5 +341,56 @@ describe('classification failures are typed', () => {
     const last = (e: unknown): unknown => ((e as { causes?: unknown[] }).causes?.at(-1) ?? e);
     expect(last(a)).toBeInstanceOf(ConnectionFailureException);
     expect(last(b)).toBeInstanceOf(UnknownOutcomeException);
+  });
+});
+
+describe('a cancellation during an outage', () => {
+  /** A POST held in an outage (every attempt refused: never sent), cancelled once a probe has failed. */
+  async function cancelledInOutage(cancel: 'signal' | 'cancelToken'): Promise<unknown> {
+    const refused = axios.create({ baseURL: `http://127.0.0.1:${await closedPort()}` });
+    const handle = attachPolicy(refused, {
+      ...FAST,
+      healthPath: '/health',
+      maxReconnectAttempts: Infinity,
+      reconnect: { minDelayMs: 20, maxDelayMs: 50, probeTimeoutMs: 500 },
+    });
+    handles.push(handle);
+    const probed = new Promise<void>((resolve) => {
+      const sub = handle.policy.events$.subscribe((e) => {
+        if (e.type === 'probe') {
+          sub.unsubscribe();
+          resolve();
+        }
+      });
+    });
+    const controller = new AbortController();
+    const source = axios.CancelToken.source();
+    const request = refused.post('/pay', { amount: 1 }, cancel === 'signal' ? { signal: controller.signal } : { cancelToken: source.token });
+    await probed;
+    if (cancel === 'signal') controller.abort();
+    else source.cancel('the caller gave up');
+    return failure(request);
+  }
+
+  it.each(['signal', 'cancelToken'] as const)('cancelled by its %s: CallAborted, mayHaveExecuted false (no attempt was ever sent)', async (cancel) => {
+    const error = rpc(await cancelledInOutage(cancel));
+    expect(error.kind).toBe('call-aborted');
+    expect(error.mayHaveExecuted).toBe(false);
+    // Still a cancel in axios's sense, for callers that check axios.isCancel.
+    expect(axios.isCancel(error)).toBe(true);
+  });
+
+  it.each(['signal', 'cancelToken'] as const)('a POST the server has (stalled) cancelled by its %s: CallAborted, mayHaveExecuted true', async (cancel) => {
+    attach();
+    server.script('POST', '/pay', { kind: 'stall' });
+    const controller = new AbortController();
+    const source = axios.CancelToken.source();
+    const request = api.post('/pay', { amount: 1 }, cancel === 'signal' ? { signal: controller.signal } : { cancelToken: source.token });
+    await expect.poll(() => server.count('POST', '/pay')).toBe(1);
+    if (cancel === 'signal') controller.abort();
+    else source.cancel('the caller gave up');
+    const error = rpc(await failure(request));
+    expect(error.kind).toBe('call-aborted');
+    expect(error.mayHaveExecuted).toBe(true);
   });
 });

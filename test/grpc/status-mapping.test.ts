@@ -236,6 +236,43 @@ describe('answers: never retried by default', () => {
   }
 });
 
+describe('service-wide method policies (gRFC A6 { service })', () => {
+  it("'/test.Echo/*' makes every method of the service idempotent: a 'maybe' is retried", async () => {
+    const { client } = clientFor(server.address, { methods: { '/test.Echo/*': { idempotent: true } } });
+    server.behave(status(grpc.status.INTERNAL, 'broke'), ok());
+    expect((await callEcho(client, 1)).error).toBeUndefined();
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('the exact method wins over its service', async () => {
+    const { client } = clientFor(server.address, { methods: { '/test.Echo/*': { idempotent: true }, [METHOD]: { idempotent: false } } });
+    server.behave(status(grpc.status.INTERNAL, 'broke'), ok());
+    const result = await callEcho(client, 1);
+    expect(server.seen).toHaveLength(1);
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);
+  });
+
+  it("another service's entry does not apply", async () => {
+    const { client } = clientFor(server.address, { methods: { '/other.Echo/*': { idempotent: true } } });
+    server.behave(status(grpc.status.INTERNAL, 'broke'), ok());
+    await callEcho(client, 1);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it.each(['test.Echo/Call', '/test.Echo', '/test.Echo/', '/*', '/test.*/Call', '/test.Echo/Ca*'])('an invalid key %j is a ConfigurationError naming methods.<key>', (key) => {
+    const error = (() => {
+      try {
+        grpcInterceptor({ methods: { [key]: { idempotent: true } } });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).field).toBe(`methods.${key}`);
+  });
+});
+
 describe('the caller and the options', () => {
   it("the caller's cancel() ends the call: CANCELLED, CallAborted", async () => {
     const { client } = clientFor(server.address);
@@ -247,6 +284,33 @@ describe('the caller and the options', () => {
     const error = await outcome;
     expect(error?.code).toBe(grpc.status.CANCELLED);
     expect(rpcExceptionOf(error)?.kind).toBe('call-aborted');
+    // The attempt was out on the wire (the server had it): it may have run.
+    expect(rpcExceptionOf(error)?.mayHaveExecuted).toBe(true);
+  });
+
+  it("cancel() during an outage whose every attempt was refused (never sent): CallAborted with mayHaveExecuted false, as policy.execute's abort says", async () => {
+    const { client, interceptor } = clientFor(`127.0.0.1:${await freePort()}`, {
+      maxReconnectAttempts: Infinity,
+      reconnect: { minDelayMs: 20, maxDelayMs: 50 },
+      // The held call waits for a probe that keeps failing: no attempt is in flight when it is cancelled.
+      probe: () => Promise.resolve(false),
+    });
+    const probed = new Promise<void>((resolve) => {
+      const sub = interceptor.policy.events$.subscribe((e) => {
+        if (e.type === 'probe') {
+          sub.unsubscribe();
+          resolve();
+        }
+      });
+    });
+    const outcome = new Promise<grpc.ServiceError | null>((resolve) => {
+      const call = (client as unknown as { call: (r: unknown, cb: (e: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall }).call(1, (e) => resolve(e));
+      void probed.then(() => call.cancel());
+    });
+    const error = await outcome;
+    expect(error?.code).toBe(grpc.status.CANCELLED);
+    expect(rpcExceptionOf(error)?.kind).toBe('call-aborted');
+    expect(rpcExceptionOf(error)?.mayHaveExecuted).toBe(false);
   });
 
   it("a caller's idempotency-key the policy refuses (over 200 characters) fails the call as not sent, and nothing reaches the server", async () => {

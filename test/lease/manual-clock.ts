@@ -30,6 +30,7 @@ export class ManualClock implements LeaseClock {
         this.pending.delete(entry);
       },
       unref: () => handle,
+      ref: () => handle,
     };
     return handle;
   }

@@ -16,6 +16,7 @@ export class ManualClock implements NodeClock {
     const handle: TimerHandle = {
       clear: () => void this.timers.delete(timer),
       unref: () => handle,
+      ref: () => handle,
     };
     return handle;
   }

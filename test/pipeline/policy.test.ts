@@ -388,3 +388,36 @@ describe('createPolicy: outages', () => {
     await until(() => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length <= before, 5000, 'timers to end');
   });
 });
+
+describe('idempotencyKey: false (the call carries no key)', () => {
+  it('an attempt that may have run ends the call at once, even where the server deduplicates: no retry, the function ran once', async () => {
+    const p = policy({ serverDeduplicates: true, retry: { maxAttempts: 4, minDelayMs: 5000, maxDelayMs: 5000, jitter: 'none' } });
+    const events = recordEvents(p.events$);
+    let calls = 0;
+    const fn = (): Promise<never> => {
+      calls += 1;
+      return Promise.reject(new UnknownOutcomeException('reset after the request was written', { mayHaveExecuted: true }));
+    };
+    const error = await p.execute(fn, { name: 'pay', idempotencyKey: false }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownOutcomeException);
+    expect((error as UnknownOutcomeException).mayHaveExecuted).toBe(true);
+    expect(calls).toBe(1);
+    expect(events.of('retry')).toEqual([]);
+  });
+
+  it('keyed (the default) it is repeated where the server deduplicates; never-sent attempts are retried either way', async () => {
+    const p = policy({ serverDeduplicates: true });
+    let calls = 0;
+    const maybe = (): Promise<string> => (++calls === 1 ? Promise.reject(new UnknownOutcomeException('reset', { mayHaveExecuted: true })) : Promise.resolve('ok'));
+    expect(await p.execute(maybe, { name: 'pay' })).toBe('ok');
+    let refused = 0;
+    const notSent = (): Promise<string> => (++refused === 1 ? Promise.reject(new ConnectionFailureException('refused')) : Promise.resolve('ok'));
+    expect(await p.execute(notSent, { name: 'pay', idempotencyKey: false })).toBe('ok');
+  });
+
+  it('any other non-string is a ConfigurationError naming idempotencyKey', async () => {
+    const p = policy();
+    await expect(p.execute(() => 1, { name: 'x', idempotencyKey: true as never })).rejects.toThrow(ConfigurationError);
+    await expect(p.execute(() => 1, { name: 'x', idempotencyKey: true as never })).rejects.toThrow(/idempotencyKey/);
+  });
+});

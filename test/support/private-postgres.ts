@@ -21,6 +21,11 @@ export interface PrivatePostgresOptions {
    * one, `trust`.
    */
   password?: string;
+  /**
+   * Server settings given at start (`-c name=value` each), e.g. `synchronous_standby_names=absent`
+   * for a primary whose commits wait for a standby that never connects.
+   */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export interface PrivatePostgres {
@@ -82,7 +87,7 @@ export function children(pid: number): number[] {
 }
 
 export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
-  const { password } = options;
+  const { password, settings = {} } = options;
   const dir = mkdtempSync(join(tmpdir(), 'hotcold-pg-'));
   chmodSync(dir, 0o700);
   const owner = asRoot() ? { uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()) } : undefined;
@@ -97,7 +102,10 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
   }
   await run(...command('initdb', ['-D', data, '-U', 'postgres', ...auth, '-E', 'UTF8', '--no-sync']));
   const port = await freePort();
-  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
+  const extra = Object.entries(settings)
+    .map(([name, value]) => ` -c ${name}=${value}`)
+    .join('');
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50${extra}`;
   await run(...command('pg_ctl', ['-D', data, '-o', serverOptions, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']));
   const postmaster = (): number => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const signalAll = (signal: NodeJS.Signals): void => {

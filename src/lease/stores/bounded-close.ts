@@ -15,8 +15,9 @@ export interface Destroyable {
 
 function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    // unref: the sockets being closed keep the process alive as long as they matter.
-    const timer = setTimer(() => resolve(false), ms).unref();
+    // Ref'd: the caller awaits close(), and this timer is what bounds it; it is cleared the
+    // moment the close settles, so it never holds an idle process open.
+    const timer = setTimer(() => resolve(false), ms);
     promise.then(
       () => {
         timer.clear();
