@@ -37,7 +37,7 @@ const calls = Number(process.argv[3] ?? 0);
 const op = ops[variant];
 if (op === undefined) throw new Error(`unknown variant ${variant}`);
 // The same warm-up for every variant (every op warmed, so JIT work is alike), then `calls`.
-for (const warm of Object.values(ops)) for (let i = 0; i < 20_000; i++) await warm();
+for (const warm of Object.values(ops)) for (let i = 0; i < 60_000; i++) await warm();
 for (let i = 0; i < calls; i++) await op();
 await client.close();
 await policy.close();
