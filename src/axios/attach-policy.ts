@@ -174,72 +174,74 @@ async function send(
   // May the request be sent again after an attempt that may have run? Only if repeating it is
   // harmless (idempotent) or the server can tell (a key) — and a stream body cannot be re-read.
   const replayable = !isStream(config.data);
-  const call: CallState = { unsafe: undefined, settling: undefined };
+  const call: CallState = { unsafe: undefined, open: 0, last: undefined };
 
   const attempt = (context: AttemptContext): Promise<AxiosResponse> => {
     // An attempt the pipeline ended itself (its timeout, an abort) may still be settling here: its
-    // verdict decides whether this one may go out.
-    const before = call.settling;
-    const done = before === undefined ? exchange(context) : before.then(() => exchange(context));
-    const settled = done.then(noop, noop);
-    call.settling = settled;
-    void settled.then(() => {
-      if (call.settling === settled) call.settling = undefined;
-    });
+    // verdict decides whether this one may go out. Counted, not chained: on the success path an
+    // attempt adds no promise of its own.
+    const before = call.open > 0 ? call.last : undefined;
+    call.open++;
+    const done = before === undefined ? exchange(context) : before.then(noop, noop).then(() => exchange(context));
+    call.last = done;
     return done;
   };
 
   const exchange = async (context: AttemptContext): Promise<AxiosResponse> => {
-    if (call.unsafe !== undefined) {
-      // The pipeline repeats keyed calls the backend deduplicates; this one carries no key (or a
-      // spent stream): send nothing, and end the call with a verdict that is final.
-      call.refusal = new RetriesExhaustedException(`${name}: not sent again: ${call.unsafe.message}`, 'not-retryable', [call.unsafe], {
-        method: name,
-        node: call.unsafe.node,
-        epoch: call.unsafe.epoch,
-      });
-      throw call.refusal;
-    }
-    const evidence = new AttemptEvidence(context.signal, context.report);
-    if (o.hotcoldHeaders) {
-      headers.set('X-Hotcold-Attempt', String(context.attempt));
-      const left = timeoutHeader(context);
-      if (left !== undefined) headers.set('X-Hotcold-Timeout-Ms', left);
-    }
-    // W3C trace context of the call (its span is active here when telemetry is on).
-    injectTraceInto(headers);
-    // This attempt's settings go on the request's own config (axios's adapters read only its own
-    // properties) and come off again before anything is handed back: one call's attempts run one
-    // after another, and a copy of the config would cost more than the rest of the attempt.
-    const saved = attemptSettings(config);
-    config.signal = context.signal;
-    config.timeout = 0;
-    config.validateStatus = null;
-    if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
-    if (isHttp) {
-      if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
-      else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
-    }
-    let response: AxiosResponse;
     try {
-      response = await adapter(config);
-    } catch (error) {
-      const failure = failureOf(error, evidence, context, name, isHttp);
+      if (call.unsafe !== undefined) {
+        // The pipeline repeats keyed calls the backend deduplicates; this one carries no key (or a
+        // spent stream): send nothing, and end the call with a verdict that is final.
+        call.refusal = new RetriesExhaustedException(`${name}: not sent again: ${call.unsafe.message}`, 'not-retryable', [call.unsafe], {
+          method: name,
+          node: call.unsafe.node,
+          epoch: call.unsafe.epoch,
+        });
+        throw call.refusal;
+      }
+      const evidence = new AttemptEvidence(context.signal, context.report);
+      if (o.hotcoldHeaders) {
+        headers.set('X-Hotcold-Attempt', String(context.attempt));
+        const left = timeoutHeader(context);
+        if (left !== undefined) headers.set('X-Hotcold-Timeout-Ms', left);
+      }
+      // W3C trace context of the call (its span is active here when telemetry is on).
+      injectTraceInto(headers);
+      // This attempt's settings go on the request's own config (axios's adapters read only its own
+      // properties) and come off again before anything is handed back: one call's attempts run one
+      // after another, and a copy of the config would cost more than the rest of the attempt.
+      const saved = attemptSettings(config);
+      config.signal = context.signal;
+      config.timeout = 0;
+      config.validateStatus = null;
+      if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
+      if (isHttp) {
+        if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
+        else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
+      }
+      let response: AxiosResponse;
+      try {
+        response = await adapter(config);
+      } catch (error) {
+        const failure = failureOf(error, evidence, context, name, isHttp);
+        remember(call, failure, evidence, replayable, idempotent || key !== undefined);
+        throw failure;
+      } finally {
+        restoreSettings(config, saved);
+      }
+      const h = readHotcoldHeaders(response.headers);
+      if (isAnswerStatus(response.status)) {
+        if (h.node !== undefined) context.report({ node: h.node, epoch: h.epoch, dedup: h.dedup });
+        response.config = config;
+        return response;
+      }
+      const body = await readBodyText(response.data);
+      const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
       remember(call, failure, evidence, replayable, idempotent || key !== undefined);
       throw failure;
     } finally {
-      restoreSettings(config, saved);
+      call.open--;
     }
-    const h = readHotcoldHeaders(response.headers);
-    if (isAnswerStatus(response.status)) {
-      if (h.node !== undefined) context.report({ node: h.node, epoch: h.epoch, dedup: h.dedup });
-      response.config = config;
-      return response;
-    }
-    const body = await readBodyText(response.data);
-    const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
-    remember(call, failure, evidence, replayable, idempotent || key !== undefined);
-    throw failure;
   };
 
   let response: AxiosResponse;
@@ -264,19 +266,18 @@ const SETTINGS = ['signal', 'timeout', 'validateStatus', 'httpAgent', 'httpsAgen
 
 function attemptSettings(config: InternalAxiosRequestConfig): AttemptSettings & { own: number } {
   let own = 0;
-  SETTINGS.forEach((field, i) => {
-    if (Object.hasOwn(config, field)) own |= 1 << i;
-  });
+  for (let i = 0; i < SETTINGS.length; i++) if (Object.hasOwn(config, SETTINGS[i] as string)) own |= 1 << i;
   return { signal: config.signal, timeout: config.timeout, validateStatus: config.validateStatus, httpAgent: config.httpAgent, httpsAgent: config.httpsAgent, baseURL: config.baseURL, own };
 }
 
 /** Puts the request's own settings back, exactly (absent stays absent). */
 function restoreSettings(config: InternalAxiosRequestConfig, saved: AttemptSettings & { own: number }): void {
   const target = config as unknown as Record<string, unknown>;
-  SETTINGS.forEach((field, i) => {
+  for (let i = 0; i < SETTINGS.length; i++) {
+    const field = SETTINGS[i] as (typeof SETTINGS)[number];
     if ((saved.own & (1 << i)) !== 0) target[field] = saved[field];
-    else delete target[field];
-  });
+    else if (field in target) delete target[field];
+  }
 }
 
 /** Whether the request goes to an https URL (so axios uses `httpsAgent`). */
@@ -292,8 +293,10 @@ const noop = (): void => undefined;
 interface CallState {
   /** Set once sending the request again is not safe: every later attempt ends with it. */
   unsafe: RPCException | undefined;
-  /** The latest attempt's exchange, until it has settled (and its verdict is in `unsafe`). */
-  settling?: Promise<void> | undefined;
+  /** Exchanges started and not yet settled (one ended by the pipeline may still run). */
+  open: number;
+  /** The latest attempt's exchange (its verdict is in `unsafe` once it settled). */
+  last: Promise<unknown> | undefined;
   /** The final error a refused repeat ended the call with. */
   refusal?: RPCException | undefined;
 }

@@ -21,6 +21,18 @@ import type { TLSSocket } from 'node:tls';
 type Agentish = http.Agent;
 type AddRequest = (this: Agentish, req: ClientRequest, options: unknown) => void;
 
+const EVIDENCE = Symbol('hotcold.evidence');
+const REAL = Symbol('hotcold.realAgent');
+type RealAgent = Agentish & { addRequest: AddRequest };
+type TrackingAgent = Omit<Agentish, 'addRequest'> & { addRequest: typeof trackedAddRequest; [EVIDENCE]: AttemptEvidence; [REAL]: RealAgent };
+
+/** The wrapper agent's addRequest (`this` is the wrapper): note the request, then hand it on. */
+function trackedAddRequest(this: TrackingAgent, req: ClientRequest, options: unknown): void {
+  this[EVIDENCE].track(req);
+  const real = this[REAL];
+  real.addRequest(req, options);
+}
+
 export class AttemptEvidence {
   private seen = false;
   private finished = false;
@@ -57,48 +69,59 @@ export class AttemptEvidence {
   /** An agent that is `agent` (yours, or Node's global one) and tells this attempt about each request. */
   wrap(agent: Agentish | undefined, secure: boolean): Agentish {
     const real = agent ?? (secure ? https.globalAgent : http.globalAgent);
-    const wrapper = Object.create(real) as Agentish & { addRequest: AddRequest };
-    const addRequest = (real as unknown as { addRequest: AddRequest }).addRequest;
-    wrapper.addRequest = (req: ClientRequest, options: unknown): void => {
-      this.track(req);
-      addRequest.call(real, req, options);
-    };
-    return wrapper;
+    // Everything but addRequest is the real agent's (its prototype); addRequest is one shared
+    // function that reads the attempt from the wrapper: no closure per attempt.
+    const wrapper = Object.create(real) as TrackingAgent;
+    wrapper[EVIDENCE] = this;
+    wrapper[REAL] = real as unknown as RealAgent;
+    wrapper.addRequest = trackedAddRequest;
+    return wrapper as unknown as Agentish;
   }
 
-  private track(req: ClientRequest): void {
+  /** @internal A request was handed to the agent. */
+  track(req: ClientRequest): void {
     if (!this.seen) this.report({ written: false });
     this.seen = true;
-    const live = (): boolean => {
-      if (this.signal.aborted) return false;
-      if (!this.told) {
-        this.told = true;
-        this.report({ written: true });
-      }
-      return true;
-    };
-    req.once('finish', () => {
-      if (live()) this.finished = true;
-    });
-    req.once('response', () => {
-      if (live()) this.responded = true;
-    });
-    req.once('socket', (socket: Socket) => {
-      const connected = (): void => {
-        if (live()) this.connected = true;
-      };
-      const tls = socket as Partial<TLSSocket> & { _secureEstablished?: unknown };
-      if (tls.encrypted === true) {
-        // Node exposes the handshake's end only as `_secureEstablished` / 'secureConnect'.
-        if (tls._secureEstablished === true) connected();
-        else socket.once('secureConnect', connected);
-      } else if (socket.connecting) {
-        socket.once('connect', connected);
-      } else {
-        connected();
-      }
-    });
+    // `on`, not `once`: each fires at most once per request, and a request is never reused.
+    req.on('finish', this.onFinish);
+    req.on('response', this.onResponse);
+    req.on('socket', this.onSocket);
   }
+
+  /** A sign of life of the request, counted only while the attempt is live; reports `written: true` once. */
+  private live(): boolean {
+    if (this.signal.aborted) return false;
+    if (!this.told) {
+      this.told = true;
+      this.report({ written: true });
+    }
+    return true;
+  }
+
+  private readonly onFinish = (): void => {
+    if (this.live()) this.finished = true;
+  };
+
+  private readonly onResponse = (): void => {
+    if (this.live()) this.responded = true;
+  };
+
+  private readonly onConnected = (): void => {
+    if (this.live()) this.connected = true;
+  };
+
+  private readonly onSocket = (socket: Socket): void => {
+    const tls = socket as Partial<TLSSocket> & { _secureEstablished?: unknown };
+    if (tls.encrypted === true) {
+      // Node exposes the handshake's end only as `_secureEstablished` / 'secureConnect'.
+      if (tls._secureEstablished === true) this.onConnected();
+      else socket.once('secureConnect', this.onConnected);
+    } else if (socket.connecting) {
+      socket.once('connect', this.onConnected);
+    } else {
+      this.onConnected();
+    }
+  };
 
   /**
    * Whether the request may have reached the server: `false` only on evidence, `undefined` when

@@ -16,7 +16,7 @@ import { Pipeline, type Attempt } from '../pipeline/pipeline.js';
 import type { ClassifyContext, ProbeResult } from '../pipeline/types.js';
 import { redactDeep, SecretScope } from '../shared/redact.js';
 import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
-import type { HealthResult, Transport, TransportResponse } from '../transport/types.js';
+import type { HealthResult, Transport, TransportRequest, TransportResponse } from '../transport/types.js';
 import { createFeed, type FeedParams, type FeedSubscribeOptions } from './feed.js';
 import { resolveClientOptions, type ResolvedClientOptions } from './options.js';
 import { createProxy } from './proxy.js';
@@ -77,6 +77,39 @@ function resultOf(value: unknown, attempt: Attempt): unknown {
   const response = value as TransportResponse;
   attempt.facts = response;
   return response.result;
+}
+
+/**
+ * One attempt's request as the transport sees it: the attempt's fields, read through. The
+ * idempotency key is read from the attempt only when the transport reads it (the wire always
+ * does; an in-memory transport need not), so the call's key is made only then.
+ */
+class AttemptRequest implements TransportRequest {
+  declare readonly baseUrl: string;
+  declare readonly method: string;
+  declare readonly params: unknown;
+  declare readonly id: number;
+  declare readonly attempt: number;
+  declare readonly timeoutMs: number;
+  declare readonly deadlineLeftMs: number;
+  declare readonly signal: AbortSignal;
+  declare private readonly source: Attempt;
+
+  constructor(attempt: Attempt, params: unknown, id: number) {
+    this.baseUrl = attempt.backend;
+    this.method = attempt.name;
+    this.params = params;
+    this.id = id;
+    this.attempt = attempt.attempt;
+    this.timeoutMs = attempt.timeoutMs;
+    this.deadlineLeftMs = attempt.deadlineLeftMs;
+    this.signal = attempt.callSignal;
+    this.source = attempt;
+  }
+
+  get idempotencyKey(): string {
+    return this.source.idempotencyKey;
+  }
 }
 
 class Client implements HotcoldClient {
@@ -154,17 +187,7 @@ class Client implements HotcoldClient {
 
   /** One attempt: one JSON-RPC request (a bound field: no closure per call). */
   private readonly send = (attempt: Attempt, params: unknown): Promise<TransportResponse> =>
-    this.transport.send({
-      baseUrl: attempt.backend,
-      method: attempt.name,
-      params,
-      id: ++this.nextId,
-      idempotencyKey: attempt.idempotencyKey,
-      attempt: attempt.attempt,
-      timeoutMs: attempt.timeoutMs,
-      deadlineLeftMs: attempt.deadlineLeftMs,
-      signal: attempt.callSignal,
-    });
+    this.transport.send(new AttemptRequest(attempt, params, ++this.nextId));
 
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
     const result = this.pipeline.run(this.send, params, method, options) as Promise<unknown> as Promise<T>;

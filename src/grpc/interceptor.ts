@@ -13,7 +13,7 @@ import { createPolicy, type AttemptContext, type Policy, type PolicyOptions } fr
 import { classifyGrpcStatus } from './classify-status.js';
 import { callerStatus, type AttemptStatuses } from './error-status.js';
 import type { GrpcCallLike, GrpcInterceptorOptionsLike, GrpcListenerLike, GrpcMetadataLike } from './grpc-types.js';
-import { GrpcMetadataKeys, readResponseFacts } from './metadata-facts.js';
+import { GrpcMetadataKeys, readIdentityFacts, readResponseFacts } from './metadata-facts.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
 import { runUnaryAttempt, type UnaryAttemptResult } from './unary-attempt.js';
@@ -151,9 +151,9 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
         inFlight = false;
       }
       if (cancelled) throw aborted(true);
-      const facts = readResponseFacts(result.headers, result.status.metadata);
       if (result.status.code === GrpcStatus.OK) {
         mayHaveRun = true;
+        const facts = readIdentityFacts(result.headers, result.status.metadata);
         // Only a served call says who serves: a standby's NOT_ACTIVE names a node that does not
         // (its identity stays on the exception, for the record).
         if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
@@ -161,6 +161,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
         }
         return result;
       }
+      const facts = readResponseFacts(result.headers, result.status.metadata);
       const error = classifyGrpcStatus(result.status, facts, { headersReceived: result.headers !== undefined }, { method, attempt: context.attempt });
       statuses.set(error, result.status);
       if (error.mayHaveExecuted) mayHaveRun = true;

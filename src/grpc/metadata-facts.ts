@@ -49,6 +49,24 @@ function first(metadata: GrpcMetadataLike | undefined, key: string): string | un
 }
 
 /** Reads the facts from the initial metadata and the trailers; trailers win where both say. */
+/**
+ * Who answered a call that succeeded: only the identity (`node`, `epoch`, `dedup`) matters then,
+ * so the failure-only keys (error, not-forwarded mark, pushback) are not looked up on every call.
+ */
+export function readIdentityFacts(
+  headers: GrpcMetadataLike | undefined,
+  trailers: GrpcMetadataLike | undefined,
+): { node: string | undefined; epoch: number | undefined; dedup: boolean | undefined } {
+  const node = first(trailers, GrpcMetadataKeys.node) ?? first(headers, GrpcMetadataKeys.node);
+  const epochText = first(trailers, GrpcMetadataKeys.epoch) ?? first(headers, GrpcMetadataKeys.epoch);
+  const dedup = first(trailers, GrpcMetadataKeys.dedup) ?? first(headers, GrpcMetadataKeys.dedup);
+  return {
+    node: node !== undefined && node.length > 0 && node.length <= 200 ? node : undefined,
+    epoch: epochText !== undefined && /^\d{1,15}$/.test(epochText) ? Number(epochText) : undefined,
+    dedup: dedup === '1' ? true : undefined,
+  };
+}
+
 export function readResponseFacts(headers: GrpcMetadataLike | undefined, trailers: GrpcMetadataLike | undefined): ResponseFacts {
   const pick = (key: string): string | undefined => first(trailers, key) ?? first(headers, key);
   const node = pick(GrpcMetadataKeys.node);

@@ -150,7 +150,9 @@ class CallContext<A, R> {
   declare readonly idempotent: boolean;
   declare readonly fn: AttemptFn<A, R>;
   declare readonly arg: A;
-  declare readonly key: string;
+  /** The caller's key, or the generated one once something read it. */
+  declare private keyValue: string | undefined;
+  declare private readonly newKey: () => string;
   /** The whole-call deadline, ms. */
   declare readonly deadlineMs: number;
   /** Monotonic ms at which the call started (the one clock read of the success path). */
@@ -167,7 +169,8 @@ class CallContext<A, R> {
     idempotent: boolean,
     fn: AttemptFn<A, R>,
     arg: A,
-    key: string,
+    key: string | undefined,
+    newKey: () => string,
     deadlineMs: number,
     startedAt: number,
     timeoutMs: number,
@@ -178,7 +181,8 @@ class CallContext<A, R> {
     this.idempotent = idempotent;
     this.fn = fn;
     this.arg = arg;
-    this.key = key;
+    this.keyValue = key;
+    this.newKey = newKey;
     this.deadlineMs = deadlineMs;
     this.startedAt = startedAt;
     this.timeoutMs = timeoutMs;
@@ -194,6 +198,15 @@ class CallContext<A, R> {
     this.waits = signal;
     this.deadlineValue = undefined;
     this.observer = undefined;
+  }
+
+  /**
+   * The call's idempotency key, the same for every attempt: generated on first read, so a call
+   * whose attempt function never reads it (an in-memory function, a GET) costs no string.
+   */
+  get key(): string {
+    this.keyValue ??= this.newKey();
+    return this.keyValue;
   }
 
   /** The deadline as the waits and the retry loop use it: made on first use (never on the success path). */
@@ -228,7 +241,8 @@ export class Attempt implements AttemptContext {
   declare readonly callSignal: AbortSignal;
   declare readonly timeoutMs: number;
   declare readonly deadlineLeftMs: number;
-  declare readonly idempotencyKey: string;
+  /** Where the call's key comes from (read lazily, see {@link CallContext.key}). */
+  declare private readonly keys: { readonly key: string };
   declare readonly backend: string;
   /** The connection's generation when the attempt was sent (stale reports are ignored). */
   declare readonly generation: number;
@@ -243,7 +257,7 @@ export class Attempt implements AttemptContext {
     callSignal: AbortSignal,
     timeoutMs: number,
     deadlineLeftMs: number,
-    idempotencyKey: string,
+    keys: { readonly key: string },
     backend: string,
     generation: number,
     sentAt: number,
@@ -254,7 +268,7 @@ export class Attempt implements AttemptContext {
     this.callSignal = callSignal;
     this.timeoutMs = timeoutMs;
     this.deadlineLeftMs = deadlineLeftMs;
-    this.idempotencyKey = idempotencyKey;
+    this.keys = keys;
     this.backend = backend;
     this.generation = generation;
     this.sentAt = sentAt;
@@ -263,6 +277,11 @@ export class Attempt implements AttemptContext {
     this.controller = undefined;
     this.reporter = undefined;
     this.timer = undefined;
+  }
+
+  /** The same on every attempt of one logical call. */
+  get idempotencyKey(): string {
+    return this.keys.key;
   }
 
   /** Made on first use: an attempt function that never reads it costs no AbortController. */
@@ -282,10 +301,25 @@ export class Attempt implements AttemptContext {
    * (the JSON-RPC adapter never asks for it).
    */
   get report(): (facts: AnswerFacts) => void {
-    this.reporter ??= (facts: AnswerFacts): void => {
-      this.facts = this.facts === undefined ? facts : { ...this.facts, ...facts };
-    };
+    this.reporter ??= (facts: AnswerFacts): void => this.addFacts(facts);
     return this.reporter;
+  }
+
+  /**
+   * Merges what the adapter reported into this attempt's own facts object (a field given, even
+   * as undefined, replaces the one known), without an object spread per report: evidence is
+   * reported up to three times per attempt.
+   */
+  private addFacts(facts: AnswerFacts): void {
+    let own = this.facts;
+    if (own === undefined) {
+      own = { node: undefined, epoch: undefined, dedup: undefined, written: undefined };
+      this.facts = own;
+    }
+    if ('node' in facts) own.node = facts.node;
+    if ('epoch' in facts) own.epoch = facts.epoch;
+    if ('dedup' in facts) own.dedup = facts.dedup;
+    if ('written' in facts) own.written = facts.written;
   }
 
   /** Runs `pending` against this attempt's timeout and the call's signal (one timer per pipeline). */
@@ -394,6 +428,8 @@ export class Pipeline {
   private readonly breakers: CircuitBreakers;
   private readonly retry: ResolvedRetryOptions;
   private readonly plans = new Map<string, Plan>();
+  /** The plan of the latest call. */
+  private lastPlan: Plan | undefined = undefined;
   private readonly newKey: () => string;
   private readonly serverDeduplicates: boolean;
   private readonly classify: Classifier;
@@ -552,7 +588,10 @@ export class Pipeline {
   private runWith<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined, signal: AbortSignal): Promise<R> {
     if (this.closedFlag) throw new ClientClosedException(`${this.noun} is closed`, { method: name });
     if (typeof name !== 'string' || name.length === 0) throw new ConfigurationError(this.hooks.nameField ?? 'name', 'must be a non-empty string');
-    const plan = this.plans.get(name) ?? this.planForUnlisted(name);
+    // Callers mostly repeat one name: the last plan answers without a hash lookup.
+    const last = this.lastPlan;
+    const plan = last !== undefined && last.name === name ? last : (this.plans.get(name) ?? this.planForUnlisted(name));
+    this.lastPlan = plan;
     const context = this.startCall(plan, fn, arg, options, signal);
     if (this.observing !== undefined) {
       context.observer = this.observing;
@@ -658,13 +697,14 @@ export class Pipeline {
         options.signal === undefined &&
         options.idempotent === undefined)
     ) {
-      return new CallContext(plan, plan.idempotent, fn, arg, this.newKey(), plan.deadlineMs, monotonicNow(), plan.timeoutMs, signal, this.monitor.generation);
+      return new CallContext(plan, plan.idempotent, fn, arg, undefined, this.newKey, plan.deadlineMs, monotonicNow(), plan.timeoutMs, signal, this.monitor.generation);
     }
-    // `false`: no key goes out with this call. One is still made for AttemptContext (its type
-    // promises a string), but no repeat of an attempt that may have run relies on it.
-    const keyed = options.idempotencyKey !== false;
-    const key = options.idempotencyKey === undefined || options.idempotencyKey === false ? this.newKey() : options.idempotencyKey;
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
+    // `false`: no key goes out with this call. One is still made if an attempt reads it
+    // (AttemptContext promises a string), but no repeat of an attempt that may have run relies on it.
+    const own = options.idempotencyKey;
+    const keyed = own !== false;
+    const key = own === false ? undefined : own;
+    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[^\x21-\x7e]/.test(key))) {
       throw new ConfigurationError('idempotencyKey', `must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`);
     }
     const deadlineMs = options.deadlineMs ?? plan.deadlineMs;
@@ -673,8 +713,8 @@ export class Pipeline {
     requireMs('timeoutMs', timeoutMs);
     if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') throw new ConfigurationError('idempotent', 'must be a boolean');
     const callSignal = options.signal?.aborted === true ? options.signal : signal;
-    const context = new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);
-    context.keyed = keyed;
+    const context = new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, this.newKey, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);
+    if (!keyed) context.keyed = false;
     return context;
   }
 
@@ -757,7 +797,7 @@ export class Pipeline {
     const timeoutMs = context.timeoutMs < left ? context.timeoutMs : left;
     if (this.events.observed) this.emit({ type: 'attempt', method: context.plan.name, attempt: n, backend: monitor.label });
     context.observer?.attemptStarted(n, monitor.label);
-    return new Attempt(context.plan.name, n, context.signal, timeoutMs, left, context.key, monitor.backend, monitor.generation, sentAt, this.raced);
+    return new Attempt(context.plan.name, n, context.signal, timeoutMs, left, context, monitor.backend, monitor.generation, sentAt, this.raced);
   }
 
   /** Runs the function for `attempt` (raced against its timeout unless the adapter times it). */

@@ -356,6 +356,8 @@ class BackendBreaker {
 /** All breakers of one client, keyed by backend base URL. */
 export class CircuitBreakers {
   private readonly entries = new Map<string, BackendBreaker>();
+  /** The entry {@link entry} returned last (a replaced one is `retired`, so never served from here). */
+  private lastEntry: BackendBreaker | undefined = undefined;
   private readonly rotator = new EventEmitter();
   private rotation: TimerHandle | undefined;
   private disposed = false;
@@ -379,6 +381,9 @@ export class CircuitBreakers {
 
   private entry(backend: string): BackendBreaker | undefined {
     if (this.options === false) return undefined;
+    // Most policies have one backend: the last entry answers without a hash lookup.
+    const last = this.lastEntry;
+    if (last !== undefined && last.backend === backend && !last.retired) return last;
     let entry = this.entries.get(backend);
     if (entry === undefined) {
       if (this.disposed) throw new ClientClosedException('circuit breakers are disposed');
@@ -386,6 +391,7 @@ export class CircuitBreakers {
       this.entries.set(backend, entry);
       this.startRotation(this.options);
     }
+    this.lastEntry = entry;
     return entry;
   }
 
