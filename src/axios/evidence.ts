@@ -75,7 +75,7 @@ export class AttemptEvidence {
     wrapper[EVIDENCE] = this;
     wrapper[REAL] = real as unknown as RealAgent;
     wrapper.addRequest = trackedAddRequest;
-    return wrapper as unknown as Agentish;
+    return wrapper;
   }
 
   /** @internal A request was handed to the agent. */
