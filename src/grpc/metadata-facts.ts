@@ -48,7 +48,6 @@ function first(metadata: GrpcMetadataLike | undefined, key: string): string | un
   return undefined;
 }
 
-/** Reads the facts from the initial metadata and the trailers; trailers win where both say. */
 /**
  * Who answered a call that succeeded: only the identity (`node`, `epoch`, `dedup`) matters then,
  * so the failure-only keys (error, not-forwarded mark, pushback) are not looked up on every call.
@@ -67,6 +66,11 @@ export function readIdentityFacts(
   };
 }
 
+/**
+ * Reads the facts a hotcold gRPC node states from the initial metadata and the trailers (who
+ * answered, its epoch, dedup, a node error, the not-forwarded mark, pushback); trailers win where
+ * both say. Values of the wrong shape are ignored.
+ */
 export function readResponseFacts(headers: GrpcMetadataLike | undefined, trailers: GrpcMetadataLike | undefined): ResponseFacts {
   const pick = (key: string): string | undefined => first(trailers, key) ?? first(headers, key);
   const node = pick(GrpcMetadataKeys.node);
