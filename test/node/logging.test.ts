@@ -84,6 +84,11 @@ describe('logger option', () => {
 
     // An operator clears the holder: alpha's next renewal is rejected (lost), beta takes over.
     await releaseLeaseHolder(a.store, 'hotcold');
+    // Warm mode: alpha goes back to standby and contends again, so on a loaded machine it can win
+    // the freed row before beta. Once its loss is recorded it leaves, and beta is the only contender.
+    await until(() => sinkA.records.some((r) => r.msg === 'lease lost; stopped acting'), 20_000, 'alpha lost');
+    await a.node.stop();
+    await a.lease.close();
     await until(() => b.node.status === 'active', 20_000, 'beta active');
     expect(await client.call('ping', {})).toBe('pong');
 
