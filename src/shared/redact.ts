@@ -18,7 +18,9 @@ const PATTERNS: ReadonlyArray<[RegExp, string]> = [
   // "Token <credential>", but not prose such as "token 42" (a fencing token in a lease message).
   [/\b(Token)\s+(?!\d+\b)[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`],
   [/(authorization|proxy-authorization|cookie|set-cookie)(["']?\s*[:=]\s*["']?)[^"'\n,}]+/gi, `$1$2${REDACTED}`],
-  [/\b(password|passwd|pwd|secret|token|api[_-]?key)(["']?\s*[:=]\s*["']?)[^"'\s&,;}]+/gi, `$1$2${REDACTED}`],
+  // Prefixed names too (`access_token=`, `client_secret=`, `X-Amz-Signature=`, `x-api-key:`): the
+  // prefix is one lazy character class, so a long word cannot make the match backtrack badly.
+  [/\b([a-z0-9_-]*?(?:password|passwd|pwd|secret|token|api[_-]?key|signature|sig))(["']?\s*[:=]\s*["']?)[^"'\s&,;}]+/gi, `$1$2${REDACTED}`],
 ];
 
 /** Object keys whose value is a credential whatever it looks like. */
@@ -145,6 +147,23 @@ export function redactUrl(url: string, scope?: SecretScope): string {
   } catch {
     return redactText(url, scope);
   }
+}
+
+/**
+ * A backend's URL as a label for events, log records, messages and telemetry: without userinfo,
+ * query or fragment (a `?sig=` or `?key=` in a query string is a credential no pattern may
+ * recognise). A backend key that is not a URL is redacted text.
+ */
+export function backendLabel(backend: string, scope?: SecretScope): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(backend);
+  } catch {
+    return redactText(backend, scope);
+  }
+  parsed.search = '';
+  parsed.hash = '';
+  return redactUrl(parsed.toString(), scope);
 }
 
 /**
