@@ -26,6 +26,12 @@ const PATTERNS: ReadonlyArray<[RegExp, string]> = [
 /** Object keys whose value is a credential whatever it looks like. */
 const SENSITIVE_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|password|passwd|pwd|secret|token|api[_-]?key|access[_-]?token|refresh[_-]?token)$/i;
 
+/**
+ * Header (and gRPC metadata) names whose values are credentials: a client's configured headers
+ * and a gRPC call's metadata under such names are scrubbed wherever a server echoes them.
+ */
+export const CREDENTIAL_HEADER_NAME = /auth|token|key|secret|cookie|session|passw/i;
+
 /** Secrets shorter than this are scrubbed only where they stand alone (see scrubLiterals). */
 const SHORT_SECRET = 6;
 
