@@ -67,6 +67,12 @@ export function readIdentityFacts(
   };
 }
 
+/**
+ * What a call's response metadata says, for {@link classifyGrpcStatus}: a trailer wins over the
+ * same key in the initial metadata (a status-only answer has trailers alone).
+ * @param headers the response's initial metadata, when any arrived
+ * @param trailers the final status's metadata
+ */
 export function readResponseFacts(headers: GrpcMetadataLike | undefined, trailers: GrpcMetadataLike | undefined): ResponseFacts {
   const pick = (key: string): string | undefined => first(trailers, key) ?? first(headers, key);
   const node = pick(GrpcMetadataKeys.node);
