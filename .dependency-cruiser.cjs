@@ -60,7 +60,7 @@ module.exports = {
     {
       name: 'axios-adapter-uses-only-the-public-pipeline',
       comment:
-        'src/axios (hotcold/axios) knows the pipeline only by its public entry (createPolicy and the contract types in src/pipeline/index.ts), and no other adapter.',
+        'src/axios (hotcold/axios) knows the pipeline only by its entry (createPolicy, the internal createAdapterPolicy and the contract types in src/pipeline/index.ts), and no other adapter.',
       severity: 'error',
       from: { path: '^src/axios/' },
       to: { path: '^src/(pipeline/(?!index[.]ts$)|client/|transport/|grpc/|node/|cli/|testing/)' },

@@ -16,7 +16,7 @@ import { asAxiosCancel, callerCancel } from './caller-cancel.js';
 import { AttemptEvidence } from './evidence.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';
 import { resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
-import { createPolicy, type AttemptContext, type Policy, type ProbeContext, type ProbeResult } from './policy-api.js';
+import { createAdapterPolicy, type AttemptContext, type Policy, type ProbeContext, type ProbeResult } from './policy-api.js';
 import { pathOf } from './routes.js';
 import { readBodyText } from './response-body.js';
 
@@ -118,7 +118,7 @@ export function attachPolicy(instance: AxiosInstance, options?: AttachPolicyOpti
     o.healthPath === undefined
       ? undefined
       : (context: ProbeContext): Promise<ProbeResult> => probeHealth(instance, o.healthPath as string, probeBase(context.backend), context);
-  const policy = createPolicy(probe === undefined ? o.policy : { ...o.policy, probe });
+  const policy = createAdapterPolicy(probe === undefined ? o.policy : { ...o.policy, probe }, (name) => o.routes.telemetryName(name));
 
   let inner: AxiosAdapter | undefined;
   const innerAdapter = (config: InternalAxiosRequestConfig): AxiosAdapter => {

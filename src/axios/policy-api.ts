@@ -2,7 +2,7 @@
  * The one place the adapter names the protocol-neutral pipeline: its public entry point and
  * contract types (DESIGN §4, "Wrapping any call"). Nothing else of the pipeline is used.
  */
-export { createPolicy } from '../pipeline/index.js';
+export { createAdapterPolicy, createPolicy } from '../pipeline/index.js';
 export type {
   AttemptContext,
   ExecuteOptions,

@@ -35,7 +35,20 @@ export interface RouteTable {
   lookup(method: string, path: string): RouteMatch;
   /** Route name → policy, for the pipeline's `methods`. */
   readonly methods: Readonly<Record<string, RoutePolicy>>;
+  /**
+   * The name telemetry records a request under: its route's name, or for a request that matched
+   * no route only its HTTP method (`_OTHER` for a non-standard one). An unrouted name carries the
+   * request's path (ids, signed-URL tokens): as a metric attribute or span name it would mint a
+   * series per request and could carry a credential.
+   */
+  telemetryName(name: string): string;
 }
+
+/** HTTP methods recorded by name (OpenTelemetry's HTTP conventions); any other is `_OTHER`. */
+const KNOWN_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+
+/** What telemetry calls a request whose method is not a standard one. */
+export const OTHER_METHOD = '_OTHER';
 
 /**
  * Compiles `routes`.
@@ -84,6 +97,11 @@ export function compileRoutes(routes: Readonly<Record<string, RoutePolicy>> | un
         if ((route.method === '*' || route.method === upper) && route.test(path) !== false) return { name: route.name, policy: route.policy };
       }
       return { name: `${upper} ${path}`, policy: undefined };
+    },
+    telemetryName(name: string): string {
+      if (Object.hasOwn(methods, name)) return name;
+      const method = name.slice(0, Math.max(0, name.indexOf(' ')));
+      return KNOWN_METHODS.has(method) ? method : OTHER_METHOD;
     },
   };
 }

@@ -14,7 +14,7 @@ import {
 import type { Observable } from 'rxjs';
 import { Pipeline, type Attempt } from '../pipeline/pipeline.js';
 import type { ClassifyContext, ProbeResult } from '../pipeline/types.js';
-import { redactDeep, SecretScope } from '../shared/redact.js';
+import { CREDENTIAL_HEADER_NAME, redactDeep, SecretScope } from '../shared/redact.js';
 import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
 import type { HealthResult, Transport, TransportRequest, TransportResponse } from '../transport/types.js';
 import { createFeed, type FeedParams, type FeedSubscribeOptions } from './feed.js';
@@ -33,7 +33,6 @@ import type {
 } from './types.js';
 
 /** Header names whose values are credentials: scrubbed from every message like the auth option. */
-const SENSITIVE_HEADER = /auth|token|key|secret|cookie|session|passw/i;
 
 /**
  * Creates a JSON-RPC client for a hot-cold pair behind a balancer (or an address pool). Every
@@ -133,7 +132,7 @@ class Client implements HotcoldClient {
       }
     }
     for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (SENSITIVE_HEADER.test(name)) this.secrets.addHeaderValue(value);
+      if (CREDENTIAL_HEADER_NAME.test(name)) this.secrets.addHeaderValue(value);
     }
     for (const backend of options.backends) {
       const url = new URL(backend);

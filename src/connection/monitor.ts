@@ -21,7 +21,7 @@ import { setMaxListeners } from 'node:events';
 import { BehaviorSubject } from 'rxjs';
 import { RetriesExhaustedException, type RPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
-import { redactText, redactUrl } from '../shared/redact.js';
+import { backendLabel, redactText } from '../shared/redact.js';
 import { sleep } from '../shared/sleep.js';
 import { setTimer, type TimerHandle } from '../shared/timer.js';
 import type {
@@ -44,7 +44,7 @@ const CONFIRMED_OUTAGES_KEPT = 16;
 export interface MonitorOptions {
   /** One URL (a balancer) or several (an address pool probed for the active member). */
   backends: readonly string[];
-  /** Backend labels for events (without userinfo); default: the backends as given. */
+  /** Backend labels for events (without userinfo, query or fragment); default: the backends so labelled. */
   labels?: readonly string[] | undefined;
   /**
    * Asks one backend whether a node serves there (`ok`), and who (`node`, `epoch`). Rejects when
@@ -145,7 +145,7 @@ export class ConnectionMonitor {
   readonly labels: readonly string[];
 
   constructor(private readonly options: MonitorOptions) {
-    this.labels = options.labels ?? options.backends.map((b) => redactUrl(b));
+    this.labels = options.labels ?? options.backends.map((b) => backendLabel(b));
     this.state$ = new BehaviorSubject<ConnectionState>({ status: 'connecting', since: Date.now() });
   }
 

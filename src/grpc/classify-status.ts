@@ -47,6 +47,8 @@ export interface GrpcClassifyContext {
   method: string;
   /** 1-based attempt number. */
   attempt: number;
+  /** Scrubs the caller's credentials from the server's details (see metadata-secrets.ts). */
+  scrub?: ((text: string) => string) | undefined;
 }
 
 /**
@@ -62,8 +64,9 @@ export function classifyGrpcStatus(
   context: GrpcClassifyContext,
 ): RPCException {
   const name = grpcStatusName(status.code);
-  const label = `${context.method}: gRPC ${name} (${status.code}): ${status.details}`;
-  const cause = Object.assign(new Error(status.details), { name: 'GrpcStatus', code: status.code });
+  const details = context.scrub === undefined ? status.details : context.scrub(status.details);
+  const label = `${context.method}: gRPC ${name} (${status.code}): ${details}`;
+  const cause = Object.assign(new Error(details), { name: 'GrpcStatus', code: status.code });
   const base = { method: context.method, attempts: context.attempt, node: facts.node, epoch: facts.epoch, cause };
   const retryAfterMs = facts.pushbackMs !== undefined && facts.pushbackMs >= 0 ? facts.pushbackMs : undefined;
 

@@ -15,6 +15,8 @@ export interface GrpcMetadataLike {
   set(key: string, value: GrpcMetadataValue): void;
   /** A copy, so that each attempt sends its own metadata. */
   clone(): GrpcMetadataLike;
+  /** The first value of each key (grpc-js has it; read for the call's credentials, see metadata-secrets.ts). */
+  getMap?(): Record<string, GrpcMetadataValue>;
 }
 
 /** grpc-js `StatusObject`: a call's final status. */

@@ -14,6 +14,7 @@ import { classifyGrpcStatus } from './classify-status.js';
 import { callerStatus, type AttemptStatuses } from './error-status.js';
 import type { GrpcCallLike, GrpcInterceptorOptionsLike, GrpcListenerLike, GrpcMetadataLike } from './grpc-types.js';
 import { GrpcMetadataKeys, readIdentityFacts, readResponseFacts } from './metadata-facts.js';
+import { metadataSecrets } from './metadata-secrets.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
 import { runUnaryAttempt, type UnaryAttemptResult } from './unary-attempt.js';
@@ -162,7 +163,9 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
         return result;
       }
       const facts = readResponseFacts(result.headers, result.status.metadata);
-      const error = classifyGrpcStatus(result.status, facts, { headersReceived: result.headers !== undefined }, { method, attempt: context.attempt });
+      const secrets = metadataSecrets(metadata);
+      const scrub = secrets.empty ? undefined : (text: string): string => secrets.text(text);
+      const error = classifyGrpcStatus(result.status, facts, { headersReceived: result.headers !== undefined }, { method, attempt: context.attempt, scrub });
       statuses.set(error, result.status);
       if (error.mayHaveExecuted) mayHaveRun = true;
       throw error;

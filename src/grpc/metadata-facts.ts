@@ -67,9 +67,10 @@ export function readIdentityFacts(
 }
 
 /**
- * Reads the facts a hotcold gRPC node states from the initial metadata and the trailers (who
- * answered, its epoch, dedup, a node error, the not-forwarded mark, pushback); trailers win where
- * both say. Values of the wrong shape are ignored.
+ * What a call's response metadata says, for {@link classifyGrpcStatus}: a trailer wins over the
+ * same key in the initial metadata (a status-only answer has trailers alone).
+ * @param headers the response's initial metadata, when any arrived
+ * @param trailers the final status's metadata
  */
 export function readResponseFacts(headers: GrpcMetadataLike | undefined, trailers: GrpcMetadataLike | undefined): ResponseFacts {
   const pick = (key: string): string | undefined => first(trailers, key) ?? first(headers, key);

@@ -2,7 +2,7 @@
  * Attribute names and values of hotcold's telemetry. Values are low-cardinality and carry no
  * credentials: a backend is named by its URL without userinfo, query or fragment.
  */
-import { redactText, redactUrl } from '../shared/redact.js';
+import { backendLabel } from '../shared/redact.js';
 
 /** OpenTelemetry semantic conventions (rpc, error). */
 export const ATTR_RPC_METHOD = 'rpc.method';
@@ -27,13 +27,5 @@ export const SUCCESS = 'success';
  * query string is a credential redaction patterns may not recognise); other keys are redacted text.
  */
 export function backendAttribute(backend: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(backend);
-  } catch {
-    return redactText(backend);
-  }
-  parsed.search = '';
-  parsed.hash = '';
-  return redactUrl(parsed.toString()).replace(/\/$/, '');
+  return backendLabel(backend).replace(/\/$/, '');
 }

@@ -177,8 +177,8 @@ class ObservedCall implements CallObserver {
     }
     const attributes: Attributes = { [ATTR_RPC_METHOD]: this.method, [ATTR_OUTCOME]: outcome, [ATTR_MAY_HAVE_EXECUTED]: mayHaveExecuted };
     instruments?.calls.add(1, attributes);
-    if (error !== undefined) attributes[ATTR_ERROR_TYPE] = outcome;
-    instruments?.callDuration.record(seconds, attributes);
+    // A new object: the SDK keeps the one it was given (a change to it would relabel the calls series).
+    instruments?.callDuration.record(seconds, error === undefined ? attributes : { ...attributes, [ATTR_ERROR_TYPE]: outcome });
     const span = this.span;
     if (span === undefined) return;
     span.setAttributes({ [ATTR_OUTCOME]: outcome, [ATTR_MAY_HAVE_EXECUTED]: mayHaveExecuted, [ATTR_ATTEMPTS]: this.attempts });

@@ -32,7 +32,15 @@ import type { AttemptContext, ExecuteOptions, Policy, PolicyOptions, ProbeContex
  * ```
  */
 export function createPolicy(options: PolicyOptions = {}): Policy {
-  return new ExecutionPolicy(options);
+  return new ExecutionPolicy(options, undefined);
+}
+
+/**
+ * A policy for an adapter whose operation names come from request data: `telemetryName` maps a
+ * name to the one telemetry records (see PipelineHooks). Internal: not exported by the package.
+ */
+export function createAdapterPolicy(options: PolicyOptions, telemetryName: (name: string) => string): Policy {
+  return new ExecutionPolicy(options, telemetryName);
 }
 
 /** Runs the user's function as one attempt (a module function: no closure per call). */
@@ -47,7 +55,7 @@ class ExecutionPolicy implements Policy {
   readonly reconnected$: Observable<ReconnectedEvent>;
   private readonly pipeline: Pipeline;
 
-  constructor(options: PolicyOptions) {
+  constructor(options: PolicyOptions, telemetryName: ((name: string) => string) | undefined) {
     const resolved = resolvePolicyOptions(options);
     const userProbe = resolved.probe;
     const probe =
@@ -59,6 +67,7 @@ class ExecutionPolicy implements Policy {
       classify: resolved.classify ?? defaultClassify,
       probe,
       proveDedup: probe,
+      telemetryName,
     });
     this.state$ = this.pipeline.state$;
     this.events$ = this.pipeline.events$;

@@ -1,5 +1,7 @@
 /** The protocol-neutral pipeline's public surface (re-exported by `hotcold`). */
 export { createPolicy } from './create-policy.js';
+/** @internal For hotcold/axios (names built from request paths); `hotcold` does not re-export it. */
+export { createAdapterPolicy } from './create-policy.js';
 export { defaultClassify } from './classify.js';
 export type {
   AnswerFacts,

@@ -96,6 +96,12 @@ export interface PipelineHooks {
   /** The option an empty operation name is reported as. @default 'name' */
   nameField?: string | undefined;
   /**
+   * The name a call is recorded under in telemetry (metric attributes, span name), when the
+   * operation's name is built from request data (an unrouted REST path) and would mint a series
+   * per request; identity when absent.
+   */
+  telemetryName?: ((name: string) => string) | undefined;
+  /**
    * Turns a successful attempt's value into the call's result (the JSON-RPC adapter reports the
    * answer's identity and returns its `result`), without a promise of its own per call.
    */
@@ -560,7 +566,8 @@ export class Pipeline {
 
   /** A call with telemetry: run inside the observer's call (its span's context), its hooks lent to the call. */
   private runObserved<A, R>(observer: PipelineObserver, fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined): Promise<R> {
-    return observer.call(name, (call) => {
+    const recorded = this.hooks.telemetryName === undefined || typeof name !== 'string' ? name : this.hooks.telemetryName(name);
+    return observer.call(recorded, (call) => {
       this.observing = call;
       try {
         return this.run(fn, arg, name, options);

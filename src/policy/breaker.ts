@@ -38,7 +38,7 @@ import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import { CallAbortedException, CircuitOpenException, ClientClosedException, isRPCException } from '../errors.js';
 import { monotonicNow } from '../shared/clock.js';
-import { redactUrl } from '../shared/redact.js';
+import { backendLabel } from '../shared/redact.js';
 import { MAX_TIMER_DELAY_MS, setRepeating, setTimer, type TimerHandle } from '../shared/timer.js';
 import {
   rejectUnknownKeys,
@@ -233,7 +233,7 @@ class BackendBreaker {
       enableSnapshots: false, // otherwise one more interval per breaker
       rotateBucketController: rotator,
       errorFilter: (error: Error) => breakerOutcome(error) !== 'failure',
-      name: redactUrl(backend),
+      name: backendLabel(backend),
     });
     this.bucket = this.currentBucket();
     this.breaker.on('open', () => {
@@ -274,7 +274,7 @@ class BackendBreaker {
   private announce(state: BreakerState, cause: BreakerStateEvent['cause']): void {
     this.pendingCause = undefined;
     this.wake();
-    if (!this.retired) this.owner.report({ state, backend: redactUrl(this.backend), node: this.node, epoch: this.epoch, cause });
+    if (!this.retired) this.owner.report({ state, backend: backendLabel(this.backend), node: this.node, epoch: this.epoch, cause });
   }
 
   recordClosed(outcome: Outcome, error: unknown): void {
@@ -419,7 +419,7 @@ export class CircuitBreakers {
     if (breaker.closed) return entry.closedPermit;
     if (breaker.halfOpen && !entry.trialInFlight) return entry.trialPermit();
     throw new CircuitOpenException(
-      breaker.halfOpen ? `circuit half-open for ${redactUrl(backend)}: its trial call is in flight` : `circuit open for ${redactUrl(backend)}`,
+      breaker.halfOpen ? `circuit half-open for ${backendLabel(backend)}: its trial call is in flight` : `circuit open for ${backendLabel(backend)}`,
       { method, node: entry.node, epoch: entry.epoch },
     );
   }
@@ -505,7 +505,7 @@ export class CircuitBreakers {
     this.entries.set(backend, fresh);
     entry.retire();
     if (!wasClosed) {
-      this.report({ state: 'closed', backend: redactUrl(backend), node, epoch, cause: 'identity-changed' });
+      this.report({ state: 'closed', backend: backendLabel(backend), node, epoch, cause: 'identity-changed' });
     }
   }
 

@@ -33,6 +33,14 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const METHODS = ['debug', 'info', 'warn', 'error'] as const;
 
+function ignore(): void {
+  // A logger's failure has nowhere to be reported (see Log.write).
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
 /**
  * Checks a `logger` option.
  * @throws ConfigurationError naming `field` when the value is not an object with `debug`, `info`,
@@ -100,7 +108,10 @@ export class Log {
 
   private write(level: LogLevel, fields: object, msg: string): void {
     try {
-      (this.target as Logger)[level](this.record(fields), redactText(msg, this.scope));
+      const returned: unknown = (this.target as Logger)[level](this.record(fields), redactText(msg, this.scope));
+      // An `async` method (a remote sink) returns a promise: its rejection is absorbed here too,
+      // or it would be an unhandled rejection, which ends the process.
+      if (isThenable(returned)) returned.then(undefined, ignore);
     } catch {
       // A logger that throws must not break a lease loop or a call; there is nowhere to report it.
     }

@@ -13,16 +13,27 @@ const REDACTED = '[REDACTED]';
 
 const PATTERNS: ReadonlyArray<[RegExp, string]> = [
   // scheme://user:password@host → scheme://[REDACTED]@host
-  [/([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*(?::[^\s/@]*)?@/gi, `$1${REDACTED}@`],
+  // The scheme is bounded (RFC 3986 schemes are short): tried from every letter of a long
+  // server-controlled "a-a-a-…", an unbounded one would cost quadratic time.
+  [/([a-z][a-z0-9+.-]{0,31}:\/\/)[^\s/@:]*(?::[^\s/@]*)?@/gi, `$1${REDACTED}@`],
   [/\b(Bearer|Basic|Digest)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`],
   // "Token <credential>", but not prose such as "token 42" (a fencing token in a lease message).
   [/\b(Token)\s+(?!\d+\b)[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`],
   [/(authorization|proxy-authorization|cookie|set-cookie)(["']?\s*[:=]\s*["']?)[^"'\n,}]+/gi, `$1$2${REDACTED}`],
-  [/\b(password|passwd|pwd|secret|token|api[_-]?key)(["']?\s*[:=]\s*["']?)[^"'\s&,;}]+/gi, `$1$2${REDACTED}`],
+  // Prefixed names too (`access_token=`, `client_secret=`, `X-Amz-Signature=`, `x-api-key:`). The
+  // prefix is bounded: text is server-controlled, and an unbounded prefix tried from every word
+  // boundary of a long "a-a-a-…" would cost quadratic time.
+  [/\b([a-z0-9_-]{0,40}?(?:password|passwd|pwd|secret|token|api[_-]?key|signature|sig))(["']?\s*[:=]\s*["']?)[^"'\s&,;}]+/gi, `$1$2${REDACTED}`],
 ];
 
 /** Object keys whose value is a credential whatever it looks like. */
 const SENSITIVE_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|password|passwd|pwd|secret|token|api[_-]?key|access[_-]?token|refresh[_-]?token)$/i;
+
+/**
+ * Header (and gRPC metadata) names whose values are credentials: a client's configured headers
+ * and a gRPC call's metadata under such names are scrubbed wherever a server echoes them.
+ */
+export const CREDENTIAL_HEADER_NAME = /auth|token|key|secret|cookie|session|passw/i;
 
 /** Secrets shorter than this are scrubbed only where they stand alone (see scrubLiterals). */
 const SHORT_SECRET = 6;
@@ -145,6 +156,23 @@ export function redactUrl(url: string, scope?: SecretScope): string {
   } catch {
     return redactText(url, scope);
   }
+}
+
+/**
+ * A backend's URL as a label for events, log records, messages and telemetry: without userinfo,
+ * query or fragment (a `?sig=` or `?key=` in a query string is a credential no pattern may
+ * recognise). A backend key that is not a URL is redacted text.
+ */
+export function backendLabel(backend: string, scope?: SecretScope): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(backend);
+  } catch {
+    return redactText(backend, scope);
+  }
+  parsed.search = '';
+  parsed.hash = '';
+  return redactUrl(parsed.toString(), scope);
 }
 
 /**

@@ -181,6 +181,8 @@ describe('policy telemetry without a network', () => {
     expect(total(m.get('hotcold.client.attempts'), { 'hotcold.outcome': 'connection-failure', 'hotcold.may_have_executed': false })).toBeGreaterThanOrEqual(1);
     const failedCalls = points(m.get('hotcold.client.calls')).filter((p) => p.attributes['hotcold.outcome'] !== 'success');
     expect(failedCalls.reduce((n, p) => n + p.value, 0)).toBe(5);
+    // The calls counter has the documented attributes only (error.type is the duration's).
+    for (const p of failedCalls) expect(Object.keys(p.attributes).sort()).toEqual(['hotcold.may_have_executed', 'hotcold.outcome', 'rpc.method']);
     const duration = points(m.get('rpc.client.call.duration'));
     expect(duration.every((p) => typeof p.attributes['error.type'] === 'string')).toBe(true);
 
