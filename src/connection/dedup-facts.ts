@@ -44,6 +44,11 @@ export class DedupFacts {
    * Some node behind `backend` once advertised dedup. Not proof of anything about the node that
    * serves now — only a reason to ask it (client/dedup-proof.ts) instead of giving up at once.
    */
+  /** No backend holds a statement: an answer without the header has nothing to revoke. */
+  get empty(): boolean {
+    return this.byBackend.size === 0;
+  }
+
   wasAdvertised(backend: string): boolean {
     return this.everAdvertised.has(backend);
   }

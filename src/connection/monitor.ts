@@ -214,6 +214,14 @@ export class ConnectionMonitor {
   }
 
   /**
+   * Connected, nothing suspected, and the answer's identity is the one serving: an answer that
+   * changes nothing here ({@link reportAnswer} would return at once). The success path's check.
+   */
+  isSettledOn(node: string | undefined, epoch: number | undefined): boolean {
+    return this.statusValue === 'connected' && this.suspect === undefined && this.identity.isSame(node, epoch);
+  }
+
+  /**
    * An answer came from an active node (a result or a JSON-RPC error: either way it executed)
    * to an attempt started in `generation`. Kept cheap: the success path calls it once per call.
    */

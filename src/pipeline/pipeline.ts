@@ -137,8 +137,8 @@ class CallContext<A, R> {
   // before the constructor runs (then assigned again), a cost this per-call object avoids.
   /** Attempts started so far. */
   declare attempts: number;
-  /** Monotonic ms at which the deadline passes. */
-  declare readonly deadlineAt: number;
+  // The retry path's state is not set in the constructor: a call that succeeds at once never
+  // reads it, and an unset field reads as undefined (these fields are added on first write).
   /** An attempt that may have run is being repeated on learned dedup: later attempts need proof. */
   declare needsDedup: RPCException | undefined;
   /** The latest failure after `needsDedup` was set (the one the next attempt repeats). */
@@ -146,11 +146,11 @@ class CallContext<A, R> {
   /** The proof was refused: this error ends the call. */
   declare refused: RPCException | undefined;
   /** Released from the hold as the trial of an outage without a probe: send once without waiting. */
-  declare trial: boolean;
-  /** The call carries its idempotency key (false: `idempotencyKey: false`, nothing can deduplicate a repeat). */
-  declare keyed: boolean;
-  /** What the call's waits listen to: `signal`, and once the call failed also the give-up. */
-  declare waits: AbortSignal;
+  declare trial: boolean | undefined;
+  /** The call carries no idempotency key (`idempotencyKey: false`): nothing can deduplicate a repeat. */
+  declare unkeyed: boolean | undefined;
+  /** What the call's waits listen to once the call failed: `signal` and the give-up. */
+  declare private waitsValue: AbortSignal | undefined;
   declare private deadlineValue: Deadline | undefined;
   declare readonly plan: Plan;
   declare readonly idempotent: boolean;
@@ -195,15 +195,20 @@ class CallContext<A, R> {
     this.signal = signal;
     this.generation = generation;
     this.attempts = 0;
-    this.deadlineAt = startedAt + deadlineMs;
-    this.needsDedup = undefined;
-    this.lastFailure = undefined;
-    this.refused = undefined;
-    this.trial = false;
-    this.keyed = true;
-    this.waits = signal;
-    this.deadlineValue = undefined;
-    this.observer = undefined;
+  }
+
+  /** Monotonic ms at which the deadline passes. */
+  get deadlineAt(): number {
+    return this.startedAt + this.deadlineMs;
+  }
+
+  /** What the call's waits listen to: `signal`, and once the call failed also the give-up. */
+  get waits(): AbortSignal {
+    return this.waitsValue ?? this.signal;
+  }
+
+  set waits(signal: AbortSignal) {
+    this.waitsValue = signal;
   }
 
   /**
@@ -447,12 +452,12 @@ export class Pipeline {
   private readonly inflight = new RacedAttempts();
   /** Aborted by close(): every attempt and backoff sleep listens to it (or to a signal linked to it). */
   private readonly closing = new AbortController();
+  /** `closing.signal`, read once: AbortController's getter checks its receiver on every read. */
+  private readonly closingSignal: AbortSignal = this.closing.signal;
   private closedFlag = false;
   private closePromise: Promise<void> | undefined;
   private readonly dedupFacts = new DedupFacts();
   private readonly pacing = new BackendPacing();
-  /** The clock reading of the call being started, lent to the budget (one clock read per call). */
-  private startedAt: number | undefined;
   /** Telemetry hooks; undefined when nobody collects (see observability/enabled.ts). */
   private readonly observer: PipelineObserver | undefined;
   /** The hooks of the call being started, lent to its CallContext. */
@@ -466,7 +471,7 @@ export class Pipeline {
   ) {
     this.log = new Log(options.logger, hooks.noun ?? 'policy');
     this.retry = resolveRetryOptions(options.retry, 'retry');
-    this.budget = createRetryBudget(resolveBudgetOptions(options.budget, 'budget'), () => this.startedAt ?? monotonicNow());
+    this.budget = createRetryBudget(resolveBudgetOptions(options.budget, 'budget'), monotonicNow);
     for (const [name, settings] of options.methods) this.plans.set(name, this.planFor(name, settings));
     this.serverDeduplicates = options.serverDeduplicates;
     this.newKey = options.idempotencyKey ?? keyGenerator();
@@ -558,7 +563,7 @@ export class Pipeline {
     }
     if (signal !== undefined && !signal.aborted) return this.runLinked(fn, arg, name, options, signal);
     try {
-      return this.runWith(fn, arg, name, options, this.closing.signal);
+      return this.runWith(fn, arg, name, options, this.closingSignal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -579,7 +584,7 @@ export class Pipeline {
 
   /** A call with the caller's signal: linked to close() for its duration, then unlinked. */
   private async runLinked<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined, signal: AbortSignal): Promise<R> {
-    const link = linkSignals(signal, this.closing.signal);
+    const link = linkSignals(signal, this.closingSignal);
     try {
       return await this.runWith(fn, arg, name, options, link.signal);
     } finally {
@@ -604,9 +609,8 @@ export class Pipeline {
       context.observer = this.observing;
       this.observing = undefined;
     }
-    this.startedAt = context.startedAt;
-    this.budget.recordCall();
-    this.startedAt = undefined;
+    // The call's one clock reading, lent to the budget.
+    this.budget.recordCall(context.startedAt);
     let permit: BreakerPermit | undefined;
     try {
       permit = this.admitAtOnce(context);
@@ -625,8 +629,10 @@ export class Pipeline {
     } catch (error) {
       return this.afterFailure(context, this.failed(context, attempt, admitted, error));
     }
-    if (!isThenable<R>(result)) return Promise.resolve(this.succeeded(attempt, admitted, result));
-    return (result instanceof Promise ? (result as Promise<R>) : Promise.resolve(result)).then(
+    // A native promise (the common case) skips the duck-typed thenable check.
+    const pending = result instanceof Promise ? (result as Promise<R>) : isThenable<R>(result) ? Promise.resolve(result) : undefined;
+    if (pending === undefined) return Promise.resolve(this.succeeded(attempt, admitted, result as R));
+    return pending.then(
       (value: R) => this.succeeded(attempt, admitted, value),
       (error: unknown) => this.afterFailure(context, this.failed(context, attempt, admitted, error)),
     );
@@ -654,7 +660,7 @@ export class Pipeline {
           const verdict = decideRetry(error, {
             idempotent: context.idempotent,
             retryOnCodes: plan.retryOnCodes,
-            hasIdempotencyKey: context.keyed,
+            hasIdempotencyKey: context.unkeyed !== true,
             // Provisional: a deployment seen deduplicating is asked for proof before the repeat
             // goes out (requireDedupProof); one never seen doing so is not asked.
             serverDeduplicates: this.serverDeduplicates || this.dedupFacts.wasAdvertised(this.monitor.backend),
@@ -721,7 +727,7 @@ export class Pipeline {
     if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') throw new ConfigurationError('idempotent', 'must be a boolean');
     const callSignal = options.signal?.aborted === true ? options.signal : signal;
     const context = new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, this.newKey, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);
-    if (!keyed) context.keyed = false;
+    if (!keyed) context.unkeyed = true;
     return context;
   }
 
@@ -734,8 +740,10 @@ export class Pipeline {
     const monitor = this.monitor;
     // The pipeline's own signal is not aborted here (runWith checked closedFlag, which close() sets first).
     const signal = context.signal;
-    if (monitor.holding || !this.pacing.idle || (signal !== this.closing.signal && signal.aborted)) return undefined;
+    if (monitor.holding || !this.pacing.idle || (signal !== this.closingSignal && signal.aborted)) return undefined;
     const breakers = this.breakers;
+    const closed = breakers.closedPermitFor(monitor.backend);
+    if (closed !== undefined) return closed;
     try {
       return breakers.admit(monitor.backend, context.plan.name);
     } catch (error) {
@@ -819,7 +827,7 @@ export class Pipeline {
       });
     }
     const result = context.fn(attempt, context.arg);
-    return this.raced && isThenable<R>(result) ? attempt.race(result, this.inflight, this.closing.signal) : result;
+    return this.raced && isThenable<R>(result) ? attempt.race(result, this.inflight, this.closingSignal) : result;
   }
 
   private succeeded<R>(attempt: Attempt, permit: BreakerPermit, value: R): R {
@@ -857,9 +865,15 @@ export class Pipeline {
     const monitor = this.monitor;
     const node = facts?.node;
     const epoch = facts?.epoch;
+    const dedup = facts?.dedup === true;
+    // The common answer: the node known to serve, in a settled connection, stating nothing new.
+    if (monitor.isSettledOn(node, epoch)) {
+      if (dedup || !this.dedupFacts.empty) this.dedupFacts.record(backend, node, epoch, dedup);
+      return;
+    }
     if (!monitor.isServing(node, epoch)) this.breakers.observeIdentity(backend, node, epoch);
     monitor.reportAnswer(node, epoch, generation);
-    this.dedupFacts.record(backend, node, epoch, facts?.dedup === true);
+    this.dedupFacts.record(backend, node, epoch, dedup);
   }
 
   /** A call that may have run is repeated only on proof that the receiving node deduplicates. */

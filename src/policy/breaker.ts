@@ -196,6 +196,27 @@ const noop = (): void => {};
 
 type Action = (outcome: Promise<unknown>) => Promise<unknown>;
 
+/**
+ * The closed-state permit, one per breaker and shared by its attempts: a class, so every
+ * breaker's permit has the same shape and methods and the success path's `permit.success()`
+ * stays a monomorphic call.
+ */
+class ClosedPermit implements BreakerPermit {
+  constructor(private readonly owner: BackendBreaker) {}
+
+  success(): void {
+    const bucket = this.owner.bucket;
+    bucket.fires++;
+    bucket.successes++;
+  }
+
+  failure(error: unknown): void {
+    this.owner.recordClosed(breakerOutcome(error), error);
+  }
+
+  release(): void {}
+}
+
 /** One backend's breaker under one node identity. */
 class BackendBreaker {
   readonly breaker: CircuitBreaker<[Promise<unknown>], unknown>;
@@ -204,6 +225,8 @@ class BackendBreaker {
   node: string | undefined;
   epoch: number | undefined;
   trialInFlight = false;
+  /** opossum's state is closed (kept from its events: its own getter reads a symbol-keyed field). */
+  isClosed = true;
   openedAt = 0;
   retired = false;
   private readonly waiters = new Set<() => void>();
@@ -237,29 +260,22 @@ class BackendBreaker {
     });
     this.bucket = this.currentBucket();
     this.breaker.on('open', () => {
+      this.isClosed = false;
       this.openedAt = owner.now();
       this.trialInFlight = false;
       this.announce('open', this.pendingCause ?? 'failures');
     });
     this.breaker.on('halfOpen', () => {
+      this.isClosed = false;
       this.trialInFlight = false;
       this.announce('half-open', 'reset-timeout');
     });
     this.breaker.on('close', () => {
+      this.isClosed = true;
       this.trialInFlight = false;
       this.announce('closed', this.pendingCause ?? 'trial-succeeded');
     });
-    this.closedPermit = {
-      success: () => {
-        const bucket = this.bucket;
-        bucket.fires++;
-        bucket.successes++;
-      },
-      failure: (error: unknown) => {
-        this.recordClosed(breakerOutcome(error), error);
-      },
-      release: noop,
-    };
+    this.closedPermit = new ClosedPermit(this);
   }
 
   currentBucket(): CircuitBreaker.Bucket {
@@ -405,6 +421,17 @@ export class CircuitBreakers {
 
   state(backend: string): BreakerState {
     return this.options === false ? 'closed' : (this.entries.get(backend)?.state() ?? 'closed');
+  }
+
+  /**
+   * The success path's gate: the shared closed-state permit of `backend`'s breaker when it is
+   * the one used last and closed, else undefined (then {@link admit} decides). No allocation,
+   * no map lookup, nothing thrown.
+   */
+  closedPermitFor(backend: string): BreakerPermit | undefined {
+    if (this.options === false) return NOOP_PERMIT;
+    const last = this.lastEntry;
+    return last !== undefined && last.backend === backend && last.isClosed && !last.retired && !this.disposed ? last.closedPermit : undefined;
   }
 
   /**

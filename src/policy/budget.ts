@@ -72,8 +72,12 @@ export function resolveBudgetOptions(input: unknown, field = 'budget'): Resolved
 }
 
 export interface RetryBudget {
-  /** One logical call started. O(1). */
-  recordCall(): void;
+  /**
+   * One logical call started. O(1). `now` is the monotonic ms the caller already read for the
+   * call (the pipeline reads the clock once per call and lends it here); the budget's own clock
+   * when omitted.
+   */
+  recordCall(now?: number): void;
   /** Takes one retry from the budget if it allows one; `false` means "do not retry". */
   tryRetry(): boolean;
   /** Retries still allowed right now (may be fractional; `Infinity` without a budget). */
@@ -81,7 +85,7 @@ export interface RetryBudget {
 }
 
 class UnlimitedBudget implements RetryBudget {
-  recordCall(): void {}
+  recordCall(_now?: number): void {}
   tryRetry(): boolean {
     return true;
   }
@@ -97,6 +101,8 @@ class WindowedRetryBudget implements RetryBudget {
   private retriesInWindow = 0;
   /** Absolute index of the current bucket: floor(now / width). */
   private bucket: number;
+  /** Ring slot of {@link bucket}. */
+  private current: number;
   private readonly width: number;
   private readonly reserve: number;
   private readonly ratio: number;
@@ -109,11 +115,12 @@ class WindowedRetryBudget implements RetryBudget {
     this.reserve = options.minRetriesPerSecond * (options.ttlMs / 1000);
     this.ratio = options.ratio;
     this.bucket = Math.floor(clock() / this.width);
+    this.current = this.slot(this.bucket);
   }
 
-  /** Moves the window to now, forgetting buckets that fell out. At most BUCKETS steps. */
-  private advance(): number {
-    const now = Math.floor(this.clock() / this.width);
+  /** Moves the window to `at` (monotonic ms), forgetting buckets that fell out. At most BUCKETS steps. */
+  private advance(at: number = this.clock()): number {
+    const now = Math.floor(at / this.width);
     const steps = now - this.bucket;
     if (steps <= 0) return this.slot(this.bucket);
     if (steps >= BUDGET_BUCKETS) {
@@ -131,15 +138,17 @@ class WindowedRetryBudget implements RetryBudget {
       }
     }
     this.bucket = now;
-    return this.slot(now);
+    this.current = this.slot(now);
+    return this.current;
   }
 
   private slot(k: number): number {
     return ((k % BUDGET_BUCKETS) + BUDGET_BUCKETS) % BUDGET_BUCKETS;
   }
 
-  recordCall(): void {
-    const i = this.advance();
+  recordCall(now: number = this.clock()): void {
+    // Most calls land in the current bucket: its slot without the modulo arithmetic.
+    const i = Math.floor(now / this.width) === this.bucket ? this.current : this.advance(now);
     this.calls[i] = (this.calls[i] ?? 0) + 1;
     this.callsInWindow += 1;
   }
