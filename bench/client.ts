@@ -24,9 +24,12 @@ import axios from 'axios';
 import { circuitBreaker, ConsecutiveBreaker, handleAll, retry, wrap } from 'cockatiel';
 import CircuitBreaker from 'opossum';
 import pRetry from 'p-retry';
-import { createClient, createPolicy, type HotcoldClient, type Transport, type TransportResponse } from '../src/index.js';
+import type { HotcoldClient, Transport, TransportResponse } from '../src/index.js';
+import { loadCore } from './subject.js';
 import type { BenchRow } from './report.js';
 import { grpcRows } from './grpc.js';
+
+const { createClient, createPolicy } = await loadCore();
 
 const SUITE = 'client';
 const OVERHEAD_TARGET_US = 0.15;

@@ -9,8 +9,10 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { grpcInterceptor } from '../src/grpc/index.js';
+import { loadGrpc } from './subject.js';
 import type { BenchRow } from './report.js';
+
+const { grpcInterceptor } = await loadGrpc();
 
 const SUITE = 'client';
 const RATIO_TARGET = 0.95;

@@ -3,7 +3,9 @@
  * must cost nothing when nobody collects). Prints the median µs per call over rounds; run it
  * before and after a change on the same machine: `npx tsx bench/policy-noop.ts [calls]`.
  */
-import { createPolicy } from '../src/index.js';
+import { loadCore } from './subject.js';
+
+const { createPolicy } = await loadCore();
 
 const calls = Number(process.argv[2] ?? 1_000_000);
 const noop = (): number => 1;

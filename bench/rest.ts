@@ -12,8 +12,10 @@ import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import axios from 'axios';
-import { attachPolicy } from '../src/axios/index.js';
+import { loadAxios } from './subject.js';
 import type { BenchRow } from './report.js';
+
+const { attachPolicy } = await loadAxios();
 
 const SUITE = 'client';
 const RATIO_TARGET = 0.97;

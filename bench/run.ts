@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printTable, type BenchRow } from './report.js';
+import { SUBJECT_FROM } from './subject.js';
 
 type Suite = () => Promise<BenchRow[]>;
 
@@ -33,9 +34,10 @@ for (const name of names) {
   process.stderr.write(`bench: running ${name}...\n`);
   const rows = await (await load())();
   all.push(...rows);
-  const meta = { suite: name, node: process.version, cpus: os.cpus().length, loadavg: os.loadavg(), date: new Date().toISOString() };
+  const meta = { suite: name, measured: SUBJECT_FROM, node: process.version, cpus: os.cpus().length, loadavg: os.loadavg(), date: new Date().toISOString() };
   await writeFile(path.join(here, 'results', `${name}.json`), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
 }
 process.stdout.write(`${printTable(all)}\n`);
 // Rates depend on what else the machine runs: say how loaded it was.
+process.stdout.write(`measured: ${SUBJECT_FROM === 'dist' ? 'the built package (dist/)' : 'the sources through tsx (HOTCOLD_BENCH_FROM=src)'}\n`);
 process.stdout.write(`node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
