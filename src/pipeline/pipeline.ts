@@ -655,9 +655,10 @@ export class Pipeline {
             idempotent: context.idempotent,
             retryOnCodes: plan.retryOnCodes,
             hasIdempotencyKey: context.keyed,
-            // Provisional: a deployment seen deduplicating is asked for proof before the repeat
-            // goes out (requireDedupProof); one never seen doing so is not asked.
-            serverDeduplicates: this.serverDeduplicates || this.dedupFacts.wasAdvertised(this.monitor.backend),
+            // Provisional: a deployment seen deduplicating, or not heard from yet, is asked for
+            // proof before the repeat goes out (requireDedupProof); one seen answering without
+            // it is not asked.
+            serverDeduplicates: this.serverDeduplicates || this.worthProving(this.monitor.backend),
             whenOpen: this.breakers.whenOpen,
           });
           // Sticky: once an attempt may have run, every later one needs the proof.
@@ -862,6 +863,17 @@ export class Pipeline {
     this.dedupFacts.record(backend, node, epoch, facts?.dedup === true);
   }
 
+  /**
+   * Whether a maybe-failed keyed call should ask `backend` for proof of dedup. Not only where some
+   * node advertised it: a client that has had no answer yet (its first calls all cut by a planned
+   * switchover or a stall) knows nothing, and giving up would cost every one of those calls
+   * although the proof may well hold. Only with an ask to prove it with.
+   */
+  private worthProving(backend: string): boolean {
+    const facts = this.dedupFacts;
+    return facts.wasAdvertised(backend) || (this.hooks.proveDedup !== undefined && facts.isUnknown(backend));
+  }
+
   /** A call that may have run is repeated only on proof that the receiving node deduplicates. */
   private async requireDedupProof<A, R>(context: CallContext<A, R>, n: number): Promise<void> {
     const maybe = context.needsDedup as RPCException;
@@ -882,6 +894,12 @@ export class Pipeline {
       context.lastFailure = undefined;
       if (proof === 'proven') return;
       if (proof === 'not-proven') {
+        // A deployment that never advertised dedup was asked only because nothing was known of it
+        // (worthProving): the call ends with its own failure, as if it had not been asked.
+        if (!this.dedupFacts.wasAdvertised(monitor.backend)) {
+          context.refused = maybe;
+          throw maybe;
+        }
         context.refused = new UnknownOutcomeException(
           `${context.plan.name}: not repeated: the node now serving did not advertise deduplication in its term`,
           { method: context.plan.name, attempts: n - 1, node: maybe.node, epoch: maybe.epoch, cause: maybe },
