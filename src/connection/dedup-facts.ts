@@ -15,11 +15,21 @@ export class DedupFacts {
   private readonly byBackend = new Map<string, DedupStatement>();
   /** Backends where some node, in some term, ever advertised dedup: worth asking for proof. */
   private readonly everAdvertised = new Set<string>();
+  /** Backends that answered without the header at least once: their deployment has spoken. */
+  private readonly answeredWithout = new Set<string>();
+  /** The last backend added to `answeredWithout`: the success path skips the set when unchanged. */
+  private lastWithout: string | undefined;
 
   /** An answer from `backend` by `node`/`epoch` did (or did not) carry `X-Hotcold-Dedup: 1`. Cheap when unchanged. */
   record(backend: string, node: string | undefined, epoch: number | undefined, dedup: boolean): void {
-    // The success path against a deployment that never advertised: nothing to look up.
-    if (!dedup && this.byBackend.size === 0) return;
+    if (!dedup) {
+      if (backend !== this.lastWithout) {
+        this.lastWithout = backend;
+        this.answeredWithout.add(backend);
+      }
+      // The success path against a deployment that never advertised: nothing to look up.
+      if (this.byBackend.size === 0) return;
+    }
     const known = this.byBackend.get(backend);
     if (dedup) {
       if (known === undefined || known.node !== node || known.epoch !== epoch) {
@@ -44,13 +54,18 @@ export class DedupFacts {
    * Some node behind `backend` once advertised dedup. Not proof of anything about the node that
    * serves now — only a reason to ask it (client/dedup-proof.ts) instead of giving up at once.
    */
-  /** No backend holds a statement: an answer without the header has nothing to revoke. */
-  get empty(): boolean {
-    return this.byBackend.size === 0;
-  }
-
   wasAdvertised(backend: string): boolean {
     return this.everAdvertised.has(backend);
+  }
+
+  /**
+   * Nothing behind `backend` has answered yet, with the header or without it: whether it
+   * deduplicates is unknown, not denied. A client whose first calls are all cut (a planned
+   * switchover while they queue on the draining node) is in this state; asking the backend is
+   * then the only way to learn it, and the proof (client/dedup-proof.ts) decides as always.
+   */
+  isUnknown(backend: string): boolean {
+    return !this.everAdvertised.has(backend) && !this.answeredWithout.has(backend);
   }
 
   /** The serving identity behind `backend` changed: whatever its predecessor said is void. */

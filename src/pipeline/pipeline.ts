@@ -661,9 +661,10 @@ export class Pipeline {
             idempotent: context.idempotent,
             retryOnCodes: plan.retryOnCodes,
             hasIdempotencyKey: context.unkeyed !== true,
-            // Provisional: a deployment seen deduplicating is asked for proof before the repeat
-            // goes out (requireDedupProof); one never seen doing so is not asked.
-            serverDeduplicates: this.serverDeduplicates || this.dedupFacts.wasAdvertised(this.monitor.backend),
+            // Provisional: a deployment seen deduplicating, or not heard from yet, is asked for
+            // proof before the repeat goes out (requireDedupProof); one seen answering without
+            // it is not asked.
+            serverDeduplicates: this.serverDeduplicates || this.worthProving(this.monitor.backend),
             whenOpen: this.breakers.whenOpen,
           });
           // Sticky: once an attempt may have run, every later one needs the proof.
@@ -868,12 +869,23 @@ export class Pipeline {
     const dedup = facts?.dedup === true;
     // The common answer: the node known to serve, in a settled connection, stating nothing new.
     if (monitor.isSettledOn(node, epoch)) {
-      if (dedup || !this.dedupFacts.empty) this.dedupFacts.record(backend, node, epoch, dedup);
+      this.dedupFacts.record(backend, node, epoch, dedup);
       return;
     }
     if (!monitor.isServing(node, epoch)) this.breakers.observeIdentity(backend, node, epoch);
     monitor.reportAnswer(node, epoch, generation);
     this.dedupFacts.record(backend, node, epoch, dedup);
+  }
+
+  /**
+   * Whether a maybe-failed keyed call should ask `backend` for proof of dedup. Not only where some
+   * node advertised it: a client that has had no answer yet (its first calls all cut by a planned
+   * switchover or a stall) knows nothing, and giving up would cost every one of those calls
+   * although the proof may well hold. Only with an ask to prove it with.
+   */
+  private worthProving(backend: string): boolean {
+    const facts = this.dedupFacts;
+    return facts.wasAdvertised(backend) || (this.hooks.proveDedup !== undefined && facts.isUnknown(backend));
   }
 
   /** A call that may have run is repeated only on proof that the receiving node deduplicates. */
@@ -896,6 +908,12 @@ export class Pipeline {
       context.lastFailure = undefined;
       if (proof === 'proven') return;
       if (proof === 'not-proven') {
+        // A deployment that never advertised dedup was asked only because nothing was known of it
+        // (worthProving): the call ends with its own failure, as if it had not been asked.
+        if (!this.dedupFacts.wasAdvertised(monitor.backend)) {
+          context.refused = maybe;
+          throw maybe;
+        }
         context.refused = new UnknownOutcomeException(
           `${context.plan.name}: not repeated: the node now serving did not advertise deduplication in its term`,
           { method: context.plan.name, attempts: n - 1, node: maybe.node, epoch: maybe.epoch, cause: maybe },

@@ -245,6 +245,22 @@ describe('Idempotency-Key (IETF httpapi draft)', () => {
     expect(keys).toEqual(['k-123', 'k-123']);
   });
 
+  // The first request of a fresh client cut by a planned switchover: no answer has said yet
+  // whether the deployment deduplicates, so the health endpoint is asked (it names the node, its
+  // term and X-Hotcold-Dedup) instead of giving up.
+  it.each([
+    ['repeated once where /health proves dedup', { ...NODE, 'x-hotcold-dedup': '1' }, 2],
+    ['not repeated where /health does not advertise it', NODE, 1],
+  ] as const)('a keyed POST that may have run before any answer: %s', async (_what, healthHeaders, posts) => {
+    attach({ healthPath: '/health' });
+    server.script('GET', '/health', { kind: 'answer', status: 200, headers: healthHeaders, body: { status: 'active', node: 'node-a', epoch: 7 } });
+    server.script('POST', '/transfers', { kind: 'reset' }, { kind: 'answer', status: 201, headers: { ...NODE, 'x-hotcold-dedup': '1' }, body: { id: 1 } });
+    const outcome = await api.post('/transfers', {}, { headers: { 'Idempotency-Key': 'k-first' } }).catch((e: unknown) => e);
+    if (posts === 2) expect((outcome as { status: number }).status).toBe(201);
+    else expect(rpc(outcome).mayHaveExecuted).toBe(true);
+    expect(server.count('POST', '/transfers')).toBe(posts);
+  });
+
   it('a POST WITHOUT a key is not repeated even where the server deduplicates (serverDeduplicates, or advertised)', async () => {
     attach({ serverDeduplicates: true });
     server.script('GET', '/ping', { kind: 'answer', status: 200, headers: { ...NODE, 'x-hotcold-dedup': '1' }, body: {} });

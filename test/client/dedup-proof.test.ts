@@ -71,11 +71,12 @@ async function switchingBackend(variant: Variant): Promise<Backend> {
   };
 }
 
-async function run(variant: Variant): Promise<{ outcome: unknown; executions: number }> {
+async function run(variant: Variant, options: { cold?: boolean } = {}): Promise<{ outcome: unknown; executions: number }> {
   const backend = await switchingBackend(variant);
   const client: HotcoldClient = createClient({ url: backend.url, methods: { transfer: { idempotent: false } }, breaker: false });
   cleanups.push(() => client.close());
-  await client.call('transfer', {}); // learns: a dedups in term 1
+  // Cold: the client's very first call is the one that fails, so it has learned nothing yet.
+  if (options.cold !== true) await client.call('transfer', {}); // learns: a dedups in term 1
   backend.arm();
   const outcome = await client.call('transfer', {}, { idempotencyKey: 'order-1' }).catch((e: unknown) => e);
   return { outcome, executions: backend.executions('order-1') };
@@ -98,4 +99,24 @@ describe('proof of deduplication before repeating a maybe call', () => {
     const { outcome } = await run('b-dedups');
     expect(outcome).toBe('b');
   });
+
+  // A planned switchover while a client's first calls are all in flight (queued on the draining
+  // node, cut by the balancer): no answer has said anything about dedup yet. Not knowing is not
+  // "does not deduplicate": the backend is asked, as after a failover.
+  it('a client that has had no answer yet asks for proof instead of giving up: repeated once on the node that dedups', async () => {
+    const { outcome, executions } = await run('b-dedups', { cold: true });
+    expect(outcome).toBe('b');
+    expect(executions).toBe(1);
+  });
+
+  it.each(['commit-unknown', 'health-sidecar'] as const)(
+    'a client that has had no answer yet, without proof (%s: b does not dedup / health names nobody): not repeated, its own failure',
+    async (variant) => {
+      const { outcome, executions } = await run(variant, { cold: true });
+      expect(outcome).toBeInstanceOf(UnknownOutcomeException);
+      expect((outcome as UnknownOutcomeException).message).not.toMatch(/not repeated/);
+      expect((outcome as UnknownOutcomeException).mayHaveExecuted).toBe(true);
+      expect(executions).toBe(1);
+    },
+  );
 });

@@ -28,6 +28,21 @@ describe('DedupFacts', () => {
     expect(facts.holds('b', 'node-b', 2)).toBe(false);
   });
 
+  it('a backend is unknown until an answer from it says either way, per backend; a failover does not make it unknown again', () => {
+    const facts = new DedupFacts();
+    expect(facts.isUnknown('x')).toBe(true);
+    facts.record('x', 'node-a', 1, false);
+    expect(facts.isUnknown('x')).toBe(false);
+    expect(facts.wasAdvertised('x')).toBe(false);
+    expect(facts.isUnknown('y')).toBe(true); // another backend (a pool) still unknown
+    facts.record('y', 'node-a', 1, true);
+    facts.record('z', 'node-a', 1, false);
+    facts.record('y', 'node-a', 1, false); // a revocation: y has spoken both ways
+    expect([facts.isUnknown('y'), facts.isUnknown('z'), facts.wasAdvertised('y')]).toEqual([false, false, true]);
+    facts.forget('y');
+    expect(facts.isUnknown('y')).toBe(false);
+  });
+
   it('forget() (a failover) drops the statement', () => {
     const facts = new DedupFacts();
     facts.record('b', 'node-a', 1, true);

@@ -415,6 +415,33 @@ describe('idempotencyKey: false (the call carries no key)', () => {
     expect(await p.execute(notSent, { name: 'pay', idempotencyKey: false })).toBe('ok');
   });
 
+  // The REST and gRPC adapters run on this pipeline: a call whose first attempt may have run,
+  // before any answer told whether the server deduplicates, is repeated on the probe's proof.
+  it('keyed, before any answer: repeated on the probe proving dedup; not repeated without a probe or where it does not dedup', async () => {
+    const maybeOnce = (): { fn: () => Promise<string>; calls: () => number } => {
+      let calls = 0;
+      return {
+        fn: () => (++calls === 1 ? Promise.reject(new UnknownOutcomeException('reset after the request was written', { mayHaveExecuted: true })) : Promise.resolve('ok')),
+        calls: () => calls,
+      };
+    };
+    const proven = maybeOnce();
+    const withProof = policy({ probe: () => Promise.resolve({ ok: true, node: 'b', epoch: 2, dedup: true }) });
+    expect(await withProof.execute(proven.fn, { name: 'pay' })).toBe('ok');
+    expect(proven.calls()).toBe(2);
+
+    const refused = maybeOnce();
+    const withoutDedup = policy({ probe: () => Promise.resolve({ ok: true, node: 'b', epoch: 2 }) });
+    const error = await withoutDedup.execute(refused.fn, { name: 'pay' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownOutcomeException);
+    expect(refused.calls()).toBe(1);
+
+    const unasked = maybeOnce();
+    const noProbe = policy();
+    expect(await noProbe.execute(unasked.fn, { name: 'pay' }).catch((e: unknown) => e)).toBeInstanceOf(UnknownOutcomeException);
+    expect(unasked.calls()).toBe(1);
+  });
+
   it('any other non-string is a ConfigurationError naming idempotencyKey', async () => {
     const p = policy();
     await expect(p.execute(() => 1, { name: 'x', idempotencyKey: true as never })).rejects.toThrow(ConfigurationError);
