@@ -170,35 +170,80 @@ async function send(
   const idempotent = route.policy?.idempotent ?? isIdempotentMethod(method);
   // A route's own timeout wins; otherwise axios's `timeout` (when set) is the per-attempt timeout.
   const timeoutMs = route.policy?.timeoutMs === undefined && typeof config.timeout === 'number' && config.timeout > 0 ? config.timeout : undefined;
-  const isHttp = (adapter as { adapterName?: unknown }).adapterName === 'http';
   // May the request be sent again after an attempt that may have run? Only if repeating it is
   // harmless (idempotent) or the server can tell (a key) — and a stream body cannot be re-read.
-  const replayable = !isStream(config.data);
-  const call: CallState = { unsafe: undefined, open: 0, last: undefined };
+  const call = new RestCall(config, headers, adapter, o, name, !isStream(config.data), idempotent || key !== undefined);
+  // The one closure of a call: the policy hands the attempt function nothing but its context.
+  const attempt = (context: AttemptContext): Promise<AxiosResponse> => call.attempt(context);
 
-  const attempt = (context: AttemptContext): Promise<AxiosResponse> => {
+  let response: AxiosResponse;
+  // The signal and the (deprecated) cancelToken both end the call, held or in flight.
+  const cancel = callerCancel(config);
+  try {
+    // No key on the request: say so (`false`), so that an attempt that may have run ends the call
+    // at once instead of after a backoff whose repeat `exchange` would refuse anyway.
+    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key ?? false, timeoutMs, signal: cancel.signal });
+  } catch (error) {
+    // Refused by this adapter, not by the backend: the caller gets the failure that decided it.
+    if (error === call.refusal && call.unsafe !== undefined) throw call.unsafe;
+    throw asAxiosCancel(error, cancel);
+  } finally {
+    cancel.dispose();
+  }
+  return settle(response, config);
+}
+
+/**
+ * The state of one request's attempts. A class, not closures over `send`'s locals: a call makes
+ * one object instead of a closure per step.
+ */
+class RestCall {
+  /** Set once sending the request again is not safe: every later attempt ends with it. */
+  unsafe: RPCException | undefined = undefined;
+  /** The final error a refused repeat ended the call with. */
+  refusal: RPCException | undefined = undefined;
+  /** Exchanges started and not yet settled (one ended by the pipeline may still run). */
+  private open = 0;
+  /** The latest attempt's exchange (its verdict is in `unsafe` once it settled). */
+  private last: Promise<unknown> | undefined = undefined;
+
+  constructor(
+    private readonly config: InternalAxiosRequestConfig,
+    private readonly headers: AxiosHeaders,
+    private readonly adapter: AxiosAdapter,
+    private readonly o: ResolvedAttachOptions,
+    private readonly name: string,
+    /** The body can be sent again (not a stream that was read). */
+    private readonly replayable: boolean,
+    /** Repeating an attempt that may have run is harmless (idempotent) or the server can tell (a key). */
+    private readonly repeatable: boolean,
+  ) {}
+
+  attempt(context: AttemptContext): Promise<AxiosResponse> {
     // An attempt the pipeline ended itself (its timeout, an abort) may still be settling here: its
     // verdict decides whether this one may go out. Counted, not chained: on the success path an
     // attempt adds no promise of its own.
-    const before = call.open > 0 ? call.last : undefined;
-    call.open++;
-    const done = before === undefined ? exchange(context) : before.then(noop, noop).then(() => exchange(context));
-    call.last = done;
+    const before = this.open > 0 ? this.last : undefined;
+    this.open++;
+    const done = before === undefined ? this.exchange(context) : before.then(noop, noop).then(() => this.exchange(context));
+    this.last = done;
     return done;
-  };
+  }
 
-  const exchange = async (context: AttemptContext): Promise<AxiosResponse> => {
+  private async exchange(context: AttemptContext): Promise<AxiosResponse> {
+    const { config, headers, adapter, o, name } = this;
     try {
-      if (call.unsafe !== undefined) {
+      if (this.unsafe !== undefined) {
         // The pipeline repeats keyed calls the backend deduplicates; this one carries no key (or a
         // spent stream): send nothing, and end the call with a verdict that is final.
-        call.refusal = new RetriesExhaustedException(`${name}: not sent again: ${call.unsafe.message}`, 'not-retryable', [call.unsafe], {
+        this.refusal = new RetriesExhaustedException(`${name}: not sent again: ${this.unsafe.message}`, 'not-retryable', [this.unsafe], {
           method: name,
-          node: call.unsafe.node,
-          epoch: call.unsafe.epoch,
+          node: this.unsafe.node,
+          epoch: this.unsafe.epoch,
         });
-        throw call.refusal;
+        throw this.refusal;
       }
+      const isHttp = (adapter as { adapterName?: unknown }).adapterName === 'http';
       const evidence = new AttemptEvidence(context.signal, context.report);
       if (o.hotcoldHeaders) {
         headers.set('X-Hotcold-Attempt', String(context.attempt));
@@ -224,7 +269,7 @@ async function send(
         response = await adapter(config);
       } catch (error) {
         const failure = failureOf(error, evidence, context, name, isHttp);
-        remember(call, failure, evidence, replayable, idempotent || key !== undefined);
+        this.remember(failure, evidence);
         throw failure;
       } finally {
         restoreSettings(config, saved);
@@ -237,28 +282,21 @@ async function send(
       }
       const body = await readBodyText(response.data);
       const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
-      remember(call, failure, evidence, replayable, idempotent || key !== undefined);
+      this.remember(failure, evidence);
       throw failure;
     } finally {
-      call.open--;
+      this.open--;
     }
-  };
-
-  let response: AxiosResponse;
-  // The signal and the (deprecated) cancelToken both end the call, held or in flight.
-  const cancel = callerCancel(config);
-  try {
-    // No key on the request: say so (`false`), so that an attempt that may have run ends the call
-    // at once instead of after a backoff whose repeat `exchange` would refuse anyway.
-    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key ?? false, timeoutMs, signal: cancel.signal });
-  } catch (error) {
-    // Refused by this adapter, not by the backend: the caller gets the failure that decided it.
-    if (error === call.refusal && call.unsafe !== undefined) throw call.unsafe;
-    throw asAxiosCancel(error, cancel);
-  } finally {
-    cancel.dispose();
   }
-  return settle(response, config);
+
+  /**
+   * After a failed attempt: a request that may have run and is neither idempotent nor keyed must
+   * not be sent again, and neither may a stream body that was already read.
+   */
+  private remember(failure: RPCException, evidence: AttemptEvidence): void {
+    if (failure.mayHaveExecuted && !this.repeatable) this.unsafe = failure;
+    else if (!this.replayable && evidence.observed) this.unsafe = failure;
+  }
 }
 
 type AttemptSettings = Pick<InternalAxiosRequestConfig, 'signal' | 'timeout' | 'validateStatus' | 'httpAgent' | 'httpsAgent' | 'baseURL'>;
@@ -289,26 +327,6 @@ function secure(config: InternalAxiosRequestConfig): boolean {
 }
 
 const noop = (): void => undefined;
-
-interface CallState {
-  /** Set once sending the request again is not safe: every later attempt ends with it. */
-  unsafe: RPCException | undefined;
-  /** Exchanges started and not yet settled (one ended by the pipeline may still run). */
-  open: number;
-  /** The latest attempt's exchange (its verdict is in `unsafe` once it settled). */
-  last: Promise<unknown> | undefined;
-  /** The final error a refused repeat ended the call with. */
-  refusal?: RPCException | undefined;
-}
-
-/**
- * After a failed attempt: a request that may have run and is neither idempotent nor keyed must
- * not be sent again, and neither may a stream body that was already read.
- */
-function remember(call: CallState, failure: RPCException, evidence: AttemptEvidence, replayable: boolean, repeatable: boolean): void {
-  if (failure.mayHaveExecuted && !repeatable) call.unsafe = failure;
-  else if (!replayable && evidence.observed) call.unsafe = failure;
-}
 
 function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptContext, name: string, isHttp: boolean): RPCException {
   const code = (error as { code?: unknown } | null)?.code;

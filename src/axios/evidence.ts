@@ -33,6 +33,22 @@ function trackedAddRequest(this: TrackingAgent, req: ClientRequest, options: unk
   real.addRequest(req, options);
 }
 
+/** The attempt a tracked request belongs to, read by the shared listeners below (`this` is the request). */
+const OWNER = Symbol('hotcold.evidenceOwner');
+type TrackedRequest = ClientRequest & { [OWNER]?: AttemptEvidence };
+
+// One function each for every request (EventEmitter calls a listener with the emitter as `this`):
+// a request costs three listeners, not three closures.
+function onRequestFinish(this: TrackedRequest): void {
+  this[OWNER]?.finishedNow();
+}
+function onRequestResponse(this: TrackedRequest): void {
+  this[OWNER]?.respondedNow();
+}
+function onRequestSocket(this: TrackedRequest, socket: Socket): void {
+  this[OWNER]?.socketAssigned(socket);
+}
+
 export class AttemptEvidence {
   private seen = false;
   private finished = false;
@@ -82,10 +98,12 @@ export class AttemptEvidence {
   track(req: ClientRequest): void {
     if (!this.seen) this.report({ written: false });
     this.seen = true;
-    // `on`, not `once`: each fires at most once per request, and a request is never reused.
-    req.on('finish', this.onFinish);
-    req.on('response', this.onResponse);
-    req.on('socket', this.onSocket);
+    // A request is never reused: the mark is set once and names this attempt for good.
+    (req as TrackedRequest)[OWNER] = this;
+    // `on`, not `once`: each fires at most once per request.
+    req.on('finish', onRequestFinish);
+    req.on('response', onRequestResponse);
+    req.on('socket', onRequestSocket);
   }
 
   /** A sign of life of the request, counted only while the attempt is live; reports `written: true` once. */
@@ -98,30 +116,34 @@ export class AttemptEvidence {
     return true;
   }
 
-  private readonly onFinish = (): void => {
+  /** @internal The request's `'finish'`. */
+  finishedNow(): void {
     if (this.live()) this.finished = true;
-  };
+  }
 
-  private readonly onResponse = (): void => {
+  /** @internal The request's `'response'`. */
+  respondedNow(): void {
     if (this.live()) this.responded = true;
-  };
+  }
 
-  private readonly onConnected = (): void => {
+  private connectedNow(): void {
     if (this.live()) this.connected = true;
-  };
+  }
 
-  private readonly onSocket = (socket: Socket): void => {
+  /** @internal The request's `'socket'`. */
+  socketAssigned(socket: Socket): void {
     const tls = socket as Partial<TLSSocket> & { _secureEstablished?: unknown };
     if (tls.encrypted === true) {
       // Node exposes the handshake's end only as `_secureEstablished` / 'secureConnect'.
-      if (tls._secureEstablished === true) this.onConnected();
-      else socket.once('secureConnect', this.onConnected);
+      if (tls._secureEstablished === true) this.connectedNow();
+      else socket.once('secureConnect', () => this.connectedNow());
     } else if (socket.connecting) {
-      socket.once('connect', this.onConnected);
+      // A new connection (a pooled one is connected already): rare enough for a closure.
+      socket.once('connect', () => this.connectedNow());
     } else {
-      this.onConnected();
+      this.connectedNow();
     }
-  };
+  }
 
   /**
    * Whether the request may have reached the server: `false` only on evidence, `undefined` when
