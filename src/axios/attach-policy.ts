@@ -14,6 +14,7 @@ import { classifyFailure, type FailureReason } from './classify-failure.js';
 import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders } from './classify-response.js';
 import { asAxiosCancel, callerCancel } from './caller-cancel.js';
 import { AttemptEvidence } from './evidence.js';
+import { AttemptSignal } from './attempt-signal.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';
 import { resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
 import { createAdapterPolicy, type AttemptContext, type Policy, type ProbeContext, type ProbeResult } from './policy-api.js';
@@ -69,7 +70,10 @@ function settle(response: AxiosResponse, config: InternalAxiosRequestConfig): Ax
   );
 }
 
-function abortReason(signal: AbortSignal): FailureReason {
+/** What the classification reads of an attempt's signal (an AbortSignal or an {@link AttemptSignal}). */
+type AttemptAbort = Pick<AbortSignal, 'aborted' | 'reason'>;
+
+function abortReason(signal: AttemptAbort): FailureReason {
   const reason = signal.reason as { name?: unknown } | undefined;
   return reason?.name === 'TimeoutError' ? 'timeout' : 'aborted';
 }
@@ -244,7 +248,10 @@ class RestCall {
         throw this.refusal;
       }
       const isHttp = (adapter as { adapterName?: unknown }).adapterName === 'http';
-      const evidence = new AttemptEvidence(context.signal, context.report);
+      // axios's http adapter gets a signal the pipeline ends directly (attempt-signal.ts); any other
+      // adapter the attempt's own AbortSignal.
+      const signal = (isHttp ? AttemptSignal.of(context) : undefined) ?? context.signal;
+      const evidence = new AttemptEvidence(signal, context.report);
       if (o.hotcoldHeaders) {
         headers.set('X-Hotcold-Attempt', String(context.attempt));
         const left = timeoutHeader(context);
@@ -256,7 +263,7 @@ class RestCall {
       // properties) and come off again before anything is handed back: one call's attempts run one
       // after another, and a copy of the config would cost more than the rest of the attempt.
       const saved = attemptSettings(config);
-      config.signal = context.signal;
+      config.signal = signal;
       config.timeout = 0;
       config.validateStatus = null;
       if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
@@ -268,7 +275,7 @@ class RestCall {
       try {
         response = await adapter(config);
       } catch (error) {
-        const failure = failureOf(error, evidence, context, name, isHttp);
+        const failure = failureOf(error, evidence, context, signal, name, isHttp);
         this.remember(failure, evidence);
         throw failure;
       } finally {
@@ -328,9 +335,10 @@ function secure(config: InternalAxiosRequestConfig): boolean {
 
 const noop = (): void => undefined;
 
-function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptContext, name: string, isHttp: boolean): RPCException {
+/** `signal`: the one the attempt's exchange was given (it aborted when the pipeline ended the attempt). */
+function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptContext, signal: AttemptAbort, name: string, isHttp: boolean): RPCException {
   const code = (error as { code?: unknown } | null)?.code;
-  if (!context.signal.aborted && typeof code === 'string' && NOT_SENDABLE.has(code) && !evidence.responseStarted) {
+  if (!signal.aborted && typeof code === 'string' && NOT_SENDABLE.has(code) && !evidence.responseStarted) {
     return new ProtocolException(`${name}: the request could not be made (${code}); nothing was sent`, {
       method: name,
       attempts: context.attempt,
@@ -338,8 +346,8 @@ function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptCo
       mayHaveExecuted: false,
     });
   }
-  const reason: FailureReason = context.signal.aborted ? abortReason(context.signal) : 'network';
-  const written = evidence.written(isHttp, context.signal.aborted);
+  const reason: FailureReason = signal.aborted ? abortReason(signal) : 'network';
+  const written = evidence.written(isHttp, signal.aborted);
   return classifyFailure(
     { reason, written, responseStarted: evidence.responseStarted, cause: error },
     { name, attempt: context.attempt, timeoutMs: context.timeoutMs },

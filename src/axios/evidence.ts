@@ -61,7 +61,7 @@ export class AttemptEvidence {
    *   `'finish'` when a request still waiting for its socket is destroyed) is not evidence.
    */
   constructor(
-    private readonly signal: AbortSignal,
+    private readonly signal: { readonly aborted: boolean },
     /**
      * Tells the pipeline the evidence as it changes (`written: false` once a request is made,
      * `true` from its first connected socket, byte flushed or answer): when the pipeline ends an
