@@ -33,6 +33,10 @@ function trackedAddRequest(this: TrackingAgent, req: ClientRequest, options: unk
   real.addRequest(req, options);
 }
 
+// What the evidence reports, made once: the pipeline copies the fields it is told (frozen, so no report can change them).
+const NOT_WRITTEN: { readonly written: boolean } = Object.freeze({ written: false });
+const WRITTEN: { readonly written: boolean } = Object.freeze({ written: true });
+
 /** The attempt a tracked request belongs to, read by the shared listeners below (`this` is the request). */
 const OWNER = Symbol('hotcold.evidenceOwner');
 type TrackedRequest = ClientRequest & { [OWNER]?: AttemptEvidence };
@@ -67,7 +71,7 @@ export class AttemptEvidence {
      * `true` from its first connected socket, byte flushed or answer): when the pipeline ends an
      * attempt itself (its timeout, the caller's abort) it classifies with this.
      */
-    private readonly report: (facts: { written: boolean }) => void,
+    private readonly report: (facts: { readonly written: boolean }) => void,
   ) {}
 
   /** Whether `written: true` was reported. */
@@ -96,7 +100,7 @@ export class AttemptEvidence {
 
   /** @internal A request was handed to the agent. */
   track(req: ClientRequest): void {
-    if (!this.seen) this.report({ written: false });
+    if (!this.seen) this.report(NOT_WRITTEN);
     this.seen = true;
     // A request is never reused: the mark is set once and names this attempt for good.
     (req as TrackedRequest)[OWNER] = this;
@@ -111,7 +115,7 @@ export class AttemptEvidence {
     if (this.signal.aborted) return false;
     if (!this.told) {
       this.told = true;
-      this.report({ written: true });
+      this.report(WRITTEN);
     }
     return true;
   }

@@ -116,6 +116,9 @@ export function compileRoutes(routes: Readonly<Record<string, RoutePolicy>> | un
 /** The path of a request URL (absolute or relative), without query or fragment. */
 export function pathOf(url: string | undefined): string {
   if (url === undefined || url === '') return '/';
+  // The common case, a bare path ('/accounts/7'): no scheme to strip (a scheme starts with a
+  // letter), nothing to cut.
+  if (url.charCodeAt(0) === 0x2f && !url.includes('?') && !url.includes('#')) return url;
   let rest = url;
   const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(rest);
   if (scheme !== null) rest = rest.slice(scheme[0].length);

@@ -7,7 +7,7 @@ import { AxiosHeaders } from 'axios';
 import { match } from 'path-to-regexp';
 import { describe, expect, it } from 'vitest';
 import { readHotcoldHeaders, type HeaderSource } from '../../src/axios/classify-response.js';
-import { compileRoutes } from '../../src/axios/routes.js';
+import { compileRoutes, pathOf } from '../../src/axios/routes.js';
 
 /** The same headers behind an object that is not AxiosHeaders: read through its `get`, one name at a time. */
 function throughGet(headers: AxiosHeaders): HeaderSource {
@@ -55,5 +55,24 @@ describe('route lookup', () => {
         expect(table.lookup('GET', path).policy !== undefined).toBe(reference(path) !== false);
       }
     }
+  });
+});
+
+describe('pathOf', () => {
+  it('is the path of the URL, bare or absolute, without query or fragment', () => {
+    const cases: Array<[string | undefined, string]> = [
+      [undefined, '/'],
+      ['', '/'],
+      ['/accounts/7', '/accounts/7'],
+      ['/accounts/7?x=1', '/accounts/7'],
+      ['/accounts/7#top', '/accounts/7'],
+      ['/?q', '/'],
+      ['accounts/7', '/accounts/7'],
+      ['//cdn.example/a', '//cdn.example/a'],
+      ['http://h:1/a/b?c#d', '/a/b'],
+      ['HTTPS://h', '/'],
+      ['?only=query', '/'],
+    ];
+    for (const [url, path] of cases) expect({ url, path: pathOf(url) }).toEqual({ url, path });
   });
 });
