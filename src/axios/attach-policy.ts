@@ -14,6 +14,7 @@ import { classifyFailure, type FailureReason } from './classify-failure.js';
 import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders } from './classify-response.js';
 import { asAxiosCancel, callerCancel } from './caller-cancel.js';
 import { AttemptEvidence } from './evidence.js';
+import { AttemptSignal } from './attempt-signal.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';
 import { resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
 import { createAdapterPolicy, type AttemptContext, type Policy, type ProbeContext, type ProbeResult } from './policy-api.js';
@@ -69,7 +70,10 @@ function settle(response: AxiosResponse, config: InternalAxiosRequestConfig): Ax
   );
 }
 
-function abortReason(signal: AbortSignal): FailureReason {
+/** What the classification reads of an attempt's signal (an AbortSignal or an {@link AttemptSignal}). */
+type AttemptAbort = Pick<AbortSignal, 'aborted' | 'reason'>;
+
+function abortReason(signal: AttemptAbort): FailureReason {
   const reason = signal.reason as { name?: unknown } | undefined;
   return reason?.name === 'TimeoutError' ? 'timeout' : 'aborted';
 }
@@ -170,79 +174,11 @@ async function send(
   const idempotent = route.policy?.idempotent ?? isIdempotentMethod(method);
   // A route's own timeout wins; otherwise axios's `timeout` (when set) is the per-attempt timeout.
   const timeoutMs = route.policy?.timeoutMs === undefined && typeof config.timeout === 'number' && config.timeout > 0 ? config.timeout : undefined;
-  const isHttp = (adapter as { adapterName?: unknown }).adapterName === 'http';
   // May the request be sent again after an attempt that may have run? Only if repeating it is
   // harmless (idempotent) or the server can tell (a key) — and a stream body cannot be re-read.
-  const replayable = !isStream(config.data);
-  const call: CallState = { unsafe: undefined, open: 0, last: undefined };
-
-  const attempt = (context: AttemptContext): Promise<AxiosResponse> => {
-    // An attempt the pipeline ended itself (its timeout, an abort) may still be settling here: its
-    // verdict decides whether this one may go out. Counted, not chained: on the success path an
-    // attempt adds no promise of its own.
-    const before = call.open > 0 ? call.last : undefined;
-    call.open++;
-    const done = before === undefined ? exchange(context) : before.then(noop, noop).then(() => exchange(context));
-    call.last = done;
-    return done;
-  };
-
-  const exchange = async (context: AttemptContext): Promise<AxiosResponse> => {
-    try {
-      if (call.unsafe !== undefined) {
-        // The pipeline repeats keyed calls the backend deduplicates; this one carries no key (or a
-        // spent stream): send nothing, and end the call with a verdict that is final.
-        call.refusal = new RetriesExhaustedException(`${name}: not sent again: ${call.unsafe.message}`, 'not-retryable', [call.unsafe], {
-          method: name,
-          node: call.unsafe.node,
-          epoch: call.unsafe.epoch,
-        });
-        throw call.refusal;
-      }
-      const evidence = new AttemptEvidence(context.signal, context.report);
-      if (o.hotcoldHeaders) {
-        headers.set('X-Hotcold-Attempt', String(context.attempt));
-        const left = timeoutHeader(context);
-        if (left !== undefined) headers.set('X-Hotcold-Timeout-Ms', left);
-      }
-      // W3C trace context of the call (its span is active here when telemetry is on).
-      injectTraceInto(headers);
-      // This attempt's settings go on the request's own config (axios's adapters read only its own
-      // properties) and come off again before anything is handed back: one call's attempts run one
-      // after another, and a copy of the config would cost more than the rest of the attempt.
-      const saved = attemptSettings(config);
-      config.signal = context.signal;
-      config.timeout = 0;
-      config.validateStatus = null;
-      if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
-      if (isHttp) {
-        if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
-        else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
-      }
-      let response: AxiosResponse;
-      try {
-        response = await adapter(config);
-      } catch (error) {
-        const failure = failureOf(error, evidence, context, name, isHttp);
-        remember(call, failure, evidence, replayable, idempotent || key !== undefined);
-        throw failure;
-      } finally {
-        restoreSettings(config, saved);
-      }
-      const h = readHotcoldHeaders(response.headers);
-      if (isAnswerStatus(response.status)) {
-        if (h.node !== undefined) context.report({ node: h.node, epoch: h.epoch, dedup: h.dedup });
-        response.config = config;
-        return response;
-      }
-      const body = await readBodyText(response.data);
-      const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
-      remember(call, failure, evidence, replayable, idempotent || key !== undefined);
-      throw failure;
-    } finally {
-      call.open--;
-    }
-  };
+  const call = new RestCall(config, headers, adapter, o, name, !isStream(config.data), idempotent || key !== undefined);
+  // The one closure of a call: the policy hands the attempt function nothing but its context.
+  const attempt = (context: AttemptContext): Promise<AxiosResponse> => call.attempt(context);
 
   let response: AxiosResponse;
   // The signal and the (deprecated) cancelToken both end the call, held or in flight.
@@ -259,6 +195,115 @@ async function send(
     cancel.dispose();
   }
   return settle(response, config);
+}
+
+/**
+ * The state of one request's attempts. A class, not closures over `send`'s locals: a call makes
+ * one object instead of a closure per step.
+ */
+class RestCall {
+  /** Set once sending the request again is not safe: every later attempt ends with it. */
+  unsafe: RPCException | undefined = undefined;
+  /** The final error a refused repeat ended the call with. */
+  refusal: RPCException | undefined = undefined;
+  /** Exchanges started and not yet settled (one ended by the pipeline may still run). */
+  private open = 0;
+  /** The latest attempt's exchange (its verdict is in `unsafe` once it settled). */
+  private last: Promise<unknown> | undefined = undefined;
+
+  constructor(
+    private readonly config: InternalAxiosRequestConfig,
+    private readonly headers: AxiosHeaders,
+    private readonly adapter: AxiosAdapter,
+    private readonly o: ResolvedAttachOptions,
+    private readonly name: string,
+    /** The body can be sent again (not a stream that was read). */
+    private readonly replayable: boolean,
+    /** Repeating an attempt that may have run is harmless (idempotent) or the server can tell (a key). */
+    private readonly repeatable: boolean,
+  ) {}
+
+  attempt(context: AttemptContext): Promise<AxiosResponse> {
+    // An attempt the pipeline ended itself (its timeout, an abort) may still be settling here: its
+    // verdict decides whether this one may go out. Counted, not chained: on the success path an
+    // attempt adds no promise of its own.
+    const before = this.open > 0 ? this.last : undefined;
+    this.open++;
+    const done = before === undefined ? this.exchange(context) : before.then(noop, noop).then(() => this.exchange(context));
+    this.last = done;
+    return done;
+  }
+
+  private async exchange(context: AttemptContext): Promise<AxiosResponse> {
+    const { config, headers, adapter, o, name } = this;
+    try {
+      if (this.unsafe !== undefined) {
+        // The pipeline repeats keyed calls the backend deduplicates; this one carries no key (or a
+        // spent stream): send nothing, and end the call with a verdict that is final.
+        this.refusal = new RetriesExhaustedException(`${name}: not sent again: ${this.unsafe.message}`, 'not-retryable', [this.unsafe], {
+          method: name,
+          node: this.unsafe.node,
+          epoch: this.unsafe.epoch,
+        });
+        throw this.refusal;
+      }
+      const isHttp = (adapter as { adapterName?: unknown }).adapterName === 'http';
+      // axios's http adapter gets a signal the pipeline ends directly (attempt-signal.ts); any other
+      // adapter the attempt's own AbortSignal.
+      const signal = (isHttp ? AttemptSignal.of(context) : undefined) ?? context.signal;
+      const evidence = new AttemptEvidence(signal, context.report);
+      if (o.hotcoldHeaders) {
+        headers.set('X-Hotcold-Attempt', String(context.attempt));
+        const left = timeoutHeader(context);
+        if (left !== undefined) headers.set('X-Hotcold-Timeout-Ms', left);
+      }
+      // W3C trace context of the call (its span is active here when telemetry is on).
+      injectTraceInto(headers);
+      // This attempt's settings go on the request's own config (axios's adapters read only its own
+      // properties) and come off again before anything is handed back: one call's attempts run one
+      // after another, and a copy of the config would cost more than the rest of the attempt.
+      const saved = attemptSettings(config);
+      config.signal = signal;
+      config.timeout = 0;
+      config.validateStatus = null;
+      if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
+      if (isHttp) {
+        if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
+        else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
+      }
+      let response: AxiosResponse;
+      try {
+        response = await adapter(config);
+      } catch (error) {
+        const failure = failureOf(error, evidence, context, signal, name, isHttp);
+        this.remember(failure, evidence);
+        throw failure;
+      } finally {
+        restoreSettings(config, saved);
+      }
+      const h = readHotcoldHeaders(response.headers);
+      if (isAnswerStatus(response.status)) {
+        if (h.node !== undefined) context.report({ node: h.node, epoch: h.epoch, dedup: h.dedup });
+        response.config = config;
+        return response;
+      }
+      const body = await readBodyText(response.data);
+      const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
+      this.remember(failure, evidence);
+      throw failure;
+    } finally {
+      this.open--;
+    }
+  }
+
+  /**
+   * After a failed attempt: a request that may have run and is neither idempotent nor keyed must
+   * not be sent again, and neither may a stream body that was already read.
+   */
+  private remember(failure: RPCException, evidence: AttemptEvidence): void {
+    if (failure.mayHaveExecuted && !this.repeatable) this.unsafe = failure;
+    else if (!this.replayable && evidence.observed) this.unsafe = failure;
+  }
 }
 
 type AttemptSettings = Pick<InternalAxiosRequestConfig, 'signal' | 'timeout' | 'validateStatus' | 'httpAgent' | 'httpsAgent' | 'baseURL'>;
@@ -290,29 +335,10 @@ function secure(config: InternalAxiosRequestConfig): boolean {
 
 const noop = (): void => undefined;
 
-interface CallState {
-  /** Set once sending the request again is not safe: every later attempt ends with it. */
-  unsafe: RPCException | undefined;
-  /** Exchanges started and not yet settled (one ended by the pipeline may still run). */
-  open: number;
-  /** The latest attempt's exchange (its verdict is in `unsafe` once it settled). */
-  last: Promise<unknown> | undefined;
-  /** The final error a refused repeat ended the call with. */
-  refusal?: RPCException | undefined;
-}
-
-/**
- * After a failed attempt: a request that may have run and is neither idempotent nor keyed must
- * not be sent again, and neither may a stream body that was already read.
- */
-function remember(call: CallState, failure: RPCException, evidence: AttemptEvidence, replayable: boolean, repeatable: boolean): void {
-  if (failure.mayHaveExecuted && !repeatable) call.unsafe = failure;
-  else if (!replayable && evidence.observed) call.unsafe = failure;
-}
-
-function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptContext, name: string, isHttp: boolean): RPCException {
+/** `signal`: the one the attempt's exchange was given (it aborted when the pipeline ended the attempt). */
+function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptContext, signal: AttemptAbort, name: string, isHttp: boolean): RPCException {
   const code = (error as { code?: unknown } | null)?.code;
-  if (!context.signal.aborted && typeof code === 'string' && NOT_SENDABLE.has(code) && !evidence.responseStarted) {
+  if (!signal.aborted && typeof code === 'string' && NOT_SENDABLE.has(code) && !evidence.responseStarted) {
     return new ProtocolException(`${name}: the request could not be made (${code}); nothing was sent`, {
       method: name,
       attempts: context.attempt,
@@ -320,8 +346,8 @@ function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptCo
       mayHaveExecuted: false,
     });
   }
-  const reason: FailureReason = context.signal.aborted ? abortReason(context.signal) : 'network';
-  const written = evidence.written(isHttp, context.signal.aborted);
+  const reason: FailureReason = signal.aborted ? abortReason(signal) : 'network';
+  const written = evidence.written(isHttp, signal.aborted);
   return classifyFailure(
     { reason, written, responseStarted: evidence.responseStarted, cause: error },
     { name, attempt: context.attempt, timeoutMs: context.timeoutMs },

@@ -33,6 +33,26 @@ function trackedAddRequest(this: TrackingAgent, req: ClientRequest, options: unk
   real.addRequest(req, options);
 }
 
+// What the evidence reports, made once: the pipeline copies the fields it is told (frozen, so no report can change them).
+const NOT_WRITTEN: { readonly written: boolean } = Object.freeze({ written: false });
+const WRITTEN: { readonly written: boolean } = Object.freeze({ written: true });
+
+/** The attempt a tracked request belongs to, read by the shared listeners below (`this` is the request). */
+const OWNER = Symbol('hotcold.evidenceOwner');
+type TrackedRequest = ClientRequest & { [OWNER]?: AttemptEvidence };
+
+// One function each for every request (EventEmitter calls a listener with the emitter as `this`):
+// a request costs three listeners, not three closures.
+function onRequestFinish(this: TrackedRequest): void {
+  this[OWNER]?.finishedNow();
+}
+function onRequestResponse(this: TrackedRequest): void {
+  this[OWNER]?.respondedNow();
+}
+function onRequestSocket(this: TrackedRequest, socket: Socket): void {
+  this[OWNER]?.socketAssigned(socket);
+}
+
 export class AttemptEvidence {
   private seen = false;
   private finished = false;
@@ -45,13 +65,13 @@ export class AttemptEvidence {
    *   `'finish'` when a request still waiting for its socket is destroyed) is not evidence.
    */
   constructor(
-    private readonly signal: AbortSignal,
+    private readonly signal: { readonly aborted: boolean },
     /**
      * Tells the pipeline the evidence as it changes (`written: false` once a request is made,
      * `true` from its first connected socket, byte flushed or answer): when the pipeline ends an
      * attempt itself (its timeout, the caller's abort) it classifies with this.
      */
-    private readonly report: (facts: { written: boolean }) => void,
+    private readonly report: (facts: { readonly written: boolean }) => void,
   ) {}
 
   /** Whether `written: true` was reported. */
@@ -80,12 +100,14 @@ export class AttemptEvidence {
 
   /** @internal A request was handed to the agent. */
   track(req: ClientRequest): void {
-    if (!this.seen) this.report({ written: false });
+    if (!this.seen) this.report(NOT_WRITTEN);
     this.seen = true;
-    // `on`, not `once`: each fires at most once per request, and a request is never reused.
-    req.on('finish', this.onFinish);
-    req.on('response', this.onResponse);
-    req.on('socket', this.onSocket);
+    // A request is never reused: the mark is set once and names this attempt for good.
+    (req as TrackedRequest)[OWNER] = this;
+    // `on`, not `once`: each fires at most once per request.
+    req.on('finish', onRequestFinish);
+    req.on('response', onRequestResponse);
+    req.on('socket', onRequestSocket);
   }
 
   /** A sign of life of the request, counted only while the attempt is live; reports `written: true` once. */
@@ -93,35 +115,39 @@ export class AttemptEvidence {
     if (this.signal.aborted) return false;
     if (!this.told) {
       this.told = true;
-      this.report({ written: true });
+      this.report(WRITTEN);
     }
     return true;
   }
 
-  private readonly onFinish = (): void => {
+  /** @internal The request's `'finish'`. */
+  finishedNow(): void {
     if (this.live()) this.finished = true;
-  };
+  }
 
-  private readonly onResponse = (): void => {
+  /** @internal The request's `'response'`. */
+  respondedNow(): void {
     if (this.live()) this.responded = true;
-  };
+  }
 
-  private readonly onConnected = (): void => {
+  private connectedNow(): void {
     if (this.live()) this.connected = true;
-  };
+  }
 
-  private readonly onSocket = (socket: Socket): void => {
+  /** @internal The request's `'socket'`. */
+  socketAssigned(socket: Socket): void {
     const tls = socket as Partial<TLSSocket> & { _secureEstablished?: unknown };
     if (tls.encrypted === true) {
       // Node exposes the handshake's end only as `_secureEstablished` / 'secureConnect'.
-      if (tls._secureEstablished === true) this.onConnected();
-      else socket.once('secureConnect', this.onConnected);
+      if (tls._secureEstablished === true) this.connectedNow();
+      else socket.once('secureConnect', () => this.connectedNow());
     } else if (socket.connecting) {
-      socket.once('connect', this.onConnected);
+      // A new connection (a pooled one is connected already): rare enough for a closure.
+      socket.once('connect', () => this.connectedNow());
     } else {
-      this.onConnected();
+      this.connectedNow();
     }
-  };
+  }
 
   /**
    * Whether the request may have reached the server: `false` only on evidence, `undefined` when

@@ -5,7 +5,7 @@
  * the path of the URL given to axios (`config.url`, without query or fragment); routes are tried
  * in the order they were declared and the first match wins.
  */
-import { match, type MatchFunction } from 'path-to-regexp';
+import { pathToRegexp } from 'path-to-regexp';
 import { ConfigurationError } from '../errors.js';
 import type { OperationPolicy } from './policy-api.js';
 
@@ -20,14 +20,21 @@ interface CompiledRoute {
   readonly name: string;
   /** Upper-case method, or `*`. */
   readonly method: string;
-  readonly test: MatchFunction<Partial<Record<string, string | string[]>>>;
+  /**
+   * The pattern's regular expression (path-to-regexp's, the one its `match` runs): only whether
+   * a path matches is needed, so no params object is built per request. No `g`/`y` flag: `test`
+   * keeps no state between requests.
+   */
+  readonly regexp: RegExp;
   readonly policy: RoutePolicy;
+  /** What {@link RouteTable.lookup} returns for this route: made once, not per request. */
+  readonly found: RouteMatch;
 }
 
 /** What a request matched. */
 export interface RouteMatch {
-  name: string;
-  policy: RoutePolicy | undefined;
+  readonly name: string;
+  readonly policy: RoutePolicy | undefined;
 }
 
 export interface RouteTable {
@@ -79,13 +86,13 @@ export function compileRoutes(routes: Readonly<Record<string, RoutePolicy>> | un
       if (policy.idempotent !== undefined && typeof policy.idempotent !== 'boolean') {
         throw new ConfigurationError(`${field}.idempotent`, 'must be a boolean');
       }
-      let test: CompiledRoute['test'];
+      let regexp: RegExp;
       try {
-        test = match(pattern, { decode: false });
+        regexp = pathToRegexp(pattern).regexp;
       } catch (error) {
         throw new ConfigurationError(field, `the path pattern does not parse: ${(error as Error).message}`);
       }
-      compiled.push({ name, method: method.toUpperCase(), test, policy });
+      compiled.push({ name, method: method.toUpperCase(), regexp, policy, found: { name, policy } });
       methods[name] = policy;
     }
   }
@@ -94,7 +101,7 @@ export function compileRoutes(routes: Readonly<Record<string, RoutePolicy>> | un
     lookup(method: string, path: string): RouteMatch {
       const upper = method.toUpperCase();
       for (const route of compiled) {
-        if ((route.method === '*' || route.method === upper) && route.test(path) !== false) return { name: route.name, policy: route.policy };
+        if ((route.method === '*' || route.method === upper) && route.regexp.test(path)) return route.found;
       }
       return { name: `${upper} ${path}`, policy: undefined };
     },
@@ -109,6 +116,9 @@ export function compileRoutes(routes: Readonly<Record<string, RoutePolicy>> | un
 /** The path of a request URL (absolute or relative), without query or fragment. */
 export function pathOf(url: string | undefined): string {
   if (url === undefined || url === '') return '/';
+  // The common case, a bare path ('/accounts/7'): no scheme to strip (a scheme starts with a
+  // letter), nothing to cut.
+  if (url.charCodeAt(0) === 0x2f && !url.includes('?') && !url.includes('#')) return url;
   let rest = url;
   const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(rest);
   if (scheme !== null) rest = rest.slice(scheme[0].length);

@@ -245,6 +245,8 @@ export class Attempt implements AttemptContext {
   declare private reporter: ((facts: AnswerFacts) => void) | undefined;
   /** A raced attempt's entry in the registry of attempts in flight. */
   declare private timer: AttemptTimer | undefined;
+  /** Told when the pipeline ends this attempt (see {@link Attempt.onEnded}). */
+  declare private endWatcher: AttemptEndWatcher | undefined;
   /** The operation's name. */
   declare readonly name: string;
   declare readonly attempt: number;
@@ -288,6 +290,7 @@ export class Attempt implements AttemptContext {
     this.controller = undefined;
     this.reporter = undefined;
     this.timer = undefined;
+    this.endWatcher = undefined;
   }
 
   /** The same on every attempt of one logical call. */
@@ -362,10 +365,35 @@ export class Attempt implements AttemptContext {
     });
   }
 
+  /**
+   * Internal, for adapters (hotcold/axios): `watcher` hears once, with the error `signal` would
+   * abort with, when the pipeline ends this attempt from outside (its timeout, the call's abort,
+   * close()) — the notice `signal` gives, without an AbortController per attempt for an adapter
+   * that can end its exchange by other means. At once if that already happened. False when the
+   * pipeline does not time this attempt (`attemptTimeout: 'adapter'`): then `signal` is the notice.
+   */
+  onEnded(watcher: AttemptEndWatcher): boolean {
+    if (!this.raced) return false;
+    // As `signal` does on first use: an attempt already ended, or a call already aborted, is told at once.
+    const ended = this.timer?.ended;
+    if (ended !== undefined) watcher.attemptEnded(ended);
+    else if (this.callSignal.aborted) watcher.attemptEnded(abortError(this.callSignal.reason));
+    else this.endWatcher = watcher;
+    return true;
+  }
+
   /** The attempt's timeout passed or the call's signal aborted: its signal aborts too. */
   ended(error: Error): void {
     this.controller?.abort(error);
+    const watcher = this.endWatcher;
+    this.endWatcher = undefined;
+    watcher?.attemptEnded(error);
   }
+}
+
+/** What {@link Attempt.onEnded} tells (an object, so an adapter needs no closure per attempt). */
+export interface AttemptEndWatcher {
+  attemptEnded(error: Error): void;
 }
 
 /** A raced attempt's entry in the registry of attempts in flight; settles it from outside. */
