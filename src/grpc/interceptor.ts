@@ -6,6 +6,8 @@
  * status classified by {@link classifyGrpcStatus}.
  */
 import { injectTraceInto } from '../observability/propagation.js';
+import { monotonicNow } from '../shared/clock.js';
+import { InflightAttempts } from '../shared/inflight.js';
 import type { InterceptingCall } from '@grpc/grpc-js';
 import { loadGrpc } from './load-grpc.js';
 import { CallAbortedException, ConfigurationError, ProtocolException, RPCException, UnknownOutcomeException } from '../errors.js';
@@ -98,7 +100,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
   const owned = !isPolicy(policyOrOptions);
   if (owned) requireGrpcMethodKeys(policyOrOptions.methods);
   const policy = isPolicy(policyOrOptions) ? policyOrOptions : createPolicy(policyOrOptions);
-  const shared: Shared = { policy, statuses: new WeakMap(), newMetadata: () => new grpc.Metadata() };
+  const shared: Shared = { policy, statuses: new WeakMap(), newMetadata: () => new grpc.Metadata(), inflight: new InflightAttempts<UnaryAttempt>() };
 
   function intercept(options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike): InterceptingCall {
     const definition = options.method_definition;
@@ -123,6 +125,8 @@ interface Shared {
   /** The attempt statuses behind the exceptions this interceptor threw. */
   readonly statuses: AttemptStatuses;
   readonly newMetadata: () => GrpcMetadataLike;
+  /** This interceptor's attempts in flight, and the one timer that cancels them at their timeout. */
+  readonly inflight: InflightAttempts<UnaryAttempt>;
 }
 
 /**
@@ -154,8 +158,10 @@ class UnaryCall implements UnaryAttemptOwner {
   declare private mayHaveRun: boolean;
   /** The caller got its final status. */
   declare private answered: boolean;
-  /** The attempt context of the attempt in flight (its number, its `report`). */
+  /** The attempt context of the latest attempt (its number, its `report`). */
   declare private context: AttemptContext | undefined;
+  /** The latest attempt; only its end changes what this call knows. */
+  declare private latest: UnaryAttempt | undefined;
 
   constructor(shared: Shared, options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike) {
     this.shared = shared;
@@ -172,6 +178,7 @@ class UnaryCall implements UnaryAttemptOwner {
     this.mayHaveRun = false;
     this.answered = false;
     this.context = undefined;
+    this.latest = undefined;
   }
 
   // The call interface, as grpc-js's client (or an interceptor above) drives it.
@@ -246,6 +253,8 @@ class UnaryCall implements UnaryAttemptOwner {
 
   /** One attempt: a new call down the chain, with this attempt's metadata and deadline. */
   private attempt(context: AttemptContext): Promise<UnaryAttemptResult> {
+    // An attempt the policy gave up on (its own timer fired first) goes before the next is sent.
+    this.latest?.abort(new DOMException('attempt ended by the policy', 'AbortError'));
     if (this.cancelled) return Promise.reject(this.aborted(false));
     const metadata = (this.metadata as GrpcMetadataLike).clone();
     metadata.set(GrpcMetadataKeys.idempotencyKey, context.idempotencyKey);
@@ -256,7 +265,9 @@ class UnaryCall implements UnaryAttemptOwner {
     const call = this.nextCall({ ...this.options, deadline: Number.isFinite(left) ? Date.now() + Math.max(1, left) : Infinity });
     this.current = call;
     this.context = context;
-    const attempt = new UnaryAttempt(this, call, context.signal);
+    // `context.signal` is not read (see unary-attempt.ts): the attempt's timeout is timed here.
+    const attempt = new UnaryAttempt(this, call, this.shared.inflight, monotonicNow(), context.timeoutMs);
+    this.latest = attempt;
     const pending = new Promise<UnaryAttemptResult>((resolve, reject) => {
       attempt.resolve = resolve;
       attempt.reject = reject;
@@ -268,7 +279,7 @@ class UnaryCall implements UnaryAttemptOwner {
 
   attemptEnded(attempt: UnaryAttempt, reason: unknown): void {
     // Ended by its timeout or the policy's close while out on the wire: it may have run.
-    this.inFlight = false;
+    if (attempt === this.latest) this.inFlight = false;
     this.mayHaveRun = true;
     attempt.reject(reason);
   }
@@ -326,6 +337,10 @@ class UnaryCall implements UnaryAttemptOwner {
   private fail(reason: unknown): void {
     if (this.answered) return;
     this.answered = true;
+    // The policy gave up while an attempt was out (its close(), or its timer before ours): the
+    // attempt is cancelled now, as the attempt's own signal did before (unary-attempt.ts).
+    // (The caller's own cancel ended its attempt already, with its own outcome.)
+    if (this.inFlight && !this.cancelled) this.latest?.abort(new DOMException('attempt ended by the policy', 'AbortError'));
     const method = this.method;
     const error =
       reason instanceof RPCException

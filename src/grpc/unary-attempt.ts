@@ -3,11 +3,15 @@
  * attempt's metadata, its request written and half-closed, settled by its final status. Nothing
  * of it reaches the caller: the interceptor decides what the caller sees once the policy is done.
  *
- * One object per attempt is the grpc-js listener of the call and the `abort` listener of the
- * attempt's signal (`handleEvent`), so an attempt allocates no closure of its own besides its
- * promise's executor: on the success path every allocation is per call, and grpc-js's own per-call
- * cost is what a hotcold call is measured against (bench/grpc.ts).
+ * One object per attempt is the grpc-js listener of the call and its entry in the interceptor's
+ * registry of attempts in flight (shared/inflight.ts: one timer for all), which cancels the call
+ * on the wire when the attempt's timeout passes. The attempt's `signal` is not read: on a policy
+ * that times its attempts itself it is an AbortController made per attempt, and that with its
+ * listener cost more per call than the rest of the interceptor (bench/grpc.ts, docs/grpc.md). The
+ * policy's close() ends an attempt through the interceptor (the call fails, its attempt in flight
+ * is cancelled), and the policy's own timer still decides the attempt's outcome.
  */
+import type { InflightAttempts, Tracked } from '../shared/inflight.js';
 import type { GrpcCallLike, GrpcListenerLike, GrpcMetadataLike, GrpcStatusLike } from './grpc-types.js';
 import { GrpcStatus } from './status-codes.js';
 
@@ -27,17 +31,17 @@ export interface UnaryAttemptOwner {
   /** The call's final status arrived (OK or not) while the attempt was still open. */
   attemptAnswered(attempt: UnaryAttempt): void;
   /**
-   * The attempt ended otherwise: its signal aborted first (its timeout, the policy's close) and
-   * the call was cancelled, or sending it threw.
+   * The attempt ended otherwise: its timeout passed or the interceptor ended it, and the call was
+   * cancelled; or sending it threw.
    */
   attemptEnded(attempt: UnaryAttempt, reason: unknown): void;
 }
 
 /**
  * A running attempt. {@link start} sends it; the owner hears of its end exactly once, and the
- * attempt stops listening to its signal then.
+ * attempt leaves the registry then.
  */
-export class UnaryAttempt implements GrpcListenerLike, UnaryAttemptResult {
+export class UnaryAttempt implements GrpcListenerLike, Tracked, UnaryAttemptResult {
   // Declared and set in the constructor: one of these is made per attempt (see pipeline.ts's CallContext).
   declare headers: GrpcMetadataLike | undefined;
   declare message: unknown;
@@ -47,14 +51,22 @@ export class UnaryAttempt implements GrpcListenerLike, UnaryAttemptResult {
   /** The attempt's promise (the owner settles it). */
   declare resolve: (value: UnaryAttemptResult) => void;
   declare reject: (reason: unknown) => void;
+  /** Monotonic ms at which the attempt times out (`Infinity`: never). */
+  declare readonly expiresAt: number;
+  /** Ended from outside through the interceptor, not a signal (see the module's comment). */
+  declare readonly signal: undefined;
+  declare private readonly timeoutMs: number;
   declare private readonly call: GrpcCallLike;
-  declare private readonly signal: AbortSignal;
   declare private readonly owner: UnaryAttemptOwner;
+  declare private readonly inflight: InflightAttempts<UnaryAttempt>;
 
-  constructor(owner: UnaryAttemptOwner, call: GrpcCallLike, signal: AbortSignal) {
+  constructor(owner: UnaryAttemptOwner, call: GrpcCallLike, inflight: InflightAttempts<UnaryAttempt>, sentAt: number, timeoutMs: number) {
     this.owner = owner;
     this.call = call;
-    this.signal = signal;
+    this.inflight = inflight;
+    this.timeoutMs = timeoutMs;
+    this.expiresAt = sentAt + timeoutMs;
+    this.signal = undefined;
     this.headers = undefined;
     this.message = undefined;
     this.status = NO_STATUS;
@@ -63,18 +75,9 @@ export class UnaryAttempt implements GrpcListenerLike, UnaryAttemptResult {
     this.reject = NOT_YET;
   }
 
-  /**
-   * Sends the attempt. When its signal has already aborted nothing is sent and the owner hears
-   * `attemptEnded` at once.
-   */
+  /** Sends the attempt. */
   start(metadata: GrpcMetadataLike, request: unknown): void {
-    const signal = this.signal;
-    if (signal.aborted) {
-      this.settled = true;
-      this.owner.attemptEnded(this, signal.reason);
-      return;
-    }
-    signal.addEventListener('abort', this);
+    this.inflight.add(this);
     const call = this.call;
     try {
       call.start(metadata, this);
@@ -83,7 +86,7 @@ export class UnaryAttempt implements GrpcListenerLike, UnaryAttemptResult {
     } catch (error) {
       if (this.settled) return;
       this.settled = true;
-      signal.removeEventListener('abort', this);
+      this.inflight.delete(this);
       this.owner.attemptEnded(this, error);
     }
   }
@@ -100,16 +103,30 @@ export class UnaryAttempt implements GrpcListenerLike, UnaryAttemptResult {
     if (this.settled) return;
     this.settled = true;
     this.status = status;
-    this.signal.removeEventListener('abort', this);
+    this.inflight.delete(this);
     this.owner.attemptAnswered(this);
   }
 
-  /** The signal aborted: the call is cancelled (its own status then arrives and is ignored). */
-  handleEvent(): void {
+  /**
+   * The timeout passed: the call is cancelled (its own status then arrives and is ignored). The
+   * error is the one the policy's own timer ends the attempt with, so whichever of the two timers
+   * fires first (they are due at the same ms), the attempt's outcome is the same.
+   */
+  expire(): void {
+    this.end(new DOMException(`attempt timed out after ${Math.round(this.timeoutMs)} ms`, 'TimeoutError'));
+  }
+
+  /** Ends the attempt from outside (the policy gave up on it, or closed): the call is cancelled. */
+  abort(reason: unknown): void {
+    this.end(reason);
+  }
+
+  private end(reason: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    this.inflight.delete(this);
     this.call.cancelWithStatus(GrpcStatus.CANCELLED, ATTEMPT_CANCELLED_DETAILS);
-    this.owner.attemptEnded(this, this.signal.reason);
+    this.owner.attemptEnded(this, reason);
   }
 }
 
