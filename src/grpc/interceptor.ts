@@ -298,7 +298,7 @@ class UnaryCall implements UnaryAttemptOwner {
       // Only a served call says who serves: a standby's NOT_ACTIVE names a node that does not
       // (its identity stays on the exception, for the record).
       if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
-        context.report({ node: facts.node, epoch: facts.epoch, dedup: facts.dedup });
+        context.report(facts);
       }
       attempt.resolve(attempt);
       return;
