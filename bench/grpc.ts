@@ -104,17 +104,46 @@ const callOn =
       client.call(payload, deadlineMs === undefined ? NO_OPTIONS : { deadline: Date.now() + deadlineMs }, (error, reply) => (error ? reject(error) : resolve(reply))),
     );
 
+/**
+ * Bare grpc-js carrying what the interceptor's guarantees put on the wire (an `idempotency-key`
+ * and `x-hotcold-attempt` metadata, a 30 s deadline), without the interceptor: the floor of what
+ * a hotcold call can cost, whatever the interceptor does.
+ */
+const wireOn = (client: Echo): Op => {
+  let n = 0;
+  const prefix = `${crypto.randomUUID()}.`;
+  return () =>
+    new Promise((resolve, reject) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('idempotency-key', prefix + ++n);
+      metadata.set('x-hotcold-attempt', '1');
+      (client as unknown as { call(r: Buffer, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Buffer) => void): void }).call(
+        payload,
+        metadata,
+        { deadline: Date.now() + 30_000 },
+        (error, reply) => (error ? reject(error) : resolve(reply)),
+      );
+    });
+};
+
+/** The cheapest interceptor grpc-js allows: what any interceptor costs before it does anything. */
+const passThroughInterceptor: grpc.Interceptor = (options, nextCall) => new grpc.InterceptingCall(nextCall(options));
+
 export async function grpcRows(): Promise<BenchRow[]> {
   const server = await startServer();
   // Separate channels (the option makes grpc-js open its own subchannel for each client).
   const bare = new EchoClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as Echo;
   const interceptor = grpcInterceptor({ methods: { '/bench.Echo/Call': { idempotent: true } } });
   const wrapped = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor], 'grpc.use_local_subchannel_pool': 1 }) as Echo;
+  const empty = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [passThroughInterceptor], 'grpc.use_local_subchannel_pool': 1 }) as Echo;
   const bareCall = callOn(bare);
   const wrappedCall = callOn(wrapped);
   // Diagnostic: bare grpc-js with the deadline the interceptor propagates (grpc-js then runs a
   // deadline timer per call on both sides): how much of the gap is deadline propagation.
   const bareDeadlineCall = callOn(bare, 30_000);
+  // Diagnostics of the floor: an interceptor that does nothing, and the wire contract without one.
+  const emptyCall = callOn(empty);
+  const wireCall = wireOn(bare);
   const rows: BenchRow[] = [];
   try {
     for (const callers of CALLERS) {
@@ -123,12 +152,16 @@ export async function grpcRows(): Promise<BenchRow[]> {
       const bareSlices: Slice[] = [];
       const wrappedSlices: Slice[] = [];
       const deadlineSlices: Slice[] = [];
+      const emptySlices: Slice[] = [];
+      const wireSlices: Slice[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         // Side by side, order alternating (ABC CBA …): drift in the machine's load hits all alike.
         const order: [Op, Slice[]][] = [
           [bareCall, bareSlices],
           [wrappedCall, wrappedSlices],
           [bareDeadlineCall, deadlineSlices],
+          [emptyCall, emptySlices],
+          [wireCall, wireSlices],
         ];
         if (round % 2 === 1) order.reverse();
         for (const [op, into] of order) into.push(await slice(op, callers, SLICE_MS, server));
@@ -161,6 +194,22 @@ export async function grpcRows(): Promise<BenchRow[]> {
           note: 'diagnostic: the deadline the interceptor propagates, without the interceptor',
         },
         { suite: SUITE, name: `${label}: bare grpc-js CPU`, value: median(bareSlices.map((s) => s.cpuUs)), spread: range(bareSlices.map((s) => s.cpuUs), 0), unit: 'µs/call' },
+        {
+          suite: SUITE,
+          name: `${label}: pass-through interceptor CPU`,
+          value: median(emptySlices.map((s) => s.cpuUs)),
+          spread: range(emptySlices.map((s) => s.cpuUs), 0),
+          unit: 'µs/call',
+          note: 'diagnostic: (options, next) => new InterceptingCall(next(options)), what any interceptor costs',
+        },
+        {
+          suite: SUITE,
+          name: `${label}: bare grpc-js + hotcold wire metadata + 30 s deadline CPU`,
+          value: median(wireSlices.map((s) => s.cpuUs)),
+          spread: range(wireSlices.map((s) => s.cpuUs), 0),
+          unit: 'µs/call',
+          note: "diagnostic: what the interceptor's guarantees put on the wire, without it",
+        },
         { suite: SUITE, name: `${label}: grpcInterceptor CPU`, value: median(wrappedSlices.map((s) => s.cpuUs)), spread: range(wrappedSlices.map((s) => s.cpuUs), 0), unit: 'µs/call' },
         { suite: SUITE, name: `${label}: server CPU busy`, value: median(busy), spread: range(busy, 0), unit: '% of a core', note: 'near 100 means the server limits the rate' },
       );
@@ -168,6 +217,7 @@ export async function grpcRows(): Promise<BenchRow[]> {
   } finally {
     bare.close();
     wrapped.close();
+    empty.close();
     await interceptor.close();
     await server.stop();
   }

@@ -6,6 +6,8 @@
  * status classified by {@link classifyGrpcStatus}.
  */
 import { injectTraceInto } from '../observability/propagation.js';
+import { monotonicNow } from '../shared/clock.js';
+import { InflightAttempts } from '../shared/inflight.js';
 import type { InterceptingCall } from '@grpc/grpc-js';
 import { loadGrpc } from './load-grpc.js';
 import { CallAbortedException, ConfigurationError, ProtocolException, RPCException, UnknownOutcomeException } from '../errors.js';
@@ -17,7 +19,7 @@ import { GrpcMetadataKeys, readIdentityFacts, readResponseFacts } from './metada
 import { metadataSecrets } from './metadata-secrets.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
-import { runUnaryAttempt, type UnaryAttemptResult } from './unary-attempt.js';
+import { UnaryAttempt, type UnaryAttemptOwner, type UnaryAttemptResult } from './unary-attempt.js';
 
 /**
  * Options of {@link grpcInterceptor} when it creates its own policy: {@link PolicyOptions}, with
@@ -98,153 +100,255 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
   const owned = !isPolicy(policyOrOptions);
   if (owned) requireGrpcMethodKeys(policyOrOptions.methods);
   const policy = isPolicy(policyOrOptions) ? policyOrOptions : createPolicy(policyOrOptions);
-  const statuses: AttemptStatuses = new WeakMap();
+  const shared: Shared = { policy, statuses: new WeakMap(), newMetadata: () => new grpc.Metadata(), inflight: new InflightAttempts<UnaryAttempt>() };
 
   function intercept(options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike): InterceptingCall {
     const definition = options.method_definition;
     if (definition.requestStream || definition.responseStream) {
       return new grpc.InterceptingCall(nextCall(options) as ConstructorParameters<typeof InterceptingCall>[0]);
     }
-    return unaryCall(options, nextCall);
-  }
-
-  function unaryCall(options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike): InterceptingCall {
-    const method = options.method_definition.path;
-    let metadata: GrpcMetadataLike | undefined;
-    let listener: GrpcListenerLike | undefined;
-    let request: unknown;
-    let current: GrpcCallLike | undefined;
-    let begun = false;
-    /** The caller's cancel() came; its answer is given (no AbortSignal per call: see `cancel`). */
-    let cancelled = false;
-    // What a cancel may have left behind, by the policy's own rule (DESIGN §2): the call may have
-    // run if an attempt is in flight, or one that ended may have run by its classification.
-    // An attempt that failed "never sent" (refused, not forwarded) leaves nothing behind.
-    /** An attempt is in flight now. */
-    let inFlight = false;
-    /** An attempt that ended may have run (an answer, or a failure classified "maybe"). */
-    let mayHaveRun = false;
-    /** The caller got its final status. */
-    let answered = false;
-
-    const aborted = (mayHaveExecuted: boolean): CallAbortedException =>
-      new CallAbortedException(`${method}: cancelled by the caller`, { method, mayHaveExecuted });
-
-    const attempt = async (context: AttemptContext): Promise<UnaryAttemptResult> => {
-      if (cancelled) throw aborted(false);
-      const attemptMetadata = (metadata as GrpcMetadataLike).clone();
-      attemptMetadata.set(GrpcMetadataKeys.idempotencyKey, context.idempotencyKey);
-      attemptMetadata.set(GrpcMetadataKeys.attempt, String(context.attempt));
-      // W3C trace context of the call (its span is active here when telemetry is on).
-      injectTraceInto(attemptMetadata);
-      const left = context.deadlineLeftMs;
-      const call = nextCall({ ...options, deadline: Number.isFinite(left) ? Date.now() + Math.max(1, left) : Infinity });
-      current = call;
-      let result: UnaryAttemptResult;
-      inFlight = true;
-      try {
-        result = await runUnaryAttempt(call, attemptMetadata, request, context.signal);
-      } catch (error) {
-        // Ended by its timeout or the policy's close while out on the wire: it may have run.
-        mayHaveRun = true;
-        throw error;
-      } finally {
-        inFlight = false;
-      }
-      if (cancelled) throw aborted(true);
-      if (result.status.code === GrpcStatus.OK) {
-        mayHaveRun = true;
-        const facts = readIdentityFacts(result.headers, result.status.metadata);
-        // Only a served call says who serves: a standby's NOT_ACTIVE names a node that does not
-        // (its identity stays on the exception, for the record).
-        if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
-          context.report({ node: facts.node, epoch: facts.epoch, dedup: facts.dedup });
-        }
-        return result;
-      }
-      const facts = readResponseFacts(result.headers, result.status.metadata);
-      const secrets = metadataSecrets(metadata);
-      const scrub = secrets.empty ? undefined : (text: string): string => secrets.text(text);
-      const error = classifyGrpcStatus(result.status, facts, { headersReceived: result.headers !== undefined }, { method, attempt: context.attempt, scrub });
-      statuses.set(error, result.status);
-      if (error.mayHaveExecuted) mayHaveRun = true;
-      throw error;
-    };
-
-    const deliver = (result: UnaryAttemptResult): void => {
-      if (answered) return;
-      answered = true;
-      if (result.headers !== undefined) listener?.onReceiveMetadata(result.headers);
-      if (result.message !== undefined) listener?.onReceiveMessage(result.message);
-      listener?.onReceiveStatus(result.status);
-    };
-    const fail = (reason: unknown): void => {
-      if (answered) return;
-      answered = true;
-      const error =
-        reason instanceof RPCException
-          ? reason
-          : reason instanceof ConfigurationError
-            ? // Refused before any attempt (e.g. an `idempotency-key` over 200 characters): nothing was sent.
-              new ProtocolException(`${method}: not sent: ${reason.message}`, { method, cause: reason, mayHaveExecuted: false })
-            : new UnknownOutcomeException(`${method}: the policy failed`, { method, cause: reason });
-      listener?.onReceiveStatus(callerStatus(error, statuses, () => new grpc.Metadata()));
-    };
-
-    const begin = (): void => {
-      if (begun || metadata === undefined) return;
-      begun = true;
-      let running: Promise<UnaryAttemptResult>;
-      try {
-        running = policy.execute(attempt, {
-          name: method,
-          idempotencyKey: firstText(metadata, GrpcMetadataKeys.idempotencyKey),
-          deadlineMs: deadlineLeftMs(options.deadline),
-        });
-      } catch (error) {
-        running = Promise.reject(error);
-      }
-      running.then(deliver, fail);
-    };
-
-    // The chain below ours: only peer and auth-context questions reach it, answered by the latest attempt.
-    const below = {
-      cancelWithStatus(): void {},
-      getPeer: (): string => current?.getPeer() ?? '',
-      start(): void {},
-      sendMessageWithContext(): void {},
-      sendMessage(): void {},
-      startRead(): void {},
-      halfClose(): void {},
-      getAuthContext: (): null => null,
-    };
-    return new grpc.InterceptingCall(below, {
-      start(startMetadata, startListener) {
-        metadata = startMetadata;
-        listener = startListener;
-      },
-      sendMessage(message) {
-        request = message;
-      },
-      halfClose() {
-        begin();
-      },
-      // The caller's cancel() answers at once (CANCELLED) and ends the attempt in flight; the
-      // policy's own run ends at its next step (an attempt it starts throws CallAborted, which is
-      // never retried). A caller's AbortSignal per call would make the pipeline link signals on
-      // every call (measured here at several times the pipeline's own cost) for a rare event.
-      cancel() {
-        if (cancelled || answered) return;
-        cancelled = true;
-        begun = true;
-        current?.cancelWithStatus(GrpcStatus.CANCELLED, 'Cancelled on client');
-        fail(aborted(inFlight || mayHaveRun));
-      },
-    });
+    // grpc-js's client and any interceptor above this one use only the call interface, so one
+    // object of our own stands for grpc-js's InterceptingCall, its requester and listener
+    // wrappers (measured: those alone cost more per call than the policy's success path).
+    return new UnaryCall(shared, options, nextCall) as unknown as InterceptingCall;
   }
 
   return Object.assign(intercept, {
     policy,
     close: (): Promise<void> => (owned ? policy.close() : Promise.resolve()),
   }) as unknown as GrpcInterceptor;
+}
+
+/** What every call of one interceptor shares. */
+interface Shared {
+  readonly policy: Policy;
+  /** The attempt statuses behind the exceptions this interceptor threw. */
+  readonly statuses: AttemptStatuses;
+  readonly newMetadata: () => GrpcMetadataLike;
+  /** This interceptor's attempts in flight, and the one timer that cancels them at their timeout. */
+  readonly inflight: InflightAttempts<UnaryAttempt>;
+}
+
+/**
+ * One unary call as the caller's grpc-js call sees it (grpc-js's `InterceptingCallInterface`):
+ * it collects the caller's metadata, request and listener, runs the call through the policy on
+ * half-close, and answers the caller once the policy is done. Each attempt is a
+ * {@link UnaryAttempt} down the chain; this object hears of its end.
+ */
+class UnaryCall implements UnaryAttemptOwner {
+  // Declared and set in the constructor: one of these is made per call (see pipeline.ts's CallContext).
+  declare private readonly shared: Shared;
+  declare private readonly options: GrpcInterceptorOptionsLike;
+  declare private readonly nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike;
+  declare private readonly method: string;
+  declare private metadata: GrpcMetadataLike | undefined;
+  declare private listener: GrpcListenerLike | undefined;
+  declare private request: unknown;
+  /** The latest attempt's call: peer questions and the caller's cancel go to it. */
+  declare private current: GrpcCallLike | undefined;
+  declare private begun: boolean;
+  /** The caller's cancel() came; its answer is given (no AbortSignal per call: see `cancelWithStatus`). */
+  declare private cancelled: boolean;
+  // What a cancel may have left behind, by the policy's own rule (DESIGN §2): the call may have
+  // run if an attempt is in flight, or one that ended may have run by its classification.
+  // An attempt that failed "never sent" (refused, not forwarded) leaves nothing behind.
+  /** An attempt is in flight now. */
+  declare private inFlight: boolean;
+  /** An attempt that ended may have run (an answer, or a failure classified "maybe"). */
+  declare private mayHaveRun: boolean;
+  /** The caller got its final status. */
+  declare private answered: boolean;
+  /** The attempt context of the latest attempt (its number, its `report`). */
+  declare private context: AttemptContext | undefined;
+  /** The latest attempt; only its end changes what this call knows. */
+  declare private latest: UnaryAttempt | undefined;
+
+  constructor(shared: Shared, options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike) {
+    this.shared = shared;
+    this.options = options;
+    this.nextCall = nextCall;
+    this.method = options.method_definition.path;
+    this.metadata = undefined;
+    this.listener = undefined;
+    this.request = undefined;
+    this.current = undefined;
+    this.begun = false;
+    this.cancelled = false;
+    this.inFlight = false;
+    this.mayHaveRun = false;
+    this.answered = false;
+    this.context = undefined;
+    this.latest = undefined;
+  }
+
+  // The call interface, as grpc-js's client (or an interceptor above) drives it.
+
+  start(metadata: GrpcMetadataLike, listener: GrpcListenerLike): void {
+    this.metadata = metadata;
+    this.listener = listener;
+  }
+
+  sendMessageWithContext(_context: unknown, message: unknown): void {
+    this.request = message;
+  }
+
+  sendMessage(message: unknown): void {
+    this.request = message;
+  }
+
+  startRead(): void {}
+
+  halfClose(): void {
+    this.begin();
+  }
+
+  /** Only peer questions reach below us: answered by the latest attempt. */
+  getPeer(): string {
+    return this.current?.getPeer() ?? '';
+  }
+
+  getAuthContext(): null {
+    return null;
+  }
+
+  /**
+   * The caller's cancel() answers at once (CANCELLED) and ends the attempt in flight; the
+   * policy's own run ends at its next step (an attempt it starts throws CallAborted, which is
+   * never retried). A caller's AbortSignal per call would make the pipeline link signals on
+   * every call (measured here at several times the pipeline's own cost) for a rare event.
+   */
+  cancelWithStatus(): void {
+    if (this.cancelled || this.answered) return;
+    this.cancelled = true;
+    this.begun = true;
+    this.current?.cancelWithStatus(GrpcStatus.CANCELLED, 'Cancelled on client');
+    this.fail(this.aborted(this.inFlight || this.mayHaveRun));
+  }
+
+  private begin(): void {
+    const metadata = this.metadata;
+    if (this.begun || metadata === undefined) return;
+    this.begun = true;
+    const method = this.method;
+    let running: Promise<UnaryAttemptResult>;
+    try {
+      running = this.shared.policy.execute((context) => this.attempt(context), {
+        name: method,
+        idempotencyKey: firstText(metadata, GrpcMetadataKeys.idempotencyKey),
+        deadlineMs: deadlineLeftMs(this.options.deadline),
+      });
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(
+      (result) => this.deliver(result),
+      (reason: unknown) => this.fail(reason),
+    );
+  }
+
+  private aborted(mayHaveExecuted: boolean): CallAbortedException {
+    const method = this.method;
+    return new CallAbortedException(`${method}: cancelled by the caller`, { method, mayHaveExecuted });
+  }
+
+  /** One attempt: a new call down the chain, with this attempt's metadata and deadline. */
+  private attempt(context: AttemptContext): Promise<UnaryAttemptResult> {
+    // An attempt the policy gave up on (its own timer fired first) goes before the next is sent.
+    this.latest?.abort(new DOMException('attempt ended by the policy', 'AbortError'));
+    if (this.cancelled) return Promise.reject(this.aborted(false));
+    const metadata = (this.metadata as GrpcMetadataLike).clone();
+    metadata.set(GrpcMetadataKeys.idempotencyKey, context.idempotencyKey);
+    metadata.set(GrpcMetadataKeys.attempt, String(context.attempt));
+    // W3C trace context of the call (its span is active here when telemetry is on).
+    injectTraceInto(metadata);
+    const left = context.deadlineLeftMs;
+    const call = this.nextCall({ ...this.options, deadline: Number.isFinite(left) ? Date.now() + Math.max(1, left) : Infinity });
+    this.current = call;
+    this.context = context;
+    // `context.signal` is not read (see unary-attempt.ts): the attempt's timeout is timed here.
+    const attempt = new UnaryAttempt(this, call, this.shared.inflight, monotonicNow(), context.timeoutMs);
+    this.latest = attempt;
+    const pending = new Promise<UnaryAttemptResult>((resolve, reject) => {
+      attempt.resolve = resolve;
+      attempt.reject = reject;
+    });
+    this.inFlight = true;
+    attempt.start(metadata, this.request);
+    return pending;
+  }
+
+  attemptEnded(attempt: UnaryAttempt, reason: unknown): void {
+    // Ended by its timeout or the policy's close while out on the wire: it may have run.
+    if (attempt === this.latest) this.inFlight = false;
+    this.mayHaveRun = true;
+    attempt.reject(reason);
+  }
+
+  attemptAnswered(attempt: UnaryAttempt): void {
+    this.inFlight = false;
+    if (this.cancelled) {
+      attempt.reject(this.aborted(true));
+      return;
+    }
+    const context = this.context as AttemptContext;
+    const status = attempt.status;
+    if (status.code === GrpcStatus.OK) {
+      this.mayHaveRun = true;
+      const facts = readIdentityFacts(attempt.headers, status.metadata);
+      // Only a served call says who serves: a standby's NOT_ACTIVE names a node that does not
+      // (its identity stays on the exception, for the record).
+      if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
+        context.report(facts);
+      }
+      attempt.resolve(attempt);
+      return;
+    }
+    let error: RPCException;
+    try {
+      error = this.classify(attempt, context);
+    } catch (thrown) {
+      attempt.reject(thrown);
+      return;
+    }
+    if (error.mayHaveExecuted) this.mayHaveRun = true;
+    attempt.reject(error);
+  }
+
+  private classify(attempt: UnaryAttempt, context: AttemptContext): RPCException {
+    const status = attempt.status;
+    const facts = readResponseFacts(attempt.headers, status.metadata);
+    const secrets = metadataSecrets(this.metadata);
+    const scrub = secrets.empty ? undefined : (text: string): string => secrets.text(text);
+    const method = this.method;
+    const error = classifyGrpcStatus(status, facts, { headersReceived: attempt.headers !== undefined }, { method, attempt: context.attempt, scrub });
+    this.shared.statuses.set(error, status);
+    return error;
+  }
+
+  private deliver(result: UnaryAttemptResult): void {
+    if (this.answered) return;
+    this.answered = true;
+    const listener = this.listener;
+    if (result.headers !== undefined) listener?.onReceiveMetadata(result.headers);
+    if (result.message !== undefined) listener?.onReceiveMessage(result.message);
+    listener?.onReceiveStatus(result.status);
+  }
+
+  private fail(reason: unknown): void {
+    if (this.answered) return;
+    this.answered = true;
+    // The policy gave up while an attempt was out (its close(), or its timer before ours): the
+    // attempt is cancelled now, as the attempt's own signal did before (unary-attempt.ts).
+    // (The caller's own cancel ended its attempt already, with its own outcome.)
+    if (this.inFlight && !this.cancelled) this.latest?.abort(new DOMException('attempt ended by the policy', 'AbortError'));
+    const method = this.method;
+    const error =
+      reason instanceof RPCException
+        ? reason
+        : reason instanceof ConfigurationError
+          ? // Refused before any attempt (e.g. an `idempotency-key` over 200 characters): nothing was sent.
+            new ProtocolException(`${method}: not sent: ${reason.message}`, { method, cause: reason, mayHaveExecuted: false })
+          : new UnknownOutcomeException(`${method}: the policy failed`, { method, cause: reason });
+    this.listener?.onReceiveStatus(callerStatus(error, this.shared.statuses, this.shared.newMetadata));
+  }
 }

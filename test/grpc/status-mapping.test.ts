@@ -184,6 +184,31 @@ describe('maybe executed: a non-idempotent call is not sent again, an idempotent
     expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);
     await expect.poll(() => cancelled).toBe(true);
   });
+
+  it('an idempotent call whose attempt times out: that attempt is cancelled on the wire, the next one answers', async () => {
+    const { client } = clientFor(server.address, { timeoutMs: 300 }, true);
+    let cancelled = false;
+    server.behave((call) => call.on('cancelled', () => (cancelled = true)), ok());
+    const result = await callEcho(client, 2);
+    expect(result.error).toBeUndefined();
+    expect(result.value).toEqual({ echo: 2 });
+    expect(server.seen).toHaveLength(2);
+    await expect.poll(() => cancelled).toBe(true);
+  });
+
+  it("the policy's close() while an attempt is out: the caller fails at once and the attempt is cancelled on the wire", async () => {
+    const { client, interceptor } = clientFor(server.address, { timeoutMs: 60_000 });
+    let cancelled = false;
+    server.behave((call) => call.on('cancelled', () => (cancelled = true)));
+    const pending = callEcho(client, 3);
+    await server.reached(1);
+    await interceptor.close();
+    const result = await pending;
+    expect(result.error).toBeDefined();
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);
+    await expect.poll(() => cancelled).toBe(true);
+    expect(server.seen).toHaveLength(1);
+  });
 });
 
 describe('answers: never retried by default', () => {
