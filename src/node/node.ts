@@ -185,7 +185,12 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
 
   const node: HotcoldNode = {
     start() {
-      started ??= start();
+      // A failed start (port taken, database down) is not the node's start forever: the next
+      // start() tries again. A successful or pending one is shared.
+      started ??= start().catch((error: unknown) => {
+        started = undefined;
+        throw error;
+      });
       return started;
     },
     listen() {

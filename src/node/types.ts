@@ -354,7 +354,12 @@ export interface NodeAddress {
  * holds the lease. Dispose of it with `stop()` or `close()`.
  */
 export interface HotcoldNode {
-  /** Creates tables if absent, listens, and (unless `acquire: false`) acquires the lease in the background. */
+  /**
+   * Creates tables if absent, listens, and (unless `acquire: false`) acquires the lease in the
+   * background. Calls while it runs or after it succeeded share its result; after it failed
+   * (the port taken, the database unreachable) the next call tries again.
+   * @throws the listen or database error that stopped the start; `Error('node is stopped')` after stop().
+   */
   start(): Promise<NodeAddress>;
   /** Alias of start(). */
   listen(): Promise<NodeAddress>;
