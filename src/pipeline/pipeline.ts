@@ -537,11 +537,13 @@ export class Pipeline {
       },
       onGaveUp: (outageMs) => this.observer?.outageEnded(outageMs, 'gave-up'),
       onHeld: (delta) => this.observer?.heldChanged(delta),
+      // The Log redacts what looks like a credential; an error's text may also quote the
+      // adapter's own secrets with nothing around them to recognise, so it is scrubbed of those too.
       onCallbackError: (callback, error) =>
         // The user's own callback failed and nobody else will say so: stderr without a logger.
-        this.log.fault('warn', { callback, error: describeThrown(error) }, `${callback} callback threw; ignored`),
+        this.log.fault('warn', { callback, error: this.scrub(describeThrown(error)) }, `${callback} callback threw; ignored`),
       onProbeError: (backend, error) => {
-        if (this.log.enabled) this.log.debug({ backend, error: describeThrown(error) }, 'health probe failed');
+        if (this.log.enabled) this.log.debug({ backend, error: this.scrub(describeThrown(error)) }, 'health probe failed');
       },
       onIdentityChange: (backend, identity) => {
         this.breakers.observeIdentity(backend, identity.node, identity.epoch);
