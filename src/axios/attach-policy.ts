@@ -275,7 +275,7 @@ class RestCall {
       try {
         response = await adapter(config);
       } catch (error) {
-        const failure = failureOf(error, evidence, context, signal, name, isHttp);
+        const failure = failureOf(error, evidence, context, signal, name, isHttp && agentCarries(config));
         this.remember(failure, evidence);
         throw failure;
       } finally {
@@ -334,6 +334,17 @@ function secure(config: InternalAxiosRequestConfig): boolean {
 }
 
 const noop = (): void => undefined;
+
+/**
+ * Whether axios's http adapter hands this request to an agent, so that the attempt's evidence
+ * sees it (evidence.ts) and "no request seen" means none was made. Not over HTTP/2 (its own
+ * session, no agent) nor through a `transport` of yours (which need not use the agent): there a
+ * request unseen may well have been written, so a broken exchange is "maybe".
+ */
+function agentCarries(config: InternalAxiosRequestConfig): boolean {
+  const own = config as { httpVersion?: unknown; transport?: unknown };
+  return (own.httpVersion === undefined || Number(own.httpVersion) !== 2) && (own.transport === undefined || own.transport === null);
+}
 
 /** `signal`: the one the attempt's exchange was given (it aborted when the pipeline ended the attempt). */
 function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptContext, signal: AttemptAbort, name: string, isHttp: boolean): RPCException {
