@@ -162,3 +162,21 @@ describe('user interceptors around grpcInterceptor', () => {
     expect(result.value).toEqual({ echo: { n: 7 } });
   });
 });
+
+describe("the call's auth context", () => {
+  it('getAuthContext() once answered is the transport\'s, as without the interceptor (not null)', async () => {
+    server.behave(ok());
+    const authOf = (client: EchoClientInstance): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        const call = (client as unknown as { call: (r: unknown, cb: (e: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall & { getAuthContext(): unknown } }).call({ n: 8 }, (error) => {
+          if (error) reject(error);
+          else resolve(call.getAuthContext());
+        });
+      });
+    const bare = new EchoClient(server.address, grpc.credentials.createInsecure());
+    const expected = await authOf(bare).finally(() => bare.close());
+    expect(expected).not.toBeNull();
+    const { client } = make((h) => [h]);
+    expect(await authOf(client)).toEqual(expected);
+  });
+});
