@@ -61,4 +61,28 @@ describe('requests axios makes without an agent, through attachPolicy', () => {
     expect(server.count('POST', '/transfers')).toBe(1);
     expect(isRPCException(error) && error.mayHaveExecuted).toBe(true);
   });
+
+  it("the caller's abort of a POST the server holds, over HTTP/2 (the attempt signal through the http2 transport): cancelled, sent once", async () => {
+    let posts = 0;
+    const server = http2.createServer();
+    server.on('stream', (stream) => {
+      posts++;
+      stream.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const api = axios.create({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, httpVersion: 2 } as Parameters<typeof axios.create>[0]);
+    const handle = attachPolicy(api, { retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 }, breaker: false, budget: false, timeoutMs: 5000 });
+    cleanups.push(() => handle.detach());
+    const controller = new AbortController();
+    const pending = api.post('/transfers', { amount: 5 }, { signal: controller.signal }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    while (posts === 0) await new Promise((r) => setImmediate(r));
+    controller.abort();
+    const error = await pending;
+    expect(axios.isCancel(error) || isRPCException(error)).toBe(true);
+    expect(posts).toBe(1);
+  });
 });
