@@ -267,12 +267,13 @@ class RestCall {
       config.timeout = 0;
       config.validateStatus = null;
       if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
-      if (isHttp) {
-        if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
-        else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
-      }
       let response: AxiosResponse;
       try {
+        // Inside the try: whatever wrapping throws, the request's own settings are put back.
+        if (isHttp) {
+          if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
+          else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
+        }
         response = await adapter(config);
       } catch (error) {
         const failure = failureOf(error, evidence, context, signal, name, isHttp && agentCarries(config));

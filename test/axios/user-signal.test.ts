@@ -193,3 +193,17 @@ describe('ending a request in flight through the http adapter', () => {
     expect(server.count('PUT', '/r')).toBe(2);
   });
 });
+
+describe("the instance's own agent settings", () => {
+  it.each([
+    ['httpAgent: false (Node: no pooling)', { httpAgent: false }],
+    ['httpAgent: a keep-alive agent of yours', { httpAgent: new http.Agent({ keepAlive: true }) }],
+  ])('%s: requests are made, and the config keeps its own settings', async (_label, create) => {
+    const { server, api } = await setup({}, create);
+    server.script('GET', '/a', { kind: 'answer', status: 200, headers: NODE, body: { ok: 9 } });
+    const response = await api.get('/a');
+    expect(response.data).toEqual({ ok: 9 });
+    expect(response.config.httpAgent).toBe(create.httpAgent);
+    expect(server.count('GET', '/a')).toBe(1);
+  });
+});
