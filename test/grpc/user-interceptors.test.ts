@@ -180,3 +180,28 @@ describe("the call's auth context", () => {
     expect(await authOf(client)).toEqual(expected);
   });
 });
+
+describe("the caller's deadline and late cancel", () => {
+  it('a deadline the server never meets: DEADLINE_EXCEEDED to the caller', async () => {
+    const { client } = make((h) => [h]);
+    server.behave(stall);
+    const result = await callEcho(client, { n: 9 }, { deadline: Date.now() + 300 });
+    expect(result.error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+  });
+
+  it('cancel() after the answer changes nothing, and the next call goes through', async () => {
+    const { client } = make((h) => [h]);
+    server.behave(ok());
+    const value = await new Promise<unknown>((resolve, reject) => {
+      const call = (client as unknown as { call: (r: unknown, cb: (e: grpc.ServiceError | null, v?: unknown) => void) => grpc.ClientUnaryCall }).call({ n: 10 }, (e, v) => {
+        if (e) reject(e);
+        else {
+          call.cancel();
+          resolve(v);
+        }
+      });
+    });
+    expect(value).toEqual({ echo: { n: 10 } });
+    expect((await callEcho(client, { n: 11 })).value).toEqual({ echo: { n: 11 } });
+  });
+});
