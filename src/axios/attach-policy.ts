@@ -267,6 +267,8 @@ class RestCall {
       config.timeout = 0;
       config.validateStatus = null;
       if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
+      // The evidence sees this attempt's requests (axios's http adapter over HTTP/1.1 through the agent).
+      const tracked = isHttp && agentCarries(config);
       let response: AxiosResponse;
       try {
         // Inside the try: whatever wrapping throws, the request's own settings are put back.
@@ -276,8 +278,8 @@ class RestCall {
         }
         response = await adapter(config);
       } catch (error) {
-        const failure = failureOf(error, evidence, context, signal, name, isHttp && agentCarries(config));
-        this.remember(failure, evidence);
+        const failure = failureOf(error, evidence, context, signal, name, tracked);
+        this.remember(failure, evidence, tracked);
         throw failure;
       } finally {
         restoreSettings(config, saved);
@@ -290,7 +292,7 @@ class RestCall {
       }
       const body = await readBodyText(response.data);
       const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
-      this.remember(failure, evidence);
+      this.remember(failure, evidence, tracked);
       throw failure;
     } finally {
       this.open--;
@@ -299,11 +301,13 @@ class RestCall {
 
   /**
    * After a failed attempt: a request that may have run and is neither idempotent nor keyed must
-   * not be sent again, and neither may a stream body that was already read.
+   * not be sent again, and neither may a stream body that was already read: one a request was
+   * made with, or, where the evidence cannot see requests (`tracked` false: HTTP/2, fetch, your
+   * own adapter or transport), one handed to the adapter at all.
    */
-  private remember(failure: RPCException, evidence: AttemptEvidence): void {
+  private remember(failure: RPCException, evidence: AttemptEvidence, tracked: boolean): void {
     if (failure.mayHaveExecuted && !this.repeatable) this.unsafe = failure;
-    else if (!this.replayable && evidence.observed) this.unsafe = failure;
+    else if (!this.replayable && (evidence.observed || !tracked)) this.unsafe = failure;
   }
 }
 

@@ -2,12 +2,14 @@
  * axios's http adapter with `httpVersion: 2`: its requests go through an HTTP/2 session, never an
  * agent's `addRequest`, so the attempt's evidence (evidence.ts) sees no request. A POST without a
  * key whose stream the server resets after reading it may have run: it must not be sent again.
- * The same with a `transport` of yours that does not use the agent. Real HTTP/2 (h2c) and HTTP/1.1
+ * Nor may a stream body, spent by the first attempt, go out again (empty) on a "not executed"
+ * answer. The same with a `transport` of yours that does not use the agent. Real HTTP/2 (h2c) and HTTP/1.1
  * servers on loopback.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import axios from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachPolicy, isRPCException } from 'hotcold/axios';
@@ -84,5 +86,38 @@ describe('requests axios makes without an agent, through attachPolicy', () => {
     const error = await pending;
     expect(axios.isCancel(error) || isRPCException(error)).toBe(true);
     expect(posts).toBe(1);
+  });
+
+  it('a stream body over HTTP/2, answered 503 NOT_ACTIVE after it was read: not sent again with the spent stream', async () => {
+    const bodies: string[] = [];
+    const server = http2.createServer();
+    server.on('stream', (stream) => {
+      let body = '';
+      stream.on('error', () => undefined);
+      stream.on('data', (d: Buffer) => (body += d.toString()));
+      stream.on('end', () => {
+        bodies.push(body);
+        if (bodies.length === 1) {
+          stream.respond({ ':status': 503, 'content-type': 'application/json', 'x-hotcold-node': 'node-a', 'x-hotcold-epoch': '7', 'retry-after': '0' });
+          stream.end(JSON.stringify({ error: 'NOT_ACTIVE' }));
+        } else {
+          stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-hotcold-node': 'node-a', 'x-hotcold-epoch': '7' });
+          stream.end(JSON.stringify({ got: body }));
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const api = axios.create({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, httpVersion: 2 } as Parameters<typeof axios.create>[0]);
+    const handle = attachPolicy(api, { retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 }, breaker: false, budget: false, timeoutMs: 5000 });
+    cleanups.push(() => handle.detach());
+    const outcome = await api.post('/upload', Readable.from([Buffer.from('chunk-1;'), Buffer.from('chunk-2;')])).then(
+      (r) => r.data as unknown,
+      (e: unknown) => e,
+    );
+    // Either the call ends with the 503's failure, or a repeat carried the whole body: never a short one.
+    expect(bodies[0]).toBe('chunk-1;chunk-2;');
+    for (const body of bodies) expect(body).toBe('chunk-1;chunk-2;');
+    if (bodies.length === 1) expect(isRPCException(outcome)).toBe(true);
   });
 });
