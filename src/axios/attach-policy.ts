@@ -267,16 +267,19 @@ class RestCall {
       config.timeout = 0;
       config.validateStatus = null;
       if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
-      if (isHttp) {
-        if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
-        else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
-      }
+      // The evidence sees this attempt's requests (axios's http adapter over HTTP/1.1 through the agent).
+      const tracked = isHttp && agentCarries(config);
       let response: AxiosResponse;
       try {
+        // Inside the try: whatever wrapping throws, the request's own settings are put back.
+        if (isHttp) {
+          if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
+          else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
+        }
         response = await adapter(config);
       } catch (error) {
-        const failure = failureOf(error, evidence, context, signal, name, isHttp);
-        this.remember(failure, evidence);
+        const failure = failureOf(error, evidence, context, signal, name, tracked);
+        this.remember(failure, evidence, tracked);
         throw failure;
       } finally {
         restoreSettings(config, saved);
@@ -289,7 +292,7 @@ class RestCall {
       }
       const body = await readBodyText(response.data);
       const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
-      this.remember(failure, evidence);
+      this.remember(failure, evidence, tracked);
       throw failure;
     } finally {
       this.open--;
@@ -298,11 +301,13 @@ class RestCall {
 
   /**
    * After a failed attempt: a request that may have run and is neither idempotent nor keyed must
-   * not be sent again, and neither may a stream body that was already read.
+   * not be sent again, and neither may a stream body that was already read: one a request was
+   * made with, or, where the evidence cannot see requests (`tracked` false: HTTP/2, fetch, your
+   * own adapter or transport), one handed to the adapter at all.
    */
-  private remember(failure: RPCException, evidence: AttemptEvidence): void {
+  private remember(failure: RPCException, evidence: AttemptEvidence, tracked: boolean): void {
     if (failure.mayHaveExecuted && !this.repeatable) this.unsafe = failure;
-    else if (!this.replayable && evidence.observed) this.unsafe = failure;
+    else if (!this.replayable && (evidence.observed || !tracked)) this.unsafe = failure;
   }
 }
 
@@ -334,6 +339,17 @@ function secure(config: InternalAxiosRequestConfig): boolean {
 }
 
 const noop = (): void => undefined;
+
+/**
+ * Whether axios's http adapter hands this request to an agent, so that the attempt's evidence
+ * sees it (evidence.ts) and "no request seen" means none was made. Not over HTTP/2 (its own
+ * session, no agent) nor through a `transport` of yours (which need not use the agent): there a
+ * request unseen may well have been written, so a broken exchange is "maybe".
+ */
+function agentCarries(config: InternalAxiosRequestConfig): boolean {
+  const own = config as { httpVersion?: unknown; transport?: unknown };
+  return (own.httpVersion === undefined || Number(own.httpVersion) !== 2) && (own.transport === undefined || own.transport === null);
+}
 
 /** `signal`: the one the attempt's exchange was given (it aborted when the pipeline ended the attempt). */
 function failureOf(error: unknown, evidence: AttemptEvidence, context: AttemptContext, signal: AttemptAbort, name: string, isHttp: boolean): RPCException {

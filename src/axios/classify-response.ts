@@ -58,7 +58,9 @@ function headerText(value: unknown): string | undefined {
 }
 
 export function readHotcoldHeaders(headers: HeaderSource | undefined): HotcoldAnswerHeaders {
-  if (headers instanceof AxiosHeaders) return readAxiosHeaders(headers);
+  // A plain object (a custom adapter's answer, before axios makes it AxiosHeaders) is read by
+  // name too: header names are case-insensitive (RFC 9110 §5.1), its spelling is the server's.
+  if (headers instanceof AxiosHeaders || (headers !== undefined && headers !== null && typeof headers.get !== 'function')) return readAxiosHeaders(headers);
   const node = header(headers, HEADER_NODE);
   return {
     node: node !== undefined && node.length > 0 ? node : undefined,
@@ -74,9 +76,10 @@ export function readHotcoldHeaders(headers: HeaderSource | undefined): HotcoldAn
  * lowercases every stored name on each call (and copies the name list), so five `get`s cost five
  * passes: per answer on the success path. This does what `get` does — a case-insensitive match,
  * the name stored last winning — for all five at once (axios keeps each header as an own
- * property under its name: `response.headers['content-type']`).
+ * property under its name: `response.headers['content-type']`), and the same for a plain object
+ * of names.
  */
-function readAxiosHeaders(headers: AxiosHeaders): HotcoldAnswerHeaders {
+function readAxiosHeaders(headers: AxiosHeaders | HeaderSource): HotcoldAnswerHeaders {
   const names = Object.keys(headers);
   const record = headers as unknown as Record<string, unknown>;
   let node: unknown;

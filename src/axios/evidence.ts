@@ -86,9 +86,12 @@ export class AttemptEvidence {
     return this.responded;
   }
 
-  /** An agent that is `agent` (yours, or Node's global one) and tells this attempt about each request. */
-  wrap(agent: Agentish | undefined, secure: boolean): Agentish {
-    const real = agent ?? (secure ? https.globalAgent : http.globalAgent);
+  /**
+   * An agent that is `agent` (yours, or Node's global one) and tells this attempt about each
+   * request. `false` is Node's "no pooling": a new default agent for the request, as Node makes.
+   */
+  wrap(agent: Agentish | false | undefined, secure: boolean): Agentish {
+    const real = agent === false ? new (secure ? https.Agent : http.Agent)() : (agent ?? (secure ? https.globalAgent : http.globalAgent));
     // Everything but addRequest is the real agent's (its prototype); addRequest is one shared
     // function that reads the attempt from the wrapper: no closure per attempt.
     const wrapper = Object.create(real) as TrackingAgent;

@@ -51,6 +51,8 @@ export interface GrpcCallLike {
   cancelWithStatus(code: number, details: string): void;
   /** The server's address, once connected. */
   getPeer(): string;
+  /** The transport's auth context (TLS peer certificate), once connected; grpc-js ≥ 1.12. */
+  getAuthContext?(): unknown;
 }
 
 /** grpc-js `InterceptorOptions`: the call options an interceptor receives. */

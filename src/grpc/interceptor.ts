@@ -207,8 +207,9 @@ class UnaryCall implements UnaryAttemptOwner {
     return this.current?.getPeer() ?? '';
   }
 
-  getAuthContext(): null {
-    return null;
+  /** As grpc-js's InterceptingCall: the latest attempt's (a TLS peer's certificate); null before one. */
+  getAuthContext(): unknown {
+    return this.current?.getAuthContext?.() ?? null;
   }
 
   /**
