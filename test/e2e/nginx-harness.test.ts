@@ -2,7 +2,7 @@
  * The shipped examples/nginx/nginx.conf, run by real nginx in front of two fake nodes: what
  * nginx forwards, what it retries on the other node (only what never left it), which of its own
  * answers carry `X-Hotcold-Not-Forwarded: 1`, and what the client's classification makes of each
- * (docs/deploy-nginx.md, the table). Also why `backup` must not be used.
+ * (docs/deploy-nginx.md, the table). Also why neither `backup` nor round robin must be used.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findNginx, nginxArgs, nginxExampleConfigPath, renderNginxConfig, startNginx, type RunningNginx } from '../../src/cli/demo/nginx.js';
 import { canConnect, freePort } from '../../src/cli/demo/ports.js';
+import { createDemoClient } from '../../src/cli/demo/demo-client.js';
 import { isRPCException } from '../../src/errors.js';
 import { createAxiosTransport } from '../../src/transport/index.js';
 import { startFakeNode, type FakeNode, type FakeNodeMode } from '../support/fake-node.js';
@@ -160,7 +161,8 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
   it("the standby's own 503 NOT_ACTIVE passes through with its node headers and no mark; calls reach the hot node", async () => {
     const { lb, b } = await start('standby', 'active');
     const answers: Answer[] = [];
-    for (let i = 0; i < 6; i++) answers.push(await post(lb.url));
+    // nginx picks a node at random: 24 calls all to the standby would happen once in 2^24 runs.
+    for (let i = 0; i < 24; i++) answers.push(await post(lb.url));
     for (const answer of answers) {
       expect(answer.notForwarded).toBeUndefined();
       if (answer.status === 503) {
@@ -170,7 +172,7 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
         expect(answer).toMatchObject({ status: 200, node: 'node-b' });
       }
     }
-    // Round robin: the hot node got some of them (with `backup` it would get none, below).
+    // The hot node got some of them (with `backup` it would get none, below).
     expect(b.calls).toBeGreaterThan(0);
     const classified = await classifiedAttempt(lb.url);
     if (classified !== 'ok') expect(classified).toEqual({ kind: 'connection-failure', mayHaveExecuted: false });
@@ -184,6 +186,31 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
       expect(response.headers.get('x-hotcold-node')).toBe('node-b');
       await response.arrayBuffer();
     }
+  });
+
+  it('one caller at a time, nginx offering calls to the standby: every call reaches the hot node', async () => {
+    // The client answers a standby's NOT_ACTIVE with one /health probe, then sends the call
+    // again. Under round robin the probe took the hot node's turn and the repeat the standby's,
+    // every time: a lone caller's call went to the standby on each of its 60 attempts
+    // (RetriesExhausted, all "not executed"), the probe never reached the standby to mark it,
+    // and the hot node got nothing. Under load the same happens to a call whenever the other
+    // callers are all waiting on the hot node. Chance now decides each pick, not the caller's
+    // own pattern of requests.
+    const { lb, b } = await start('standby', 'active');
+    const client = createDemoClient(lb.url);
+    const calls = 8;
+    const failures: string[] = [];
+    try {
+      for (let i = 0; i < calls; i++) {
+        await client.call('transfer', { i }, { idempotencyKey: `lone-${i}` }).catch((error: unknown) => {
+          failures.push(isRPCException(error) ? `${error.kind} after ${error.attempts}: ${error.message}` : String(error));
+        });
+      }
+    } finally {
+      await client.close();
+    }
+    expect(failures).toEqual([]);
+    expect(b.calls).toBe(calls);
   });
 
   it('a refused connection is passed on to the other node: the caller never sees it', async () => {
@@ -209,17 +236,20 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
   it('a probe passed on after a node\'s 503 that then fails is never marked (in doubt: maybe)', async () => {
     const { lb, b } = await start('standby', 'active');
     await b.close();
-    for (let i = 0; i < 4; i++) {
+    // A node's 503 among the attempts, bytes sent to it, and still no mark.
+    const passedOnThenFailed = /"GET \/health HTTP\/1\.1" 502 .*status=(\d+, )*503, .*sent=(\d+, )*[1-9]\d*, .* not_forwarded=$/m;
+    let access = '';
+    // nginx picks the order of the nodes at random: probe until one went to node-a first.
+    for (let i = 0; i < 40 && !passedOnThenFailed.test(access); i++) {
       const response = await fetch(`${lb.url}/health`, { headers: { connection: 'close' } });
       await response.arrayBuffer();
       expect(response.headers.get('x-hotcold-not-forwarded')).toBeNull();
       // Either node-a's own 503 (the last answer nginx got) or nginx's unmarked 502.
       const fromNode = response.headers.get('x-hotcold-node');
       expect(fromNode === 'node-a' ? response.status === 503 : response.status === 502).toBe(true);
+      access = await readFile(path.join(lb.dir, 'access.log'), 'utf8');
     }
-    const access = await readFile(path.join(lb.dir, 'access.log'), 'utf8');
-    // A node's 503 among the attempts, bytes sent to it, and still no mark.
-    expect(access).toMatch(/"GET \/health HTTP\/1\.1" 502 .*status=(\d+, )*503, .*sent=(\d+, )*[1-9]\d*, .* not_forwarded=$/m);
+    expect(access).toMatch(passedOnThenFailed);
   });
 
   it('a call cut after it reached a node: 502 WITHOUT the mark, not replayed on the other node, classified maybe', async () => {
@@ -248,6 +278,7 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
     // backup is never used while the primary answers at all.
     const template = await derivedTemplate((text) =>
       text
+        .replace(/\n\s*random;/, '')
         .replace(/\n\s*server 127\.0\.0\.1:808[12][^;]*;/g, '')
         .replace('zone hotcold 64k;', 'zone hotcold 64k;\n        server 127.0.0.1:8081;\n        server 127.0.0.1:8082 backup;'),
     );
@@ -260,9 +291,8 @@ describe.runIf(available)('nginx (shipped config) in front of two fake nodes', (
   it('keeps its pid, logs and temp files in a private folder, and stops without leftovers', async () => {
     const { lb, a } = await start('active', 'active');
     await a.close();
-    // Round robin: one of two calls is offered to the closed node first.
-    await post(lb.url);
-    await post(lb.url);
+    // Until nginx has offered a call to the closed node first (at random: half of them).
+    for (let i = 0; i < 40 && !lb.log().includes('connect() failed'); i++) await post(lb.url);
     // The error log is the child's stderr; the access log, with the evidence, is in the folder.
     expect(lb.log()).toContain('connect() failed');
     const access = await readFile(path.join(lb.dir, 'access.log'), 'utf8');
