@@ -247,7 +247,19 @@ export class ConnectionMonitor {
     if (this.suspect !== undefined) return; // its probe decides
     const status = this.statusValue;
     if (status === 'reconnecting' || status === 'closed' || status === 'failed') return;
-    this.startOutage({ kind: error.kind, message: redactText(error.message) }, error);
+    this.startOutage({ kind: error.kind, message: redactText(error.message) }, error, status === 'connected' && this.isOtherNode(error.node));
+  }
+
+  /**
+   * `node` answered, and it is not the node known to serve. Its own "not active" says nothing of
+   * the serving node: a balancer without health checks (nginx, a plain round robin) offers calls
+   * to the standby as a matter of course. Such an answer is checked with a probe, like a cut
+   * connection, and announced as an outage only if the probe fails: otherwise every call offered
+   * to the standby would be a disconnect/reconnect pair for the application.
+   */
+  private isOtherNode(node: string | undefined): boolean {
+    const serving = this.identity.current.node;
+    return node !== undefined && serving !== undefined && node !== serving;
   }
 
   /**
