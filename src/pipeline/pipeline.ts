@@ -480,8 +480,12 @@ export class Pipeline {
   private readonly inflight = new RacedAttempts();
   /** Aborted by close(): every attempt and backoff sleep listens to it (or to a signal linked to it). */
   private readonly closing = new AbortController();
-  /** `closing.signal`, read once: AbortController's getter checks its receiver on every read. */
-  private readonly closingSignal: AbortSignal = this.closing.signal;
+  /**
+   * `closing.signal`, read once: AbortController's getter checks its receiver on every read.
+   * Aborted by close(): an adapter that times its own attempts (`attemptTimeout: 'adapter'`)
+   * ends the attempts it has in flight on it.
+   */
+  readonly closingSignal: AbortSignal = this.closing.signal;
   private closedFlag = false;
   private closePromise: Promise<void> | undefined;
   private readonly dedupFacts = new DedupFacts();

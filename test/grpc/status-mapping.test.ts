@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { createServer } from 'node:net';
+import { firstValueFrom, filter } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConfigurationError, type PolicyOptions } from '../../src/index.js';
 import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
@@ -208,6 +209,51 @@ describe('maybe executed: a non-idempotent call is not sent again, an idempotent
     expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);
     await expect.poll(() => cancelled).toBe(true);
     expect(server.seen).toHaveLength(1);
+  });
+
+  // The interceptor's own policy leaves its attempts to the interceptor (the pipeline does not
+  // race them): its close() must still end the attempt in flight, through the interceptor.
+  it("the interceptor's own policy closed with an attempt out: ClientClosed, may have run, UNAVAILABLE, cancelled on the wire, nothing sent after", async () => {
+    const { client, interceptor } = clientFor(server.address, { timeoutMs: 60_000, deadlineMs: 120_000 }, true);
+    let cancelled = false;
+    server.behave((call) => call.on('cancelled', () => (cancelled = true)));
+    const pending = callEcho(client, 4);
+    await server.reached(1);
+    await interceptor.close();
+    const result = await pending;
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    const reason = rpcExceptionOf(result.error);
+    expect(reason?.kind).toBe('client-closed');
+    expect(reason?.mayHaveExecuted).toBe(true);
+    await expect.poll(() => cancelled).toBe(true);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it("the interceptor's own policy closed between attempts (a standby's NOT_ACTIVE, then the backoff): ClientClosed, not run, no attempt after", async () => {
+    const { client, interceptor } = clientFor(server.address, { retry: { maxAttempts: 3, minDelayMs: 60_000, maxDelayMs: 60_000 }, deadlineMs: 120_000 });
+    server.behave(status(grpc.status.UNAVAILABLE, 'standby', { 'x-hotcold-error': 'NOT_ACTIVE' }));
+    // The policy announces the retry when the call starts waiting out its backoff.
+    const retrying = firstValueFrom(interceptor.policy.events$.pipe(filter((event) => event.type === 'retry')));
+    const pending = callEcho(client, 5);
+    await retrying;
+    await interceptor.close();
+    const result = await pending;
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    const reason = rpcExceptionOf(result.error);
+    expect(reason?.kind).toBe('client-closed');
+    expect(reason?.mayHaveExecuted).toBe(false);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('a call started after close(): refused at once, nothing sent', async () => {
+    const { client, interceptor } = clientFor(server.address);
+    server.behave(ok());
+    await interceptor.close();
+    const result = await callEcho(client, 6);
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(rpcExceptionOf(result.error)?.kind).toBe('client-closed');
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(false);
+    expect(server.seen).toHaveLength(0);
   });
 });
 
