@@ -15,7 +15,7 @@ import { createSelfTimedPolicy, type AttemptContext, type Policy, type PolicyOpt
 import { classifyGrpcStatus } from './classify-status.js';
 import { callerStatus, type AttemptStatuses } from './error-status.js';
 import type { GrpcCallLike, GrpcInterceptorOptionsLike, GrpcListenerLike, GrpcMetadataLike } from './grpc-types.js';
-import { GrpcMetadataKeys, readIdentityFacts, readResponseFacts } from './metadata-facts.js';
+import { GrpcMetadataKeys, readIdentityFacts, readResponseFacts, type IdentityFacts } from './metadata-facts.js';
 import { metadataSecrets } from './metadata-secrets.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
@@ -101,6 +101,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
   let policy: Policy;
   let run: Shared['run'];
   let selfTimed: boolean;
+  let report: Shared['report'] = reportThroughContext;
   if (isPolicy(policyOrOptions)) {
     // The caller's policy may be shared with other adapters: it races each attempt as it was made to.
     policy = policyOrOptions;
@@ -114,6 +115,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
     const own = createSelfTimedPolicy(policyOrOptions);
     policy = own.policy;
     run = own.run;
+    report = own.report;
     selfTimed = true;
     const closing = own.closing;
     closing.addEventListener(
@@ -126,7 +128,16 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
       { once: true },
     );
   }
-  const shared: Shared = { policy, run, selfTimed, statuses: new WeakMap(), newMetadata: () => new grpc.Metadata(), inflight };
+  const shared: Shared = {
+    policy,
+    run,
+    selfTimed,
+    report,
+    identity: selfTimed ? { node: undefined, epoch: undefined, dedup: undefined } : undefined,
+    statuses: new WeakMap(),
+    newMetadata: () => new grpc.Metadata(),
+    inflight,
+  };
 
   function intercept(options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike): InterceptingCall {
     const definition = options.method_definition;
@@ -152,6 +163,14 @@ function closedError(reason: unknown): DOMException {
   return error;
 }
 
+function reportThroughContext(context: AttemptContext, facts: IdentityFacts): void {
+  context.report(facts);
+}
+
+function deliverAnswer(attempt: UnaryAttemptResult): void {
+  (attempt as UnaryAttempt).owner.deliver(attempt);
+}
+
 /** One attempt of `call` (a module function: no closure per call). */
 function runAttempt(context: AttemptContext, call: UnaryCall): Promise<UnaryAttemptResult> {
   return call.attempt(context);
@@ -164,6 +183,13 @@ interface Shared {
   readonly run: <A, R>(fn: (context: AttemptContext, arg: A) => Promise<R>, arg: A, name: string, options: SelfTimedRunOptions | undefined) => Promise<R>;
   /** The policy is ours and leaves its attempts to us: we end them at their timeout and its close(). */
   readonly selfTimed: boolean;
+  /** `context.report(facts)` (our own policy's without a closure per attempt). */
+  readonly report: (context: AttemptContext, facts: IdentityFacts) => void;
+  /**
+   * One object every call's identity is read into, where the policy copies what is reported
+   * (our own); undefined for a policy passed in (it may keep the object), which gets one per call.
+   */
+  readonly identity: IdentityFacts | undefined;
   /** The attempt statuses behind the exceptions this interceptor threw. */
   readonly statuses: AttemptStatuses;
   readonly newMetadata: () => GrpcMetadataLike;
@@ -280,10 +306,14 @@ class UnaryCall implements UnaryAttemptOwner {
     } catch (error) {
       running = Promise.reject(error);
     }
-    running.then(
-      (result) => this.deliver(result),
-      (reason: unknown) => this.fail(reason),
-    );
+    // Our own policy's result is the attempt that answered (it passes the attempt's value on):
+    // the attempt knows its call, so success needs no closure per call.
+    if (this.shared.selfTimed) running.then(deliverAnswer, (reason: unknown) => this.fail(reason));
+    else
+      running.then(
+        (result) => this.deliver(result),
+        (reason: unknown) => this.fail(reason),
+      );
   }
 
   private aborted(mayHaveExecuted: boolean): CallAbortedException {
@@ -308,7 +338,7 @@ class UnaryCall implements UnaryAttemptOwner {
     const call = this.nextCall({ ...this.options, deadline: Number.isFinite(left) ? Date.now() + Math.max(1, left) : Infinity });
     this.current = call;
     this.context = context;
-    // `context.signal` is not read (see unary-attempt.ts): the attempt's timeout is timed here.
+    // The attempt's timeout is timed here, in the one-timer registry (see unary-attempt.ts).
     const attempt = new UnaryAttempt(this, call, this.shared.inflight, monotonicNow(), context.timeoutMs);
     this.latest = attempt;
     const pending = new Promise<UnaryAttemptResult>((resolve, reject) => {
@@ -347,12 +377,11 @@ class UnaryCall implements UnaryAttemptOwner {
     const status = attempt.status;
     if (status.code === GrpcStatus.OK) {
       this.mayHaveRun = true;
-      const facts = readIdentityFacts(attempt.headers, status.metadata);
       // Only a served call says who serves: a standby's NOT_ACTIVE names a node that does not
       // (its identity stays on the exception, for the record).
-      if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
-        context.report(facts);
-      }
+      const shared = this.shared;
+      const facts = shared.identity ?? { node: undefined, epoch: undefined, dedup: undefined };
+      if (readIdentityFacts(attempt.headers, status.metadata, facts)) shared.report(context, facts);
       attempt.resolve(attempt);
       return;
     }
@@ -378,7 +407,7 @@ class UnaryCall implements UnaryAttemptOwner {
     return error;
   }
 
-  private deliver(result: UnaryAttemptResult): void {
+  deliver(result: UnaryAttemptResult): void {
     if (this.answered) return;
     this.answered = true;
     const listener = this.listener;

@@ -37,6 +37,8 @@ export interface UnaryAttemptOwner {
    * cancelled; or sending it threw.
    */
   attemptEnded(attempt: UnaryAttempt, reason: unknown): void;
+  /** The policy is done and this attempt's answer is the call's: the caller gets it. */
+  deliver(result: UnaryAttemptResult): void;
 }
 
 /**
@@ -59,7 +61,7 @@ export class UnaryAttempt implements GrpcListenerLike, Tracked, UnaryAttemptResu
   declare readonly signal: undefined;
   declare private readonly timeoutMs: number;
   declare private readonly call: GrpcCallLike;
-  declare private readonly owner: UnaryAttemptOwner;
+  declare readonly owner: UnaryAttemptOwner;
   declare private readonly inflight: InflightAttempts<UnaryAttempt>;
 
   constructor(owner: UnaryAttemptOwner, call: GrpcCallLike, inflight: InflightAttempts<UnaryAttempt>, sentAt: number, timeoutMs: number) {

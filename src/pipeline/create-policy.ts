@@ -10,7 +10,7 @@ import type { Observable } from 'rxjs';
 import { defaultClassify } from './classify.js';
 import { resolvePolicyOptions } from './options.js';
 import { Pipeline, type Attempt } from './pipeline.js';
-import type { AttemptContext, ExecuteOptions, Policy, PolicyOptions, ProbeContext, ProbeResult } from './types.js';
+import type { AnswerFacts, AttemptContext, ExecuteOptions, Policy, PolicyOptions, ProbeContext, ProbeResult } from './types.js';
 
 /**
  * Creates a resilience policy for calls of any protocol: every rule of DESIGN §2–§3 (retry by
@@ -56,6 +56,11 @@ export interface SelfTimedPolicy {
    * start none once it has, and end each attempt at its `timeoutMs`.
    */
   readonly closing: AbortSignal;
+  /**
+   * `context.report(facts)` without a closure per attempt; the fields are copied, so the adapter
+   * may pass the same object every time. `context` is one this policy passed to `fn`.
+   */
+  readonly report: (context: AttemptContext, facts: AnswerFacts) => void;
   /** {@link Policy.execute} for `fn(context, arg)`: no closure per call. */
   readonly run: <A, R>(fn: (context: AttemptContext, arg: A) => Promise<R> | R, arg: A, name: string, options: SelfTimedRunOptions | undefined) => Promise<R>;
 }
@@ -74,7 +79,13 @@ export function createSelfTimedPolicy(options: PolicyOptions): SelfTimedPolicy {
     policy,
     closing: pipeline.closingSignal,
     run: (fn, arg, name, runOptions) => pipeline.run(fn, arg, name, runOptions),
+    report: reportTo,
   };
+}
+
+/** The contexts a pipeline passes to its attempt functions are its Attempts. */
+function reportTo(context: AttemptContext, facts: AnswerFacts): void {
+  (context as Attempt).addFacts(facts);
 }
 
 /** Runs the user's function as one attempt (a module function: no closure per call). */

@@ -322,9 +322,10 @@ export class Attempt implements AttemptContext {
   /**
    * Merges what the adapter reported into this attempt's own facts object (a field given, even
    * as undefined, replaces the one known), without an object spread per report: evidence is
-   * reported up to three times per attempt.
+   * reported up to three times per attempt. Internal: `report` without its closure (the fields
+   * are copied, so an adapter may pass the same object every time).
    */
-  private addFacts(facts: AnswerFacts): void {
+  addFacts(facts: AnswerFacts): void {
     let own = this.facts;
     if (own === undefined) {
       own = { node: undefined, epoch: undefined, dedup: undefined, written: undefined };
