@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createServer } from 'node:net';
 import { firstValueFrom, filter } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ConfigurationError, type PolicyOptions } from '../../src/index.js';
+import { ConfigurationError, createPolicy, type PolicyOptions } from '../../src/index.js';
 import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
 import { EchoClient, callEcho, ok, stall, startEchoServer, status, type EchoClientInstance } from './support.js';
 
@@ -88,6 +88,59 @@ describe('success path', () => {
     expect(interceptor.policy.state.node).toBe('node-b');
     expect(failovers).toHaveLength(1);
     expect(failovers[0]).toMatchObject({ from: { node: 'node-a', epoch: 1 }, to: { node: 'node-b', epoch: 2 } });
+  });
+});
+
+// A policy passed in races each attempt itself (it may be shared with other adapters); the
+// interceptor's own policy leaves them to the interceptor. Both paths keep the same contract.
+describe('a policy passed in (shared, closed by its owner)', () => {
+  const policies: ReturnType<typeof createPolicy>[] = [];
+  afterEach(async () => {
+    for (const policy of policies.splice(0)) await policy.close();
+  });
+
+  function sharedClient(options: PolicyOptions): { client: EchoClientInstance; policy: ReturnType<typeof createPolicy> } {
+    const policy = createPolicy({ breaker: false, budget: false, retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 5 }, ...options });
+    policies.push(policy);
+    const interceptor = grpcInterceptor(policy);
+    const client = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
+    open.push({ interceptor, client });
+    return { client, policy };
+  }
+
+  it('who answered reaches the policy; the idempotency key and attempt number go out', async () => {
+    const { client, policy } = sharedClient({});
+    server.behave(ok('node-c', 7));
+    const result = await callEcho(client, 1);
+    expect(result.value).toEqual({ echo: 1 });
+    expect(policy.state.node).toBe('node-c');
+    expect(server.seen[0]?.key).toBeTruthy();
+    expect(server.seen[0]?.attempt).toBe('1');
+  });
+
+  it('an attempt that times out is cancelled on the wire; the idempotent call is answered by the next', async () => {
+    const { client } = sharedClient({ methods: { [METHOD]: { idempotent: true, timeoutMs: 300 } } });
+    let cancelled = false;
+    server.behave((call) => call.on('cancelled', () => (cancelled = true)), ok());
+    const result = await callEcho(client, 2);
+    expect(result.error).toBeUndefined();
+    expect(server.seen).toHaveLength(2);
+    await expect.poll(() => cancelled).toBe(true);
+  });
+
+  it("the policy's close() with an attempt out: ClientClosed, may have run, cancelled on the wire", async () => {
+    const { client, policy } = sharedClient({ timeoutMs: 60_000 });
+    let cancelled = false;
+    server.behave((call) => call.on('cancelled', () => (cancelled = true)));
+    const pending = callEcho(client, 3);
+    await server.reached(1);
+    await policy.close();
+    const result = await pending;
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(rpcExceptionOf(result.error)?.kind).toBe('client-closed');
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);
+    await expect.poll(() => cancelled).toBe(true);
+    expect(server.seen).toHaveLength(1);
   });
 });
 
