@@ -75,6 +75,19 @@ describe('success path', () => {
     expect(server.seen[0]?.deadlineLeftMs).toBeLessThanOrEqual(1500);
   });
 
+  it("the caller's Metadata object is left as it was (each attempt's metadata is a copy): a caller reusing it sends no stale key", async () => {
+    const { client } = clientFor(server.address);
+    server.behave(ok());
+    const md = new grpc.Metadata();
+    md.set('x-app', 'mine');
+    expect((await callEcho(client, 'y', {}, md)).error).toBeUndefined();
+    expect((await callEcho(client, 'z', {}, md)).error).toBeUndefined();
+    expect(md.getMap()).toEqual({ 'x-app': 'mine' });
+    expect(server.seen).toHaveLength(2);
+    expect(server.seen[0]?.key).toBeTruthy();
+    expect(server.seen[1]?.key).not.toBe(server.seen[0]?.key);
+  });
+
   it('x-hotcold-node / x-hotcold-epoch reach the policy: a new identity is a failover', async () => {
     const { client, interceptor } = clientFor(server.address);
     const failovers: unknown[] = [];
