@@ -59,6 +59,10 @@ export class UnaryAttempt implements GrpcListenerLike, Tracked, UnaryAttemptResu
   declare readonly expiresAt: number;
   /** Ended from outside through the interceptor, not a signal (see the module's comment). */
   declare readonly signal: undefined;
+  /** The registry's links (shared/inflight.ts). */
+  declare inflightPrev: Tracked | undefined;
+  declare inflightNext: Tracked | undefined;
+  declare inflightLinked: boolean;
   declare private readonly timeoutMs: number;
   declare private readonly call: GrpcCallLike;
   declare readonly owner: UnaryAttemptOwner;
@@ -77,6 +81,9 @@ export class UnaryAttempt implements GrpcListenerLike, Tracked, UnaryAttemptResu
     this.settled = false;
     this.resolve = NOT_YET;
     this.reject = NOT_YET;
+    this.inflightPrev = undefined;
+    this.inflightNext = undefined;
+    this.inflightLinked = false;
   }
 
   /** Sends the attempt. */
