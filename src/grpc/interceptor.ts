@@ -11,11 +11,11 @@ import { InflightAttempts } from '../shared/inflight.js';
 import type { InterceptingCall } from '@grpc/grpc-js';
 import { loadGrpc } from './load-grpc.js';
 import { CallAbortedException, ConfigurationError, ProtocolException, RPCException, UnknownOutcomeException } from '../errors.js';
-import { createPolicy, type AttemptContext, type Policy, type PolicyOptions } from './policy.js';
+import { createSelfTimedPolicy, type AttemptContext, type Policy, type PolicyOptions, type SelfTimedRunOptions } from './policy.js';
 import { classifyGrpcStatus } from './classify-status.js';
 import { callerStatus, type AttemptStatuses } from './error-status.js';
 import type { GrpcCallLike, GrpcInterceptorOptionsLike, GrpcListenerLike, GrpcMetadataLike } from './grpc-types.js';
-import { GrpcMetadataKeys, readIdentityFacts, readResponseFacts } from './metadata-facts.js';
+import { GrpcMetadataKeys, readIdentityFacts, readResponseFacts, type IdentityFacts } from './metadata-facts.js';
 import { metadataSecrets } from './metadata-secrets.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
@@ -97,10 +97,47 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
     throw new ConfigurationError('policyOrOptions', 'must be a policy from createPolicy or an options object');
   }
   const grpc = loadGrpc();
-  const owned = !isPolicy(policyOrOptions);
-  if (owned) requireGrpcMethodKeys(policyOrOptions.methods);
-  const policy = isPolicy(policyOrOptions) ? policyOrOptions : createPolicy(policyOrOptions);
-  const shared: Shared = { policy, statuses: new WeakMap(), newMetadata: () => new grpc.Metadata(), inflight: new InflightAttempts<UnaryAttempt>() };
+  const inflight = new InflightAttempts<UnaryAttempt>();
+  let policy: Policy;
+  let run: Shared['run'];
+  let selfTimed: boolean;
+  let report: Shared['report'] = reportThroughContext;
+  if (isPolicy(policyOrOptions)) {
+    // The caller's policy may be shared with other adapters: it races each attempt as it was made to.
+    policy = policyOrOptions;
+    run = (fn, arg, name, options) => policy.execute((context) => fn(context, arg), { name, ...options });
+    selfTimed = false;
+  } else {
+    requireGrpcMethodKeys(policyOrOptions.methods);
+    // Our own policy leaves each attempt to us (one timer for all, below): the pipeline would
+    // otherwise race every attempt again with a timer entry, a promise and closures of its own.
+    // We end the attempts at their timeout, and at the policy's close(): `closing` aborts then.
+    const own = createSelfTimedPolicy(policyOrOptions);
+    policy = own.policy;
+    run = own.run;
+    report = own.report;
+    selfTimed = true;
+    const closing = own.closing;
+    closing.addEventListener(
+      'abort',
+      () => {
+        // The attempt's error as the pipeline's own race ends an attempt on close() (an
+        // AbortError caused by the closing reason): classified the same, "may have run".
+        for (const attempt of inflight.snapshot()) attempt.abort(closedError(closing.reason));
+      },
+      { once: true },
+    );
+  }
+  const shared: Shared = {
+    policy,
+    run,
+    selfTimed,
+    report,
+    identity: selfTimed ? { node: undefined, epoch: undefined, dedup: undefined } : undefined,
+    statuses: new WeakMap(),
+    newMetadata: () => new grpc.Metadata(),
+    inflight,
+  };
 
   function intercept(options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike): InterceptingCall {
     const definition = options.method_definition;
@@ -115,13 +152,44 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
 
   return Object.assign(intercept, {
     policy,
-    close: (): Promise<void> => (owned ? policy.close() : Promise.resolve()),
+    close: (): Promise<void> => (selfTimed ? policy.close() : Promise.resolve()),
   }) as unknown as GrpcInterceptor;
+}
+
+/** The error an attempt in flight ends with when the policy closes. */
+function closedError(reason: unknown): DOMException {
+  const error = new DOMException('attempt aborted', 'AbortError');
+  if (reason !== undefined) Object.defineProperty(error, 'cause', { value: reason, enumerable: false });
+  return error;
+}
+
+function reportThroughContext(context: AttemptContext, facts: IdentityFacts): void {
+  context.report(facts);
+}
+
+function deliverAnswer(attempt: UnaryAttemptResult): void {
+  (attempt as UnaryAttempt).owner.deliver(attempt);
+}
+
+/** One attempt of `call` (a module function: no closure per call). */
+function runAttempt(context: AttemptContext, call: UnaryCall): Promise<UnaryAttemptResult> {
+  return call.attempt(context);
 }
 
 /** What every call of one interceptor shares. */
 interface Shared {
   readonly policy: Policy;
+  /** Runs `fn(context, arg)` as one logical call of the policy. */
+  readonly run: <A, R>(fn: (context: AttemptContext, arg: A) => Promise<R>, arg: A, name: string, options: SelfTimedRunOptions | undefined) => Promise<R>;
+  /** The policy is ours and leaves its attempts to us: we end them at their timeout and its close(). */
+  readonly selfTimed: boolean;
+  /** `context.report(facts)` (our own policy's without a closure per attempt). */
+  readonly report: (context: AttemptContext, facts: IdentityFacts) => void;
+  /**
+   * One object every call's identity is read into, where the policy copies what is reported
+   * (our own); undefined for a policy passed in (it may keep the object), which gets one per call.
+   */
+  readonly identity: IdentityFacts | undefined;
   /** The attempt statuses behind the exceptions this interceptor threw. */
   readonly statuses: AttemptStatuses;
   readonly newMetadata: () => GrpcMetadataLike;
@@ -230,21 +298,22 @@ class UnaryCall implements UnaryAttemptOwner {
     const metadata = this.metadata;
     if (this.begun || metadata === undefined) return;
     this.begun = true;
-    const method = this.method;
+    const idempotencyKey = firstText(metadata, GrpcMetadataKeys.idempotencyKey);
+    const deadlineMs = deadlineLeftMs(this.options.deadline);
     let running: Promise<UnaryAttemptResult>;
     try {
-      running = this.shared.policy.execute((context) => this.attempt(context), {
-        name: method,
-        idempotencyKey: firstText(metadata, GrpcMetadataKeys.idempotencyKey),
-        deadlineMs: deadlineLeftMs(this.options.deadline),
-      });
+      running = this.shared.run(runAttempt, this, this.method, idempotencyKey === undefined && deadlineMs === undefined ? undefined : { idempotencyKey, deadlineMs });
     } catch (error) {
       running = Promise.reject(error);
     }
-    running.then(
-      (result) => this.deliver(result),
-      (reason: unknown) => this.fail(reason),
-    );
+    // Our own policy's result is the attempt that answered (it passes the attempt's value on):
+    // the attempt knows its call, so success needs no closure per call.
+    if (this.shared.selfTimed) running.then(deliverAnswer, (reason: unknown) => this.fail(reason));
+    else
+      running.then(
+        (result) => this.deliver(result),
+        (reason: unknown) => this.fail(reason),
+      );
   }
 
   private aborted(mayHaveExecuted: boolean): CallAbortedException {
@@ -253,10 +322,13 @@ class UnaryCall implements UnaryAttemptOwner {
   }
 
   /** One attempt: a new call down the chain, with this attempt's metadata and deadline. */
-  private attempt(context: AttemptContext): Promise<UnaryAttemptResult> {
+  attempt(context: AttemptContext): Promise<UnaryAttemptResult> {
     // An attempt the policy gave up on (its own timer fired first) goes before the next is sent.
-    this.latest?.abort(new DOMException('attempt ended by the policy', 'AbortError'));
+    // (Our own policy waits for each attempt to end: nothing to do there.)
+    if (!this.shared.selfTimed) this.latest?.abort(new DOMException('attempt ended by the policy', 'AbortError'));
     if (this.cancelled) return Promise.reject(this.aborted(false));
+    // Our own policy starts no attempt for a call its close() ended (a raced one checks itself).
+    if (this.shared.selfTimed && context.signal.aborted) return Promise.reject(this.notStarted(context));
     const metadata = (this.metadata as GrpcMetadataLike).clone();
     metadata.set(GrpcMetadataKeys.idempotencyKey, context.idempotencyKey);
     metadata.set(GrpcMetadataKeys.attempt, String(context.attempt));
@@ -266,7 +338,7 @@ class UnaryCall implements UnaryAttemptOwner {
     const call = this.nextCall({ ...this.options, deadline: Number.isFinite(left) ? Date.now() + Math.max(1, left) : Infinity });
     this.current = call;
     this.context = context;
-    // `context.signal` is not read (see unary-attempt.ts): the attempt's timeout is timed here.
+    // The attempt's timeout is timed here, in the one-timer registry (see unary-attempt.ts).
     const attempt = new UnaryAttempt(this, call, this.shared.inflight, monotonicNow(), context.timeoutMs);
     this.latest = attempt;
     const pending = new Promise<UnaryAttemptResult>((resolve, reject) => {
@@ -276,6 +348,16 @@ class UnaryCall implements UnaryAttemptOwner {
     this.inFlight = true;
     attempt.start(metadata, this.request);
     return pending;
+  }
+
+  private notStarted(context: AttemptContext): CallAbortedException {
+    const method = this.method;
+    return new CallAbortedException('call aborted before the attempt started', {
+      method,
+      attempts: context.attempt - 1,
+      mayHaveExecuted: false,
+      cause: context.signal.reason,
+    });
   }
 
   attemptEnded(attempt: UnaryAttempt, reason: unknown): void {
@@ -295,12 +377,11 @@ class UnaryCall implements UnaryAttemptOwner {
     const status = attempt.status;
     if (status.code === GrpcStatus.OK) {
       this.mayHaveRun = true;
-      const facts = readIdentityFacts(attempt.headers, status.metadata);
       // Only a served call says who serves: a standby's NOT_ACTIVE names a node that does not
       // (its identity stays on the exception, for the record).
-      if (facts.node !== undefined || facts.epoch !== undefined || facts.dedup !== undefined) {
-        context.report(facts);
-      }
+      const shared = this.shared;
+      const facts = shared.identity ?? { node: undefined, epoch: undefined, dedup: undefined };
+      if (readIdentityFacts(attempt.headers, status.metadata, facts)) shared.report(context, facts);
       attempt.resolve(attempt);
       return;
     }
@@ -326,7 +407,7 @@ class UnaryCall implements UnaryAttemptOwner {
     return error;
   }
 
-  private deliver(result: UnaryAttemptResult): void {
+  deliver(result: UnaryAttemptResult): void {
     if (this.answered) return;
     this.answered = true;
     const listener = this.listener;

@@ -42,28 +42,39 @@ export interface ResponseFacts {
   pushbackMs?: number | undefined;
 }
 
+// Module constants: a regex literal in a function body is a new RegExp object on every call.
+/** An epoch: a non-negative integer, exact as a double. */
+const EPOCH_TEXT = /^\d{1,15}$/;
+/** gRFC A6 pushback: "a non-negative integer" (of ms). */
+const PUSHBACK_TEXT = /^\d{1,10}$/;
+
 function first(metadata: GrpcMetadataLike | undefined, key: string): string | undefined {
   if (metadata === undefined) return undefined;
   for (const value of metadata.get(key)) if (typeof value === 'string') return value;
   return undefined;
 }
 
+/** A served call's identity: `node`, `epoch`, `dedup`. */
+export interface IdentityFacts {
+  node: string | undefined;
+  epoch: number | undefined;
+  dedup: boolean | undefined;
+}
+
 /**
  * Who answered a call that succeeded: only the identity (`node`, `epoch`, `dedup`) matters then,
  * so the failure-only keys (error, not-forwarded mark, pushback) are not looked up on every call.
+ * Written into `into` (an object of the caller's, reused where the reader copies the fields).
+ * @returns whether any of the three is known
  */
-export function readIdentityFacts(
-  headers: GrpcMetadataLike | undefined,
-  trailers: GrpcMetadataLike | undefined,
-): { node: string | undefined; epoch: number | undefined; dedup: boolean | undefined } {
+export function readIdentityFacts(headers: GrpcMetadataLike | undefined, trailers: GrpcMetadataLike | undefined, into: IdentityFacts): boolean {
   const node = first(trailers, GrpcMetadataKeys.node) ?? first(headers, GrpcMetadataKeys.node);
   const epochText = first(trailers, GrpcMetadataKeys.epoch) ?? first(headers, GrpcMetadataKeys.epoch);
   const dedup = first(trailers, GrpcMetadataKeys.dedup) ?? first(headers, GrpcMetadataKeys.dedup);
-  return {
-    node: node !== undefined && node.length > 0 && node.length <= 200 ? node : undefined,
-    epoch: epochText !== undefined && /^\d{1,15}$/.test(epochText) ? Number(epochText) : undefined,
-    dedup: dedup === '1' ? true : undefined,
-  };
+  into.node = node !== undefined && node.length > 0 && node.length <= 200 ? node : undefined;
+  into.epoch = epochText !== undefined && EPOCH_TEXT.test(epochText) ? Number(epochText) : undefined;
+  into.dedup = dedup === '1' ? true : undefined;
+  return into.node !== undefined || into.epoch !== undefined || into.dedup !== undefined;
 }
 
 /**
@@ -76,10 +87,10 @@ export function readResponseFacts(headers: GrpcMetadataLike | undefined, trailer
   const pick = (key: string): string | undefined => first(trailers, key) ?? first(headers, key);
   const node = pick(GrpcMetadataKeys.node);
   const epochText = pick(GrpcMetadataKeys.epoch);
-  const epoch = epochText !== undefined && /^\d{1,15}$/.test(epochText) ? Number(epochText) : undefined;
+  const epoch = epochText !== undefined && EPOCH_TEXT.test(epochText) ? Number(epochText) : undefined;
   const pushback = pick(GrpcMetadataKeys.pushback);
   // gRFC A6: "a non-negative integer" delays the retry; anything else means "do not retry".
-  const pushbackMs = pushback === undefined ? undefined : /^\d{1,10}$/.test(pushback) ? Number(pushback) : -1;
+  const pushbackMs = pushback === undefined ? undefined : PUSHBACK_TEXT.test(pushback) ? Number(pushback) : -1;
   return {
     node: node !== undefined && node.length > 0 && node.length <= 200 ? node : undefined,
     epoch,

@@ -5,11 +5,13 @@
  *
  * One object per attempt is the grpc-js listener of the call and its entry in the interceptor's
  * registry of attempts in flight (shared/inflight.ts: one timer for all), which cancels the call
- * on the wire when the attempt's timeout passes. The attempt's `signal` is not read: on a policy
- * that times its attempts itself it is an AbortController made per attempt, and that with its
- * listener cost more per call than the rest of the interceptor (bench/grpc.ts, docs/grpc.md). The
- * policy's close() ends an attempt through the interceptor (the call fails, its attempt in flight
- * is cancelled), and the policy's own timer still decides the attempt's outcome.
+ * on the wire when the attempt's timeout passes. The attempt's `signal` is not listened to per
+ * attempt: on a policy that times its attempts itself it is an AbortController made per attempt,
+ * and that with its listener cost more per call than the rest of the interceptor (bench/grpc.ts,
+ * docs/grpc.md). The interceptor's own policy leaves the timing to this registry alone, and its
+ * close() ends the attempts in flight through the one listener the interceptor keeps on the
+ * policy's closing signal; a policy passed in races each attempt itself, and its close() ends an
+ * attempt through the interceptor (the call fails, its attempt in flight is cancelled).
  */
 import type { InflightAttempts, Tracked } from '../shared/inflight.js';
 import type { GrpcCallLike, GrpcListenerLike, GrpcMetadataLike, GrpcStatusLike } from './grpc-types.js';
@@ -35,6 +37,8 @@ export interface UnaryAttemptOwner {
    * cancelled; or sending it threw.
    */
   attemptEnded(attempt: UnaryAttempt, reason: unknown): void;
+  /** The policy is done and this attempt's answer is the call's: the caller gets it. */
+  deliver(result: UnaryAttemptResult): void;
 }
 
 /**
@@ -55,9 +59,13 @@ export class UnaryAttempt implements GrpcListenerLike, Tracked, UnaryAttemptResu
   declare readonly expiresAt: number;
   /** Ended from outside through the interceptor, not a signal (see the module's comment). */
   declare readonly signal: undefined;
+  /** The registry's links (shared/inflight.ts). */
+  declare inflightPrev: Tracked | undefined;
+  declare inflightNext: Tracked | undefined;
+  declare inflightLinked: boolean;
   declare private readonly timeoutMs: number;
   declare private readonly call: GrpcCallLike;
-  declare private readonly owner: UnaryAttemptOwner;
+  declare readonly owner: UnaryAttemptOwner;
   declare private readonly inflight: InflightAttempts<UnaryAttempt>;
 
   constructor(owner: UnaryAttemptOwner, call: GrpcCallLike, inflight: InflightAttempts<UnaryAttempt>, sentAt: number, timeoutMs: number) {
@@ -73,6 +81,9 @@ export class UnaryAttempt implements GrpcListenerLike, Tracked, UnaryAttemptResu
     this.settled = false;
     this.resolve = NOT_YET;
     this.reject = NOT_YET;
+    this.inflightPrev = undefined;
+    this.inflightNext = undefined;
+    this.inflightLinked = false;
   }
 
   /** Sends the attempt. */

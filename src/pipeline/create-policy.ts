@@ -10,7 +10,7 @@ import type { Observable } from 'rxjs';
 import { defaultClassify } from './classify.js';
 import { resolvePolicyOptions } from './options.js';
 import { Pipeline, type Attempt } from './pipeline.js';
-import type { AttemptContext, ExecuteOptions, Policy, PolicyOptions, ProbeContext, ProbeResult } from './types.js';
+import type { AnswerFacts, AttemptContext, ExecuteOptions, Policy, PolicyOptions, ProbeContext, ProbeResult } from './types.js';
 
 /**
  * Creates a resilience policy for calls of any protocol: every rule of DESIGN §2–§3 (retry by
@@ -32,7 +32,7 @@ import type { AttemptContext, ExecuteOptions, Policy, PolicyOptions, ProbeContex
  * ```
  */
 export function createPolicy(options: PolicyOptions = {}): Policy {
-  return new ExecutionPolicy(options, undefined);
+  return new ExecutionPolicy(options, undefined, 'race');
 }
 
 /**
@@ -40,7 +40,52 @@ export function createPolicy(options: PolicyOptions = {}): Policy {
  * name to the one telemetry records (see PipelineHooks). Internal: not exported by the package.
  */
 export function createAdapterPolicy(options: PolicyOptions, telemetryName: (name: string) => string): Policy {
-  return new ExecutionPolicy(options, telemetryName);
+  return new ExecutionPolicy(options, telemetryName, 'race');
+}
+
+/**
+ * A policy whose adapter times and ends its attempts itself: the pipeline races none of them
+ * (`attemptTimeout: 'adapter'`), so an attempt costs no timer entry, promise or closures of the
+ * pipeline's. Internal (hotcold/grpc's own policy): not exported by the package.
+ */
+export interface SelfTimedPolicy {
+  readonly policy: Policy;
+  /**
+   * Aborts when the policy closes. Each attempt's `signal` is this signal (a call run here takes
+   * no signal of its own): the adapter must end every attempt it has in flight when it aborts,
+   * start none once it has, and end each attempt at its `timeoutMs`.
+   */
+  readonly closing: AbortSignal;
+  /**
+   * `context.report(facts)` without a closure per attempt; the fields are copied, so the adapter
+   * may pass the same object every time. `context` is one this policy passed to `fn`.
+   */
+  readonly report: (context: AttemptContext, facts: AnswerFacts) => void;
+  /** {@link Policy.execute} for `fn(context, arg)`: no closure per call. */
+  readonly run: <A, R>(fn: (context: AttemptContext, arg: A) => Promise<R> | R, arg: A, name: string, options: SelfTimedRunOptions | undefined) => Promise<R>;
+}
+
+/** The per-call options of {@link SelfTimedPolicy.run} (those of {@link ExecuteOptions} it takes). */
+export interface SelfTimedRunOptions {
+  idempotencyKey?: string | undefined;
+  deadlineMs?: number | undefined;
+}
+
+/** @see SelfTimedPolicy */
+export function createSelfTimedPolicy(options: PolicyOptions): SelfTimedPolicy {
+  const policy = new ExecutionPolicy(options, undefined, 'adapter');
+  const pipeline = policy.pipeline;
+  return {
+    policy,
+    closing: pipeline.closingSignal,
+    run: (fn, arg, name, runOptions) => pipeline.run(fn, arg, name, runOptions),
+    report: reportTo,
+  };
+}
+
+/** The contexts a pipeline passes to its attempt functions are its Attempts. */
+function reportTo(context: AttemptContext, facts: AnswerFacts): void {
+  (context as Attempt).addFacts(facts);
 }
 
 /** Runs the user's function as one attempt (a module function: no closure per call). */
@@ -53,9 +98,9 @@ class ExecutionPolicy implements Policy {
   readonly events$: Observable<PolicyEvent>;
   readonly failover$: Observable<FailoverEvent>;
   readonly reconnected$: Observable<ReconnectedEvent>;
-  private readonly pipeline: Pipeline;
+  readonly pipeline: Pipeline;
 
-  constructor(options: PolicyOptions, telemetryName: ((name: string) => string) | undefined) {
+  constructor(options: PolicyOptions, telemetryName: ((name: string) => string) | undefined, attemptTimeout: 'race' | 'adapter') {
     const resolved = resolvePolicyOptions(options);
     const userProbe = resolved.probe;
     const probe =
@@ -68,6 +113,7 @@ class ExecutionPolicy implements Policy {
       probe,
       proveDedup: probe,
       telemetryName,
+      attemptTimeout,
     });
     this.state$ = this.pipeline.state$;
     this.events$ = this.pipeline.events$;

@@ -322,9 +322,10 @@ export class Attempt implements AttemptContext {
   /**
    * Merges what the adapter reported into this attempt's own facts object (a field given, even
    * as undefined, replaces the one known), without an object spread per report: evidence is
-   * reported up to three times per attempt.
+   * reported up to three times per attempt. Internal: `report` without its closure (the fields
+   * are copied, so an adapter may pass the same object every time).
    */
-  private addFacts(facts: AnswerFacts): void {
+  addFacts(facts: AnswerFacts): void {
     let own = this.facts;
     if (own === undefined) {
       own = { node: undefined, epoch: undefined, dedup: undefined, written: undefined };
@@ -480,8 +481,12 @@ export class Pipeline {
   private readonly inflight = new RacedAttempts();
   /** Aborted by close(): every attempt and backoff sleep listens to it (or to a signal linked to it). */
   private readonly closing = new AbortController();
-  /** `closing.signal`, read once: AbortController's getter checks its receiver on every read. */
-  private readonly closingSignal: AbortSignal = this.closing.signal;
+  /**
+   * `closing.signal`, read once: AbortController's getter checks its receiver on every read.
+   * Aborted by close(): an adapter that times its own attempts (`attemptTimeout: 'adapter'`)
+   * ends the attempts it has in flight on it.
+   */
+  readonly closingSignal: AbortSignal = this.closing.signal;
   private closedFlag = false;
   private closePromise: Promise<void> | undefined;
   private readonly dedupFacts = new DedupFacts();

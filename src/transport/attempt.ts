@@ -46,6 +46,10 @@ export abstract class Attempt implements Tracked {
   private settled = false;
   /** Monotonic ms at which the attempt times out (set by `arm`). */
   expiresAt = Infinity;
+  /** The owner's registry links (shared/inflight.ts). */
+  inflightPrev: Tracked | undefined = undefined;
+  inflightNext: Tracked | undefined = undefined;
+  inflightLinked = false;
 
   constructor(
     private readonly owner: AttemptOwner,

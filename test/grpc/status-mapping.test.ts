@@ -5,8 +5,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { createServer } from 'node:net';
+import { firstValueFrom, filter } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ConfigurationError, type PolicyOptions } from '../../src/index.js';
+import { ConfigurationError, createPolicy, type PolicyOptions } from '../../src/index.js';
 import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
 import { EchoClient, callEcho, ok, stall, startEchoServer, status, type EchoClientInstance } from './support.js';
 
@@ -74,6 +75,19 @@ describe('success path', () => {
     expect(server.seen[0]?.deadlineLeftMs).toBeLessThanOrEqual(1500);
   });
 
+  it("the caller's Metadata object is left as it was (each attempt's metadata is a copy): a caller reusing it sends no stale key", async () => {
+    const { client } = clientFor(server.address);
+    server.behave(ok());
+    const md = new grpc.Metadata();
+    md.set('x-app', 'mine');
+    expect((await callEcho(client, 'y', {}, md)).error).toBeUndefined();
+    expect((await callEcho(client, 'z', {}, md)).error).toBeUndefined();
+    expect(md.getMap()).toEqual({ 'x-app': 'mine' });
+    expect(server.seen).toHaveLength(2);
+    expect(server.seen[0]?.key).toBeTruthy();
+    expect(server.seen[1]?.key).not.toBe(server.seen[0]?.key);
+  });
+
   it('x-hotcold-node / x-hotcold-epoch reach the policy: a new identity is a failover', async () => {
     const { client, interceptor } = clientFor(server.address);
     const failovers: unknown[] = [];
@@ -87,6 +101,59 @@ describe('success path', () => {
     expect(interceptor.policy.state.node).toBe('node-b');
     expect(failovers).toHaveLength(1);
     expect(failovers[0]).toMatchObject({ from: { node: 'node-a', epoch: 1 }, to: { node: 'node-b', epoch: 2 } });
+  });
+});
+
+// A policy passed in races each attempt itself (it may be shared with other adapters); the
+// interceptor's own policy leaves them to the interceptor. Both paths keep the same contract.
+describe('a policy passed in (shared, closed by its owner)', () => {
+  const policies: ReturnType<typeof createPolicy>[] = [];
+  afterEach(async () => {
+    for (const policy of policies.splice(0)) await policy.close();
+  });
+
+  function sharedClient(options: PolicyOptions): { client: EchoClientInstance; policy: ReturnType<typeof createPolicy> } {
+    const policy = createPolicy({ breaker: false, budget: false, retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 5 }, ...options });
+    policies.push(policy);
+    const interceptor = grpcInterceptor(policy);
+    const client = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
+    open.push({ interceptor, client });
+    return { client, policy };
+  }
+
+  it('who answered reaches the policy; the idempotency key and attempt number go out', async () => {
+    const { client, policy } = sharedClient({});
+    server.behave(ok('node-c', 7));
+    const result = await callEcho(client, 1);
+    expect(result.value).toEqual({ echo: 1 });
+    expect(policy.state.node).toBe('node-c');
+    expect(server.seen[0]?.key).toBeTruthy();
+    expect(server.seen[0]?.attempt).toBe('1');
+  });
+
+  it('an attempt that times out is cancelled on the wire; the idempotent call is answered by the next', async () => {
+    const { client } = sharedClient({ methods: { [METHOD]: { idempotent: true, timeoutMs: 300 } } });
+    let cancelled = false;
+    server.behave((call) => call.on('cancelled', () => (cancelled = true)), ok());
+    const result = await callEcho(client, 2);
+    expect(result.error).toBeUndefined();
+    expect(server.seen).toHaveLength(2);
+    await expect.poll(() => cancelled).toBe(true);
+  });
+
+  it("the policy's close() with an attempt out: ClientClosed, may have run, cancelled on the wire", async () => {
+    const { client, policy } = sharedClient({ timeoutMs: 60_000 });
+    let cancelled = false;
+    server.behave((call) => call.on('cancelled', () => (cancelled = true)));
+    const pending = callEcho(client, 3);
+    await server.reached(1);
+    await policy.close();
+    const result = await pending;
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(rpcExceptionOf(result.error)?.kind).toBe('client-closed');
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);
+    await expect.poll(() => cancelled).toBe(true);
+    expect(server.seen).toHaveLength(1);
   });
 });
 
@@ -208,6 +275,51 @@ describe('maybe executed: a non-idempotent call is not sent again, an idempotent
     expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);
     await expect.poll(() => cancelled).toBe(true);
     expect(server.seen).toHaveLength(1);
+  });
+
+  // The interceptor's own policy leaves its attempts to the interceptor (the pipeline does not
+  // race them): its close() must still end the attempt in flight, through the interceptor.
+  it("the interceptor's own policy closed with an attempt out: ClientClosed, may have run, UNAVAILABLE, cancelled on the wire, nothing sent after", async () => {
+    const { client, interceptor } = clientFor(server.address, { timeoutMs: 60_000, deadlineMs: 120_000 }, true);
+    let cancelled = false;
+    server.behave((call) => call.on('cancelled', () => (cancelled = true)));
+    const pending = callEcho(client, 4);
+    await server.reached(1);
+    await interceptor.close();
+    const result = await pending;
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    const reason = rpcExceptionOf(result.error);
+    expect(reason?.kind).toBe('client-closed');
+    expect(reason?.mayHaveExecuted).toBe(true);
+    await expect.poll(() => cancelled).toBe(true);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it("the interceptor's own policy closed between attempts (a standby's NOT_ACTIVE, then the backoff): ClientClosed, not run, no attempt after", async () => {
+    const { client, interceptor } = clientFor(server.address, { retry: { maxAttempts: 3, minDelayMs: 60_000, maxDelayMs: 60_000 }, deadlineMs: 120_000 });
+    server.behave(status(grpc.status.UNAVAILABLE, 'standby', { 'x-hotcold-error': 'NOT_ACTIVE' }));
+    // The policy announces the retry when the call starts waiting out its backoff.
+    const retrying = firstValueFrom(interceptor.policy.events$.pipe(filter((event) => event.type === 'retry')));
+    const pending = callEcho(client, 5);
+    await retrying;
+    await interceptor.close();
+    const result = await pending;
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    const reason = rpcExceptionOf(result.error);
+    expect(reason?.kind).toBe('client-closed');
+    expect(reason?.mayHaveExecuted).toBe(false);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('a call started after close(): refused at once, nothing sent', async () => {
+    const { client, interceptor } = clientFor(server.address);
+    server.behave(ok());
+    await interceptor.close();
+    const result = await callEcho(client, 6);
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(rpcExceptionOf(result.error)?.kind).toBe('client-closed');
+    expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(false);
+    expect(server.seen).toHaveLength(0);
   });
 });
 
