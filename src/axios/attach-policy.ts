@@ -56,6 +56,53 @@ function timeoutHeader(context: AttemptContext): string | undefined {
   return String(Math.min(Math.floor(left), MAX_TIMEOUT_HEADER_MS));
 }
 
+const ATTEMPT_HEADER = 'X-Hotcold-Attempt';
+const TIMEOUT_HEADER = 'X-Hotcold-Timeout-Ms';
+
+/**
+ * `headers.set(ATTEMPT_HEADER, attempt)` and `headers.set(TIMEOUT_HEADER, left)` in one pass over
+ * the names, per attempt on the success path. AxiosHeaders keeps each header as an own property
+ * under its name and sends them as they are (its http adapter's `toJSON`); `set` lowercases the
+ * name and every stored one (`findKey`) on each call, and sanitizes a value that here is digits
+ * only. As `set` does: a name already there in another case is written under that name (the one
+ * stored last, as `findKey` finds it), and a header set to `false` (axios's "do not send") stays.
+ */
+function setHotcoldHeaders(headers: AxiosHeaders, attempt: string, left: string | undefined): void {
+  const record = headers as unknown as Record<string, unknown>;
+  let attemptName: string | undefined;
+  let timeoutName: string | undefined;
+  const names = Object.keys(record);
+  for (let i = names.length - 1; i >= 0; i--) {
+    const name = names[i] as string;
+    // Only a name of the right length can match: the rest need no lowercase copy.
+    if (name.length === ATTEMPT_HEADER.length) {
+      if (attemptName === undefined && name.toLowerCase() === 'x-hotcold-attempt') attemptName = name;
+    } else if (name.length === TIMEOUT_HEADER.length) {
+      if (timeoutName === undefined && name.toLowerCase() === 'x-hotcold-timeout-ms') timeoutName = name;
+    }
+  }
+  if (attemptName === undefined) record[ATTEMPT_HEADER] = attempt;
+  else if (record[attemptName] !== false) record[attemptName] = attempt;
+  if (left === undefined) return;
+  if (timeoutName === undefined) record[TIMEOUT_HEADER] = left;
+  else if (record[timeoutName] !== false) record[timeoutName] = left;
+}
+
+/**
+ * `headers.get(name)` without a lowercase copy of every stored name: the value under the last
+ * stored name that matches `name` case-insensitively, as axios's `findKey` finds it.
+ */
+function ownHeader(headers: AxiosHeaders, name: string): unknown {
+  const record = headers as unknown as Record<string, unknown>;
+  const lower = name.toLowerCase();
+  const names = Object.keys(record);
+  for (let i = names.length - 1; i >= 0; i--) {
+    const stored = names[i] as string;
+    if (stored.length === lower.length && stored.toLowerCase() === lower) return record[stored];
+  }
+  return undefined;
+}
+
 /** What axios's `settle` does with a complete response: resolve, or reject as axios would. */
 function settle(response: AxiosResponse, config: InternalAxiosRequestConfig): AxiosResponse {
   const validate = config.validateStatus;
@@ -165,7 +212,7 @@ async function send(
   const name = route.name;
   const headers = config.headers instanceof AxiosHeaders ? config.headers : AxiosHeaders.from(config.headers);
   config.headers = headers;
-  const own = headers.get(IDEMPOTENCY_KEY_HEADER);
+  const own = ownHeader(headers, IDEMPOTENCY_KEY_HEADER);
   let key = typeof own === 'string' && own.length > 0 ? own : undefined;
   if (key === undefined && o.idempotencyKeys && !isIdempotentMethod(method)) {
     key = o.newKey();
@@ -250,13 +297,10 @@ class RestCall {
       const isHttp = (adapter as { adapterName?: unknown }).adapterName === 'http';
       // axios's http adapter gets a signal the pipeline ends directly (attempt-signal.ts); any other
       // adapter the attempt's own AbortSignal.
-      const signal = (isHttp ? AttemptSignal.of(context) : undefined) ?? context.signal;
-      const evidence = new AttemptEvidence(signal, context.report);
-      if (o.hotcoldHeaders) {
-        headers.set('X-Hotcold-Attempt', String(context.attempt));
-        const left = timeoutHeader(context);
-        if (left !== undefined) headers.set('X-Hotcold-Timeout-Ms', left);
-      }
+      const evidence = new AttemptEvidence(context);
+      const signal = (isHttp ? AttemptSignal.of(context, evidence) : undefined) ?? context.signal;
+      evidence.signal = signal;
+      if (o.hotcoldHeaders) setHotcoldHeaders(headers, String(context.attempt), timeoutHeader(context));
       // W3C trace context of the call (its span is active here when telemetry is on).
       injectTraceInto(headers);
       // This attempt's settings go on the request's own config (axios's adapters read only its own

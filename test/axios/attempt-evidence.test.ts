@@ -1,0 +1,176 @@
+/**
+ * The evidence of an attempt the pipeline ends itself (its timeout, the caller's abort), against
+ * real loopback servers: the request is read as it stood at that moment, before the abort tears
+ * it down (destroying a socket that is still connecting makes it look like one that connected).
+ * A request that never had a connected socket — its connection still in the handshake, or the
+ * request still queued in the agent behind another — was not sent: "not executed", and a keyless
+ * POST is sent again.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import axios from 'axios';
+import { afterEach, describe, expect, it } from 'vitest';
+import { attachPolicy, isRPCException, type AttachedPolicy, type AttachPolicyOptions } from 'hotcold/axios';
+import { startScriptedServer, until } from './helpers.js';
+
+const FAST: AttachPolicyOptions = {
+  retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 },
+  breaker: false,
+  budget: false,
+  timeoutMs: 5000,
+};
+
+const cleanups: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
+});
+
+/** The rejection of `promise` as the RPCException it must be. */
+async function rpcFailure(promise: Promise<unknown>): Promise<{ kind: string; mayHaveExecuted: boolean }> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isRPCException(error), String(error)).toBe(true);
+  return error as { kind: string; mayHaveExecuted: boolean };
+}
+
+/**
+ * A port whose TCP handshakes never complete: a listener in another process with the smallest
+ * backlog and an event loop that never runs again (so it accepts nothing), its accept queue
+ * filled by connections of ours. The kernel then drops every further SYN: a connect stays
+ * `connecting` until it is given up.
+ */
+async function unacceptingPort(): Promise<number> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('node:net').createServer();
+       s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+         process.stdout.write(s.address().port + '\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0));
+       });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  cleanups.push(() => {
+    child.kill('SIGKILL');
+  });
+  const port = Number(await new Promise<string>((resolve) => createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve)));
+  const fillers: net.Socket[] = [];
+  let connected = 0;
+  for (let i = 0; i < 8; i++) {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.once('connect', () => connected++);
+    fillers.push(socket);
+  }
+  cleanups.push(() => {
+    for (const socket of fillers) socket.destroy();
+  });
+  // Linux queues backlog + 1 completed handshakes; the fillers beyond them hang, as ours will.
+  await until(() => connected >= 2, 10_000, 'the accept queue to fill');
+  return port;
+}
+
+/** The attempts the policy starts, as its events tell them. */
+function attemptsOf(handle: AttachedPolicy): Array<{ method: string; attempt: number }> {
+  const attempts: Array<{ method: string; attempt: number }> = [];
+  const subscription = handle.policy.events$.subscribe((e) => {
+    if (e.type === 'attempt') attempts.push({ method: e.method, attempt: e.attempt });
+  });
+  cleanups.push(() => subscription.unsubscribe());
+  return attempts;
+}
+
+describe('an attempt the pipeline ends itself', () => {
+  it('times out while its TCP connection is still in the handshake: "not executed", and a keyless POST is sent again', async () => {
+    const port = await unacceptingPort();
+    const agent = new http.Agent();
+    cleanups.push(() => agent.destroy());
+    const api = axios.create({ baseURL: `http://127.0.0.1:${port}`, httpAgent: agent });
+    const handle = attachPolicy(api, { ...FAST, timeoutMs: 300 });
+    cleanups.push(() => handle.detach());
+    const attempts = attemptsOf(handle);
+    const error = await rpcFailure(api.post('/transfers', { amount: 5 }));
+    expect(error.mayHaveExecuted).toBe(false);
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2]);
+  });
+
+  it('times out while its request waits in the agent for a socket: "not executed", never sent, and sent again', async () => {
+    const server = await startScriptedServer();
+    cleanups.push(() => server.close());
+    server.script('GET', '/hold', { kind: 'stall' });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(() => agent.destroy());
+    const api = axios.create({ baseURL: server.url, httpAgent: agent });
+    const handle = attachPolicy(api, { ...FAST, routes: { 'POST /transfers': { timeoutMs: 300 } } });
+    cleanups.push(() => handle.detach());
+    const attempts = attemptsOf(handle);
+    const held = api.get('/hold').catch(() => undefined);
+    await until(() => server.count('GET', '/hold') === 1, 10_000, 'the held request');
+    const error = await rpcFailure(api.post('/transfers', { amount: 5 }));
+    expect(error.mayHaveExecuted).toBe(false);
+    expect(server.count('POST', '/transfers')).toBe(0);
+    expect(attempts.filter((a) => a.method === 'POST /transfers').map((a) => a.attempt)).toEqual([1, 2]);
+    await handle.detach();
+    await held;
+  });
+
+  it("the caller's abort while the request waits in the agent for a socket: cancelled, \"not executed\"", async () => {
+    const server = await startScriptedServer();
+    cleanups.push(() => server.close());
+    server.script('GET', '/hold', { kind: 'stall' });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(() => agent.destroy());
+    const api = axios.create({ baseURL: server.url, httpAgent: agent });
+    const handle = attachPolicy(api, FAST);
+    cleanups.push(() => handle.detach());
+    const held = api.get('/hold').catch(() => undefined);
+    await until(() => server.count('GET', '/hold') === 1, 10_000, 'the held request');
+    const controller = new AbortController();
+    const call = api.post('/transfers', { amount: 5 }, { signal: controller.signal });
+    await until(() => Object.values(agent.requests).some((queued) => (queued?.length ?? 0) > 0), 10_000, 'the POST to queue in the agent');
+    controller.abort();
+    const error = await rpcFailure(call);
+    expect(error.kind).toBe('call-aborted');
+    expect(error.mayHaveExecuted).toBe(false);
+    expect(server.count('POST', '/transfers')).toBe(0);
+    await handle.detach();
+    await held;
+  });
+
+  it('times out after its request was written to a connected socket: "maybe", and a keyless POST is not sent again', async () => {
+    const server = await startScriptedServer();
+    cleanups.push(() => server.close());
+    server.script('POST', '/transfers', { kind: 'stall' });
+    const api = axios.create({ baseURL: server.url });
+    const handle = attachPolicy(api, { ...FAST, timeoutMs: 300 });
+    cleanups.push(() => handle.detach());
+    const error = await rpcFailure(api.post('/transfers', { amount: 5 }));
+    expect(error.mayHaveExecuted).toBe(true);
+    expect(server.count('POST', '/transfers')).toBe(1);
+  });
+});
+
+describe('the hotcold headers of each attempt, on the wire', () => {
+  it('arrive once with the attempt and time left, written over a header of the same name in another case', async () => {
+    const server = await startScriptedServer();
+    cleanups.push(() => server.close());
+    server.script('GET', '/items/1', { kind: 'reset' }, { kind: 'answer', status: 200, body: { ok: 1 } });
+    const api = axios.create({ baseURL: server.url, headers: { 'x-hotcold-attempt': '9' } });
+    const handle = attachPolicy(api, FAST);
+    cleanups.push(() => handle.detach());
+    const response = await api.get('/items/1', { headers: { 'X-HOTCOLD-TIMEOUT-MS': '1' } });
+    expect(response.status).toBe(200);
+    // Node joins a repeated header's values with ', ': one value each means one header each.
+    expect(server.seen.map((r) => r.headers['x-hotcold-attempt'])).toEqual(['1', '2']);
+    for (const seen of server.seen) {
+      const left = seen.headers['x-hotcold-timeout-ms'];
+      expect(left).toMatch(/^\d+$/);
+      expect(Number(left)).toBeGreaterThan(1);
+    }
+  });
+});
