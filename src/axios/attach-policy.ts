@@ -89,6 +89,26 @@ function setHotcoldHeaders(headers: AxiosHeaders, attempt: string, left: string 
 }
 
 /**
+ * Whether the hotcold headers can go on the ClientRequest instead of `headers`: these name neither
+ * of them (in any case) nor Expect (with it Node writes the request head in the constructor).
+ */
+function requestMayCarry(headers: AxiosHeaders): boolean {
+  const names = Object.keys(headers);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    const length = name.length;
+    if (length === ATTEMPT_HEADER.length) {
+      if (name.toLowerCase() === 'x-hotcold-attempt') return false;
+    } else if (length === TIMEOUT_HEADER.length) {
+      if (name.toLowerCase() === 'x-hotcold-timeout-ms') return false;
+    } else if (length === 6 && name.toLowerCase() === 'expect') {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
  * `headers.get(name)` without a lowercase copy of every stored name: the value under the last
  * stored name that matches `name` case-insensitively, as axios's `findKey` finds it.
  */
@@ -300,7 +320,28 @@ class RestCall {
       const evidence = new AttemptEvidence(context);
       const signal = (isHttp ? AttemptSignal.of(context, evidence) : undefined) ?? context.signal;
       evidence.signal = signal;
-      if (o.hotcoldHeaders) setHotcoldHeaders(headers, String(context.attempt), timeoutHeader(context));
+      // With backends given, the attempt goes to the one the policy picked.
+      const poolBase = o.pool && /^https?:\/\//i.test(context.backend) ? context.backend : undefined;
+      // The evidence sees this attempt's requests (axios's http adapter over HTTP/1.1 through the agent).
+      const tracked = isHttp && agentCarries(config);
+      const tls = isHttp && secure(config.url, poolBase ?? config.baseURL);
+      // A redirect may change the protocol (http → https): follow-redirects hands that hop to the
+      // other agent, which then must be wrapped too (not when it is `false`, a new one per request).
+      const redirects = isHttp && config.maxRedirects !== 0;
+      const other: unknown = tls ? config.httpAgent : config.httpsAgent;
+      // A request the evidence sees gets the hotcold headers from the agent, on the ClientRequest
+      // itself: the same bytes on the wire, without the two headers going through axios's
+      // per-request header passes (normalize, toJSON, the byte-string copy), each of which
+      // lowercases and sanitizes every header. Through axios's headers when they already name one
+      // of them (its precedence: a header set to false is not sent), or carry Expect (Node writes
+      // the head before the agent has the request), or some request may escape the agents.
+      const onRequests = o.hotcoldHeaders && tracked && (!redirects || other !== false) && requestMayCarry(headers);
+      if (o.hotcoldHeaders) {
+        const attempt = String(context.attempt);
+        const left = timeoutHeader(context);
+        if (onRequests) evidence.sendHeaders(attempt, left);
+        else setHotcoldHeaders(headers, attempt, left);
+      }
       // W3C trace context of the call (its span is active here when telemetry is on).
       injectTraceInto(headers);
       // This attempt's settings go on the request's own config (axios's adapters read only its own
@@ -310,15 +351,17 @@ class RestCall {
       config.signal = signal;
       config.timeout = 0;
       config.validateStatus = null;
-      if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
-      // The evidence sees this attempt's requests (axios's http adapter over HTTP/1.1 through the agent).
-      const tracked = isHttp && agentCarries(config);
+      if (poolBase !== undefined) config.baseURL = poolBase;
       let response: AxiosResponse;
       try {
         // Inside the try: whatever wrapping throws, the request's own settings are put back.
         if (isHttp) {
-          if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
+          if (tls) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
           else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
+          if (onRequests && redirects) {
+            if (tls) config.httpAgent = evidence.wrap(other as never, false);
+            else config.httpsAgent = evidence.wrap(other as never, true);
+          }
         }
         response = await adapter(config);
       } catch (error) {
@@ -374,12 +417,12 @@ function restoreSettings(config: InternalAxiosRequestConfig, saved: AttemptSetti
   }
 }
 
-/** Whether the request goes to an https URL (so axios uses `httpsAgent`). */
-function secure(config: InternalAxiosRequestConfig): boolean {
-  const url = config.url ?? '';
-  if (/^https:/i.test(url)) return true;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return false;
-  return typeof config.baseURL === 'string' && /^https:/i.test(config.baseURL);
+/** Whether a request of `url` on `baseURL` goes to an https URL (so axios uses `httpsAgent`). */
+function secure(url: string | undefined, baseURL: string | undefined): boolean {
+  const own = url ?? '';
+  if (/^https:/i.test(own)) return true;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(own)) return false;
+  return typeof baseURL === 'string' && /^https:/i.test(baseURL);
 }
 
 const noop = (): void => undefined;

@@ -121,8 +121,28 @@ export class AttemptEvidence {
     return wrapper;
   }
 
+  /** `X-Hotcold-Attempt` and `X-Hotcold-Timeout-Ms` to put on each request (see {@link AttemptEvidence.sendHeaders}). */
+  private attemptHeader: string | undefined = undefined;
+  private timeoutHeader: string | undefined = undefined;
+
+  /**
+   * Each request handed to the agent gets `X-Hotcold-Attempt: attempt` and, when `left` is
+   * given, `X-Hotcold-Timeout-Ms: left` — redirect hops included, as when they are axios headers.
+   * Only for a request whose headers name neither (nor Expect): `setHeader` replaces a header of
+   * the same name in any case, and the agent has the request before Node writes its head.
+   */
+  sendHeaders(attempt: string, left: string | undefined): void {
+    this.attemptHeader = attempt;
+    this.timeoutHeader = left;
+  }
+
   /** @internal A request was handed to the agent. */
   track(req: ClientRequest): void {
+    const attempt = this.attemptHeader;
+    if (attempt !== undefined && !req.headersSent) {
+      req.setHeader('X-Hotcold-Attempt', attempt);
+      if (this.timeoutHeader !== undefined) req.setHeader('X-Hotcold-Timeout-Ms', this.timeoutHeader);
+    }
     if (this.first === undefined) this.first = req;
     else (this.more ??= []).push(req);
     // A request is never reused: the mark is set once and names this attempt for good.

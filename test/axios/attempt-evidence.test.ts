@@ -8,12 +8,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import axios from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachPolicy, isRPCException, type AttachedPolicy, type AttachPolicyOptions } from 'hotcold/axios';
 import { startScriptedServer, until } from './helpers.js';
+import { TEST_CERT, TEST_KEY } from './tls-fixture.js';
 
 const FAST: AttachPolicyOptions = {
   retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 },
@@ -172,5 +174,99 @@ describe('the hotcold headers of each attempt, on the wire', () => {
       expect(left).toMatch(/^\d+$/);
       expect(Number(left)).toBeGreaterThan(1);
     }
+  });
+});
+
+describe('the hotcold headers of a request the agent sees', () => {
+  it('go out once on every request of the attempt, redirect hops included', async () => {
+    const server = await startScriptedServer();
+    cleanups.push(() => server.close());
+    server.script('GET', '/old', { kind: 'reset' }, { kind: 'answer', status: 302, headers: { location: '/new' } });
+    server.script('GET', '/new', { kind: 'answer', status: 200, body: { ok: 1 } });
+    const api = axios.create({ baseURL: server.url });
+    const handle = attachPolicy(api, FAST);
+    cleanups.push(() => handle.detach());
+    const response = await api.get('/old');
+    expect(response.status).toBe(200);
+    expect(server.seen.map((r) => [r.path, r.headers['x-hotcold-attempt']])).toEqual([
+      ['/old', '1'],
+      ['/old', '2'],
+      ['/new', '2'],
+    ]);
+    for (const seen of server.seen) expect(seen.headers['x-hotcold-timeout-ms']).toMatch(/^\d+$/);
+  });
+
+  it('a header set to false (axios: do not send) stays unsent, and an Expect request still carries them', async () => {
+    const server = await startScriptedServer();
+    cleanups.push(() => server.close());
+    const api = axios.create({ baseURL: server.url });
+    const handle = attachPolicy(api, FAST);
+    cleanups.push(() => handle.detach());
+    await api.get('/a', { headers: { 'X-Hotcold-Timeout-Ms': false } as unknown as Record<string, string> });
+    await api.put('/b', { v: 1 }, { headers: { Expect: '100-continue' } });
+    const [a, b] = server.seen;
+    expect(a?.headers['x-hotcold-attempt']).toBe('1');
+    expect(a?.headers['x-hotcold-timeout-ms']).toBeUndefined();
+    expect(b?.headers['x-hotcold-attempt']).toBe('1');
+    expect(b?.headers['x-hotcold-timeout-ms']).toMatch(/^\d+$/);
+  });
+});
+
+/** A loopback server of `kind` that records the hotcold headers of what it receives and answers with `answer`. */
+async function recordingServer(
+  kind: 'http' | 'https',
+  seen: Array<[string, string | undefined, string | undefined]>,
+  answer: (res: http.ServerResponse) => void,
+): Promise<string> {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    seen.push([kind, req.headers['x-hotcold-attempt'] as string | undefined, req.headers['x-hotcold-timeout-ms'] as string | undefined]);
+    answer(res);
+  };
+  const server = kind === 'https' ? https.createServer({ key: TEST_KEY, cert: TEST_CERT }, onRequest) : http.createServer(onRequest);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  return `${kind}://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+}
+
+describe('a redirect to the other protocol (follow-redirects hands the hop to the other agent)', () => {
+  it.each([
+    ['https.globalAgent (trusting the test certificate)', 'global'],
+    ['an https agent of yours', 'own'],
+  ] as const)('http → https, with %s: the https hop carries the hotcold headers too', async (_what, agentKind) => {
+    const seen: Array<[string, string | undefined, string | undefined]> = [];
+    const target = await recordingServer('https', seen, (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    const origin = await recordingServer('http', seen, (res) => res.writeHead(302, { location: `${target}/there` }).end());
+    const own = new https.Agent({ ca: TEST_CERT, keepAlive: true });
+    cleanups.push(() => own.destroy());
+    const previousCa = https.globalAgent.options.ca;
+    https.globalAgent.options.ca = TEST_CERT;
+    cleanups.push(() => {
+      https.globalAgent.options.ca = previousCa;
+    });
+    const api = axios.create({ baseURL: origin, httpsAgent: agentKind === 'own' ? own : undefined });
+    const handle = attachPolicy(api, FAST);
+    cleanups.push(() => handle.detach());
+    expect((await api.get('/here')).status).toBe(200);
+    expect(seen.map(([where, attempt]) => [where, attempt])).toEqual([
+      ['http', '1'],
+      ['https', '1'],
+    ]);
+    for (const [, , left] of seen) expect(left).toMatch(/^\d+$/);
+  });
+
+  it('https → http with httpAgent: false (a new agent per request, none to wrap): the http hop carries them too', async () => {
+    const seen: Array<[string, string | undefined, string | undefined]> = [];
+    const target = await recordingServer('http', seen, (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    const origin = await recordingServer('https', seen, (res) => res.writeHead(302, { location: `${target}/there` }).end());
+    const own = new https.Agent({ ca: TEST_CERT, keepAlive: true });
+    cleanups.push(() => own.destroy());
+    const api = axios.create({ baseURL: origin, httpsAgent: own, httpAgent: false });
+    const handle = attachPolicy(api, FAST);
+    cleanups.push(() => handle.detach());
+    expect((await api.get('/here')).status).toBe(200);
+    expect(seen.map(([where, attempt]) => [where, attempt])).toEqual([
+      ['https', '1'],
+      ['http', '1'],
+    ]);
   });
 });
