@@ -417,12 +417,39 @@ function restoreSettings(config: InternalAxiosRequestConfig, saved: AttemptSetti
   }
 }
 
-/** Whether a request of `url` on `baseURL` goes to an https URL (so axios uses `httpsAgent`). */
+/**
+ * Whether a request of `url` on `baseURL` goes to an https URL (so axios uses `httpsAgent`): `url`
+ * when it has a scheme, else `baseURL`. Per attempt, so by character codes rather than regexps.
+ */
 function secure(url: string | undefined, baseURL: string | undefined): boolean {
-  const own = url ?? '';
-  if (/^https:/i.test(own)) return true;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(own)) return false;
-  return typeof baseURL === 'string' && /^https:/i.test(baseURL);
+  if (url !== undefined && schemeLength(url) > 0) return isHttps(url);
+  return typeof baseURL === 'string' && isHttps(baseURL);
+}
+
+/** Whether `url` starts with `https:`, in any case. */
+function isHttps(url: string): boolean {
+  return (
+    url.length >= 6 &&
+    (url.charCodeAt(0) | 0x20) === 0x68 &&
+    (url.charCodeAt(1) | 0x20) === 0x74 &&
+    (url.charCodeAt(2) | 0x20) === 0x74 &&
+    (url.charCodeAt(3) | 0x20) === 0x70 &&
+    (url.charCodeAt(4) | 0x20) === 0x73 &&
+    url.charCodeAt(5) === 0x3a
+  );
+}
+
+/** The length of `url`'s scheme (RFC 3986 §3.1: a letter, then letters, digits, `+`, `-`, `.`), up to its `:`; 0 without one. */
+function schemeLength(url: string): number {
+  const first = url.charCodeAt(0) | 0x20;
+  if (!(first >= 0x61 && first <= 0x7a)) return 0;
+  for (let i = 1; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x3a) return i;
+    const lower = c | 0x20;
+    if (!((lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e)) return 0;
+  }
+  return 0;
 }
 
 const noop = (): void => undefined;
