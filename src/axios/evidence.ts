@@ -11,6 +11,11 @@
  * request it is handed — redirect hops included — so nothing of your agent, proxy, TLS or
  * redirect settings changes. With another adapter (fetch, a custom one) no request is seen and
  * the evidence is "unknown": then a broken exchange counts as "maybe executed".
+ *
+ * The facts are read off the requests when a verdict is needed (the exchange failed, or the
+ * pipeline ended the attempt), not pushed to the pipeline as they happen; only `'finish'` needs a
+ * listener. The same agent puts the attempt's hotcold headers on each request it is handed
+ * ({@link AttemptEvidence.sendHeaders}).
  */
 import http from 'node:http';
 import https from 'node:https';
