@@ -56,6 +56,73 @@ function timeoutHeader(context: AttemptContext): string | undefined {
   return String(Math.min(Math.floor(left), MAX_TIMEOUT_HEADER_MS));
 }
 
+const ATTEMPT_HEADER = 'X-Hotcold-Attempt';
+const TIMEOUT_HEADER = 'X-Hotcold-Timeout-Ms';
+
+/**
+ * `headers.set(ATTEMPT_HEADER, attempt)` and `headers.set(TIMEOUT_HEADER, left)` in one pass over
+ * the names, per attempt on the success path. AxiosHeaders keeps each header as an own property
+ * under its name and sends them as they are (its http adapter's `toJSON`); `set` lowercases the
+ * name and every stored one (`findKey`) on each call, and sanitizes a value that here is digits
+ * only. As `set` does: a name already there in another case is written under that name (the one
+ * stored last, as `findKey` finds it), and a header set to `false` (axios's "do not send") stays.
+ */
+function setHotcoldHeaders(headers: AxiosHeaders, attempt: string, left: string | undefined): void {
+  const record = headers as unknown as Record<string, unknown>;
+  let attemptName: string | undefined;
+  let timeoutName: string | undefined;
+  const names = Object.keys(record);
+  for (let i = names.length - 1; i >= 0; i--) {
+    const name = names[i] as string;
+    // Only a name of the right length can match: the rest need no lowercase copy.
+    if (name.length === ATTEMPT_HEADER.length) {
+      if (attemptName === undefined && name.toLowerCase() === 'x-hotcold-attempt') attemptName = name;
+    } else if (name.length === TIMEOUT_HEADER.length) {
+      if (timeoutName === undefined && name.toLowerCase() === 'x-hotcold-timeout-ms') timeoutName = name;
+    }
+  }
+  if (attemptName === undefined) record[ATTEMPT_HEADER] = attempt;
+  else if (record[attemptName] !== false) record[attemptName] = attempt;
+  if (left === undefined) return;
+  if (timeoutName === undefined) record[TIMEOUT_HEADER] = left;
+  else if (record[timeoutName] !== false) record[timeoutName] = left;
+}
+
+/**
+ * Whether the hotcold headers can go on the ClientRequest instead of `headers`: these name neither
+ * of them (in any case) nor Expect (with it Node writes the request head in the constructor).
+ */
+function requestMayCarry(headers: AxiosHeaders): boolean {
+  const names = Object.keys(headers);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    const length = name.length;
+    if (length === ATTEMPT_HEADER.length) {
+      if (name.toLowerCase() === 'x-hotcold-attempt') return false;
+    } else if (length === TIMEOUT_HEADER.length) {
+      if (name.toLowerCase() === 'x-hotcold-timeout-ms') return false;
+    } else if (length === 6 && name.toLowerCase() === 'expect') {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * `headers.get(name)` without a lowercase copy of every stored name: the value under the last
+ * stored name that matches `name` case-insensitively, as axios's `findKey` finds it.
+ */
+function ownHeader(headers: AxiosHeaders, name: string): unknown {
+  const record = headers as unknown as Record<string, unknown>;
+  const lower = name.toLowerCase();
+  const names = Object.keys(record);
+  for (let i = names.length - 1; i >= 0; i--) {
+    const stored = names[i] as string;
+    if (stored.length === lower.length && stored.toLowerCase() === lower) return record[stored];
+  }
+  return undefined;
+}
+
 /** What axios's `settle` does with a complete response: resolve, or reject as axios would. */
 function settle(response: AxiosResponse, config: InternalAxiosRequestConfig): AxiosResponse {
   const validate = config.validateStatus;
@@ -165,7 +232,7 @@ async function send(
   const name = route.name;
   const headers = config.headers instanceof AxiosHeaders ? config.headers : AxiosHeaders.from(config.headers);
   config.headers = headers;
-  const own = headers.get(IDEMPOTENCY_KEY_HEADER);
+  const own = ownHeader(headers, IDEMPOTENCY_KEY_HEADER);
   let key = typeof own === 'string' && own.length > 0 ? own : undefined;
   if (key === undefined && o.idempotencyKeys && !isIdempotentMethod(method)) {
     key = o.newKey();
@@ -250,12 +317,30 @@ class RestCall {
       const isHttp = (adapter as { adapterName?: unknown }).adapterName === 'http';
       // axios's http adapter gets a signal the pipeline ends directly (attempt-signal.ts); any other
       // adapter the attempt's own AbortSignal.
-      const signal = (isHttp ? AttemptSignal.of(context) : undefined) ?? context.signal;
-      const evidence = new AttemptEvidence(signal, context.report);
+      const evidence = new AttemptEvidence(context);
+      const signal = (isHttp ? AttemptSignal.of(context, evidence) : undefined) ?? context.signal;
+      evidence.signal = signal;
+      // With backends given, the attempt goes to the one the policy picked.
+      const poolBase = o.pool && /^https?:\/\//i.test(context.backend) ? context.backend : undefined;
+      // The evidence sees this attempt's requests (axios's http adapter over HTTP/1.1 through the agent).
+      const tracked = isHttp && agentCarries(config);
+      const tls = isHttp && secure(config.url, poolBase ?? config.baseURL);
+      // A redirect may change the protocol (http → https): follow-redirects hands that hop to the
+      // other agent, which then must be wrapped too (not when it is `false`, a new one per request).
+      const redirects = isHttp && config.maxRedirects !== 0;
+      const other: unknown = tls ? config.httpAgent : config.httpsAgent;
+      // A request the evidence sees gets the hotcold headers from the agent, on the ClientRequest
+      // itself: the same bytes on the wire, without the two headers going through axios's
+      // per-request header passes (normalize, toJSON, the byte-string copy), each of which
+      // lowercases and sanitizes every header. Through axios's headers when they already name one
+      // of them (its precedence: a header set to false is not sent), or carry Expect (Node writes
+      // the head before the agent has the request), or some request may escape the agents.
+      const onRequests = o.hotcoldHeaders && tracked && (!redirects || other !== false) && requestMayCarry(headers);
       if (o.hotcoldHeaders) {
-        headers.set('X-Hotcold-Attempt', String(context.attempt));
+        const attempt = String(context.attempt);
         const left = timeoutHeader(context);
-        if (left !== undefined) headers.set('X-Hotcold-Timeout-Ms', left);
+        if (onRequests) evidence.sendHeaders(attempt, left);
+        else setHotcoldHeaders(headers, attempt, left);
       }
       // W3C trace context of the call (its span is active here when telemetry is on).
       injectTraceInto(headers);
@@ -266,15 +351,17 @@ class RestCall {
       config.signal = signal;
       config.timeout = 0;
       config.validateStatus = null;
-      if (o.pool && /^https?:\/\//i.test(context.backend)) config.baseURL = context.backend;
-      // The evidence sees this attempt's requests (axios's http adapter over HTTP/1.1 through the agent).
-      const tracked = isHttp && agentCarries(config);
+      if (poolBase !== undefined) config.baseURL = poolBase;
       let response: AxiosResponse;
       try {
         // Inside the try: whatever wrapping throws, the request's own settings are put back.
         if (isHttp) {
-          if (secure(config)) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
+          if (tls) config.httpsAgent = evidence.wrap(saved.httpsAgent as never, true);
           else config.httpAgent = evidence.wrap(saved.httpAgent as never, false);
+          if (onRequests && redirects) {
+            if (tls) config.httpAgent = evidence.wrap(other as never, false);
+            else config.httpsAgent = evidence.wrap(other as never, true);
+          }
         }
         response = await adapter(config);
       } catch (error) {
@@ -330,12 +417,39 @@ function restoreSettings(config: InternalAxiosRequestConfig, saved: AttemptSetti
   }
 }
 
-/** Whether the request goes to an https URL (so axios uses `httpsAgent`). */
-function secure(config: InternalAxiosRequestConfig): boolean {
-  const url = config.url ?? '';
-  if (/^https:/i.test(url)) return true;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return false;
-  return typeof config.baseURL === 'string' && /^https:/i.test(config.baseURL);
+/**
+ * Whether a request of `url` on `baseURL` goes to an https URL (so axios uses `httpsAgent`): `url`
+ * when it has a scheme, else `baseURL`. Per attempt, so by character codes rather than regexps.
+ */
+function secure(url: string | undefined, baseURL: string | undefined): boolean {
+  if (url !== undefined && schemeLength(url) > 0) return isHttps(url);
+  return typeof baseURL === 'string' && isHttps(baseURL);
+}
+
+/** Whether `url` starts with `https:`, in any case. */
+function isHttps(url: string): boolean {
+  return (
+    url.length >= 6 &&
+    (url.charCodeAt(0) | 0x20) === 0x68 &&
+    (url.charCodeAt(1) | 0x20) === 0x74 &&
+    (url.charCodeAt(2) | 0x20) === 0x74 &&
+    (url.charCodeAt(3) | 0x20) === 0x70 &&
+    (url.charCodeAt(4) | 0x20) === 0x73 &&
+    url.charCodeAt(5) === 0x3a
+  );
+}
+
+/** The length of `url`'s scheme (RFC 3986 §3.1: a letter, then letters, digits, `+`, `-`, `.`), up to its `:`; 0 without one. */
+function schemeLength(url: string): number {
+  const first = url.charCodeAt(0) | 0x20;
+  if (!(first >= 0x61 && first <= 0x7a)) return 0;
+  for (let i = 1; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x3a) return i;
+    const lower = c | 0x20;
+    if (!((lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e)) return 0;
+  }
+  return 0;
 }
 
 const noop = (): void => undefined;

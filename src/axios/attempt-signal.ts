@@ -13,6 +13,11 @@ import type { AttemptContext } from './policy-api.js';
 
 type AbortListener = (this: AttemptSignal, event: { readonly type: 'abort' }) => void;
 
+/** What hears of the attempt's end before its abort listeners (the attempt's evidence). */
+export interface EndObserver {
+  attemptEnded(): void;
+}
+
 /** The pipeline's end notice of an attempt it times (internal to hotcold: not on AttemptContext's type). */
 interface EndNotice {
   onEnded(watcher: { attemptEnded(error: Error): void }): boolean;
@@ -28,11 +33,22 @@ export class AttemptSignal {
   private first: AbortListener | undefined = undefined;
   private more: AbortListener[] | undefined = undefined;
 
-  /** A signal the pipeline ends, or undefined when it does not give that notice (then use `context.signal`). */
-  static of(context: AttemptContext): AttemptSignal | undefined {
+  /** Told first when the pipeline ends the attempt, before the abort tears the request down. */
+  private readonly observer: EndObserver | undefined;
+
+  private constructor(observer: EndObserver | undefined) {
+    this.observer = observer;
+  }
+
+  /**
+   * A signal the pipeline ends, or undefined when it does not give that notice (then use
+   * `context.signal`). `observer` hears of the end before the abort listeners (axios's, which
+   * destroys the request): the attempt's evidence is read as it stood.
+   */
+  static of(context: AttemptContext, observer?: EndObserver): AttemptSignal | undefined {
     const notice = context as Partial<EndNotice>;
     if (typeof notice.onEnded !== 'function') return undefined;
-    const signal = new AttemptSignal();
+    const signal = new AttemptSignal(observer);
     return notice.onEnded(signal) ? signal : undefined;
   }
 
@@ -55,6 +71,7 @@ export class AttemptSignal {
   /** @internal The pipeline ended the attempt: abort, once. */
   attemptEnded(error: Error): void {
     if (this.aborted) return;
+    this.observer?.attemptEnded();
     this.aborted = true;
     this.reason = error;
     const listeners = [this.first, ...(this.more ?? []), this.onabort ?? undefined];
