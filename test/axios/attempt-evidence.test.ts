@@ -30,6 +30,27 @@ afterEach(async () => {
 });
 
 /** The rejection of `promise` as the RPCException it must be. */
+/** A server whose `GET /hold` never answers, and an axios instance on an agent with one socket. */
+async function agentWithOneSocket(): Promise<{ server: Awaited<ReturnType<typeof startScriptedServer>>; agent: http.Agent; api: ReturnType<typeof axios.create> }> {
+  const server = await startScriptedServer();
+  cleanups.push(() => server.close());
+  server.script('GET', '/hold', { kind: 'stall' });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  cleanups.push(() => agent.destroy());
+  return { server, agent, api: axios.create({ baseURL: server.url, httpAgent: agent }) };
+}
+
+/** Takes the agent's one socket with a request that never ends; resolves once the server has it. */
+async function holdTheSocket(
+  api: ReturnType<typeof axios.create>,
+  server: Awaited<ReturnType<typeof startScriptedServer>>,
+): Promise<{ readonly ended: Promise<unknown> }> {
+  const ended = api.get('/hold').catch(() => undefined);
+  await until(() => server.count('GET', '/hold') === 1, 10_000, 'the held request');
+  // Wrapped: a promise returned as such would be awaited to its end, which never comes.
+  return { ended };
+}
+
 async function rpcFailure(promise: Promise<unknown>): Promise<{ kind: string; mayHaveExecuted: boolean }> {
   const error = await promise.then(
     () => undefined,
@@ -106,36 +127,24 @@ describe('an attempt the pipeline ends itself', () => {
   });
 
   it('times out while its request waits in the agent for a socket: "not executed", never sent, and sent again', async () => {
-    const server = await startScriptedServer();
-    cleanups.push(() => server.close());
-    server.script('GET', '/hold', { kind: 'stall' });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    cleanups.push(() => agent.destroy());
-    const api = axios.create({ baseURL: server.url, httpAgent: agent });
+    const { server, api } = await agentWithOneSocket();
     const handle = attachPolicy(api, { ...FAST, routes: { 'POST /transfers': { timeoutMs: 300 } } });
     cleanups.push(() => handle.detach());
     const attempts = attemptsOf(handle);
-    const held = api.get('/hold').catch(() => undefined);
-    await until(() => server.count('GET', '/hold') === 1, 10_000, 'the held request');
+    const held = await holdTheSocket(api, server);
     const error = await rpcFailure(api.post('/transfers', { amount: 5 }));
     expect(error.mayHaveExecuted).toBe(false);
     expect(server.count('POST', '/transfers')).toBe(0);
     expect(attempts.filter((a) => a.method === 'POST /transfers').map((a) => a.attempt)).toEqual([1, 2]);
     await handle.detach();
-    await held;
+    await held.ended;
   });
 
   it("the caller's abort while the request waits in the agent for a socket: cancelled, \"not executed\"", async () => {
-    const server = await startScriptedServer();
-    cleanups.push(() => server.close());
-    server.script('GET', '/hold', { kind: 'stall' });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    cleanups.push(() => agent.destroy());
-    const api = axios.create({ baseURL: server.url, httpAgent: agent });
+    const { server, agent, api } = await agentWithOneSocket();
     const handle = attachPolicy(api, FAST);
     cleanups.push(() => handle.detach());
-    const held = api.get('/hold').catch(() => undefined);
-    await until(() => server.count('GET', '/hold') === 1, 10_000, 'the held request');
+    const held = await holdTheSocket(api, server);
     const controller = new AbortController();
     const call = api.post('/transfers', { amount: 5 }, { signal: controller.signal });
     await until(() => Object.values(agent.requests).some((queued) => (queued?.length ?? 0) > 0), 10_000, 'the POST to queue in the agent');
@@ -145,7 +154,7 @@ describe('an attempt the pipeline ends itself', () => {
     expect(error.mayHaveExecuted).toBe(false);
     expect(server.count('POST', '/transfers')).toBe(0);
     await handle.detach();
-    await held;
+    await held.ended;
   });
 
   it('times out after its request was written to a connected socket: "maybe", and a keyless POST is not sent again', async () => {
