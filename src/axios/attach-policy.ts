@@ -324,7 +324,7 @@ class RestCall {
       const poolBase = o.pool && /^https?:\/\//i.test(context.backend) ? context.backend : undefined;
       // The evidence sees this attempt's requests (axios's http adapter over HTTP/1.1 through the agent).
       const tracked = isHttp && agentCarries(config);
-      const tls = isHttp && secure(config.url, poolBase ?? config.baseURL);
+      const tls = isHttp && secure(config.url, poolBase ?? config.baseURL, config.allowAbsoluteUrls === false);
       // A redirect may change the protocol (http → https): follow-redirects hands that hop to the
       // other agent, which then must be wrapped too (not when it is `false`, a new one per request).
       const redirects = isHttp && config.maxRedirects !== 0;
@@ -335,7 +335,9 @@ class RestCall {
       // lowercases and sanitizes every header. Through axios's headers when they already name one
       // of them (its precedence: a header set to false is not sent), or carry Expect (Node writes
       // the head before the agent has the request), or some request may escape the agents.
-      const onRequests = o.hotcoldHeaders && tracked && (!redirects || other !== false) && requestMayCarry(headers);
+      // Not when a proxy may carry an https request (the first, or a redirect hop): axios tunnels
+      // it through a CONNECT agent of its own, which the attempt cannot wrap.
+      const onRequests = o.hotcoldHeaders && tracked && (!redirects || other !== false) && !(tls || redirects ? mayTunnel(config) : false) && requestMayCarry(headers);
       if (o.hotcoldHeaders) {
         const attempt = String(context.attempt);
         const left = timeoutHeader(context);
@@ -365,8 +367,12 @@ class RestCall {
         }
         response = await adapter(config);
       } catch (error) {
-        const failure = failureOf(error, evidence, context, signal, name, tracked);
-        this.remember(failure, evidence, tracked);
+        // A request axios made that the evidence never saw went through an agent the attempt did
+        // not wrap (axios's own CONNECT agent for an https target behind a proxy): it may have
+        // been written, and its body read.
+        const seen = tracked && !(evidence.observed === false && (error as { request?: unknown } | null)?.request != null);
+        const failure = failureOf(error, evidence, context, signal, name, seen);
+        this.remember(failure, evidence, seen);
         throw failure;
       } finally {
         restoreSettings(config, saved);
@@ -379,7 +385,8 @@ class RestCall {
       }
       const body = await readBodyText(response.data);
       const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
-      this.remember(failure, evidence, tracked);
+      // An answer means a request was made: unseen, it went through an agent the attempt did not wrap.
+      this.remember(failure, evidence, tracked && evidence.observed);
       throw failure;
     } finally {
       this.open--;
@@ -418,12 +425,30 @@ function restoreSettings(config: InternalAxiosRequestConfig, saved: AttemptSetti
 }
 
 /**
- * Whether a request of `url` on `baseURL` goes to an https URL (so axios uses `httpsAgent`): `url`
- * when it has a scheme, else `baseURL`. Per attempt, so by character codes rather than regexps.
+ * Whether a request of `url` on `baseURL` goes to an https URL (so axios uses `httpsAgent`), as
+ * axios's `buildFullPath` decides: `url` when it is absolute (a scheme and `//`) and absolute urls
+ * are allowed or there is no `baseURL`, else `baseURL`. Per attempt, so by character codes rather
+ * than regexps.
  */
-function secure(url: string | undefined, baseURL: string | undefined): boolean {
-  if (url !== undefined && schemeLength(url) > 0) return isHttps(url);
-  return typeof baseURL === 'string' && isHttps(baseURL);
+function secure(url: string | undefined, baseURL: string | undefined, baseAlways: boolean): boolean {
+  const hasBase = typeof baseURL === 'string' && baseURL.length > 0;
+  if (url !== undefined && !(hasBase && baseAlways)) {
+    const scheme = schemeLength(url);
+    if (scheme > 0 && url.charCodeAt(scheme + 1) === 0x2f && url.charCodeAt(scheme + 2) === 0x2f) return isHttps(url);
+  }
+  return hasBase && isHttps(baseURL);
+}
+
+/**
+ * Whether axios may send an https request of this config through a proxy: `proxy` set, or left
+ * to the environment and one of the variables axios reads (proxy-from-env) set. NO_PROXY is not
+ * read: a proxy variable set at all sends the hotcold headers through axios's headers.
+ */
+function mayTunnel(config: InternalAxiosRequestConfig): boolean {
+  const proxy = (config as { proxy?: unknown }).proxy;
+  if (proxy !== undefined && proxy !== null) return proxy !== false;
+  const env = process.env;
+  return Boolean(env.https_proxy || env.HTTPS_PROXY || env.all_proxy || env.ALL_PROXY);
 }
 
 /** Whether `url` starts with `https:`, in any case. */

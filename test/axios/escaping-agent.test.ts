@@ -1,0 +1,161 @@
+/**
+ * Requests that axios's http adapter sends through an agent other than the one the attempt
+ * wrapped: the evidence sees no request, yet one went out. "No request seen" must then not be
+ * read as "not written": the server below received the whole request and only then reset the
+ * connection, so the call may have run ("maybe"), and a keyless POST must not be sent again.
+ * Real loopback servers: an https origin (self-signed test certificate) and an http proxy that
+ * tunnels CONNECT to it, as axios does for an https target behind a proxy.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import axios from 'axios';
+import { afterEach, describe, expect, it } from 'vitest';
+import { attachPolicy, isRPCException, type AttachPolicyOptions } from 'hotcold/axios';
+import { TEST_CERT, TEST_KEY } from './tls-fixture.js';
+
+const FAST: AttachPolicyOptions = {
+  retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 },
+  breaker: false,
+  budget: false,
+  timeoutMs: 5000,
+};
+
+const cleanups: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
+});
+
+interface Seen {
+  path: string;
+  attempt: string | undefined;
+  left: string | undefined;
+}
+
+/** A server of `kind` that reads each whole request, records it, then drops the connection without an answer. */
+async function readThenReset(kind: 'http' | 'https', seen: Seen[]): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const onRequest = (req: http.IncomingMessage): void => {
+    req.resume();
+    req.on('end', () => {
+      seen.push({
+        path: req.url ?? '',
+        attempt: req.headers['x-hotcold-attempt'] as string | undefined,
+        left: req.headers['x-hotcold-timeout-ms'] as string | undefined,
+      });
+      req.socket.destroy();
+    });
+  };
+  const server = kind === 'https' ? https.createServer({ key: TEST_KEY, cert: TEST_CERT }, onRequest) : http.createServer(onRequest);
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** An http proxy that tunnels CONNECT to wherever it is asked (loopback only here). */
+async function connectProxy(): Promise<{ port: number; tunnels: () => number }> {
+  let tunnels = 0;
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((_req, res) => res.writeHead(405).end());
+  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    tunnels++;
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = net.connect(Number(port), host ?? '127.0.0.1', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+      s.once('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  return { port: (server.address() as net.AddressInfo).port, tunnels: () => tunnels };
+}
+
+async function rpcFailure(promise: Promise<unknown>): Promise<{ kind: string; mayHaveExecuted: boolean }> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isRPCException(error), String(error)).toBe(true);
+  return error as { kind: string; mayHaveExecuted: boolean };
+}
+
+describe('an https target behind a proxy (axios tunnels it through its own CONNECT agent)', () => {
+  it.each([
+    ['following redirects', undefined],
+    ['maxRedirects: 0', 0],
+  ] as const)('%s: the request reached the server, which reset after reading it: "maybe", a keyless POST is not sent again', async (_what, maxRedirects) => {
+    const seen: Seen[] = [];
+    const origin = await readThenReset('https', seen);
+    const proxy = await connectProxy();
+    const agent = new https.Agent({ ca: TEST_CERT });
+    cleanups.push(() => agent.destroy());
+    const api = axios.create({
+      baseURL: `https://127.0.0.1:${origin}`,
+      httpsAgent: agent,
+      proxy: { protocol: 'http', host: '127.0.0.1', port: proxy.port },
+      maxRedirects,
+    });
+    const handle = attachPolicy(api, FAST);
+    cleanups.push(() => handle.detach());
+    const error = await rpcFailure(api.post('/transfers', { amount: 5 }));
+    expect(proxy.tunnels()).toBeGreaterThanOrEqual(1);
+    expect(seen.map((s) => s.path)).toEqual(['/transfers']);
+    expect(error.mayHaveExecuted).toBe(true);
+  });
+
+  it('the request carries the hotcold headers', async () => {
+    const seen: Seen[] = [];
+    const origin = await readThenReset('https', seen);
+    const proxy = await connectProxy();
+    const agent = new https.Agent({ ca: TEST_CERT });
+    cleanups.push(() => agent.destroy());
+    const api = axios.create({
+      baseURL: `https://127.0.0.1:${origin}`,
+      httpsAgent: agent,
+      proxy: { protocol: 'http', host: '127.0.0.1', port: proxy.port },
+    });
+    const handle = attachPolicy(api, FAST);
+    cleanups.push(() => handle.detach());
+    await rpcFailure(api.get('/items/1'));
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen[0]?.attempt).toBe('1');
+    expect(seen[0]?.left).toMatch(/^\d+$/);
+  });
+});
+
+describe('allowAbsoluteUrls: false (axios puts an absolute url under baseURL)', () => {
+  it('an https:// url under an http baseURL goes out over http: reset after reading it is "maybe", not sent again', async () => {
+    const seen: Seen[] = [];
+    const port = await readThenReset('http', seen);
+    const api = axios.create({ baseURL: `http://127.0.0.1:${port}`, allowAbsoluteUrls: false, maxRedirects: 0 });
+    const handle = attachPolicy(api, FAST);
+    cleanups.push(() => handle.detach());
+    const error = await rpcFailure(api.post('https://ledger.example/transfers', { amount: 5 }));
+    expect(seen.length).toBe(1);
+    expect(error.mayHaveExecuted).toBe(true);
+  });
+});
