@@ -246,8 +246,25 @@ export class ConnectionMonitor {
     if (generation !== this.generationValue) return; // the outage it belongs to is already handled
     if (this.suspect !== undefined) return; // its probe decides
     const status = this.statusValue;
-    if (status === 'reconnecting' || status === 'closed' || status === 'failed') return;
+    if (status === 'failed') {
+      this.nextMemberAfterGiveUp();
+      return;
+    }
+    if (status === 'reconnecting' || status === 'closed') return;
     this.startOutage({ kind: error.kind, message: redactText(error.message) }, error, status === 'connected' && this.isOtherNode(error.node));
+  }
+
+  /**
+   * After the give-up nothing probes, and calls go straight to the backend. In an address pool
+   * that backend is the member last found active: if it is dead for good, or a standby now, a
+   * call that could only reach it would never be answered while another member serves. So its
+   * connection failure sends the next attempt to the next member (once per generation: the
+   * failures of attempts sent before the move do not move again).
+   */
+  private nextMemberAfterGiveUp(): void {
+    if (this.options.backends.length < 2) return;
+    this.generationValue++;
+    this.activeIndex = (this.activeIndex + 1) % this.options.backends.length;
   }
 
   /**
