@@ -229,6 +229,7 @@ export class ConnectionMonitor {
     if (this.statusValue === 'connected' && this.suspect === undefined && this.identity.isSame(node, epoch)) return;
     if (this.statusValue === 'closed') return;
     if (this.suspect !== undefined) {
+      this.announceIfFailover(node, epoch);
       // Only a call released during the suspicion (a trial, a dedup proof) can answer in its generation.
       this.observeIdentity(node, epoch);
       if (generation === this.generationValue) this.becomeConnected();
@@ -352,6 +353,20 @@ export class ConnectionMonitor {
     this.probing = this.probeLoop(abort.signal).catch(() => undefined);
   }
 
+  /**
+   * A suspected outage that ends under another node, or a new term: the node the client was
+   * settled on is gone and its calls were held across the change, so it was an outage (DESIGN
+   * §3: `reconnected$` when service resumes after one), announced now, before the `failover`,
+   * and ended by `reconnected`. A cut connection or a standby's NOT_ACTIVE on a healthy path (the
+   * same node found serving) stays unannounced.
+   */
+  private announceIfFailover(node: string | undefined, epoch: number | undefined): void {
+    const suspected = this.suspect;
+    if (suspected === undefined || !this.identity.isFailover(node, epoch)) return;
+    this.suspect = undefined;
+    this.announce(suspected);
+  }
+
   /** The outage becomes visible: state, `disconnected`, onDisconnect. */
   private announce(reason: DisconnectInfo['reason']): void {
     this.setStatus('reconnecting');
@@ -373,6 +388,7 @@ export class ConnectionMonitor {
         }
         // Service is back under a new identity: a failover happened, so the outage was real even
         // if no probe failed (the standby took over before the first probe).
+        this.announceIfFailover(found.health.node, found.health.epoch);
         if (this.observeIdentity(found.health.node, found.health.epoch)) this.markConfirmed();
         this.becomeConnected();
         return;
