@@ -50,4 +50,31 @@ describe('address pool, after giving up', () => {
     expect(outcomes).toEqual(['ok', 'ok', 'ok']);
     expect(c.state).toMatchObject({ status: 'connected', node: 'node-b', epoch: 2 });
   });
+  it('the member the client was on stands by now (NOT_ACTIVE) and the other serves: calls reach the active member', async () => {
+    const a = await startFaultServer({ node: 'node-a', epoch: 1 });
+    const b = await startFaultServer({ node: 'node-b', epoch: 1, health: 'standby', mode: 'not-active' });
+    servers.push(a, b);
+    const c = createClient({
+      url: [a.url, b.url],
+      retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 5 },
+      reconnect: FAST_RECONNECT,
+      maxReconnectAttempts: 2,
+      methods: { transfer: { idempotent: false } },
+    });
+    clients.push(c);
+    await c.call('transfer', { n: 1 });
+
+    // Node A loses the lease, nobody holds it for a while: the client gives up.
+    a.setHealth('standby');
+    await a.setMode({ mode: 'not-active', retryAfter: '0' });
+    await expect(c.call('transfer', { n: 2 })).rejects.toMatchObject({ kind: 'retries-exhausted', reason: 'reconnect' });
+
+    b.setNode('node-b', 2);
+    b.setHealth('active');
+    await b.setMode('ok');
+    await expect(c.call('transfer', { n: 3 })).resolves.toBeDefined();
+    expect(b.requests.filter((r) => r.executed)).toHaveLength(1);
+    expect(a.requests.filter((r) => r.executed)).toHaveLength(1);
+    expect(c.state).toMatchObject({ status: 'connected', node: 'node-b', epoch: 2 });
+  });
 });
