@@ -35,4 +35,12 @@ export class IdentityTracker {
     this.epoch = epoch;
     return first ? null : previous;
   }
+
+  /** {@link observe} would report a failover for this identity (and records nothing). */
+  isFailover(node: string | undefined, epoch: number | undefined): boolean {
+    if (node === undefined && epoch === undefined) return false;
+    if (node === this.node && epoch === this.epoch) return false;
+    if (this.node === undefined && this.epoch === undefined) return false;
+    return epoch === undefined || this.epoch === undefined || epoch >= this.epoch;
+  }
 }

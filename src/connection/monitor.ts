@@ -229,6 +229,7 @@ export class ConnectionMonitor {
     if (this.statusValue === 'connected' && this.suspect === undefined && this.identity.isSame(node, epoch)) return;
     if (this.statusValue === 'closed') return;
     if (this.suspect !== undefined) {
+      this.announceIfFailover(node, epoch);
       // Only a call released during the suspicion (a trial, a dedup proof) can answer in its generation.
       this.observeIdentity(node, epoch);
       if (generation === this.generationValue) this.becomeConnected();
@@ -246,8 +247,25 @@ export class ConnectionMonitor {
     if (generation !== this.generationValue) return; // the outage it belongs to is already handled
     if (this.suspect !== undefined) return; // its probe decides
     const status = this.statusValue;
-    if (status === 'reconnecting' || status === 'closed' || status === 'failed') return;
+    if (status === 'failed') {
+      this.nextMemberAfterGiveUp();
+      return;
+    }
+    if (status === 'reconnecting' || status === 'closed') return;
     this.startOutage({ kind: error.kind, message: redactText(error.message) }, error, status === 'connected' && this.isOtherNode(error.node));
+  }
+
+  /**
+   * After the give-up nothing probes, and calls go straight to the backend. In an address pool
+   * that backend is the member last found active: if it is dead for good, or a standby now, a
+   * call that could only reach it would never be answered while another member serves. So its
+   * connection failure sends the next attempt to the next member (once per generation: the
+   * failures of attempts sent before the move do not move again).
+   */
+  private nextMemberAfterGiveUp(): void {
+    if (this.options.backends.length < 2) return;
+    this.generationValue++;
+    this.activeIndex = (this.activeIndex + 1) % this.options.backends.length;
   }
 
   /**
@@ -335,6 +353,20 @@ export class ConnectionMonitor {
     this.probing = this.probeLoop(abort.signal).catch(() => undefined);
   }
 
+  /**
+   * A suspected outage that ends under another node, or a new term: the node the client was
+   * settled on is gone and its calls were held across the change, so it was an outage (DESIGN
+   * §3: `reconnected$` when service resumes after one), announced now, before the `failover`,
+   * and ended by `reconnected`. A cut connection or a standby's NOT_ACTIVE on a healthy path (the
+   * same node found serving) stays unannounced.
+   */
+  private announceIfFailover(node: string | undefined, epoch: number | undefined): void {
+    const suspected = this.suspect;
+    if (suspected === undefined || !this.identity.isFailover(node, epoch)) return;
+    this.suspect = undefined;
+    this.announce(suspected);
+  }
+
   /** The outage becomes visible: state, `disconnected`, onDisconnect. */
   private announce(reason: DisconnectInfo['reason']): void {
     this.setStatus('reconnecting');
@@ -356,6 +388,7 @@ export class ConnectionMonitor {
         }
         // Service is back under a new identity: a failover happened, so the outage was real even
         // if no probe failed (the standby took over before the first probe).
+        this.announceIfFailover(found.health.node, found.health.epoch);
         if (this.observeIdentity(found.health.node, found.health.epoch)) this.markConfirmed();
         this.becomeConnected();
         return;
