@@ -12,22 +12,14 @@ import https from 'node:https';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import axios from 'axios';
-import { afterEach, describe, expect, it } from 'vitest';
-import { attachPolicy, isRPCException, type AttachedPolicy, type AttachPolicyOptions } from 'hotcold/axios';
+import { describe, expect, it } from 'vitest';
+import { attachPolicy, type AttachedPolicy } from 'hotcold/axios';
 import { startScriptedServer, until } from './helpers.js';
 import { TEST_CERT, TEST_KEY } from './tls-fixture.js';
+import { cleanupsAfterEach, FAST, rpcFailure } from './evidence-kit.js';
 
-const FAST: AttachPolicyOptions = {
-  retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 },
-  breaker: false,
-  budget: false,
-  timeoutMs: 5000,
-};
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 /** The rejection of `promise` as the RPCException it must be. */
 /** A server whose `GET /hold` never answers, and an axios instance on an agent with one socket. */
@@ -51,14 +43,6 @@ async function holdTheSocket(
   return { ended };
 }
 
-async function rpcFailure(promise: Promise<unknown>): Promise<{ kind: string; mayHaveExecuted: boolean }> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isRPCException(error), String(error)).toBe(true);
-  return error as { kind: string; mayHaveExecuted: boolean };
-}
 
 /**
  * A port whose TCP handshakes never complete: a listener in another process with the smallest

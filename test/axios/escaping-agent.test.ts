@@ -10,21 +10,13 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import axios from 'axios';
-import { afterEach, describe, expect, it } from 'vitest';
-import { attachPolicy, isRPCException, type AttachPolicyOptions } from 'hotcold/axios';
+import { describe, expect, it } from 'vitest';
+import { attachPolicy } from 'hotcold/axios';
 import { TEST_CERT, TEST_KEY } from './tls-fixture.js';
+import { cleanupsAfterEach, FAST, rpcFailure } from './evidence-kit.js';
 
-const FAST: AttachPolicyOptions = {
-  retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 },
-  breaker: false,
-  budget: false,
-  timeoutMs: 5000,
-};
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 interface Seen {
   path: string;
@@ -94,13 +86,23 @@ async function connectProxy(): Promise<{ port: number; tunnels: () => number }> 
   return { port: (server.address() as net.AddressInfo).port, tunnels: () => tunnels };
 }
 
-async function rpcFailure(promise: Promise<unknown>): Promise<{ kind: string; mayHaveExecuted: boolean }> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isRPCException(error), String(error)).toBe(true);
-  return error as { kind: string; mayHaveExecuted: boolean };
+
+/** An attached instance whose https origin (reads each request, then resets) is reached through a CONNECT proxy. */
+async function behindProxy(maxRedirects: number | undefined): Promise<{ seen: Seen[]; proxy: Awaited<ReturnType<typeof connectProxy>>; api: ReturnType<typeof axios.create> }> {
+  const seen: Seen[] = [];
+  const origin = await readThenReset('https', seen);
+  const proxy = await connectProxy();
+  const agent = new https.Agent({ ca: TEST_CERT });
+  cleanups.push(() => agent.destroy());
+  const api = axios.create({
+    baseURL: `https://127.0.0.1:${origin}`,
+    httpsAgent: agent,
+    proxy: { protocol: 'http', host: '127.0.0.1', port: proxy.port },
+    ...(maxRedirects === undefined ? {} : { maxRedirects }),
+  });
+  const handle = attachPolicy(api, FAST);
+  cleanups.push(() => handle.detach());
+  return { seen, proxy, api };
 }
 
 describe('an https target behind a proxy (axios tunnels it through its own CONNECT agent)', () => {
@@ -108,19 +110,7 @@ describe('an https target behind a proxy (axios tunnels it through its own CONNE
     ['following redirects', undefined],
     ['maxRedirects: 0', 0],
   ] as const)('%s: the request reached the server, which reset after reading it: "maybe", a keyless POST is not sent again', async (_what, maxRedirects) => {
-    const seen: Seen[] = [];
-    const origin = await readThenReset('https', seen);
-    const proxy = await connectProxy();
-    const agent = new https.Agent({ ca: TEST_CERT });
-    cleanups.push(() => agent.destroy());
-    const api = axios.create({
-      baseURL: `https://127.0.0.1:${origin}`,
-      httpsAgent: agent,
-      proxy: { protocol: 'http', host: '127.0.0.1', port: proxy.port },
-      maxRedirects,
-    });
-    const handle = attachPolicy(api, FAST);
-    cleanups.push(() => handle.detach());
+    const { seen, proxy, api } = await behindProxy(maxRedirects);
     const error = await rpcFailure(api.post('/transfers', { amount: 5 }));
     expect(proxy.tunnels()).toBeGreaterThanOrEqual(1);
     expect(seen.map((s) => s.path)).toEqual(['/transfers']);
@@ -128,18 +118,7 @@ describe('an https target behind a proxy (axios tunnels it through its own CONNE
   });
 
   it('the request carries the hotcold headers', async () => {
-    const seen: Seen[] = [];
-    const origin = await readThenReset('https', seen);
-    const proxy = await connectProxy();
-    const agent = new https.Agent({ ca: TEST_CERT });
-    cleanups.push(() => agent.destroy());
-    const api = axios.create({
-      baseURL: `https://127.0.0.1:${origin}`,
-      httpsAgent: agent,
-      proxy: { protocol: 'http', host: '127.0.0.1', port: proxy.port },
-    });
-    const handle = attachPolicy(api, FAST);
-    cleanups.push(() => handle.detach());
+    const { seen, api } = await behindProxy(undefined);
     await rpcFailure(api.get('/items/1'));
     expect(seen.length).toBeGreaterThanOrEqual(1);
     expect(seen[0]?.attempt).toBe('1');

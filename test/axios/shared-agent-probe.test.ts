@@ -7,22 +7,14 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import axios from 'axios';
-import { afterEach, describe, expect, it } from 'vitest';
-import { attachPolicy, isRPCException, type AttachPolicyOptions } from 'hotcold/axios';
+import { describe, expect, it } from 'vitest';
+import { attachPolicy, isRPCException } from 'hotcold/axios';
 import { startScriptedServer, until } from './helpers.js';
 import { TEST_CERT } from './tls-fixture.js';
+import { cleanupsAfterEach, FAST } from './evidence-kit.js';
 
-const FAST: AttachPolicyOptions = {
-  retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 2 },
-  breaker: false,
-  budget: false,
-  timeoutMs: 300,
-};
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 async function failure(promise: Promise<unknown>): Promise<{ mayHaveExecuted: boolean }> {
   const error = await promise.then(

@@ -7,7 +7,7 @@
  * client was on is dead for good: a call that can only ever reach it never gets an answer.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, type HotcoldClient } from 'hotcold';
+import { createClient, type ClientOptions, type HotcoldClient } from 'hotcold';
 import { startFaultServer, type FaultServer } from 'hotcold/testing';
 import { FAST_RECONNECT } from './helpers.js';
 
@@ -18,19 +18,25 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
+/** Node A serving, node B a standby, and a client on the pool of both that gives up after two probes. */
+async function pool(methods: ClientOptions['methods']): Promise<{ a: FaultServer; b: FaultServer; c: HotcoldClient }> {
+  const a = await startFaultServer({ node: 'node-a', epoch: 1 });
+  const b = await startFaultServer({ node: 'node-b', epoch: 1, health: 'standby', mode: 'not-active' });
+  servers.push(a, b);
+  const c = createClient({
+    url: [a.url, b.url],
+    retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 5 },
+    reconnect: FAST_RECONNECT,
+    maxReconnectAttempts: 2,
+    methods,
+  });
+  clients.push(c);
+  return { a, b, c };
+}
+
 describe('address pool, after giving up', () => {
   it('the member the client was on is dead for good and the other took over: calls reach the new active member', async () => {
-    const a = await startFaultServer({ node: 'node-a', epoch: 1 });
-    const b = await startFaultServer({ node: 'node-b', epoch: 1, health: 'standby', mode: 'not-active' });
-    servers.push(a, b);
-    const c = createClient({
-      url: [a.url, b.url],
-      retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 5 },
-      reconnect: FAST_RECONNECT,
-      maxReconnectAttempts: 2,
-      methods: { read: { idempotent: true } },
-    });
-    clients.push(c);
+    const { a, b, c } = await pool({ read: { idempotent: true } });
     await c.call('read', { n: 1 });
 
     // Node A dies; node B has not taken over yet: two failed probes, the client gives up.
@@ -51,17 +57,7 @@ describe('address pool, after giving up', () => {
     expect(c.state).toMatchObject({ status: 'connected', node: 'node-b', epoch: 2 });
   });
   it('the member the client was on stands by now (NOT_ACTIVE) and the other serves: calls reach the active member', async () => {
-    const a = await startFaultServer({ node: 'node-a', epoch: 1 });
-    const b = await startFaultServer({ node: 'node-b', epoch: 1, health: 'standby', mode: 'not-active' });
-    servers.push(a, b);
-    const c = createClient({
-      url: [a.url, b.url],
-      retry: { maxAttempts: 5, minDelayMs: 1, maxDelayMs: 5 },
-      reconnect: FAST_RECONNECT,
-      maxReconnectAttempts: 2,
-      methods: { transfer: { idempotent: false } },
-    });
-    clients.push(c);
+    const { a, b, c } = await pool({ transfer: { idempotent: false } });
     await c.call('transfer', { n: 1 });
 
     // Node A loses the lease, nobody holds it for a while: the client gives up.
