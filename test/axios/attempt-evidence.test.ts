@@ -145,9 +145,14 @@ describe('an attempt the pipeline ends itself', () => {
     const server = await startScriptedServer();
     cleanups.push(() => server.close());
     server.script('POST', '/transfers', { kind: 'stall' });
-    const api = axios.create({ baseURL: server.url });
+    server.script('GET', '/warm', { kind: 'answer', status: 200, body: { ok: true } });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(() => agent.destroy());
+    const api = axios.create({ baseURL: server.url, httpAgent: agent });
     const handle = attachPolicy(api, { ...FAST, timeoutMs: 300 });
     cleanups.push(() => handle.detach());
+    // Connected first: on a loaded machine a new connection alone can outlast the timeout.
+    await api.get('/warm');
     const error = await rpcFailure(api.post('/transfers', { amount: 5 }));
     expect(error.mayHaveExecuted).toBe(true);
     expect(server.count('POST', '/transfers')).toBe(1);

@@ -37,6 +37,16 @@ function clientWith(...interceptors: GrpcInterceptor[]): EchoClientInstance {
   return client;
 }
 
+/**
+ * One answered call first, so the channel is connected: on a loaded machine a new channel's
+ * connection alone can outlast a short deadline, and then nothing is sent at all. (The next
+ * `behave` clears what the server has seen.)
+ */
+async function connected(client: EchoClientInstance): Promise<void> {
+  server.behave(ok());
+  expect((await callEcho(client, { warm: true })).value).toBeDefined();
+}
+
 describe("the interceptor's own policy", () => {
   it('close() with many calls out: each fails client-closed, "may have run", none sent again', async () => {
     const interceptor = own({ timeoutMs: 60_000 });
@@ -60,15 +70,17 @@ describe("the interceptor's own policy", () => {
 
   it("a caller's deadline shorter than the attempt timeout: DEADLINE_EXCEEDED, may have run, sent once", async () => {
     const client = clientWith(own({ timeoutMs: 60_000 }));
+    await connected(client);
     server.behave(stall);
-    const result = await callEcho(client, 1, { deadline: Date.now() + 300 });
+    const result = await callEcho(client, 1, { deadline: Date.now() + 1000 });
     expect(result.error).toBeDefined();
     expect(rpcExceptionOf(result.error)?.mayHaveExecuted ?? true).toBe(true);
     expect(server.seen).toHaveLength(1);
   });
 
   it('the attempt timeout on a call the server holds: "maybe", a non-idempotent call is not sent again', async () => {
-    const client = clientWith(own({ timeoutMs: 200 }));
+    const client = clientWith(own({ timeoutMs: 1000 }));
+    await connected(client);
     server.behave(stall);
     const result = await callEcho(client, 1);
     expect(rpcExceptionOf(result.error)?.mayHaveExecuted).toBe(true);

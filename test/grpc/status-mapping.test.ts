@@ -22,6 +22,15 @@ afterEach(async () => {
     await interceptor.close();
   }
 });
+/**
+ * One answered call first, so the channel is connected before a short attempt timeout is put to
+ * the test: on a loaded machine a new channel's connection alone can outlast it, and then the
+ * attempt ends before anything was sent. (The next `behave` clears what the server has seen.)
+ */
+async function connected(client: EchoClientInstance): Promise<void> {
+  server.behave(ok());
+  expect((await callEcho(client, { warm: true })).error).toBeUndefined();
+}
 
 function clientFor(address: string, options: PolicyOptions = {}, idempotent = false): { interceptor: GrpcInterceptor; client: EchoClientInstance } {
   const interceptor = grpcInterceptor({
@@ -133,6 +142,7 @@ describe('a policy passed in (shared, closed by its owner)', () => {
 
   it('an attempt that times out is cancelled on the wire; the idempotent call is answered by the next', async () => {
     const { client } = sharedClient({ methods: { [METHOD]: { idempotent: true, timeoutMs: 300 } } });
+    await connected(client);
     let cancelled = false;
     server.behave((call) => call.on('cancelled', () => (cancelled = true)), ok());
     const result = await callEcho(client, 2);
@@ -244,6 +254,7 @@ describe('maybe executed: a non-idempotent call is not sent again, an idempotent
 
   it("a stalled server: the attempt timeout cancels the call (the server sees it cancelled), 'maybe', not sent again", async () => {
     const { client } = clientFor(server.address, { timeoutMs: 300 });
+    await connected(client);
     let cancelled = false;
     server.behave((call) => call.on('cancelled', () => (cancelled = true)));
     const result = await callEcho(client, 1);
@@ -254,6 +265,7 @@ describe('maybe executed: a non-idempotent call is not sent again, an idempotent
 
   it('an idempotent call whose attempt times out: that attempt is cancelled on the wire, the next one answers', async () => {
     const { client } = clientFor(server.address, { timeoutMs: 300 }, true);
+    await connected(client);
     let cancelled = false;
     server.behave((call) => call.on('cancelled', () => (cancelled = true)), ok());
     const result = await callEcho(client, 2);
