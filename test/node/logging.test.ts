@@ -109,7 +109,9 @@ describe('logger option', () => {
       expect(r.obj.method).toBe(r.obj.outcome === 'NOT_ACTIVE' ? undefined : 'ping');
       expect(r.obj).not.toHaveProperty('params');
     }
-    expect(sinkA.records.some((r) => r.msg === 'request' && r.obj.outcome === 'ok')).toBe(true);
+    // Both calls were answered and logged; which node served the first is the lease's business:
+    // on a loaded machine alpha's renewal can lapse before it, and beta served it instead.
+    expect(requests.filter((r) => r.obj.outcome === 'ok').length).toBeGreaterThanOrEqual(2);
     expect(sinkB.records.some((r) => r.msg === 'request' && r.obj.outcome === 'ok' && r.obj.epoch === acquired?.obj.epoch)).toBe(true);
 
     // The client moved to beta: a retry, a failover or a reconnection was logged (never on success).
