@@ -57,8 +57,10 @@ describe.runIf(hasPg)('lease across a PostgreSQL failover, asynchronous streamin
     try {
       const held = await a.acquire();
       expect(tokenGeneration(held.token)).toBe(0);
-      expect(a.state.replication?.mode).toBe('asynchronous');
-      expect(a.state.replication?.generation).toBe(0);
+      // Under load the replication check can fail; the lease then reports 'unknown' (generation 0)
+      // by design and says why (lease.ts checkReplication). Seen twice in one session's runs.
+      if (a.state.replication?.mode === 'unknown') expect(a.state.replication.detail).toMatch(/the replication check failed/);
+      else expect(a.state.replication).toMatchObject({ mode: 'asynchronous', generation: 0 });
       await c.caughtUp?.();
       // The takeover that the failover loses: replication is held back, A releases, B acquires.
       c.stallReplication();
@@ -90,7 +92,8 @@ describe.runIf(hasPg)('lease across a PostgreSQL failover, asynchronous streamin
       // lease then reports mode 'unknown', generation 0, by design (lease.ts checkReplication),
       // and the fencing asserted around it is what this test is about. A check that answered
       // must name the new generation.
-      if (replication?.replication.mode !== 'unknown') expect(replication?.replication.generation).toBe(1);
+      if (replication?.replication.mode === 'unknown') expect(replication.replication.detail).toMatch(/the replication check failed/);
+      else expect(replication?.replication.generation).toBe(1);
       // assertHeld names the holder: B presenting A's current token is refused.
       await expect(store.transaction((tx) => b.assertHeld(tx, next.token))).rejects.toThrow(/names another holder/);
       await store.transaction((tx) => a.assertHeld(tx, next.token));
