@@ -24,7 +24,8 @@ describe('demo scenario on SQLite and the dev balancer', () => {
         warmupMs: 0,
         afterMs: 500,
       });
-      expect(result.summary.from.node).not.toBe(result.summary.to.node);
+      expect(result.summary.takeover?.node, JSON.stringify(result.summary)).not.toBe(result.summary.from.node);
+      expect(result.summary.takeover).toBeDefined();
       expect(result.summary.failovers).toBeGreaterThanOrEqual(1);
       expect(result.summary.lost).toBe(0);
       expect(result.summary.duplicates).toBe(0);

@@ -85,6 +85,18 @@ export async function expectTruthfulLedger(result: ScenarioResult, baseline: Map
   expect(extra, JSON.stringify(process.getActiveResourcesInfo())).toEqual([]);
 }
 
+/**
+ * The fault moved service to the other node: the client's first failover after the fault went
+ * there. Not `summary.to` (where service was at the end): under load a holder can lose its lease
+ * later and the fenced node, back as the standby, take it over again (seen in a double run: the
+ * freeze scenario ended on the frozen node at epoch 3 after two failovers, ledger exact).
+ */
+export function expectTakeoverByStandby(result: ScenarioResult): void {
+  const { summary } = result;
+  expect(summary.takeover, JSON.stringify(summary)).toBeDefined();
+  expect(summary.takeover?.node, JSON.stringify(summary)).not.toBe(summary.from.node);
+}
+
 /** Calls started after the killed node was back as the standby: all must have succeeded. */
 export function callsAfterRejoin(result: ScenarioResult): { ok: number; failed: number; examples: string[] } {
   const after = result.rejoinedAt === undefined ? [] : result.records.filter((r) => r.startedAt >= (result.rejoinedAt ?? 0));
@@ -120,7 +132,7 @@ export function describeFailoverSuite(options: FailoverSuiteOptions): void {
 
     it('hot node SIGKILLed: the standby takes over; nothing lost, nothing twice, failures truthful', async () => {
       const result = await runChecked('crash');
-      expect(result.summary.to.node).not.toBe(result.summary.from.node);
+      expectTakeoverByStandby(result);
       expect(result.summary.failovers).toBeGreaterThanOrEqual(1);
       // waitInterval 1000 + check 100 + client: generous for a loaded 2-core box.
       expect(result.summary.outageMs).toBeLessThan(5000);
@@ -129,13 +141,13 @@ export function describeFailoverSuite(options: FailoverSuiteOptions): void {
     it('hot node SIGSTOPped, then resumed after the takeover: it fences itself and serves nothing', async () => {
       const result = await runChecked('freeze');
       expect(result.frozenNodeFenced, result.frozenNodeDetail).toBe(true);
-      expect(result.summary.to.node).not.toBe(result.summary.from.node);
+      expectTakeoverByStandby(result);
     }, 45_000);
 
     it('planned drain (SIGTERM): zero failed calls', async () => {
       const result = await runChecked('planned');
       expect(result.summary.failedCalls, JSON.stringify(result.summary.failuresByKind)).toBe(0);
-      expect(result.summary.to.node).not.toBe(result.summary.from.node);
+      expectTakeoverByStandby(result);
     }, 45_000);
 
     it('both nodes started at once: exactly one serves, and the ledger is exact', async () => {
@@ -149,7 +161,7 @@ export function describeFailoverSuite(options: FailoverSuiteOptions): void {
     it('the killed node comes back as the standby: calls keep succeeding on the hot node', async () => {
       const result = await runChecked('rejoin', { afterMs: rejoin.afterMs });
       expect(result.rejoinedAt).toBeDefined();
-      expect(result.summary.to.node).not.toBe(result.summary.from.node);
+      expectTakeoverByStandby(result);
       const after = callsAfterRejoin(result);
       expect(after.failed, JSON.stringify(after)).toBe(0);
       expect(after.ok, JSON.stringify(after)).toBeGreaterThan(0);

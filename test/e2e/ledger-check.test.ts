@@ -120,6 +120,7 @@ describe('report formatting', () => {
         slowestFailoverCallMs: 1000,
         from: { node: 'node-a', epoch: 1 },
         to: { node: 'node-b', epoch: 2 },
+        takeover: { node: 'node-b', epoch: 2 },
         durationMs: 10,
       }),
     );

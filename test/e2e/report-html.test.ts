@@ -18,7 +18,7 @@ function ok(endMs: number, epoch: number | undefined): CallRecord {
 const summary: RunSummary = {
   scenario: 'crash', db: 'sqlite', lb: 'dev', callers: 2, calls: 6, acknowledged: 5, failedCalls: 1, retried: 2, lost: 0, duplicates: 0, misclassified: 0, unaccounted: 0,
   outageMs: 400, longestGapMs: 400, takeoverMs: 300, failovers: 1, slowestCallMs: 450, slowestFailoverCallMs: 450,
-  from: { node: 'node-a', epoch: 1 }, to: { node: 'node-b', epoch: 2 }, failuresByKind: { 'unknown-outcome': 1 }, durationMs: 2000, ok: true,
+  from: { node: 'node-a', epoch: 1 }, to: { node: 'node-b', epoch: 2 }, takeover: { node: 'node-b', epoch: 2 }, failuresByKind: { 'unknown-outcome': 1 }, durationMs: 2000, ok: true,
 };
 
 function sampleRun(): ReturnType<ReturnType<typeof createTimelineRecorder>['finish']> {

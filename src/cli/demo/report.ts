@@ -31,7 +31,15 @@ export interface RunSummary {
   /** The slowest call in flight between the fault and the first success on the new node. */
   slowestFailoverCallMs: number;
   from: { node: string | undefined; epoch: number | undefined };
+  /** Where the client saw service last (after every failover of the run). */
   to: { node: string | undefined; epoch: number | undefined };
+  /**
+   * Where the client's first failover after the fault went: the takeover the fault caused.
+   * Differs from `to` when a later failover moved service again (under load a holder can lose
+   * its lease to a renewal that came too late, and the fenced node, back as the standby, take it).
+   * Undefined when the client saw no failover after the fault.
+   */
+  takeover: { node: string | undefined; epoch: number | undefined } | undefined;
   failuresByKind: Record<string, number>;
   durationMs: number;
   ok: boolean;

@@ -296,6 +296,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       slowestFailoverCallMs: slowestCallOverlapping(records, from, windowEnd),
       from: { node: hot.node.machine, epoch: hot.epoch },
       to: last ? { node: last.node, epoch: last.epoch } : { node: client.state.node, epoch: client.state.epoch },
+      takeover: firstFailover ? { node: firstFailover.node, epoch: firstFailover.epoch } : undefined,
       durationMs: endedAt - started,
     });
     if (frozenNodeFenced === false || bothActiveSamples > 0) summary.ok = false;
