@@ -14,7 +14,7 @@
  * events (`log_slave_updates`), so the next replica replays the new primary's binlog from its start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -86,11 +86,20 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
   let endpoint: TcpProxy | undefined;
   let domain = 0;
   const template = join(dir, 'template');
+  // Temporary directories of their own (the bootstrap's, and one per node), not the shared /tmp:
+  // a MariaDB server starting removes every `#sql*` file in its tmpdir, so an instance starting
+  // elsewhere (another suite, another checkout's run) deleted this bootstrap's temporary tables
+  // mid-way ("Unknown table 'mysql.tmp_user_sys'", in a double run). test/node/private-mariadb.ts
+  // does the same.
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp);
 
   const startNode = async (role: 'primary' | 'replica'): Promise<Node> => {
     const id = nodes.length + 1;
     const data = join(dir, `n${id}`);
     cpSync(template, data, { recursive: true });
+    const nodeTmp = join(dir, `n${id}-tmp`);
+    mkdirSync(nodeTmp);
     const port = await freePort();
     const socket = join(dir, `n${id}.sock`);
     const semi =
@@ -110,6 +119,7 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
         '--no-defaults',
         ...(process.getuid?.() === 0 ? ['--user=root'] : []),
         `--datadir=${data}`,
+        `--tmpdir=${nodeTmp}`,
         `--socket=${socket}`,
         `--port=${port}`,
         '--bind-address=127.0.0.1',
@@ -223,7 +233,7 @@ export async function startReplicatedMariadb(mode: MariadbReplicationMode): Prom
   };
 
   try {
-    await run(MARIADB_INSTALL_DB, ['--no-defaults', `--datadir=${template}`, ...(process.getuid?.() === 0 ? ['--user=root'] : []), '--auth-root-authentication-method=normal', '--skip-test-db']);
+    await run(MARIADB_INSTALL_DB, ['--no-defaults', `--datadir=${template}`, `--tmpdir=${tmp}`, ...(process.getuid?.() === 0 ? ['--user=root'] : []), '--auth-root-authentication-method=normal', '--skip-test-db']);
     primary = await startNode('primary');
     endpoint = await startTcpProxy(primary.port);
     proxies.push(endpoint);
