@@ -16,5 +16,6 @@ describe('examples/node-app.ts', () => {
     expect(stdout).toContain('order-1: {"accepted":true,"seq":1}; repeated: {"accepted":true,"seq":1}');
     expect(stdout).toContain('after drain: node-a stopped, node-b active; orders: 3');
     expect(stdout).toMatch(/feed #1: 3 apples\nfeed #2: 2 pears\nfeed #3: 5 plums/);
-  });
+    // Beyond the child's own 60 s limit: the test must not end first (the 30 s default did).
+  }, 90_000);
 });

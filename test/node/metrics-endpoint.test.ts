@@ -172,6 +172,8 @@ describe.runIf(pgUp)('hotcold node --metrics-port (child process on PostgreSQL, 
     await expect(fetch(listening.metricsUrl as string)).rejects.toThrow();
   });
 
+  // Four `hotcold node` processes started through tsx, one after another: each takes seconds to
+  // start on a loaded machine (5-6 s in a double run, where the 30 s default ran out).
   it('rejects a bad --metrics-port naming the flag, and a metrics port in use naming metrics.port', async () => {
     f = fixture();
     await expect(spawnNode(['--db', f.dbPath, '--metrics-port', 'x'])).rejects.toThrow(/--metrics-port/);
@@ -185,7 +187,7 @@ describe.runIf(pgUp)('hotcold node --metrics-port (child process on PostgreSQL, 
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
-  });
+  }, 120_000);
 });
 
 // A storeFromUrl with a password, in-process: the scrape carries neither the password nor the URL.

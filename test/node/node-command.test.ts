@@ -17,6 +17,8 @@ afterEach(async () => {
 const active = (l: Record<string, unknown>): boolean => l.event === 'node' && l.status === 'active';
 
 describe('hotcold node (child processes on one SQLite file)', () => {
+  // Two `hotcold node` processes through tsx and a failover between them: seconds each on a
+  // loaded machine, more than the 30 s default leaves room for.
   it('serves the ledger app while active; SIGTERM drains, releases (the standby takes over at once) and exits 0', async () => {
     f = fixture();
     const common = ['--db', f.dbPath, '--update-interval', '200', '--wait-interval', '5000'];
@@ -47,7 +49,7 @@ describe('hotcold node (child processes on one SQLite file)', () => {
     const ledger = await readLedger(store);
     expect(ledger).toHaveLength(1);
     expect(ledger[0]).toMatchObject({ ref: 'r1', idemKey: 'k1', amount: 5 });
-  });
+  }, 90_000);
 
   it('after SIGKILL of the hot node the warm standby takes over after waitInterval', async () => {
     f = fixture();
@@ -63,7 +65,7 @@ describe('hotcold node (child processes on one SQLite file)', () => {
     const aToken = a.lines.filter(active).at(-1)?.token as number;
     expect(line.token).toBeGreaterThan(aToken);
     expect((await rpc(b.url, 'ping')).body.result).toMatchObject({ pong: true });
-  });
+  }, 90_000);
 
   it('rejects bad flags with exit code 2', async () => {
     f = fixture();
