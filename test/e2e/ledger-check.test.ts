@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/cli/demo/call-log.js';
 import { checkLedger } from '../../src/cli/demo/ledger-check.js';
 import { longestOkGap, startLoad } from '../../src/cli/demo/load.js';
-import { formatStatusLine, formatSummaryTable, summaryFromVerdict } from '../../src/cli/demo/report.js';
+import { formatStatusLine, formatSummaryTable, fromTo, summaryFromVerdict } from '../../src/cli/demo/report.js';
 import { ConnectionFailureException, UnknownOutcomeException } from '../../src/errors.js';
 
 /** A call as it really went: how often it ran, and what the client was told. */
@@ -127,5 +127,13 @@ describe('report formatting', () => {
     const widths = new Set(table.split('\n').map((l) => l.length));
     expect(widths.size).toBe(1);
     expect(table).toContain('OK: nothing lost');
+  });
+
+  it('the hot node before and after names the takeover first when service moved again later', () => {
+    const from = { node: 'node-a', epoch: 1 };
+    const b2 = { node: 'node-b', epoch: 2 };
+    expect(fromTo({ from, to: b2, takeover: b2 })).toBe('node-a (epoch 1) -> node-b (epoch 2)');
+    expect(fromTo({ from, to: b2, takeover: undefined })).toBe('node-a (epoch 1) -> node-b (epoch 2)');
+    expect(fromTo({ from, to: { node: 'node-a', epoch: 3 }, takeover: b2 })).toBe('node-a (epoch 1) -> node-b (epoch 2), later node-a (epoch 3)');
   });
 });

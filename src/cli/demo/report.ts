@@ -102,6 +102,13 @@ const ms = (v: number | undefined): string => (v === undefined ? '-' : `${Math.r
 const who = (x: { node: string | undefined; epoch: number | undefined }): string =>
   x.node === undefined ? '-' : `${x.node} (epoch ${x.epoch ?? '?'})`;
 
+/** `from -> to`; with the takeover first when service moved again after it (see {@link RunSummary.takeover}). */
+export function fromTo(s: Pick<RunSummary, 'from' | 'to' | 'takeover'>): string {
+  const t = s.takeover;
+  const moved = t !== undefined && (t.node !== s.to.node || t.epoch !== s.to.epoch);
+  return moved ? `${who(s.from)} -> ${who(t)}, later ${who(s.to)}` : `${who(s.from)} -> ${who(s.to)}`;
+}
+
 /** One row of the summary: `key` is the `RunSummary` field it shows (`from-to` and `setup` combine two). */
 export interface SummaryRow {
   key: keyof RunSummary | 'from-to' | 'setup';
@@ -116,7 +123,7 @@ export function summaryRows(s: RunSummary): SummaryRow[] {
   return [
     row('scenario', 'scenario', `${s.scenario === 'planned' ? 'planned switchover (drain)' : s.scenario === 'crash' ? 'crash (SIGKILL of the hot node)' : s.scenario}`),
     row('setup', 'lease database / balancer', `${s.db} / ${s.lb === 'dev' ? 'dev balancer' : s.lb === 'nginx' ? 'nginx' : 'HAProxy'}`),
-    row('from-to', 'hot node before -> after', `${who(s.from)} -> ${who(s.to)}`),
+    row('from-to', 'hot node before -> after', fromTo(s)),
     row('failovers', 'failovers seen by the client', String(s.failovers)),
     row('callers', 'concurrent callers', String(s.callers)),
     row('calls', 'calls made', String(s.calls)),
