@@ -5,7 +5,9 @@
  * have TSDoc (`validation.notDocumented`), every type the API uses must be exported
  * (`validation.notExported`), and every warning fails the run (`treatWarningsAsErrors`); there is
  * no baseline of excused symbols. `npm run docs` writes docs/api/ (generated, not committed);
- * `npm run docs:check` validates without writing, and `npm test` runs it after tsc.
+ * `npm run docs:check` validates without writing, and `npm test` runs it after tsc; it links no
+ * sources (`--disableSources`), so a checkout without a git remote (an export, a fresh `git init`)
+ * does not fail on typedoc's "git remote is not valid" warning.
  */
 import { readFileSync } from 'node:fs';
 
