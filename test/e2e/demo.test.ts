@@ -25,7 +25,8 @@ function demo(args: string[], onStderr?: (text: string, child: ReturnType<typeof
       stderr += d.toString();
       onStderr?.(stderr, child);
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 55_000);
+    // The CLI and its two nodes each through tsx (a node alone may take up to 60 s to start under load).
+    const timer = setTimeout(() => child.kill('SIGKILL'), 110_000);
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -60,7 +61,7 @@ describe('hotcold demo', () => {
     for (const pid of pidsIn(run.stderr)) expect(alive(pid)).toBe(false);
     const dir = /sqlite:(\/\S+)\/lease\.db/.exec(run.stderr)?.[1];
     expect(dir && existsSync(dir)).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it('planned switchover: --planned --json shows zero failed calls', async () => {
     const run = await demo(['--planned', '--json', '--seconds', '4']);
@@ -68,7 +69,7 @@ describe('hotcold demo', () => {
     const summary = JSON.parse(run.stdout.trim()) as Record<string, unknown>;
     process.stderr.write(`demo --planned --json: ${run.stdout}`);
     expect(summary).toMatchObject({ scenario: 'planned', lost: 0, duplicates: 0, failedCalls: 0, ok: true });
-  }, 60_000);
+  }, 120_000);
 
   it('Ctrl-C (SIGINT) stops the nodes and removes the temp folder', async () => {
     let sent = false;
@@ -88,7 +89,7 @@ describe('hotcold demo', () => {
     const dir = /sqlite:(\/\S+)\/lease\.db/.exec(run.stderr)?.[1];
     expect(dir).toBeDefined();
     expect(existsSync(dir ?? '/')).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it('--lb haproxy without HAProxy installed: a clear error before anything starts', async () => {
     const run = await demo(['--lb', 'haproxy'], undefined, { HAPROXY_BIN: '/nonexistent/haproxy' });

@@ -28,30 +28,33 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
     const failovers: FailoverEvent[] = [];
     const sub = interceptor.policy.failover$.subscribe((e) => failovers.push(e));
     const load = runLoad(client, 8, 'kill');
-    await expect.poll(() => load.acked('a'), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(40);
+    // The hot node is the one answering now, not necessarily a (hot when the rig started): under load its lease can lapse while b starts (tsx, seconds) and b hold it. From here on rig.a is the node hot at this test's start.
+    await expect.poll(() => load.outcomes.find((o) => o.ok)?.node, { timeout: 60_000, interval: 50 }).toBeDefined();
+    if (load.outcomes.find((o) => o.ok)?.node === rig.b.name) [rig.a, rig.b] = [rig.b, rig.a];
+    await expect.poll(() => load.acked(rig.a.name), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(40);
     rig.a.child.signal('SIGKILL');
     await rig.a.child.exited;
-    await expect.poll(() => load.acked('b'), { timeout: 90_000, interval: 50 }).toBeGreaterThanOrEqual(40);
+    await expect.poll(() => load.acked(rig.b.name), { timeout: 90_000, interval: 50 }).toBeGreaterThanOrEqual(40);
     await load.stop();
     sub.unsubscribe();
     const report = await checkLedger(rig.file, load.outcomes);
     console.log(`ledger check: ${JSON.stringify(report)}, failed attempts and outages seen: ${disruptions()}`);
     expect(report.acked).toBeGreaterThanOrEqual(80);
     expect(disruptions()).toBeGreaterThan(0);
-    expect(failovers.some((f) => f.from?.node === 'a' && f.to.node === 'b')).toBe(true);
+    expect(failovers.some((f) => f.from?.node === rig.a.name && f.to.node === rig.b.name)).toBe(true);
     client.close();
     await interceptor.close();
   }, 240_000);
 
   it('planned switchover (the hot node releases the lease): the other takes over at once, 0 lost, 0 duplicated', async () => {
     // Bring the killed node back on its port, as a standby.
-    rig.a = await spawnLedgerNode(rig.file, 'a', rig.a.port);
+    rig.a = await spawnLedgerNode(rig.file, rig.a.name, rig.a.port);
     const { client, interceptor, disruptions } = clientThrough(rig.haproxy.url);
     const load = runLoad(client, 8, 'switch');
-    await expect.poll(() => load.acked('b'), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(40);
+    await expect.poll(() => load.acked(rig.b.name), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(40);
     rig.b.child.signal('SIGUSR2');
     await rig.a.acquired;
-    await expect.poll(() => load.acked('a'), { timeout: 90_000, interval: 50 }).toBeGreaterThanOrEqual(40);
+    await expect.poll(() => load.acked(rig.a.name), { timeout: 90_000, interval: 50 }).toBeGreaterThanOrEqual(40);
     await load.stop();
     const report = await checkLedger(rig.file, load.outcomes);
     console.log(`ledger check: ${JSON.stringify(report)}, failed attempts and outages seen: ${disruptions()}`);
@@ -65,10 +68,10 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
     // node a is hot now (it took over in the switchover); node b stands by after its release.
     rig.b.child.process.kill('SIGKILL');
     await rig.b.child.exited;
-    rig.b = await spawnLedgerNode(rig.file, 'b', rig.b.port);
+    rig.b = await spawnLedgerNode(rig.file, rig.b.name, rig.b.port);
     const { client, interceptor, disruptions } = clientThrough(rig.haproxy.url);
     const load = runLoad(client, 8, 'freeze');
-    await expect.poll(() => load.acked('a'), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(40);
+    await expect.poll(() => load.acked(rig.a.name), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(40);
     const tokenBefore = Math.max(...load.outcomes.filter((o) => o.ok && o.token !== undefined).map((o) => o.token as number));
     const before = load.outcomes.length;
     rig.a.child.signal('SIGSTOP');
@@ -89,7 +92,7 @@ describe.skipIf(!binary)('gRPC through HAProxy (HTTP/2): failover under load', (
       }
       // 40 transfers acknowledged by the node serving after the freeze.
       await expect
-        .poll(() => load.outcomes.slice(before).filter((o) => o.ok && (o.node === 'b' || o.token !== undefined && o.token > tokenBefore)).length, { timeout: 90_000, interval: 50 })
+        .poll(() => load.outcomes.slice(before).filter((o) => o.ok && (o.node === rig.b.name || o.token !== undefined && o.token > tokenBefore)).length, { timeout: 90_000, interval: 50 })
         .toBeGreaterThanOrEqual(40);
     } finally {
       rig.a.child.signal('SIGCONT');

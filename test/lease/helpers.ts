@@ -40,9 +40,9 @@ export function blockEventLoop(ms: number): void {
   }
 }
 
-/** Spawns a TypeScript file as a real Node process (tsx), cwd = repo root. */
-export function spawnTs(file: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns a TypeScript file as a real Node process (tsx), cwd = repo root; `stdin: true` gives it a stdin pipe. */
+export function spawnTs(file: string, args: string[], options: { stdin?: boolean } = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
 }
 
 /** Resolves with the first stdout line (parsed as JSON) a child prints. */

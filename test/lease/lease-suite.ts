@@ -336,14 +336,17 @@ export function leaseSuite(dialect: string, target: SuiteTarget): void {
     it('two processes creating the table at the same moment both succeed', async () => {
       const raceTable = uniqueTable(`race_${dialect}`);
       try {
-        const startAt = String(Date.now() + 1500);
-        const children = [0, 1].map(() => spawnTs('test/lease/fixtures/create-table.ts', [target.url, raceTable, startAt]));
-        const results = await Promise.all(children.map((c) => firstLine(c)));
-        expect(results).toEqual([{ ok: true }, { ok: true }]);
+        const children = [0, 1].map(() => spawnTs('test/lease/fixtures/create-table.ts', [target.url, raceTable], { stdin: true }));
+        // Go when both say ready, not at a clock time 1.5 s ahead: each starts through tsx (seconds under load), which left them racing nothing.
+        expect(await Promise.all(children.map((c) => firstLine(c)))).toEqual([{ ready: true }, { ready: true }]);
+        const results = Promise.all(children.map((c) => firstLine(c)));
+        for (const c of children) c.stdin?.end('go\n');
+        expect(await results).toEqual([{ ok: true }, { ok: true }]);
         expect(await Promise.all(children.map((c) => exited(c)))).toEqual([0, 0]);
       } finally {
         await target.drop(raceTable);
       }
-    });
+      // Two processes through tsx at once: seconds each under load.
+    }, 60_000);
   });
 }

@@ -59,13 +59,15 @@ async function reachable(port: number): Promise<boolean> {
 export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
   const dir = mkdtempSync(join(tmpdir(), 'hotcold-mdb-'));
   const data = join(dir, 'data');
-  const port = await freePort();
+  const socket = join(dir, 'sock');
   const root = process.getuid?.() === 0 ? ['--user=root'] : [];
   // A temporary directory of its own: two instances bootstrapping at once in the shared /tmp
   // removed each other's temporary tables ("Unknown table 'mysql.tmp_user_sys'").
   const tmp = join(dir, 'tmp');
   mkdirSync(tmp);
   await run(INSTALL_DB, ['--no-defaults', `--datadir=${data}`, `--tmpdir=${tmp}`, ...root, '--auth-root-authentication-method=normal', '--skip-test-db']);
+  // Picked after the bootstrap (seconds under load), not before it: a port known free that long ago may be another run's by now.
+  const port = await freePort();
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
     child = spawn(
@@ -76,7 +78,7 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
         `--tmpdir=${tmp}`,
         `--port=${port}`,
         '--bind-address=127.0.0.1',
-        `--socket=${join(dir, 'sock')}`,
+        `--socket=${socket}`,
         ...root,
         '--skip-grant-tables',
         '--innodb-buffer-pool-size=16M',
@@ -85,7 +87,8 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
       { stdio: 'ignore' },
     );
     const end = Date.now() + 60_000;
-    while (!(await reachable(port))) {
+    // Ready when its own socket exists too: something answering on the port may be another run's server that took it (ours then exits).
+    while (!(existsSync(socket) && (await reachable(port)))) {
       if (Date.now() > end || child.exitCode !== null) throw new Error('private mariadbd did not start');
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -108,6 +108,8 @@ export async function startReplicatedPostgres(mode: PgReplicationMode): Promise<
   };
   const urlOf = (port: number): string => `postgres://postgres@127.0.0.1:${port}/postgres`;
   const start = async (instance: PgInstance): Promise<void> => {
+    // Picked now, not before initdb or pg_basebackup (seconds under load): a port known free that long ago may be another run's by now.
+    instance.port = await freePort();
     await run(...command('pg_ctl', ['-D', instance.data, '-o', serverOptions(instance.port), '-l', `${instance.data}.log`, '-w', '-t', '60', 'start']));
     instance.running = true;
   };
@@ -140,7 +142,7 @@ export async function startReplicatedPostgres(mode: PgReplicationMode): Promise<
       const source = primary as PgInstance;
       const replication = await startTcpProxy(source.port);
       proxies.push(replication);
-      const instance: PgInstance = { name: `n${++counter}`, port: await freePort(), data: '', running: false, replication };
+      const instance: PgInstance = { name: `n${++counter}`, port: 0, data: '', running: false, replication };
       instance.data = join(dir, instance.name);
       instances.push(instance);
       await run(...command('pg_basebackup', ['-h', '127.0.0.1', '-p', String(replication.port), '-U', 'postgres', '-D', instance.data, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']));
@@ -201,7 +203,7 @@ export async function startReplicatedPostgres(mode: PgReplicationMode): Promise<
   };
 
   try {
-    const first: PgInstance = { name: `n${++counter}`, port: await freePort(), data: '', running: false };
+    const first: PgInstance = { name: `n${++counter}`, port: 0, data: '', running: false };
     first.data = join(dir, first.name);
     instances.push(first);
     await run(...command('initdb', ['-D', first.data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']));

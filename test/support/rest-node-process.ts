@@ -38,10 +38,11 @@ export async function spawnRestNode(options: RestNodeProcessOptions): Promise<Re
   });
   let port: number;
   try {
+    // 60 s, as src/cli/demo/node-process.ts: a child compiling the node's modules through tsx took more than 15 s on a loaded 2-core machine.
     port = await child.waitForLine((line) => {
       const event = parseJsonLine(line);
       return event?.event === 'listening' && typeof event.port === 'number' ? event.port : undefined;
-    }, 20_000);
+    }, 60_000);
   } catch (error) {
     await child.stop({ signal: 'SIGKILL' });
     throw error;
