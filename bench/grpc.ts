@@ -4,6 +4,11 @@
  * run: alternating slices (AB BA …) on two clients with separate channels to the same server;
  * each figure is the median over the slices with its min–max; the ratio is the ratio of the
  * printed medians (target ≥ 0.95, printed, never asserted). CPU per call is this process's.
+ *
+ * Controls in the same alternation: a second bare client on its own channel (control/bare is an
+ * A/A ratio: 1 in truth, so its distance from 1 is this run's own measurement error), bare grpc-js
+ * with the deadline the interceptor propagates, and the wire floor: bare grpc-js sending all the
+ * interceptor's guarantees put on the wire (metadata and deadline), with no interceptor.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -17,7 +22,8 @@ const { grpcInterceptor } = await loadGrpc();
 const SUITE = 'client';
 const RATIO_TARGET = 0.95;
 const CALLERS = [1, 64];
-const ROUNDS = 10;
+// 16 rounds: with 10, A/A ratios on the 2-core CI machine ranged 0.92–1.09.
+const ROUNDS = 16;
 const SLICE_MS = 600;
 
 type Op = () => Promise<unknown>;
@@ -129,10 +135,18 @@ const wireOn = (client: Echo): Op => {
 /** The cheapest interceptor grpc-js allows: what any interceptor costs before it does anything. */
 const passThroughInterceptor: grpc.Interceptor = (options, nextCall) => new grpc.InterceptingCall(nextCall(options));
 
+/** The ratio of the median rates of `over` and `under`; its spread is the per-round ratios. */
+const ratioRow = (label: string, name: string, over: Slice[], under: Slice[], note: string): BenchRow => {
+  const a = over.map((s) => s.perSecond);
+  const b = under.map((s) => s.perSecond);
+  return { suite: SUITE, name: `${label}: ${name} (ratio of medians)`, value: median(a) / median(b), spread: range(a.map((x, i) => x / (b[i] ?? Number.NaN)), 3), unit: 'ratio', note };
+};
+
 export async function grpcRows(): Promise<BenchRow[]> {
   const server = await startServer();
   // Separate channels (the option makes grpc-js open its own subchannel for each client).
   const bare = new EchoClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as Echo;
+  const control = new EchoClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as Echo;
   const interceptor = grpcInterceptor({ methods: { '/bench.Echo/Call': { idempotent: true } } });
   const wrapped = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor], 'grpc.use_local_subchannel_pool': 1 }) as Echo;
   const empty = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [passThroughInterceptor], 'grpc.use_local_subchannel_pool': 1 }) as Echo;
@@ -144,6 +158,7 @@ export async function grpcRows(): Promise<BenchRow[]> {
   // Diagnostics of the floor: an interceptor that does nothing, and the wire contract without one.
   const emptyCall = callOn(empty);
   const wireCall = wireOn(bare);
+  const controlCall = callOn(control);
   const rows: BenchRow[] = [];
   try {
     for (const callers of CALLERS) {
@@ -154,6 +169,7 @@ export async function grpcRows(): Promise<BenchRow[]> {
       const deadlineSlices: Slice[] = [];
       const emptySlices: Slice[] = [];
       const wireSlices: Slice[] = [];
+      const controlSlices: Slice[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         // Side by side, order alternating (ABC CBA …): drift in the machine's load hits all alike.
         const order: [Op, Slice[]][] = [
@@ -162,6 +178,7 @@ export async function grpcRows(): Promise<BenchRow[]> {
           [bareDeadlineCall, deadlineSlices],
           [emptyCall, emptySlices],
           [wireCall, wireSlices],
+          [controlCall, controlSlices],
         ];
         if (round % 2 === 1) order.reverse();
         for (const [op, into] of order) into.push(await slice(op, callers, SLICE_MS, server));
@@ -185,6 +202,9 @@ export async function grpcRows(): Promise<BenchRow[]> {
           pass: ratio >= RATIO_TARGET,
           note: 'spread: per-round ratios',
         },
+        ratioRow(label, 'control/bare', controlSlices, bareSlices, "A/A control: a second bare client; its distance from 1 is this run's error"),
+        ratioRow(label, '30 s deadline/bare', deadlineSlices, bareSlices, 'diagnostic: bare grpc-js with the deadline the interceptor propagates'),
+        ratioRow(label, 'wire floor/bare', wireSlices, bareSlices, "diagnostic: bare grpc-js with the interceptor's metadata and deadline, no interceptor"),
         {
           suite: SUITE,
           name: `${label}: bare grpc-js + 30 s deadline`,
@@ -216,6 +236,7 @@ export async function grpcRows(): Promise<BenchRow[]> {
     }
   } finally {
     bare.close();
+    control.close();
     wrapped.close();
     empty.close();
     await interceptor.close();

@@ -6,6 +6,11 @@
  * the median over the slices with its min–max, and the ratio printed is the ratio of the printed
  * medians. CPU per call is this process's `process.cpuUsage()` per completed call. Targets are
  * printed, never asserted.
+ *
+ * Two controls run in the same alternation: a second bare instance configured alike (control/bare
+ * is an A/A ratio: 1 in truth, so its distance from 1 is this run's own measurement error), and
+ * the wire floor, a bare instance whose agent puts on each request the two headers attachPolicy
+ * sends (DESIGN §1): what the wire contract costs whatever the policy does.
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -20,7 +25,8 @@ const { attachPolicy } = await loadAxios();
 const SUITE = 'client';
 const RATIO_TARGET = 0.97;
 const CALLERS = [1, 64];
-const ROUNDS = 10;
+// 16 rounds: with 10, A/A ratios on the 2-core CI machine ranged 0.92–1.09.
+const ROUNDS = 16;
 const SLICE_MS = 600;
 
 type Op = () => Promise<unknown>;
@@ -89,31 +95,73 @@ async function slice(op: Op, callers: number, ms: number, server: Server): Promi
   return { perSecond: done / (wallMs / 1000), cpuUs: (used.user + used.system) / done, serverBusy: serverUsed / 1000 / wallMs };
 }
 
+/**
+ * An agent that puts `X-Hotcold-Attempt` and `X-Hotcold-Timeout-Ms` on each request it is
+ * handed, as attachPolicy does (on the request, not through axios's headers).
+ */
+function wireHeaderAgent(): http.Agent {
+  const agent = new http.Agent({ keepAlive: true });
+  const addRequest = (agent as unknown as { addRequest: (req: http.ClientRequest, options: unknown) => void }).addRequest;
+  Object.assign(agent, {
+    addRequest(this: http.Agent, req: http.ClientRequest, options: unknown): void {
+      req.setHeader('X-Hotcold-Attempt', '1');
+      req.setHeader('X-Hotcold-Timeout-Ms', '5000');
+      addRequest.call(this, req, options);
+    },
+  });
+  return agent;
+}
+
+const ratioRow = (label: string, name: string, over: number[], under: number[], note: string, target?: number): BenchRow => {
+  const value = median(over) / median(under);
+  return {
+    suite: SUITE,
+    name: `${label}: ${name} (ratio of medians)`,
+    value,
+    spread: range(over.map((c, i) => c / (under[i] ?? Number.NaN)), 3),
+    unit: 'ratio',
+    ...(target === undefined ? {} : { target: `>= ${target}`, pass: value >= target }),
+    note,
+  };
+};
+
 export async function restRows(): Promise<BenchRow[]> {
   const server = await startServerProcess();
-  // Two instances configured alike (own keep-alive agents); one gets the policy.
+  // Instances configured alike (own keep-alive agents): one gets the policy, two are the controls.
   const bareAgent = new http.Agent({ keepAlive: true });
   const attachedAgent = new http.Agent({ keepAlive: true });
+  const controlAgent = new http.Agent({ keepAlive: true });
+  const wireAgent = wireHeaderAgent();
   const bare = axios.create({ baseURL: server.url, httpAgent: bareAgent });
   const attached = axios.create({ baseURL: server.url, httpAgent: attachedAgent });
+  const control = axios.create({ baseURL: server.url, httpAgent: controlAgent });
+  const wire = axios.create({ baseURL: server.url, httpAgent: wireAgent });
   const handle = attachPolicy(attached, { routes: { 'GET /accounts/:id': { timeoutMs: 5000 } } });
   const bareCall: Op = () => bare.get('/accounts/A');
   const attachedCall: Op = () => attached.get('/accounts/A');
+  const controlCall: Op = () => control.get('/accounts/A');
+  const wireCall: Op = () => wire.get('/accounts/A');
   const rows: BenchRow[] = [];
   try {
     for (const callers of CALLERS) {
       await slice(bareCall, callers, 500, server);
       await slice(attachedCall, callers, 500, server);
+      await slice(controlCall, callers, 500, server);
+      await slice(wireCall, callers, 500, server);
       const bareSlices: Slice[] = [];
       const attachedSlices: Slice[] = [];
+      const controlSlices: Slice[] = [];
+      const wireSlices: Slice[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        if (round % 2 === 0) {
-          bareSlices.push(await slice(bareCall, callers, SLICE_MS, server));
-          attachedSlices.push(await slice(attachedCall, callers, SLICE_MS, server));
-        } else {
-          attachedSlices.push(await slice(attachedCall, callers, SLICE_MS, server));
-          bareSlices.push(await slice(bareCall, callers, SLICE_MS, server));
-        }
+        // Side by side, order alternating (ABCD DCBA …): drift in the machine's load hits all alike.
+        const order: [Op, Slice[]][] = [
+          [bareCall, bareSlices],
+          [attachedCall, attachedSlices],
+          [controlCall, controlSlices],
+          [wireCall, wireSlices],
+        ];
+        if (round % 2 === 1) order.reverse();
+        for (const [op, into] of order) into.push(await slice(op, callers, SLICE_MS, server));
       }
       const label = `REST loopback ${callers} caller${callers === 1 ? '' : 's'}`;
       const bareRates = bareSlices.map((s) => s.perSecond);
@@ -121,21 +169,15 @@ export async function restRows(): Promise<BenchRow[]> {
       const bareCpu = bareSlices.map((s) => s.cpuUs);
       const attachedCpu = attachedSlices.map((s) => s.cpuUs);
       const busy = [...bareSlices, ...attachedSlices].map((s) => s.serverBusy * 100);
-      const ratio = median(attachedRates) / median(bareRates);
+      const controlRates = controlSlices.map((s) => s.perSecond);
+      const wireRates = wireSlices.map((s) => s.perSecond);
       const note = `min–max over ${ROUNDS} alternating ${SLICE_MS} ms slices`;
       rows.push(
         { suite: SUITE, name: `${label}: bare axios GET`, value: median(bareRates), spread: range(bareRates, 0), unit: 'calls/s', note },
         { suite: SUITE, name: `${label}: attachPolicy GET`, value: median(attachedRates), spread: range(attachedRates, 0), unit: 'calls/s', note },
-        {
-          suite: SUITE,
-          name: `${label}: attachPolicy/bare (ratio of medians)`,
-          value: ratio,
-          spread: range(attachedRates.map((c, i) => c / (bareRates[i] ?? Number.NaN)), 3),
-          unit: 'ratio',
-          target: `>= ${RATIO_TARGET}`,
-          pass: ratio >= RATIO_TARGET,
-          note: 'spread: per-round ratios',
-        },
+        ratioRow(label, 'attachPolicy/bare', attachedRates, bareRates, 'spread: per-round ratios', RATIO_TARGET),
+        ratioRow(label, 'control/bare', controlRates, bareRates, 'A/A control: a second bare instance; its distance from 1 is this run\'s error'),
+        ratioRow(label, 'wire floor/bare', wireRates, bareRates, 'diagnostic: bare axios sending the two hotcold headers, no policy'),
         { suite: SUITE, name: `${label}: bare axios CPU`, value: median(bareCpu), spread: range(bareCpu, 0), unit: 'µs/call' },
         { suite: SUITE, name: `${label}: attachPolicy CPU`, value: median(attachedCpu), spread: range(attachedCpu, 0), unit: 'µs/call' },
         { suite: SUITE, name: `${label}: server CPU busy`, value: median(busy), spread: range(busy, 0), unit: '% of a core', note: 'near 100 means the server limits the rate' },
@@ -145,6 +187,8 @@ export async function restRows(): Promise<BenchRow[]> {
     await handle.detach();
     bareAgent.destroy();
     attachedAgent.destroy();
+    controlAgent.destroy();
+    wireAgent.destroy();
     await server.stop();
   }
   return rows;
