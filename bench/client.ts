@@ -27,6 +27,7 @@ import pRetry from 'p-retry';
 import type { HotcoldClient, Transport, TransportResponse } from '../src/index.js';
 import { loadCore } from './subject.js';
 import type { BenchRow } from './report.js';
+import { alternate, median, range, type Op } from './slices.js';
 import { grpcRows } from './grpc.js';
 
 const { createClient, createPolicy } = await loadCore();
@@ -37,16 +38,6 @@ const POLICY_VS_COCKATIEL_US = 0.1;
 const RATIO_TARGET = 0.97;
 const CPU_EXTRA_TARGET_US = 10;
 
-type Op = () => Promise<unknown>;
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
-
-const range = (values: number[], digits: number): string =>
-  `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 /** Mean µs per call of `op` over `n` sequential awaited calls. */
 async function timeLoop(op: Op, n: number): Promise<number> {
@@ -172,36 +163,6 @@ async function startServerProcess(workers: number): Promise<Server> {
   };
 }
 
-interface Slice {
-  /** Calls completed per second (wall clock). */
-  perSecond: number;
-  /** This process's CPU time (user + system) per call, µs: less sensitive to other load. */
-  cpuUs: number;
-  /** The server's CPU time over the slice's wall time: 1 = one core busy all the time. */
-  serverBusy: number;
-}
-
-/** Runs `callers` concurrent loops of `op` for `ms`. */
-async function slice(op: Op, callers: number, ms: number, server: Server): Promise<Slice> {
-  let done = 0;
-  const serverBefore = await server.cpuUs();
-  const start = performance.now();
-  const until = start + ms;
-  const cpu = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (performance.now() < until) {
-        await op();
-        done++;
-      }
-    }),
-  );
-  const used = process.cpuUsage(cpu);
-  const wallMs = performance.now() - start;
-  const serverUsed = (await server.cpuUs()) - serverBefore;
-  return { perSecond: done / (wallMs / 1000), cpuUs: (used.user + used.system) / done, serverBusy: serverUsed / 1000 / wallMs };
-}
-
 const CALLERS = [1, 64];
 const ROUNDS = 10;
 const SLICE_MS = 600;
@@ -229,21 +190,7 @@ async function loopbackRows(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   try {
     for (const callers of CALLERS) {
-      // Warm-up: JIT, sockets opened up to `callers` on both sides.
-      await slice(rawCall, callers, 500, server);
-      await slice(clientCall, callers, 500, server);
-      const rawSlices: Slice[] = [];
-      const clientSlices: Slice[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        // Side by side, order alternating (AB BA …): drift in the machine's load hits both alike.
-        if (round % 2 === 0) {
-          rawSlices.push(await slice(rawCall, callers, SLICE_MS, server));
-          clientSlices.push(await slice(clientCall, callers, SLICE_MS, server));
-        } else {
-          clientSlices.push(await slice(clientCall, callers, SLICE_MS, server));
-          rawSlices.push(await slice(rawCall, callers, SLICE_MS, server));
-        }
-      }
+      const [rawSlices, clientSlices] = await alternate([rawCall, clientCall], callers, ROUNDS, SLICE_MS, server);
       const label = `loopback ${callers} caller${callers === 1 ? '' : 's'}`;
       const rawRates = rawSlices.map((s) => s.perSecond);
       const clientRates = clientSlices.map((s) => s.perSecond);

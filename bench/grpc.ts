@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadGrpc } from './subject.js';
 import type { BenchRow } from './report.js';
+import { alternate, median, range, ratioRow, type Op } from './slices.js';
 
 const { grpcInterceptor } = await loadGrpc();
 
@@ -26,14 +27,6 @@ const CALLERS = [1, 64];
 const ROUNDS = 16;
 const SLICE_MS = 600;
 
-type Op = () => Promise<unknown>;
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
-const range = (values: number[], digits: number): string => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 interface ServerProcess {
   address: string;
@@ -63,32 +56,6 @@ async function startServer(): Promise<ServerProcess> {
         child.stdin?.end();
       }),
   };
-}
-
-interface Slice {
-  perSecond: number;
-  cpuUs: number;
-  serverBusy: number;
-}
-
-async function slice(op: Op, callers: number, ms: number, server: ServerProcess): Promise<Slice> {
-  let done = 0;
-  const serverBefore = await server.cpuUs();
-  const start = performance.now();
-  const until = start + ms;
-  const cpu = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (performance.now() < until) {
-        await op();
-        done++;
-      }
-    }),
-  );
-  const used = process.cpuUsage(cpu);
-  const wallMs = performance.now() - start;
-  const serverUsed = (await server.cpuUs()) - serverBefore;
-  return { perSecond: done / (wallMs / 1000), cpuUs: (used.user + used.system) / done, serverBusy: serverUsed / 1000 / wallMs };
 }
 
 const passThrough = (value: Buffer): Buffer => value;
@@ -135,13 +102,6 @@ const wireOn = (client: Echo): Op => {
 /** The cheapest interceptor grpc-js allows: what any interceptor costs before it does anything. */
 const passThroughInterceptor: grpc.Interceptor = (options, nextCall) => new grpc.InterceptingCall(nextCall(options));
 
-/** The ratio of the median rates of `over` and `under`; its spread is the per-round ratios. */
-const ratioRow = (label: string, name: string, over: Slice[], under: Slice[], note: string): BenchRow => {
-  const a = over.map((s) => s.perSecond);
-  const b = under.map((s) => s.perSecond);
-  return { suite: SUITE, name: `${label}: ${name} (ratio of medians)`, value: median(a) / median(b), spread: range(a.map((x, i) => x / (b[i] ?? Number.NaN)), 3), unit: 'ratio', note };
-};
-
 export async function grpcRows(): Promise<BenchRow[]> {
   const server = await startServer();
   // Separate channels (the option makes grpc-js open its own subchannel for each client).
@@ -162,49 +122,25 @@ export async function grpcRows(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   try {
     for (const callers of CALLERS) {
-      await slice(bareCall, callers, 500, server);
-      await slice(wrappedCall, callers, 500, server);
-      const bareSlices: Slice[] = [];
-      const wrappedSlices: Slice[] = [];
-      const deadlineSlices: Slice[] = [];
-      const emptySlices: Slice[] = [];
-      const wireSlices: Slice[] = [];
-      const controlSlices: Slice[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        // Side by side, order alternating (ABC CBA …): drift in the machine's load hits all alike.
-        const order: [Op, Slice[]][] = [
-          [bareCall, bareSlices],
-          [wrappedCall, wrappedSlices],
-          [bareDeadlineCall, deadlineSlices],
-          [emptyCall, emptySlices],
-          [wireCall, wireSlices],
-          [controlCall, controlSlices],
-        ];
-        if (round % 2 === 1) order.reverse();
-        for (const [op, into] of order) into.push(await slice(op, callers, SLICE_MS, server));
-      }
+      const [bareSlices, wrappedSlices, deadlineSlices, emptySlices, wireSlices, controlSlices] = await alternate(
+        [bareCall, wrappedCall, bareDeadlineCall, emptyCall, wireCall, controlCall],
+        callers,
+        ROUNDS,
+        SLICE_MS,
+        server,
+      );
       const label = `gRPC unary ${callers} caller${callers === 1 ? '' : 's'}`;
       const bareRates = bareSlices.map((s) => s.perSecond);
       const wrappedRates = wrappedSlices.map((s) => s.perSecond);
-      const ratio = median(wrappedRates) / median(bareRates);
       const note = `min–max over ${ROUNDS} alternating ${SLICE_MS} ms slices`;
       const busy = [...bareSlices, ...wrappedSlices].map((s) => s.serverBusy * 100);
       rows.push(
         { suite: SUITE, name: `${label}: bare grpc-js`, value: median(bareRates), spread: range(bareRates, 0), unit: 'calls/s', note },
         { suite: SUITE, name: `${label}: grpcInterceptor`, value: median(wrappedRates), spread: range(wrappedRates, 0), unit: 'calls/s', note },
-        {
-          suite: SUITE,
-          name: `${label}: interceptor/bare (ratio of medians)`,
-          value: ratio,
-          spread: range(wrappedRates.map((w, i) => w / (bareRates[i] ?? Number.NaN)), 3),
-          unit: 'ratio',
-          target: `>= ${RATIO_TARGET}`,
-          pass: ratio >= RATIO_TARGET,
-          note: 'spread: per-round ratios',
-        },
-        ratioRow(label, 'control/bare', controlSlices, bareSlices, "A/A control: a second bare client; its distance from 1 is this run's error"),
-        ratioRow(label, '30 s deadline/bare', deadlineSlices, bareSlices, 'diagnostic: bare grpc-js with the deadline the interceptor propagates'),
-        ratioRow(label, 'wire floor/bare', wireSlices, bareSlices, "diagnostic: bare grpc-js with the interceptor's metadata and deadline, no interceptor"),
+        ratioRow(SUITE, `${label}: interceptor/bare`, wrappedSlices, bareSlices, 'spread: per-round ratios', RATIO_TARGET),
+        ratioRow(SUITE, `${label}: control/bare`, controlSlices, bareSlices, "A/A control: a second bare client; its distance from 1 is this run's error"),
+        ratioRow(SUITE, `${label}: 30 s deadline/bare`, deadlineSlices, bareSlices, 'diagnostic: bare grpc-js with the deadline the interceptor propagates'),
+        ratioRow(SUITE, `${label}: wire floor/bare`, wireSlices, bareSlices, "diagnostic: bare grpc-js with the interceptor's metadata and deadline, no interceptor"),
         {
           suite: SUITE,
           name: `${label}: bare grpc-js + 30 s deadline`,

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import axios from 'axios';
 import { loadAxios } from './subject.js';
 import type { BenchRow } from './report.js';
+import { alternate, median, range, ratioRow, type Op } from './slices.js';
 
 const { attachPolicy } = await loadAxios();
 
@@ -29,14 +30,6 @@ const CALLERS = [1, 64];
 const ROUNDS = 16;
 const SLICE_MS = 600;
 
-type Op = () => Promise<unknown>;
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
-const range = (values: number[], digits: number): string => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 interface Server {
   url: string;
@@ -69,32 +62,6 @@ async function startServerProcess(): Promise<Server> {
   };
 }
 
-interface Slice {
-  perSecond: number;
-  cpuUs: number;
-  serverBusy: number;
-}
-
-async function slice(op: Op, callers: number, ms: number, server: Server): Promise<Slice> {
-  let done = 0;
-  const serverBefore = await server.cpuUs();
-  const start = performance.now();
-  const until = start + ms;
-  const cpu = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (performance.now() < until) {
-        await op();
-        done++;
-      }
-    }),
-  );
-  const used = process.cpuUsage(cpu);
-  const wallMs = performance.now() - start;
-  const serverUsed = (await server.cpuUs()) - serverBefore;
-  return { perSecond: done / (wallMs / 1000), cpuUs: (used.user + used.system) / done, serverBusy: serverUsed / 1000 / wallMs };
-}
-
 /**
  * An agent that puts `X-Hotcold-Attempt` and `X-Hotcold-Timeout-Ms` on each request it is
  * handed, as attachPolicy does (on the request, not through axios's headers).
@@ -111,19 +78,6 @@ function wireHeaderAgent(): http.Agent {
   });
   return agent;
 }
-
-const ratioRow = (label: string, name: string, over: number[], under: number[], note: string, target?: number): BenchRow => {
-  const value = median(over) / median(under);
-  return {
-    suite: SUITE,
-    name: `${label}: ${name} (ratio of medians)`,
-    value,
-    spread: range(over.map((c, i) => c / (under[i] ?? Number.NaN)), 3),
-    unit: 'ratio',
-    ...(target === undefined ? {} : { target: `>= ${target}`, pass: value >= target }),
-    note,
-  };
-};
 
 export async function restRows(): Promise<BenchRow[]> {
   const server = await startServerProcess();
@@ -144,40 +98,20 @@ export async function restRows(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   try {
     for (const callers of CALLERS) {
-      await slice(bareCall, callers, 500, server);
-      await slice(attachedCall, callers, 500, server);
-      await slice(controlCall, callers, 500, server);
-      await slice(wireCall, callers, 500, server);
-      const bareSlices: Slice[] = [];
-      const attachedSlices: Slice[] = [];
-      const controlSlices: Slice[] = [];
-      const wireSlices: Slice[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        // Side by side, order alternating (ABCD DCBA …): drift in the machine's load hits all alike.
-        const order: [Op, Slice[]][] = [
-          [bareCall, bareSlices],
-          [attachedCall, attachedSlices],
-          [controlCall, controlSlices],
-          [wireCall, wireSlices],
-        ];
-        if (round % 2 === 1) order.reverse();
-        for (const [op, into] of order) into.push(await slice(op, callers, SLICE_MS, server));
-      }
+      const [bareSlices, attachedSlices, controlSlices, wireSlices] = await alternate([bareCall, attachedCall, controlCall, wireCall], callers, ROUNDS, SLICE_MS, server);
       const label = `REST loopback ${callers} caller${callers === 1 ? '' : 's'}`;
       const bareRates = bareSlices.map((s) => s.perSecond);
       const attachedRates = attachedSlices.map((s) => s.perSecond);
       const bareCpu = bareSlices.map((s) => s.cpuUs);
       const attachedCpu = attachedSlices.map((s) => s.cpuUs);
       const busy = [...bareSlices, ...attachedSlices].map((s) => s.serverBusy * 100);
-      const controlRates = controlSlices.map((s) => s.perSecond);
-      const wireRates = wireSlices.map((s) => s.perSecond);
       const note = `min–max over ${ROUNDS} alternating ${SLICE_MS} ms slices`;
       rows.push(
         { suite: SUITE, name: `${label}: bare axios GET`, value: median(bareRates), spread: range(bareRates, 0), unit: 'calls/s', note },
         { suite: SUITE, name: `${label}: attachPolicy GET`, value: median(attachedRates), spread: range(attachedRates, 0), unit: 'calls/s', note },
-        ratioRow(label, 'attachPolicy/bare', attachedRates, bareRates, 'spread: per-round ratios', RATIO_TARGET),
-        ratioRow(label, 'control/bare', controlRates, bareRates, 'A/A control: a second bare instance; its distance from 1 is this run\'s error'),
-        ratioRow(label, 'wire floor/bare', wireRates, bareRates, 'diagnostic: bare axios sending the two hotcold headers, no policy'),
+        ratioRow(SUITE, `${label}: attachPolicy/bare`, attachedSlices, bareSlices, 'spread: per-round ratios', RATIO_TARGET),
+        ratioRow(SUITE, `${label}: control/bare`, controlSlices, bareSlices, "A/A control: a second bare instance; its distance from 1 is this run's error"),
+        ratioRow(SUITE, `${label}: wire floor/bare`, wireSlices, bareSlices, 'diagnostic: bare axios sending the two hotcold headers, no policy'),
         { suite: SUITE, name: `${label}: bare axios CPU`, value: median(bareCpu), spread: range(bareCpu, 0), unit: 'µs/call' },
         { suite: SUITE, name: `${label}: attachPolicy CPU`, value: median(attachedCpu), spread: range(attachedCpu, 0), unit: 'µs/call' },
         { suite: SUITE, name: `${label}: server CPU busy`, value: median(busy), spread: range(busy, 0), unit: '% of a core', note: 'near 100 means the server limits the rate' },
