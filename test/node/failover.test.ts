@@ -205,14 +205,19 @@ describe('resumable feeds', () => {
         throw new Error('rolled back');
       },
     };
-    const { url, node } = await startNode(f, 'alpha', { handlers });
+    // The alternatives to the append waking the poll are far away: the waiting poll re-reads the
+    // table only every 25 s and gives up after its 25 s waitMs (the node's cap), so only the
+    // wake-up can answer it within 20 s, however loaded the machine. How soon is a speed claim
+    // for a benchmark (bench/ has no feed row yet).
+    const FAR_MS = 25_000;
+    const { url, node } = await startNode(f, 'alpha', { handlers, feeds: { pollIntervalMs: FAR_MS } });
     await until(() => node.status === 'active');
     const t0 = Date.now();
-    const poll = rpc(url, 'hotcold.feed', { feed: 'events', after: 0, waitMs: 5000 });
+    const poll = rpc(url, 'hotcold.feed', { feed: 'events', after: 0, waitMs: FAR_MS });
     await sleep(100);
     await rpc(url, 'emit', { n: 1 });
     const first = await poll;
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(20_000);
     expect(first.body.result).toEqual({ items: [{ seq: 1, data: { n: 1 } }], last: 1 });
     await rpc(url, 'fail');
     const seqs = await Promise.all(Array.from({ length: 20 }, (_, i) => rpc(url, 'emit', { n: i + 2 }).then((r) => r.body.result as number)));
