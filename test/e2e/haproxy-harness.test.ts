@@ -148,11 +148,11 @@ describe.runIf(binary)('haproxy harness in front of two health-checked servers',
     expect(first.node).toBe('node-a');
     a.healthy = false;
     b.healthy = true;
-    const started = Date.now();
     const flipped = await eventually(() => get(`${lb.url}/rpc`), (r) => r.node === 'node-b');
+    // Following the flip is the property; how soon (inter 100ms, fall 1, rise 1: a few hundred
+    // ms) is a speed claim, bench/failover.ts's through real HAProxy. eventually()'s 5 s is a
+    // guard against a hang, over 10x those few checks.
     expect(flipped.node).toBe('node-b');
-    // inter 100ms, fall 1, rise 1: a few hundred ms; generous for a loaded machine.
-    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('answers 503 without node headers when no node is healthy', async () => {
