@@ -61,25 +61,28 @@ describe('connection state machine', () => {
     // Held calls wait in the client instead of hammering the balancer: one burst of first
     // attempts, then only health probes — no call sends a second attempt before a probe
     // succeeded, not even those whose first one was in flight when the outage began.
-    const rejected = (): number => suite.server.requests.filter((r) => r.mode === 'balancer-503').length;
-    let seen = -1;
-    for (let i = 0, quiet = 0; i < 50 && quiet < 2; i++) {
-      quiet = rejected() === seen ? quiet + 1 : 0;
-      seen = rejected();
-      await delay(100);
-    }
-    expect(seen).toBeLessThanOrEqual(40);
+    // The window is counted in probes, not in ms: a call retrying instead of waiting would resend
+    // within its 1-5 ms backoff, and 10 failed probes (5-20 ms apart) span over 10 such backoffs
+    // however loaded the machine.
     const probesBefore = suite.server.healthRequests;
-    await delay(150);
-    expect(rejected()).toBe(seen);
-    expect(suite.server.healthRequests).toBeGreaterThan(probesBefore);
+    await until(() => suite.server.healthRequests >= probesBefore + 10, 10_000, '10 failed probes');
+    const rejected = suite.server.requests.filter((r) => r.mode === 'balancer-503');
+    expect(rejected.length).toBeLessThanOrEqual(40);
+    // Each call (told apart by its params) was sent to the outage at most once.
+    const sentPerCall = new Map<number, number>();
+    for (const r of rejected) {
+      const i = (r.params as { i: number }).i;
+      sentPerCall.set(i, (sentPerCall.get(i) ?? 0) + 1);
+    }
+    expect([...sentPerCall.values()].filter((n) => n > 1)).toEqual([]);
+    expect(rejected.every((r) => r.method === 'transfer' && (r.attempt ?? 1) === 1)).toBe(true);
 
-    const recoveredAt = performance.now();
     await endOutage();
+    // Released by a probe that saw service (one reconnected event below); a held call not
+    // released would end only at its 30 s deadline, failing. How soon after the recovery is a
+    // speed claim (bench/failover.ts).
     const results = await Promise.all(calls);
     expect(results).toHaveLength(40);
-    // Released the moment a probe saw service: within one capped probe delay and a round trip.
-    expect(performance.now() - recoveredAt).toBeLessThan(FAST_RECONNECT.maxDelayMs + 3000);
 
     expect(events.of('disconnected')).toHaveLength(1);
     expect(events.of('reconnected')).toHaveLength(1);
