@@ -3,7 +3,8 @@
  * application database's write lock. Two real node processes on one real SQLite file.
  *
  * The scenario runs once (beforeAll) and records what it saw; each property is its own test, so
- * each fails on its own when it breaks. Timing: only generous bounds (the machine is shared).
+ * each fails on its own when it breaks. Timing: no bound on how soon (the machine is shared);
+ * only the lag bound, a fraction of the synchronous busy wait it rules out.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -261,21 +262,21 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the standby becomes active while the frozen process holds the write lock (W + scheduling, generous bound)', () => {
-    // Became active within the 8 s it was watched while A stayed frozen. The SIGSTOP → active
-    // time (W + 100 ms on a quiet machine) is a speed claim: bench/lease.ts, docs/lease.md.
+  it('the standby becomes active while the frozen process holds the write lock', () => {
+    // Became active within the 8 s it was watched while A stayed frozen (A gets SIGCONT only
+    // after): a lease behind the application's lock could not have been taken at all. How soon
+    // (W + 100 ms from A's last acknowledged renewal; quiet runs show a few ms past W, printed
+    // above as the overshoot) is a speed claim: bench/lease.ts, docs/lease.md.
     expect(observed.takeoverMs, 'B never became active while A was frozen').toBeDefined();
-    // Measured from the frozen holder's last acknowledged renewal (same host, same clock): the
-    // requirement is W + 100 ms; quiet runs show a few ms past W. Generous here, for load.
     expect(observed.overshootMs).toBeDefined();
-    expect(observed.overshootMs!).toBeLessThan(1_000);
   });
 
-  it("the standby's event loop is never blocked by a busy wait (max lag well under busyTimeoutMs; a synchronous busy_timeout blocked it for all of it)", () => {
+  it("the standby's event loop is never blocked by a busy wait (max lag under busyTimeoutMs; a synchronous busy_timeout blocked it for all of it)", () => {
     expect(Number.isNaN(observed.standbyMaxLagMs)).toBe(false);
-    // Quiet machine: a few ms. At load averages of 16–37 on 2 cores spikes of up to ~170 ms were
-    // seen from scheduling alone; one synchronous busy wait is busyTimeoutMs (2000 here) or more.
-    expect(observed.standbyMaxLagMs).toBeLessThan(500);
+    // One synchronous busy wait is busyTimeoutMs (2000 here) or more: bounded by a fraction of
+    // that, not by how little lag a quiet machine shows (a few ms; at load averages of 16–37 on
+    // 2 cores spikes of up to ~170 ms were seen from scheduling alone, ~9x below this bound).
+    expect(observed.standbyMaxLagMs).toBeLessThan(0.75 * BUSY_MS);
   });
 
   it('a call reaching the new node while the data is locked is answered 503 NOT_EXECUTED within the bound, and nothing is written', () => {
