@@ -92,9 +92,14 @@ function deadNodeSuite(kind: Kind, signal: 'SIGKILL' | 'SIGSTOP'): void {
     await new Promise((r) => setTimeout(r, 300));
     a.child.kill(signal);
     const t0 = performance.now();
-    const limit = W + BOUND + 1500 + 1000; // generous: the machine is shared
+    // Without the server-side bounds, the waiting statement (and with it the share lock on the
+    // lease row) would end only when the foreign lock goes, which is not before the check below,
+    // or at MariaDB's default innodb_lock_wait_timeout (50 s). Taking over within this window with
+    // the lock still held is the evidence; how soon (W + BOUND + scheduling, printed) is a speed
+    // claim for bench/lease.ts.
+    const WATCH_MS = 20_000;
     let active = -1;
-    while (performance.now() - t0 < limit + 3000) {
+    while (performance.now() - t0 < WATCH_MS) {
       if ((await health(b.url)) === 200) {
         active = performance.now() - t0;
         break;
@@ -104,9 +109,8 @@ function deadNodeSuite(kind: Kind, signal: 'SIGKILL' | 'SIGSTOP'): void {
     // Still inside the foreign transaction: the lock was held all along.
     const stillLocked = await foreign.query(`SELECT account FROM ${sfx}_l_accounts WHERE account = 'x'`);
     expect(stillLocked.length).toBe(1);
-    console.log(`${kind} ${signal}: standby active ${active.toFixed(0)} ms after the signal, foreign lock still held (bound ${limit} ms)`);
-    expect(active).toBeGreaterThanOrEqual(0);
-    expect(active).toBeLessThan(limit);
+    console.log(`${kind} ${signal}: standby active ${active.toFixed(0)} ms after the signal, foreign lock still held (W + BOUND = ${W + BOUND} ms)`);
+    expect(active, `the standby did not take over within ${WATCH_MS} ms`).toBeGreaterThanOrEqual(0);
     // The new holder serves a transfer that does not need the locked row.
     expect((await transfer(b.url, 'y', 'onB')).status).toBe(200);
 
