@@ -135,8 +135,8 @@ export function describeFailoverSuite(options: FailoverSuiteOptions): void {
       const result = await runChecked('crash');
       expectTakeoverByStandby(result);
       expect(result.summary.failovers).toBeGreaterThanOrEqual(1);
-      // waitInterval 1000 + check 100 + client: generous for a loaded 2-core box.
-      expect(result.summary.outageMs).toBeLessThan(5000);
+      // How long the outage lasted (waitInterval 1000 + check 100 + client on a quiet machine) is
+      // a speed claim: bench/failover.ts's crash row (target <= 1400 ms).
     }, 90_000);
 
     it('hot node SIGSTOPped, then resumed after the takeover: it fences itself and serves nothing', async () => {
