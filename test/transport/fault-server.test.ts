@@ -168,8 +168,11 @@ describe('fault server', () => {
     silent.catch(() => undefined);
     await server.nextRequest();
     while (server.requests.length < 2) await server.nextRequest();
-    // The record appears when the handler starts; its outcome is set once the answer is chosen.
-    await new Promise((r) => setTimeout(r, 20));
+    // The record appears when the handler starts; its outcome is set once the answer is chosen:
+    // waited for (no fixed 20 ms a loaded machine may stretch), then checked.
+    const started = server;
+    const chosen = (): boolean => started.requests.every((r) => r.outcome !== 'answered');
+    for (let i = 0; i < 500 && !chosen(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(server.requests.map((r) => r.outcome)).toEqual(['stalled', 'headers-only']);
     expect(server.openConnections).toBe(2);
     const port = server.port;
