@@ -72,7 +72,7 @@ function wireHeaderAgent(): http.Agent {
   Object.assign(agent, {
     addRequest(this: http.Agent, req: http.ClientRequest, options: unknown): void {
       req.setHeader('X-Hotcold-Attempt', '1');
-      req.setHeader('X-Hotcold-Timeout-Ms', '5000');
+      req.setHeader('X-Hotcold-Timeout-Ms', '30000'); // what is left of the call's 30 s default deadline, as attachPolicy sends it
       addRequest.call(this, req, options);
     },
   });

@@ -19,7 +19,51 @@ function hangingRenewals(): LeaseStore {
   });
 }
 
+/** The same store, except that each renewal's answer comes `ms` of `clock` after it ran (a slow round trip). */
+function slowRenewals(clock: ManualClock, ms: number): LeaseStore {
+  const store = sqliteStore(':memory:');
+  const run = store.run.bind(store);
+  return Object.assign(Object.create(store) as LeaseStore, {
+    run: async (sql: string, params?: readonly unknown[], options?: { timeoutMs?: number }) => {
+      const result = await run(sql, params, options);
+      if (sql === store.sql.renew) await new Promise<void>((resolve) => clock.setTimer(resolve, ms));
+      return result;
+    },
+    close: () => store.close(),
+  });
+}
+
 describe('lease timing on an injected clock', () => {
+  it('a renewal extends the deadline from its send, not from its answer', async () => {
+    // The database stamps a renewal somewhere between its send and its answer: only the send is
+    // known to come before the stamp. A deadline counted from the answer would outlive the lease
+    // by the round trip (here 200 ms). The database's own clock is real: a 60 s waitInterval, so
+    // that the renewal statement never finds the lease expired however slowly this test runs.
+    const clock = new ManualClock();
+    const SLOW = 200;
+    const W = 60_000;
+    const store = slowRenewals(clock, SLOW);
+    const lease = createLease({ store, clock, machineName: 'm', updateInterval: 100, waitInterval: W });
+    const renewedAt: number[] = [];
+    lease.events$.subscribe((e) => {
+      if (e.type === 'renewed') renewedAt.push(clock.now());
+    });
+    const acquiring = lease.acquire();
+    await clock.advance(0);
+    const held = await acquiring;
+    const span = selfFencingSpan(W);
+    await clock.advance(100); // the first renewal is sent at t = 100
+    expect(renewedAt).toEqual([]);
+    await clock.advance(SLOW); // and answered at t = 300
+    expect(renewedAt).toEqual([100 + SLOW]);
+    expect(held.isValid()).toBe(true);
+    expect(held.remainingMs()).toBe(100 + span - (100 + SLOW));
+    const closing = lease.close();
+    await clock.advance(SLOW);
+    await closing;
+    await store.close();
+  });
+
   it('a holder whose renewals hang fences itself at sentAt + span by its timer, renewal retries notwithstanding', async () => {
     const clock = new ManualClock();
     const store = hangingRenewals();

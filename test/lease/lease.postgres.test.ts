@@ -53,9 +53,12 @@ describe.runIf(available)('PostgreSQL release notifications (an accelerator only
     // The alternatives to the notification are far away: a announces a 120 s lease and b re-reads
     // the row only every 60 s, so without the notification b cannot take over before 60 s after
     // its first read (the test would time out first). How soon after the release: bench/lease.ts.
+    // b announces 120 s too: in the second part, a waiting out b's lease instead of polling could
+    // not get in before 120 s either (with 10 s it got in after 10 s, inside the test's timeout).
     const B_POLL = 60_000;
-    const a = createLease({ ...options, machineName: 'a', waitInterval: 120_000, pollInterval: 5000 });
-    const b = createLease({ ...options, machineName: 'b', waitInterval: 10_000, pollInterval: B_POLL });
+    const LEASE = 120_000;
+    const a = createLease({ ...options, machineName: 'a', waitInterval: LEASE, pollInterval: 5000 });
+    const b = createLease({ ...options, machineName: 'b', waitInterval: LEASE, pollInterval: B_POLL });
     try {
       await a.acquire();
       const contending = performance.now(); // b's first read comes after this
@@ -67,6 +70,7 @@ describe.runIf(available)('PostgreSQL release notifications (an accelerator only
       expect(performance.now()).toBeLessThan(contending + B_POLL);
 
       // Kill the listening session: correctness does not depend on it (b re-subscribes next time).
+      const aContending = performance.now(); // b's lease, as a reads it, runs until ~LEASE after this
       const pendingA = a.acquire();
       await listening(table);
       // Only this test's listener: other suites (and a second CI run) share the server.
@@ -74,9 +78,11 @@ describe.runIf(available)('PostgreSQL release notifications (an accelerator only
         c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1 AND application_name = 'hotcold'", [`LISTEN "hotcold_${table}"`]),
       );
       // A released row never expires: a gets it only by re-reading (its 5 s poll), its listener
-      // gone. Getting it at all is the evidence; how soon is a speed claim (bench/lease.ts).
+      // gone. Getting it before b's 120 s lease could have run out is the evidence (a napping
+      // until that expiry instead of every pollInterval would not); how soon is bench/lease.ts's.
       await b.release();
       await pendingA;
+      expect(performance.now()).toBeLessThan(aContending + LEASE);
     } finally {
       await a.close();
       await b.close();

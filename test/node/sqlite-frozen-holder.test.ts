@@ -136,7 +136,7 @@ interface Observed {
    * told apart from a regression by these times, not by B staying active.
    */
   earlyTakeovers: string[];
-  /** B lost the lease as 'superseded' after SIGCONT without any takeover (token above B's) to explain it. */
+  /** B lost the lease as 'superseded' after SIGCONT while its lease was live, without any takeover (token above B's) to explain it. */
   supersededWithoutTakeover: boolean;
   /** A's in-flight call (frozen mid-handler). */
   frozenCall?: Answer;
@@ -225,9 +225,18 @@ describe('SQLite: the hot node frozen mid-call holding the write lock (two node 
     if (aHealthy.some((at) => at < aLegitSince)) observed.resumedRegained = true;
     const aLegitTokens = new Set(legit.filter((x) => x.by === a).map((x) => x.token));
     if (a.lines.some((l) => l.event === 'lease' && l.status === 'active' && (l.seen as number) > resumedAt && !aLegitTokens.has(l.token as number))) observed.resumedRegained = true;
-    // B superseded after the resume: someone took a higher token (checked above for its timing).
+    // B superseded after the resume: someone took a higher token (checked above for its timing),
+    // or B's lease had run out by the database clock (the renewal statement rejects an expired
+    // lease with the same cause: a B starved past its own deadline can send one before its
+    // deadline timer runs, and A's takeover may come after this analysis). Expired means the
+    // rejection came >= W after the send of B's last successful renewal; before that only a
+    // takeover can explain it.
     for (const l of b.lines.filter((x) => x.event === 'lost' && x.cause === 'superseded' && (x.t as number) > resumedAt)) {
-      if (!takeovers.some((x) => x.by === a && (x.l.token as number) > (l.token as number))) observed.supersededWithoutTakeover = true;
+      const t = l.t as number;
+      const before = sends(b).filter((sentAt) => sentAt < t);
+      // No renewal known (only B's takeover, whose send is not printed): a takeover must explain it.
+      const expired = before.length > 0 && t >= Math.max(...before) + WAIT_MS - 5;
+      if (!expired && !takeovers.some((x) => x.by === a && (x.l.token as number) > (l.token as number))) observed.supersededWithoutTakeover = true;
     }
     observed.frozenCall = await frozenCall;
     observed.frozenCallRowWritten = rowsFor('slow-1') > 0;
