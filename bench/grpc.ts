@@ -106,7 +106,10 @@ export async function grpcRows(): Promise<BenchRow[]> {
   const server = await startServer();
   // Separate channels (the option makes grpc-js open its own subchannel for each client).
   const bare = new EchoClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as Echo;
+  // Every variant on a channel of its own, like the interceptor's: no two share a connection.
   const control = new EchoClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as Echo;
+  const deadlined = new EchoClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as Echo;
+  const floor = new EchoClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as Echo;
   const interceptor = grpcInterceptor({ methods: { '/bench.Echo/Call': { idempotent: true } } });
   const wrapped = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor], 'grpc.use_local_subchannel_pool': 1 }) as Echo;
   const empty = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [passThroughInterceptor], 'grpc.use_local_subchannel_pool': 1 }) as Echo;
@@ -114,10 +117,10 @@ export async function grpcRows(): Promise<BenchRow[]> {
   const wrappedCall = callOn(wrapped);
   // Diagnostic: bare grpc-js with the deadline the interceptor propagates (grpc-js then runs a
   // deadline timer per call on both sides): how much of the gap is deadline propagation.
-  const bareDeadlineCall = callOn(bare, 30_000);
+  const bareDeadlineCall = callOn(deadlined, 30_000);
   // Diagnostics of the floor: an interceptor that does nothing, and the wire contract without one.
   const emptyCall = callOn(empty);
-  const wireCall = wireOn(bare);
+  const wireCall = wireOn(floor);
   const controlCall = callOn(control);
   const rows: BenchRow[] = [];
   try {
@@ -173,6 +176,8 @@ export async function grpcRows(): Promise<BenchRow[]> {
   } finally {
     bare.close();
     control.close();
+    deadlined.close();
+    floor.close();
     wrapped.close();
     empty.close();
     await interceptor.close();

@@ -1,8 +1,8 @@
 /**
  * Side-by-side rate measurement shared by the loopback benchmarks (JSON-RPC, REST, gRPC): each
  * variant runs `callers` concurrent loops for a slice of wall time, the variants alternate within
- * a round and the order reverses every other round (ABC CBA …), so drift in the machine's load
- * hits all alike. Figures are medians over the rounds with their min–max.
+ * a round and each order is followed by its reverse (see {@link alternate}), so drift in the
+ * machine's load hits all alike. Figures are medians over the rounds with their min–max.
  */
 import type { BenchRow } from './report.js';
 
@@ -53,18 +53,49 @@ export async function slice(op: Op, callers: number, ms: number, server: CpuRepo
 
 /**
  * Each of `ops` warmed up for 500 ms (JIT, sockets opened up to `callers` on both sides), then
- * `rounds` rounds of one `sliceMs` slice each, in alternating order. Returns the slices per op,
- * in the order of `ops`.
+ * `rounds` rounds of one `sliceMs` slice each. Rounds come in pairs: an order, then the same
+ * order reversed, so every op has the same average position. With more than two ops the order of
+ * each pair is a fresh (seeded) permutation: a fixed order would keep each op at the same distance
+ * from the first, so the op next to it would always share its moment of the machine's drift and
+ * the one farthest away never would (which made an A/A control look noisier than the pair it
+ * stands beside). Returns the slices per op, in the order of `ops`.
  */
 export async function alternate<const T extends readonly Op[]>(ops: T, callers: number, rounds: number, sliceMs: number, server: CpuReporter): Promise<{ [K in keyof T]: Slice[] }> {
   for (const op of ops) await slice(op, callers, 500, server);
   const slices: Slice[][] = ops.map(() => []);
-  const forward = ops.map((_, i) => i);
-  const backward = [...forward].reverse();
+  const random = seededRandom(rounds * 31 + ops.length);
+  let order = ops.map((_, i) => i);
   for (let round = 0; round < rounds; round++) {
-    for (const i of round % 2 === 0 ? forward : backward) (slices[i] as Slice[]).push(await slice(ops[i] as Op, callers, sliceMs, server));
+    if (round % 2 === 0) {
+      if (ops.length > 2) order = shuffled(order, random);
+    } else {
+      order = [...order].reverse();
+    }
+    for (const i of order) (slices[i] as Slice[]).push(await slice(ops[i] as Op, callers, sliceMs, server));
   }
   return slices as { [K in keyof T]: Slice[] };
+}
+
+/** mulberry32: a small seeded generator, so a run's orders can be repeated. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher–Yates. */
+function shuffled(values: readonly number[], random: () => number): number[] {
+  const out = [...values];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j] as number, out[i] as number];
+  }
+  return out;
 }
 
 /** The ratio of the median rates of `over` and `under`; its spread is the per-round ratios. */
