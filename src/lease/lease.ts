@@ -547,12 +547,15 @@ class LeaseEngine implements Lease {
       return;
     }
     if (this.tenure !== tenure) return;
+    // Judged in the order things happened, not the order they are handled: an answer handled after
+    // the deadline (its timer not yet run: a loaded event loop) comes to a lease that had already
+    // lapsed by its own clock. That lapse is the cause (self-fenced), even when the database, which
+    // saw the expiry too, rejected the renewal; a success cannot undo the fencing either.
+    if (!this.checkValid(tenure)) return;
     if (result.changes !== 1) {
       this.lose(tenure, 'superseded', `lease '${this.name}' lost: renewal of token ${tenure.token} was rejected (taken over, forced, expired by the database clock, or the database failed over)`);
       return;
     }
-    // A success that arrives after the deadline cannot undo the fencing that already applied.
-    if (!tenure.handle.isValid()) return;
     if (!this.options.unsafeDisableSelfFencing) tenure.deadline = selfFencingDeadline(sentAt, this.options.waitInterval);
     tenure.failures = 0;
     tenure.nextRenewAt = sentAt + this.options.updateInterval;

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createLease, sqliteStore, type LeaseEvent, type LeaseStore } from '../../src/lease/index.js';
 import { selfFencingSpan } from '../../src/lease/self-fencing.js';
 import { ConfigurationError } from '../../src/errors.js';
+import { LeaseLostError } from '../../src/lease/index.js';
 import { ManualClock } from './manual-clock.js';
 
 /** The same store, except that renewals never answer (a database that hangs on that row). */
@@ -33,7 +34,55 @@ function slowRenewals(clock: ManualClock, ms: number): LeaseStore {
   });
 }
 
+/**
+ * The same store, except that the renewal's answer waits for `release()` and then says the
+ * database rejected it (no row changed): what the renewal statement answers for a lease that
+ * expired by the database's clock.
+ */
+function heldRejectedRenewal(): { store: LeaseStore; sent: () => boolean; release: () => void } {
+  const store = sqliteStore(':memory:');
+  const run = store.run.bind(store);
+  let sent = false;
+  let release: () => void = () => undefined;
+  const answer = new Promise<void>((resolve) => (release = resolve));
+  const wrapped = Object.assign(Object.create(store) as LeaseStore, {
+    run: async (sql: string, params?: readonly unknown[], options?: { timeoutMs?: number }) => {
+      if (sql !== store.sql.renew) return run(sql, params, options);
+      sent = true;
+      await answer;
+      return { changes: 0, rows: [] };
+    },
+    close: () => store.close(),
+  });
+  return { store: wrapped, sent: () => sent, release: () => release() };
+}
+
 describe('lease timing on an injected clock', () => {
+  it('a renewal answer handled after the deadline, before its timer ran, loses the lease as self-fenced, not superseded', async () => {
+    // Under load the deadline timer runs late: the renewal's answer (here a rejection, as the
+    // database gives for a lease its own clock expired) can be handled first. The lease had lapsed
+    // by the holder's clock before that answer: the cause is the lapse.
+    const clock = new ManualClock();
+    const { store, sent, release } = heldRejectedRenewal();
+    const lease = createLease({ store, clock, machineName: 'm', updateInterval: 100, waitInterval: 1000 });
+    const causes: string[] = [];
+    lease.events$.subscribe((e) => {
+      if (e.type === 'lost') causes.push(e.cause);
+    });
+    const acquiring = lease.acquire();
+    await clock.advance(0);
+    const held = await acquiring;
+    await clock.advance(100); // the first renewal is sent, and hangs
+    expect(sent()).toBe(true);
+    clock.jump(selfFencingSpan(1000) + 50); // past the deadline; its timer has not run yet
+    release(); // the rejection arrives first
+    await clock.advance(0);
+    expect(causes).toEqual(['self-fenced']);
+    expect((held.signal.reason as LeaseLostError).reason).toBe('self-fenced');
+    await lease.close();
+    await store.close();
+  });
+
   it('a renewal extends the deadline from its send, not from its answer', async () => {
     // The database stamps a renewal somewhere between its send and its answer: only the send is
     // known to come before the stamp. A deadline counted from the answer would outlive the lease
