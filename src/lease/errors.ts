@@ -14,9 +14,17 @@ export class LeaseError extends Error {
 
 /** Why a held lease ended (see {@link LeaseLostError.reason}). */
 export type LeaseLostReason =
-  /** A renewal matched no row: another holder took over, or an operator forced a promotion. */
+  /**
+   * A renewal matched no row, and its answer was handled while the holder was still valid by its
+   * own clock: an operator forced a promotion, the database failed over, or (only with
+   * `unsafeDisableSelfFencing`) another holder took over after the row expired.
+   */
   | 'superseded'
-  /** No renewal succeeded before the self-fencing deadline (local monotonic clock). */
+  /**
+   * No renewal succeeded before the self-fencing deadline (local monotonic clock). Also a renewal
+   * answered, or rejected, after that deadline: an expired row's rejection always comes after it,
+   * and a forced promotion's rejection handled after it cannot be told apart.
+   */
   | 'self-fenced'
   /** The application released the lease (planned handover). */
   | 'released'

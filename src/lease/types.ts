@@ -243,7 +243,7 @@ export type LeaseEvent =
       token: number;
       /** Why, as redacted text. */
       reason: string;
-      /** Why, as a value to switch on: `superseded` (another holder, a forced promotion) or `self-fenced` (no renewal in time). */
+      /** Why, as a value to switch on: `superseded` (a renewal rejected while still valid: a forced promotion, a failover) or `self-fenced` (no renewal in time; a rejection handled after the deadline included). */
       cause: LeaseLostReason;
     }
   | {
