@@ -83,6 +83,31 @@ describe('lease timing on an injected clock', () => {
     await store.close();
   });
 
+  it('with unsafeDisableSelfFencing a rejection handled long after the would-be deadline stays superseded (no deadline to lapse)', async () => {
+    // The reordering judges validity first: with self-fencing off the deadline is Infinity, so the
+    // rejection is the only cause there is. A finite deadline here would report 'self-fenced'.
+    const clock = new ManualClock();
+    const { store, sent, release } = heldRejectedRenewal();
+    const lease = createLease({ store, clock, machineName: 'm', updateInterval: 100, waitInterval: 1000, unsafeDisableSelfFencing: true });
+    const causes: string[] = [];
+    lease.events$.subscribe((e) => {
+      if (e.type === 'lost') causes.push(e.cause);
+    });
+    const acquiring = lease.acquire();
+    await clock.advance(0);
+    const held = await acquiring;
+    await clock.advance(100);
+    expect(sent()).toBe(true);
+    clock.jump(selfFencingSpan(1000) + 50);
+    expect(held.isValid()).toBe(true);
+    release();
+    await clock.advance(0);
+    expect(causes).toEqual(['superseded']);
+    expect((held.signal.reason as LeaseLostError).reason).toBe('superseded');
+    await lease.close();
+    await store.close();
+  });
+
   it('a renewal extends the deadline from its send, not from its answer', async () => {
     // The database stamps a renewal somewhere between its send and its answer: only the send is
     // known to come before the stamp. A deadline counted from the answer would outlive the lease
