@@ -4,6 +4,7 @@
  * a round and each order is followed by its reverse (see {@link alternate}), so drift in the
  * machine's load hits all alike. Figures are medians over the rounds with their min–max.
  */
+import { mulberry32 } from '../test/lease/stress/random.js';
 import type { BenchRow } from './report.js';
 
 export type Op = () => Promise<unknown>;
@@ -63,7 +64,7 @@ export async function slice(op: Op, callers: number, ms: number, server: CpuRepo
 export async function alternate<const T extends readonly Op[]>(ops: T, callers: number, rounds: number, sliceMs: number, server: CpuReporter): Promise<{ [K in keyof T]: Slice[] }> {
   for (const op of ops) await slice(op, callers, 500, server);
   const slices: Slice[][] = ops.map(() => []);
-  const random = seededRandom(rounds * 31 + ops.length);
+  const random = mulberry32(rounds * 31 + ops.length);
   let order = ops.map((_, i) => i);
   for (let round = 0; round < rounds; round++) {
     if (round % 2 === 0) {
@@ -74,18 +75,6 @@ export async function alternate<const T extends readonly Op[]>(ops: T, callers: 
     for (const i of order) (slices[i] as Slice[]).push(await slice(ops[i] as Op, callers, sliceMs, server));
   }
   return slices as { [K in keyof T]: Slice[] };
-}
-
-/** mulberry32: a small seeded generator, so a run's orders can be repeated. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Fisher–Yates. */
