@@ -12,7 +12,9 @@
  *    min–max; the ratio printed is the ratio of the printed medians; CPU per call is this
  *    process's `process.cpuUsage()` over the calls it completed, which other load on the machine
  *    disturbs far less than calls/s. The server's own CPU use is printed to show it is not what
- *    limits the rate. Targets are printed, never asserted: a shared machine decides nothing.
+ *    limits the rate. An A/A control (the raw call on a second instance) runs in the same
+ *    alternation: its distance from 1 is the run's own error. Targets are printed, never
+ *    asserted: a shared machine decides nothing.
  * 3. gRPC unary calls/s through `grpcInterceptor` vs bare @grpc/grpc-js, 1 and 64 callers, the
  *    server (bench/grpc-server.ts) in its own process: bench/grpc.ts.
  */
@@ -27,7 +29,7 @@ import pRetry from 'p-retry';
 import type { HotcoldClient, Transport, TransportResponse } from '../src/index.js';
 import { loadCore } from './subject.js';
 import type { BenchRow } from './report.js';
-import { alternate, median, range, type Op } from './slices.js';
+import { alternate, median, range, ratioRow, type Op } from './slices.js';
 import { grpcRows } from './grpc.js';
 
 const { createClient, createPolicy } = await loadCore();
@@ -186,11 +188,23 @@ async function loopbackRows(): Promise<BenchRow[]> {
   };
   const client: HotcoldClient = createClient({ url: server.url });
   const clientCall: Op = () => client.call('noop', null);
+  // The A/A control: the same hand-written call on a second instance and agent of its own.
+  const controlAgent = new http.Agent({ keepAlive: true });
+  const control = axios.create({ httpAgent: controlAgent });
+  const controlCall: Op = async () => {
+    const response = await control.post<{ result?: unknown; error?: unknown }>(
+      rpcUrl,
+      { jsonrpc: '2.0', id: ++id, method: 'noop', params: null },
+      { headers: { 'Content-Type': 'application/json' } },
+    );
+    if (response.data.error !== undefined) throw new Error('rpc error');
+    return response.data.result;
+  };
 
   const rows: BenchRow[] = [];
   try {
     for (const callers of CALLERS) {
-      const [rawSlices, clientSlices] = await alternate([rawCall, clientCall], callers, ROUNDS, SLICE_MS, server);
+      const [rawSlices, clientSlices, controlSlices] = await alternate([rawCall, clientCall, controlCall], callers, ROUNDS, SLICE_MS, server);
       const label = `loopback ${callers} caller${callers === 1 ? '' : 's'}`;
       const rawRates = rawSlices.map((s) => s.perSecond);
       const clientRates = clientSlices.map((s) => s.perSecond);
@@ -213,6 +227,7 @@ async function loopbackRows(): Promise<BenchRow[]> {
           pass: ratio >= RATIO_TARGET,
           note: 'spread: per-round ratios',
         },
+        ratioRow(SUITE, `${label}: control/raw`, controlSlices, rawSlices, "A/A control: the raw call on a second instance; its distance from 1 is this run's error"),
         { suite: SUITE, name: `${label}: raw axios.post CPU`, value: median(rawCpu), spread: range(rawCpu, 0), unit: 'µs/call' },
         { suite: SUITE, name: `${label}: client.call CPU`, value: median(clientCpu), spread: range(clientCpu, 0), unit: 'µs/call' },
         {
@@ -238,6 +253,7 @@ async function loopbackRows(): Promise<BenchRow[]> {
   } finally {
     await client.close();
     agent.destroy();
+    controlAgent.destroy();
     await server.stop();
   }
   return rows;
