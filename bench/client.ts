@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import axios from 'axios';
+import axios, { type AxiosInstance } from 'axios';
 import { circuitBreaker, ConsecutiveBreaker, handleAll, retry, wrap } from 'cockatiel';
 import CircuitBreaker from 'opossum';
 import pRetry from 'p-retry';
@@ -174,11 +174,11 @@ async function loopbackRows(): Promise<BenchRow[]> {
   const server = await startServerProcess(workersArg === undefined ? 1 : Number(workersArg.split('=')[1]));
   const rpcUrl = `${server.url}/rpc`;
   const agent = new http.Agent({ keepAlive: true });
-  const raw = axios.create({ httpAgent: agent });
+  const controlAgent = new http.Agent({ keepAlive: true });
   let id = 0;
   // What a hand-written JSON-RPC call with axios looks like: post, check, take the result.
-  const rawCall: Op = async () => {
-    const response = await raw.post<{ result?: unknown; error?: unknown }>(
+  const rawOn = (instance: AxiosInstance): Op => async () => {
+    const response = await instance.post<{ result?: unknown; error?: unknown }>(
       rpcUrl,
       { jsonrpc: '2.0', id: ++id, method: 'noop', params: null },
       { headers: { 'Content-Type': 'application/json' } },
@@ -186,20 +186,11 @@ async function loopbackRows(): Promise<BenchRow[]> {
     if (response.data.error !== undefined) throw new Error('rpc error');
     return response.data.result;
   };
+  const rawCall = rawOn(axios.create({ httpAgent: agent }));
+  // The A/A control: the same call on a second instance and agent of its own.
+  const controlCall = rawOn(axios.create({ httpAgent: controlAgent }));
   const client: HotcoldClient = createClient({ url: server.url });
   const clientCall: Op = () => client.call('noop', null);
-  // The A/A control: the same hand-written call on a second instance and agent of its own.
-  const controlAgent = new http.Agent({ keepAlive: true });
-  const control = axios.create({ httpAgent: controlAgent });
-  const controlCall: Op = async () => {
-    const response = await control.post<{ result?: unknown; error?: unknown }>(
-      rpcUrl,
-      { jsonrpc: '2.0', id: ++id, method: 'noop', params: null },
-      { headers: { 'Content-Type': 'application/json' } },
-    );
-    if (response.data.error !== undefined) throw new Error('rpc error');
-    return response.data.result;
-  };
 
   const rows: BenchRow[] = [];
   try {
