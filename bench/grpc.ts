@@ -144,6 +144,7 @@ export async function grpcRows(): Promise<BenchRow[]> {
         ratioRow(SUITE, `${label}: control/bare`, controlSlices, bareSlices, "A/A control: a second bare client; its distance from 1 is this run's error"),
         ratioRow(SUITE, `${label}: 30 s deadline/bare`, deadlineSlices, bareSlices, 'diagnostic: bare grpc-js with the deadline the interceptor propagates'),
         ratioRow(SUITE, `${label}: wire floor/bare`, wireSlices, bareSlices, "diagnostic: bare grpc-js with the interceptor's metadata and deadline, no interceptor"),
+        ratioRow(SUITE, `${label}: pass-through interceptor/bare`, emptySlices, bareSlices, 'diagnostic: (options, next) => new InterceptingCall(next(options)), what any interceptor costs'),
         {
           suite: SUITE,
           name: `${label}: bare grpc-js + 30 s deadline`,

@@ -10,18 +10,23 @@
  * Two controls run in the same alternation: a second bare instance configured alike (control/bare
  * is an A/A ratio: 1 in truth, so its distance from 1 is this run's own measurement error), and
  * the wire floor, a bare instance whose agent puts on each request the two headers attachPolicy
- * sends (DESIGN §1): what the wire contract costs whatever the policy does.
+ * sends (DESIGN §1): what the wire contract costs whatever the policy does. A third diagnostic,
+ * the policy floor, is a bare instance whose adapter runs axios's own http adapter inside
+ * `createPolicy`'s `policy.execute`: what the protocol-neutral pipeline costs a request with no
+ * REST semantics at all (no routes, evidence, headers or classification): the share of the gap
+ * that is not the axios adapter's.
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import axios from 'axios';
-import { loadAxios } from './subject.js';
+import { loadAxios, loadCore } from './subject.js';
 import type { BenchRow } from './report.js';
 import { alternate, median, range, ratioRow, type Op } from './slices.js';
 
 const { attachPolicy } = await loadAxios();
+const { createPolicy } = await loadCore();
 
 const SUITE = 'client';
 const RATIO_TARGET = 0.97;
@@ -86,19 +91,32 @@ export async function restRows(): Promise<BenchRow[]> {
   const attachedAgent = new http.Agent({ keepAlive: true });
   const controlAgent = new http.Agent({ keepAlive: true });
   const wireAgent = wireHeaderAgent();
+  const floorAgent = new http.Agent({ keepAlive: true });
   const bare = axios.create({ baseURL: server.url, httpAgent: bareAgent });
   const attached = axios.create({ baseURL: server.url, httpAgent: attachedAgent });
   const control = axios.create({ baseURL: server.url, httpAgent: controlAgent });
   const wire = axios.create({ baseURL: server.url, httpAgent: wireAgent });
+  const policyFloor = axios.create({ baseURL: server.url, httpAgent: floorAgent });
   const handle = attachPolicy(attached, { routes: { 'GET /accounts/:id': { timeoutMs: 5000 } } });
+  // The same call options attachPolicy gives this request: its route's name and timeout, idempotent (a GET).
+  const floorPolicy = createPolicy({});
+  const httpAdapter = axios.getAdapter('http');
+  policyFloor.defaults.adapter = (config) => floorPolicy.execute(() => httpAdapter(config), { name: 'GET /accounts/:id', idempotent: true, timeoutMs: 5000 });
   const bareCall: Op = () => bare.get('/accounts/A');
   const attachedCall: Op = () => attached.get('/accounts/A');
   const controlCall: Op = () => control.get('/accounts/A');
   const wireCall: Op = () => wire.get('/accounts/A');
+  const floorCall: Op = () => policyFloor.get('/accounts/A');
   const rows: BenchRow[] = [];
   try {
     for (const callers of CALLERS) {
-      const [bareSlices, attachedSlices, controlSlices, wireSlices] = await alternate([bareCall, attachedCall, controlCall, wireCall], callers, ROUNDS, SLICE_MS, server);
+      const [bareSlices, attachedSlices, controlSlices, wireSlices, floorSlices] = await alternate(
+        [bareCall, attachedCall, controlCall, wireCall, floorCall],
+        callers,
+        ROUNDS,
+        SLICE_MS,
+        server,
+      );
       const label = `REST loopback ${callers} caller${callers === 1 ? '' : 's'}`;
       const bareRates = bareSlices.map((s) => s.perSecond);
       const attachedRates = attachedSlices.map((s) => s.perSecond);
@@ -112,6 +130,7 @@ export async function restRows(): Promise<BenchRow[]> {
         ratioRow(SUITE, `${label}: attachPolicy/bare`, attachedSlices, bareSlices, 'spread: per-round ratios', RATIO_TARGET),
         ratioRow(SUITE, `${label}: control/bare`, controlSlices, bareSlices, "A/A control: a second bare instance; its distance from 1 is this run's error"),
         ratioRow(SUITE, `${label}: wire floor/bare`, wireSlices, bareSlices, 'diagnostic: bare axios sending the two hotcold headers, no policy'),
+        ratioRow(SUITE, `${label}: policy floor/bare`, floorSlices, bareSlices, "diagnostic: axios's http adapter inside createPolicy's execute, no REST semantics"),
         { suite: SUITE, name: `${label}: bare axios CPU`, value: median(bareCpu), spread: range(bareCpu, 0), unit: 'µs/call' },
         { suite: SUITE, name: `${label}: attachPolicy CPU`, value: median(attachedCpu), spread: range(attachedCpu, 0), unit: 'µs/call' },
         { suite: SUITE, name: `${label}: server CPU busy`, value: median(busy), spread: range(busy, 0), unit: '% of a core', note: 'near 100 means the server limits the rate' },
@@ -123,6 +142,8 @@ export async function restRows(): Promise<BenchRow[]> {
     attachedAgent.destroy();
     controlAgent.destroy();
     wireAgent.destroy();
+    floorAgent.destroy();
+    await floorPolicy.close();
     await server.stop();
   }
   return rows;
