@@ -15,7 +15,7 @@ import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders } from './clas
 import { asAxiosCancel, callerCancel } from './caller-cancel.js';
 import { AttemptEvidence } from './evidence.js';
 import { AttemptSignal } from './attempt-signal.js';
-import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, isIdempotentMethod } from './http-semantics.js';
 import { resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
 import { createAdapterPolicy, type AttemptContext, type Policy, type ProbeContext, type ProbeResult } from './policy-api.js';
 import { pathOf } from './routes.js';
@@ -121,6 +121,12 @@ function ownHeader(headers: AxiosHeaders, name: string): unknown {
     if (stored.length === lower.length && stored.toLowerCase() === lower) return record[stored];
   }
   return undefined;
+}
+
+/** The `Idempotency-Key` these headers send: a non-empty string (axios sends no `false`, `null` or `undefined`). */
+function sentKey(headers: AxiosHeaders): string | undefined {
+  const value = ownHeader(headers, IDEMPOTENCY_KEY_HEADER);
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
 /** What axios's `settle` does with a complete response: resolve, or reject as axios would. */
@@ -232,11 +238,20 @@ async function send(
   const name = route.name;
   const headers = config.headers instanceof AxiosHeaders ? config.headers : AxiosHeaders.from(config.headers);
   config.headers = headers;
-  const own = ownHeader(headers, IDEMPOTENCY_KEY_HEADER);
-  let key = typeof own === 'string' && own.length > 0 ? own : undefined;
-  if (key === undefined && o.idempotencyKeys && !isIdempotentMethod(method)) {
-    key = o.newKey();
-    headers.set(IDEMPOTENCY_KEY_HEADER, key);
+  let key = sentKey(headers);
+  if (key !== undefined) {
+    // Yours, sent as it is. One outside the wire contract (DESIGN §1: 1..200 visible ASCII
+    // characters) is no key the policy can rely on: the request still goes out, as a call
+    // without a key (never repeated after an attempt that may have run), instead of failing.
+    if (!IDEMPOTENCY_KEY_PATTERN.test(key)) key = undefined;
+  } else if (o.idempotencyKeys && !isIdempotentMethod(method)) {
+    const made = o.newKey();
+    headers.set(IDEMPOTENCY_KEY_HEADER, made);
+    // What goes on the wire decides, not what was meant to: `set` keeps a header of yours set to
+    // `false` (axios: do not send), and a call believed keyed but sent without one would be
+    // repeated after an attempt that may have run, and run twice. (A key the generator got wrong
+    // is the policy's to refuse: a ConfigurationError naming `idempotencyKey`.)
+    key = ownHeader(headers, IDEMPOTENCY_KEY_HEADER) === false ? undefined : made;
   }
   const idempotent = route.policy?.idempotent ?? isIdempotentMethod(method);
   // A route's own timeout wins; otherwise axios's `timeout` (when set) is the per-attempt timeout.
