@@ -16,7 +16,7 @@ import { asAxiosCancel, callerCancel } from './caller-cancel.js';
 import { AttemptEvidence } from './evidence.js';
 import { AttemptSignal } from './attempt-signal.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, isIdempotentMethod } from './http-semantics.js';
-import { resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
+import { asRouteError, resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
 import { createAdapterPolicy, type AttemptContext, type Policy, type ProbeContext, type ProbeResult } from './policy-api.js';
 import { pathOf } from './routes.js';
 import { readBodyText } from './response-body.js';
@@ -195,7 +195,12 @@ export function attachPolicy(instance: AxiosInstance, options?: AttachPolicyOpti
     o.healthPath === undefined
       ? undefined
       : (context: ProbeContext): Promise<ProbeResult> => probeHealth(instance, o.healthPath as string, probeBase(context.backend), context);
-  const policy = createAdapterPolicy(probe === undefined ? o.policy : { ...o.policy, probe }, (name) => o.routes.telemetryName(name));
+  let policy: Policy;
+  try {
+    policy = createAdapterPolicy(probe === undefined ? o.policy : { ...o.policy, probe }, (name) => o.routes.telemetryName(name));
+  } catch (error) {
+    throw asRouteError(error, o.routes.methods);
+  }
 
   let inner: AxiosAdapter | undefined;
   const innerAdapter = (config: InternalAxiosRequestConfig): AxiosAdapter => {
