@@ -403,7 +403,7 @@ class RestCall {
         response.config = config;
         return response;
       }
-      const body = await readBodyText(response.data);
+      const body = await readBodyText(response.data, config.responseEncoding);
       const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
       // An answer means a request was made: unseen, it went through an agent the attempt did not wrap.
       this.remember(failure, evidence, tracked && evidence.observed);
