@@ -15,8 +15,8 @@ import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders } from './clas
 import { asAxiosCancel, callerCancel } from './caller-cancel.js';
 import { AttemptEvidence } from './evidence.js';
 import { AttemptSignal } from './attempt-signal.js';
-import { IDEMPOTENCY_KEY_HEADER, isIdempotentMethod } from './http-semantics.js';
-import { resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, isIdempotentMethod } from './http-semantics.js';
+import { asRouteError, resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
 import { createAdapterPolicy, type AttemptContext, type Policy, type ProbeContext, type ProbeResult } from './policy-api.js';
 import { pathOf } from './routes.js';
 import { readBodyText } from './response-body.js';
@@ -123,6 +123,12 @@ function ownHeader(headers: AxiosHeaders, name: string): unknown {
   return undefined;
 }
 
+/** The `Idempotency-Key` these headers send: a non-empty string (axios sends no `false`, `null` or `undefined`). */
+function sentKey(headers: AxiosHeaders): string | undefined {
+  const value = ownHeader(headers, IDEMPOTENCY_KEY_HEADER);
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
 /** What axios's `settle` does with a complete response: resolve, or reject as axios would. */
 function settle(response: AxiosResponse, config: InternalAxiosRequestConfig): AxiosResponse {
   const validate = config.validateStatus;
@@ -189,7 +195,12 @@ export function attachPolicy(instance: AxiosInstance, options?: AttachPolicyOpti
     o.healthPath === undefined
       ? undefined
       : (context: ProbeContext): Promise<ProbeResult> => probeHealth(instance, o.healthPath as string, probeBase(context.backend), context);
-  const policy = createAdapterPolicy(probe === undefined ? o.policy : { ...o.policy, probe }, (name) => o.routes.telemetryName(name));
+  let policy: Policy;
+  try {
+    policy = createAdapterPolicy(probe === undefined ? o.policy : { ...o.policy, probe }, (name) => o.routes.telemetryName(name));
+  } catch (error) {
+    throw asRouteError(error, o.routes.methods);
+  }
 
   let inner: AxiosAdapter | undefined;
   const innerAdapter = (config: InternalAxiosRequestConfig): AxiosAdapter => {
@@ -232,11 +243,20 @@ async function send(
   const name = route.name;
   const headers = config.headers instanceof AxiosHeaders ? config.headers : AxiosHeaders.from(config.headers);
   config.headers = headers;
-  const own = ownHeader(headers, IDEMPOTENCY_KEY_HEADER);
-  let key = typeof own === 'string' && own.length > 0 ? own : undefined;
-  if (key === undefined && o.idempotencyKeys && !isIdempotentMethod(method)) {
-    key = o.newKey();
-    headers.set(IDEMPOTENCY_KEY_HEADER, key);
+  let key = sentKey(headers);
+  if (key !== undefined) {
+    // Yours, sent as it is. One outside the wire contract (DESIGN §1: 1..200 visible ASCII
+    // characters) is no key the policy can rely on: the request still goes out, as a call
+    // without a key (never repeated after an attempt that may have run), instead of failing.
+    if (!IDEMPOTENCY_KEY_PATTERN.test(key)) key = undefined;
+  } else if (o.idempotencyKeys && !isIdempotentMethod(method)) {
+    const made = o.newKey();
+    headers.set(IDEMPOTENCY_KEY_HEADER, made);
+    // What goes on the wire decides, not what was meant to: `set` keeps a header of yours set to
+    // `false` (axios: do not send), and a call believed keyed but sent without one would be
+    // repeated after an attempt that may have run, and run twice. (A key the generator got wrong
+    // is the policy's to refuse: a ConfigurationError naming `idempotencyKey`.)
+    key = ownHeader(headers, IDEMPOTENCY_KEY_HEADER) === false ? undefined : made;
   }
   const idempotent = route.policy?.idempotent ?? isIdempotentMethod(method);
   // A route's own timeout wins; otherwise axios's `timeout` (when set) is the per-attempt timeout.
@@ -383,7 +403,7 @@ class RestCall {
         response.config = config;
         return response;
       }
-      const body = await readBodyText(response.data);
+      const body = await readBodyText(response.data, config.responseEncoding);
       const failure = classifyFailedAnswer(response.status, h, body, { name, attempt: context.attempt });
       // An answer means a request was made: unseen, it went through an agent the attempt did not wrap.
       this.remember(failure, evidence, tracked && evidence.observed);

@@ -21,23 +21,45 @@ export interface CallerCancel {
 
 const NONE: CallerCancel = { signal: undefined, dispose: () => undefined };
 
-/** Merges `config.signal` (an AbortSignal) and `config.cancelToken` into one signal. */
+/**
+ * What axios takes as a `signal` (its `GenericAbortSignal`): any object with `aborted` and
+ * `addEventListener`, not only Node's AbortSignal — a polyfill's (`abort-controller`), another
+ * realm's. axios's http adapter listens on whatever it is given; so must the policy, which hands
+ * the adapter its own signal per attempt: a signal it does not watch would go unheard.
+ */
+interface GenericSignal {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void): void;
+  removeEventListener?(type: 'abort', listener: () => void): void;
+}
+
+function genericSignal(value: unknown): GenericSignal | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const candidate = value as Partial<GenericSignal>;
+  return typeof candidate.aborted === 'boolean' && typeof candidate.addEventListener === 'function' ? (value as GenericSignal) : undefined;
+}
+
+/** Merges `config.signal` (an AbortSignal or any signal axios accepts) and `config.cancelToken` into one AbortSignal. */
 export function callerCancel(config: InternalAxiosRequestConfig): CallerCancel {
-  const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
+  const own = config.signal;
+  const native = own instanceof AbortSignal ? own : undefined;
   const token = config.cancelToken;
-  if (token === undefined || typeof token.subscribe !== 'function') return signal === undefined ? NONE : { signal, dispose: () => undefined };
+  const hasToken = token !== undefined && typeof token.subscribe === 'function';
+  const source = native ?? genericSignal(own);
+  if (!hasToken && source === native) return native === undefined ? NONE : { signal: native, dispose: () => undefined };
   const controller = new AbortController();
   const onCancel = (reason: unknown): void => controller.abort(reason);
-  const onAbort = (): void => controller.abort(signal?.reason);
-  if (signal?.aborted) controller.abort(signal.reason);
-  else signal?.addEventListener('abort', onAbort, { once: true });
+  const onAbort = (): void => controller.abort(source?.reason);
+  if (source?.aborted === true) controller.abort(source.reason);
+  else source?.addEventListener('abort', onAbort);
   // subscribe() calls the listener at once when the token was already cancelled.
-  token.subscribe(onCancel);
+  if (hasToken) token.subscribe(onCancel);
   return {
     signal: controller.signal,
     dispose() {
-      token.unsubscribe(onCancel);
-      signal?.removeEventListener('abort', onAbort);
+      if (hasToken) token.unsubscribe(onCancel);
+      source?.removeEventListener?.('abort', onAbort);
     },
   };
 }

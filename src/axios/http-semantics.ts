@@ -12,8 +12,12 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', '
 /** The request header of the IETF httpapi draft (case-insensitive on the wire). */
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 
-/** Printable ASCII, 1..200 characters: what the wire contract (DESIGN §1) accepts as a key. */
-export const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7e]{1,200}$/;
+/**
+ * Visible ASCII, 1..200 characters: a key the policy takes as a call's idempotency key (its
+ * `ExecuteOptions.idempotencyKey` accepts exactly these). A header of the caller's outside it is
+ * sent as it is, but the call counts as one without a key.
+ */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 /** Whether `method` (any case) is idempotent by RFC 9110. */
 export function isIdempotentMethod(method: string): boolean {

@@ -101,3 +101,19 @@ export function resolveAttachOptions(options: AttachPolicyOptions | undefined, d
     policy,
   };
 }
+
+/**
+ * The pipeline validates route policies as its `methods` (`methods.<route>.timeoutMs`): a
+ * ConfigurationError about one names the option you wrote instead, `routes['<route>'].timeoutMs`
+ * (`methods` is not even an option of attachPolicy). Other errors are returned as they are.
+ */
+export function asRouteError(error: unknown, routes: Readonly<Record<string, unknown>>): unknown {
+  if (!(error instanceof ConfigurationError) || !error.field.startsWith('methods.')) return error;
+  const rest = error.field.slice('methods.'.length);
+  // The longest route name the field starts with: a name may itself contain dots ('GET /v1.2/x').
+  let found: string | undefined;
+  for (const name of Object.keys(routes)) {
+    if ((rest === name || rest.startsWith(`${name}.`)) && (found === undefined || name.length > found.length)) found = name;
+  }
+  return found === undefined ? error : new ConfigurationError(`routes['${found}']${rest.slice(found.length)}`, error.reason);
+}

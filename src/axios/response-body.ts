@@ -11,8 +11,20 @@ function isReadable(data: unknown): data is Readable {
   return typeof data === 'object' && data !== null && typeof (data as { on?: unknown }).on === 'function' && typeof (data as { pipe?: unknown }).pipe === 'function';
 }
 
-export async function readBodyText(data: unknown): Promise<unknown> {
-  if (typeof data === 'string') return data;
+/**
+ * @param encoding the request's `responseEncoding`: axios's http adapter decodes a text body with
+ *   it, so a node's `{"error":"NOT_ACTIVE"}` under `'base64'`, `'hex'` or `'utf16le'` reads as
+ *   something else. The bytes are recovered from the string (these encodings round-trip) and read
+ *   as UTF-8, as the node wrote them.
+ */
+export async function readBodyText(data: unknown, encoding?: unknown): Promise<unknown> {
+  if (typeof data === 'string') {
+    if (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)) return data;
+    const normal = encoding.toLowerCase();
+    if (normal === 'utf8' || normal === 'utf-8') return data;
+    const bytes = Buffer.from(data, encoding);
+    return bytes.toString('utf8', 0, Math.min(bytes.length, MAX_FAILURE_BODY_BYTES));
+  }
   if (Buffer.isBuffer(data)) return data.toString('utf8', 0, Math.min(data.length, MAX_FAILURE_BODY_BYTES));
   if (data instanceof ArrayBuffer) return Buffer.from(data, 0, Math.min(data.byteLength, MAX_FAILURE_BODY_BYTES)).toString('utf8');
   if (isReadable(data)) {

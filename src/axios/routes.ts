@@ -113,15 +113,20 @@ export function compileRoutes(routes: Readonly<Record<string, RoutePolicy>> | un
   };
 }
 
-/** The path of a request URL (absolute or relative), without query or fragment. */
+/**
+ * The path of a request URL (absolute or relative), without query or fragment. An authority
+ * (`//[userinfo@]host[:port]`) goes, with or without a scheme: axios takes a protocol-relative
+ * `//host/a` as an absolute URL too (its `isAbsoluteURL`), and its userinfo is a credential that
+ * must not become part of an operation name (events, logs, errors).
+ */
 export function pathOf(url: string | undefined): string {
   if (url === undefined || url === '') return '/';
-  // The common case, a bare path ('/accounts/7'): no scheme to strip (a scheme starts with a
-  // letter), nothing to cut.
-  if (url.charCodeAt(0) === 0x2f && !url.includes('?') && !url.includes('#')) return url;
+  // The common case, a bare path ('/accounts/7'): no scheme or authority to strip (a scheme
+  // starts with a letter, an authority with '//'), nothing to cut.
+  if (url.charCodeAt(0) === 0x2f && url.charCodeAt(1) !== 0x2f && !url.includes('?') && !url.includes('#')) return url;
   let rest = url;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(rest);
-  if (scheme !== null) rest = rest.slice(scheme[0].length);
+  const authority = /^(?:[a-z][a-z0-9+.-]*:)?\/\/[^/?#]*/i.exec(rest);
+  if (authority !== null) rest = rest.slice(authority[0].length);
   const end = rest.search(/[?#]/);
   if (end >= 0) rest = rest.slice(0, end);
   if (rest === '') return '/';

@@ -12,10 +12,11 @@
 const REDACTED = '[REDACTED]';
 
 const PATTERNS: ReadonlyArray<[RegExp, string]> = [
-  // scheme://user:password@host → scheme://[REDACTED]@host
+  // scheme://user:password@host → scheme://[REDACTED]@host, and a protocol-relative
+  // //user:password@host (an absolute URL to axios, and to a browser) → //[REDACTED]@host.
   // The scheme is bounded (RFC 3986 schemes are short): tried from every letter of a long
   // server-controlled "a-a-a-…", an unbounded one would cost quadratic time.
-  [/([a-z][a-z0-9+.-]{0,31}:\/\/)[^\s/@:]*(?::[^\s/@]*)?@/gi, `$1${REDACTED}@`],
+  [/((?:[a-z][a-z0-9+.-]{0,31}:)?\/\/)[^\s/@:]*(?::[^\s/@]*)?@/gi, `$1${REDACTED}@`],
   [/\b(Bearer|Basic|Digest)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`],
   // "Token <credential>", but not prose such as "token 42" (a fencing token in a lease message).
   [/\b(Token)\s+(?!\d+\b)[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`],
