@@ -431,6 +431,12 @@ class UnaryCall implements UnaryAttemptOwner {
           ? // Refused before any attempt (e.g. an `idempotency-key` over 200 characters): nothing was sent.
             new ProtocolException(`${method}: not sent: ${reason.message}`, { method, cause: reason, mayHaveExecuted: false })
           : new UnknownOutcomeException(`${method}: the policy failed`, { method, cause: reason });
-    this.listener?.onReceiveStatus(callerStatus(error, this.shared.statuses, this.shared.newMetadata));
+    const status = callerStatus(error, this.shared.statuses, this.shared.newMetadata);
+    const listener = this.listener;
+    // The status passed on is the latest attempt's (its very trailers): its response headers go
+    // first, as grpc-js gives a failed call's headers to the caller ('metadata' event) too.
+    const latest = this.latest;
+    if (latest !== undefined && latest.headers !== undefined && latest.status.metadata === status.metadata) listener?.onReceiveMetadata(latest.headers);
+    listener?.onReceiveStatus(status);
   }
 }
