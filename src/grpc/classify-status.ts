@@ -6,13 +6,15 @@
  * | ---------------------------------------------------------------------------- | ----------------------------------- | ----- | ------------------ |
  * | any status with `x-hotcold-error: NOT_ACTIVE / NOT_EXECUTED / EXPIRED`        | ConnectionFailure (`nodeError`)     | no    | yes |
  * | any status with `x-hotcold-not-forwarded: 1` (the balancer's own answer)      | ConnectionFailure                   | no    | yes |
- * | UNAVAILABLE, no response headers, details "No connection established…",    | ConnectionFailure                   | no    | yes |
+ * | UNAVAILABLE made by grpc-js (no response headers, no metadata off the wire), | ConnectionFailure                   | no    | yes |
+ * |   details "No connection established…",                                      |                                     |       |     |
  * |   "Stream refused by server" (HTTP/2 REFUSED_STREAM, RFC 9113 §8.7),         |                                     |       |     |
  * |   "Failed to start HTTP/2 stream…"                                           |                                     |       |     |
- * | DEADLINE_EXCEEDED, no response headers, "waiting for name resolution /      | ConnectionFailure                   | no    | yes |
+ * | DEADLINE_EXCEEDED made by grpc-js, "waiting for name resolution /            | ConnectionFailure                   | no    | yes |
  * |   metadata filters / LB pick" (the call never left the client)              |                                     |       |     |
  * | UNAVAILABLE / DEADLINE_EXCEEDED / INTERNAL / UNKNOWN / DATA_LOSS / CANCELLED | UnknownOutcome                      | maybe | idempotent or deduplicated |
- * |   otherwise ("Connection dropped", a 502/503/504 without the mark, RST_STREAM) |                                   |       |     |
+ * |   otherwise ("Connection dropped", a 502/503/504 without the mark, RST_STREAM, |
+ * |   a server's own status quoting grpc-js's words, e.g. a downstream's error) |                                   |       |     |
  * | any status with `x-hotcold-error: COMMIT_UNKNOWN`                            | UnknownOutcome                      | maybe | idempotent or deduplicated |
  * | RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms` ≥ 0 (gRFC A6)               | ConnectionFailure, `backPressure`   | no    | after the pushback |
  * | UNAUTHENTICATED / PERMISSION_DENIED                                          | Authentication (401 / 403)          | no    | never |
@@ -34,6 +36,21 @@ import { GrpcStatus, grpcStatusName } from './status-codes.js';
 export interface AttemptEvidence {
   /** Response headers (initial metadata) arrived: something answered this stream. */
   headersReceived: boolean;
+}
+
+/**
+ * The status came off the wire: its metadata holds what a server (or balancer) sent with it (a
+ * Trailers-Only answer carries at least its `content-type`; grpc-js reports no initial metadata
+ * for one). A status grpc-js makes itself (no connection, refused stream, deadline while picking)
+ * carries a new, empty `Metadata`. Without this, a server that ran the call and then passed on a
+ * downstream client's error text ("No connection established…") would read as "never sent".
+ * Metadata that cannot be listed proves nothing: counted as from the wire.
+ */
+function fromTheWire(status: GrpcStatusLike): boolean {
+  const map = typeof status.metadata?.getMap === 'function' ? status.metadata.getMap() : undefined;
+  if (map === undefined) return true;
+  for (const key in map) if (Object.prototype.hasOwnProperty.call(map, key)) return true;
+  return false;
 }
 
 /** grpc-js's own words for a call that never left the client (or was refused unprocessed). */
@@ -77,14 +94,16 @@ export function classifyGrpcStatus(
   if (facts.notForwarded) {
     return new ConnectionFailureException(`${label}; the balancer forwarded nothing: not executed`, { ...base, retryAfterMs });
   }
+  // grpc-js's own words count only for a status grpc-js made: a server's details are its text.
+  const answered = evidence.headersReceived || fromTheWire(status);
   switch (status.code) {
     case GrpcStatus.UNAVAILABLE:
-      if (!evidence.headersReceived && NEVER_SENT_UNAVAILABLE.test(status.details)) {
+      if (!answered && NEVER_SENT_UNAVAILABLE.test(status.details)) {
         return new ConnectionFailureException(`${label}; never sent: not executed`, { ...base, retryAfterMs });
       }
       return new UnknownOutcomeException(`${label}; the call may have been sent`, base);
     case GrpcStatus.DEADLINE_EXCEEDED:
-      if (!evidence.headersReceived && NEVER_SENT_DEADLINE.test(status.details)) {
+      if (!answered && NEVER_SENT_DEADLINE.test(status.details)) {
         return new ConnectionFailureException(`${label}; never sent: not executed`, base);
       }
       return new UnknownOutcomeException(label, base);

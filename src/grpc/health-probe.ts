@@ -33,7 +33,7 @@ export type GrpcHealthTarget = GrpcClientLike | (() => GrpcClientLike);
  * | any other status, a timeout             | `ok: false` (`retryAfterMs` from `grpc-retry-pushback-ms`) |
  *
  * @param target the client (any grpc-js `Client`), or a function returning it
- * @throws {ConfigurationError} when `target` or `options.service` is invalid
+ * @throws {ConfigurationError} when `target`, `options` or `options.service` is invalid
  * @example
  * import * as grpc from '@grpc/grpc-js';
  * import { grpcHealthProbe, grpcInterceptor } from 'hotcold/grpc';
@@ -47,6 +47,7 @@ export function grpcHealthProbe(target: GrpcHealthTarget, options: GrpcHealthPro
   if (typeof target !== 'function' && (typeof target !== 'object' || target === null || typeof target.getChannel !== 'function')) {
     throw new ConfigurationError('target', 'must be a grpc-js client or a function returning one');
   }
+  if (typeof options !== 'object' || options === null) throw new ConfigurationError('options', 'must be an object');
   const service = options.service ?? '';
   if (typeof service !== 'string' || service.length > 200) throw new ConfigurationError('service', 'must be a string of at most 200 characters');
   const request = encodeHealthRequest({ service });

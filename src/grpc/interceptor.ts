@@ -102,8 +102,10 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
   let run: Shared['run'];
   let selfTimed: boolean;
   let report: Shared['report'] = reportThroughContext;
+  let cancel: Shared['cancel'];
   if (isPolicy(policyOrOptions)) {
-    // The caller's policy may be shared with other adapters: it races each attempt as it was made to.
+    // The caller's policy may be shared with other adapters: it races each attempt as it was made
+    // to, and its calls take the caller's cancel as a signal (see UnaryCall.begin).
     policy = policyOrOptions;
     run = (fn, arg, name, options) => policy.execute((context) => fn(context, arg), { name, ...options });
     selfTimed = false;
@@ -116,6 +118,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
     policy = own.policy;
     run = own.run;
     report = own.report;
+    cancel = own.cancel;
     selfTimed = true;
     const closing = own.closing;
     closing.addEventListener(
@@ -133,6 +136,7 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
     run,
     selfTimed,
     report,
+    cancel,
     identity: selfTimed ? { node: undefined, epoch: undefined, dedup: undefined } : undefined,
     statuses: new WeakMap(),
     newMetadata: () => new grpc.Metadata(),
@@ -176,13 +180,21 @@ function runAttempt(context: AttemptContext, call: UnaryCall): Promise<UnaryAtte
   return call.attempt(context);
 }
 
+/** A call's options: our own policy's, and the caller's cancel as a signal for a policy passed in. */
+type RunOptions = SelfTimedRunOptions & { signal?: AbortSignal | undefined };
+
 /** What every call of one interceptor shares. */
 interface Shared {
   readonly policy: Policy;
   /** Runs `fn(context, arg)` as one logical call of the policy. */
-  readonly run: <A, R>(fn: (context: AttemptContext, arg: A) => Promise<R>, arg: A, name: string, options: SelfTimedRunOptions | undefined) => Promise<R>;
+  readonly run: <A, R>(fn: (context: AttemptContext, arg: A) => Promise<R>, arg: A, name: string, options: RunOptions | undefined) => Promise<R>;
   /** The policy is ours and leaves its attempts to us: we end them at their timeout and its close(). */
   readonly selfTimed: boolean;
+  /**
+   * Our own policy: ends the waits (hold, backoff, breaker) of a call the caller cancelled, found
+   * by its UnaryCall; undefined for a policy passed in (its calls get a signal instead).
+   */
+  readonly cancel: ((call: UnaryCall, reason: unknown) => void) | undefined;
   /** `context.report(facts)` (our own policy's without a closure per attempt). */
   readonly report: (context: AttemptContext, facts: IdentityFacts) => void;
   /**
@@ -230,6 +242,8 @@ class UnaryCall implements UnaryAttemptOwner {
   declare private context: AttemptContext | undefined;
   /** The latest attempt; only its end changes what this call knows. */
   declare private latest: UnaryAttempt | undefined;
+  /** A policy passed in: the call's signal, aborted by the caller's cancel (ours: `shared.cancel`). */
+  declare private abortController: AbortController | undefined;
 
   constructor(shared: Shared, options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike) {
     this.shared = shared;
@@ -247,6 +261,7 @@ class UnaryCall implements UnaryAttemptOwner {
     this.answered = false;
     this.context = undefined;
     this.latest = undefined;
+    this.abortController = undefined;
   }
 
   // The call interface, as grpc-js's client (or an interceptor above) drives it.
@@ -281,17 +296,25 @@ class UnaryCall implements UnaryAttemptOwner {
   }
 
   /**
-   * The caller's cancel() answers at once (CANCELLED) and ends the attempt in flight; the
-   * policy's own run ends at its next step (an attempt it starts throws CallAborted, which is
-   * never retried). A caller's AbortSignal per call would make the pipeline link signals on
-   * every call (measured here at several times the pipeline's own cost) for a rare event.
+   * The caller's cancel() answers at once (CANCELLED) and ends the attempt in flight; a call
+   * that waits in the policy (held while reconnecting, in a backoff, for the breaker) leaves that
+   * wait now, so it no longer holds a `maxPending` place; an attempt the policy would start next
+   * throws CallAborted (never retried). Our own policy is told through `shared.cancel`: an
+   * AbortSignal per call would make the pipeline link signals on every call (measured here at
+   * several times the pipeline's own cost) for a rare event. A policy passed in races its
+   * attempts and takes the call's signal.
    */
   cancelWithStatus(): void {
     if (this.cancelled || this.answered) return;
     this.cancelled = true;
     this.begun = true;
     this.current?.cancelWithStatus(GrpcStatus.CANCELLED, 'Cancelled on client');
-    this.fail(this.aborted(this.inFlight || this.mayHaveRun));
+    const reason = this.aborted(this.inFlight || this.mayHaveRun);
+    this.fail(reason);
+    // A call held while reconnecting (or in a backoff) leaves the policy now: otherwise it would
+    // hold a `maxPending` place, and the policy its wait, until the deadline.
+    if (this.begun && this.shared.cancel !== undefined) this.shared.cancel(this, reason);
+    this.abortController?.abort(reason);
   }
 
   private begin(): void {
@@ -301,8 +324,20 @@ class UnaryCall implements UnaryAttemptOwner {
     const idempotencyKey = firstText(metadata, GrpcMetadataKeys.idempotencyKey);
     const deadlineMs = deadlineLeftMs(this.options.deadline);
     let running: Promise<UnaryAttemptResult>;
+    // A policy passed in races its attempts and takes a signal per call (that cost is its own);
+    // ours is told of a cancel through `shared.cancel` and needs none.
+    let signal: AbortSignal | undefined;
+    if (!this.shared.selfTimed) {
+      this.abortController = new AbortController();
+      signal = this.abortController.signal;
+    }
     try {
-      running = this.shared.run(runAttempt, this, this.method, idempotencyKey === undefined && deadlineMs === undefined ? undefined : { idempotencyKey, deadlineMs });
+      running = this.shared.run(
+        runAttempt,
+        this,
+        this.method,
+        idempotencyKey === undefined && deadlineMs === undefined && signal === undefined ? undefined : { idempotencyKey, deadlineMs, signal },
+      );
     } catch (error) {
       running = Promise.reject(error);
     }
@@ -431,6 +466,12 @@ class UnaryCall implements UnaryAttemptOwner {
           ? // Refused before any attempt (e.g. an `idempotency-key` over 200 characters): nothing was sent.
             new ProtocolException(`${method}: not sent: ${reason.message}`, { method, cause: reason, mayHaveExecuted: false })
           : new UnknownOutcomeException(`${method}: the policy failed`, { method, cause: reason });
-    this.listener?.onReceiveStatus(callerStatus(error, this.shared.statuses, this.shared.newMetadata));
+    const status = callerStatus(error, this.shared.statuses, this.shared.newMetadata);
+    const listener = this.listener;
+    // The status passed on is the latest attempt's (its very trailers): its response headers go
+    // first, as grpc-js gives a failed call's headers to the caller ('metadata' event) too.
+    const latest = this.latest;
+    if (latest !== undefined && latest.headers !== undefined && latest.status.metadata === status.metadata) listener?.onReceiveMetadata(latest.headers);
+    listener?.onReceiveStatus(status);
   }
 }

@@ -63,6 +63,13 @@ export interface SelfTimedPolicy {
   readonly report: (context: AttemptContext, facts: AnswerFacts) => void;
   /** {@link Policy.execute} for `fn(context, arg)`: no closure per call. */
   readonly run: <A, R>(fn: (context: AttemptContext, arg: A) => Promise<R> | R, arg: A, name: string, options: SelfTimedRunOptions | undefined) => Promise<R>;
+  /**
+   * The caller cancelled the call run with `arg` (which must be one object per call): if it waits
+   * (held while reconnecting, in a backoff, for the breaker) that wait ends now with `reason`, so
+   * it stops counting against `maxPending`. An attempt in flight is the adapter's to end, and the
+   * adapter refuses the next one (this policy takes no signal per call: see `closing`).
+   */
+  readonly cancel: (arg: unknown, reason: unknown) => void;
 }
 
 /** The per-call options of {@link SelfTimedPolicy.run} (those of {@link ExecuteOptions} it takes). */
@@ -79,6 +86,7 @@ export function createSelfTimedPolicy(options: PolicyOptions): SelfTimedPolicy {
     policy,
     closing: pipeline.closingSignal,
     run: (fn, arg, name, runOptions) => pipeline.run(fn, arg, name, runOptions),
+    cancel: (arg, reason) => pipeline.cancelWaits(arg, reason),
     report: reportTo,
   };
 }

@@ -169,6 +169,13 @@ class CallContext<A, R> {
   declare readonly generation: number;
   /** Telemetry hooks of this call (only when someone collects). */
   declare observer: CallObserver | undefined;
+  /**
+   * Adapter mode: aborted by {@link Pipeline.cancelWaits} (the caller cancelled the call), and the
+   * registry that finds the call by its adapter's argument. Made when the call first waits.
+   */
+  declare cancelController: AbortController | undefined;
+  declare private cancelLink: { dispose: () => void } | undefined;
+  declare private cancelRegistry: Map<unknown, unknown> | undefined;
 
   constructor(
     plan: Plan,
@@ -226,9 +233,30 @@ class CallContext<A, R> {
     return this.deadlineValue;
   }
 
-  /** Clears the deadline's timer, if one was made. */
+  /**
+   * Adapter mode: from now on the call's waits also end when the adapter cancels it by its
+   * argument (`registry`). Only a call that waits pays for this: the success path never does.
+   */
+  makeCancellable(registry: Map<unknown, unknown>): void {
+    if (this.cancelController !== undefined) return;
+    const controller = new AbortController();
+    this.cancelController = controller;
+    const link = linkSignals(this.waits, controller.signal);
+    this.cancelLink = link;
+    this.waits = link.signal;
+    this.cancelRegistry = registry;
+    registry.set(this.arg, this);
+  }
+
+  /** Clears the deadline's timer, if one was made, and leaves the cancel registry. */
   dispose(): void {
     this.deadlineValue?.dispose();
+    const registry = this.cancelRegistry;
+    if (registry !== undefined) {
+      if (registry.get(this.arg) === this) registry.delete(this.arg);
+      this.cancelRegistry = undefined;
+      this.cancelLink?.dispose();
+    }
   }
 }
 
@@ -482,6 +510,11 @@ export class Pipeline {
   /** Aborted by close(): every attempt and backoff sleep listens to it (or to a signal linked to it). */
   private readonly closing = new AbortController();
   /**
+   * Adapter mode: the calls that wait (held, in a backoff, for the breaker), by the argument their
+   * adapter ran them with, so that a caller's cancel ends their waits ({@link cancelWaits}).
+   */
+  private readonly waitingCalls = new Map<unknown, unknown>();
+  /**
    * `closing.signal`, read once: AbortController's getter checks its receiver on every read.
    * Aborted by close(): an adapter that times its own attempts (`attemptTimeout: 'adapter'`)
    * ends the attempts it has in flight on it.
@@ -586,6 +619,16 @@ export class Pipeline {
   }
 
   /**
+   * Adapter mode: the caller cancelled the call run with `arg` (a per-call object of the
+   * adapter): it leaves the reconnect hold, its backoff sleep or its breaker wait at once, so it
+   * no longer counts against `maxPending` nor waits out its deadline. A call not waiting (its
+   * attempt in flight, or done) is not found: the adapter ends its attempt and refuses the next.
+   */
+  cancelWaits(arg: unknown, reason: unknown): void {
+    (this.waitingCalls.get(arg) as CallContext<unknown, unknown> | undefined)?.cancelController?.abort(reason);
+  }
+
+  /**
    * Runs one logical call named `name`: `fn(attempt, arg)` per attempt. Rejects with one
    * RPCException (or a ConfigurationError for bad per-call options).
    */
@@ -653,7 +696,15 @@ export class Pipeline {
       return this.afterFailure(context, error);
     }
     if (permit === undefined) {
-      return this.attempt(context, 1).then(undefined, (error: unknown) => this.afterFailure(context, error));
+      // Attempt 1 waits (held, paced, breaker): an adapter's cancel must be able to end that wait.
+      if (!this.raced) context.makeCancellable(this.waitingCalls);
+      return this.attempt(context, 1).then(
+        (value) => {
+          context.dispose();
+          return value;
+        },
+        (error: unknown) => this.afterFailure(context, error),
+      );
     }
     // The success path: attempt 1 sent when the call started (the clock read it already paid).
     const attempt = this.startAttempt(context, 1, context.startedAt, context.deadlineMs);
@@ -683,8 +734,10 @@ export class Pipeline {
       context.dispose();
       throw this.finalError(first, name);
     }
-    // From here on a give-up of the connection ends the call wherever it waits.
-    const waits = linkSignals(context.signal, monitor.giveUpSignal);
+    // From here on a give-up of the connection ends the call wherever it waits (and, for an
+    // adapter, the caller's cancel: see cancelWaits).
+    if (!this.raced) context.makeCancellable(this.waitingCalls);
+    const waits = linkSignals(context.waits, monitor.giveUpSignal);
     context.waits = waits.signal;
     try {
       return await retryAfterFailure(first, (n) => this.attempt(context, n), {

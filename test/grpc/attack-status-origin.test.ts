@@ -1,0 +1,58 @@
+/**
+ * grpc-js's own words for "never sent" ("No connection established…", "Stream refused by
+ * server", "Waiting for LB pick") are evidence only when grpc-js made the status. A server that
+ * ran the call and then passed on a downstream client's error (a common Node pattern:
+ * `callback(downstreamError)`) sends the same words as its own Trailers-Only status: that call
+ * ran, and a non-idempotent one must not be sent again.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
+import { EchoClient, callEcho, startEchoServer, type EchoClientInstance } from './support.js';
+
+const METHOD = '/test.Echo/Call';
+const server = await startEchoServer();
+afterAll(() => server.close());
+
+const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
+afterEach(async () => {
+  for (const { interceptor, client } of open.splice(0)) {
+    client.close();
+    await interceptor.close();
+  }
+});
+
+function strictClient(): EchoClientInstance {
+  const interceptor = grpcInterceptor({
+    retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
+    breaker: false,
+    budget: false,
+    reconnect: { minDelayMs: 5, maxDelayMs: 10 },
+    maxReconnectAttempts: 2,
+    methods: { [METHOD]: { idempotent: false } },
+  });
+  const client = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
+  open.push({ interceptor, client });
+  return client;
+}
+
+describe("a server's own status in grpc-js's words (it ran the call, then a downstream failed)", () => {
+  const forwarded: [string, grpc.status, string][] = [
+    ['UNAVAILABLE "No connection established…"', grpc.status.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED 10.0.0.7:50051'],
+    ['UNAVAILABLE "Stream refused by server"', grpc.status.UNAVAILABLE, 'Stream refused by server'],
+    ['DEADLINE_EXCEEDED "…Waiting for LB pick"', grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded after 1.002s,LB pick: 0.001s,Waiting for LB pick'],
+  ];
+  for (const [name, code, details] of forwarded) {
+    it(`${name}: "maybe", a non-idempotent call is executed once`, async () => {
+      const client = strictClient();
+      // The handler is the execution; its Trailers-Only answer quotes the downstream's error.
+      server.behave((_call, callback) => callback({ code, details }));
+      const result = await callEcho(client, { transfer: 1 });
+      expect(server.seen).toHaveLength(1);
+      const reason = rpcExceptionOf(result.error);
+      expect(reason?.mayHaveExecuted).toBe(true);
+      expect(reason?.kind).toBe('unknown-outcome');
+      expect(result.error?.code).toBe(code);
+    });
+  }
+});
