@@ -38,6 +38,12 @@ export interface RPCExceptionOptions {
   cause?: unknown;
   /** Overrides the class default where the truth is known better (e.g. an aborted call). */
   mayHaveExecuted?: boolean | undefined;
+  /**
+   * The server asked that the call not be retried: gRFC A6 reads a negative or malformed
+   * `grpc-retry-pushback-ms` as "do not retry at all". No retry rule sends the call again.
+   * @defaultValue false
+   */
+  doNotRetry?: boolean | undefined;
 }
 
 /** A JSON-safe summary of an error cause: never the raw object, which may hold credentials. */
@@ -143,6 +149,12 @@ export abstract class RPCException extends Error {
   /** False only when it is certain the server did not execute the call. */
   readonly mayHaveExecuted: boolean;
   /**
+   * `true` when the server asked that the call not be retried (gRFC A6: a negative or malformed
+   * `grpc-retry-pushback-ms`); absent otherwise. Set only when true, so every other exception keeps
+   * its shape.
+   */
+  declare readonly doNotRetry?: true;
+  /**
    * The owner's literal secrets, once `bindSecretScope` ran (never serialised).
    * @internal
    */
@@ -157,6 +169,7 @@ export abstract class RPCException extends Error {
     this.node = options.node;
     this.epoch = options.epoch;
     this.mayHaveExecuted = options.mayHaveExecuted ?? defaultMayHaveExecuted;
+    if (options.doNotRetry === true) (this as { doNotRetry?: true }).doNotRetry = true;
   }
 
   /**
@@ -178,6 +191,7 @@ export abstract class RPCException extends Error {
       node: this.node,
       epoch: this.epoch,
       mayHaveExecuted: this.mayHaveExecuted,
+      ...(this.doNotRetry === true ? { doNotRetry: true } : {}),
       cause: summarize(this.cause),
     };
   }

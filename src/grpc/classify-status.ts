@@ -20,6 +20,7 @@
  * | UNAUTHENTICATED / PERMISSION_DENIED                                          | Authentication (401 / 403)          | no    | never |
  * | RESOURCE_EXHAUSTED without pushback (or a negative one), INVALID_ARGUMENT,    | RemoteCall (`code` = gRPC status)   | yes   | never (`retryOnCodes` opts in) |
  * |   NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED |                           |       |     |
+ * | any status above with a negative or malformed `grpc-retry-pushback-ms`      | its class, `doNotRetry: true`       | as above | never (gRFC A6) |
  */
 import {
   AuthenticationException,
@@ -84,7 +85,9 @@ export function classifyGrpcStatus(
   const details = context.scrub === undefined ? status.details : context.scrub(status.details);
   const label = `${context.method}: gRPC ${name} (${status.code}): ${details}`;
   const cause = Object.assign(new Error(details), { name: 'GrpcStatus', code: status.code });
-  const base = { method: context.method, attempts: context.attempt, node: facts.node, epoch: facts.epoch, cause };
+  // gRFC A6: a negative or malformed pushback asks the client not to retry at all, whatever the status.
+  const doNotRetry = facts.pushbackMs !== undefined && facts.pushbackMs < 0 ? true : undefined;
+  const base = { method: context.method, attempts: context.attempt, node: facts.node, epoch: facts.epoch, cause, doNotRetry };
   const retryAfterMs = facts.pushbackMs !== undefined && facts.pushbackMs >= 0 ? facts.pushbackMs : undefined;
 
   if (facts.nodeError !== undefined && NODE_NOT_EXECUTED.has(facts.nodeError)) {

@@ -18,11 +18,13 @@
  * | axios 5xx marked `X-Hotcold-Not-Forwarded: 1`, or a node's 503 `NOT_ACTIVE`/`NOT_EXECUTED`/`EXPIRED` | ConnectionFailure | no |
  * | axios any other 5xx (502, 503, 504 without evidence)          | UnknownOutcome               | maybe |
  * | grpc-js UNAUTHENTICATED / PERMISSION_DENIED                   | Authentication               | no    |
- * | grpc-js RESOURCE_EXHAUSTED (gRFC A6 `grpc-retry-pushback-ms`) | ConnectionFailure, backPressure | no |
+ * | grpc-js RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms` ≥ 0 (gRFC A6) | ConnectionFailure, backPressure | no |
+ * | grpc-js RESOURCE_EXHAUSTED without one                        | RemoteCall (`code` = status)  | yes   |
  * | grpc-js UNAVAILABLE                                           | ConnectionFailure if `written === false`, else UnknownOutcome | no / maybe |
  * | grpc-js DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, DATA_LOSS       | UnknownOutcome               | maybe |
  * | grpc-js application codes (INVALID_ARGUMENT, NOT_FOUND, …)    | RemoteCall (`code` = status)  | yes   |
  * | anything else                                                 | UnknownOutcome               | maybe |
+ * | any grpc-js status with a negative or malformed pushback      | its class, `doNotRetry` (never retried, gRFC A6) | as above |
  *
  * `written` is the adapter's evidence ({@link ClassifyContext.written}, from
  * `AttemptContext.report({ written })`): without it a broken connection means "maybe".
@@ -169,7 +171,7 @@ export function defaultClassify(error: unknown, context: ClassifyContext): RPCEx
 }
 
 /** A broken connection or a timeout: not executed only on the adapter's evidence. */
-function broke(message: string, written: boolean | undefined, base: { method: string; attempts: number; cause: unknown }): RPCException {
+function broke(message: string, written: boolean | undefined, base: CauseBase): RPCException {
   return written === false ? new ConnectionFailureException(`${message} before the request was written`, base) : new UnknownOutcomeException(message, base);
 }
 
@@ -198,7 +200,7 @@ function header(headers: unknown, name: string): string | undefined {
 }
 
 /** An HTTP answer (RFC 9110): 4xx are answers, 5xx "maybe" unless something proves otherwise. */
-function fromHttpAnswer(response: ResponseLike, context: ClassifyContext, base: { method: string; attempts: number; cause: unknown }): RPCException {
+function fromHttpAnswer(response: ResponseLike, context: ClassifyContext, base: CauseBase): RPCException {
   const status = response.status as number;
   const headers = response.headers;
   const node = header(headers, 'x-hotcold-node');
@@ -234,16 +236,29 @@ function nodeErrorOf(data: unknown): string | undefined {
   return typeof error === 'string' && NODE_NOT_EXECUTED.has(error) ? error : undefined;
 }
 
+/** What every exception of one classification carries. */
+interface CauseBase {
+  method: string;
+  attempts: number;
+  cause: unknown;
+  doNotRetry?: boolean | undefined;
+}
+
 /** A grpc-js status error (duck-typed: numeric `code`, `details`, `metadata`). */
 function fromGrpcStatus(
   code: number,
   details: string,
   metadata: object,
   context: ClassifyContext,
-  base: { method: string; attempts: number; cause: unknown },
+  given: CauseBase,
 ): RPCException {
   const label = `${context.name}: gRPC status ${code}`;
   const maybe = context.written !== false;
+  // gRFC A6 server pushback: "a non-negative integer" of ms delays a retry; anything else sent
+  // asks the client not to retry at all, whatever the status.
+  const pushback = metadataValue(metadata, 'grpc-retry-pushback-ms');
+  const pushbackMs = pushback === undefined ? undefined : /^\d{1,10}$/.test(pushback) ? Number(pushback) : -1;
+  const base = pushbackMs === -1 ? { ...given, doNotRetry: true } : given;
   switch (code) {
     case GRPC.CANCELLED:
       return new CallAbortedException(`${label} (cancelled)`, { ...base, mayHaveExecuted: maybe });
@@ -251,12 +266,13 @@ function fromGrpcStatus(
       return new AuthenticationException(401, label, base);
     case GRPC.PERMISSION_DENIED:
       return new AuthenticationException(403, label, base);
-    case GRPC.RESOURCE_EXHAUSTED: {
-      // gRFC A6: a server's pushback in ms; a negative or absent value means "do not retry soon".
-      const pushback = metadataValue(metadata, 'grpc-retry-pushback-ms');
-      const retryAfterMs = pushback !== undefined && /^\d{1,15}$/.test(pushback) ? Number(pushback) : undefined;
-      return new ConnectionFailureException(`${label} (resource exhausted)`, { ...base, backPressure: true, retryAfterMs });
-    }
+    case GRPC.RESOURCE_EXHAUSTED:
+      // With a pushback the server throttled the call unprocessed (back-pressure); without one,
+      // exhausted may mean anything, even after the work: an answer, as the gRPC adapter reads it.
+      if (pushbackMs !== undefined && pushbackMs >= 0) {
+        return new ConnectionFailureException(`${label} (resource exhausted)`, { ...base, backPressure: true, retryAfterMs: pushbackMs });
+      }
+      return new RemoteCallException(code, `${label}: ${details}`, undefined, base);
     case GRPC.UNAVAILABLE:
       return maybe
         ? new UnknownOutcomeException(`${label} (unavailable after the call may have been sent)`, base)

@@ -59,7 +59,9 @@ export type NoRetryReason =
   /** Already a whole-call outcome: deadline, exhausted, closed, aborted, pending limit. */
   | 'final'
   /** Not an RPCException: a bug or a foreign error, never retried blindly. */
-  | 'unclassified';
+  | 'unclassified'
+  /** The server asked not to be retried (gRFC A6: a negative or malformed pushback), whatever the failure's class. */
+  | 'server-declined';
 
 export type RetryVerdict = { retry: true; reason: RetryReason } | { retry: false; reason: NoRetryReason };
 
@@ -77,6 +79,8 @@ function whenOutcomeUnknown(context: RetryRuleContext): RetryVerdict {
 export function decideRetry(error: unknown, context: RetryRuleContext): RetryVerdict {
   if (!isRPCException(error)) return NO_RETRY('unclassified');
   const e: RPCException = error;
+  // gRFC A6: the server's "do not retry" overrides every rule below, "not executed" included.
+  if (e.doNotRetry === true) return NO_RETRY('server-declined');
   switch (e.kind) {
     case 'connection-failure':
       return RETRY('not-executed');

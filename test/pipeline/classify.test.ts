@@ -100,6 +100,24 @@ describe('defaultClassify', () => {
     const notFound = defaultClassify(status(5), context);
     expect(notFound).toBeInstanceOf(RemoteCallException);
     expect((notFound as RemoteCallException).code).toBe(5);
+    // RESOURCE_EXHAUSTED without pushback is no evidence of "not executed": an answer, as the gRPC adapter reads it.
+    const exhausted = defaultClassify(status(8), context);
+    expect(exhausted).toBeInstanceOf(RemoteCallException);
+    expect(exhausted.mayHaveExecuted).toBe(true);
+    expect(exhausted.doNotRetry).toBeUndefined();
+  });
+
+  it("grpc-js statuses with a negative or malformed pushback carry the server's do-not-retry (gRFC A6)", () => {
+    const status = (code: number, pushback: string): unknown =>
+      Object.assign(new Error(`${code} status`), { code, details: 'd', metadata: { get: (key: string) => (key === 'grpc-retry-pushback-ms' ? [pushback] : []) } });
+    for (const pushback of ['-1', '-250', 'soon', '1.5', '']) {
+      for (const [code, written] of [[8, undefined], [14, false], [14, undefined], [4, undefined], [13, undefined], [5, undefined]] as const) {
+        const error = defaultClassify(status(code, pushback), { ...context, written });
+        expect(error.doNotRetry, `${code} with pushback '${pushback}'`).toBe(true);
+      }
+    }
+    expect(defaultClassify(status(14, '100'), { ...context, written: false }).doNotRetry).toBeUndefined();
+    expect(defaultClassify(status(8, '-1'), context)).toBeInstanceOf(RemoteCallException);
   });
 
   it('anything else may have run, and no credential of the request leaks into the error', async () => {

@@ -40,7 +40,34 @@ const contextArb: fc.Arbitrary<RetryRuleContext> = fc.record({
   whenOpen: fc.constantFrom('fail' as const, 'wait' as const, undefined),
 });
 
+/** `makers[kind]` again, with the server's gRFC A6 "do not retry" on it. */
+const declined: Record<RPCExceptionKind, (code: number) => RPCException> = {
+  'connection-failure': () => new ConnectionFailureException('not active', { retryAfterMs: 100, doNotRetry: true }),
+  'unknown-outcome': () => new UnknownOutcomeException('reset after write', { doNotRetry: true }),
+  'remote-call': (code) => new RemoteCallException(code, 'boom', null, { doNotRetry: true }),
+  authentication: () => new AuthenticationException(401, 'no', { doNotRetry: true }),
+  protocol: () => new ProtocolException('not json', { doNotRetry: true }),
+  'circuit-open': () => new CircuitOpenException('open', { doNotRetry: true }),
+  'deadline-exceeded': () => new DeadlineExceededException('late', { doNotRetry: true }),
+  'retries-exhausted': () => new RetriesExhaustedException('gave up', 'attempts', [], { doNotRetry: true }),
+  'client-closed': () => new ClientClosedException(undefined, { doNotRetry: true }),
+  'call-aborted': () => new CallAbortedException(undefined, { doNotRetry: true }),
+  'pending-limit': () => new PendingLimitException('full', { doNotRetry: true }),
+};
+
 describe('retry rules (DESIGN §2 "retried" column)', () => {
+  it("the server's do-not-retry (gRFC A6) wins over every kind and every flag, \"not executed\" included", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...kinds), fc.integer({ min: -32768, max: 32767 }), contextArb, (kind, code, ctx) => {
+        const error = declined[kind](code);
+        expect(error.doNotRetry).toBe(true);
+        expect(decideRetry(error, ctx)).toEqual({ retry: false, reason: 'server-declined' });
+      }),
+    );
+    // Without it, nothing changes: the flag is absent, not false, on every other exception.
+    for (const kind of kinds) expect(Object.hasOwn(makers[kind](1), 'doNotRetry')).toBe(false);
+  });
+
   it('are total, and match the table for every error kind × every flag combination', () => {
     fc.assert(
       fc.property(fc.constantFrom(...kinds), fc.integer({ min: -32768, max: 32767 }), contextArb, (kind, code, ctx) => {

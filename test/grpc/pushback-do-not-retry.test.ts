@@ -1,0 +1,68 @@
+/**
+ * gRFC A6: a server's `grpc-retry-pushback-ms` that is negative or not an integer asks the client
+ * not to retry at all. That holds for every status a retry policy would repeat — a standby's
+ * NOT_ACTIVE ("not executed", otherwise always sent again) and a "maybe" on an idempotent method —
+ * not only for RESOURCE_EXHAUSTED. A real grpc-js server counts what it is sent.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
+import { EchoClient, callEcho, ok, startEchoServer, status, type EchoClientInstance } from './support.js';
+
+const TRANSFER = '/test.Echo/Call';
+const server = await startEchoServer();
+afterAll(() => server.close());
+
+const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
+afterEach(async () => {
+  for (const { interceptor, client } of open.splice(0)) {
+    client.close();
+    await interceptor.close();
+  }
+});
+
+function clientFor(idempotent: boolean): EchoClientInstance {
+  const interceptor = grpcInterceptor({
+    retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
+    breaker: false,
+    budget: false,
+    reconnect: { minDelayMs: 5, maxDelayMs: 10 },
+    maxReconnectAttempts: 2,
+    methods: { [TRANSFER]: { idempotent } },
+  });
+  const client = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
+  open.push({ interceptor, client });
+  return client;
+}
+
+describe('a negative or malformed grpc-retry-pushback-ms is "do not retry" (gRFC A6), whatever the status', () => {
+  for (const pushback of ['-1', 'later']) {
+    it(`a standby's NOT_ACTIVE with pushback '${pushback}': sent once, "not executed", doNotRetry`, async () => {
+      const client = clientFor(false);
+      server.behave(status(grpc.status.UNAVAILABLE, 'standby', { 'x-hotcold-error': 'NOT_ACTIVE', 'grpc-retry-pushback-ms': pushback }));
+      const result = await callEcho(client, { transfer: 1 });
+      expect(server.seen).toHaveLength(1);
+      const reason = rpcExceptionOf(result.error);
+      expect(reason?.doNotRetry).toBe(true);
+      expect(reason?.mayHaveExecuted).toBe(false);
+    });
+
+    it(`a "maybe" UNAVAILABLE on an idempotent method with pushback '${pushback}': sent once`, async () => {
+      const client = clientFor(true);
+      server.behave(status(grpc.status.UNAVAILABLE, 'overloaded', { 'grpc-retry-pushback-ms': pushback }));
+      const result = await callEcho(client, { read: 1 });
+      expect(server.seen).toHaveLength(1);
+      expect(rpcExceptionOf(result.error)?.doNotRetry).toBe(true);
+    });
+  }
+
+  for (const trailers of [{}, { 'grpc-retry-pushback-ms': '1' }] as Record<string, string>[]) {
+    it(`the same "maybe" ${'grpc-retry-pushback-ms' in trailers ? 'with a valid pushback' : 'without pushback'} is sent again (the rule above is what stops it)`, async () => {
+      const client = clientFor(true);
+      server.behave(status(grpc.status.UNAVAILABLE, 'overloaded', trailers), ok());
+      const result = await callEcho(client, { read: 2 });
+      expect(result.error).toBeUndefined();
+      expect(server.seen).toHaveLength(2);
+    });
+  }
+});
