@@ -236,8 +236,18 @@ export class ConnectionFailureException extends RPCException {
 /** The request was (or may have been) delivered and no complete answer came back. */
 export class UnknownOutcomeException extends RPCException {
   readonly kind = 'unknown-outcome' as const;
-  constructor(message: string, options: RPCExceptionOptions = {}) {
+  /**
+   * The server's pushback in milliseconds (gRFC A6 `grpc-retry-pushback-ms` ≥ 0), when it sent
+   * one: a call repeated after this failure (idempotent, or keyed and deduplicated) waits this
+   * long instead of its backoff, capped by `retry.maxRetryAfterMs`. Absent otherwise.
+   */
+  declare readonly retryAfterMs?: number;
+  constructor(message: string, options: RPCExceptionOptions & { retryAfterMs?: number | undefined } = {}) {
     super(message, true, options);
+    if (options.retryAfterMs !== undefined) (this as { retryAfterMs?: number }).retryAfterMs = options.retryAfterMs;
+  }
+  protected override fields(): Record<string, unknown> {
+    return this.retryAfterMs === undefined ? super.fields() : { ...super.fields(), retryAfterMs: this.retryAfterMs };
   }
 }
 

@@ -21,6 +21,7 @@
  * | RESOURCE_EXHAUSTED without pushback (or a negative one), INVALID_ARGUMENT,    | RemoteCall (`code` = gRPC status)   | yes   | never (`retryOnCodes` opts in) |
  * |   NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED |                           |       |     |
  * | any status above with a negative or malformed `grpc-retry-pushback-ms`      | its class, `doNotRetry: true`       | as above | never (gRFC A6) |
+ * | any retried status above with `grpc-retry-pushback-ms` ≥ 0                   | its class, `retryAfterMs`           | as above | after the pushback (gRFC A6) |
  */
 import {
   AuthenticationException,
@@ -93,7 +94,7 @@ export function classifyGrpcStatus(
   if (facts.nodeError !== undefined && NODE_NOT_EXECUTED.has(facts.nodeError)) {
     return new ConnectionFailureException(`${label}; node said ${facts.nodeError}: not executed`, { ...base, nodeError: facts.nodeError, retryAfterMs });
   }
-  if (facts.nodeError === 'COMMIT_UNKNOWN') return new UnknownOutcomeException(`${label}; node said COMMIT_UNKNOWN`, base);
+  if (facts.nodeError === 'COMMIT_UNKNOWN') return new UnknownOutcomeException(`${label}; node said COMMIT_UNKNOWN`, { ...base, retryAfterMs });
   if (facts.notForwarded) {
     return new ConnectionFailureException(`${label}; the balancer forwarded nothing: not executed`, { ...base, retryAfterMs });
   }
@@ -104,17 +105,17 @@ export function classifyGrpcStatus(
       if (!answered && NEVER_SENT_UNAVAILABLE.test(status.details)) {
         return new ConnectionFailureException(`${label}; never sent: not executed`, { ...base, retryAfterMs });
       }
-      return new UnknownOutcomeException(`${label}; the call may have been sent`, base);
+      return new UnknownOutcomeException(`${label}; the call may have been sent`, { ...base, retryAfterMs });
     case GrpcStatus.DEADLINE_EXCEEDED:
       if (!answered && NEVER_SENT_DEADLINE.test(status.details)) {
-        return new ConnectionFailureException(`${label}; never sent: not executed`, base);
+        return new ConnectionFailureException(`${label}; never sent: not executed`, { ...base, retryAfterMs });
       }
-      return new UnknownOutcomeException(label, base);
+      return new UnknownOutcomeException(label, { ...base, retryAfterMs });
     case GrpcStatus.CANCELLED:
     case GrpcStatus.UNKNOWN:
     case GrpcStatus.INTERNAL:
     case GrpcStatus.DATA_LOSS:
-      return new UnknownOutcomeException(label, base);
+      return new UnknownOutcomeException(label, { ...base, retryAfterMs });
     case GrpcStatus.RESOURCE_EXHAUSTED:
       if (retryAfterMs !== undefined) {
         return new ConnectionFailureException(`${label}; server pushback ${retryAfterMs} ms`, { ...base, backPressure: true, retryAfterMs });

@@ -242,6 +242,8 @@ interface CauseBase {
   attempts: number;
   cause: unknown;
   doNotRetry?: boolean | undefined;
+  /** gRFC A6 pushback (ms) for what may be retried. */
+  retryAfterMs?: number | undefined;
 }
 
 /** A grpc-js status error (duck-typed: numeric `code`, `details`, `metadata`). */
@@ -259,6 +261,8 @@ function fromGrpcStatus(
   const pushback = metadataValue(metadata, 'grpc-retry-pushback-ms');
   const pushbackMs = pushback === undefined ? undefined : /^\d{1,10}$/.test(pushback) ? Number(pushback) : -1;
   const base = pushbackMs === -1 ? { ...given, doNotRetry: true } : given;
+  // A valid pushback delays a retry of whatever is retried (gRFC A6), not only back-pressure.
+  const retryAfterMs = pushbackMs !== undefined && pushbackMs >= 0 ? pushbackMs : undefined;
   switch (code) {
     case GRPC.CANCELLED:
       return new CallAbortedException(`${label} (cancelled)`, { ...base, mayHaveExecuted: maybe });
@@ -275,13 +279,13 @@ function fromGrpcStatus(
       return new RemoteCallException(code, `${label}: ${details}`, undefined, base);
     case GRPC.UNAVAILABLE:
       return maybe
-        ? new UnknownOutcomeException(`${label} (unavailable after the call may have been sent)`, base)
-        : new ConnectionFailureException(`${label} (unavailable before the call was sent)`, base);
+        ? new UnknownOutcomeException(`${label} (unavailable after the call may have been sent)`, { ...base, retryAfterMs })
+        : new ConnectionFailureException(`${label} (unavailable before the call was sent)`, { ...base, retryAfterMs });
     case GRPC.DEADLINE_EXCEEDED:
     case GRPC.UNKNOWN:
     case GRPC.INTERNAL:
     case GRPC.DATA_LOSS:
-      return broke(label, context.written, base);
+      return broke(label, context.written, { ...base, retryAfterMs });
     default:
       return new RemoteCallException(code, `${label}: ${details}`, undefined, base);
   }

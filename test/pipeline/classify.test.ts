@@ -107,9 +107,9 @@ describe('defaultClassify', () => {
     expect(exhausted.doNotRetry).toBeUndefined();
   });
 
-  it("grpc-js statuses with a negative or malformed pushback carry the server's do-not-retry (gRFC A6)", () => {
-    const status = (code: number, pushback: string): unknown =>
-      Object.assign(new Error(`${code} status`), { code, details: 'd', metadata: { get: (key: string) => (key === 'grpc-retry-pushback-ms' ? [pushback] : []) } });
+  it("grpc-js statuses with a negative or malformed pushback carry the server's do-not-retry, a valid one its delay (gRFC A6)", () => {
+    const status = (code: number, pushback?: string): unknown =>
+      Object.assign(new Error(`${code} status`), { code, details: 'd', metadata: { get: (key: string) => (key === 'grpc-retry-pushback-ms' && pushback !== undefined ? [pushback] : []) } });
     for (const pushback of ['-1', '-250', 'soon', '1.5', '']) {
       for (const [code, written] of [[8, undefined], [14, false], [14, undefined], [4, undefined], [13, undefined], [5, undefined]] as const) {
         const error = defaultClassify(status(code, pushback), { ...context, written });
@@ -117,6 +117,11 @@ describe('defaultClassify', () => {
       }
     }
     expect(defaultClassify(status(14, '100'), { ...context, written: false }).doNotRetry).toBeUndefined();
+    // A valid pushback delays whatever is retried, a "maybe" included.
+    const maybe = defaultClassify(status(14, '100'), context);
+    expect(maybe).toBeInstanceOf(UnknownOutcomeException);
+    expect((maybe as UnknownOutcomeException).retryAfterMs).toBe(100);
+    expect(Object.hasOwn(defaultClassify(status(14), context), 'retryAfterMs')).toBe(false);
     expect(defaultClassify(status(8, '-1'), context)).toBeInstanceOf(RemoteCallException);
   });
 
