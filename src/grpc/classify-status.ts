@@ -40,18 +40,24 @@ export interface AttemptEvidence {
   headersReceived: boolean;
 }
 
+/** The metadata key grpc-js's own retries add to a status (gRFC A6). */
+const GRPC_JS_PREVIOUS_ATTEMPTS = 'grpc-previous-rpc-attempts';
+
 /**
  * The status came off the wire: its metadata holds what a server (or balancer) sent with it (a
  * Trailers-Only answer carries at least its `content-type`; grpc-js reports no initial metadata
  * for one). A status grpc-js makes itself (no connection, refused stream, deadline while picking)
  * carries a new, empty `Metadata`. Without this, a server that ran the call and then passed on a
  * downstream client's error text ("No connection established…") would read as "never sent".
- * Metadata that cannot be listed proves nothing: counted as from the wire.
+ * Metadata that cannot be listed proves nothing: counted as from the wire. One key grpc-js adds
+ * itself: after its own retries (a service config's `retryPolicy`) it puts
+ * `grpc-previous-rpc-attempts` on a status that came with no response headers, its own included
+ * (retrying-call.ts), so that key alone is no server's.
  */
 function fromTheWire(status: GrpcStatusLike): boolean {
   const map = typeof status.metadata?.getMap === 'function' ? status.metadata.getMap() : undefined;
   if (map === undefined) return true;
-  for (const key in map) if (Object.prototype.hasOwnProperty.call(map, key)) return true;
+  for (const key in map) if (Object.prototype.hasOwnProperty.call(map, key) && key !== GRPC_JS_PREVIOUS_ATTEMPTS) return true;
   return false;
 }
 

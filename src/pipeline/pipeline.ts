@@ -991,7 +991,8 @@ export class Pipeline {
               facts: this.dedupFacts,
               ask,
               probeTimeoutMs: Math.min(this.options.reconnect.probeTimeoutMs, Math.max(1, remaining)),
-              signal: context.signal,
+              // The call's waits, not only its signal: an adapter's cancel (cancelWaits) ends the ask too.
+              signal: context.waits,
             });
       context.lastFailure = undefined;
       if (proof === 'proven') return;
@@ -1015,7 +1016,9 @@ export class Pipeline {
       });
       monitor.reportConnectionFailure(noService, monitor.generation);
       if (!monitor.holding) throw noService; // the monitor has given up: the retry loop decides
-      const outcome = await monitor.waitForService(context.deadline.at, context.signal);
+      // A hold like attempt()'s: it ends on what the call's waits listen to (a give-up, an
+      // adapter's cancel), or a cancelled call would keep its maxPending place until its deadline.
+      const outcome = await monitor.waitForService(context.deadline.at, context.waits);
       if (outcome !== 'ready' && outcome !== 'trial') throw this.waitError(outcome, context, n);
     }
   }
@@ -1032,7 +1035,7 @@ export class Pipeline {
       );
     }
     try {
-      await this.pacing.wait(backend, context.signal);
+      await this.pacing.wait(backend, context.waits);
     } catch (error) {
       if (isRPCException(error)) throw error;
       throw new CallAbortedException("call aborted while waiting out the server's Retry-After", { method: context.plan.name, attempts: n - 1, cause: error });
