@@ -46,3 +46,22 @@ describe('Idempotency-Key as sent', () => {
     });
   }
 });
+
+describe('an Idempotency-Key of yours that is not a string', () => {
+  it('a number set on the request in an interceptor is sent as its digits and is the call\'s key: not replaced by a generated one, the same on the retry', async () => {
+    const server = await startScriptedServer();
+    cleanups.push(() => server.close());
+    server.script('POST', '/transfers', { kind: 'reset' }, { kind: 'answer', status: 201, body: { ok: true } });
+    const api = axios.create({ baseURL: server.url });
+    // Set directly on the headers (no `set`, so axios does not turn it into a string): axios sends it as "90210".
+    api.interceptors.request.use((config) => {
+      (config.headers as unknown as Record<string, unknown>)['Idempotency-Key'] = 90210;
+      return config;
+    });
+    const attached = attachPolicy(api, { ...FAST, idempotencyKeys: true, serverDeduplicates: true });
+    cleanups.push(() => attached.detach());
+    const response = await api.post('/transfers', { amount: 1 });
+    expect(response.status).toBe(201);
+    expect(server.seen.map((r) => r.headers['idempotency-key'])).toEqual(['90210', '90210']);
+  });
+});
