@@ -6,22 +6,13 @@
  * Real grpc-js client, a port nothing listens on, then a real server on that port.
  */
 import * as grpc from '@grpc/grpc-js';
-import { createServer } from 'node:net';
 import { firstValueFrom, filter } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createPolicy, type Policy } from '../../src/index.js';
 import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
-import { EchoClient, callEcho, ok, startEchoServer } from './support.js';
+import { EchoClient, callEcho, freePort, ok, startEchoServer } from './support.js';
 
 const HELD = 20;
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 const options = (isUp: () => boolean) => ({
   // The call that starts the outage may be held too (or be in its backoff): room for it.

@@ -7,20 +7,11 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
-import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
-import { EchoClient, callEcho, type EchoClientInstance } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { rpcExceptionOf } from '../../src/grpc/index.js';
+import { QUICK_POLICY, callEcho, freePort, interceptedClients, type EchoClientInstance } from './support.js';
 
 const METHOD = '/test.Echo/Call';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 /** grpc-js's own retries for UNAVAILABLE (a service config's retryPolicy). */
 const GRPC_JS_RETRIES = JSON.stringify({
@@ -32,29 +23,11 @@ const GRPC_JS_RETRIES = JSON.stringify({
   ],
 });
 
-const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const { interceptor, client } of open.splice(0)) {
-    client.close();
-    await interceptor.close();
-  }
-  for (const close of closers.splice(0)) await close();
-});
+const clients = interceptedClients();
 
 function client(address: string, channelOptions: grpc.ChannelOptions = {}): EchoClientInstance {
-  const interceptor = grpcInterceptor({
-    retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 5 },
-    breaker: false,
-    budget: false,
-    reconnect: { minDelayMs: 5, maxDelayMs: 10 },
-    maxReconnectAttempts: 1,
-    deadlineMs: 5_000,
-    methods: { [METHOD]: { idempotent: false } },
-  });
-  const made = new EchoClient(address, grpc.credentials.createInsecure(), { ...channelOptions, interceptors: [interceptor] });
-  open.push({ interceptor, client: made });
-  return made;
+  const options = { ...QUICK_POLICY, retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 5 }, maxReconnectAttempts: 1, deadlineMs: 5_000, methods: { [METHOD]: { idempotent: false } } };
+  return clients.make(address, options, channelOptions).client;
 }
 
 /** A raw HTTP/2 server refusing every stream (RST_STREAM REFUSED_STREAM, RFC 9113 §8.7). */
@@ -68,7 +41,7 @@ async function refusingServer(): Promise<{ address: string; streams: () => numbe
     stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  clients.onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, streams: () => streams };
 }
 

@@ -4,24 +4,17 @@
  * deadline) and what the caller got (the grpc-js ServiceError and the RPCException behind it).
  */
 import * as grpc from '@grpc/grpc-js';
-import { createServer } from 'node:net';
 import { firstValueFrom, filter } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConfigurationError, createPolicy, type PolicyOptions } from '../../src/index.js';
-import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
-import { EchoClient, callEcho, ok, stall, startEchoServer, status, type EchoClientInstance } from './support.js';
+import { grpcInterceptor, rpcExceptionOf } from '../../src/grpc/index.js';
+import { QUICK_POLICY, callEcho, freePort, interceptedClients, ok, stall, startEchoServer, status, type EchoClientInstance, type InterceptedClient } from './support.js';
 
 const METHOD = '/test.Echo/Call';
 const server = await startEchoServer();
 afterAll(() => server.close());
 
-const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
-afterEach(async () => {
-  for (const { interceptor, client } of open.splice(0)) {
-    client.close();
-    await interceptor.close();
-  }
-});
+const clients = interceptedClients();
 /**
  * One answered call first, so the channel is connected before a short attempt timeout is put to
  * the test: on a loaded machine a new channel's connection alone can outlast it, and then the
@@ -32,28 +25,8 @@ async function connected(client: EchoClientInstance): Promise<void> {
   expect((await callEcho(client, { warm: true })).error).toBeUndefined();
 }
 
-function clientFor(address: string, options: PolicyOptions = {}, idempotent = false): { interceptor: GrpcInterceptor; client: EchoClientInstance } {
-  const interceptor = grpcInterceptor({
-    retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
-    breaker: false,
-    budget: false,
-    reconnect: { minDelayMs: 5, maxDelayMs: 10 },
-    maxReconnectAttempts: 2,
-    methods: { [METHOD]: { idempotent } },
-    ...options,
-  });
-  const client = new EchoClient(address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
-  const pair = { interceptor, client };
-  open.push(pair);
-  return pair;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
+function clientFor(address: string, options: PolicyOptions = {}, idempotent = false): InterceptedClient {
+  return clients.make(address, { ...QUICK_POLICY, methods: { [METHOD]: { idempotent } }, ...options });
 }
 
 describe('success path', () => {
@@ -124,9 +97,7 @@ describe('a policy passed in (shared, closed by its owner)', () => {
   function sharedClient(options: PolicyOptions): { client: EchoClientInstance; policy: ReturnType<typeof createPolicy> } {
     const policy = createPolicy({ breaker: false, budget: false, retry: { maxAttempts: 2, minDelayMs: 1, maxDelayMs: 5 }, ...options });
     policies.push(policy);
-    const interceptor = grpcInterceptor(policy);
-    const client = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
-    open.push({ interceptor, client });
+    const { client } = clients.make(server.address, policy);
     return { client, policy };
   }
 

@@ -6,34 +6,16 @@
  * ran, and a non-idempotent one must not be sent again.
  */
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
-import { EchoClient, callEcho, startEchoServer, type EchoClientInstance } from './support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { rpcExceptionOf } from '../../src/grpc/index.js';
+import { ECHO_METHOD, QUICK_POLICY, callEcho, interceptedClients, startEchoServer, type EchoClientInstance } from './support.js';
 
-const METHOD = '/test.Echo/Call';
 const server = await startEchoServer();
 afterAll(() => server.close());
-
-const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
-afterEach(async () => {
-  for (const { interceptor, client } of open.splice(0)) {
-    client.close();
-    await interceptor.close();
-  }
-});
+const clients = interceptedClients();
 
 function strictClient(): EchoClientInstance {
-  const interceptor = grpcInterceptor({
-    retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
-    breaker: false,
-    budget: false,
-    reconnect: { minDelayMs: 5, maxDelayMs: 10 },
-    maxReconnectAttempts: 2,
-    methods: { [METHOD]: { idempotent: false } },
-  });
-  const client = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
-  open.push({ interceptor, client });
-  return client;
+  return clients.make(server.address, { ...QUICK_POLICY, methods: { [ECHO_METHOD]: { idempotent: false } } }).client;
 }
 
 describe("a server's own status in grpc-js's words (it ran the call, then a downstream failed)", () => {

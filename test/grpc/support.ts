@@ -4,6 +4,75 @@
  * that reached the handler, with the metadata and deadline it carried.
  */
 import * as grpc from '@grpc/grpc-js';
+import { afterEach } from 'vitest';
+import { grpcInterceptor, type GrpcInterceptor, type GrpcInterceptorOptions } from '../../src/grpc/index.js';
+
+export { freePort } from '../../src/cli/demo/ports.js';
+
+/** The method of {@link echoService}. */
+export const ECHO_METHOD = '/test.Echo/Call';
+
+/**
+ * The policy the interceptor's tests run under unless they say otherwise: 3 attempts 1–5 ms
+ * apart, no breaker, no budget, two reconnect attempts 5–10 ms apart.
+ */
+export const QUICK_POLICY = {
+  retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
+  breaker: false,
+  budget: false,
+  reconnect: { minDelayMs: 5, maxDelayMs: 10 },
+  maxReconnectAttempts: 2,
+} as const satisfies GrpcInterceptorOptions;
+
+/** An EchoClient and the hotcold interceptor its calls go through. */
+export interface InterceptedClient {
+  interceptor: GrpcInterceptor;
+  client: EchoClientInstance;
+}
+
+export interface InterceptedClients {
+  /**
+   * A client of `address` whose calls go through a new interceptor made with `options` (or
+   * around a policy of yours, which you close).
+   * @param interceptors the client's whole interceptor list, given hotcold's (default: it alone)
+   */
+  make(
+    address: string,
+    options: Parameters<typeof grpcInterceptor>[0],
+    channel?: grpc.ChannelOptions,
+    interceptors?: (hotcold: GrpcInterceptor) => grpc.Interceptor[],
+  ): InterceptedClient;
+  /** Something else the test opened, closed after the clients. */
+  onCleanup(close: () => Promise<void> | void): void;
+}
+
+/**
+ * Call at a test file's top level: every client made through it is closed after each test, then
+ * its interceptor (which closes the policy it made), then what `onCleanup` was given.
+ */
+export function interceptedClients(): InterceptedClients {
+  const open: InterceptedClient[] = [];
+  const closers: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const { interceptor, client } of open.splice(0)) {
+      client.close();
+      await interceptor.close();
+    }
+    for (const close of closers.splice(0)) await close();
+  });
+  return {
+    make(address, options, channel = {}, interceptors = (hotcold) => [hotcold]) {
+      const interceptor = grpcInterceptor(options);
+      const client = new EchoClient(address, grpc.credentials.createInsecure(), { ...channel, interceptors: interceptors(interceptor) });
+      const made = { interceptor, client };
+      open.push(made);
+      return made;
+    },
+    onCleanup(close) {
+      closers.push(close);
+    },
+  };
+}
 
 export interface Seen {
   key: string | undefined;

@@ -4,33 +4,19 @@
  * streaming calls through the same client. Real grpc-js server on loopback.
  */
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { grpcInterceptor, type GrpcInterceptor } from '../../src/grpc/index.js';
-import { EchoClient, callEcho, ok, stall, startEchoServer, type EchoClientInstance } from './support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { GrpcInterceptor } from '../../src/grpc/index.js';
+import { EchoClient, callEcho, interceptedClients, ok, stall, startEchoServer, type EchoClientInstance, type InterceptedClient } from './support.js';
 
 const METHOD = '/test.Echo/Call';
 const server = await startEchoServer();
 afterAll(() => server.close());
 
-const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
-afterEach(async () => {
-  for (const { interceptor, client } of open.splice(0)) {
-    client.close();
-    await interceptor.close();
-  }
-});
+const clients = interceptedClients();
 
-function make(interceptors: (hotcold: GrpcInterceptor) => grpc.Interceptor[]): { interceptor: GrpcInterceptor; client: EchoClientInstance } {
-  const interceptor = grpcInterceptor({
-    retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
-    breaker: false,
-    budget: false,
-    methods: { [METHOD]: { idempotent: true } },
-  });
-  const client = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: interceptors(interceptor) });
-  const pair = { interceptor, client };
-  open.push(pair);
-  return pair;
+function make(interceptors: (hotcold: GrpcInterceptor) => grpc.Interceptor[]): InterceptedClient {
+  const options = { retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 }, breaker: false, budget: false, methods: { [METHOD]: { idempotent: true } } } as const;
+  return clients.make(server.address, options, {}, interceptors);
 }
 
 /** Adds `x-user` metadata after a tick (as a token fetch would), and records the status it saw. */
