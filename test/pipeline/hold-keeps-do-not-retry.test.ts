@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios, { isAxiosError } from 'axios';
 import { afterAll, expect, it } from 'vitest';
-import { ConnectionFailureException, createPolicy, defaultClassify, isRPCException, type Policy } from '../../src/index.js';
+import { ConnectionFailureException, createPolicy, defaultClassify, type Policy } from '../../src/index.js';
 
 let requests = 0;
 const server = http.createServer((_req, res) => {
