@@ -258,14 +258,23 @@ export class RemoteCallException extends RPCException {
   readonly code: number;
   /** The error object's `data` member as the server sent it (may be `undefined`). */
   readonly data: unknown;
-  constructor(code: number, message: string, data: unknown, options: RPCExceptionOptions = {}) {
+  /**
+   * The server's pushback in milliseconds (gRFC A6 `grpc-retry-pushback-ms` ≥ 0), when it sent
+   * one: a retry of this answer (its code opted in by `retryOnCodes`, gRFC A6's
+   * `retryableStatusCodes`) waits this long instead of its backoff, capped by
+   * `retry.maxRetryAfterMs`. Absent otherwise.
+   */
+  declare readonly retryAfterMs?: number;
+  constructor(code: number, message: string, data: unknown, options: RPCExceptionOptions & { retryAfterMs?: number | undefined } = {}) {
     super(message, true, options);
     this.code = code;
     this.data = data;
+    if (options.retryAfterMs !== undefined) (this as { retryAfterMs?: number }).retryAfterMs = options.retryAfterMs;
   }
   protected override fields(): Record<string, unknown> {
     // `data` is the server's: it may echo anything, credentials included (toJSON scrubs it).
-    return { ...super.fields(), code: this.code, data: this.data };
+    const fields = { ...super.fields(), code: this.code, data: this.data };
+    return this.retryAfterMs === undefined ? fields : { ...fields, retryAfterMs: this.retryAfterMs };
   }
 }
 

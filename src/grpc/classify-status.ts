@@ -133,7 +133,8 @@ export function classifyGrpcStatus(
       return new AuthenticationException(403, label, base);
     default:
       // An application's answer: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION,
-      // ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, and codes outside the table.
-      return new RemoteCallException(status.code, label, undefined, base);
+      // ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, and codes outside the table. A code opted in by
+      // `retryOnCodes` is retried after the pushback (gRFC A6's retryableStatusCodes).
+      return new RemoteCallException(status.code, label, undefined, { ...base, retryAfterMs });
   }
 }

@@ -287,7 +287,8 @@ function fromGrpcStatus(
     case GRPC.DATA_LOSS:
       return broke(label, context.written, { ...base, retryAfterMs });
     default:
-      return new RemoteCallException(code, `${label}: ${details}`, undefined, base);
+      // An application's answer; retried only when `retryOnCodes` opts its code in, after the pushback.
+      return new RemoteCallException(code, `${label}: ${details}`, undefined, { ...base, retryAfterMs });
   }
 }
 

@@ -1235,7 +1235,8 @@ export class Pipeline {
  * While the pipeline probes for recovery, the next attempt waits in the connection monitor and
  * is released the moment a probe finds service — sooner and better informed than a
  * `Retry-After` guessed by a standby. So that hint is dropped then (it is still honoured outside
- * an outage).
+ * an outage). Everything else the failure says is kept: the node's own reason, and the server's
+ * "do not retry" (gRFC A6), which no hold may turn into a retry.
  */
 function withoutRetryAfter(error: ConnectionFailureException): ConnectionFailureException {
   return new ConnectionFailureException(error.message, {
@@ -1245,6 +1246,8 @@ function withoutRetryAfter(error: ConnectionFailureException): ConnectionFailure
     epoch: error.epoch,
     cause: error.cause,
     mayHaveExecuted: error.mayHaveExecuted,
+    nodeError: error.nodeError,
+    doNotRetry: error.doNotRetry,
   });
 }
 

@@ -148,16 +148,17 @@ export async function retryAfterFailure<T>(
     return new CallAbortedException('call aborted', { ...wrapperOptions(), cause: reason ?? causes[causes.length - 1] });
   };
 
-  const exhausted = (message: string, reason: RetriesExhaustedReason): RetriesExhaustedException => {
+  const exhausted = (message: string, reason: RetriesExhaustedReason, doNotRetry?: true): RetriesExhaustedException => {
     const { node, epoch } = wrapperOptions();
-    return new RetriesExhaustedException(message, reason, causes, { method, node, epoch });
+    return new RetriesExhaustedException(message, reason, causes, { method, node, epoch, doNotRetry });
   };
 
   const finalError = (error: RPCException): RPCException => {
     const earlierMayHaveRun = causes.slice(0, -1).some((c) => c.mayHaveExecuted);
     if (error.mayHaveExecuted || !earlierMayHaveRun) return error;
-    // Same class, so callers' instanceof checks still work, but with mayHaveExecuted true.
-    const options = wrapperOptions();
+    // Same class, so callers' instanceof checks still work, but with mayHaveExecuted true; the
+    // server's "do not retry" (gRFC A6) stays said, for whoever would send the call again.
+    const options = { ...wrapperOptions(), doNotRetry: error.doNotRetry };
     switch (error.kind) {
       case 'call-aborted':
         return new CallAbortedException(error.message, options);
@@ -172,9 +173,9 @@ export async function retryAfterFailure<T>(
       case 'authentication':
         return new AuthenticationException((error as AuthenticationException).status, error.message, options);
       case 'retries-exhausted':
-        return exhausted(error.message, (error as RetriesExhaustedException).reason);
+        return exhausted(error.message, (error as RetriesExhaustedException).reason, error.doNotRetry);
       default:
-        return exhausted(`${error.message} (not retryable after ${causes.length} attempts)`, 'not-retryable');
+        return exhausted(`${error.message} (not retryable after ${causes.length} attempts)`, 'not-retryable', error.doNotRetry);
     }
   };
 
