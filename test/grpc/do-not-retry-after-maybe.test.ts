@@ -5,32 +5,19 @@
  * class it was rebuilt as. A real grpc-js server.
  */
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
-import { EchoClient, callEcho, startEchoServer, status, type EchoClientInstance } from './support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { rpcExceptionOf } from '../../src/grpc/index.js';
+import { callEcho, interceptedClients, startEchoServer, status, type EchoClientInstance } from './support.js';
 
 const READ = '/test.Echo/Call';
 const server = await startEchoServer();
 afterAll(() => server.close());
 
-const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
-afterEach(async () => {
-  for (const { interceptor, client } of open.splice(0)) {
-    client.close();
-    await interceptor.close();
-  }
-});
+const clients = interceptedClients();
 
 function client(): EchoClientInstance {
-  const interceptor = grpcInterceptor({
-    retry: { maxAttempts: 4, minDelayMs: 1, maxDelayMs: 5 },
-    breaker: false,
-    budget: false,
-    methods: { [READ]: { idempotent: true } },
-  });
-  const c = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
-  open.push({ interceptor, client: c });
-  return c;
+  const options = { retry: { maxAttempts: 4, minDelayMs: 1, maxDelayMs: 5 }, breaker: false, budget: false, methods: { [READ]: { idempotent: true } } } as const;
+  return clients.make(server.address, options).client;
 }
 
 describe('a "do not retry" on attempt 2 after a "maybe" on attempt 1', () => {

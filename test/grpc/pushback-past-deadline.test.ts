@@ -5,32 +5,24 @@
  * error's message, not the clock. A real grpc-js server.
  */
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, afterEach, expect, it } from 'vitest';
-import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
-import { EchoClient, callEcho, ok, startEchoServer, status, type EchoClientInstance } from './support.js';
+import { afterAll, expect, it } from 'vitest';
+import { rpcExceptionOf } from '../../src/grpc/index.js';
+import { callEcho, interceptedClients, ok, startEchoServer, status, type EchoClientInstance } from './support.js';
 
 const READ = '/test.Echo/Call';
 const server = await startEchoServer();
 afterAll(() => server.close());
 
-const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
-afterEach(async () => {
-  for (const { interceptor, client } of open.splice(0)) {
-    client.close();
-    await interceptor.close();
-  }
-});
+const clients = interceptedClients();
 
 function setup(maxRetryAfterMs: number): { client: EchoClientInstance; delays: number[] } {
-  const interceptor = grpcInterceptor({
+  const { interceptor, client } = clients.make(server.address, {
     retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs },
     deadlineMs: 60_000,
     breaker: false,
     budget: false,
     methods: { [READ]: { idempotent: true } },
   });
-  const client = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
-  open.push({ interceptor, client });
   const delays: number[] = [];
   interceptor.policy.events$.subscribe((e) => {
     if (e.type === 'retry') delays.push(e.delayMs);

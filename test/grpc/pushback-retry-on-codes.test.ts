@@ -5,33 +5,24 @@
  * by `retryOnCodes` is "a status that is retried" like any other. A real grpc-js server.
  */
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { defaultClassify, RemoteCallException } from '../../src/index.js';
-import { grpcInterceptor, type GrpcInterceptor } from '../../src/grpc/index.js';
-import { EchoClient, callEcho, ok, startEchoServer, status, type EchoClientInstance } from './support.js';
+import { callEcho, interceptedClients, ok, startEchoServer, status } from './support.js';
 
 const TRANSFER = '/test.Echo/Call';
 const server = await startEchoServer();
 afterAll(() => server.close());
 
-const open: { interceptor: GrpcInterceptor; client: EchoClientInstance }[] = [];
-afterEach(async () => {
-  for (const { interceptor, client } of open.splice(0)) {
-    client.close();
-    await interceptor.close();
-  }
-});
+const clients = interceptedClients();
 
 describe('a valid pushback on a status retried by retryOnCodes delays the retry (gRFC A6)', () => {
   it('ABORTED opted in by retryOnCodes, with grpc-retry-pushback-ms 400: the retry waits 400 ms, not the backoff', async () => {
-    const interceptor = grpcInterceptor({
+    const { interceptor, client } = clients.make(server.address, {
       retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
       breaker: false,
       budget: false,
       methods: { [TRANSFER]: { idempotent: false, retryOnCodes: [grpc.status.ABORTED] } },
     });
-    const client = new EchoClient(server.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
-    open.push({ interceptor, client });
     const retries: { delayMs: number }[] = [];
     const sub = interceptor.policy.events$.subscribe((e) => {
       if (e.type === 'retry') retries.push({ delayMs: e.delayMs });
