@@ -10,7 +10,7 @@ import { firstValueFrom, filter } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createPolicy, type Policy } from '../../src/index.js';
 import { grpcInterceptor, rpcExceptionOf, type GrpcInterceptor } from '../../src/grpc/index.js';
-import { EchoClient, callEcho, freePort, ok, startEchoServer } from './support.js';
+import { EchoClient, callEcho, freePort, ok, startEchoServer, type EchoClientInstance } from './support.js';
 
 const HELD = 20;
 
@@ -28,8 +28,14 @@ const options = (isUp: () => boolean) => ({
 async function scenario(make: (isUp: () => boolean) => { interceptor: GrpcInterceptor; policy: Policy; close: () => Promise<void> }): Promise<void> {
   const port = await freePort();
   let up = false;
-  const { interceptor, policy, close } = make(() => up);
+  let channel: ReturnType<EchoClientInstance['getChannel']> | undefined;
+  // The probe answers as a health check through the client's own channel would: up once the
+  // server listens and the channel has connected to it. grpc-js keeps a refused channel in its
+  // reconnect backoff for a while; calls released before it connects fail fast ("not executed")
+  // and, on a loaded machine, can spend all their attempts in that time.
+  const { interceptor, policy, close } = make(() => up && channel?.getConnectivityState(true) === grpc.connectivityState.READY);
   const client = new EchoClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { interceptors: [interceptor] });
+  channel = client.getChannel();
   const reconnecting = firstValueFrom(policy.state$.pipe(filter((s) => s.status === 'reconnecting')));
   const calls: grpc.ClientUnaryCall[] = [];
   const answers: Promise<grpc.ServiceError | null>[] = [];
