@@ -75,17 +75,16 @@ describe('idle keep-alive sockets', () => {
     expect(w.sockets).toHaveLength(2);
   });
 
-  it("honours a server's shorter Keep-Alive: timeout= hint under the default", async () => {
-    // timeout=2 → Node's agent closes after 2 s − 1 s; the default (4 s) alone would keep it longer.
+  it("honours a server's Keep-Alive: timeout= hint shorter than idleSocketTimeoutMs", async () => {
+    // The client's own idle timeout is 10 min, so a socket ended by the client within the wait
+    // below was ended by the server's 2 s hint (Node's agent closes 1 s before it): which rule
+    // applied, told apart by two orders of magnitude, not how fast the machine is.
     const w = await server('timeout=2');
-    const c = createClient({ url: w.url });
+    const c = createClient({ url: w.url, idleSocketTimeoutMs: 600_000 });
     clients.push(c);
-    const sentAt = performance.now();
     await c.call('ping');
-    expect(await until(() => w.sockets[0]?.endedByClient === true, 10_000)).toBe(true);
-    // Ended by the client, and before the hinted 2 s: a generous outcome bound, not a speed.
-    expect(performance.now() - sentAt).toBeLessThan(10_000);
-  });
+    expect(await until(() => w.sockets[0]?.endedByClient === true, 60_000)).toBe(true);
+  }, 90_000);
 
   it('the default closes idle sockets by itself (no hint, server never closes)', async () => {
     const w = await server();
