@@ -8,12 +8,12 @@
  * | any status with `x-hotcold-not-forwarded: 1` (the balancer's own answer)      | ConnectionFailure                   | no    | yes |
  * | UNAVAILABLE made by grpc-js (no response headers, no metadata off the wire), | ConnectionFailure                   | no    | yes |
  * |   details "No connection established…",                                      |                                     |       |     |
- * |   "Stream refused by server" (HTTP/2 REFUSED_STREAM, RFC 9113 §8.7),         |                                     |       |     |
  * |   "Failed to start HTTP/2 stream…"                                           |                                     |       |     |
  * | DEADLINE_EXCEEDED made by grpc-js, "waiting for name resolution /            | ConnectionFailure                   | no    | yes |
  * |   metadata filters / LB pick" (the call never left the client)              |                                     |       |     |
  * | UNAVAILABLE / DEADLINE_EXCEEDED / INTERNAL / UNKNOWN / DATA_LOSS / CANCELLED | UnknownOutcome                      | maybe | idempotent or deduplicated |
  * |   otherwise ("Connection dropped", a 502/503/504 without the mark, RST_STREAM, |
+ * |   "Stream refused by server": a proxy's REFUSED_STREAM after it forwarded,   |                                     |       |     |
  * |   a server's own status quoting grpc-js's words, e.g. a downstream's error) |                                   |       |     |
  * | any status with `x-hotcold-error: COMMIT_UNKNOWN`                            | UnknownOutcome                      | maybe | idempotent or deduplicated |
  * | RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms` ≥ 0 (gRFC A6)               | ConnectionFailure, `backPressure`   | no    | after the pushback |
@@ -62,7 +62,13 @@ function fromTheWire(status: GrpcStatusLike): boolean {
 }
 
 /** grpc-js's own words for a call that never left the client (or was refused unprocessed). */
-const NEVER_SENT_UNAVAILABLE = /(^|: )No connection established|^Stream refused by server$|^Failed to start HTTP\/2 stream/;
+// Not "Stream refused by server" (HTTP/2 REFUSED_STREAM): RFC 9113 §8.7 makes it "not processed"
+// only when the server itself sends it, and an HTTP/2 proxy sends it too. HAProxy resets the
+// client's stream with REFUSED_STREAM when the node it forwarded the call to breaks before an
+// answer (test/grpc/proxy-refused-stream.test.ts): the node had the whole call. The client cannot
+// tell a proxy's reset from the node's, and DESIGN §1 takes only the balancer's mark, a node's
+// answer or a request never fully written as evidence: "maybe".
+const NEVER_SENT_UNAVAILABLE = /(^|: )No connection established|^Failed to start HTTP\/2 stream/;
 /** grpc-js's deadline report for a call still waiting for a connection (resolving-call.ts, load-balancing-call.ts). */
 const NEVER_SENT_DEADLINE = /waiting for name resolution|waiting for metadata filters|Waiting for LB pick/;
 
