@@ -8,14 +8,16 @@
  * | any status with `x-hotcold-not-forwarded: 1` (the balancer's own answer)      | ConnectionFailure                   | no    | yes |
  * | UNAVAILABLE made by grpc-js (no response headers, no metadata off the wire), | ConnectionFailure                   | no    | yes |
  * |   details "No connection established…",                                      |                                     |       |     |
- * |   "Stream refused by server" (HTTP/2 REFUSED_STREAM, RFC 9113 §8.7),         |                                     |       |     |
  * |   "Failed to start HTTP/2 stream…"                                           |                                     |       |     |
  * | DEADLINE_EXCEEDED made by grpc-js, "waiting for name resolution /            | ConnectionFailure                   | no    | yes |
  * |   metadata filters / LB pick" (the call never left the client)              |                                     |       |     |
  * | UNAVAILABLE / DEADLINE_EXCEEDED / INTERNAL / UNKNOWN / DATA_LOSS / CANCELLED | UnknownOutcome                      | maybe | idempotent or deduplicated |
  * |   otherwise ("Connection dropped", a 502/503/504 without the mark, RST_STREAM, |
+ * |   "Stream refused by server": a proxy's REFUSED_STREAM after it forwarded,   |                                     |       |     |
  * |   a server's own status quoting grpc-js's words, e.g. a downstream's error) |                                   |       |     |
  * | any status with `x-hotcold-error: COMMIT_UNKNOWN`                            | UnknownOutcome                      | maybe | idempotent or deduplicated |
+ * | RESOURCE_EXHAUSTED "Attempted to send message with a size larger than N",    | Protocol                            | no    | never (fails the same) |
+ * |   INTERNAL "Request message serialization failure: …", made by grpc-js       |                                     |       |     |
  * | RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms` ≥ 0 (gRFC A6)               | ConnectionFailure, `backPressure`   | no    | after the pushback |
  * | UNAUTHENTICATED / PERMISSION_DENIED                                          | Authentication (401 / 403)          | no    | never |
  * | RESOURCE_EXHAUSTED without pushback (or a negative one), INVALID_ARGUMENT,    | RemoteCall (`code` = gRPC status)   | yes   | never (`retryOnCodes` opts in) |
@@ -26,6 +28,7 @@
 import {
   AuthenticationException,
   ConnectionFailureException,
+  ProtocolException,
   RemoteCallException,
   UnknownOutcomeException,
   type RPCException,
@@ -62,7 +65,23 @@ function fromTheWire(status: GrpcStatusLike): boolean {
 }
 
 /** grpc-js's own words for a call that never left the client (or was refused unprocessed). */
-const NEVER_SENT_UNAVAILABLE = /(^|: )No connection established|^Stream refused by server$|^Failed to start HTTP\/2 stream/;
+// Not "Stream refused by server" (HTTP/2 REFUSED_STREAM): RFC 9113 §8.7 makes it "not processed"
+// only when the server itself sends it, and an HTTP/2 proxy sends it too. HAProxy resets the
+// client's stream with REFUSED_STREAM when the node it forwarded the call to breaks before an
+// answer (test/grpc/proxy-refused-stream.test.ts): the node had the whole call. The client cannot
+// tell a proxy's reset from the node's, and DESIGN §1 takes only the balancer's mark, a node's
+// answer or a request never fully written as evidence: "maybe".
+const NEVER_SENT_UNAVAILABLE = /(^|: )No connection established|^Failed to start HTTP\/2 stream/;
+/**
+ * grpc-js's own words for a request it could not put on the wire: over the channel's
+ * `grpc.max_send_message_length` (compression-filter.ts), or refused by the method's
+ * `requestSerialize` (client-interceptors.ts). The server never had the message; the same request
+ * fails the same way again.
+ */
+const NOT_SENDABLE: Partial<Record<number, RegExp>> = {
+  [GrpcStatus.RESOURCE_EXHAUSTED]: /^Attempted to send message with a size larger than \d+$/,
+  [GrpcStatus.INTERNAL]: /^Request message serialization failure: /,
+};
 /** grpc-js's deadline report for a call still waiting for a connection (resolving-call.ts, load-balancing-call.ts). */
 const NEVER_SENT_DEADLINE = /waiting for name resolution|waiting for metadata filters|Waiting for LB pick/;
 
@@ -106,6 +125,10 @@ export function classifyGrpcStatus(
   }
   // grpc-js's own words count only for a status grpc-js made: a server's details are its text.
   const answered = evidence.headersReceived || fromTheWire(status);
+  if (!answered && NOT_SENDABLE[status.code]?.test(status.details) === true) {
+    // A ProtocolException that did not run is final (retry-rules.ts): never sent again.
+    return new ProtocolException(`${label}; the request could not be sent: not executed`, { ...base, mayHaveExecuted: false });
+  }
   switch (status.code) {
     case GrpcStatus.UNAVAILABLE:
       if (!answered && NEVER_SENT_UNAVAILABLE.test(status.details)) {

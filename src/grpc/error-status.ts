@@ -39,7 +39,8 @@ function codeFor(error: RPCException, attempt: GrpcStatusLike | undefined): numb
     case 'pending-limit':
       return GrpcStatus.RESOURCE_EXHAUSTED;
     case 'protocol':
-      return GrpcStatus.INTERNAL;
+      // A request grpc-js could not send keeps grpc-js's own code (RESOURCE_EXHAUSTED for its size limit).
+      return attempt !== undefined && attempt.code !== GrpcStatus.OK ? attempt.code : GrpcStatus.INTERNAL;
     case 'client-closed':
     case 'circuit-open':
       return GrpcStatus.UNAVAILABLE;

@@ -303,14 +303,19 @@ class UnaryCall implements UnaryAttemptOwner {
    * AbortSignal per call would make the pipeline link signals on every call (measured here at
    * several times the pipeline's own cost) for a rare event. A policy passed in races its
    * attempts and takes the call's signal.
+   *
+   * The status is the canceller's, as grpc-js's InterceptingCall passes it down the chain: the
+   * caller's `cancel()` sends CANCELLED, and an interceptor above may end the call with a code
+   * and details of its own (its own timeout, say), which the caller gets as they were given.
    */
-  cancelWithStatus(): void {
+  cancelWithStatus(code?: number, details?: string): void {
     if (this.cancelled || this.answered) return;
     this.cancelled = true;
     this.begun = true;
-    this.current?.cancelWithStatus(GrpcStatus.CANCELLED, 'Cancelled on client');
+    const own = typeof code === 'number' && code !== GrpcStatus.OK ? { code, details: typeof details === 'string' ? details : '' } : undefined;
+    this.current?.cancelWithStatus(own?.code ?? GrpcStatus.CANCELLED, own?.details ?? 'Cancelled on client');
     const reason = this.aborted(this.inFlight || this.mayHaveRun);
-    this.fail(reason);
+    this.fail(reason, own);
     // A call held while reconnecting (or in a backoff) leaves the policy now: otherwise it would
     // hold a `maxPending` place, and the policy its wait, until the deadline.
     if (this.begun && this.shared.cancel !== undefined) this.shared.cancel(this, reason);
@@ -451,7 +456,8 @@ class UnaryCall implements UnaryAttemptOwner {
     listener?.onReceiveStatus(result.status);
   }
 
-  private fail(reason: unknown): void {
+  /** @param cancelled the status an interceptor above cancelled the call with (see `cancelWithStatus`) */
+  private fail(reason: unknown, cancelled?: { code: number; details: string }): void {
     if (this.answered) return;
     this.answered = true;
     // The policy gave up while an attempt was out (its close(), or its timer before ours): the
@@ -467,6 +473,10 @@ class UnaryCall implements UnaryAttemptOwner {
             new ProtocolException(`${method}: not sent: ${reason.message}`, { method, cause: reason, mayHaveExecuted: false })
           : new UnknownOutcomeException(`${method}: the policy failed`, { method, cause: reason });
     const status = callerStatus(error, this.shared.statuses, this.shared.newMetadata);
+    if (cancelled !== undefined) {
+      status.code = cancelled.code;
+      status.details = cancelled.details;
+    }
     const listener = this.listener;
     // The status passed on is the latest attempt's (its very trailers): its response headers go
     // first, as grpc-js gives a failed call's headers to the caller ('metadata' event) too.

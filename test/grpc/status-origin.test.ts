@@ -1,6 +1,7 @@
 /**
- * grpc-js's own words for "never sent" ("No connection established…", "Stream refused by
- * server", "Waiting for LB pick") are evidence only when grpc-js made the status. A server that
+ * grpc-js's own words for "never sent" ("No connection established…", "Waiting for LB pick") are
+ * evidence only when grpc-js made the status ("Stream refused by server" never is: see
+ * proxy-refused-stream.test.ts). A server that
  * ran the call and then passed on a downstream client's error (a common Node pattern:
  * `callback(downstreamError)`) sends the same words as its own Trailers-Only status: that call
  * ran, and a non-idempotent one must not be sent again.
