@@ -10,7 +10,7 @@ import { monotonicNow } from '../shared/clock.js';
 import { InflightAttempts } from '../shared/inflight.js';
 import type { InterceptingCall } from '@grpc/grpc-js';
 import { loadGrpc } from './load-grpc.js';
-import { CallAbortedException, ConfigurationError, ProtocolException, RPCException, UnknownOutcomeException } from '../errors.js';
+import { CallAbortedException, ConfigurationError, DeadlineExceededException, ProtocolException, RPCException, UnknownOutcomeException } from '../errors.js';
 import { createSelfTimedPolicy, type AttemptContext, type Policy, type PolicyOptions, type SelfTimedRunOptions } from './policy.js';
 import { classifyGrpcStatus } from './classify-status.js';
 import { callerStatus, type AttemptStatuses } from './error-status.js';
@@ -56,7 +56,7 @@ function deadlineLeftMs(deadline: Date | number | undefined): number | undefined
   if (deadline === undefined) return undefined;
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   if (!Number.isFinite(at)) return undefined;
-  return Math.max(1, at - Date.now());
+  return at - Date.now();
 }
 
 function firstText(metadata: GrpcMetadataLike, key: string): string | undefined {
@@ -336,15 +336,22 @@ class UnaryCall implements UnaryAttemptOwner {
       this.abortController = new AbortController();
       signal = this.abortController.signal;
     }
-    try {
-      running = this.shared.run(
-        runAttempt,
-        this,
-        this.method,
-        idempotencyKey === undefined && deadlineMs === undefined && signal === undefined ? undefined : { idempotencyKey, deadlineMs, signal },
-      );
-    } catch (error) {
-      running = Promise.reject(error);
+    if (deadlineMs !== undefined && deadlineMs <= 0) {
+      // The caller's deadline passed before the call began: nothing is sent (grpc-js ends such a
+      // call with DEADLINE_EXCEEDED too), and the caller hears so asynchronously, as of any call.
+      const method = this.method;
+      running = Promise.reject(new DeadlineExceededException(`${method}: the call's deadline had passed before it began`, { method, attempts: 0, mayHaveExecuted: false }));
+    } else {
+      try {
+        running = this.shared.run(
+          runAttempt,
+          this,
+          this.method,
+          idempotencyKey === undefined && deadlineMs === undefined && signal === undefined ? undefined : { idempotencyKey, deadlineMs, signal },
+        );
+      } catch (error) {
+        running = Promise.reject(error);
+      }
     }
     // Our own policy's result is the attempt that answered (it passes the attempt's value on):
     // the attempt knows its call, so success needs no closure per call.
