@@ -7,6 +7,7 @@ import { abandonable } from './abandonable.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { endWithin, type Destroyable } from './bounded-close.js';
+import { requireMysqlUri } from './connection-string.js';
 import { SecretScope } from '../../shared/redact.js';
 import { driverTimeoutMs, mariadbStatementTime, mariadbTimeoutSeconds } from '../db-timeouts.js';
 import { mariadbGenerationSql, MYSQL_GENERATION_MARKER } from '../generation.js';
@@ -87,6 +88,7 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
   const secrets = new SecretScope();
   if (owned) {
     if (uriOrPool.length === 0) throw new ConfigurationError('uri', 'must be a non-empty mysql:// URI');
+    requireMysqlUri('uri', uriOrPool);
     secrets.addUrlPassword(uriOrPool);
   } else if (typeof uriOrPool !== 'object' || uriOrPool === null || typeof uriOrPool.getConnection !== 'function') {
     throw new ConfigurationError('pool', 'must be a mysql:// URI or a mysql2/promise Pool');

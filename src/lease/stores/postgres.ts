@@ -9,6 +9,7 @@ import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { PgReleaseWatcher } from './pg-release-watcher.js';
 import { endWithin } from './bounded-close.js';
+import { requirePgConnectionString } from './connection-string.js';
 import { destroyClient } from './pg-destroy.js';
 import { inlinePgParams, toPgPlaceholders } from './placeholders.js';
 import { driverTimeoutMs, pgTimeoutMs } from '../db-timeouts.js';
@@ -103,6 +104,7 @@ export function postgresStore(connectionStringOrPoolLike: string | PgPoolLike, o
   const secrets = new SecretScope();
   if (owned) {
     if (connectionStringOrPool.length === 0) throw new ConfigurationError('connectionString', 'must be a non-empty postgres:// URL');
+    requirePgConnectionString('connectionString', connectionStringOrPool);
     secrets.addUrlPassword(connectionStringOrPool);
   } else if (typeof connectionStringOrPool !== 'object' || connectionStringOrPool === null || typeof connectionStringOrPool.connect !== 'function') {
     throw new ConfigurationError('pool', 'must be a connection string or a pg.Pool');
