@@ -45,10 +45,15 @@ const KILL_TIMEOUT_MS = 5_000;
  * `innodb_lock_wait_timeout` for row locks, `lock_wait_timeout` for METADATA locks (which a DDL
  * or a foreign `LOCK TABLES` holds), `max_statement_time` for the whole run. The first two count
  * whole seconds. MySQL has no `SET STATEMENT`: there the client-side timeout alone bounds it.
+ * It also puts the statement on the server's real clock (`timestamp = 0`), whatever the session set.
  */
 function boundedPrefix(timeoutMs: number): string {
   const seconds = mariadbTimeoutSeconds(timeoutMs);
-  return `SET STATEMENT innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${mariadbStatementTime(timeoutMs)} FOR `;
+  // `timestamp = 0`: the server's real clock. A session's `SET timestamp = …` (data replays, tests)
+  // moves its UTC_TIMESTAMP(), and a pooled connection keeps it when it goes back to the pool: a
+  // renewal on a connection set back stamped renewed_at in the past, and a standby on another
+  // connection took over while the holder was still valid.
+  return `SET STATEMENT timestamp = 0, innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${mariadbStatementTime(timeoutMs)} FOR `;
 }
 
 async function runOn(target: Queryable, sql: string, params: readonly unknown[], timeoutMs?: number): Promise<StatementResult> {
