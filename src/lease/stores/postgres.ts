@@ -68,8 +68,17 @@ function toResult(result: pg.QueryResult): StatementResult {
  */
 function boundedText(sql: string, params: readonly unknown[], timeoutMs: number): string {
   const ms = pgTimeoutMs(timeoutMs);
-  return `SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms}; ${inlinePgParams(sql, params)}`;
+  return `SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms}; ${DURABLE_COMMIT} ${inlinePgParams(sql, params)}`;
 }
+
+/**
+ * A lease statement's COMMIT is on disk before it is acknowledged, whatever `synchronous_commit`
+ * the server, database or role runs with. With `off`, a crash (not a failover: the timeline, and
+ * so the failover generation, stays the same) lost an acknowledged takeover, and the next holder
+ * was issued the same fencing token. Only `off` is raised, to `local` (flushed here; replication
+ * waits stay as configured): `on`, `remote_write`, `remote_apply` and `local` already flush.
+ */
+const DURABLE_COMMIT = "SELECT set_config('synchronous_commit', 'local', true) WHERE current_setting('synchronous_commit') = 'off';";
 
 function lastResult(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult {
   return Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult) : result;
