@@ -74,7 +74,16 @@ export class LeaseClosedError extends LeaseError {
 }
 
 /** What kind of permanent misconfiguration a {@link StoreConfigurationError} reports. */
-export type StoreFault = 'driver-missing' | 'authentication' | 'database-missing' | 'schema' | 'privileges' | 'location' | 'token-exhausted' | 'replication';
+export type StoreFault =
+  | 'driver-missing'
+  | 'authentication'
+  | 'database-missing'
+  | 'schema'
+  | 'privileges'
+  | 'location'
+  | 'connection-string'
+  | 'token-exhausted'
+  | 'replication';
 
 /**
  * A PERMANENT fault of the lease database's configuration: retrying cannot help, so

@@ -42,6 +42,35 @@ const MYSQL_PRIVILEGE = new Set([1044, 1142, 1143, 1227]);
 
 const SQLITE_PRIVILEGE = new Set(['SQLITE_READONLY', 'SQLITE_PERM', 'SQLITE_AUTH']);
 
+/**
+ * SQLite reports no write access with EXTENDED result codes too (better-sqlite3 gives those):
+ * `SQLITE_READONLY_DIRECTORY` (the -wal/-shm/lease file cannot be created beside the database),
+ * `_RECOVERY`, `_CANTLOCK`, `_ROLLBACK`, `_DBMOVED`, `_CANTINIT`. None clears by retrying.
+ */
+function isSqlitePrivilege(code: string): boolean {
+  return SQLITE_PRIVILEGE.has(code) || code.startsWith('SQLITE_READONLY_');
+}
+
+/**
+ * A SQLite path that cannot be opened: `SQLITE_CANTOPEN` (and its extended codes: a directory,
+ * no permission to create the file), or better-sqlite3's own check that the directory exists
+ * (a TypeError without a code).
+ */
+function isSqliteLocation(error: unknown, code: string | undefined): boolean {
+  if (code !== undefined) return code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_CANTOPEN_');
+  return error instanceof TypeError && /^Cannot open database because the directory does not exist/.test(error.message);
+}
+
+/**
+ * A connection string the driver cannot parse, found when it first connects (a pool the caller
+ * built, or one that got past the store's own check): Node's `ERR_INVALID_URL`, or a `URIError`
+ * from percent-decoding the user or password. Never retried; and the driver's error is not kept
+ * as the cause, since `ERR_INVALID_URL` carries the whole string, password included, in `input`.
+ */
+function isUnparsableConnectionString(error: unknown, code: string | undefined): boolean {
+  return code === 'ERR_INVALID_URL' || error instanceof URIError;
+}
+
 function describe(error: unknown): string {
   return redactText(error instanceof Error ? error.message : String(error));
 }
@@ -56,6 +85,21 @@ export function asPermanentStoreError(error: unknown, doing: string): StoreConfi
   if (typeof e !== 'object' || e === null) return undefined;
   const code = typeof e.code === 'string' ? e.code : undefined;
   const errno = typeof e.errno === 'number' ? e.errno : undefined;
+  if (isUnparsableConnectionString(error, code)) {
+    return new StoreConfigurationError(
+      'connection-string',
+      `the connection string cannot be parsed as a URL while ${doing}`,
+      'fix the connection string: the host, the port (1–65535) and the percent-encoding of the user and password',
+    );
+  }
+  if (isSqliteLocation(error, code)) {
+    return new StoreConfigurationError(
+      'location',
+      `the SQLite database cannot be opened while ${doing} (${describe(error)})`,
+      'give a path to a file in an existing directory that this process may create and write, with the lease file (`leasePath`) beside it',
+      error,
+    );
+  }
   const detail = describe(error);
   if ((code !== undefined && PG_AUTH.has(code)) || (errno !== undefined && MYSQL_AUTH.has(errno))) {
     return new StoreAuthenticationError(`the database refused the login while ${doing} (${detail})`, error);
@@ -63,7 +107,7 @@ export function asPermanentStoreError(error: unknown, doing: string): StoreConfi
   if (code === PG_NO_DATABASE || errno === MYSQL_NO_DATABASE) {
     return new DatabaseMissingError(`the database does not exist (${detail})`, error);
   }
-  if (code === PG_PRIVILEGE || (errno !== undefined && MYSQL_PRIVILEGE.has(errno)) || (code !== undefined && SQLITE_PRIVILEGE.has(code))) {
+  if (code === PG_PRIVILEGE || (errno !== undefined && MYSQL_PRIVILEGE.has(errno)) || (code !== undefined && isSqlitePrivilege(code))) {
     return new StorePrivilegeError(`the database user lacks a privilege for ${doing} (${detail})`, error);
   }
   if ((code !== undefined && (PG_SHAPE.has(code) || SQLITE_SHAPE.has(code))) || (errno !== undefined && MYSQL_SHAPE.has(errno))) {

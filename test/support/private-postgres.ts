@@ -39,6 +39,11 @@ export interface PrivatePostgres {
   thaw(): void;
   /** `pg_ctl restart -m fast`: every session is terminated (57P01), then the server comes back. */
   restart(): Promise<void>;
+  /**
+   * A crash: `pg_ctl stop -m immediate` (every process quits at once, nothing is flushed: WAL still
+   * in shared buffers is lost), then a start, which runs crash recovery.
+   */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -130,6 +135,10 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
     thaw: () => signalAll('SIGCONT'),
     async restart() {
       await run(...command('pg_ctl', ['-D', data, '-o', serverOptions, '-l', join(dir, 'log'), '-m', 'fast', '-w', '-t', '60', 'restart']));
+    },
+    async crash() {
+      await run(...command('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '60', 'stop']));
+      await run(...command('pg_ctl', ['-D', data, '-o', serverOptions, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']));
     },
     async stop() {
       if (stopped) return;

@@ -7,6 +7,7 @@ import { abandonable } from './abandonable.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { endWithin, type Destroyable } from './bounded-close.js';
+import { requireMysqlUri } from './connection-string.js';
 import { SecretScope } from '../../shared/redact.js';
 import { driverTimeoutMs, mariadbStatementTime, mariadbTimeoutSeconds } from '../db-timeouts.js';
 import { mariadbGenerationSql, MYSQL_GENERATION_MARKER } from '../generation.js';
@@ -44,10 +45,15 @@ const KILL_TIMEOUT_MS = 5_000;
  * `innodb_lock_wait_timeout` for row locks, `lock_wait_timeout` for METADATA locks (which a DDL
  * or a foreign `LOCK TABLES` holds), `max_statement_time` for the whole run. The first two count
  * whole seconds. MySQL has no `SET STATEMENT`: there the client-side timeout alone bounds it.
+ * It also puts the statement on the server's real clock (`timestamp = 0`), whatever the session set.
  */
 function boundedPrefix(timeoutMs: number): string {
   const seconds = mariadbTimeoutSeconds(timeoutMs);
-  return `SET STATEMENT innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${mariadbStatementTime(timeoutMs)} FOR `;
+  // `timestamp = 0`: the server's real clock. A session's `SET timestamp = …` (data replays, tests)
+  // moves its UTC_TIMESTAMP(), and a pooled connection keeps it when it goes back to the pool: a
+  // renewal on a connection set back stamped renewed_at in the past, and a standby on another
+  // connection took over while the holder was still valid.
+  return `SET STATEMENT timestamp = 0, innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${mariadbStatementTime(timeoutMs)} FOR `;
 }
 
 async function runOn(target: Queryable, sql: string, params: readonly unknown[], timeoutMs?: number): Promise<StatementResult> {
@@ -87,6 +93,7 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
   const secrets = new SecretScope();
   if (owned) {
     if (uriOrPool.length === 0) throw new ConfigurationError('uri', 'must be a non-empty mysql:// URI');
+    requireMysqlUri('uri', uriOrPool);
     secrets.addUrlPassword(uriOrPool);
   } else if (typeof uriOrPool !== 'object' || uriOrPool === null || typeof uriOrPool.getConnection !== 'function') {
     throw new ConfigurationError('pool', 'must be a mysql:// URI or a mysql2/promise Pool');

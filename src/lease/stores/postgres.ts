@@ -9,6 +9,7 @@ import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
 import { PgReleaseWatcher } from './pg-release-watcher.js';
 import { endWithin } from './bounded-close.js';
+import { requirePgConnectionString } from './connection-string.js';
 import { destroyClient } from './pg-destroy.js';
 import { inlinePgParams, toPgPlaceholders } from './placeholders.js';
 import { driverTimeoutMs, pgTimeoutMs } from '../db-timeouts.js';
@@ -67,8 +68,17 @@ function toResult(result: pg.QueryResult): StatementResult {
  */
 function boundedText(sql: string, params: readonly unknown[], timeoutMs: number): string {
   const ms = pgTimeoutMs(timeoutMs);
-  return `SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms}; ${inlinePgParams(sql, params)}`;
+  return `SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms}; ${DURABLE_COMMIT} ${inlinePgParams(sql, params)}`;
 }
+
+/**
+ * A lease statement's COMMIT is on disk before it is acknowledged, whatever `synchronous_commit`
+ * the server, database or role runs with. With `off`, a crash (not a failover: the timeline, and
+ * so the failover generation, stays the same) lost an acknowledged takeover, and the next holder
+ * was issued the same fencing token. Only `off` is raised, to `local` (flushed here; replication
+ * waits stay as configured): `on`, `remote_write`, `remote_apply` and `local` already flush.
+ */
+const DURABLE_COMMIT = "SELECT set_config('synchronous_commit', 'local', true) WHERE current_setting('synchronous_commit') = 'off';";
 
 function lastResult(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult {
   return Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult) : result;
@@ -103,6 +113,7 @@ export function postgresStore(connectionStringOrPoolLike: string | PgPoolLike, o
   const secrets = new SecretScope();
   if (owned) {
     if (connectionStringOrPool.length === 0) throw new ConfigurationError('connectionString', 'must be a non-empty postgres:// URL');
+    requirePgConnectionString('connectionString', connectionStringOrPool);
     secrets.addUrlPassword(connectionStringOrPool);
   } else if (typeof connectionStringOrPool !== 'object' || connectionStringOrPool === null || typeof connectionStringOrPool.connect !== 'function') {
     throw new ConfigurationError('pool', 'must be a connection string or a pg.Pool');
