@@ -44,14 +44,10 @@ export const MIN_WAIT_INTERVAL_MS = 100;
 export const MIN_UPDATE_INTERVAL_MS = 10;
 
 /** Lease names share the row's VARCHAR(191) key with nothing else; keep them printable. */
-// No quote and no backslash: mysql2 inlines parameters on the client and escapes those with a
-// backslash, which MariaDB reads literally under sql_mode NO_BACKSLASH_ESCAPES (a statement that
-// no longer parses, or a value stored changed). The engine's only text parameters are the lease's
-// name and the holder id, so excluding them there leaves nothing to escape.
-const NAME = /^[\x21\x23-\x26\x28-\x5b\x5d-\x7e]{1,191}$/;
-/** C0/C1 control characters, quotes and backslashes (see NAME), and UTF-16 surrogates not part of a pair. */
+const NAME = /^[\x21-\x7e]{1,191}$/;
+/** C0/C1 control characters, and UTF-16 surrogates not part of a pair. */
 // eslint-disable-next-line no-control-regex
-const UNSAFE_IN_MACHINE_NAME = /[\u0000-\u001f\u007f-\u009f'"\\]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const CONTROL_OR_LONE_SURROGATE = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function requireStore(value: unknown): LeaseStore {
   const store = value as Partial<LeaseStore> | undefined;
@@ -86,14 +82,14 @@ export function resolveLeaseOptions(input: LeaseOptions): { store: LeaseStore; o
   rejectUnknownKeys('', raw, KNOWN);
   const store = requireStore(raw.store);
   const name = requireNonEmptyString('name', raw.name ?? 'hotcold');
-  if (!NAME.test(name)) throw new ConfigurationError('name', 'must be 1 to 191 printable ASCII characters without spaces, quotes or backslashes');
+  if (!NAME.test(name)) throw new ConfigurationError('name', 'must be 1 to 191 printable ASCII characters without spaces');
   const machineName = requireNonEmptyString('machineName', raw.machineName);
   if (machineName.length > 200) throw new ConfigurationError('machineName', 'must be at most 200 characters');
   // The holder id is compared in SQL and, by the fence, in JS against what the database stored:
   // PostgreSQL stores no NUL (every takeover failed, retried for ever), and a lone surrogate is
   // stored as U+FFFD (every fence then found "another holder").
-  if (UNSAFE_IN_MACHINE_NAME.test(machineName)) {
-    throw new ConfigurationError('machineName', 'must be well-formed text without control characters, quotes or backslashes');
+  if (CONTROL_OR_LONE_SURROGATE.test(machineName)) {
+    throw new ConfigurationError('machineName', 'must be well-formed text without control characters');
   }
   const updateInterval = requirePositiveInteger('updateInterval', raw.updateInterval ?? 20_000);
   const waitInterval = requirePositiveInteger('waitInterval', raw.waitInterval ?? 40_000);
