@@ -56,10 +56,36 @@ function boundedPrefix(timeoutMs: number): string {
   return `SET STATEMENT timestamp = 0, innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds}, max_statement_time = ${mariadbStatementTime(timeoutMs)} FOR `;
 }
 
+/**
+ * A text parameter as a hex literal with the utf8mb4 introducer (`_utf8mb4 X'…'`), which every
+ * sql_mode reads the same. mysql2 inlines parameters on the client and escapes quotes, backslashes
+ * and control characters with a backslash; under `NO_BACKSLASH_ESCAPES` (a DBA's server setting, or
+ * the application's on the sessions of a pool it hands the store) MariaDB reads those escapes
+ * literally: a quote in a value broke the statement, and `{"a":"x"}` was stored as `{\"a\":\"x\"}`.
+ * mysql2 takes a value's `toSqlString()` as the literal to inline (sqlstring's hook).
+ */
+class TextLiteral {
+  constructor(private readonly text: string) {}
+
+  toSqlString(): string {
+    return `_utf8mb4 X'${Buffer.from(this.text, 'utf8').toString('hex')}'`;
+  }
+}
+
+/** `value` with every string in it (arrays and plain objects included, as mysql2 expands them) as a {@link TextLiteral}. */
+function modeProof(value: unknown): unknown {
+  if (typeof value === 'string') return new TextLiteral(value);
+  if (Array.isArray(value)) return value.map(modeProof);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, modeProof(inner)]));
+  }
+  return value;
+}
+
 async function runOn(target: Queryable, sql: string, params: readonly unknown[], timeoutMs?: number): Promise<StatementResult> {
   const options: mysql.QueryOptions = { sql };
   if (timeoutMs !== undefined) options.timeout = driverTimeoutMs(timeoutMs + CLIENT_SLACK_MS);
-  const [result] = await target.query(options, [...params]);
+  const [result] = await target.query(options, params.map(modeProof));
   if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], changes: 0 };
   return { rows: [], changes: (result as mysql.ResultSetHeader).affectedRows };
 }
