@@ -50,6 +50,7 @@ import { monotonicNow } from '../shared/clock.js';
 import { Log } from '../shared/logger.js';
 import { redactText } from '../shared/redact.js';
 import { requireMs } from '../shared/validate.js';
+import { sleep } from '../shared/sleep.js';
 import type { CallObserver, PipelineObserver } from '../observability/hooks.js';
 import { observePipeline } from '../observability/pipeline-observer.js';
 import { proveDeduplication, type DedupAsk } from './dedup-proof.js';
@@ -1026,19 +1027,21 @@ export class Pipeline {
   /** Back-pressure: wait for the backend's "not before" time, or fail now if the deadline comes first. */
   private async waitForPacing<A, R>(context: CallContext<A, R>, n: number): Promise<void> {
     const backend = this.monitor.backend;
-    const wait = this.pacing.delayFor(backend);
-    if (wait <= 0) return;
-    if (wait >= context.deadline.remaining()) {
-      throw new DeadlineExceededException(
-        `call deadline of ${context.deadline.ms} ms would pass during the server's requested pause (Retry-After)`,
-        { method: context.plan.name, attempts: n - 1, mayHaveExecuted: false },
-      );
-    }
-    try {
-      await this.pacing.wait(backend, context.waits);
-    } catch (error) {
-      if (isRPCException(error)) throw error;
-      throw new CallAbortedException("call aborted while waiting out the server's Retry-After", { method: context.plan.name, attempts: n - 1, cause: error });
+    // Checked again after every sleep: another 429, answered while this call waits, may push the
+    // backend's "not before" time further out — past this call's deadline.
+    for (let wait = this.pacing.delayFor(backend); wait > 0; wait = this.pacing.delayFor(backend)) {
+      if (wait >= context.deadline.remaining()) {
+        throw new DeadlineExceededException(
+          `call deadline of ${context.deadline.ms} ms would pass during the server's requested pause (Retry-After)`,
+          { method: context.plan.name, attempts: n - 1, mayHaveExecuted: false },
+        );
+      }
+      try {
+        await sleep(Math.ceil(wait), context.waits);
+      } catch (error) {
+        if (isRPCException(error)) throw error;
+        throw new CallAbortedException("call aborted while waiting out the server's Retry-After", { method: context.plan.name, attempts: n - 1, cause: error });
+      }
     }
   }
 
