@@ -371,6 +371,13 @@ export class Attempt implements AttemptContext {
     return new Promise<R>((resolve, reject) => {
       const timer = new AttemptTimer(this, this.sentAt + this.timeoutMs, reject);
       this.timer = timer;
+      if (this.callSignal.aborted) {
+        // Aborted, or closed, while the function ran its synchronous part: no abort listener
+        // would hear it any more, and close() has already ended the attempts it knew of.
+        timer.abort(this.callSignal.reason);
+        pending.then(undefined, ignoreLateOutcome);
+        return;
+      }
       inflight.add(timer);
       // close() ends the attempts on the pipeline's own signal (RacedAttempts.abortAll); a
       // caller's signal is the call's own (linked per call), so one listener on it costs O(1).
@@ -474,6 +481,9 @@ function abortError(reason: unknown): Error {
   if (reason !== undefined) Object.defineProperty(error, 'cause', { value: reason, enumerable: false });
   return error;
 }
+
+/** What an attempt's function settles with after the pipeline ended the attempt: nobody waits for it. */
+function ignoreLateOutcome(): void {}
 
 function isThenable<R>(value: unknown): value is PromiseLike<R> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -1344,6 +1354,13 @@ function summarize(error: RPCException): ErrorSummary {
 
 /** An AbortSignal, or one from a polyfill that behaves like it (duck-typed: other realms exist). */
 function isAbortSignalLike(value: unknown): value is AbortSignal {
-  const candidate = value as { aborted?: unknown; addEventListener?: unknown } | null;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.aborted === 'boolean' && typeof candidate.addEventListener === 'function';
+  const candidate = value as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown } | null;
+  // Both listener methods: the pipeline unlinks from the signal when the call ends.
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.aborted === 'boolean' &&
+    typeof candidate.addEventListener === 'function' &&
+    typeof candidate.removeEventListener === 'function'
+  );
 }
