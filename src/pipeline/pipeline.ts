@@ -1067,8 +1067,11 @@ export class Pipeline {
     facts: AnswerFacts | undefined,
   ): RPCException {
     const monitor = this.monitor;
-    // The trial of an outage without a probe failed (answers end the outage instead, below).
-    if (generation === monitor.generation && monitor.holding && failure.kind !== 'remote-call') monitor.trialFailed(generation);
+    // The trial of an outage without a probe failed (answers end the outage instead, below). A
+    // 401/403 is an answer too: the server is back, it refuses this caller (the breaker counts it
+    // as a success for the same reason).
+    const answered = failure.kind === 'remote-call' || failure.kind === 'authentication';
+    if (generation === monitor.generation && monitor.holding && !answered) monitor.trialFailed(generation);
     // The attempt's timeout was what was left of the call's deadline, and it ran out: the call
     // ended because of its deadline, whichever of the two timers fired first.
     if (
@@ -1086,8 +1089,9 @@ export class Pipeline {
       });
     }
     switch (failure.kind) {
-      case 'remote-call': {
-        // The node executed the call and answered: it is alive and serving.
+      case 'remote-call':
+      case 'authentication': {
+        // The node answered (it executed the call, or refused the caller): it is alive and serving.
         const node = failure.node ?? facts?.node;
         const epoch = failure.node === undefined ? facts?.epoch : failure.epoch;
         this.breakers.observeIdentity(backend, node, epoch);
