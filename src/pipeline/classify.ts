@@ -10,6 +10,8 @@
  * | `TimeoutError` (the attempt's timeout, `AbortSignal.timeout`) | UnknownOutcome               | maybe, no if `written === false` |
  * | ECONNREFUSED, ENOTFOUND, EAI_AGAIN, EHOSTUNREACH, ENETUNREACH,  | ConnectionFailure          | no    |
  * |   EADDRNOTAVAIL, UND_ERR_CONNECT_TIMEOUT (also as `cause.code`) |                            |       |
+ * |   — the same codes from a `read`/`write` syscall (an established |  UnknownOutcome            | maybe, no if `written === false` |
+ * |   connection lost its route)                                  |                              |       |
  * | TLS certificate errors (before anything is sent)             | Protocol (not retried)        | no    |
  * | ECONNRESET, EPIPE, ETIMEDOUT, "socket hang up", UND_ERR_SOCKET | UnknownOutcome              | maybe, no if `written === false` |
  * | axios answer 401 / 403                                        | Authentication               | no    |
@@ -103,6 +105,8 @@ interface ErrorLike {
   message?: unknown;
   code?: unknown;
   cause?: unknown;
+  /** Node's system errors name the call that failed (`connect`, `read`, `getaddrinfo`, …). */
+  syscall?: unknown;
   isAxiosError?: unknown;
   response?: unknown;
   details?: unknown;
@@ -154,9 +158,14 @@ export function defaultClassify(error: unknown, context: ClassifyContext): RPCEx
   if (typeof e.code === 'number' && typeof e.details === 'string' && typeof e.metadata === 'object' && e.metadata !== null) {
     return fromGrpcStatus(e.code, e.details, e.metadata, context, base);
   }
+  // The code and the syscall of the same error: Node's own, or the socket error fetch wraps.
+  const source = code !== undefined ? e : typeof e.cause === 'object' && e.cause !== null ? (e.cause as ErrorLike) : undefined;
   const network = code ?? causeCode(e.cause);
   if (network !== undefined) {
     if (NOT_CONNECTED.has(network)) {
+      // No route on a read or write of an established connection (the kernel reports the ICMP
+      // error it got while retransmitting): the request may have reached the server before.
+      if (onEstablishedConnection(source)) return broke(`${context.name}: connection broke (${network})`, written, base);
       return new ConnectionFailureException(`${context.name}: could not connect (${network})`, base);
     }
     if (TLS_REFUSED.has(network)) {
@@ -173,6 +182,14 @@ export function defaultClassify(error: unknown, context: ClassifyContext): RPCEx
 /** A broken connection or a timeout: not executed only on the adapter's evidence. */
 function broke(message: string, written: boolean | undefined, base: CauseBase): RPCException {
   return written === false ? new ConnectionFailureException(`${message} before the request was written`, base) : new UnknownOutcomeException(message, base);
+}
+
+/** Syscalls of a connection already established: their errors may come after the request went out. */
+const TRANSFER_SYSCALLS = new Set(['read', 'write', 'writev', 'shutdown', 'send', 'recv', 'sendmsg', 'recvmsg']);
+
+function onEstablishedConnection(error: ErrorLike | undefined): boolean {
+  const syscall = error?.syscall;
+  return typeof syscall === 'string' && TRANSFER_SYSCALLS.has(syscall);
 }
 
 function causeCode(cause: unknown): string | undefined {

@@ -50,6 +50,7 @@ import { monotonicNow } from '../shared/clock.js';
 import { Log } from '../shared/logger.js';
 import { redactText } from '../shared/redact.js';
 import { requireMs } from '../shared/validate.js';
+import { sleep } from '../shared/sleep.js';
 import type { CallObserver, PipelineObserver } from '../observability/hooks.js';
 import { observePipeline } from '../observability/pipeline-observer.js';
 import { proveDeduplication, type DedupAsk } from './dedup-proof.js';
@@ -370,6 +371,13 @@ export class Attempt implements AttemptContext {
     return new Promise<R>((resolve, reject) => {
       const timer = new AttemptTimer(this, this.sentAt + this.timeoutMs, reject);
       this.timer = timer;
+      if (this.callSignal.aborted) {
+        // Aborted, or closed, while the function ran its synchronous part: no abort listener
+        // would hear it any more, and close() has already ended the attempts it knew of.
+        timer.abort(this.callSignal.reason);
+        pending.then(undefined, ignoreLateOutcome);
+        return;
+      }
       inflight.add(timer);
       // close() ends the attempts on the pipeline's own signal (RacedAttempts.abortAll); a
       // caller's signal is the call's own (linked per call), so one listener on it costs O(1).
@@ -473,6 +481,9 @@ function abortError(reason: unknown): Error {
   if (reason !== undefined) Object.defineProperty(error, 'cause', { value: reason, enumerable: false });
   return error;
 }
+
+/** What an attempt's function settles with after the pipeline ended the attempt: nobody waits for it. */
+function ignoreLateOutcome(): void {}
 
 function isThenable<R>(value: unknown): value is PromiseLike<R> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -1026,19 +1037,21 @@ export class Pipeline {
   /** Back-pressure: wait for the backend's "not before" time, or fail now if the deadline comes first. */
   private async waitForPacing<A, R>(context: CallContext<A, R>, n: number): Promise<void> {
     const backend = this.monitor.backend;
-    const wait = this.pacing.delayFor(backend);
-    if (wait <= 0) return;
-    if (wait >= context.deadline.remaining()) {
-      throw new DeadlineExceededException(
-        `call deadline of ${context.deadline.ms} ms would pass during the server's requested pause (Retry-After)`,
-        { method: context.plan.name, attempts: n - 1, mayHaveExecuted: false },
-      );
-    }
-    try {
-      await this.pacing.wait(backend, context.waits);
-    } catch (error) {
-      if (isRPCException(error)) throw error;
-      throw new CallAbortedException("call aborted while waiting out the server's Retry-After", { method: context.plan.name, attempts: n - 1, cause: error });
+    // Checked again after every sleep: another 429, answered while this call waits, may push the
+    // backend's "not before" time further out — past this call's deadline.
+    for (let wait = this.pacing.delayFor(backend); wait > 0; wait = this.pacing.delayFor(backend)) {
+      if (wait >= context.deadline.remaining()) {
+        throw new DeadlineExceededException(
+          `call deadline of ${context.deadline.ms} ms would pass during the server's requested pause (Retry-After)`,
+          { method: context.plan.name, attempts: n - 1, mayHaveExecuted: false },
+        );
+      }
+      try {
+        await sleep(Math.ceil(wait), context.waits);
+      } catch (error) {
+        if (isRPCException(error)) throw error;
+        throw new CallAbortedException("call aborted while waiting out the server's Retry-After", { method: context.plan.name, attempts: n - 1, cause: error });
+      }
     }
   }
 
@@ -1054,8 +1067,11 @@ export class Pipeline {
     facts: AnswerFacts | undefined,
   ): RPCException {
     const monitor = this.monitor;
-    // The trial of an outage without a probe failed (answers end the outage instead, below).
-    if (generation === monitor.generation && monitor.holding && failure.kind !== 'remote-call') monitor.trialFailed(generation);
+    // The trial of an outage without a probe failed (answers end the outage instead, below). A
+    // 401/403 is an answer too: the server is back, it refuses this caller (the breaker counts it
+    // as a success for the same reason).
+    const answered = failure.kind === 'remote-call' || failure.kind === 'authentication';
+    if (generation === monitor.generation && monitor.holding && !answered) monitor.trialFailed(generation);
     // The attempt's timeout was what was left of the call's deadline, and it ran out: the call
     // ended because of its deadline, whichever of the two timers fired first.
     if (
@@ -1073,8 +1089,9 @@ export class Pipeline {
       });
     }
     switch (failure.kind) {
-      case 'remote-call': {
-        // The node executed the call and answered: it is alive and serving.
+      case 'remote-call':
+      case 'authentication': {
+        // The node answered (it executed the call, or refused the caller): it is alive and serving.
         const node = failure.node ?? facts?.node;
         const epoch = failure.node === undefined ? facts?.epoch : failure.epoch;
         this.breakers.observeIdentity(backend, node, epoch);
@@ -1341,6 +1358,13 @@ function summarize(error: RPCException): ErrorSummary {
 
 /** An AbortSignal, or one from a polyfill that behaves like it (duck-typed: other realms exist). */
 function isAbortSignalLike(value: unknown): value is AbortSignal {
-  const candidate = value as { aborted?: unknown; addEventListener?: unknown } | null;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.aborted === 'boolean' && typeof candidate.addEventListener === 'function';
+  const candidate = value as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown } | null;
+  // Both listener methods: the pipeline unlinks from the signal when the call ends.
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.aborted === 'boolean' &&
+    typeof candidate.addEventListener === 'function' &&
+    typeof candidate.removeEventListener === 'function'
+  );
 }

@@ -93,6 +93,9 @@ export interface AnswerFacts {
   /**
    * Evidence for classification, reported before the attempt fails: `false` when the request was
    * certainly not (fully) written, `true` when it was. Reaches {@link ClassifyContext.written}.
+   * When the pipeline ends the attempt (its timeout, an abort) while `false` is reported, the call
+   * counts as not executed and may be sent again at once: report it only from a function that
+   * stops writing when its `signal` aborts.
    */
   written?: boolean | undefined;
 }

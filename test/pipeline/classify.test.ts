@@ -78,6 +78,27 @@ describe('defaultClassify', () => {
     expect(defaultClassify(new Error('socket hang up'), context)).toBeInstanceOf(UnknownOutcomeException);
   });
 
+  it('an unreachable host or network is "not executed" only when connecting: on an established connection it is "maybe"', () => {
+    // What Node throws (libuv's errno errors): a connect that found no route, and the same code on
+    // a read or write of an established connection, where the kernel reports the ICMP error it got
+    // while retransmitting (the request may have reached the server before the route was lost).
+    const nodeError = (code: string, syscall: string): Error => Object.assign(new Error(`${syscall} ${code}`), { code, syscall, errno: -113 });
+    for (const code of ['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']) {
+      expect(defaultClassify(nodeError(code, 'connect'), context), `connect ${code}`).toBeInstanceOf(ConnectionFailureException);
+      for (const syscall of ['read', 'write', 'writev']) {
+        const broke = defaultClassify(nodeError(code, syscall), context);
+        expect(broke, `${syscall} ${code}`).toBeInstanceOf(UnknownOutcomeException);
+        expect(broke.mayHaveExecuted).toBe(true);
+        // As fetch wraps it (TypeError: fetch failed, the socket's error as its cause).
+        const wrapped = defaultClassify(new TypeError('fetch failed', { cause: nodeError(code, syscall) }), context);
+        expect(wrapped, `fetch ${syscall} ${code}`).toBeInstanceOf(UnknownOutcomeException);
+        // With the adapter's evidence that nothing was written, it is "not executed" again.
+        expect(defaultClassify(nodeError(code, syscall), { ...context, written: false })).toBeInstanceOf(ConnectionFailureException);
+      }
+    }
+    expect(defaultClassify(nodeError('ENOTFOUND', 'getaddrinfo'), context)).toBeInstanceOf(ConnectionFailureException);
+  });
+
   it('AbortError and TimeoutError', () => {
     const aborted = defaultClassify(new DOMException('x', 'AbortError'), context);
     expect(aborted).toBeInstanceOf(CallAbortedException);
