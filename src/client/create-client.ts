@@ -149,6 +149,7 @@ class Client implements HotcoldClient {
 
     const transport = options.transport ?? createAxiosTransport(transportOptions(options), this.secrets);
     this.transport = transport;
+    this.send = options.transport === undefined ? this.sendBuiltIn : this.sendCustom;
     // The built-in transport ends a probe at its timeoutMs; a transport of yours need not, and a
     // probe that never settles would stall recovery for good (and a dedup proof, its call).
     const health =
@@ -197,8 +198,25 @@ class Client implements HotcoldClient {
   }
 
   /** One attempt: one JSON-RPC request (a bound field: no closure per call). */
-  private readonly send = (attempt: Attempt, params: unknown): Promise<TransportResponse> =>
+  private readonly sendBuiltIn = (attempt: Attempt, params: unknown): Promise<TransportResponse> =>
     this.transport.send(new AttemptRequest(attempt, params, ++this.nextId));
+
+  /**
+   * One attempt through a transport of yours: what it resolves with is checked to be a
+   * TransportResponse, or the caller would get a TypeError instead of an RPCException.
+   */
+  private readonly sendCustom = (attempt: Attempt, params: unknown): Promise<TransportResponse> => {
+    const request = new AttemptRequest(attempt, params, ++this.nextId);
+    return Promise.resolve(this.transport.send(request)).then((response: unknown) => {
+      if (typeof response === 'object' && response !== null) return response as TransportResponse;
+      throw new ProtocolException(`${request.method}: the transport resolved with no response object`, {
+        method: request.method,
+        attempts: request.attempt,
+      });
+    });
+  };
+
+  private readonly send: (attempt: Attempt, params: unknown) => Promise<TransportResponse>;
 
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
     const result = this.pipeline.run(this.send, params, method, options) as Promise<unknown> as Promise<T>;

@@ -3,13 +3,15 @@
  * end its attempts and probes at their `timeoutMs`: `createMemoryTransport` does not, and a
  * hand-written one over another HTTP library may not either. The client's promises still hold:
  * the call ends by its deadline, the attempt's `signal` aborts at the attempt's timeout as
- * `TransportRequest.signal` says, and a probe that never settles does not stall recovery.
+ * `TransportRequest.signal` says, and a probe that never settles does not stall recovery. What it
+ * resolves with is checked: an RPCException, never a TypeError, reaches the caller.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ConnectionFailureException,
   createClient,
   DeadlineExceededException,
+  ProtocolException,
   type HealthResult,
   type HotcoldClient,
   type Transport,
@@ -25,7 +27,7 @@ afterEach(async () => {
 
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
-describe('a transport of yours that ignores timeoutMs', () => {
+describe('a transport of yours that ignores timeoutMs or answers nothing', () => {
   it('a call whose attempt and probes never settle ends by its deadline, "may have run", and the attempt is told by its signal', async () => {
     const signals: AbortSignal[] = [];
     const transport: Transport = {
@@ -78,4 +80,23 @@ describe('a transport of yours that ignores timeoutMs', () => {
     await until(() => probes >= 2, 15_000, 'a second probe');
     await expect(call).resolves.toBe('done');
   });
+
+  it('a transport that resolves with no response object: a ProtocolException that may have run, not a TypeError', async () => {
+    for (const answer of [undefined, null]) {
+      const transport: Transport = {
+        send: () => Promise.resolve(answer as unknown as TransportResponse),
+        health: () => Promise.resolve({ ok: true, status: 200 }),
+        close: async () => undefined,
+      };
+      const client = createClient({ url: 'http://127.0.0.1:1', transport, retry: { maxAttempts: 1 } });
+      clients.push(client);
+      const error = await client.call('transfer', { amount: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ProtocolException);
+      expect((error as ProtocolException).mayHaveExecuted).toBe(true);
+    }
+  });
 });
+
