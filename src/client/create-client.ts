@@ -7,6 +7,7 @@
  * URL passwords) scrubbed from everything that leaves.
  */
 import {
+  ConnectionFailureException,
   ProtocolException,
   bindSecretScope,
   type RPCException,
@@ -15,6 +16,7 @@ import type { Observable } from 'rxjs';
 import { Pipeline, type Attempt } from '../pipeline/pipeline.js';
 import type { ClassifyContext, ProbeResult } from '../pipeline/types.js';
 import { CREDENTIAL_HEADER_NAME, redactDeep, SecretScope } from '../shared/redact.js';
+import { setTimer } from '../shared/timer.js';
 import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
 import type { HealthResult, Transport, TransportRequest, TransportResponse } from '../transport/types.js';
 import { createFeed, type FeedParams, type FeedSubscribeOptions } from './feed.js';
@@ -102,7 +104,9 @@ class AttemptRequest implements TransportRequest {
     this.attempt = attempt.attempt;
     this.timeoutMs = attempt.timeoutMs;
     this.deadlineLeftMs = attempt.deadlineLeftMs;
-    this.signal = attempt.callSignal;
+    // The call's signal when the built-in transport times its own attempts; with a transport of
+    // yours, the attempt's own signal, which also aborts at the attempt's timeout (TransportRequest).
+    this.signal = attempt.signal;
     this.source = attempt;
   }
 
@@ -145,25 +149,34 @@ class Client implements HotcoldClient {
 
     const transport = options.transport ?? createAxiosTransport(transportOptions(options), this.secrets);
     this.transport = transport;
+    this.send = options.transport === undefined ? this.sendBuiltIn : this.sendCustom;
+    // The built-in transport ends a probe at its timeoutMs; a transport of yours need not, and a
+    // probe that never settles would stall recovery for good (and a dedup proof, its call).
+    const health =
+      options.transport === undefined
+        ? (backend: string, probe: ProbeOptions): Promise<HealthResult> => transport.health(backend, probe)
+        : (backend: string, probe: ProbeOptions): Promise<HealthResult> => boundedHealth(transport, backend, probe);
     const pool = options.backends.length > 1;
     this.pipeline = new Pipeline(options, {
       classify: transportFailure,
       probe: async (backend, probe): Promise<ProbeResult> => {
-        const health = await transport.health(backend, probe);
+        const answer = await health(backend, probe);
         return {
-          ok: serves(health, pool),
-          node: health.node ?? health.body?.node,
-          epoch: health.epoch ?? health.body?.epoch,
-          status: health.status,
-          retryAfterMs: health.status === 429 ? health.retryAfterMs : undefined,
+          ok: serves(answer, pool),
+          node: answer.node ?? answer.body?.node,
+          epoch: answer.epoch ?? answer.body?.epoch,
+          status: answer.status,
+          retryAfterMs: answer.status === 429 ? answer.retryAfterMs : undefined,
         };
       },
       proveDedup: async (backend, probe): Promise<ProbeResult> => {
-        const health = await transport.health(backend, probe);
-        return { ok: health.ok, status: health.status, node: health.node, epoch: health.epoch, dedup: health.dedup };
+        const answer = await health(backend, probe);
+        return { ok: answer.ok, status: answer.status, node: answer.node, epoch: answer.epoch, dedup: answer.dedup };
       },
-      // The transport ends each attempt at its timeoutMs and on the call's signal itself.
-      attemptTimeout: 'adapter',
+      // The built-in transport ends each attempt at its timeoutMs and on the call's signal itself.
+      // A transport of yours need not (createMemoryTransport does not): the pipeline times its
+      // attempts, or one that ignores timeoutMs would hold its call past the deadline.
+      attemptTimeout: options.transport === undefined ? 'adapter' : 'race',
       resultOf,
       // What a server sent (a node name, a message) leaves only scrubbed of this client's secrets.
       scrub: <T>(value: T): T => (this.secrets.empty ? value : (redactDeep(value, this.secrets) as T)),
@@ -185,8 +198,25 @@ class Client implements HotcoldClient {
   }
 
   /** One attempt: one JSON-RPC request (a bound field: no closure per call). */
-  private readonly send = (attempt: Attempt, params: unknown): Promise<TransportResponse> =>
+  private readonly sendBuiltIn = (attempt: Attempt, params: unknown): Promise<TransportResponse> =>
     this.transport.send(new AttemptRequest(attempt, params, ++this.nextId));
+
+  /**
+   * One attempt through a transport of yours: what it resolves with is checked to be a
+   * TransportResponse, or the caller would get a TypeError instead of an RPCException.
+   */
+  private readonly sendCustom = (attempt: Attempt, params: unknown): Promise<TransportResponse> => {
+    const request = new AttemptRequest(attempt, params, ++this.nextId);
+    return Promise.resolve(this.transport.send(request)).then((response: unknown) => {
+      if (typeof response === 'object' && response !== null) return response as TransportResponse;
+      throw new ProtocolException(`${request.method}: the transport resolved with no response object`, {
+        method: request.method,
+        attempts: request.attempt,
+      });
+    });
+  };
+
+  private readonly send: (attempt: Attempt, params: unknown) => Promise<TransportResponse>;
 
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
     const result = this.pipeline.run(this.send, params, method, options) as Promise<unknown> as Promise<T>;
@@ -215,6 +245,54 @@ class Client implements HotcoldClient {
       this.secrets.clear();
     });
   }
+}
+
+/** What a probe of the pipeline hands the transport's `health`. */
+interface ProbeOptions {
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * A transport of yours' `health`, ended at its `timeoutMs` and on the probe's signal even if it
+ * ignores both: it gets a signal of its own that aborts then. Probes run on the failure path
+ * only, so a timer each is fine.
+ */
+function boundedHealth(transport: Transport, backend: string, probe: ProbeOptions): Promise<HealthResult> {
+  const outer = probe.signal;
+  const controller = new AbortController();
+  return new Promise<HealthResult>((resolve, reject) => {
+    let done = false;
+    const end = (settle: () => void): void => {
+      if (done) return;
+      done = true;
+      timer.clear();
+      outer?.removeEventListener('abort', onAbort);
+      if (!controller.signal.aborted) controller.abort(new DOMException('probe ended', 'AbortError'));
+      settle();
+    };
+    const onAbort = (): void => end(() => reject(outer?.reason));
+    const timer = setTimer(
+      () => end(() => reject(new ConnectionFailureException(`health probe timed out after ${probe.timeoutMs} ms`))),
+      probe.timeoutMs,
+    );
+    if (outer?.aborted) {
+      onAbort();
+      return;
+    }
+    outer?.addEventListener('abort', onAbort, { once: true });
+    let pending: Promise<HealthResult>;
+    try {
+      pending = Promise.resolve(transport.health(backend, { timeoutMs: probe.timeoutMs, signal: controller.signal }));
+    } catch (error) {
+      end(() => reject(error));
+      return;
+    }
+    pending.then(
+      (result) => end(() => resolve(result)),
+      (error: unknown) => end(() => reject(error)),
+    );
+  });
 }
 
 /**

@@ -427,8 +427,13 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
         upstream.destroy();
         done('done');
       }, opts.serverTimeoutMs);
+      // The client hung up before its answer was sent: the upstream is cut on its behalf. That is
+      // no backend fault (no 502 counted, no backend marked down) and nothing to redispatch.
+      let clientGone = false;
       const onClientClose = (): void => {
-        if (!res.writableFinished) upstream.destroy();
+        if (res.writableFinished) return;
+        clientGone = true;
+        upstream.destroy();
       };
       res.once('close', onClientClose);
       upstream.once('socket', (socket: Socket) => {
@@ -437,6 +442,10 @@ export async function startDevBalancer(input: DevBalancerOptions): Promise<DevBa
       });
       upstream.once('error', (error: NodeJS.ErrnoException) => {
         if (settled) return;
+        if (clientGone) {
+          done('done');
+          return;
+        }
         if (!connected) {
           // Nothing reached the backend: safe to send elsewhere (HAProxy redispatch).
           if (backend.healthy) setHealth(backend, false, `connect failed: ${error.code ?? error.message}`);

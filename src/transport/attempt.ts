@@ -92,6 +92,12 @@ export abstract class Attempt implements Tracked {
   /** axios `transport` hook: make the real request and watch it. */
   request(options: RequestOptions, callback: (res: IncomingMessage) => void): ClientRequest {
     const mod = options.protocol === 'https:' ? https : http;
+    // A second request through this attempt is a re-send by the caller's own axios interceptor
+    // (axios-retry re-sends a POST on any network error). After a request that was not answered
+    // in full it would repeat a call that may have run, under the same attempt number, unseen by
+    // the retry rules: refused, so the attempt ends as the first request's failure says. A
+    // complete answer (say a 401 a token refresh acts on) leaves the choice to the interceptor.
+    const resend = this.req !== undefined && this.res?.complete !== true;
     const req = mod.request(options, (res) => {
       this.res = res;
       const length = res.headers['content-length'];
@@ -107,6 +113,7 @@ export abstract class Attempt implements Tracked {
     req.on('finish', onRequestFinish);
     // Settled (timed out, aborted, closed) while axios was still preparing: never send.
     if (this.settled) req.destroy(new Error('attempt already ended'));
+    else if (resend) req.destroy(new Error('hotcold refused a re-send of an unanswered request (a retrying axios interceptor?)'));
     return req;
   }
 

@@ -11,6 +11,8 @@ interface Backend {
   healthy: boolean;
   mode: 'ok' | 'die' | 'silent';
   hits: number;
+  /** Requests whose connection the balancer closed before they were answered. */
+  cut: number;
   close(): Promise<void>;
 }
 
@@ -18,13 +20,16 @@ const backends: Backend[] = [];
 let balancer: DevBalancer | undefined;
 
 async function backend(name: string): Promise<Backend> {
-  const b = { healthy: true, mode: 'ok', hits: 0 } as Backend;
+  const b = { healthy: true, mode: 'ok', hits: 0, cut: 0 } as Backend;
   b.server = createServer((req, res) => {
     if (req.url === '/health') {
       res.writeHead(b.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: b.healthy ? 'active' : 'standby', node: name }));
       return;
     }
     b.hits += 1;
+    res.once('close', () => {
+      if (!res.writableFinished) b.cut += 1;
+    });
     req.resume();
     req.once('end', () => {
       if (b.mode === 'die') res.socket?.destroy();
@@ -115,6 +120,26 @@ describe('dev balancer', () => {
     expect(r.status).toBe(504);
     expect(await r.text()).toContain('Gateway Time-out');
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it("a client that hangs up is no backend fault: no 502 counted, the backend stays up, nothing redispatched", async () => {
+    const a = await backend('A');
+    const b = await backend('B');
+    a.mode = 'silent';
+    balancer = await startDevBalancer({ backends: [a.url, b.url], checkIntervalMs: 60_000 });
+    const events: string[] = [];
+    balancer.events$.subscribe((event) => events.push(event.type));
+    const hangUp = new AbortController();
+    const request = fetch(`${balancer.url}/rpc`, { method: 'POST', body: 'x', signal: hangUp.signal }).catch((error: unknown) => error);
+    await until(() => a.hits === 1, 5000, 'the call to reach A');
+    hangUp.abort();
+    await request;
+    await until(() => a.cut === 1, 5000, "A to see the balancer cut the call's connection");
+    expect(events).not.toContain('bad-gateway');
+    expect(balancer.stats().badGateway).toBe(0);
+    expect(balancer.stats().statuses[502]).toBeUndefined();
+    expect(balancer.current).toBe(a.url);
+    expect(b.hits).toBe(0);
   });
 
   it('validates options and leaves no handle open after close()', async () => {
