@@ -14,9 +14,11 @@ import {
 } from '../errors.js';
 import type { Observable } from 'rxjs';
 import { Pipeline, type Attempt } from '../pipeline/pipeline.js';
+import { defaultClassify } from '../pipeline/classify.js';
 import type { ClassifyContext, ProbeResult } from '../pipeline/types.js';
 import { CREDENTIAL_HEADER_NAME, redactDeep, SecretScope } from '../shared/redact.js';
 import { setTimer } from '../shared/timer.js';
+import { AttemptTimeouts, type TimedAttemptSignal } from './attempt-timeouts.js';
 import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
 import type { HealthResult, Transport, TransportRequest, TransportResponse } from '../transport/types.js';
 import { createFeed, type FeedParams, type FeedSubscribeOptions } from './feed.js';
@@ -66,6 +68,10 @@ export function createClient(options: ClientOptions): HotcoldClient {
 
 /** A transport's own failures are RPCExceptions; anything else it throws is a bug or a foreign error. */
 function transportFailure(error: unknown, context: ClassifyContext): RPCException {
+  // A transport of yours that ends its attempt when its signal aborts rejects with the signal's
+  // reason: the attempt's timeout (TimeoutError) or the call's abort (AbortError), read as such.
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return defaultClassify(error, context);
   return new ProtocolException(`transport failed: ${error instanceof Error ? error.message : 'non-error thrown'}`, {
     method: context.name,
     attempts: context.attempt,
@@ -75,6 +81,10 @@ function transportFailure(error: unknown, context: ClassifyContext): RPCExceptio
 
 /** The JSON-RPC answer: its identity goes to the pipeline, its result to the caller. */
 function resultOf(value: unknown, attempt: Attempt): unknown {
+  // A transport of yours may resolve with anything: the caller gets an RPCException, not a TypeError.
+  if (typeof value !== 'object' || value === null) {
+    throw new ProtocolException(`${attempt.name}: the transport resolved with no response object`, { method: attempt.name, attempts: attempt.attempt });
+  }
   const response = value as TransportResponse;
   attempt.facts = response;
   return response.result;
@@ -93,10 +103,14 @@ class AttemptRequest implements TransportRequest {
   declare readonly attempt: number;
   declare readonly timeoutMs: number;
   declare readonly deadlineLeftMs: number;
-  declare readonly signal: AbortSignal;
   declare private readonly source: Attempt;
+  /** A transport of yours: its signal also aborts at the attempt's timeout (made on first read). */
+  declare private readonly timeouts: AttemptTimeouts | undefined;
+  declare private timed: TimedAttemptSignal | undefined;
+  /** The transport's answer, once `send` returned it: a timed signal made later is disposed when it settles. */
+  declare private pending: Promise<unknown> | undefined;
 
-  constructor(attempt: Attempt, params: unknown, id: number) {
+  constructor(attempt: Attempt, params: unknown, id: number, timeouts: AttemptTimeouts | undefined) {
     this.baseUrl = attempt.backend;
     this.method = attempt.name;
     this.params = params;
@@ -104,14 +118,37 @@ class AttemptRequest implements TransportRequest {
     this.attempt = attempt.attempt;
     this.timeoutMs = attempt.timeoutMs;
     this.deadlineLeftMs = attempt.deadlineLeftMs;
-    // The call's signal when the built-in transport times its own attempts; with a transport of
-    // yours, the attempt's own signal, which also aborts at the attempt's timeout (TransportRequest).
-    this.signal = attempt.signal;
     this.source = attempt;
+    this.timeouts = timeouts;
+    this.timed = undefined;
+    this.pending = undefined;
   }
 
   get idempotencyKey(): string {
     return this.source.idempotencyKey;
+  }
+
+  /**
+   * The call's signal for the built-in transport (it times its own attempts); for a transport of
+   * yours one that also aborts at the attempt's timeout, as TransportRequest says — made when read.
+   */
+  get signal(): AbortSignal {
+    const timeouts = this.timeouts;
+    if (timeouts === undefined) return this.source.callSignal;
+    if (this.timed === undefined) {
+      const timed = timeouts.signalFor(this.source.callSignal, this.timeoutMs);
+      this.timed = timed;
+      this.pending?.then(timed.dispose.bind(timed), timed.dispose.bind(timed));
+    }
+    return this.timed.signal;
+  }
+
+  /** @internal The transport returned its answer: dispose the timed signal when it settles. */
+  sent<T>(pending: Promise<T>): Promise<T> {
+    this.pending = pending;
+    const timed = this.timed;
+    if (timed !== undefined) pending.then(timed.dispose.bind(timed), timed.dispose.bind(timed));
+    return pending;
   }
 }
 
@@ -173,10 +210,10 @@ class Client implements HotcoldClient {
         const answer = await health(backend, probe);
         return { ok: answer.ok, status: answer.status, node: answer.node, epoch: answer.epoch, dedup: answer.dedup };
       },
-      // The built-in transport ends each attempt at its timeoutMs and on the call's signal itself.
-      // A transport of yours need not (createMemoryTransport does not): the pipeline times its
-      // attempts, or one that ignores timeoutMs would hold its call past the deadline.
-      attemptTimeout: options.transport === undefined ? 'adapter' : 'race',
+      // The transport ends each attempt: the built-in one at its timeoutMs and on the call's
+      // signal; a transport of yours when its signal aborts, which it also does at the attempt's
+      // timeout (attempt-timeouts.ts).
+      attemptTimeout: 'adapter',
       resultOf,
       // What a server sent (a node name, a message) leaves only scrubbed of this client's secrets.
       scrub: <T>(value: T): T => (this.secrets.empty ? value : (redactDeep(value, this.secrets) as T)),
@@ -199,24 +236,17 @@ class Client implements HotcoldClient {
 
   /** One attempt: one JSON-RPC request (a bound field: no closure per call). */
   private readonly sendBuiltIn = (attempt: Attempt, params: unknown): Promise<TransportResponse> =>
-    this.transport.send(new AttemptRequest(attempt, params, ++this.nextId));
+    this.transport.send(new AttemptRequest(attempt, params, ++this.nextId, undefined));
 
-  /**
-   * One attempt through a transport of yours: what it resolves with is checked to be a
-   * TransportResponse, or the caller would get a TypeError instead of an RPCException.
-   */
+  /** One attempt through a transport of yours: its signal aborts at the attempt's timeout too. */
   private readonly sendCustom = (attempt: Attempt, params: unknown): Promise<TransportResponse> => {
-    const request = new AttemptRequest(attempt, params, ++this.nextId);
-    return Promise.resolve(this.transport.send(request)).then((response: unknown) => {
-      if (typeof response === 'object' && response !== null) return response as TransportResponse;
-      throw new ProtocolException(`${request.method}: the transport resolved with no response object`, {
-        method: request.method,
-        attempts: request.attempt,
-      });
-    });
+    const request = new AttemptRequest(attempt, params, ++this.nextId, this.timeouts);
+    return request.sent(Promise.resolve(this.transport.send(request)));
   };
 
   private readonly send: (attempt: Attempt, params: unknown) => Promise<TransportResponse>;
+  /** The timed signals of a transport of yours' attempts (see attempt-timeouts.ts). */
+  private readonly timeouts = new AttemptTimeouts();
 
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
     const result = this.pipeline.run(this.send, params, method, options) as Promise<unknown> as Promise<T>;
@@ -242,6 +272,7 @@ class Client implements HotcoldClient {
   close(): Promise<void> {
     return this.pipeline.closeWith(async () => {
       await this.transport.close();
+      this.timeouts.close();
       this.secrets.clear();
     });
   }

@@ -62,8 +62,30 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
     options.health ??
     ((): HealthResult => ({ ok: true, status: 200, body: { status: 'active', node, epoch }, node, epoch }));
   return {
-    send: async (request) => handler(request),
+    // Ends an attempt when its signal aborts (the attempt's timeout, the caller's abort, close()),
+    // as a transport must: a handler that never settles does not hold its call past the deadline.
+    send: (request) => untilAborted(handler(request), request.signal),
     health: async (baseUrl) => health(baseUrl),
     close: async () => undefined,
   };
+}
+
+/** `answer`, or a rejection with `signal`'s reason once it aborts first. */
+function untilAborted(answer: TransportResponse | Promise<TransportResponse>, signal: AbortSignal | undefined): Promise<TransportResponse> {
+  if (!(answer instanceof Promise) || signal === undefined) return Promise.resolve(answer);
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<TransportResponse>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    answer.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

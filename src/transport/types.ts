@@ -21,7 +21,12 @@ export interface TransportRequest {
    * `X-Hotcold-Timeout-Ms` (relative, like gRPC's `grpc-timeout`). Default: `timeoutMs`.
    */
   deadlineLeftMs?: number | undefined;
-  /** Aborts the attempt (caller's signal, `close()`, or the attempt's timeout). */
+  /**
+   * Aborts the attempt: the caller's signal, `close()`, or the attempt's timeout. A transport
+   * must end its attempt when it aborts (with the signal's reason) or by `timeoutMs` itself: the
+   * client does not race a transport's attempts. Made when first read (a getter, not an own
+   * property: a spread copy of the request does not carry it).
+   */
   signal?: AbortSignal | undefined;
 }
 

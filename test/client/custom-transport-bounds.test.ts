@@ -1,15 +1,18 @@
 /**
  * A `transport` of your own (docs/client.md: any object with `send`, `health`, `close`) need not
- * end its attempts and probes at their `timeoutMs`: `createMemoryTransport` does not, and a
- * hand-written one over another HTTP library may not either. The client's promises still hold:
- * the call ends by its deadline, the attempt's `signal` aborts at the attempt's timeout as
- * `TransportRequest.signal` says, and a probe that never settles does not stall recovery. What it
- * resolves with is checked: an RPCException, never a TypeError, reaches the caller.
+ * read `timeoutMs`: the attempt's `signal` aborts at the attempt's timeout as
+ * `TransportRequest.signal` says, so a transport that ends its work when its signal aborts (as
+ * `createMemoryTransport` does) keeps every call within its deadline; a probe that never settles
+ * does not stall recovery. What it resolves with is checked: an RPCException, never a TypeError,
+ * reaches the caller. The pipeline does not race a client's attempts (that would cost a promise
+ * and a timer per call): a transport that reads neither `timeoutMs` nor `signal` must end its
+ * attempts by itself (docs/client.md).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ConnectionFailureException,
   createClient,
+  createMemoryTransport,
   DeadlineExceededException,
   ProtocolException,
   type HealthResult,
@@ -28,12 +31,14 @@ afterEach(async () => {
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
 describe('a transport of yours that ignores timeoutMs or answers nothing', () => {
-  it('a call whose attempt and probes never settle ends by its deadline, "may have run", and the attempt is told by its signal', async () => {
+  it('a call whose attempts end only on their signal, and whose probes never settle, ends by its deadline, "may have run"', async () => {
     const signals: AbortSignal[] = [];
     const transport: Transport = {
+      // Never answers, ignores timeoutMs, and ends its work when its signal aborts.
       send: (request: TransportRequest): Promise<TransportResponse> => {
-        if (request.signal) signals.push(request.signal);
-        return never();
+        const signal = request.signal as AbortSignal;
+        signals.push(signal);
+        return new Promise<TransportResponse>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
       },
       health: (): Promise<HealthResult> => never(),
       close: async () => undefined,
@@ -97,6 +102,20 @@ describe('a transport of yours that ignores timeoutMs or answers nothing', () =>
       expect(error).toBeInstanceOf(ProtocolException);
       expect((error as ProtocolException).mayHaveExecuted).toBe(true);
     }
+  });
+
+  it('createMemoryTransport with a handler that never answers: the call ends by its deadline, and close() leaves no timer', async () => {
+    const transport = createMemoryTransport({ handler: () => never() });
+    const client = createClient({ url: 'http://memory', transport, timeoutMs: 100, deadlineMs: 400, methods: { read: { idempotent: true } } });
+    const error = await client.call('read').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DeadlineExceededException);
+    const slow = client.call('read').catch(() => undefined);
+    await client.close();
+    await slow;
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout')).toHaveLength(0);
   });
 });
 
