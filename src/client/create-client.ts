@@ -17,7 +17,7 @@ import { Pipeline, type Attempt } from '../pipeline/pipeline.js';
 import { defaultClassify } from '../pipeline/classify.js';
 import type { ClassifyContext, ProbeResult } from '../pipeline/types.js';
 import { CREDENTIAL_HEADER_NAME, redactDeep, SecretScope } from '../shared/redact.js';
-import { setTimer } from '../shared/timer.js';
+import { boundedRun } from '../shared/bounded-run.js';
 import { AttemptTimeouts, type TimedAttemptSignal } from './attempt-timeouts.js';
 import { createAxiosTransport, type AxiosTransportOptions } from '../transport/index.js';
 import type { HealthResult, Transport, TransportRequest, TransportResponse } from '../transport/types.js';
@@ -290,40 +290,12 @@ interface ProbeOptions {
  * only, so a timer each is fine.
  */
 function boundedHealth(transport: Transport, backend: string, probe: ProbeOptions): Promise<HealthResult> {
-  const outer = probe.signal;
-  const controller = new AbortController();
-  return new Promise<HealthResult>((resolve, reject) => {
-    let done = false;
-    const end = (settle: () => void): void => {
-      if (done) return;
-      done = true;
-      timer.clear();
-      outer?.removeEventListener('abort', onAbort);
-      if (!controller.signal.aborted) controller.abort(new DOMException('probe ended', 'AbortError'));
-      settle();
-    };
-    const onAbort = (): void => end(() => reject(outer?.reason));
-    const timer = setTimer(
-      () => end(() => reject(new ConnectionFailureException(`health probe timed out after ${probe.timeoutMs} ms`))),
-      probe.timeoutMs,
-    );
-    if (outer?.aborted) {
-      onAbort();
-      return;
-    }
-    outer?.addEventListener('abort', onAbort, { once: true });
-    let pending: Promise<HealthResult>;
-    try {
-      pending = Promise.resolve(transport.health(backend, { timeoutMs: probe.timeoutMs, signal: controller.signal }));
-    } catch (error) {
-      end(() => reject(error));
-      return;
-    }
-    pending.then(
-      (result) => end(() => resolve(result)),
-      (error: unknown) => end(() => reject(error)),
-    );
-  });
+  return boundedRun(
+    (signal) => transport.health(backend, { timeoutMs: probe.timeoutMs, signal }),
+    probe.timeoutMs,
+    probe.signal,
+    () => new ConnectionFailureException(`health probe timed out after ${probe.timeoutMs} ms`),
+  );
 }
 
 /**

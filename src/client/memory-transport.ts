@@ -3,6 +3,7 @@
  * code that uses the client, and for the benchmark that isolates the client's own per-call cost
  * from the network's.
  */
+import { raceAbort } from '../shared/race-abort.js';
 import type { HealthResult, Transport, TransportRequest, TransportResponse } from '../transport/types.js';
 
 /** Options of {@link createMemoryTransport}. */
@@ -73,19 +74,5 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
 /** `answer`, or a rejection with `signal`'s reason once it aborts first. */
 function untilAborted(answer: TransportResponse | Promise<TransportResponse>, signal: AbortSignal | undefined): Promise<TransportResponse> {
   if (!(answer instanceof Promise) || signal === undefined) return Promise.resolve(answer);
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<TransportResponse>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    answer.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+  return raceAbort(answer, signal);
 }

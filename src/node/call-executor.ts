@@ -10,7 +10,7 @@ import { sealedExecutor } from './sealed-executor.js';
 import type { Slots } from './slots.js';
 import { isRetryableConflict } from './sql-dialect.js';
 import type { HandlerContext, NodeEvent } from './types.js';
-import { raceAbort } from './race-abort.js';
+import { raceAbort } from '../shared/race-abort.js';
 import { describeError as describe } from './describe-error.js';
 
 /**

@@ -9,7 +9,7 @@ import type { NodeAnswers } from './node-answers.js';
 import type { NodeClock } from './node-clock.js';
 import type { ResolvedNodeOptions } from './node-options.js';
 import type { NodeStatusTracker } from './node-status.js';
-import { raceAbort } from './race-abort.js';
+import { raceAbort } from '../shared/race-abort.js';
 import { describeError } from './describe-error.js';
 import type { FeedPollOutcome, NodeMetrics } from './node-metrics.js';
 

@@ -5,7 +5,7 @@
 import { ConfigurationError } from '../errors.js';
 import type { MonitorProbeResult } from '../connection/monitor.js';
 import type { ConnectionState, FailoverEvent, PolicyEvent, ReconnectedEvent } from '../connection/types.js';
-import { setTimer } from '../shared/timer.js';
+import { boundedRun } from '../shared/bounded-run.js';
 import type { Observable } from 'rxjs';
 import { defaultClassify } from './classify.js';
 import { resolvePolicyOptions } from './options.js';
@@ -158,33 +158,12 @@ function runProbe(
   timeoutMs: number,
   outer: AbortSignal | undefined,
 ): Promise<MonitorProbeResult> {
-  const controller = new AbortController();
-  return new Promise<MonitorProbeResult>((resolve, reject) => {
-    const onAbort = (): void => end(() => reject(outer?.reason));
-    const timer = setTimer(() => end(() => reject(new DOMException(`probe timed out after ${timeoutMs} ms`, 'TimeoutError'))), timeoutMs);
-    let done = false;
-    const end = (settle: () => void): void => {
-      if (done) return;
-      done = true;
-      timer.clear();
-      outer?.removeEventListener('abort', onAbort);
-      if (!controller.signal.aborted) controller.abort(new DOMException('probe ended', 'AbortError'));
-      settle();
-    };
-    if (outer?.aborted) return onAbort();
-    outer?.addEventListener('abort', onAbort, { once: true });
-    let pending: Promise<boolean | ProbeResult>;
-    try {
-      pending = Promise.resolve(probe({ backend, signal: controller.signal, timeoutMs }));
-    } catch (error) {
-      end(() => reject(error));
-      return;
-    }
-    pending.then(
-      (result) => end(() => resolve(normaliseProbe(result))),
-      (error: unknown) => end(() => reject(error)),
-    );
-  });
+  return boundedRun(
+    (signal) => probe({ backend, signal, timeoutMs }),
+    timeoutMs,
+    outer,
+    () => new DOMException(`probe timed out after ${timeoutMs} ms`, 'TimeoutError'),
+  ).then(normaliseProbe);
 }
 
 function normaliseProbe(result: unknown): MonitorProbeResult {

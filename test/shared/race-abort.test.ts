@@ -4,7 +4,7 @@
  * SIGCONT (e2e "SIGSTOPped, then resumed": the node exited instead of fencing itself).
  */
 import { describe, expect, it } from 'vitest';
-import { raceAbort } from '../../src/node/race-abort.js';
+import { raceAbort } from '../../src/shared/race-abort.js';
 
 function unhandledDuring(run: () => Promise<void>): Promise<unknown[]> {
   const seen: unknown[] = [];
