@@ -23,8 +23,10 @@ const client = (options: Partial<ClientOptions> = {}): HotcoldClient => suite.cl
 
 describe('retry budget', () => {
   it('when exhausted: no retry, RetriesExhaustedException with reason budget, one budget-exhausted event', async () => {
-    // ratio 0 and one retry per second over a 1 s window: exactly one retry in the window.
-    const c = client({ budget: { ratio: 0, minRetriesPerSecond: 1, ttlMs: 1000 }, breaker: false, methods: { read: { idempotent: true } } });
+    // ratio 0 and one retry per 50 s window (0.02/s): exactly one retry in the window. The window
+    // must outlast the test: with 1 s (about 0.9 s of memory, its buckets 0.1 s wide) a loaded
+    // machine let the spent retry age out before the second call, which then got one.
+    const c = client({ budget: { ratio: 0, minRetriesPerSecond: 0.02, ttlMs: 50_000 }, breaker: false, methods: { read: { idempotent: true } } });
     const events = record(c.events$);
     await suite.server.setMode(NODE_MAYBE);
     const error = await c.call('read', {}).catch((e: unknown) => e);

@@ -261,7 +261,7 @@ describe('hotcold conformance (the CLI, a child process)', () => {
       }
       await g.cleanup();
     }
-  }, 120_000);
+  }, 300_000);
 
   it('--help exits 0 listing every flag; a missing URL or a bad flag exits 2', async () => {
     const help = await cli(['--help']);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { startDevBalancer } from '../../src/testing/index.js';
-import { expectTruthfulLedger, runRestScenario, type StartBalancer } from './rest-failover-suite.js';
+import { expectTruthfulLedger, runRestScenario, SCENARIO_TIMEOUT_MS, type StartBalancer } from './rest-failover-suite.js';
 
 const dev: StartBalancer = async (a, b) => {
   const lb = await startDevBalancer({ backends: [a.url, b.url], checkIntervalMs: 100 });
@@ -17,12 +17,12 @@ describe('REST over attachPolicy through the dev balancer (two REST ledger nodes
     process.stderr.write(`dev crash: ${result.summary}\n`);
     expectTruthfulLedger(result);
     expect(result.failovers, result.summary).toBeGreaterThanOrEqual(1);
-  }, 90_000);
+  }, SCENARIO_TIMEOUT_MS);
 
   it('planned drain (SIGTERM) under load: zero failed requests, keyed or not', async () => {
     const result = await runRestScenario('planned', dev);
     process.stderr.write(`dev planned: ${result.summary}\n`);
     expectTruthfulLedger(result);
     expect(result.verdict.failedCalls, result.summary).toBe(0);
-  }, 90_000);
+  }, SCENARIO_TIMEOUT_MS);
 });

@@ -39,6 +39,15 @@ export interface RestScenarioResult {
 
 const CALLERS_PER_KIND = 8;
 
+/**
+ * The test timeout of one scenario: a hang guard above the sum of its steps' own bounds on a
+ * loaded machine, not a speed. Two node children start through tsx (up to 60 s each), then the
+ * warm-up, the takeover and the load on the new node (20 s each at most). Under load (one CPU
+ * burner, other suites, vitest niced 10) a crash scenario that lost nothing took 82-90 s and once
+ * ran past the former 90 s.
+ */
+export const SCENARIO_TIMEOUT_MS = 240_000;
+
 async function health(url: string): Promise<number> {
   try {
     const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { findHaproxy, startHaproxy } from '../../src/cli/demo/haproxy.js';
 import { balancerBinaryAvailable } from './failover-suite.js';
-import { expectTruthfulLedger, runRestScenario, type StartBalancer } from './rest-failover-suite.js';
+import { expectTruthfulLedger, runRestScenario, SCENARIO_TIMEOUT_MS, type StartBalancer } from './rest-failover-suite.js';
 
 const binary = balancerBinaryAvailable('haproxy', findHaproxy());
 
@@ -21,7 +21,7 @@ describe.runIf(binary)('REST over attachPolicy through HAProxy (shipped config, 
     process.stderr.write(`haproxy crash: ${result.summary}\n`);
     expectTruthfulLedger(result);
     expect(result.failovers, result.summary).toBeGreaterThanOrEqual(1);
-  }, 90_000);
+  }, SCENARIO_TIMEOUT_MS);
 
   it('planned drain (SIGTERM) under load: zero failed keyed requests; unkeyed ones cut by shutdown-sessions fail as "maybe"', async () => {
     const result = await runRestScenario('planned', haproxy);
@@ -33,5 +33,5 @@ describe.runIf(binary)('REST over attachPolicy through HAProxy (shipped config, 
     // drained node when its health turns 503, answering 502 for requests that may have run: an
     // unkeyed POST among them can only be told "maybe" — and must be.
     for (const r of result.unkeyed.filter((c) => c.outcome === 'failed')) expect(r.mayHaveExecuted, result.summary).toBe(true);
-  }, 90_000);
+  }, SCENARIO_TIMEOUT_MS);
 });

@@ -208,7 +208,8 @@ describe.runIf(pgUp)('bounded start-up on PostgreSQL', () => {
     holderChild.kill('SIGKILL');
     const outcome = await Promise.race([acquired.then((h) => h.token), delay(10_000).then(() => 'not taken over within 10 s')]);
     expect(typeof outcome).toBe('number');
-  }, 40_000);
+    // Two children through tsx, one after the other (firstLine's 60 s bound each under load), then the 10 s above.
+  }, 150_000);
 });
 
 describe.runIf(pgUp)('a peer frozen inside its start-up DDL on PostgreSQL', () => {
@@ -242,7 +243,8 @@ describe.runIf(pgUp)('a peer frozen inside its start-up DDL on PostgreSQL', () =
     expect(lost).toEqual([]);
     expect(renewedAfterFreeze).toBeGreaterThan(0);
     expect(holder.current?.isValid()).toBe(true);
-  }, 40_000);
+    // The peer starts through tsx (firstLine's 60 s bound under load), then the 8 s above.
+  }, 90_000);
 });
 
 describe.runIf(mysqlUp)('bounded start-up on MariaDB', () => {

@@ -45,8 +45,13 @@ export function spawnTs(file: string, args: string[], options: { stdin?: boolean
   return spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
 }
 
-/** Resolves with the first stdout line (parsed as JSON) a child prints. */
-export function firstLine(child: ChildProcess, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+/**
+ * Resolves with the first stdout line (parsed as JSON) a child prints. The default bound only
+ * guards against a hang: the children start through tsx, which took more than 20 s on the loaded
+ * 2-core machine (60 s, as src/cli/demo/node-process.ts and test/support/rest-node-process.ts give
+ * the same kind of child). Tests that wait for a child's first line set their own timeout above it.
+ */
+export function firstLine(child: ChildProcess, timeoutMs = 60_000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     let buffer = '';
     let stderr = '';

@@ -178,7 +178,9 @@ export function leaseSuite(dialect: string, target: SuiteTarget): void {
         const info = await firstLine(child);
         const standby = lease({ name, mode: 'warm' });
         const pending = standby.acquire();
-        await waitFor(() => standby.state.holder === info.holder, 5_000);
+        // A hang guard: the standby's first read comes after its store connects and checks the
+        // replication mode and the table, seconds under load (as B2's in the handover test).
+        await waitFor(() => standby.state.holder === info.holder, 10_000);
         await delay(2 * U);
         // How long the row has left just before the kill: a renewal after this read only moves
         // the expiry later, so no takeover can come before what the read reports. (Not "the last
@@ -196,7 +198,8 @@ export function leaseSuite(dialect: string, target: SuiteTarget): void {
         child.kill('SIGKILL');
         await exited(child);
       }
-    });
+      // The holder starts through tsx (firstLine's bound, 60 s, under load) before the test proper.
+    }, 90_000);
 
     it('acquire({signal}) rejects with the reason when aborted while waiting, and stops contending', async () => {
       const name = fresh();
@@ -421,7 +424,7 @@ export function leaseSuite(dialect: string, target: SuiteTarget): void {
       } finally {
         await target.drop(raceTable);
       }
-      // Two processes through tsx at once: seconds each under load.
-    }, 60_000);
+      // Two processes through tsx at once, waited for twice (ready, then done): firstLine's bound each.
+    }, 150_000);
   });
 }

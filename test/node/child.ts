@@ -62,7 +62,10 @@ export async function spawnNode(args: string[]): Promise<NodeProcess> {
       listeners.add(check);
       check();
     });
-  const listening = await waitFor((l) => l.event === 'listening', 30_000, 'listening');
+  // A hang guard: the node starts through tsx, which took more than 30 s on the loaded 2-core
+  // machine (60 s, as src/cli/demo/node-process.ts gives the same kind of child). Tests that start
+  // nodes set their own timeout above 60 s per node.
+  const listening = await waitFor((l) => l.event === 'listening', 60_000, 'listening');
   const port = listening.port as number;
   return { child, lines, port, url: `http://127.0.0.1:${port}`, exited, waitFor, stderr: () => err };
 }

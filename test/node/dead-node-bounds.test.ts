@@ -124,7 +124,7 @@ function deadNodeSuite(kind: Kind, signal: 'SIGKILL' | 'SIGSTOP'): void {
     expect(count('warm')).toBe(1);
     expect(count('onB')).toBe(1);
     // Two `hotcold node` processes through tsx (seconds each under load), then a takeover and ~10 s of waits.
-  }, 120_000);
+  }, 240_000);
 }
 
 function cleanupLockSuite(kind: Kind): void {

@@ -170,7 +170,8 @@ describe.runIf(pgUp)('hotcold node --metrics-port (child process on PostgreSQL, 
     child.child.kill('SIGTERM');
     expect((await child.exited).code).toBe(0);
     await expect(fetch(listening.metricsUrl as string)).rejects.toThrow();
-  });
+    // One node child through tsx (spawnNode's 60 s bound under load) before the checks.
+  }, 90_000);
 
   // Four `hotcold node` processes started through tsx, one after another: each takes seconds to
   // start on a loaded machine (5-6 s in a double run, where the 30 s default ran out).
@@ -187,7 +188,7 @@ describe.runIf(pgUp)('hotcold node --metrics-port (child process on PostgreSQL, 
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
-  }, 120_000);
+  }, 300_000);
 });
 
 // A storeFromUrl with a password, in-process: the scrape carries neither the password nor the URL.

@@ -90,5 +90,5 @@ describe.runIf(pg)('hotcold node log (child process, PostgreSQL)', () => {
       if (node && node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGKILL');
       await node?.exited;
     }
-  }, 90_000);
+  }, 150_000);
 });

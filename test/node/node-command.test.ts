@@ -53,7 +53,7 @@ describe('hotcold node (child processes on one SQLite file)', () => {
     const ledger = await readLedger(store);
     expect(ledger).toHaveLength(1);
     expect(ledger[0]).toMatchObject({ ref: 'r1', idemKey: 'k1', amount: 5 });
-  }, 90_000);
+  }, 180_000);
 
   it('after SIGKILL of the hot node the warm standby takes over after waitInterval', async () => {
     f = fixture();
@@ -69,7 +69,7 @@ describe('hotcold node (child processes on one SQLite file)', () => {
     const aToken = a.lines.filter(active).at(-1)?.token as number;
     expect(line.token).toBeGreaterThan(aToken);
     expect((await rpc(b.url, 'ping')).body.result).toMatchObject({ pong: true });
-  }, 90_000);
+  }, 180_000);
 
   it('rejects bad flags with exit code 2', async () => {
     f = fixture();
