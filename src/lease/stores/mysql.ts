@@ -57,18 +57,31 @@ function boundedPrefix(timeoutMs: number): string {
 }
 
 /**
- * A text parameter as a hex literal with the utf8mb4 introducer (`_utf8mb4 X'…'`), which every
- * sql_mode reads the same. mysql2 inlines parameters on the client and escapes quotes, backslashes
- * and control characters with a backslash; under `NO_BACKSLASH_ESCAPES` (a DBA's server setting, or
- * the application's on the sessions of a pool it hands the store) MariaDB reads those escapes
- * literally: a quote in a value broke the statement, and `{"a":"x"}` was stored as `{\"a\":\"x\"}`.
- * mysql2 takes a value's `toSqlString()` as the literal to inline (sqlstring's hook).
+ * A text parameter as a literal that every sql_mode reads the same. mysql2 inlines parameters on
+ * the client and escapes quotes, backslashes and control characters with a backslash; under
+ * `NO_BACKSLASH_ESCAPES` (a DBA's server setting, or the application's on the sessions of a pool it
+ * hands the store) MariaDB reads those escapes literally: a quote in a value broke the statement,
+ * and `{"a":"x"}` was stored as `{\"a\":\"x\"}`. mysql2 takes a value's `toSqlString()` as
+ * the literal to inline (sqlstring's hook), and `String(value)` as a `??` identifier.
+ *
+ * Text without a backslash is a plain quoted literal with its quotes doubled (`''`, read alike in
+ * both modes; control characters go raw, which both read as themselves): it keeps the connection's
+ * charset and collation, as mysql2's literal did, and its length. Only text with a backslash, which
+ * no quoted literal writes alike in both modes, is a hex literal with the utf8mb4 introducer: it
+ * takes utf8mb4's default collation when compared with another literal (a column's wins) and is
+ * twice as long on the wire.
  */
 class TextLiteral {
   constructor(private readonly text: string) {}
 
   toSqlString(): string {
+    if (!this.text.includes('\\')) return `'${this.text.replaceAll("'", "''")}'`;
     return `_utf8mb4 X'${Buffer.from(this.text, 'utf8').toString('hex')}'`;
+  }
+
+  /** The text itself: what mysql2 quotes as an identifier for `??`. */
+  toString(): string {
+    return this.text;
   }
 }
 
