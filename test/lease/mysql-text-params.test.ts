@@ -63,6 +63,30 @@ describe.runIf(available)('text parameters of mysqlStore', () => {
     }
   }, 30_000);
 
+  it("reach a pool's own queryFormat as the strings given (it formats parameters itself)", async () => {
+    const pool = mysql.createPool({
+      uri: MYSQL_URL,
+      connectionLimit: 1,
+      queryFormat(sql: string, values: unknown): string {
+        const list = Array.isArray(values) ? values : [];
+        let index = 0;
+        return sql.replace(/\?/g, () => {
+          const value: unknown = list[index++];
+          if (typeof value !== 'string') throw new TypeError(`queryFormat got a ${typeof value}`);
+          return mysql.escape(value.toUpperCase());
+        });
+      },
+    });
+    const store = mysqlStore(pool, { table: uniqueTable() });
+    try {
+      const rows = await store.transaction((tx) => tx.query('SELECT ? AS v', ['abc']));
+      expect(rows).toEqual([{ v: 'ABC' }]);
+    } finally {
+      await store.close();
+      await pool.end();
+    }
+  }, 30_000);
+
   it('pass a text up to max_allowed_packet, not half of it', async () => {
     const store = mysqlStore(MYSQL_URL, { table: uniqueTable() });
     try {

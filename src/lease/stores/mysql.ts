@@ -95,10 +95,24 @@ function modeProof(value: unknown): unknown {
   return value;
 }
 
+/**
+ * Whether `target` (a pool of yours, or one of its connections) formats parameters with its own
+ * `queryFormat`: that function gets the values as given (it may test `typeof value === 'string'`),
+ * and how it quotes them is its own. mysql2 keeps the option on the pool's connection config.
+ */
+function formatsItself(target: Queryable): boolean {
+  const shape = target as {
+    connection?: { config?: { queryFormat?: unknown } };
+    pool?: { config?: { connectionConfig?: { queryFormat?: unknown } } };
+  };
+  return typeof (shape.connection?.config?.queryFormat ?? shape.pool?.config?.connectionConfig?.queryFormat) === 'function';
+}
+
 async function runOn(target: Queryable, sql: string, params: readonly unknown[], timeoutMs?: number): Promise<StatementResult> {
   const options: mysql.QueryOptions = { sql };
   if (timeoutMs !== undefined) options.timeout = driverTimeoutMs(timeoutMs + CLIENT_SLACK_MS);
-  const [result] = await target.query(options, params.map(modeProof));
+  const values = params.length === 0 || formatsItself(target) ? [...params] : params.map(modeProof);
+  const [result] = await target.query(options, values);
   if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], changes: 0 };
   return { rows: [], changes: (result as mysql.ResultSetHeader).affectedRows };
 }
