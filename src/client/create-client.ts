@@ -82,7 +82,7 @@ function transportFailure(error: unknown, context: ClassifyContext): RPCExceptio
 /** The JSON-RPC answer: its identity goes to the pipeline, its result to the caller. */
 function resultOf(value: unknown, attempt: Attempt): unknown {
   // A transport of yours may resolve with anything: the caller gets an RPCException, not a TypeError.
-  if (typeof value !== 'object' || value === null) {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ProtocolException(`${attempt.name}: the transport resolved with no response object`, { method: attempt.name, attempts: attempt.attempt });
   }
   const response = value as TransportResponse;
@@ -148,7 +148,15 @@ class AttemptRequest implements TransportRequest {
     this.pending = pending;
     const timed = this.timed;
     if (timed !== undefined) pending.then(timed.dispose.bind(timed), timed.dispose.bind(timed));
-    return pending;
+    // A transport that ends its attempt when the signal aborts may reject with its own error, not
+    // the signal's reason (node:http's AbortError, axios' CanceledError): the attempt ended for that
+    // reason, and its timeout read as "aborted" was a CallAborted that nobody asked for, never
+    // retried. Read late (after an await) the signal is made after this, so the check is on every
+    // attempt's failure; it costs a promise reaction per call.
+    return pending.catch((error: unknown) => {
+      const signal = this.timed?.signal;
+      throw signal?.aborted === true ? signal.reason : error;
+    });
   }
 }
 

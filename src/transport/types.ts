@@ -23,8 +23,9 @@ export interface TransportRequest {
   deadlineLeftMs?: number | undefined;
   /**
    * Aborts the attempt: the caller's signal, `close()`, or the attempt's timeout. A transport
-   * must end its attempt when it aborts (with the signal's reason) or by `timeoutMs` itself: the
-   * client does not race a transport's attempts. Made when first read (a getter, not an own
+   * must end its attempt when it aborts (rejecting with the signal's reason or an error of its own,
+   * such as node:http's AbortError: once the signal aborted, the attempt ends for its reason) or by
+   * `timeoutMs` itself: the client does not race a transport's attempts. Made when first read (a getter, not an own
    * property: a spread copy of the request does not carry it).
    */
   signal?: AbortSignal | undefined;
