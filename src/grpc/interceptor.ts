@@ -55,7 +55,9 @@ function isPolicy(value: object): value is Policy {
 function deadlineLeftMs(deadline: Date | number | undefined): number | undefined {
   if (deadline === undefined) return undefined;
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (!Number.isFinite(at)) return undefined;
+  // Infinity is "no deadline"; -Infinity is as passed as any past time (it was a call sent with
+  // none). NaN (an invalid Date) stays "none", as before.
+  if (Number.isNaN(at) || at === Infinity) return undefined;
   return at - Date.now();
 }
 

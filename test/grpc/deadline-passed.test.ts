@@ -33,6 +33,19 @@ describe('a caller deadline already passed', () => {
     expect(server.seen.length).toBe(before);
   });
 
+  it('-Infinity and the far past are passed too: not sent, not a call without a deadline', async () => {
+    server.behave(ok());
+    const made = clients.make(server.address, { ...QUICK_POLICY, methods: { [ECHO_METHOD]: { idempotent: false } } });
+    expect((await callEcho(made.client, { n: 0 })).error).toBeUndefined();
+    const before = server.seen.length;
+    for (const deadline of [-Infinity, Number.MIN_SAFE_INTEGER]) {
+      const { error } = await callEcho(made.client, { n: 1 }, { deadline });
+      expect(error?.code, String(deadline)).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(rpcExceptionOf(error)?.mayHaveExecuted, String(deadline)).toBe(false);
+    }
+    expect(server.seen.length).toBe(before);
+  });
+
   it('tells the caller after the call returned, not inside it', async () => {
     server.behave(ok());
     const { client } = clients.make(server.address, QUICK_POLICY);
