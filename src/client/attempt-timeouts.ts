@@ -51,9 +51,23 @@ export class TimedAttemptSignal {
 export class AttemptTimeouts {
   /** @internal */
   readonly live = new Set<TimedAttemptSignal>();
+  /** Each attempt's signal, for {@link AttemptTimeouts.reasonFor}. */
+  private readonly byAttempt = new WeakMap<object, TimedAttemptSignal>();
 
-  signalFor(callSignal: AbortSignal, timeoutMs: number): TimedAttemptSignal {
-    return new TimedAttemptSignal(this, callSignal, timeoutMs);
+  signalFor(attempt: object, callSignal: AbortSignal, timeoutMs: number): TimedAttemptSignal {
+    const timed = new TimedAttemptSignal(this, callSignal, timeoutMs);
+    this.byAttempt.set(attempt, timed);
+    return timed;
+  }
+
+  /**
+   * Why `attempt` ended, when its signal aborted: a transport that ends its attempt on the signal
+   * may reject with its own error (node:http's AbortError, axios's CanceledError), but the attempt
+   * ended for the signal's reason — its timeout, or the call's abort. Read on the failure path only.
+   */
+  reasonFor(attempt: object): unknown {
+    const timed = this.byAttempt.get(attempt);
+    return timed !== undefined && timed.signal.aborted ? timed.signal.reason : undefined;
   }
 
   /** Disposes every signal still live (their attempts are ended by close() anyway). */

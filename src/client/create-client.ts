@@ -136,7 +136,7 @@ class AttemptRequest implements TransportRequest {
     const timeouts = this.timeouts;
     if (timeouts === undefined) return this.source.callSignal;
     if (this.timed === undefined) {
-      const timed = timeouts.signalFor(this.source.callSignal, this.timeoutMs);
+      const timed = timeouts.signalFor(this.source, this.source.callSignal, this.timeoutMs);
       this.timed = timed;
       this.pending?.then(timed.dispose.bind(timed), timed.dispose.bind(timed));
     }
@@ -148,15 +148,7 @@ class AttemptRequest implements TransportRequest {
     this.pending = pending;
     const timed = this.timed;
     if (timed !== undefined) pending.then(timed.dispose.bind(timed), timed.dispose.bind(timed));
-    // A transport that ends its attempt when the signal aborts may reject with its own error, not
-    // the signal's reason (node:http's AbortError, axios' CanceledError): the attempt ended for that
-    // reason, and its timeout read as "aborted" was a CallAborted that nobody asked for, never
-    // retried. Read late (after an await) the signal is made after this, so the check is on every
-    // attempt's failure; it costs a promise reaction per call.
-    return pending.catch((error: unknown) => {
-      const signal = this.timed?.signal;
-      throw signal?.aborted === true ? signal.reason : error;
-    });
+    return pending;
   }
 }
 
@@ -203,7 +195,7 @@ class Client implements HotcoldClient {
         : (backend: string, probe: ProbeOptions): Promise<HealthResult> => boundedHealth(transport, backend, probe);
     const pool = options.backends.length > 1;
     this.pipeline = new Pipeline(options, {
-      classify: transportFailure,
+      classify: (error, context, attempt) => transportFailure(this.timeouts.reasonFor(attempt) ?? error, context),
       probe: async (backend, probe): Promise<ProbeResult> => {
         const answer = await health(backend, probe);
         return {

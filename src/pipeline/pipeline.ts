@@ -56,7 +56,7 @@ import { observePipeline } from '../observability/pipeline-observer.js';
 import { proveDeduplication, type DedupAsk } from './dedup-proof.js';
 import { RacedAttempts, type RacedEntry } from './raced-attempts.js';
 import type { MethodSettings, ResolvedPipelineOptions } from './options.js';
-import type { AnswerFacts, AttemptContext, Classifier } from './types.js';
+import type { AnswerFacts, AttemptContext, ClassifyContext } from './types.js';
 
 /** Timers may fire a millisecond early or late; within this, a spent deadline is spent. */
 const DEADLINE_TIMER_SLACK_MS = 2;
@@ -78,8 +78,8 @@ function keyGenerator(): () => string {
 export interface PipelineHooks {
   /** Backend labels for events and messages (no userinfo); default: the backend keys. */
   labels?: readonly string[] | undefined;
-  /** Error → RPCException for whatever an attempt threw that is not one already. */
-  classify: Classifier;
+  /** Error → RPCException for whatever an attempt threw that is not one already; the attempt is lent too (adapters' own bookkeeping). */
+  classify: (error: unknown, context: ClassifyContext, attempt: Attempt) => RPCException;
   /** Reconnect probe of one backend; without one, held calls recover as trials. */
   probe?: ((backend: string, options: { timeoutMs: number; signal: AbortSignal }) => Promise<MonitorProbeResult>) | undefined;
   /** Asks a backend who serves now, for the dedup proof; without one nothing is ever proven. */
@@ -511,7 +511,7 @@ export class Pipeline {
   private lastPlan: Plan | undefined = undefined;
   private readonly newKey: () => string;
   private readonly serverDeduplicates: boolean;
-  private readonly classify: Classifier;
+  private readonly classify: (error: unknown, context: ClassifyContext, attempt: Attempt) => RPCException;
   private readonly raced: boolean;
   private readonly noun: string;
   private readonly scrubValue: (<T>(value: T) => T) | undefined;
@@ -948,7 +948,7 @@ export class Pipeline {
 
   private classifyFailure<A, R>(error: unknown, context: CallContext<A, R>, n: number, attempt: Attempt): RPCException {
     try {
-      const classified = this.classify(error, { name: context.plan.name, attempt: n, backend: attempt.backend, written: attempt.facts?.written });
+      const classified = this.classify(error, { name: context.plan.name, attempt: n, backend: attempt.backend, written: attempt.facts?.written }, attempt);
       if (isRPCException(classified)) return classified;
     } catch {
       // A classifier that throws is a bug in it: the outcome stays unknown.
