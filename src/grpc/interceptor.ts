@@ -20,6 +20,7 @@ import { metadataSecrets } from './metadata-secrets.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
 import { UnaryAttempt, type UnaryAttemptOwner, type UnaryAttemptResult } from './unary-attempt.js';
+import { deadlineLeftMs } from './deadline.js';
 
 /**
  * Options of {@link grpcInterceptor} when it creates its own policy: {@link PolicyOptions}, with
@@ -49,16 +50,6 @@ export interface GrpcInterceptor {
 
 function isPolicy(value: object): value is Policy {
   return typeof (value as { execute?: unknown }).execute === 'function' && typeof (value as { close?: unknown }).close === 'function';
-}
-
-/** ms left until a grpc-js deadline (`Date` or ms since the epoch); undefined for none. */
-function deadlineLeftMs(deadline: Date | number | undefined): number | undefined {
-  if (deadline === undefined) return undefined;
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  // Infinity is "no deadline"; -Infinity is as passed as any past time (it was a call sent with
-  // none). NaN (an invalid Date) stays "none", as before.
-  if (Number.isNaN(at) || at === Infinity) return undefined;
-  return at - Date.now();
 }
 
 function firstText(metadata: GrpcMetadataLike, key: string): string | undefined {
@@ -338,7 +329,11 @@ class UnaryCall implements UnaryAttemptOwner {
       this.abortController = new AbortController();
       signal = this.abortController.signal;
     }
-    if (deadlineMs !== undefined && deadlineMs <= 0) {
+    if (deadlineMs === 'invalid') {
+      // NaN, an invalid Date, a string: the caller's bug, not "no deadline" (it went out with none).
+      // Nothing is sent; the caller hears so as of a refused idempotency-key (see `fail`).
+      running = Promise.reject(new ConfigurationError('deadline', 'must be a Date or a number of ms since the epoch (Infinity: none), not NaN or an invalid Date'));
+    } else if (deadlineMs !== undefined && deadlineMs <= 0) {
       // The caller's deadline passed before the call began: nothing is sent (grpc-js ends such a
       // call with DEADLINE_EXCEEDED too), and the caller hears so asynchronously, as of any call.
       const method = this.method;
