@@ -5,6 +5,7 @@
  */
 import type { Client, Metadata, ServiceError } from '@grpc/grpc-js';
 import { loadGrpc } from './load-grpc.js';
+import { sentDeadline } from './deadline.js';
 import { ConfigurationError } from '../errors.js';
 import type { ProbeContext, ProbeResult } from './policy.js';
 import type { GrpcClientLike, GrpcMetadataLike } from './grpc-types.js';
@@ -78,7 +79,7 @@ export function grpcHealthProbe(target: GrpcHealthTarget, options: GrpcHealthPro
         (bytes) => decodeHealthResponse(bytes),
         request,
         new grpc.Metadata(),
-        { deadline: Date.now() + Math.max(1, context.timeoutMs) },
+        { deadline: sentDeadline(context.timeoutMs) },
         (error: ServiceError | null, response?: HealthCheckResponse) => {
           context.signal.removeEventListener('abort', onAbort);
           const facts = readResponseFacts(headers, error?.metadata);

@@ -20,7 +20,7 @@ import { metadataSecrets } from './metadata-secrets.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
 import { UnaryAttempt, type UnaryAttemptOwner, type UnaryAttemptResult } from './unary-attempt.js';
-import { deadlineLeftMs } from './deadline.js';
+import { deadlineLeftMs, sentDeadline } from './deadline.js';
 
 /**
  * Options of {@link grpcInterceptor} when it creates its own policy: {@link PolicyOptions}, with
@@ -378,8 +378,7 @@ class UnaryCall implements UnaryAttemptOwner {
     metadata.set(GrpcMetadataKeys.attempt, String(context.attempt));
     // W3C trace context of the call (its span is active here when telemetry is on).
     injectTraceInto(metadata);
-    const left = context.deadlineLeftMs;
-    const call = this.nextCall({ ...this.options, deadline: Number.isFinite(left) ? Date.now() + Math.max(1, left) : Infinity });
+    const call = this.nextCall({ ...this.options, deadline: sentDeadline(context.deadlineLeftMs) });
     this.current = call;
     this.context = context;
     // The attempt's timeout is timed here, in the one-timer registry (see unary-attempt.ts).
