@@ -56,6 +56,21 @@ function timeoutHeader(context: AttemptContext): string | undefined {
   return String(Math.min(Math.floor(left), MAX_TIMEOUT_HEADER_MS));
 }
 
+/**
+ * axios's `timeout` as the attempt timeout, read as axios's http adapter reads it: unset, `null`
+ * and 0 are none (the policy's `timeoutMs` applies), a number > 0 is that many ms, and a string
+ * of digits the number axios parses from it. Anything else is no time, and guessing one would
+ * change what the caller asked for (NaN and a negative became the policy's timeout, while axios
+ * crashes the process on a negative one and refuses Infinity or 'abc' as a bad option).
+ * @throws {ConfigurationError} naming `timeout`
+ */
+function axiosTimeout(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === 0) return undefined;
+  if (typeof value === 'number' && value > 0 && value !== Number.POSITIVE_INFINITY) return value;
+  if (typeof value === 'string' && /^[0-9]{1,15}$/.test(value)) return Number(value) > 0 ? Number(value) : undefined;
+  throw new ConfigurationError('timeout', 'must be a number of milliseconds >= 0 (0: none), or a string of digits');
+}
+
 const ATTEMPT_HEADER = 'X-Hotcold-Attempt';
 const TIMEOUT_HEADER = 'X-Hotcold-Timeout-Ms';
 
@@ -260,7 +275,7 @@ async function send(
   }
   const idempotent = route.policy?.idempotent ?? isIdempotentMethod(method);
   // A route's own timeout wins; otherwise axios's `timeout` (when set) is the per-attempt timeout.
-  const timeoutMs = route.policy?.timeoutMs === undefined && typeof config.timeout === 'number' && config.timeout > 0 ? config.timeout : undefined;
+  const timeoutMs = route.policy?.timeoutMs === undefined ? axiosTimeout(config.timeout) : undefined;
   // May the request be sent again after an attempt that may have run? Only if repeating it is
   // harmless (idempotent) or the server can tell (a key) — and a stream body cannot be re-read.
   const call = new RestCall(config, headers, adapter, o, name, !isStream(config.data), idempotent || key !== undefined);
