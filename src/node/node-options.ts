@@ -6,13 +6,14 @@ import {
   requireBoolean,
   requireNonEmptyString,
   requireNonNegativeInteger,
+  requireMs,
   requireObject,
   requirePositiveInteger,
   requireSqlIdentifier,
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH, FEED_METHOD } from '../wire.js';
 import { resolveLogger, type Logger } from '../shared/logger.js';
-import type { Handlers, NodeOptions } from './types.js';
+import type { Handlers, NodeOptions, StopOptions } from './types.js';
 import type { TelemetryOptions } from '../shared/telemetry.js';
 import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
 
@@ -189,4 +190,16 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
     metrics,
     logger: resolveLogger('logger', options.logger),
   };
+}
+
+/**
+ * Checks `stop()`'s options before the node's one stop begins (a refused call must not become
+ * it). A `timeoutMs` that is no time would change what the drain does: NaN waited with no bound,
+ * a string was added to the clock as text (the drain ended at once, aborting the calls it was to
+ * let finish), a negative skipped it.
+ * @throws {ConfigurationError} naming `timeoutMs`
+ */
+export function checkStopOptions(options: StopOptions): void {
+  if (typeof options !== 'object' || (options as unknown) === null) throw new ConfigurationError('options', 'must be an object ({ drain?, timeoutMs? })');
+  if (options.timeoutMs !== undefined) requireMs('timeoutMs', options.timeoutMs, { allowZero: true });
 }

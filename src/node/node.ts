@@ -9,7 +9,7 @@ import { defaultIdentify } from './identify.js';
 import { NodeAnswers } from './node-answers.js';
 import { systemClock, type NodeClock } from './node-clock.js';
 import { NodeLifecycle } from './node-lifecycle.js';
-import { resolveNodeOptions } from './node-options.js';
+import { checkStopOptions, resolveNodeOptions } from './node-options.js';
 import { NodeStatusTracker } from './node-status.js';
 import { Slots } from './slots.js';
 import { boundsPreparer } from './transaction-bounds.js';
@@ -179,6 +179,13 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   }
 
   function stop(stopOptions: StopOptions = {}): Promise<void> {
+    if (stopPromise === undefined) {
+      try {
+        checkStopOptions(stopOptions);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     stopPromise ??= doStop(stopOptions);
     return stopPromise;
   }

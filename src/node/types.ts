@@ -333,7 +333,9 @@ export interface StopOptions {
    */
   drain?: boolean;
   /**
-   * Longest wait for in-flight calls, in ms; after it they are aborted (rolled back, answered 503).
+   * Longest wait for in-flight calls, in ms (a finite number >= 0); after it they are aborted
+   * (rolled back, answered 503). Anything else rejects `stop()` with a `ConfigurationError`
+   * naming `timeoutMs`, and the node keeps serving.
    * @defaultValue `NodeOptions.drainTimeoutMs`
    */
   timeoutMs?: number;
@@ -377,7 +379,11 @@ export interface HotcoldNode {
   readonly events$: Observable<NodeEvent>;
   /** Number of calls whose transactions are still open (long-polls excluded), answered or not. */
   readonly inFlight: number;
-  /** Stops serving, releases the lease (after draining, if asked) and closes the server (and the metrics listener). */
+  /**
+   * Stops serving, releases the lease (after draining, if asked) and closes the server (and the
+   * metrics listener). Once begun, later calls return the same promise.
+   * @throws {ConfigurationError} (a rejection, before anything stops) when `options.timeoutMs` is no number of ms
+   */
   stop(options?: StopOptions): Promise<void>;
   /** stop() without drain; idempotent. Does not close the lease (it is the caller's). */
   close(): Promise<void>;

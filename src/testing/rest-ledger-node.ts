@@ -31,7 +31,7 @@ import { defaultIdentify } from '../node/identify.js';
 import { NodeAnswers } from '../node/node-answers.js';
 import { systemClock } from '../node/node-clock.js';
 import { NodeLifecycle } from '../node/node-lifecycle.js';
-import { resolveNodeOptions } from '../node/node-options.js';
+import { checkStopOptions, resolveNodeOptions } from '../node/node-options.js';
 import { NodeStatusTracker } from '../node/node-status.js';
 import { Slots } from '../node/slots.js';
 import { boundsPreparer } from '../node/transaction-bounds.js';
@@ -404,6 +404,13 @@ export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedger
       return lifecycle.inFlight;
     },
     stop(stopOptions: StopOptions = {}) {
+      if (stopping === undefined) {
+        try {
+          checkStopOptions(stopOptions);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
       stopping ??= doStop(stopOptions);
       return stopping;
     },
