@@ -18,6 +18,7 @@ import { AttemptSignal } from './attempt-signal.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, isIdempotentMethod } from './http-semantics.js';
 import { asRouteError, resolveAttachOptions, type AttachPolicyOptions, type ResolvedAttachOptions } from './options.js';
 import { createAdapterPolicy, type AttemptContext, type Policy, type ProbeContext, type ProbeResult } from './policy-api.js';
+import type { ProxyEnv } from './proxy-env.js';
 import { pathOf } from './routes.js';
 import { readBodyText } from './response-body.js';
 
@@ -372,7 +373,7 @@ class RestCall {
       // the head before the agent has the request), or some request may escape the agents.
       // Not when a proxy may carry an https request (the first, or a redirect hop): axios tunnels
       // it through a CONNECT agent of its own, which the attempt cannot wrap.
-      const onRequests = o.hotcoldHeaders && tracked && (!redirects || other !== false) && !(tls || redirects ? mayTunnel(config) : false) && requestMayCarry(headers);
+      const onRequests = o.hotcoldHeaders && tracked && (!redirects || other !== false) && !(tls || redirects ? mayTunnel(config, o.proxyEnv) : false) && requestMayCarry(headers);
       if (o.hotcoldHeaders) {
         const attempt = String(context.attempt);
         const left = timeoutHeader(context);
@@ -476,14 +477,14 @@ function secure(url: string | undefined, baseURL: string | undefined, baseAlways
 
 /**
  * Whether axios may send an https request of this config through a proxy: `proxy` set, or left
- * to the environment and one of the variables axios reads (proxy-from-env) set. NO_PROXY is not
- * read: a proxy variable set at all sends the hotcold headers through axios's headers.
+ * to the environment and one of the variables axios reads (proxy-from-env) set (read at most once
+ * a second: proxy-env.ts). NO_PROXY is not read: a proxy variable set at all sends the hotcold
+ * headers through axios's headers.
  */
-function mayTunnel(config: InternalAxiosRequestConfig): boolean {
+function mayTunnel(config: InternalAxiosRequestConfig, env: ProxyEnv): boolean {
   const proxy = (config as { proxy?: unknown }).proxy;
   if (proxy !== undefined && proxy !== null) return proxy !== false;
-  const env = process.env;
-  return Boolean(env.https_proxy || env.HTTPS_PROXY || env.all_proxy || env.ALL_PROXY);
+  return env.httpsProxySet();
 }
 
 /** Whether `url` starts with `https:`, in any case. */

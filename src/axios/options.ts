@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
 import type { PolicyOptions } from './policy-api.js';
+import { ProxyEnv } from './proxy-env.js';
 import { compileRoutes, type RoutePolicy, type RouteTable } from './routes.js';
 
 /**
@@ -53,6 +54,8 @@ export interface ResolvedAttachOptions {
   /** The backends were given: each attempt goes to the base URL the policy picks. */
   pool: boolean;
   newKey: () => string;
+  /** The proxy variables in the environment, as this instance last read them. */
+  proxyEnv: ProxyEnv;
   /** What is passed on to `createPolicy`. */
   policy: PolicyOptions;
 }
@@ -98,6 +101,7 @@ export function resolveAttachOptions(options: AttachPolicyOptions | undefined, d
     hotcoldHeaders: optionalBoolean('hotcoldHeaders', o.hotcoldHeaders, true),
     pool: o.backends !== undefined,
     newKey: generate ?? randomUUID,
+    proxyEnv: new ProxyEnv(),
     policy,
   };
 }

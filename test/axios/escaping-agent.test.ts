@@ -6,92 +6,22 @@
  * Real loopback servers: an https origin (self-signed test certificate) and an http proxy that
  * tunnels CONNECT to it, as axios does for an https target behind a proxy.
  */
-import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import axios from 'axios';
 import { describe, expect, it } from 'vitest';
 import { attachPolicy } from 'hotcold/axios';
-import { TEST_CERT, TEST_KEY } from './tls-fixture.js';
+import { TEST_CERT } from './tls-fixture.js';
 import { cleanupsAfterEach, FAST, rpcFailure } from './evidence-kit.js';
+import { connectProxy, readThenReset, type Seen } from './proxy-kit.js';
 
 
 const cleanups = cleanupsAfterEach();
 
-interface Seen {
-  path: string;
-  attempt: string | undefined;
-  left: string | undefined;
-}
-
-/** A server of `kind` that reads each whole request, records it, then drops the connection without an answer. */
-async function readThenReset(kind: 'http' | 'https', seen: Seen[]): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const onRequest = (req: http.IncomingMessage): void => {
-    req.resume();
-    req.on('end', () => {
-      seen.push({
-        path: req.url ?? '',
-        attempt: req.headers['x-hotcold-attempt'] as string | undefined,
-        left: req.headers['x-hotcold-timeout-ms'] as string | undefined,
-      });
-      req.socket.destroy();
-    });
-  };
-  const server = kind === 'https' ? https.createServer({ key: TEST_KEY, cert: TEST_CERT }, onRequest) : http.createServer(onRequest);
-  server.on('connection', (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise((resolve) => server.close(resolve));
-  });
-  return (server.address() as net.AddressInfo).port;
-}
-
-/** An http proxy that tunnels CONNECT to wherever it is asked (loopback only here). */
-async function connectProxy(): Promise<{ port: number; tunnels: () => number }> {
-  let tunnels = 0;
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((_req, res) => res.writeHead(405).end());
-  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    tunnels++;
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = net.connect(Number(port), host ?? '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-      s.once('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise((resolve) => server.close(resolve));
-  });
-  return { port: (server.address() as net.AddressInfo).port, tunnels: () => tunnels };
-}
-
-
 /** An attached instance whose https origin (reads each request, then resets) is reached through a CONNECT proxy. */
 async function behindProxy(maxRedirects: number | undefined): Promise<{ seen: Seen[]; proxy: Awaited<ReturnType<typeof connectProxy>>; api: ReturnType<typeof axios.create> }> {
   const seen: Seen[] = [];
-  const origin = await readThenReset('https', seen);
-  const proxy = await connectProxy();
+  const origin = await readThenReset('https', seen, cleanups);
+  const proxy = await connectProxy(cleanups);
   const agent = new https.Agent({ ca: TEST_CERT });
   cleanups.push(() => agent.destroy());
   const api = axios.create({
@@ -129,7 +59,7 @@ describe('an https target behind a proxy (axios tunnels it through its own CONNE
 describe('allowAbsoluteUrls: false (axios puts an absolute url under baseURL)', () => {
   it('an https:// url under an http baseURL goes out over http: reset after reading it is "maybe", not sent again', async () => {
     const seen: Seen[] = [];
-    const port = await readThenReset('http', seen);
+    const port = await readThenReset('http', seen, cleanups);
     const api = axios.create({ baseURL: `http://127.0.0.1:${port}`, allowAbsoluteUrls: false, maxRedirects: 0 });
     const handle = attachPolicy(api, FAST);
     cleanups.push(() => handle.detach());
