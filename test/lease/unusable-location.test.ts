@@ -62,6 +62,12 @@ describe('an invalid connection string is refused, never retried', () => {
     ['storeFromUrl (postgres)', (): unknown => storeFromUrl(`postgresql://app:${secret}@127.0.0.1:99999/app`), 'connectionString'],
     ['storeFromUrl (mariadb)', (): unknown => storeFromUrl(`mariadb://app:${secret}@127.0.0.1:99999/app`), 'uri'],
     ['mysqlStore (bad percent-encoding)', (): unknown => mysqlStore(`mysql://app:${secret}%E0%A4%A@127.0.0.1:3306/app`), 'uri'],
+    // A scheme without its two slashes: the drivers read user, password and host as the database's
+    // name and connect to the default server (a local socket, 127.0.0.1) instead.
+    ['postgresStore (postgres:/, one slash)', (): unknown => postgresStore(`postgres:/app:${secret}@db.invalid/app`), 'connectionString'],
+    ['storeFromUrl (postgresql:, no slash)', (): unknown => storeFromUrl(`postgresql:app:${secret}@db.invalid/app`), 'connectionString'],
+    ['mysqlStore (mysql:/, one slash)', (): unknown => mysqlStore(`mysql:/app:${secret}@db.invalid/app`), 'uri'],
+    ['storeFromUrl (MariaDB:, no slash)', (): unknown => storeFromUrl(`MariaDB:app:${secret}@db.invalid/app`), 'uri'],
   ])('%s throws ConfigurationError naming the field, without the password', (_, make, field) => {
     let thrown: unknown;
     try {
@@ -75,7 +81,14 @@ describe('an invalid connection string is refused, never retried', () => {
   });
 
   it('a valid URL is still accepted (no connection is made at construction)', async () => {
-    for (const store of [postgresStore(`postgres://app:${secret}@db.invalid:5432/app`), postgresStore('/var/run/postgresql app'), mysqlStore(`mariadb://app:${secret}@db.invalid/app`)]) {
+    for (const store of [
+      postgresStore(`postgres://app:${secret}@db.invalid:5432/app`),
+      postgresStore('/var/run/postgresql app'),
+      // libpq's own forms without a host: the default socket.
+      postgresStore('postgres:///app'),
+      postgresStore(`postgres://app:${secret}@/app`),
+      mysqlStore(`mariadb://app:${secret}@db.invalid/app`),
+    ]) {
       await store.close();
     }
   });

@@ -23,6 +23,18 @@ function decodable(...parts: string[]): boolean {
 }
 
 /**
+ * A scheme not followed by `//` (`postgres:/u:pw@h/db`, `mysql:u:pw@h/db`) is a mistyped URL: the
+ * drivers read it as one without a host, and its user, password and host as the database's name,
+ * and connect to the default server (a local socket) instead of refusing it.
+ *
+ * @throws {ConfigurationError} `field`.
+ */
+function requireAuthority(field: string, text: string): void {
+  const scheme = /^(postgres|postgresql|mysql|mariadb):/i.exec(text)?.[1];
+  if (scheme !== undefined && !text.startsWith(`${scheme}://`)) throw new ConfigurationError(field, `must start with ${scheme.toLowerCase()}:// (two slashes, then user, password and host)`);
+}
+
+/**
  * What pg (pg-connection-string 2.x) accepts: a Unix socket path (`/dir [database]`), or a URL,
  * relative ones resolved against `postgres://base`, with a retry for an empty host (`user@/db`),
  * after percent-encoding spaces and stray `%`. Its user and password are percent-decoded.
@@ -31,6 +43,7 @@ function decodable(...parts: string[]): boolean {
  */
 export function requirePgConnectionString(field: string, text: string): void {
   if (text.startsWith('/')) return;
+  requireAuthority(field, text);
   let str = text;
   if (/ |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(str)) {
     try {
@@ -59,6 +72,7 @@ export function requirePgConnectionString(field: string, text: string): void {
  * @throws {ConfigurationError} `field` when mysql2 could not parse it.
  */
 export function requireMysqlUri(field: string, text: string): void {
+  requireAuthority(field, text);
   let url: URL;
   try {
     url = new URL(text.replace(/^mariadb:/i, 'mysql:'));
