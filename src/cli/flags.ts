@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigurationError } from '../errors.js';
-import { redactText } from '../shared/redact.js';
+import { redactText, redactTyped } from '../shared/redact.js';
 
 /** One flag of a command. */
 export interface FlagSpec {
@@ -45,11 +45,14 @@ export function parseFlags<T extends FlagSpecs>(specs: T, argv: readonly string[
     const { values, positionals } = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: options.positionals === true });
     return { values: values as FlagValues<T>, positionals };
   } catch (error) {
-    // A mistyped command line may carry a credential (a database URL given as a stray argument).
-    const message = redactText(error instanceof Error ? error.message : String(error));
+    // A mistyped command line may carry a credential (a database URL given as a stray argument,
+    // mistyped so that no URL parser sees its password).
+    const raw = error instanceof Error ? error.message : String(error);
     // parseArgs names the argument in quotes: "Unknown option '--x'", "Option '--db <value>' argument missing",
     // "Unexpected argument 'foo'".
-    const named = /'(-{0,2}[^' ]+)/.exec(message)?.[1] ?? 'argument';
+    const quoted = /'(-{0,2}[^' ]+)/.exec(raw)?.[1];
+    const named = quoted === undefined ? 'argument' : redactTyped(quoted);
+    const message = redactText(quoted === undefined ? raw : raw.split(quoted).join(named));
     const code = (error as { code?: unknown }).code;
     const reason =
       code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'

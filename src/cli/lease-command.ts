@@ -13,7 +13,7 @@ import { leasePathForOpenFile } from '../lease/stores/sqlite-lease-file.js';
 import { ADMIN_STATEMENT_TIMEOUT_MS, ADMIN_TIMEOUT_MS, initLeaseTable, promoteLease, releaseLeaseHolder, leaseStatus, type LeaseStatusReport } from '../lease/admin.js';
 import { sqlitePathOf, storeFromUrl } from '../lease/store-from-url.js';
 import type { LeaseStore } from '../lease/types.js';
-import { redactText, redactUrl } from '../shared/redact.js';
+import { redactText, redactTyped } from '../shared/redact.js';
 import { MAX_TIMER_DELAY_MS } from '../shared/timer.js';
 import { requireNonEmptyString } from '../shared/validate.js';
 
@@ -93,7 +93,7 @@ function describe(report: LeaseStatusReport, db: string): string {
 
 function parse(argv: string[]): { action: string | undefined; flags: Flags; help: boolean } {
   const { values, positionals } = parseFlags(LEASE_FLAGS, argv, { positionals: true });
-  if (positionals.length > 1) throw new ConfigurationError(positionals[1] ?? '', 'is not expected here: one action at a time (see --help)');
+  if (positionals.length > 1) throw new ConfigurationError(redactTyped(positionals[1] ?? ''), 'is not expected here: one action at a time (see --help)');
   return {
     action: positionals[0],
     help: values.help === true,
@@ -123,12 +123,13 @@ function requireExistingSqlite(db: string): void {
   if (!existsSync(path)) {
     throw new ConfigurationError(
       '--db',
-      `no SQLite database file at '${resolve(path)}' (a server needs a URL: postgres://, mysql://, mariadb://; 'hotcold lease init' creates a SQLite file)`,
+      // A mistyped server URL (`postgres//u:pw@h/db`) lands here as a path: shown without its password.
+      `no SQLite database file at '${redactTyped(resolve(path))}' (a server needs a URL: postgres://, mysql://, mariadb://; 'hotcold lease init' creates a SQLite file)`,
     );
   }
   const leaseFile = leasePathForOpenFile(path, false);
   if (!existsSync(leaseFile)) {
-    throw new ConfigurationError('--db', `'${resolve(path)}' has no lease file ('${leaseFile}'): no node has used it yet ('hotcold lease init' creates it)`);
+    throw new ConfigurationError('--db', `'${redactTyped(resolve(path))}' has no lease file ('${redactTyped(leaseFile)}'): no node has used it yet ('hotcold lease init' creates it)`);
   }
 }
 
@@ -146,7 +147,8 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (action === undefined || !['status', 'promote', 'release', 'init'].includes(action)) {
-    process.stderr.write(`hotcold lease: ${action === undefined ? 'missing action' : `unknown action '${action}'`}\n\n${USAGE}\n`);
+    // Echoed without a credential: a database URL typed where the action belongs.
+    process.stderr.write(`hotcold lease: ${action === undefined ? 'missing action' : `unknown action '${redactTyped(action)}'`}\n\n${USAGE}\n`);
     return 2;
   }
   // Flags first: a bad flag is reported as such, before the database is looked at.
@@ -179,7 +181,7 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const db = redactUrl(flags.db);
+  const db = redactTyped(flags.db);
   const out = (text: string, json: unknown): void => {
     process.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
   };

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigurationError } from '../errors.js';
+import { redactTyped } from '../shared/redact.js';
 import { COMMANDS } from './commands.js';
 import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs } from './flags.js';
 
@@ -50,7 +51,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (entry === undefined) {
-    process.stderr.write(`hotcold: unknown command '${name}'\n\n${usage()}\n`);
+    // Echoed without a credential: a database URL typed where the command belongs.
+    process.stderr.write(`hotcold: unknown command '${redactTyped(name)}'\n\n${usage()}\n`);
     return 2;
   }
   return (await entry.load()).run(rest);

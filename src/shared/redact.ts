@@ -160,6 +160,33 @@ export function redactUrl(url: string, scope?: SecretScope): string {
 }
 
 /**
+ * Text a person typed (a command-line argument, a `--db` value, an environment variable), for a
+ * message: {@link redactText}'s patterns, and also the userinfo of a MISTYPED URL, which no URL
+ * parser sees as one: `postgres:/u:pw@h/db` (one slash), `postgres//u:pw@h/db` (no colon),
+ * `u:pw@h:5432/db` (no scheme). Whatever stands before the last `@` is dropped when it holds a
+ * `:` (a user name alone is no secret); a scheme the text starts with is kept.
+ */
+export function redactTyped(text: string, scope?: SecretScope): string {
+  const out = redactUrl(text, scope);
+  // A URL with a host had its userinfo removed above: an '@' left is in its path or query.
+  if (hostOf(text) !== '') return out;
+  const at = out.lastIndexOf('@');
+  if (at === -1) return out;
+  const scheme = /^(?:postgres(?:ql)?|mysql|mariadb|sqlite|https?):\/*/i.exec(out)?.[0] ?? '';
+  const userinfo = out.slice(scheme.length, at);
+  if (!userinfo.includes(':') || userinfo.endsWith(REDACTED)) return out;
+  return `${scheme}${REDACTED}${out.slice(at)}`;
+}
+
+function hostOf(text: string): string {
+  try {
+    return new URL(text).host;
+  } catch {
+    return '';
+  }
+}
+
+/**
  * A backend's URL as a label for events, log records, messages and telemetry: without userinfo,
  * query or fragment (a `?sig=` or `?key=` in a query string is a credential no pattern may
  * recognise). A backend key that is not a URL is redacted text.

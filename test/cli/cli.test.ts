@@ -85,6 +85,35 @@ describe('hotcold (CLI)', () => {
     expect(formatHelp('usage: x', specs)).toContain('--db URL');
   });
 
+  it('never prints back a password typed anywhere on the command line, also in a mistyped URL', async () => {
+    const dir = mkdtempSync(join(work, 'typed-secret-'));
+    const secret = 'hunter2-sekrit';
+    const cases: string[][] = [
+      // A URL where the command or the action belongs.
+      [`postgres://admin:${secret}@db.invalid/app`],
+      ['lease', `postgres://admin:${secret}@db.invalid/app`],
+      // A stray argument that is a URL without its scheme's slashes, or without a scheme.
+      ['lease', 'status', `admin:${secret}@db.invalid:5432/app`],
+      ['node', `admin:${secret}@db.invalid:5432/app`],
+      // A mistyped --db: read as a SQLite path, or as a URL without a host.
+      ['lease', 'status', '--db', `postgres//admin:${secret}@db.invalid/app`],
+      ['lease', 'status', '--db', `admin:${secret}@db.invalid:5432/app`],
+      ['lease', 'status', '--db', `postgres:/admin:${secret}@db.invalid/app`],
+      ['lease', 'status', '--db', `mysql:admin:${secret}@db.invalid/app`],
+      ['node', '--db', `postgres:/admin:${secret}@db.invalid/app`],
+    ];
+    const problems: string[] = [];
+    for (const argv of cases) {
+      const ran = await hotcold(argv, dir);
+      const said = `${ran.stdout}${ran.stderr}`;
+      if (said.includes(secret)) problems.push(`${argv.join(' ')} printed it: ${said.split('\n')[0] ?? ''}`);
+      // Refused as bad usage (a mistyped URL included), with a message.
+      if (ran.code !== 2 || !ran.stderr.startsWith('hotcold')) problems.push(`${argv.join(' ')}: exit ${String(ran.code)}: ${ran.stderr}`);
+    }
+    expect(problems).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+  }, 120_000);
+
   it('lease status|promote|release --db <not a URL> exit 2 naming --db and create no file', async () => {
     const dir = mkdtempSync(join(work, 'not-a-url-'));
     const cases = [
