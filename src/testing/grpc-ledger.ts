@@ -23,6 +23,7 @@ import { toNumber, upsertAdd } from '../node/sql-dialect.js';
 import { ConfigurationError } from '../errors.js';
 import { decodeHealthRequest, decodeHealthResponse, encodeHealthRequest, encodeHealthResponse, HEALTH_CHECK_PATH, ServingStatus, type HealthCheckRequest, type HealthCheckResponse } from '../grpc/health-codec.js';
 import { GrpcMetadataKeys } from '../grpc/metadata-facts.js';
+import { loadGrpc } from '../grpc/load-grpc.js';
 import { GrpcStatus } from '../grpc/status-codes.js';
 import { sleep } from '../shared/sleep.js';
 import { requireNonNegativeInteger } from '../shared/validate.js';
@@ -178,7 +179,7 @@ function text(value: unknown, field: string): string {
 /**
  * Starts the node: creates the ledger tables, binds, then acquires the lease (and again after
  * each release or loss) until stopped.
- * @throws {ConfigurationError} on invalid options; `DriverMissingError`-like errors when `@grpc/grpc-js` is not installed
+ * @throws {ConfigurationError} on invalid options, and naming `@grpc/grpc-js` (field) when that package is not installed
  * @example
  * import * as grpc from '@grpc/grpc-js';
  * import { createLease, sqliteStore } from 'hotcold/lease';
@@ -194,6 +195,8 @@ function text(value: unknown, field: string): string {
  * await lease.close();
  */
 export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promise<GrpcLedgerNode> {
+  // The optional peer first: without it, a ConfigurationError naming the package to install.
+  const grpc = loadGrpc();
   if (typeof options !== 'object' || options === null || typeof options.lease?.acquire !== 'function') throw new ConfigurationError('lease', 'must be a lease from createLease');
   const port = requireNonNegativeInteger('port', options.port ?? 0);
   const host = options.host ?? '127.0.0.1';
@@ -202,7 +205,6 @@ export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promi
   const { lease } = options;
   const store: LeaseStore = lease.store;
   const machine = lease.options.machineName;
-  const grpc = await import('@grpc/grpc-js');
   type Metadata = InstanceType<typeof grpc.Metadata>;
   await app.setup(store);
 

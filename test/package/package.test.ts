@@ -228,6 +228,59 @@ try {
     expect(JSON.parse(out.stdout)).toEqual({ threw: true, configuration: true, field: '@grpc/grpc-js' });
   }, 60_000);
 
+  it('without the drivers, each feature that needs one fails with a typed error naming the package to install', async () => {
+    scratch.write(
+      'drivers-missing.mjs',
+      `import { storeFromUrl, DriverMissingError, createLease, sqliteStore } from 'hotcold/lease';
+import { startGrpcLedgerNode } from 'hotcold/testing';
+import { ConfigurationError } from 'hotcold';
+const out = {};
+for (const url of ['sqlite:' + process.cwd() + '/missing-driver.db', 'postgres://app:pw@127.0.0.1:1/app', 'mysql://app:pw@127.0.0.1:1/app']) {
+  const store = storeFromUrl(url);
+  try {
+    await store.init();
+    out[url.split(':')[0]] = 'no error';
+  } catch (error) {
+    out[url.split(':')[0]] = error instanceof DriverMissingError ? error.packageName : String(error);
+  } finally {
+    await store.close();
+  }
+}
+const lease = createLease({ store: sqliteStore(process.cwd() + '/grpc-ledger.db'), machineName: 'a' });
+try {
+  await startGrpcLedgerNode({ lease });
+  out.grpcLedger = 'no error';
+} catch (error) {
+  out.grpcLedger = error instanceof ConfigurationError ? error.field : String(error);
+} finally {
+  await lease.close();
+}
+console.log(JSON.stringify(out));
+`,
+    );
+    const out = await node(['drivers-missing.mjs']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual({ sqlite: 'better-sqlite3', postgres: 'pg', mysql: 'mysql2', grpcLedger: '@grpc/grpc-js' });
+
+    // The bin: the demo's own database (SQLite by default, or PostgreSQL) needs its driver too. It
+    // says which, before it starts a node; the password of --db is not printed.
+    const bin = join(scratch.dir, 'node_modules', '.bin', 'hotcold');
+    for (const [args, pkg] of [
+      [['demo', '--seconds', '2'], 'better-sqlite3'],
+      [['demo', '--db', 'postgres://app:hunter2-sekrit@127.0.0.1:1/app', '--seconds', '2'], 'pg'],
+      [['lease', 'status', '--db', 'postgres://app:hunter2-sekrit@127.0.0.1:1/app'], 'pg'],
+      [['lease', 'init', '--db', 'mysql://app:hunter2-sekrit@127.0.0.1:1/app'], 'mysql2'],
+    ] as const) {
+      const ran = await run(bin, args, { cwd: scratch.dir, env: cleanEnv(), timeoutMs: 120_000 });
+      expect(ran.code, `${args.join(' ')}: ${ran.stderr}`).toBe(1);
+      expect(ran.stderr, args.join(' ')).toContain(`npm install ${pkg}`);
+      expect(ran.stderr, args.join(' ')).not.toMatch(/Cannot find (package|module)|\n\s+at /);
+      expect(`${ran.stdout}${ran.stderr}`, args.join(' ')).not.toContain('hunter2-sekrit');
+      expect(ran.stdout, `${args.join(' ')}: no node was started`).not.toContain('listening');
+      expect(ran.stderr, `${args.join(' ')}: no node was started`).not.toContain('before it was ready');
+    }
+  }, 300_000);
+
   it('compiles strict CommonJS and ESM TypeScript consumers (skipLibCheck false, no driver types) that run', async () => {
     const imports = entries.map((entry, i) => `import * as entry${i} from '${entry}';`).join('\n');
     const touch = `export const entryPointSizes = [${entries.map((_, i) => `Object.keys(entry${i}).length`).join(', ')}];`;

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type Pg from 'pg';
+import { loadDriver } from '../../lease/stores/load-driver.js';
 import { redactUrl } from '../../shared/redact.js';
 
 /**
@@ -25,6 +28,9 @@ export function sqliteUrl(file: string): string {
 }
 
 export async function createSqliteDatabase(): Promise<RunDatabase> {
+  // The optional peer the nodes need too: without it, the typed error naming the package to
+  // install, before any node is started (a node would only exit with it among its output).
+  const Database = await loadDriver<typeof BetterSqlite3>('better-sqlite3', 'hotcold demo (SQLite, its default database)');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hotcold-demo-'));
   const file = path.join(dir, 'lease.db');
   const url = sqliteUrl(file);
@@ -33,7 +39,6 @@ export async function createSqliteDatabase(): Promise<RunDatabase> {
     url,
     display: url,
     async query<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
-      const { default: Database } = await import('better-sqlite3');
       const db = new Database(file, { readonly: true, fileMustExist: true });
       try {
         db.pragma('busy_timeout = 5000');
@@ -53,7 +58,7 @@ export async function createSqliteDatabase(): Promise<RunDatabase> {
  * credentials; they are passed on to the nodes and never printed.
  */
 export async function createPostgresDatabase(baseUrl: string): Promise<RunDatabase> {
-  const { default: pg } = await import('pg');
+  const pg = await loadDriver<typeof Pg>('pg', 'hotcold demo --db postgres://…');
   const name = `hotcold_run_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
