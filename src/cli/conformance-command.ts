@@ -5,8 +5,8 @@
  * (`hotcold conformance --help` lists them with their defaults).
  */
 import { ConfigurationError } from '../errors.js';
-import { requirePositiveInteger } from '../shared/validate.js';
-import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs } from './flags.js';
+import { MAX_TIMER_DELAY_MS } from '../shared/timer.js';
+import { formatHelp, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs } from './flags.js';
 import { formatConformanceReport, runConformance, type ConformanceOptions } from '../testing/conformance/index.js';
 
 /** The flags of `hotcold conformance`. */
@@ -62,8 +62,8 @@ export function parseConformanceArgs(argv: string[]): { url: string; options: Co
   if (values['health-path'] !== undefined) options.healthPath = values['health-path'];
   if (values['no-dedup'] === true) options.dedup = false;
   if (values['no-feeds'] === true) options.feeds = false;
-  if (values.timeout !== undefined) options.requestTimeoutMs = requirePositiveInteger('--timeout', Number(values.timeout));
-  if (values['mid-call-ms'] !== undefined) options.midCallSleepMs = requirePositiveInteger('--mid-call-ms', Number(values['mid-call-ms']));
+  if (values.timeout !== undefined) options.requestTimeoutMs = integerFlag('--timeout', values.timeout, { min: 1, max: MAX_TIMER_DELAY_MS });
+  if (values['mid-call-ms'] !== undefined) options.midCallSleepMs = integerFlag('--mid-call-ms', values['mid-call-ms'], { min: 1, max: MAX_TIMER_DELAY_MS });
   return { url: positionals[0] ?? '', options, json: values.json === true };
 }
 

@@ -97,3 +97,26 @@ export function formatHelp(usage: string, specs: FlagSpecs, about = ''): string 
   const lines = rows.map(([left, right]) => `  ${left.padEnd(width)}${wrap(right, HELP_WIDTH - 2 - width).join(`\n${' '.repeat(2 + width)}`)}`);
   return [usage, ...(about === '' ? [] : ['', about]), '', 'options:', ...lines].join('\n');
 }
+
+/**
+ * A whole-number flag value in decimal digits, from `min` to `max`. `Number()` is not used: it
+ * takes `0x10`, `1e3`, ` 4` and `4.0` for numbers, so a mistyped value ran with a meaning the
+ * operator never wrote.
+ * @throws ConfigurationError naming the flag.
+ */
+export function integerFlag(flag: string, value: string, range: { min: number; max: number }): number {
+  const n = /^[0-9]{1,16}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < range.min || n > range.max) throw new ConfigurationError(flag, `must be a whole number from ${range.min} to ${range.max}, in decimal digits`);
+  return n;
+}
+
+/**
+ * A decimal flag value (`2`, `0.5`) above 0 and at most `max`, in digits with an optional
+ * fraction (no exponent, sign, hex or spaces; see {@link integerFlag}).
+ * @throws ConfigurationError naming the flag.
+ */
+export function decimalFlag(flag: string, value: string, max: number): number {
+  const n = /^[0-9]{1,16}(\.[0-9]{1,16})?$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n > 0 && n <= max)) throw new ConfigurationError(flag, `must be a number above 0 and at most ${max}, in decimal digits (a fraction allowed)`);
+  return n;
+}

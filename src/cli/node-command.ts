@@ -23,12 +23,12 @@ import { pino, type Logger as PinoLogger } from 'pino';
 import { ConfigurationError } from '../errors.js';
 import { createLease, storeFromUrl } from '../lease/index.js';
 import { createNode } from '../node/index.js';
-import { requireNonEmptyString, requireNonNegativeInteger, requireOneOf, requirePositiveInteger, requireSqlIdentifier } from '../shared/validate.js';
+import { requireNonEmptyString, requireOneOf, requireSqlIdentifier } from '../shared/validate.js';
 import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
 import { conformanceApp } from '../testing/conformance-app.js';
-import { setTimer } from '../shared/timer.js';
-import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs, type FlagValues } from './flags.js';
+import { MAX_TIMER_DELAY_MS, setTimer } from '../shared/timer.js';
+import { formatHelp, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs, type FlagValues } from './flags.js';
 
 /** What the shutdown may take beyond the drain: releasing the lease (a statement bound, at most 5 s, + 1 s) and closing the store (2 × CLOSE_BOUND_MS), with room to spare. */
 const SHUTDOWN_GRACE_MS = 15_000;
@@ -90,11 +90,13 @@ export function parseNodeArgs(argv: string[]): NodeArgs | 'help' {
   return rest;
 }
 
-const int = (flag: string, value: string | undefined, positive = true): number | undefined => {
-  if (value === undefined) return undefined;
-  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  return positive ? requirePositiveInteger(`--${flag}`, n) : requireNonNegativeInteger(`--${flag}`, n);
-};
+/** The range of each number flag: ports are ports, a duration must fit a timer. */
+const PORT = { min: 0, max: 65535 };
+const TIMER_MS = { min: 1, max: MAX_TIMER_DELAY_MS };
+const COUNT = { min: 1, max: Number.MAX_SAFE_INTEGER };
+
+const int = (flag: string, value: string | undefined, range: { min: number; max: number }): number | undefined =>
+  value === undefined ? undefined : integerFlag(`--${flag}`, value, range);
 
 function line(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -132,16 +134,15 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   const appName = requireOneOf('--app', args.app ?? 'ledger', ['ledger', 'conformance'] as const);
   const app =
     appName === 'conformance' ? conformanceApp() : ledgerApp({ prefix: args.prefix === undefined ? 'ledger' : requireSqlIdentifier('--prefix', args.prefix) });
-  const port = int('port', args.port, false) ?? 0;
-  const updateInterval = int('update-interval', args['update-interval']);
-  const waitInterval = int('wait-interval', args['wait-interval']);
-  const drainTimeoutMs = int('drain-timeout', args['drain-timeout']) ?? 10_000;
-  const dedupTtl = int('dedup-ttl', args['dedup-ttl']);
-  const maxTransactions = int('max-transactions', args['max-transactions']);
-  const idleTxTimeout = int('idle-tx-timeout', args['idle-tx-timeout']);
+  const port = int('port', args.port, PORT) ?? 0;
+  const updateInterval = int('update-interval', args['update-interval'], TIMER_MS);
+  const waitInterval = int('wait-interval', args['wait-interval'], TIMER_MS);
+  const drainTimeoutMs = int('drain-timeout', args['drain-timeout'], TIMER_MS) ?? 10_000;
+  const dedupTtl = int('dedup-ttl', args['dedup-ttl'], COUNT);
+  const maxTransactions = int('max-transactions', args['max-transactions'], COUNT);
+  const idleTxTimeout = int('idle-tx-timeout', args['idle-tx-timeout'], TIMER_MS);
   const machine = args.machine ?? hostname();
-  const metricsPort = int('metrics-port', args['metrics-port'], false);
-  if (metricsPort !== undefined && metricsPort > 65535) throw new ConfigurationError('--metrics-port', 'must be <= 65535');
+  const metricsPort = int('metrics-port', args['metrics-port'], PORT);
   if (args['metrics-host'] !== undefined && metricsPort === undefined) throw new ConfigurationError('--metrics-host', 'needs --metrics-port');
   if (args['metrics-host'] !== undefined) requireNonEmptyString('--metrics-host', args['metrics-host']);
   const logLevel = requireOneOf('--log-level', args['log-level'] ?? 'info', LOG_LEVELS);

@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../../errors.js';
-import { requirePositive, requirePositiveInteger } from '../../shared/validate.js';
+import { requirePgConnectionString } from '../../lease/stores/connection-string.js';
 import type { BalancerKind } from './balancer.js';
-import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs, type FlagValues } from '../flags.js';
+import { decimalFlag, formatHelp, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs, type FlagValues } from '../flags.js';
 
 /** The flags of `hotcold demo`. */
 export const DEMO_FLAGS = {
@@ -39,13 +39,6 @@ export interface DemoArgs {
   afterMs: number;
 }
 
-function boundedNumber(field: string, raw: string | undefined, max: number, integer: boolean): number {
-  const value = raw === undefined ? Number.NaN : Number(raw);
-  const checked = integer ? requirePositiveInteger(field, value) : requirePositive(field, value);
-  if (checked > max) throw new ConfigurationError(field, `must be at most ${max}`);
-  return checked;
-}
-
 /**
  * Parses the flags of `hotcold demo`.
  * @throws ConfigurationError naming the flag.
@@ -67,6 +60,9 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
   }
   if (values.db !== undefined) {
     if (!/^postgres(ql)?:\/\//.test(values.db)) throw new ConfigurationError('--db', 'must be a postgres:// URL (the default is SQLite in a temp folder)');
+    // Here, not when the demo connects: a port out of range or a bad percent-encoding is a usage
+    // error (exit 2), not a run that failed with pg's bare "Invalid URL".
+    requirePgConnectionString('--db', values.db);
     args.db = values.db;
   }
   if (values.lb !== undefined) {
@@ -74,8 +70,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
     args.lb = values.lb;
   }
   if (values.seconds !== undefined && values.duration !== undefined) throw new ConfigurationError('--duration', 'is the same as --seconds: give one of them');
-  const seconds = values.seconds !== undefined ? boundedNumber('--seconds', values.seconds, 600, false) : values.duration !== undefined ? boundedNumber('--duration', values.duration, 600, false) : 8;
-  if (values.callers !== undefined) args.callers = boundedNumber('--callers', values.callers, 1000, true);
+  const seconds = values.seconds !== undefined ? decimalFlag('--seconds', values.seconds, 600) : values.duration !== undefined ? decimalFlag('--duration', values.duration, 600) : 8;
+  if (values.callers !== undefined) args.callers = integerFlag('--callers', values.callers, { min: 1, max: 1000 });
   // The fault comes 40 % into the run; at least 1.5 s of steady load before and after it.
   args.warmupMs = Math.max(1500, Math.round(seconds * 400));
   args.afterMs = Math.max(1500, Math.round(seconds * 1000) - args.warmupMs);
