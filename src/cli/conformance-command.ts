@@ -6,7 +6,7 @@
  */
 import { ConfigurationError } from '../errors.js';
 import { MAX_TIMER_DELAY_MS } from '../shared/timer.js';
-import { formatHelp, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs } from './flags.js';
+import { asFlagError, formatHelp, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs } from './flags.js';
 import { formatConformanceReport, runConformance, type ConformanceOptions } from '../testing/conformance/index.js';
 
 /** The flags of `hotcold conformance`. */
@@ -34,6 +34,17 @@ hotcold node --app conformance).`,
 )}
 
 Exit code: 0 all checks passed or were skipped, 1 a check failed, 2 usage error.`;
+
+/** The option each flag sets, as runConformance names it in a ConfigurationError. */
+const CONFORMANCE_FLAG_OF: Readonly<Record<string, string>> = {
+  standbyUrl: '--standby',
+  headers: '--header',
+  callers: '--caller',
+  rpcPath: '--rpc-path',
+  healthPath: '--health-path',
+  requestTimeoutMs: '--timeout',
+  midCallSleepMs: '--mid-call-ms',
+};
 
 /** Parses `Name: value` into a header entry. */
 function headerFlag(field: string, text: string): [string, string] {
@@ -77,7 +88,10 @@ export async function runConformanceCommand(argv: string[]): Promise<number> {
   const onSignal = (): void => controller.abort();
   process.once('SIGINT', onSignal);
   try {
-    const report = await runConformance(args.url, { ...args.options, signal: controller.signal });
+    const report = await runConformance(args.url, { ...args.options, signal: controller.signal }).catch((error: unknown) => {
+      // The kit names its options (rpcPath, standbyUrl); the operator typed flags.
+      throw asFlagError(error, CONFORMANCE_FLAG_OF);
+    });
     process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatConformanceReport(report));
     return report.ok ? 0 : 1;
   } finally {

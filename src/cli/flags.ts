@@ -120,3 +120,23 @@ export function decimalFlag(flag: string, value: string, max: number): number {
   if (!(n > 0 && n <= max)) throw new ConfigurationError(flag, `must be a number above 0 and at most ${max}, in decimal digits (a fraction allowed)`);
   return n;
 }
+
+/**
+ * A library's {@link ConfigurationError} re-named for the command line: the option it names
+ * (`waitInterval`, `dedup.table`, `connectionString`) becomes the flag that set it
+ * (`--wait-interval`, `--dedup-table`, `--db`), in the field and, for option names that cannot
+ * be ordinary words (camelCase, dotted), in the reason too ("must be greater than
+ * updateInterval"). Any other error is returned as it is.
+ */
+export function asFlagError(error: unknown, flagOf: Readonly<Record<string, string>>): unknown {
+  if (!(error instanceof ConfigurationError)) return error;
+  // `headers.X-Name`, `callers[0].X`: the flag, then what the option path said beyond it.
+  const [, base = error.field, rest = ''] = /^([^.[]+)(.*)$/.exec(error.field) ?? [];
+  const flag = flagOf[error.field] ?? flagOf[base];
+  const field = flag === undefined ? error.field : flagOf[error.field] !== undefined || rest === '' ? flag : `${flag} (${rest.replace(/^\./, '')})`;
+  let reason = error.reason;
+  for (const [option, flag] of Object.entries(flagOf)) {
+    if (/[A-Z.]/.test(option)) reason = reason.replace(new RegExp(`(?<![\\w.-])${option.replace(/\./g, '\\.')}(?![\\w.])`, 'g'), flag);
+  }
+  return field === error.field && reason === error.reason ? error : new ConfigurationError(field, reason);
+}

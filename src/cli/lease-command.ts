@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigurationError } from '../errors.js';
-import { formatHelp, HELP_FLAG, parseFlags, type FlagSpecs } from './flags.js';
+import { asFlagError, formatHelp, HELP_FLAG, parseFlags, type FlagSpecs } from './flags.js';
 import { leasePathForOpenFile } from '../lease/stores/sqlite-lease-file.js';
 import { ADMIN_STATEMENT_TIMEOUT_MS, ADMIN_TIMEOUT_MS, initLeaseTable, promoteLease, releaseLeaseHolder, leaseStatus, type LeaseStatusReport } from '../lease/admin.js';
 import { sqlitePathOf, storeFromUrl } from '../lease/store-from-url.js';
@@ -36,6 +36,9 @@ export const LEASE_FLAGS = {
   json: { type: 'boolean', description: 'machine-readable output: one JSON object on stdout', default: 'off' },
   help: HELP_FLAG,
 } as const satisfies FlagSpecs;
+
+/** The option each flag sets, as storeFromUrl and the stores name it in a ConfigurationError. */
+const LEASE_FLAG_OF: Readonly<Record<string, string>> = { db: '--db', connectionString: '--db', uri: '--db', database: '--db', table: '--table', name: '--name' };
 
 const USAGE = formatHelp(
   'usage: hotcold lease <action> --db URL [options]',
@@ -169,12 +172,14 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
   const timeoutMs = flags.timeoutMs === undefined ? ADMIN_TIMEOUT_MS : Number(flags.timeoutMs);
   let store: LeaseStore;
   try {
-    requireNonEmptyString('db', flags.db || undefined);
-    requireNonEmptyString('name', flags.name);
+    requireNonEmptyString('--db', flags.db || undefined);
+    requireNonEmptyString('--name', flags.name);
     if (action !== 'init') requireExistingSqlite(flags.db);
     // The operator bound covers opening the connection too, not only the statement.
     store = storeFromUrl(flags.db, { ...(flags.table === undefined ? {} : { table: flags.table }), connectTimeoutMs: Math.min(ADMIN_STATEMENT_TIMEOUT_MS, timeoutMs) });
-  } catch (error) {
+  } catch (caught) {
+    // The stores name their options (connectionString, table); the operator typed flags.
+    const error = asFlagError(caught, LEASE_FLAG_OF);
     if (error instanceof ConfigurationError) {
       process.stderr.write(`hotcold lease: ${error.message}\n`);
       return 2;

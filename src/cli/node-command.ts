@@ -28,7 +28,7 @@ import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
 import { conformanceApp } from '../testing/conformance-app.js';
 import { MAX_TIMER_DELAY_MS, setTimer } from '../shared/timer.js';
-import { formatHelp, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs, type FlagValues } from './flags.js';
+import { asFlagError, formatHelp, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs, type FlagValues } from './flags.js';
 
 /** What the shutdown may take beyond the drain: releasing the lease (a statement bound, at most 5 s, + 1 s) and closing the store (2 × CLOSE_BOUND_MS), with room to spare. */
 const SHUTDOWN_GRACE_MS = 15_000;
@@ -76,6 +76,29 @@ methods) while it holds the lease. Prints JSON lines on stdout ({"event":"listen
 ready) and logs JSON lines on stderr (pino: time, level, node, epoch, msg; a request line per
 call). SIGTERM/SIGINT drain gracefully, then exit 0.`,
 );
+
+/** The option each flag sets, as createLease, createNode and the stores name it in a ConfigurationError. */
+const NODE_FLAG_OF: Readonly<Record<string, string>> = {
+  db: '--db',
+  connectionString: '--db',
+  uri: '--db',
+  database: '--db',
+  table: '--table',
+  name: '--lease-name',
+  machineName: '--machine',
+  updateInterval: '--update-interval',
+  waitInterval: '--wait-interval',
+  port: '--port',
+  host: '--host',
+  drainTimeoutMs: '--drain-timeout',
+  maxConcurrentTransactions: '--max-transactions',
+  idleInTransactionTimeoutMs: '--idle-tx-timeout',
+  'dedup.table': '--dedup-table',
+  'dedup.ttlMs': '--dedup-ttl',
+  'feeds.table': '--feed-table',
+  'metrics.port': '--metrics-port',
+  'metrics.host': '--metrics-host',
+};
 
 type NodeArgs = Omit<FlagValues<typeof NODE_FLAGS>, 'help'>;
 
@@ -150,33 +173,41 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   let epoch: () => number | undefined = () => undefined;
   const log = nodeLogger(logLevel, machine, () => epoch());
 
-  const store = storeFromUrl(db, args.table === undefined ? {} : { table: args.table });
-  const lease = createLease({
-    store,
-    machineName: machine,
-    mode,
-    ...(args['lease-name'] === undefined ? {} : { name: args['lease-name'] }),
-    ...(updateInterval === undefined ? {} : { updateInterval }),
-    ...(waitInterval === undefined ? {} : { waitInterval }),
-    logger: log,
-  });
+  // The library names its options (waitInterval, dedup.table); the operator typed flags.
+  const { store, lease, node } = (() => {
+    try {
+      const store = storeFromUrl(db, args.table === undefined ? {} : { table: args.table });
+      const lease = createLease({
+        store,
+        machineName: machine,
+        mode,
+        ...(args['lease-name'] === undefined ? {} : { name: args['lease-name'] }),
+        ...(updateInterval === undefined ? {} : { updateInterval }),
+        ...(waitInterval === undefined ? {} : { waitInterval }),
+        logger: log,
+      });
+      const node = createNode({
+        logger: log,
+        lease,
+        port,
+        host: args.host ?? '127.0.0.1',
+        handlers: app.handlers,
+        drainTimeoutMs,
+        ...(maxTransactions === undefined ? {} : { maxConcurrentTransactions: maxTransactions }),
+        ...(idleTxTimeout === undefined ? {} : { idleInTransactionTimeoutMs: idleTxTimeout }),
+        dedup: {
+          ...(args['dedup-table'] === undefined ? {} : { table: args['dedup-table'] }),
+          ...(dedupTtl === undefined ? {} : { ttlMs: dedupTtl }),
+        },
+        feeds: args['feed-table'] === undefined ? {} : { table: args['feed-table'] },
+        ...(metricsPort === undefined ? {} : { metrics: { port: metricsPort, ...(args['metrics-host'] === undefined ? {} : { host: args['metrics-host'] }) } }),
+      });
+      return { store, lease, node };
+    } catch (error) {
+      throw asFlagError(error, NODE_FLAG_OF);
+    }
+  })();
   epoch = () => lease.current?.token ?? lease.state.token;
-  const node = createNode({
-    logger: log,
-    lease,
-    port,
-    host: args.host ?? '127.0.0.1',
-    handlers: app.handlers,
-    drainTimeoutMs,
-    ...(maxTransactions === undefined ? {} : { maxConcurrentTransactions: maxTransactions }),
-    ...(idleTxTimeout === undefined ? {} : { idleInTransactionTimeoutMs: idleTxTimeout }),
-    dedup: {
-      ...(args['dedup-table'] === undefined ? {} : { table: args['dedup-table'] }),
-      ...(dedupTtl === undefined ? {} : { ttlMs: dedupTtl }),
-    },
-    feeds: args['feed-table'] === undefined ? {} : { table: args['feed-table'] },
-    ...(metricsPort === undefined ? {} : { metrics: { port: metricsPort, ...(args['metrics-host'] === undefined ? {} : { host: args['metrics-host'] }) } }),
-  });
 
   const leaseSub = lease.state$.subscribe((s) => line({ event: 'lease', status: s.status, token: s.token, holder: s.holder }));
   const nodeSub = node.state$.subscribe((s) => line({ event: 'node', status: s.status, token: s.token }));

@@ -114,6 +114,39 @@ describe('hotcold (CLI)', () => {
     expect(readdirSync(dir)).toEqual([]);
   }, 120_000);
 
+  it('a bad value that the library refuses is reported as the flag the operator typed, not the option it sets', async () => {
+    const dir = mkdtempSync(join(work, 'flag-names-'));
+    const db = ['--db', join(dir, 'never-created.db')];
+    const cases: Array<[string[], string, RegExp?]> = [
+      [['node', ...db, '--wait-interval', '1000', '--update-interval', '2000'], '--wait-interval', /greater than --update-interval/],
+      [['node', ...db, '--update-interval', '1'], '--update-interval'],
+      [['node', ...db, '--host', ''], '--host'],
+      [['node', ...db, '--machine', ''], '--machine'],
+      [['node', ...db, '--table', 'no such;table'], '--table'],
+      [['node', ...db, '--lease-name', 'with space'], '--lease-name'],
+      [['node', ...db, '--dedup-table', 'no such;table'], '--dedup-table'],
+      [['node', ...db, '--feed-table', 'no such;table'], '--feed-table'],
+      [['node', '--db', 'pg://127.0.0.1/app'], '--db'],
+      [['node', '--db', 'postgres://127.0.0.1:99999/app'], '--db'],
+      [['lease', 'status', '--db', 'pg://127.0.0.1/app'], '--db'],
+      [['lease', 'status', '--db', 'mysql://127.0.0.1:99999/app'], '--db'],
+      [['lease', 'status', '--db', 'postgres://127.0.0.1:1/app', '--table', 'no such;table'], '--table'],
+      [['lease', 'status', '--db', 'postgres://127.0.0.1:1/app', '--name', ''], '--name'],
+      [['conformance', 'http://127.0.0.1:1', '--rpc-path', 'rpc'], '--rpc-path'],
+      [['conformance', 'http://127.0.0.1:1', '--health-path', 'health'], '--health-path'],
+      [['conformance', 'http://127.0.0.1:1', '--standby', 'not a url'], '--standby'],
+      [['conformance', 'http://127.0.0.1:1', '--header', 'Bad Name: v'], '--header'],
+    ];
+    const problems: string[] = [];
+    for (const [argv, flag, reason] of cases) {
+      const ran = await hotcold(argv, dir);
+      const line = ran.stderr.split('\n').find((l) => l.includes('invalid option')) ?? ran.stderr;
+      if (ran.code !== 2 || !line.includes(`invalid option ${flag}`) || (reason !== undefined && !reason.test(line))) problems.push(`${argv.join(' ')}: exit ${String(ran.code)}: ${line}`);
+    }
+    expect(problems).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+  }, 180_000);
+
   it('lease status|promote|release --db <not a URL> exit 2 naming --db and create no file', async () => {
     const dir = mkdtempSync(join(work, 'not-a-url-'));
     const cases = [
