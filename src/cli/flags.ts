@@ -28,6 +28,9 @@ export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 /** What parsing a command's flags gives: a string or a boolean per flag given. */
 export type FlagValues<T extends FlagSpecs> = { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : T[K] extends { multiple: true } ? string[] : string };
 
+/** The reason of the ConfigurationError for a value flag given twice. */
+export const GIVEN_TWICE = 'is given more than once: give it once';
+
 /** `--help`, which every command has. */
 export const HELP_FLAG = { type: 'boolean', short: 'h', description: 'print this help and exit' } as const satisfies FlagSpec;
 
@@ -41,9 +44,9 @@ export function parseFlags<T extends FlagSpecs>(specs: T, argv: readonly string[
   for (const [name, spec] of Object.entries(specs)) {
     config[name] = { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }), ...(spec.multiple === true ? { multiple: true } : {}) };
   }
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof config; strict: true; allowPositionals: boolean; tokens: true }>>;
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: options.positionals === true });
-    return { values: values as FlagValues<T>, positionals };
+    parsed = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: options.positionals === true, tokens: true });
   } catch (error) {
     // A mistyped command line may carry a credential (a database URL given as a stray argument,
     // mistyped so that no URL parser sees its password).
@@ -64,6 +67,15 @@ export function parseFlags<T extends FlagSpecs>(specs: T, argv: readonly string[
             : message;
     throw new ConfigurationError(named, reason);
   }
+  // parseArgs keeps the last of two values: `--db A … --db B` would act on B, and `--bump 5
+  // --bump 50` raise the token by 50, without a word. A value flag is given once.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || specs[token.name]?.type !== 'string' || specs[token.name]?.multiple === true) continue;
+    if (seen.has(token.name)) throw new ConfigurationError(`--${token.name}`, GIVEN_TWICE);
+    seen.add(token.name);
+  }
+  return { values: parsed.values as FlagValues<T>, positionals: parsed.positionals };
 }
 
 const HELP_WIDTH = 100;

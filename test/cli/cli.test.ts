@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { formatHelp, parseFlags } from '../../src/cli/flags.js';
+import { parseDemoArgs } from '../../src/cli/demo/demo-args.js';
 import { ConfigurationError } from '../../src/errors.js';
 import { cleanEnv, nonIntegers, repoRoot, run } from '../package/scratch.js';
 
@@ -22,6 +23,15 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** `hotcold …` in `cwd` (default: an empty temp folder, so a stray file would show). */
 const hotcold = (args: string[], cwd = work) => run(process.execPath, ['--import', tsx, main, ...args], { cwd, env: cleanEnv({ HOTCOLD_DB: '' }), timeoutMs: 60_000 });
+
+function errorOfDemo(argv: string[]): unknown {
+  try {
+    parseDemoArgs(argv);
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
 
 describe('hotcold (CLI)', () => {
   it('--version prints the package version; --help lists every command', async () => {
@@ -84,6 +94,31 @@ describe('hotcold (CLI)', () => {
     for (const argv of [['--db'], ['--nope'], ['stray']]) expect(errorOf(argv)).toBeInstanceOf(ConfigurationError);
     expect(formatHelp('usage: x', specs)).toContain('--db URL');
   });
+
+  it('a value flag given twice is refused, naming it (parseArgs would keep the last without a word); a repeatable one and a switch are not', async () => {
+    for (const [name, entry] of Object.entries(COMMANDS)) {
+      const { flags } = await entry.load();
+      for (const [flag, spec] of Object.entries(flags)) {
+        const error = (() => {
+          try {
+            parseFlags(flags, spec.type === 'boolean' ? [`--${flag}`, `--${flag}`] : [`--${flag}`, 'a', `--${flag}=b`]);
+          } catch (e) {
+            return e;
+          }
+          return undefined;
+        })();
+        if (spec.type === 'string' && spec.multiple !== true) expect(error, `${name} --${flag} twice`).toMatchObject({ field: `--${flag}`, reason: expect.stringContaining('more than once') as unknown });
+        else expect(error, `${name} --${flag} twice`).toBeUndefined();
+      }
+    }
+    expect(errorOfDemo(['--report', 'a.html', '--report=b.html'])).toMatchObject({ field: '--report', reason: expect.stringContaining('more than once') as unknown });
+    // As an operator meets it: two databases, neither acted on.
+    const dir = mkdtempSync(join(work, 'twice-'));
+    const ran = await hotcold(['lease', 'init', '--db', 'a.db', '--db', 'b.db'], dir);
+    expect(ran.code, ran.stderr).toBe(2);
+    expect(ran.stderr).toContain('--db: is given more than once');
+    expect(readdirSync(dir)).toEqual([]);
+  }, 60_000);
 
   it('never prints back a password typed anywhere on the command line, also in a mistyped URL', async () => {
     const dir = mkdtempSync(join(work, 'typed-secret-'));

@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../../errors.js';
 import { requirePgConnectionString } from '../../lease/stores/connection-string.js';
 import type { BalancerKind } from './balancer.js';
-import { decimalFlag, formatHelp, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs, type FlagValues } from '../flags.js';
+import { decimalFlag, formatHelp, GIVEN_TWICE, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs, type FlagValues } from '../flags.js';
 
 /** The flags of `hotcold demo`. */
 export const DEMO_FLAGS = {
@@ -50,7 +50,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
     ({ values } = parseFlags(DEMO_FLAGS, argv));
   } catch (error) {
     // `--report` as the last argument, or followed by another flag (`--report --json`).
-    if (error instanceof ConfigurationError && error.field === '--report') throw reportNeedsFile();
+    if (error instanceof ConfigurationError && error.field === '--report' && error.reason !== GIVEN_TWICE) throw reportNeedsFile();
     throw error;
   }
   const args: DemoArgs = { help: values.help === true, planned: values.planned === true, db: undefined, lb: 'dev', json: values.json === true, report: undefined, callers: 16, warmupMs: 0, afterMs: 0 };
