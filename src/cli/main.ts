@@ -42,10 +42,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === 'help') {
-    const topic = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
-    if (topic === undefined) {
+    if (rest[0] === undefined) {
       process.stdout.write(`${usage()}\n`);
       return 0;
+    }
+    const topic = COMMANDS[rest[0]];
+    // A mistyped topic is the mistake `hotcold <topic>` reports: not a help that "succeeded".
+    if (topic === undefined || rest.length > 1) {
+      process.stderr.write(`hotcold: ${topic === undefined ? `unknown command '${redactTyped(rest[0])}'` : `help takes one command, not '${redactTyped(rest[1] ?? '')}'`}\n\n${usage()}\n`);
+      return 2;
     }
     return (await topic.load()).run(['--help']);
   }

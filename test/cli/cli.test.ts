@@ -48,6 +48,13 @@ describe('hotcold (CLI)', () => {
     const unknown = await hotcold(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+    // `help` with a topic that is no command is the same mistake, not a help that succeeded.
+    for (const argv of [['help', 'frobnicate'], ['help', 'lease', 'status']]) {
+      const help = await hotcold(argv);
+      expect(help.code, argv.join(' ')).toBe(2);
+      expect(help.stdout, argv.join(' ')).toBe('');
+      expect(help.stderr, argv.join(' ')).toMatch(/unknown command 'frobnicate'|help takes one command/);
+    }
   }, 60_000);
 
   for (const [name, entry] of Object.entries(COMMANDS)) {
