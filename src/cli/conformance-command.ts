@@ -33,7 +33,11 @@ docs/wire.md §11 (reference node: register conformanceApp().handlers from hotco
 hotcold node --app conformance).`,
 )}
 
-Exit code: 0 all checks passed or were skipped, 1 a check failed, 2 usage error.`;
+Exit code: 0 all checks passed or were skipped, 1 a check failed, 2 usage error, 130 interrupted
+(SIGINT/SIGTERM: no verdict, no table; with --json, the partial report with "interrupted").`;
+
+/** The exit code of a run cut short by SIGINT or SIGTERM (as the demo's). */
+const INTERRUPTED = 130;
 
 /** The option each flag sets, as runConformance names it in a ConfigurationError. */
 const CONFORMANCE_FLAG_OF: Readonly<Record<string, string>> = {
@@ -85,16 +89,29 @@ export async function runConformanceCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted ??= signal;
+    controller.abort();
+  };
   process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const report = await runConformance(args.url, { ...args.options, signal: controller.signal }).catch((error: unknown) => {
       // The kit names its options (rpcPath, standbyUrl); the operator typed flags.
       throw asFlagError(error, CONFORMANCE_FLAG_OF);
     });
+    if (interrupted !== undefined) {
+      // The checks the signal cut short are reported as failed by the kit: that is no verdict on
+      // the server, and must not read as one (exit 1, "DOES NOT CONFORM") to a script.
+      if (args.json) process.stdout.write(`${JSON.stringify({ ...report, ok: false, interrupted }, null, 2)}\n`);
+      process.stderr.write(`hotcold conformance: interrupted (${interrupted}): no verdict on the server\n`);
+      return INTERRUPTED;
+    }
     process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatConformanceReport(report));
     return report.ok ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

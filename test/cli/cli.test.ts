@@ -5,7 +5,9 @@
  * `hotcold --version`; `hotcold lease status|promote|release` never create a file for a --db that
  * is not a URL; `npm run demo -- --json` prints only JSON, with whole numbers.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -187,6 +189,42 @@ describe('hotcold (CLI)', () => {
     }
     expect(problems).toEqual([]);
     expect(readdirSync(dir)).toEqual([]);
+  }, 180_000);
+
+  it('conformance interrupted by SIGINT or SIGTERM exits 130 with no verdict: the checks cut short are not failures of the server', async () => {
+    // A server that accepts connections and never answers: the first check waits on it.
+    const sockets = new Set<Socket>();
+    let connected: () => void = () => undefined;
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      connected();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        for (const json of [false, true]) {
+          const reached = new Promise<void>((resolve) => (connected = resolve));
+          const child = spawn(process.execPath, ['--import', tsx, main, 'conformance', `http://127.0.0.1:${port}`, ...(json ? ['--json'] : [])], { cwd: work, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+          child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+          const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+          await reached; // the run is under way, its handlers installed
+          child.kill(signal);
+          const code = await exited;
+          expect(code, `${signal} ${String(json)}: ${stderr}`).toBe(130);
+          expect(stderr).toContain(`interrupted (${signal})`);
+          expect(stdout).not.toMatch(/DOES NOT CONFORM|FAIL/);
+          if (json) expect(JSON.parse(stdout)).toMatchObject({ ok: false, interrupted: signal });
+          else expect(stdout).toBe('');
+        }
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   }, 180_000);
 
   it('lease status|promote|release --db <not a URL> exit 2 naming --db and create no file', async () => {
