@@ -10,6 +10,7 @@ import { formatStatusLine, formatSummaryTable, roundedSummary, type LiveStatus }
 import { runScenario } from './demo/scenario.js';
 import { parseDemoArgs, DEMO_USAGE } from './demo/demo-args.js';
 import { checkReportPath, writeFailoverReport } from './demo/write-report.js';
+import { watchOutput } from './output.js';
 
 export async function runDemoCommand(argv: string[]): Promise<number> {
   const args = parseDemoArgs(argv);
@@ -52,6 +53,15 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A reader of the output that went away (`hotcold demo | head`) ends the run as Ctrl-C does:
+  // the nodes are stopped and the temp folder removed, not left behind by a crash on EPIPE.
+  const stdoutClosed = watchOutput();
+  const onStdoutClosed = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    abort.abort(new Error('stdout was closed'));
+  };
+  stdoutClosed.addEventListener('abort', onStdoutClosed, { once: true });
 
   let db: RunDatabase | undefined;
   try {
@@ -90,6 +100,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    stdoutClosed.removeEventListener('abort', onStdoutClosed);
     await db?.dispose().catch((error: unknown) => process.stderr.write(`hotcold demo: cleanup of the database failed: ${String(error)}\n`));
   }
 }

@@ -28,6 +28,7 @@ import { redactText } from '../shared/redact.js';
 import { ledgerApp } from '../testing/ledger-app.js';
 import { conformanceApp } from '../testing/conformance-app.js';
 import { MAX_TIMER_DELAY_MS, setTimer } from '../shared/timer.js';
+import { watchOutput } from './output.js';
 import { asFlagError, formatHelp, HELP_FLAG, integerFlag, parseFlags, type FlagSpecs, type FlagValues } from './flags.js';
 
 /** What the shutdown may take beyond the drain: releasing the lease (a statement bound, at most 5 s, + 1 s) and closing the store (2 × CLOSE_BOUND_MS), with room to spare. */
@@ -121,8 +122,8 @@ const COUNT = { min: 1, max: Number.MAX_SAFE_INTEGER };
 const int = (flag: string, value: string | undefined, range: { min: number; max: number }): number | undefined =>
   value === undefined ? undefined : integerFlag(`--${flag}`, value, range);
 
-function line(event: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(event)}\n`);
+function line(event: Record<string, unknown>, stdoutClosed: AbortSignal): void {
+  if (!stdoutClosed.aborted) process.stdout.write(`${JSON.stringify(event)}\n`);
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -172,6 +173,11 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   // Read lazily: the lease exists only below, and the epoch changes as it is taken and lost.
   let epoch: () => number | undefined = () => undefined;
   const log = nodeLogger(logLevel, machine, () => epoch());
+  // A reader of the event lines that went away (a supervisor that read `listening` and closed the
+  // pipe) does not stop the node: it goes on serving, and says so on its log.
+  const stdoutClosed = watchOutput();
+  stdoutClosed.addEventListener('abort', () => log.warn('stdout was closed by its reader: event lines are no longer written; still serving'), { once: true });
+  const say = (event: Record<string, unknown>): void => line(event, stdoutClosed);
 
   // The library names its options (waitInterval, dedup.table); the operator typed flags.
   const { store, lease, node } = (() => {
@@ -209,8 +215,8 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   })();
   epoch = () => lease.current?.token ?? lease.state.token;
 
-  const leaseSub = lease.state$.subscribe((s) => line({ event: 'lease', status: s.status, token: s.token, holder: s.holder }));
-  const nodeSub = node.state$.subscribe((s) => line({ event: 'node', status: s.status, token: s.token }));
+  const leaseSub = lease.state$.subscribe((s) => say({ event: 'lease', status: s.status, token: s.token, holder: s.holder }));
+  const nodeSub = node.state$.subscribe((s) => say({ event: 'node', status: s.status, token: s.token }));
   // A misconfiguration found while contending (a lease table of the wrong shape, a privilege
   // missing) ends the command with a non-zero exit rather than a node that never serves.
   let onFatal: (message: string) => void = () => undefined;
@@ -235,7 +241,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     await app.setup(store);
     const address = await node.start();
     const metricsAt = node.metricsAddress;
-    line({
+    say({
       event: 'listening',
       port: address.port,
       host: address.host,
@@ -273,7 +279,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     throw new Error(redactText(outcome.message));
   }
   const { signal } = outcome;
-  line({ event: 'draining', signal });
+  say({ event: 'draining', signal });
   // Armed BEFORE anything is awaited: a supervisor's stop must end the process even if a step of
   // the shutdown (a release, a pool's end) waits on a frozen database. Each step is bounded on its
   // own; this is the backstop for the whole.
@@ -283,7 +289,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   }, drainTimeoutMs + SHUTDOWN_GRACE_MS).unref();
   await node.stop({ drain: true, timeoutMs: drainTimeoutMs });
   await shutdown();
-  line({ event: 'stopped', code: 0 });
+  say({ event: 'stopped', code: 0 });
   // Everything is closed; if a driver still holds a handle, do not hang a supervisor's stop.
   setTimer(() => process.exit(0), 2000).unref();
   return 0;

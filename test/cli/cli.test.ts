@@ -227,6 +227,64 @@ describe('hotcold (CLI)', () => {
     }
   }, 180_000);
 
+  it('node and demo outlive a reader of their stdout that went away: the node goes on serving, the demo cleans up (no EPIPE crash)', async () => {
+    const dir = mkdtempSync(join(work, 'stdout-closed-'));
+    const db = join(dir, 'lease.db');
+    const child = spawn(process.execPath, ['--import', tsx, main, 'node', '--db', db, '--machine', 'A', '--update-interval', '200', '--wait-interval', '1000', '--log-level', 'warn'], {
+      cwd: dir,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      // A supervisor that reads the `listening` line and closes the pipe.
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const listening = out.split('\n').find((l) => l.includes('"listening"'));
+          if (listening !== undefined) resolve((JSON.parse(listening) as { url: string }).url);
+        });
+        void exited.then((code) => reject(new Error(`exited ${String(code)} before listening: ${stderr}`)));
+      });
+      child.stdout.destroy();
+      // Something the node reports on stdout: its lease taken away by an operator.
+      const released = await hotcold(['lease', 'release', '--db', db], dir);
+      expect(released.code, released.stderr).toBe(0);
+      await Promise.race([exited, new Promise<void>((resolve) => child.stderr.on('data', () => stderr.includes('stdout was closed') && resolve()))]);
+      expect(child.exitCode, stderr).toBeNull();
+      expect(stderr).not.toContain('EPIPE');
+      // Still serving (warm: it takes the lease again).
+      const health = await new Promise<number>((resolve, reject) => {
+        const poll = (): void => {
+          void fetch(`${url}/health`).then(
+            (r) => (r.status === 200 ? resolve(r.status) : setTimeout(poll, 100)),
+            reject,
+          );
+        };
+        poll();
+      });
+      expect(health).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exited, stderr).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+
+    // The demo: `| head -1`. It stops as on Ctrl-C, leaving nothing in its temp folder.
+    const tmp = mkdtempSync(join(work, 'demo-tmp-'));
+    const demo = spawn(process.execPath, ['--import', tsx, main, 'demo', '--seconds', '30', '--callers', '2'], { cwd: dir, env: cleanEnv({ TMPDIR: tmp }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let demoErr = '';
+    demo.stderr.on('data', (chunk: Buffer) => (demoErr += chunk.toString()));
+    const demoExit = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+    demo.stdout.once('data', () => demo.stdout.destroy());
+    expect(await demoExit, demoErr).toBe(130);
+    expect(demoErr).not.toContain('EPIPE');
+    expect(readdirSync(tmp).filter((f) => f.startsWith('hotcold-'))).toEqual([]); // tsx keeps its cache there too
+  }, 180_000);
+
   it('lease status|promote|release --db <not a URL> exit 2 naming --db and create no file', async () => {
     const dir = mkdtempSync(join(work, 'not-a-url-'));
     const cases = [
