@@ -53,6 +53,9 @@ const USAGE = formatHelp(
 
 const REFUSED = 3;
 
+/** The flags that belong to one action. */
+const ACTION_OF_FLAG: Readonly<Record<string, string>> = { '--force': 'promote', '--bump': 'promote', '--holder': 'release', '--print': 'init' };
+
 interface Flags {
   db: string;
   name: string;
@@ -154,7 +157,17 @@ export async function runLeaseCommand(argv: string[]): Promise<number> {
     process.stderr.write(`hotcold lease: ${action === undefined ? 'missing action' : `unknown action '${redactTyped(action)}'`}\n\n${USAGE}\n`);
     return 2;
   }
-  // Flags first: a bad flag is reported as such, before the database is looked at.
+  // Flags first: a bad flag is reported as such, before the database is looked at. A flag of
+  // another action is refused, not ignored: `promote --holder A --force` would otherwise clear
+  // whoever holds the lease, not "only A", and `release --force` read as a forced release.
+  const given = { '--force': flags.force, '--bump': flags.bump !== undefined, '--holder': flags.holder !== undefined, '--print': flags.print };
+  for (const [flag, isGiven] of Object.entries(given)) {
+    const only = ACTION_OF_FLAG[flag];
+    if (isGiven && only !== undefined && only !== action) {
+      process.stderr.write(`hotcold lease: ${flag} is for '${only}' only, not '${action}' (see --help)\n`);
+      return 2;
+    }
+  }
   if (action === 'promote' && flags.bump !== undefined && !flags.force) {
     process.stderr.write('hotcold lease: --bump needs --force\n');
     return 2;

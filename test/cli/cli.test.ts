@@ -285,6 +285,28 @@ describe('hotcold (CLI)', () => {
     expect(readdirSync(tmp).filter((f) => f.startsWith('hotcold-'))).toEqual([]); // tsx keeps its cache there too
   }, 180_000);
 
+  it("lease: a flag of another action is refused, not ignored (promote --holder A --force would clear any holder)", async () => {
+    const dir = mkdtempSync(join(work, 'other-action-'));
+    const init = await hotcold(['lease', 'init', '--db', 'app.db'], dir);
+    expect(init.code, init.stderr).toBe(0);
+    const cases: Array<[string[], string]> = [
+      [['promote', '--holder', 'node-a', '--force'], '--holder'],
+      [['release', '--force'], '--force'],
+      [['status', '--force'], '--force'],
+      [['status', '--bump', '2'], '--bump'],
+      [['status', '--print'], '--print'],
+      [['init', '--holder', 'node-a'], '--holder'],
+    ];
+    const problems: string[] = [];
+    for (const [argv, flag] of cases) {
+      const ran = await hotcold(['lease', ...argv, '--db', 'app.db'], dir);
+      if (ran.code !== 2 || !ran.stderr.includes(`${flag} is for`)) problems.push(`lease ${argv.join(' ')}: exit ${String(ran.code)}: ${ran.stderr}${ran.stdout}`);
+    }
+    expect(problems).toEqual([]);
+    const status = await hotcold(['lease', 'status', '--db', 'app.db', '--json'], dir);
+    expect(JSON.parse(status.stdout)).toMatchObject({ token: 0 }); // nothing was promoted or released
+  }, 120_000);
+
   it('lease status|promote|release --db <not a URL> exit 2 naming --db and create no file', async () => {
     const dir = mkdtempSync(join(work, 'not-a-url-'));
     const cases = [
