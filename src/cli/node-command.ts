@@ -156,6 +156,8 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   if (db === undefined || db === '') throw new ConfigurationError('--db', 'is required (a database URL or SQLite file path, or HOTCOLD_DB)');
   const mode = requireOneOf('--mode', args.mode ?? 'warm', ['warm', 'cold'] as const);
   const appName = requireOneOf('--app', args.app ?? 'ledger', ['ledger', 'conformance'] as const);
+  // Refused, not ignored: the conformance app has tables of its own, not the ledger's.
+  if (appName !== 'ledger' && args.prefix !== undefined) throw new ConfigurationError('--prefix', `is for --app ledger only, not --app ${appName}`);
   const app =
     appName === 'conformance' ? conformanceApp() : ledgerApp({ prefix: args.prefix === undefined ? 'ledger' : requireSqlIdentifier('--prefix', args.prefix) });
   const port = int('port', args.port, PORT) ?? 0;

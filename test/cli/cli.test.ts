@@ -302,6 +302,9 @@ describe('hotcold (CLI)', () => {
       const ran = await hotcold(['lease', ...argv, '--db', 'app.db'], dir);
       if (ran.code !== 2 || !ran.stderr.includes(`${flag} is for`)) problems.push(`lease ${argv.join(' ')}: exit ${String(ran.code)}: ${ran.stderr}${ran.stdout}`);
     }
+    // The same for the node: the ledger's --prefix with the conformance app.
+    const node = await hotcold(['node', '--db', 'app.db', '--app', 'conformance', '--prefix', 'mine'], dir);
+    if (node.code !== 2 || !node.stderr.includes('--prefix: is for --app ledger only')) problems.push(`node --app conformance --prefix: exit ${String(node.code)}: ${node.stderr}`);
     expect(problems).toEqual([]);
     const status = await hotcold(['lease', 'status', '--db', 'app.db', '--json'], dir);
     expect(JSON.parse(status.stdout)).toMatchObject({ token: 0 }); // nothing was promoted or released
