@@ -36,6 +36,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (name.startsWith('-')) {
+    // `hotcold --help lease` as `hotcold help lease`: not "invalid option lease".
+    const topic = (name === '--help' || name === '-h') && rest.length === 1 && rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
+    if (topic !== undefined) return (await topic.load()).run(['--help']);
     const { values } = parseFlags(GLOBAL_FLAGS, argv);
     if (values.version === true) process.stdout.write(`${version()}\n`);
     else process.stdout.write(`${usage()}\n`);

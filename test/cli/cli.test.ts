@@ -74,6 +74,9 @@ describe('hotcold (CLI)', () => {
       }
       const same = await hotcold(['help', name]);
       expect(same.stdout).toBe(help.stdout);
+      const global = await hotcold(['--help', name]);
+      expect(global.code, global.stderr).toBe(0);
+      expect(global.stdout).toBe(help.stdout);
 
       const bad = await hotcold([name, '--no-such-flag']);
       expect(bad.code).toBe(2);
