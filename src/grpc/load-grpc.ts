@@ -8,6 +8,8 @@
 import { createRequire } from 'node:module';
 import type * as Grpc from '@grpc/grpc-js';
 import { ConfigurationError } from '../errors.js';
+import { isModuleNotFound, isPackageMissing } from '../shared/missing-module.js';
+import { redactText } from '../shared/redact.js';
 
 export type GrpcModule = typeof Grpc;
 
@@ -18,9 +20,12 @@ export function loadGrpc(): GrpcModule {
   try {
     return createRequire(import.meta.url)('@grpc/grpc-js') as GrpcModule;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') {
-      throw new ConfigurationError('@grpc/grpc-js', 'is not installed: hotcold/grpc needs it (npm install @grpc/grpc-js)');
+    if (isPackageMissing(error, '@grpc/grpc-js')) throw new ConfigurationError('@grpc/grpc-js', 'is not installed: hotcold/grpc needs it (npm install @grpc/grpc-js)');
+    // Installed, but a module it needs is missing (a broken install): "not installed" would send
+    // the user looking for the wrong fault.
+    if (isModuleNotFound(error)) {
+      const detail = redactText(error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error));
+      throw new ConfigurationError('@grpc/grpc-js', `is installed but cannot be loaded (${detail}): reinstall it (npm install @grpc/grpc-js)`);
     }
     throw error;
   }

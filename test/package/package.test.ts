@@ -11,7 +11,7 @@
  *     links that reach shipped files or the repository;
  *   - the `hotcold` bin from the tarball: --version, and demo --json printing only JSON.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, entryPoints, nonIntegers, packRepo, repoRoot, run, scratchProject, shippedFile, type Packed, type Scratch } from './scratch.js';
@@ -280,6 +280,51 @@ console.log(JSON.stringify(out));
       expect(ran.stderr, `${args.join(' ')}: no node was started`).not.toContain('before it was ready');
     }
   }, 300_000);
+
+  it('a driver that is installed but broken (a module it needs is missing) is not reported as "not installed"', async () => {
+    // Packages of the drivers' names whose own dependency is absent, as a partial install leaves them.
+    const fakes = { pg: 'pg-pool-gone', '@grpc/grpc-js': '@grpc/proto-loader-gone' };
+    for (const [name, missing] of Object.entries(fakes)) {
+      scratch.write(`node_modules/${name}/package.json`, `${JSON.stringify({ name, version: '0.0.0-broken', main: 'index.js' })}\n`);
+      scratch.write(`node_modules/${name}/index.js`, `module.exports = require('${missing}');\n`);
+    }
+    try {
+      scratch.write(
+        'drivers-broken.mjs',
+        `import { postgresStore, DriverMissingError, StoreConfigurationError } from 'hotcold/lease';
+import { grpcInterceptor } from 'hotcold/grpc';
+import { ConfigurationError } from 'hotcold';
+const out = {};
+const store = postgresStore('postgres://app:pw@127.0.0.1:1/app');
+try {
+  await store.init();
+} catch (error) {
+  out.pg = { typed: error instanceof StoreConfigurationError, notInstalled: error instanceof DriverMissingError, fault: error.fault, message: error.message };
+} finally {
+  await store.close();
+}
+try {
+  grpcInterceptor({});
+} catch (error) {
+  out.grpc = { typed: error instanceof ConfigurationError, field: error.field, message: error.message };
+}
+console.log(JSON.stringify(out));
+`,
+      );
+      const ran = await node(['drivers-broken.mjs']);
+      expect(ran.code, ran.stderr).toBe(0);
+      const out = JSON.parse(ran.stdout) as { pg: { typed: boolean; notInstalled: boolean; fault: string; message: string }; grpc: { typed: boolean; field: string; message: string } };
+      expect(out.pg).toMatchObject({ typed: true, notInstalled: false, fault: 'driver-missing' });
+      expect(out.pg.message).toContain('pg-pool-gone');
+      expect(out.pg.message).toContain('npm install pg');
+      expect(out.pg.message).not.toContain('not installed');
+      expect(out.grpc).toMatchObject({ typed: true, field: '@grpc/grpc-js' });
+      expect(out.grpc.message).toContain('@grpc/proto-loader-gone');
+      expect(out.grpc.message).not.toContain('not installed');
+    } finally {
+      for (const name of Object.keys(fakes)) rmSync(join(scratch.dir, 'node_modules', name), { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('compiles strict CommonJS and ESM TypeScript consumers (skipLibCheck false, no driver types) that run', async () => {
     const imports = entries.map((entry, i) => `import * as entry${i} from '${entry}';`).join('\n');
