@@ -263,6 +263,18 @@ export class TransientStoreError extends LeaseError {
 export class TransactionAbandonedError extends TransientStoreError {}
 
 /**
+ * The DATABASE ended the transaction before COMMIT, after an error inside it that `fn` caught and
+ * went on from: PostgreSQL aborts the transaction at any failed statement and answers its COMMIT
+ * with a ROLLBACK; InnoDB rolls a deadlock victim back (and would run the session's next
+ * statements in autocommit); SQLite rolls back on `ON CONFLICT ROLLBACK`, `RAISE(ROLLBACK)`,
+ * and on FULL, IOERR or NOMEM (and would autocommit what follows). The store refuses the
+ * statements issued after that and rejects `transaction()` with this error instead of resolving
+ * with `fn`'s result. Nothing was committed. Let a statement's error propagate (or use a
+ * SAVEPOINT) if `fn` means to go on after it.
+ */
+export class TransactionRolledBackError extends TransientStoreError {}
+
+/**
  * The caller gave up on a transaction after its COMMIT was sent and before the database
  * acknowledged it: the store discarded the connection without waiting. Whether the transaction
  * committed is unknown (`committed` is `undefined`); only a later read can tell.

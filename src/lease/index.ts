@@ -36,6 +36,7 @@ export {
   TransientStoreError,
   StoreBusyError,
   TransactionAbandonedError,
+  TransactionRolledBackError,
   CommitAbandonedError,
   type LeaseLostReason,
 } from './errors.js';

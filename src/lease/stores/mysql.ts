@@ -3,6 +3,7 @@ import type { MysqlPoolLike } from './driver-shapes.js';
 import { ConfigurationError } from '../../errors.js';
 import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from '../../shared/validate.js';
 import type { SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
+import { TransactionRolledBackError } from '../errors.js';
 import { abandonable } from './abandonable.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
@@ -115,6 +116,22 @@ async function runOn(target: Queryable, sql: string, params: readonly unknown[],
   const [result] = await target.query(options, values);
   if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], changes: 0 };
   return { rows: [], changes: (result as mysql.ResultSetHeader).affectedRows };
+}
+
+/**
+ * InnoDB errors after which the transaction may be gone, rolled back whole: a deadlock victim
+ * (1213), a lock wait timeout under `innodb_rollback_on_timeout` (1205), the lock table full (1206).
+ */
+const ENDS_TRANSACTION: ReadonlySet<number> = new Set([1205, 1206, 1213]);
+/** The server's "in a transaction" status flag (SERVER_STATUS_IN_TRANS) of an OK packet. */
+const SERVER_STATUS_IN_TRANS = 1;
+
+/** Whether the connection's session is still inside a transaction (a status flag of an OK packet: one round trip). */
+async function inTransaction(c: Pick<mysql.PoolConnection, 'query'>): Promise<boolean> {
+  const [header] = await c.query('DO 0');
+  const status = (header as Partial<mysql.ResultSetHeader>).serverStatus;
+  // A server (or proxy) that does not say is taken as not in one: refusing to go on is safe.
+  return typeof status === 'number' && (status & SERVER_STATUS_IN_TRANS) !== 0;
 }
 
 /**
@@ -254,8 +271,33 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
         }
         try {
           await c.beginTransaction();
+          // InnoDB rolls the whole transaction back on some errors (ENDS_TRANSACTION) and runs the
+          // session's next statements in autocommit, outside the fence; COMMIT then commits
+          // nothing and succeeds. After such an error (which `fn` may have caught) ask the server
+          // once, before anything else runs, whether the transaction is still open.
+          const ended: { check: boolean; rolledBack: boolean } = { check: false, rolledBack: false };
+          const stillOpen = async (): Promise<void> => {
+            if (ended.check) {
+              ended.check = false;
+              ended.rolledBack = !(await inTransaction(c));
+            }
+            if (ended.rolledBack) {
+              throw new TransactionRolledBackError('mysqlStore: InnoDB rolled the transaction back after an error inside it (a deadlock or lock wait that was caught); nothing was committed, and this was not run');
+            }
+          };
           // Asked on this connection: a pool of one has no other to ask on.
-          const result = await fn(executor('mysql', async (sql, params) => runOn(c, await withGeneration(c, sql), params)));
+          const result = await fn(
+            executor('mysql', async (sql, params) => {
+              await stillOpen();
+              try {
+                return await runOn(c, await withGeneration(c, sql), params);
+              } catch (error) {
+                if (ENDS_TRANSACTION.has((error as { errno?: unknown }).errno as number)) ended.check = true;
+                throw error;
+              }
+            }),
+          );
+          await stillOpen();
           // Given up on while `fn` was finishing: never COMMIT what the caller was told did not run.
           if (progress.abandoned) throw new Error('abandoned');
           progress.commitSent = true;

@@ -4,6 +4,7 @@ import { ConfigurationError } from '../../errors.js';
 import { SecretScope } from '../../shared/redact.js';
 import { rejectUnknownKeys, requirePositiveInteger, requireSqlIdentifier } from '../../shared/validate.js';
 import type { SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
+import { TransactionRolledBackError } from '../errors.js';
 import { abandonable } from './abandonable.js';
 import { executor, makeStore, type SqlLeaseStore } from './base.js';
 import { loadDriver } from './load-driver.js';
@@ -249,7 +250,14 @@ export function postgresStore(connectionStringOrPoolLike: string | PgPoolLike, o
           // Given up on while `fn` was finishing: never COMMIT what the caller was told did not run.
           if (progress.abandoned) throw new Error('abandoned');
           progress.commitSent = true;
-          await c.query('COMMIT');
+          // After a failed statement (one `fn` caught) the transaction is aborted, and the server
+          // answers COMMIT with a ROLLBACK (the command succeeds): nothing was committed.
+          const commit = await c.query('COMMIT');
+          if (commit.command === 'ROLLBACK') {
+            throw new TransactionRolledBackError(
+              'postgresStore: a statement in the transaction failed (its error was caught), so PostgreSQL rolled it back at COMMIT; nothing was committed',
+            );
+          }
           progress.committed = true;
           return result;
         } catch (error) {

@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { requireSqlIdentifier, requirePositiveInteger, rejectUnknownKeys } from '../../shared/validate.js';
 import { monotonicNow } from '../../shared/clock.js';
 import { ConfigurationError } from '../../errors.js';
-import { LeaseError, StoreBusyError, StoreSchemaError } from '../errors.js';
+import { LeaseError, StoreBusyError, StoreSchemaError, TransactionRolledBackError } from '../errors.js';
 import { LEASE_COLUMNS, leaseSql } from '../sql.js';
 import type { SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
 import { abandonable } from './abandonable.js';
@@ -269,10 +269,23 @@ export function sqliteStore(pathOrDatabaseLike: string | SqliteDatabaseLike, opt
             const live = (): void => {
               if (progress.abandoned) throw gone();
             };
+            // SQLite rolls the whole transaction back on some errors (ON CONFLICT ROLLBACK,
+            // RAISE(ROLLBACK), FULL, IOERR, NOMEM) and runs what follows in autocommit: once a
+            // failed statement left no transaction, nothing more runs and nothing commits.
+            let rolledBack = false;
+            const rolledBackError = (): TransactionRolledBackError =>
+              new TransactionRolledBackError('sqliteStore: SQLite rolled the transaction back after an error inside it (which was caught); nothing was committed, and this was not run');
             try {
               const tx = executor('sqlite', async (text, params) => {
                 live();
-                return isLeaseStatement(text) ? onLease(text, params) : exec(app, text, params);
+                if (rolledBack) throw rolledBackError();
+                if (isLeaseStatement(text)) return onLease(text, params);
+                try {
+                  return exec(app, text, params);
+                } catch (error) {
+                  if (!app.db.inTransaction) rolledBack = true;
+                  throw error;
+                }
               });
               const result = await fn(tx);
               const commitStarted = monotonicNow();
@@ -280,6 +293,7 @@ export function sqliteStore(pathOrDatabaseLike: string | SqliteDatabaseLike, opt
               // before the await resumes must see it.
               const commit = (): void => {
                 live();
+                if (rolledBack) throw rolledBackError();
                 if (open.fences.length === 0) noWait(app, 'COMMIT');
                 else commitFenced(app, lease, open.fences);
                 progress.committed = true;
