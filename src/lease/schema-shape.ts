@@ -14,8 +14,12 @@ export type ColumnNeed =
   | { readonly kind: 'int64' }
   /** Millisecond epoch stamps with sub-millisecond fractions: an IEEE double or better. */
   | { readonly kind: 'float64' }
-  /** Text of at least `minLength` characters, returned as written (no padding). */
-  | { readonly kind: 'text'; readonly minLength: number };
+  /**
+   * Text of at least `minLength` characters, returned as written (no padding). `exact`: a key
+   * compared byte for byte — on MariaDB/MySQL a binary collation (`…_bin`, `binary`): under the
+   * default `_ci` ones `'Pay-AbC'` and `'pay-abc'` (and `'é'` and `'e'`) are one key.
+   */
+  | { readonly kind: 'text'; readonly minLength: number; readonly exact?: boolean };
 
 export interface TableShape {
   readonly columns: Readonly<Record<string, ColumnNeed>>;
@@ -30,6 +34,8 @@ export interface CatalogColumn {
   readonly type: string;
   /** MariaDB: CHARACTER_MAXIMUM_LENGTH. */
   readonly length?: number | null;
+  /** MariaDB: COLLATION_NAME (null for a non-text column). */
+  readonly collation?: string | null;
 }
 
 function describeNeed(dialect: Dialect, need: ColumnNeed): string {
@@ -67,7 +73,13 @@ function mismatch(dialect: Dialect, column: CatalogColumn, need: ColumnNeed): st
     case 'mysql':
       if (need.kind === 'int64') ok = type === 'bigint';
       else if (need.kind === 'float64') ok = type === 'double';
-      else ok = ['varchar', 'text', 'mediumtext', 'longtext', 'tinytext'].includes(type) && Number(column.length ?? 0) >= need.minLength;
+      else {
+        ok = ['varchar', 'text', 'mediumtext', 'longtext', 'tinytext'].includes(type) && Number(column.length ?? 0) >= need.minLength;
+        const collation = (column.collation ?? '').toLowerCase();
+        if (ok && need.exact === true && !(collation.endsWith('_bin') || collation === 'binary')) {
+          return `column ${column.name} (collation ${column.collation ?? 'unknown'}) treats keys that differ in case, accents or trailing spaces as one key; it needs a binary collation (ALTER TABLE … MODIFY ${column.name} VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL)`;
+        }
+      }
       break;
     case 'sqlite': {
       // SQLite stores what it is given within the affinity; the limits are per value, not per column.
@@ -121,7 +133,7 @@ export function shapeCatalogSql(dialect: Dialect, table: string): { columns: str
     case 'mysql':
       return {
         columns:
-          'SELECT COLUMN_NAME AS c, DATA_TYPE AS t, CHARACTER_MAXIMUM_LENGTH AS len FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+          'SELECT COLUMN_NAME AS c, DATA_TYPE AS t, CHARACTER_MAXIMUM_LENGTH AS len, COLLATION_NAME AS coll FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
         unique:
           'SELECT INDEX_NAME AS id, COLUMN_NAME AS c FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND SUB_PART IS NULL',
         params: [table],

@@ -114,6 +114,9 @@ async function missingObjects(dialect: Dialect, query: Query, objects: readonly 
           // eslint-disable-next-line @typescript-eslint/no-base-to-string
           type: String(r.t ?? ''),
           length: r.len === null || r.len === undefined ? null : Number(r.len),
+          // A database cell is a string, number, bigint or Buffer here, never a plain object.
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string
+          collation: r.coll === null || r.coll === undefined ? null : String(r.coll),
         }));
         const unique = indexColumnSets(await query(shapeSql.unique, shapeSql.params));
         const problems = shapeProblems(dialect, object.shape, columns, unique);

@@ -81,8 +81,9 @@ function createStatements(dialect: Dialect, table: string): string[] {
       ];
     case 'mysql':
       return [
+        // Binary: under the database's default _ci collation the leases 'Ledger' and 'ledger' were one row.
         `CREATE TABLE IF NOT EXISTS ${table} (
-  name VARCHAR(191) NOT NULL PRIMARY KEY,
+  name VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
   holder VARCHAR(255) NULL,
   token BIGINT NOT NULL DEFAULT 0,
   version BIGINT NOT NULL DEFAULT 0,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SchemaObject } from '../lease/schema.js';
 import type { Dialect, SqlExecutor } from '../lease/types.js';
-import { KEY_COLUMN, PAYLOAD_COLUMN, columnTypes, forShare, insertIgnore, nowMsExpression, toNumber, toText } from './sql-dialect.js';
+import { EXACT_KEY_COLUMN, KEY_COLUMN, PAYLOAD_COLUMN, columnTypes, forShare, insertIgnore, nowMsExpression, toNumber, toText } from './sql-dialect.js';
 
 /**
  * The idempotency records, kept in the shared database so that a key executed on one node is
@@ -24,7 +24,7 @@ export function dedupSchema(dialect: Dialect, table: string): SchemaObject[] {
       columns: ['idem_key', 'caller', 'method', 'fingerprint', 'result', 'token', 'created_at'],
       shape: {
         columns: {
-          idem_key: KEY_COLUMN,
+          idem_key: EXACT_KEY_COLUMN,
           caller: KEY_COLUMN,
           method: KEY_COLUMN,
           fingerprint: KEY_COLUMN,
@@ -42,7 +42,7 @@ export function dedupSchema(dialect: Dialect, table: string): SchemaObject[] {
   result ${t.text},
   token ${t.bigint} NOT NULL,
   created_at ${t.bigint} NOT NULL
-)`,
+)${t.table}`,
     },
     {
       kind: 'index',

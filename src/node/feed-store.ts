@@ -1,6 +1,6 @@
 import type { SchemaObject } from '../lease/schema.js';
 import type { Dialect, SqlExecutor } from '../lease/types.js';
-import { KEY_COLUMN, PAYLOAD_COLUMN, columnTypes, forUpdate, toNumber, toText, upsertAdd } from './sql-dialect.js';
+import { EXACT_KEY_COLUMN, PAYLOAD_COLUMN, columnTypes, forUpdate, toNumber, toText, upsertAdd } from './sql-dialect.js';
 
 /**
  * Resumable feeds: an append-only table of `(feed, seq, data)` and a per-feed counter row.
@@ -25,23 +25,23 @@ export function feedSchema(dialect: Dialect, table: string, counterTable: string
       kind: 'table',
       name: counterTable,
       columns: ['feed', 'last_seq'],
-      shape: { columns: { feed: KEY_COLUMN, last_seq: { kind: 'int64' } }, uniqueKey: ['feed'] },
+      shape: { columns: { feed: EXACT_KEY_COLUMN, last_seq: { kind: 'int64' } }, uniqueKey: ['feed'] },
       create: `CREATE TABLE IF NOT EXISTS ${counterTable} (
   feed ${t.key} NOT NULL PRIMARY KEY,
   last_seq ${t.bigint} NOT NULL
-)`,
+)${t.table}`,
     },
     {
       kind: 'table',
       name: table,
       columns: ['feed', 'seq', 'data'],
-      shape: { columns: { feed: KEY_COLUMN, seq: { kind: 'int64' }, data: PAYLOAD_COLUMN }, uniqueKey: ['feed', 'seq'] },
+      shape: { columns: { feed: EXACT_KEY_COLUMN, seq: { kind: 'int64' }, data: PAYLOAD_COLUMN }, uniqueKey: ['feed', 'seq'] },
       create: `CREATE TABLE IF NOT EXISTS ${table} (
   feed ${t.key} NOT NULL,
   seq ${t.bigint} NOT NULL,
   data ${t.text} NOT NULL,
   PRIMARY KEY (feed, seq)
-)`,
+)${t.table}`,
     },
   ];
 }

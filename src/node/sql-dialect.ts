@@ -10,15 +10,25 @@ import { sleep } from '../shared/sleep.js';
  * other statement the node runs is plain SQL with `?` placeholders (the store rewrites them).
  */
 
-/** Column types: MySQL cannot index TEXT, so keys are VARCHAR; payloads may be large. */
-export function columnTypes(dialect: Dialect): { key: string; text: string; bigint: string } {
+/**
+ * Column types: MySQL cannot index TEXT, so keys are VARCHAR; payloads may be large. `table` is
+ * what follows a CREATE TABLE's closing parenthesis.
+ *
+ * MariaDB/MySQL: a column without a charset and collation takes the database's, whose defaults
+ * (`utf8mb4_general_ci`, `latin1_swedish_ci`) compare case-, accent- and (PAD SPACE)
+ * trailing-space-insensitively: two idempotency keys `Pay-AbC` and `pay-abc` were one key, and the
+ * second payment was answered with the first's stored result without running. Keys are
+ * `utf8mb4_bin`; payloads `utf8mb4` (a latin1 database stored `?` for text it cannot hold, or
+ * refused it); InnoDB whatever the default engine (the records must roll back with the call).
+ */
+export function columnTypes(dialect: Dialect): { key: string; text: string; bigint: string; table: string } {
   switch (dialect) {
     case 'sqlite':
-      return { key: 'TEXT', text: 'TEXT', bigint: 'INTEGER' };
+      return { key: 'TEXT', text: 'TEXT', bigint: 'INTEGER', table: '' };
     case 'postgres':
-      return { key: 'VARCHAR(255)', text: 'TEXT', bigint: 'BIGINT' };
+      return { key: 'VARCHAR(255)', text: 'TEXT', bigint: 'BIGINT', table: '' };
     case 'mysql':
-      return { key: 'VARCHAR(255)', text: 'LONGTEXT', bigint: 'BIGINT' };
+      return { key: 'VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', text: 'LONGTEXT CHARACTER SET utf8mb4', bigint: 'BIGINT', table: ' ENGINE=InnoDB' };
   }
 }
 
@@ -186,5 +196,7 @@ export async function ensureSchemaRetrying(
 
 /** Key columns: what our DDL creates (VARCHAR(255)) or wider. */
 export const KEY_COLUMN = { kind: 'text', minLength: 255 } as const;
+/** Key columns a unique key compares: also byte for byte (a binary collation on MariaDB/MySQL). */
+export const EXACT_KEY_COLUMN = { kind: 'text', minLength: 255, exact: true } as const;
 /** Payload columns: unbounded text, as our DDL creates (MariaDB LONGTEXT, 4 GiB). */
 export const PAYLOAD_COLUMN = { kind: 'text', minLength: 4_294_967_295 } as const;

@@ -103,7 +103,7 @@ export function conformanceApp(options: ConformanceAppOptions = {}): Conformance
       `CREATE TABLE IF NOT EXISTS ${table} (
   name ${t.key} NOT NULL PRIMARY KEY,
   value ${t.bigint} NOT NULL
-)`,
+)${t.table}`,
     ];
   }
 

@@ -128,11 +128,11 @@ export function ledgerApp(options: LedgerAppOptions = {}): LedgerApp {
   to_account ${t.key} NOT NULL,
   amount ${t.bigint} NOT NULL,
   token ${t.bigint} NOT NULL
-)`,
+)${t.table}`,
       `CREATE TABLE IF NOT EXISTS ${accountsTable} (
   account ${t.key} NOT NULL PRIMARY KEY,
   balance ${t.bigint} NOT NULL
-)`,
+)${t.table}`,
     ];
   }
 

@@ -96,9 +96,15 @@ function serverSuite(label: string, url: string, dbl: string, float4: string, ex
       const dialect = admin.dialect;
       const dedup = await make('idem_key VARCHAR(255) NOT NULL PRIMARY KEY, caller VARCHAR(255) NOT NULL, method VARCHAR(255) NOT NULL, fingerprint VARCHAR(255) NOT NULL, result TEXT, token INTEGER NOT NULL, created_at BIGINT NOT NULL', false);
       await expect(ensureSchema(admin, dedupSchema(dialect, dedup), 'shape-test')).rejects.toThrow(/column token \(type int(eger)?\) needs/i);
-      const feed = await make('feed VARCHAR(255) NOT NULL, seq BIGINT NOT NULL, data LONGTEXT NOT NULL'.replace('LONGTEXT', dialect === 'mysql' ? 'LONGTEXT' : 'TEXT'), false);
-      const counter = await make('feed VARCHAR(255) NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL', false);
+      // A key column compared byte for byte: on MariaDB a binary collation (the database's default _ci is refused below).
+      const key = dialect === 'mysql' ? 'VARCHAR(255) COLLATE utf8mb4_bin' : 'VARCHAR(255)';
+      const feed = await make(`feed ${key} NOT NULL, seq BIGINT NOT NULL, data ${dialect === 'mysql' ? 'LONGTEXT' : 'TEXT'} NOT NULL`, false);
+      const counter = await make(`feed ${key} NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL`, false);
       await expect(ensureSchema(admin, feedSchema(dialect, feed, counter), 'shape-test')).rejects.toThrow(/\(feed, seq\) is not a primary key/);
+      if (dialect === 'mysql') {
+        const ci = await make('feed VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL', false);
+        await expect(ensureSchema(admin, feedSchema(dialect, feed, ci), 'shape-test')).rejects.toThrow(/column feed \(collation utf8mb4_general_ci\) treats keys that differ in case/);
+      }
       // Our own DDL passes.
       const ok = uniqueTable('shape');
       made.push(ok, `${ok}_c`);
