@@ -269,8 +269,9 @@ export class TransactionAbandonedError extends TransientStoreError {}
  * statements in autocommit); SQLite rolls back on `ON CONFLICT ROLLBACK`, `RAISE(ROLLBACK)`,
  * and on FULL, IOERR or NOMEM (and would autocommit what follows). The store refuses the
  * statements issued after that and rejects `transaction()` with this error instead of resolving
- * with `fn`'s result. Nothing was committed. Let a statement's error propagate (or use a
- * SAVEPOINT) if `fn` means to go on after it.
+ * with `fn`'s result. Also thrown, at once, when the server ends the session while `fn` runs
+ * (PostgreSQL, MariaDB/MySQL: an idle-in-transaction timeout, a KILL, a restart). Nothing was
+ * committed. Let a statement's error propagate (or use a SAVEPOINT) if `fn` means to go on after it.
  */
 export class TransactionRolledBackError extends TransientStoreError {}
 

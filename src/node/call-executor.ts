@@ -6,7 +6,7 @@ import { certifiesNotCommitted, isInfrastructureFailure } from './failure-kind.j
 import type { FeedStore } from './feed-store.js';
 import { watchLease } from './lease-watch.js';
 import type { NodeClock } from './node-clock.js';
-import { sealedExecutor } from './sealed-executor.js';
+import { sealedExecutor, type StatementActivity } from './sealed-executor.js';
 import type { Slots } from './slots.js';
 import { isRetryableConflict } from './sql-dialect.js';
 import type { HandlerContext, NodeEvent } from './types.js';
@@ -67,6 +67,11 @@ export interface CallExecutorDeps {
   clock: NodeClock;
   /** The server-side bounds run first in each transaction (transaction-bounds.ts), if any. */
   prepare?: ((tx: SqlExecutor, capMs?: number) => Promise<void>) | undefined;
+  /**
+   * `idleInTransactionTimeoutMs`: the node ends a call whose handler leaves its transaction idle
+   * (no statement of its own running) this long; undefined: no bound.
+   */
+  idleMs?: number | undefined;
   /** Destructured by execute(), so a property (must not need `this`), not a method. */
   emit: (event: NodeEvent) => void;
   /** Feeds that a committed call appended to (to wake their long-polls). */
@@ -78,7 +83,7 @@ type Committed = Extract<CallOutcome, { kind: 'result' | 'stored' | 'conflict' }
 /** Why a call's controller aborted: the stop kind, with a reason for the event log. */
 class CallStopped extends Error {
   constructor(
-    readonly stop: 'lease-lost' | 'expired' | 'stopped',
+    readonly stop: 'lease-lost' | 'expired' | 'stopped' | 'idle',
     reason: string,
   ) {
     super(reason);
@@ -165,8 +170,45 @@ export class CallExecutor {
         throw error;
       });
 
+    /**
+     * The handler idle in its transaction (awaiting anything but its own statement) past `idleMs`
+     * is ended as not executed: without a caller's deadline nothing else would end a handler
+     * that never returns, and its transaction would hold its slot, its connection (SQLite: the
+     * database's write lock) for ever while /health says active. PostgreSQL and MariaDB end such
+     * a session themselves (transaction-bounds.ts); this is the same bound, noticed by the node.
+     */
+    const watchIdle = (idleMs: number): { activity: StatementActivity; stop(): void } => {
+      const activity = { running: 0, since: clock.now() };
+      let timer: { clear(): void } | undefined;
+      let done = false;
+      const check = (): void => {
+        timer = undefined;
+        if (done || state.phase !== 'running') return;
+        const left = activity.running > 0 ? idleMs : activity.since + idleMs - clock.now();
+        if (left > 0) timer = clock.setTimer(check, left);
+        else abort('idle', `the handler left its transaction idle for ${idleMs} ms (idleInTransactionTimeoutMs) before this call committed`);
+      };
+      timer = clock.setTimer(check, idleMs);
+      return {
+        activity: {
+          started: () => {
+            activity.running += 1;
+          },
+          ended: () => {
+            activity.running -= 1;
+            activity.since = clock.now();
+          },
+        },
+        stop: () => {
+          done = true;
+          timer?.clear();
+        },
+      };
+    };
+
     const body = async (tx: SqlExecutor): Promise<Committed> => {
       let open = true;
+      let idle: ReturnType<typeof watchIdle> | undefined;
       try {
         checkLive();
         if (this.deps.prepare) {
@@ -187,10 +229,11 @@ export class CallExecutor {
           }
         }
         state.phase = 'running';
+        if (this.deps.idleMs !== undefined) idle = watchIdle(this.deps.idleMs);
         const appended: string[] = [];
         // Everything the handler can reach goes through the seal, feed appends included: an
         // append is several statements, and one issued after a rollback must not autocommit.
-        const sealed = sealedExecutor(tx, () => open);
+        const sealed = sealedExecutor(tx, () => open, idle?.activity);
         const ctx: HandlerContext = {
           token,
           idempotencyKey: call.key,
@@ -224,6 +267,7 @@ export class CallExecutor {
         throw error;
       } finally {
         open = false;
+        idle?.stop();
       }
     };
 

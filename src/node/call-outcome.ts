@@ -32,7 +32,9 @@ export type CallStop =
   /** The caller's time (`X-Hotcold-Timeout-Ms`) was spent. */
   | { kind: 'expired' }
   /** The node stopped, or a drain timed out. */
-  | { kind: 'stopped' };
+  | { kind: 'stopped' }
+  /** The handler left its transaction idle past `idleInTransactionTimeoutMs`: the node ended the call. */
+  | { kind: 'idle' };
 
 export type CallAnswer =
   /** The transaction committed: answer what it produced (result, stored result or key conflict). */
@@ -49,8 +51,8 @@ export type CallAnswer =
  * - committed → the committed outcome, whatever happened afterwards;
  * - the store certifies nothing was committed → `NOT_EXECUTED` (in any phase but committed);
  * - commit sent, not acknowledged → `COMMIT_UNKNOWN`, whatever else the reason;
- * - before COMMIT: the caller's time spent → `EXPIRED`; lease lost, node stopped, infrastructure
- *   failure → `NOT_EXECUTED`; only the handler's own error while it ran becomes a JSON-RPC error
+ * - before COMMIT: the caller's time spent → `EXPIRED`; lease lost, node stopped, the handler idle
+ *   in its transaction too long, infrastructure failure → `NOT_EXECUTED`; only the handler's own error while it ran becomes a JSON-RPC error
  *   (`RpcError` as given, anything else `-32603` without its message).
  */
 export function decideAnswer(phase: CallPhase, stop: CallStop): CallAnswer {
@@ -62,6 +64,7 @@ export function decideAnswer(phase: CallPhase, stop: CallStop): CallAnswer {
       return { kind: 'not-executed', error: 'EXPIRED' };
     case 'lease-lost':
     case 'stopped':
+    case 'idle':
     case 'infrastructure':
       return { kind: 'not-executed', error: 'NOT_EXECUTED' };
     case 'handler-error':

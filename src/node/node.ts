@@ -83,6 +83,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
     slots,
     clock,
     prepare,
+    idleMs: opts.idleInTransactionTimeoutMs === false ? undefined : opts.idleInTransactionTimeoutMs,
     emit: (event) => status.emit(event),
     onCommittedAppends: (names) => {
       for (const name of names) waiters.wake(name);

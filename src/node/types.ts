@@ -12,8 +12,10 @@ export interface HandlerContext {
   /** The request's `Idempotency-Key`, when it had one. */
   readonly idempotencyKey: string | undefined;
   /**
-   * Aborts the moment the lease is lost, the caller's time (`X-Hotcold-Timeout-Ms`) is spent, or
-   * the node stops (or a drain times out): stop, the transaction will roll back. The node has
+   * Aborts the moment the lease is lost, the caller's time (`X-Hotcold-Timeout-Ms`) is spent, the
+   * handler has left its transaction idle (no statement of its own running) for
+   * `idleInTransactionTimeoutMs`, or the node stops (or a drain times out): stop, the transaction
+   * will roll back. The node has
    * already answered "not executed" by then; it does not wait for the handler.
    */
   readonly signal: AbortSignal;
@@ -167,8 +169,12 @@ export interface NodeOptions {
   /**
    * The database ends a request transaction (and its session) that stays idle this long —
    * so a frozen node cannot hold the lease row's lock and block the standby's takeover.
-   * PostgreSQL (per transaction) and MariaDB (per session, rounded up to seconds); `false` to
-   * leave the server's setting alone.
+   * PostgreSQL (per transaction) and MariaDB (per session, rounded up to seconds). The node
+   * itself, on every store SQLite included, ends a call whose handler leaves its transaction idle
+   * (awaiting anything but its own `ctx.tx` statement) this long: answered `503 NOT_EXECUTED`,
+   * `ctx.signal` aborts — a handler that never returns would otherwise hold its slot and
+   * connection (SQLite: the database's write lock) for ever while `/health` says active. `false`
+   * to leave the server's setting alone and set no bound in the node.
    * @defaultValue the lease's `waitInterval / 2`
    */
   idleInTransactionTimeoutMs?: number | false;

@@ -17,7 +17,7 @@ const handlerError = fc.oneof(
 );
 const stop: fc.Arbitrary<CallStop> = fc.oneof(
   handlerError.map((error) => ({ kind: 'handler-error' as const, error })),
-  fc.constantFrom<CallStop>({ kind: 'infrastructure' }, { kind: 'not-committed' }, { kind: 'lease-lost' }, { kind: 'expired' }, { kind: 'stopped' }),
+  fc.constantFrom<CallStop>({ kind: 'infrastructure' }, { kind: 'not-committed' }, { kind: 'lease-lost' }, { kind: 'expired' }, { kind: 'stopped' }, { kind: 'idle' }),
 );
 
 describe('decideAnswer', () => {
@@ -39,7 +39,7 @@ describe('decideAnswer', () => {
         if (answer.kind === 'not-executed') expect(p).not.toBe('committed');
         if (p === 'not-started' || p === 'running') {
           if (s.kind === 'expired') expect(answer).toEqual({ kind: 'not-executed', error: 'EXPIRED' });
-          if (s.kind === 'lease-lost' || s.kind === 'stopped' || s.kind === 'infrastructure') expect(answer).toEqual({ kind: 'not-executed', error: 'NOT_EXECUTED' });
+          if (s.kind === 'lease-lost' || s.kind === 'stopped' || s.kind === 'idle' || s.kind === 'infrastructure') expect(answer).toEqual({ kind: 'not-executed', error: 'NOT_EXECUTED' });
         }
       }),
     );

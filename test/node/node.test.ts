@@ -150,6 +150,8 @@ describe('createNode on SQLite', () => {
     f = fixture();
     let started = 0;
     const { url, node, store, lease } = await startNode(f, 'alpha', {
+      // The call must outlive the lease, not its own idle bound (test/node/hung-handler.test.ts).
+      idleInTransactionTimeoutMs: false,
       handlers: {
         stuck: async (_p: unknown, ctx: HandlerContext) => {
           await setupCounter(ctx.tx);

@@ -241,8 +241,18 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
       // A connection the server kills while idle in our transaction reports an 'error' event;
       // unhandled it would crash the process. The next statement on it fails anyway. Left
       // attached on a discarded connection, whose late errors have nobody else to go to.
-      const onError = (): void => {
+      // The server ended the session under `fn` (idle_transaction_timeout, KILL, a restart): the
+      // transaction is rolled back. Rejected at once rather than when `fn` next issues a
+      // statement — or never, when `fn` awaits something that hangs.
+      let sessionEnded: (error: Error) => void = () => undefined;
+      const sessionGone = new Promise<never>((_resolve, reject) => {
+        sessionEnded = (error) =>
+          reject(new TransactionRolledBackError(`mysqlStore: the server ended the session before COMMIT (${error.message}); the transaction was rolled back, nothing was committed`, { cause: error }));
+      });
+      sessionGone.catch(() => undefined);
+      const onError = (error: Error): void => {
         broken = true;
+        sessionEnded(error);
       };
       const destroy = (c: mysql.PoolConnection): void => {
         // mysql2's destroy() takes it out of the pool but only half-closes the socket (FIN) and
@@ -286,7 +296,7 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
             }
           };
           // Asked on this connection: a pool of one has no other to ask on.
-          const result = await fn(
+          const work = fn(
             executor('mysql', async (sql, params) => {
               await stillOpen();
               try {
@@ -297,6 +307,7 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
               }
             }),
           );
+          const result = await Promise.race([work, sessionGone]);
           await stillOpen();
           // Given up on while `fn` was finishing: never COMMIT what the caller was told did not run.
           if (progress.abandoned) throw new Error('abandoned');

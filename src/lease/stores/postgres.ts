@@ -208,8 +208,18 @@ export function postgresStore(connectionStringOrPoolLike: string | PgPoolLike, o
       // pg_terminate_backend, failover) is reported as an 'error' event on the client, which pg-pool
       // does not listen to then: unhandled, it would crash the process. The pending query fails too.
       // Left attached on a discarded client, whose late errors have nobody else to go to.
+      // The server ended the session under `fn` (idle_in_transaction_session_timeout,
+      // pg_terminate_backend, a restart): the transaction is rolled back. Rejected at once rather
+      // than when `fn` next issues a statement — or never, when `fn` awaits something that hangs.
+      let sessionEnded: (error: Error) => void = () => undefined;
+      const ended = new Promise<never>((_resolve, reject) => {
+        sessionEnded = (error) =>
+          reject(new TransactionRolledBackError(`postgresStore: the server ended the session before COMMIT (${error.message}); the transaction was rolled back, nothing was committed`, { cause: error }));
+      });
+      ended.catch(() => undefined);
       const onError = (error: Error): void => {
         broken = error;
+        sessionEnded(error);
       };
       const release = (error: Error | undefined): void => {
         if (released || client === undefined) return;
@@ -246,7 +256,7 @@ export function postgresStore(connectionStringOrPoolLike: string | PgPoolLike, o
           const identity = begun[1]?.rows[0] as { pid?: unknown; xact?: unknown } | undefined;
           if (identity !== undefined) session = { pid: Number(identity.pid), xact: String(identity.xact) };
           const tx = executor('postgres', async (sql, params) => toResult(await c.query(toPgPlaceholders(sql, params.length), [...params])));
-          const result = await fn(tx);
+          const result = await Promise.race([fn(tx), ended]);
           // Given up on while `fn` was finishing: never COMMIT what the caller was told did not run.
           if (progress.abandoned) throw new Error('abandoned');
           progress.commitSent = true;
