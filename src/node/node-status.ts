@@ -3,6 +3,7 @@ import type { HeldLease, Lease } from '../lease/types.js';
 import type { NodeStatus } from '../wire.js';
 import type { NodeClock } from './node-clock.js';
 import type { Log } from '../shared/logger.js';
+import type { SecretScope } from '../shared/redact.js';
 import type { NodeEvent, NodeState } from './types.js';
 
 /**
@@ -25,6 +26,8 @@ export class NodeStatusTracker {
     /** The machine name this node answers under (`X-Hotcold-Node`). */
     readonly machine: string,
     private readonly log: Log,
+    /** The store's literal secrets, scrubbed from every event's text. */
+    private readonly secrets?: SecretScope,
   ) {
     this.state$ = new BehaviorSubject<NodeState>({ status: 'standby', since: clock.now() });
   }
@@ -56,8 +59,22 @@ export class NodeStatusTracker {
   }
 
   emit(event: NodeEvent): void {
-    if (this.log.enabled) logNodeEvent(this.log, event);
-    this.events$.next(event);
+    const scrubbed = this.scrub(event);
+    if (this.log.enabled) logNodeEvent(this.log, scrubbed);
+    this.events$.next(scrubbed);
+  }
+
+  /**
+   * The event with the store's literal secrets (a connection string's password) scrubbed from its
+   * texts, as the lease does for its own: the patterns of describeError() catch a password in a
+   * URL, not one a driver's or a handler's error quotes on its own.
+   */
+  private scrub(event: NodeEvent): NodeEvent {
+    const scope = this.secrets;
+    if (scope === undefined || scope.empty) return event;
+    if ('error' in event) return { ...event, error: scope.text(event.error) };
+    if ('reason' in event) return { ...event, reason: scope.text(event.reason) };
+    return event;
   }
 
   publish(): void {

@@ -51,7 +51,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   const dedup = opts.dedup === false ? undefined : new DedupStore(dialect, opts.dedup.table);
   const feedStore = opts.feeds === false ? undefined : new FeedStore(dialect, opts.feeds.table, opts.feeds.counterTable);
   const waiters = new FeedWaiters();
-  const status = new NodeStatusTracker(lease, clock, machine, new Log(opts.logger, 'node', store.secrets));
+  const status = new NodeStatusTracker(lease, clock, machine, new Log(opts.logger, 'node', store.secrets), store.secrets);
   const metrics = new NodeMetrics(machine, () => status.status());
   // What stop() undoes: the instruments' observable callbacks (the global provider would keep
   // observing a stopped node otherwise) and the metrics endpoint.
