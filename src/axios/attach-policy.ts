@@ -13,6 +13,7 @@ import { parseRetryAfter } from '../shared/retry-after.js';
 import { classifyFailure, type FailureReason } from './classify-failure.js';
 import { classifyFailedAnswer, isAnswerStatus, readHotcoldHeaders } from './classify-response.js';
 import { asAxiosCancel, callerCancel } from './caller-cancel.js';
+import { SignalFanout } from '../shared/signal-fanout.js';
 import { AttemptEvidence } from './evidence.js';
 import { AttemptSignal } from './attempt-signal.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, isIdempotentMethod } from './http-semantics.js';
@@ -224,10 +225,12 @@ export function attachPolicy(instance: AxiosInstance, options?: AttachPolicyOpti
     return inner;
   };
 
+  // Callers' signals that are not Node's own, one listener on each for all requests sharing it.
+  const signals = new SignalFanout();
   const wrapper: Wrapped = (config: InternalAxiosRequestConfig) => {
     const adapter = innerAdapter(config);
     if ((config as unknown as Record<string, unknown>)[PROBE_FLAG] === true) return adapter(config);
-    return send(config, adapter, policy, o);
+    return send(config, adapter, policy, o, signals);
   };
   wrapper[WRAPPER] = true;
   defaults.adapter = wrapper;
@@ -253,6 +256,7 @@ async function send(
   adapter: AxiosAdapter,
   policy: Policy,
   o: ResolvedAttachOptions,
+  signals: SignalFanout,
 ): Promise<AxiosResponse> {
   const method = (config.method ?? 'get').toUpperCase();
   const route = o.routes.lookup(method, pathOf(config.url));
@@ -285,7 +289,7 @@ async function send(
 
   let response: AxiosResponse;
   // The signal and the (deprecated) cancelToken both end the call, held or in flight.
-  const cancel = callerCancel(config);
+  const cancel = callerCancel(config, signals);
   try {
     // No key on the request: say so (`false`), so that an attempt that may have run ends the call
     // at once instead of after a backoff whose repeat `exchange` would refuse anyway.

@@ -12,6 +12,7 @@
  */
 import type { InternalAxiosRequestConfig } from 'axios';
 import type { RPCException } from '../errors.js';
+import type { SignalFanout } from '../shared/signal-fanout.js';
 
 /** The request's cancellation as one signal; `dispose()` drops the token's listener. */
 export interface CallerCancel {
@@ -40,26 +41,34 @@ function genericSignal(value: unknown): GenericSignal | undefined {
   return typeof candidate.aborted === 'boolean' && typeof candidate.addEventListener === 'function' ? (value as GenericSignal) : undefined;
 }
 
-/** Merges `config.signal` (an AbortSignal or any signal axios accepts) and `config.cancelToken` into one AbortSignal. */
-export function callerCancel(config: InternalAxiosRequestConfig): CallerCancel {
+/**
+ * Merges `config.signal` (an AbortSignal or any signal axios accepts) and `config.cancelToken` into
+ * one AbortSignal. A signal that is not Node's own (a polyfill's, another realm's) is heard through
+ * `signals`: one listener on it for every request that shares it, not one per request.
+ */
+export function callerCancel(config: InternalAxiosRequestConfig, signals: SignalFanout): CallerCancel {
   const own = config.signal;
   const native = own instanceof AbortSignal ? own : undefined;
   const token = config.cancelToken;
   const hasToken = token !== undefined && typeof token.subscribe === 'function';
   const source = native ?? genericSignal(own);
   if (!hasToken && source === native) return native === undefined ? NONE : { signal: native, dispose: () => undefined };
+  const link = source === undefined ? undefined : signals.link(source);
+  if (!hasToken && link !== undefined) return link;
   const controller = new AbortController();
   const onCancel = (reason: unknown): void => controller.abort(reason);
-  const onAbort = (): void => controller.abort(source?.reason);
-  if (source?.aborted === true) controller.abort(source.reason);
-  else source?.addEventListener('abort', onAbort);
+  const linked = link?.signal;
+  const onAbort = (): void => controller.abort(linked?.reason);
+  if (linked?.aborted === true) controller.abort(linked.reason);
+  else linked?.addEventListener('abort', onAbort, { once: true });
   // subscribe() calls the listener at once when the token was already cancelled.
   if (hasToken) token.subscribe(onCancel);
   return {
     signal: controller.signal,
     dispose() {
       if (hasToken) token.unsubscribe(onCancel);
-      source?.removeEventListener?.('abort', onAbort);
+      linked?.removeEventListener('abort', onAbort);
+      link?.dispose();
     },
   };
 }

@@ -49,6 +49,7 @@ import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../wire.js';
 import { monotonicNow } from '../shared/clock.js';
 import { Log } from '../shared/logger.js';
 import { redactText } from '../shared/redact.js';
+import { SignalFanout } from '../shared/signal-fanout.js';
 import { requireMs } from '../shared/validate.js';
 import { sleep } from '../shared/sleep.js';
 import type { CallObserver, PipelineObserver } from '../observability/hooks.js';
@@ -531,6 +532,8 @@ export class Pipeline {
    * ends the attempts it has in flight on it.
    */
   readonly closingSignal: AbortSignal = this.closing.signal;
+  /** The callers' own signals, one listener on each for all the calls that share it; aborted by close(). */
+  private readonly callerSignals = new SignalFanout(this.closingSignal);
   private closedFlag = false;
   private closePromise: Promise<void> | undefined;
   private readonly dedupFacts = new DedupFacts();
@@ -671,9 +674,13 @@ export class Pipeline {
     });
   }
 
-  /** A call with the caller's signal: linked to close() for its duration, then unlinked. */
+  /**
+   * A call with the caller's signal: a signal of its own that aborts with the caller's or at
+   * close(), for its duration. Callers often share one signal among many calls: the fan-out keeps
+   * one listener on it for all of them (see shared/signal-fanout.ts).
+   */
   private async runLinked<A, R>(fn: AttemptFn<A, R>, arg: A, name: string, options: RunOptions | undefined, signal: AbortSignal): Promise<R> {
-    const link = linkSignals(signal, this.closingSignal);
+    const link = this.callerSignals.link(signal);
     try {
       return await this.runWith(fn, arg, name, options, link.signal);
     } finally {
