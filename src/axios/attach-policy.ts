@@ -579,5 +579,7 @@ async function probeHealth(instance: AxiosInstance, healthPath: string, baseURL:
     epoch: h.epoch,
     dedup: h.dedup,
     retryAfterMs: response.status === 429 ? parseRetryAfter(h.retryAfter) : undefined,
+    backPressure: response.status === 429,
+    status: response.status,
   };
 }

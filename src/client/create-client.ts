@@ -204,11 +204,13 @@ class Client implements HotcoldClient {
           epoch: answer.epoch ?? answer.body?.epoch,
           status: answer.status,
           retryAfterMs: answer.status === 429 ? answer.retryAfterMs : undefined,
+          backPressure: answer.status === 429,
         };
       },
       proveDedup: async (backend, probe): Promise<ProbeResult> => {
         const answer = await health(backend, probe);
-        return { ok: answer.ok, status: answer.status, node: answer.node, epoch: answer.epoch, dedup: answer.dedup };
+        const paced = answer.status === 429;
+        return { ok: answer.ok, status: answer.status, node: answer.node, epoch: answer.epoch, dedup: answer.dedup, backPressure: paced, retryAfterMs: paced ? answer.retryAfterMs : undefined };
       },
       // The transport ends each attempt: the built-in one at its timeoutMs and on the call's
       // signal; a transport of yours when its signal aborts, which it also does at the attempt's

@@ -94,6 +94,11 @@ export interface MonitorProbeResult {
   status?: number | undefined;
   /** The node deduplicates by idempotency key in its term (used by the dedup proof). */
   dedup?: boolean | undefined;
+  /**
+   * The server answered and asked for a pause (HTTP 429, gRPC RESOURCE_EXHAUSTED with pushback):
+   * alive, so the probe failed nothing, and found no service either.
+   */
+  backPressure?: boolean | undefined;
 }
 
 /**
@@ -111,8 +116,12 @@ interface Trial {
   generation: number;
   released: boolean;
   start(): void;
-  end(): void;
+  /** `paced`: the trial was answered with back-pressure (a 429): no verdict. */
+  end(outcome?: 'failed' | 'paced'): void;
 }
+
+/** One round of probes: the member found serving, `paced` (asked for a pause, none serving), or undefined (failed). */
+type ProbeRound = { index: number; health: MonitorProbeResult } | 'paced' | undefined;
 
 export class ConnectionMonitor {
   readonly state$: BehaviorSubject<ConnectionState>;
@@ -122,7 +131,10 @@ export class ConnectionMonitor {
   private activeIndex = 0;
   private generationValue = 0;
   private outageStart = 0;
+  /** Probes made in this outage (their backoff and their events count them all). */
   private outageProbes = 0;
+  /** Probes of this outage that failed: a probe answered with back-pressure is not one. */
+  private failedProbes = 0;
   private outageCause: RPCException | undefined;
   private probeAbort: AbortController | undefined;
   private probing: Promise<void> | undefined;
@@ -345,6 +357,7 @@ export class ConnectionMonitor {
     this.generationValue++;
     this.outageStart = monotonicNow();
     this.outageProbes = 0;
+    this.failedProbes = 0;
     this.outageCause = cause;
     if (suspected) this.suspect = reason;
     else this.announce(reason);
@@ -381,6 +394,18 @@ export class ConnectionMonitor {
       this.outageProbes++;
       const found = this.options.probe !== undefined ? await this.probeOnce(signal) : await this.trialOnce(signal);
       if (signal.aborted || !this.holding) return;
+      if (found === 'paced') {
+        // The server answered and asked for a pause (a 429): it is alive, so this is no failed
+        // probe — no outage is announced or confirmed for it and it does not count toward
+        // maxReconnectAttempts (a rate-limited health check would otherwise give up on a live
+        // server) — nor is it service found. The next probe waits for its Retry-After (pacing).
+        try {
+          await sleep(nextProbeDelay(this.outageProbes, this.options), signal);
+        } catch {
+          return;
+        }
+        continue;
+      }
       if (found !== undefined) {
         if (found.index !== this.activeIndex) {
           this.activeIndex = found.index;
@@ -393,14 +418,15 @@ export class ConnectionMonitor {
         this.becomeConnected();
         return;
       }
-      if (this.outageProbes === 1) {
+      this.failedProbes++;
+      if (this.failedProbes === 1) {
         // The path is really gone: a suspected outage is announced now.
         const suspected = this.suspect;
         this.suspect = undefined;
         if (suspected !== undefined) this.announce(suspected);
         this.markConfirmed();
       }
-      if (this.outageProbes >= this.options.maxReconnectAttempts) {
+      if (this.failedProbes >= this.options.maxReconnectAttempts) {
         this.giveUp();
         return;
       }
@@ -413,7 +439,7 @@ export class ConnectionMonitor {
   }
 
   /** Probes the balancer (or every pool member at once); resolves with the first that serves. */
-  private async probeOnce(signal: AbortSignal): Promise<{ index: number; health: MonitorProbeResult } | undefined> {
+  private async probeOnce(signal: AbortSignal): Promise<ProbeRound> {
     const { backends, probeTimeoutMs } = this.options;
     const probe = this.options.probe as NonNullable<MonitorOptions['probe']>;
     const results = await Promise.all(
@@ -431,16 +457,23 @@ export class ConnectionMonitor {
         if (this.options.listening()) {
           this.options.emit({ type: 'probe', backend: this.labels[index] as string, attempt: this.outageProbes, ok, status: health?.status });
         }
-        return ok ? { index, health: health as MonitorProbeResult } : undefined;
+        if (ok) return { index, health: health as MonitorProbeResult };
+        return health?.backPressure === true ? ('paced' as const) : undefined;
       }),
     );
     let best: { index: number; health: MonitorProbeResult } | undefined;
+    let paced = false;
     for (const candidate of results) {
       if (candidate === undefined) continue;
+      if (candidate === 'paced') {
+        paced = true;
+        continue;
+      }
       // Two members claiming to be active: the higher fencing token is the legitimate holder.
       if (best === undefined || (candidate.health.epoch ?? -1) > (best.health.epoch ?? -1)) best = candidate;
     }
-    return best;
+    // No member serves, and one asked for a pause: alive, wait for it (not a failed probe).
+    return best ?? (paced ? 'paced' : undefined);
   }
 
   /**
@@ -450,8 +483,8 @@ export class ConnectionMonitor {
    * failed probe. With no call held there is nothing to try: the outage lasts until one comes.
    * In an address pool a failed trial moves the next one to the next member.
    */
-  private trialOnce(signal: AbortSignal): Promise<undefined> {
-    return new Promise<undefined>((resolve) => {
+  private trialOnce(signal: AbortSignal): Promise<ProbeRound> {
+    return new Promise<ProbeRound>((resolve) => {
       let timer: TimerHandle | undefined;
       const onAbort = (): void => trial.end();
       const trial: Trial = {
@@ -460,18 +493,19 @@ export class ConnectionMonitor {
         start: () => {
           timer = setTimer(() => trial.end(), this.options.probeTimeoutMs).unref();
         },
-        end: () => {
+        end: (outcome = 'failed') => {
           if (this.trial !== trial) return;
           this.trial = undefined;
           timer?.clear();
           signal.removeEventListener('abort', onAbort);
-          if (!signal.aborted && this.holding && this.options.backends.length > 1) {
+          // Answered with back-pressure, the member is alive: the next trial goes to it again.
+          if (outcome === 'failed' && !signal.aborted && this.holding && this.options.backends.length > 1) {
             this.activeIndex = (this.activeIndex + 1) % this.options.backends.length;
           }
           if (this.options.listening() && !signal.aborted) {
             this.options.emit({ type: 'probe', backend: this.label, attempt: this.outageProbes, ok: false });
           }
-          resolve(undefined);
+          resolve(outcome === 'paced' ? 'paced' : undefined);
         },
       };
       this.trial = trial;
@@ -498,6 +532,16 @@ export class ConnectionMonitor {
   trialFailed(generation: number): void {
     const trial = this.trial;
     if (trial !== undefined && trial.released && trial.generation === generation) trial.end();
+  }
+
+  /**
+   * The trial of an outage without a probe (sent in `generation`) was answered with back-pressure
+   * (a 429): the server is alive and asks for a pause, so it is no failed probe; the next trial
+   * goes out after the pause (the pipeline's pacing holds it). Failure path only.
+   */
+  trialPaced(generation: number): void {
+    const trial = this.trial;
+    if (trial !== undefined && trial.released && trial.generation === generation) trial.end('paced');
   }
 
   private becomeConnected(): void {
@@ -530,7 +574,7 @@ export class ConnectionMonitor {
 
   private giveUp(): void {
     const outageMs = Math.round(monotonicNow() - this.outageStart);
-    const info: PermanentFailureInfo = { outageMs, attempts: this.outageProbes };
+    const info: PermanentFailureInfo = { outageMs, attempts: this.failedProbes };
     this.generationValue++;
     this.gaveUpGeneration = this.generationValue;
     this.probeAbort = undefined;

@@ -31,6 +31,7 @@ export type GrpcHealthTarget = GrpcClientLike | (() => GrpcClientLike);
  * | `SERVING`                               | `ok: true` (with `node`/`epoch`/`dedup` from `x-hotcold-*` metadata) |
  * | `NOT_SERVING`, `UNKNOWN`, `SERVICE_UNKNOWN`, `NOT_FOUND` | `ok: false` |
  * | `UNIMPLEMENTED` (no health service)     | `ok: true`: a server answered |
+ * | `RESOURCE_EXHAUSTED` with a pushback ≥ 0 | `ok: false`, `backPressure: true` (alive, asks for a pause: not a failed probe) |
  * | any other status, a timeout             | `ok: false` (`retryAfterMs` from `grpc-retry-pushback-ms`) |
  *
  * @param target the client (any grpc-js `Client`), or a function returning it
@@ -89,7 +90,10 @@ export function grpcHealthProbe(target: GrpcHealthTarget, options: GrpcHealthPro
           } else if ((error.code as number) === GrpcStatus.UNIMPLEMENTED) {
             resolve({ ok: true, ...who });
           } else {
-            resolve({ ok: false, ...who, retryAfterMs: facts.pushbackMs !== undefined && facts.pushbackMs >= 0 ? facts.pushbackMs : undefined });
+            const pushback = facts.pushbackMs !== undefined && facts.pushbackMs >= 0 ? facts.pushbackMs : undefined;
+            // RESOURCE_EXHAUSTED with a pushback is gRPC's 429 (as classify-status reads it): alive, asking for a pause.
+            const backPressure = (error.code as number) === GrpcStatus.RESOURCE_EXHAUSTED && pushback !== undefined;
+            resolve({ ok: false, ...who, retryAfterMs: pushback, backPressure });
           }
         },
       );

@@ -177,5 +177,6 @@ function normaliseProbe(result: unknown): MonitorProbeResult {
     dedup: r.dedup === true,
     retryAfterMs: typeof r.retryAfterMs === 'number' && r.retryAfterMs >= 0 ? r.retryAfterMs : undefined,
     status: typeof r.status === 'number' ? r.status : undefined,
+    backPressure: r.backPressure === true,
   };
 }

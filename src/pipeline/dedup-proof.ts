@@ -13,6 +13,8 @@
  * A serving node that does not advertise dedup in its term is proof of the opposite: the call is
  * not repeated. An ask that fails or finds no active node proves nothing yet: the caller treats
  * that as a connection failure (an outage: the call waits in the hold) and asks again after it.
+ * An ask answered with back-pressure (a 429) proves nothing either, but the node is alive: no
+ * outage; the caller waits out the pause and asks again.
  * One ask per such retry, on failures only: the success path never comes here.
  */
 import type { ConnectionMonitor } from '../connection/monitor.js';
@@ -27,6 +29,10 @@ export interface DedupAnswer {
   node?: string | undefined;
   epoch?: number | undefined;
   dedup?: boolean | undefined;
+  /** The server answered and asked for a pause (a 429): alive, but it told nothing. */
+  backPressure?: boolean | undefined;
+  /** The pause it asked for, in ms (its Retry-After), when it named one. */
+  retryAfterMs?: number | undefined;
 }
 
 export type DedupAsk = (backend: string, options: { timeoutMs: number; signal?: AbortSignal | undefined }) => Promise<DedupAnswer>;
@@ -37,10 +43,15 @@ export interface DedupProofContext {
   ask: DedupAsk;
   probeTimeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** The ask was answered with back-pressure: the pause it named (ms), if any. */
+  onBackPressure?: ((backend: string, retryAfterMs: number | undefined) => void) | undefined;
 }
 
-/** `unreachable`: no answer, or no active node, so nothing is known yet. */
-export type DedupProof = 'proven' | 'not-proven' | 'unreachable';
+/**
+ * `unreachable`: no answer, or no active node, so nothing is known yet. `paced`: the backend is
+ * alive and asked for a pause (a 429); {@link DedupProofContext.onBackPressure} heard of it first.
+ */
+export type DedupProof = 'proven' | 'not-proven' | 'unreachable' | 'paced';
 
 export async function proveDeduplication(context: DedupProofContext): Promise<DedupProof> {
   const { monitor, facts } = context;
@@ -55,6 +66,10 @@ export async function proveDeduplication(context: DedupProofContext): Promise<De
     return 'unreachable';
   }
   if (!answer.ok) {
+    if (answer.backPressure === true) {
+      context.onBackPressure?.(backend, answer.retryAfterMs);
+      return 'paced';
+    }
     const status = answer.status;
     return status !== undefined && status >= 400 && status < 500 && status !== 429 ? 'not-proven' : 'unreachable';
   }

@@ -1011,6 +1011,7 @@ export class Pipeline {
               probeTimeoutMs: Math.min(this.options.reconnect.probeTimeoutMs, Math.max(1, remaining)),
               // The call's waits, not only its signal: an adapter's cancel (cancelWaits) ends the ask too.
               signal: context.waits,
+              onBackPressure: this.onProofPaced,
             });
       context.lastFailure = undefined;
       if (proof === 'proven') return;
@@ -1027,6 +1028,14 @@ export class Pipeline {
         );
         throw context.refused;
       }
+      if (proof === 'paced') {
+        // The node is alive and asked for a pause (a 429): no outage. Wait it out — its
+        // Retry-After paces the backend, as an attempt's 429 does — and ask again; without one,
+        // the reconnect delay. The deadline and the call's waits bound this like any wait.
+        if (this.pacing.delayFor(monitor.backend) > 0) await this.waitForPacing(context, n);
+        else await this.pauseBeforeAsking(context, n);
+        continue;
+      }
       // No active node answered: an outage. Wait in the hold like any call, then ask again.
       const noService = new ConnectionFailureException(`${context.plan.name}: no active node to confirm deduplication with`, {
         method: context.plan.name,
@@ -1038,6 +1047,29 @@ export class Pipeline {
       // adapter's cancel), or a cancelled call would keep its maxPending place until its deadline.
       const outcome = await monitor.waitForService(context.deadline.at, context.waits);
       if (outcome !== 'ready' && outcome !== 'trial') throw this.waitError(outcome, context, n);
+    }
+  }
+
+  /** A proof ask was answered 429: the pause it named paces the backend, as an attempt's would. */
+  private readonly onProofPaced = (backend: string, retryAfterMs: number | undefined): void => {
+    if (retryAfterMs !== undefined) this.pacing.defer(backend, retryAfterMs, this.retry.maxRetryAfterMs);
+  };
+
+  /** A proof ask got a 429 without Retry-After: wait `reconnect.minDelayMs` before asking again, within the deadline. */
+  private async pauseBeforeAsking<A, R>(context: CallContext<A, R>, n: number): Promise<void> {
+    const pause = this.options.reconnect.minDelayMs;
+    if (pause >= context.deadline.remaining()) {
+      throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms would pass while the server asks for a pause (429)`, {
+        method: context.plan.name,
+        attempts: n - 1,
+        mayHaveExecuted: false,
+      });
+    }
+    try {
+      await sleep(pause, context.waits);
+    } catch (error) {
+      if (isRPCException(error)) throw error;
+      throw new CallAbortedException('call aborted while the server asked for a pause (429)', { method: context.plan.name, attempts: n - 1, cause: error });
     }
   }
 
@@ -1078,7 +1110,11 @@ export class Pipeline {
     // 401/403 is an answer too: the server is back, it refuses this caller (the breaker counts it
     // as a success for the same reason).
     const answered = failure.kind === 'remote-call' || failure.kind === 'authentication';
-    if (generation === monitor.generation && monitor.holding && !answered) monitor.trialFailed(generation);
+    if (generation === monitor.generation && monitor.holding && !answered) {
+      // A 429 is a live server asking for a pause: the trial found no service, and no failure either.
+      if (failure instanceof ConnectionFailureException && failure.backPressure) monitor.trialPaced(generation);
+      else monitor.trialFailed(generation);
+    }
     // The attempt's timeout was what was left of the call's deadline, and it ran out: the call
     // ended because of its deadline, whichever of the two timers fired first.
     if (

@@ -70,6 +70,14 @@ export interface ProbeResult {
   retryAfterMs?: number | undefined;
   /** The protocol's status of the probe's answer (e.g. the HTTP status), shown on `probe` events. */
   status?: number | undefined;
+  /**
+   * The server answered and asked the client to slow down (HTTP `429`, gRPC `RESOURCE_EXHAUSTED`
+   * with a pushback): it is alive. With `ok: false` the probe neither found service nor failed:
+   * it announces no outage, does not count toward `maxReconnectAttempts`, and the next probe waits
+   * for `retryAfterMs` (when given).
+   * @defaultValue false
+   */
+  backPressure?: boolean | undefined;
 }
 
 /** Argument of {@link PolicyOptions.probe}. */
