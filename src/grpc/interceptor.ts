@@ -63,7 +63,8 @@ function firstText(metadata: GrpcMetadataLike, key: string): string | undefined 
  * - Attempts: each is a new call down the chain, with metadata `idempotency-key` (one per logical
  *   call: the caller's own `idempotency-key` metadata if it set one, else the policy's) and
  *   `x-hotcold-attempt`, and the gRPC deadline set to what is left of the whole call's deadline
- *   (the caller's `deadline` call option and the policy's `deadlineMs`, whichever ends first).
+ *   (the caller's `deadline` call option and the method's or the policy's `deadlineMs`,
+ *   whichever ends first: the whole call, its retries and its hold while reconnecting end then).
  * - Outcomes: `x-hotcold-node` / `x-hotcold-epoch` / `x-hotcold-dedup` response metadata is
  *   reported to the policy; a failed status is classified by {@link classifyGrpcStatus}
  *   (docs/grpc.md has the table). When the policy gives up, the caller's call fails with a
@@ -344,7 +345,9 @@ class UnaryCall implements UnaryAttemptOwner {
           runAttempt,
           this,
           this.method,
-          idempotencyKey === undefined && deadlineMs === undefined && signal === undefined ? undefined : { idempotencyKey, deadlineMs, signal },
+          // The caller's deadline bounds the method's (or the policy's) deadlineMs, never replaces
+          // it: the call, its retries and its hold end at whichever ends first (docs/grpc.md).
+          idempotencyKey === undefined && deadlineMs === undefined && signal === undefined ? undefined : { idempotencyKey, outerDeadlineMs: deadlineMs, signal },
         );
       } catch (error) {
         running = Promise.reject(error);

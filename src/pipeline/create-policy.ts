@@ -76,6 +76,7 @@ export interface SelfTimedPolicy {
 export interface SelfTimedRunOptions {
   idempotencyKey?: string | undefined;
   deadlineMs?: number | undefined;
+  outerDeadlineMs?: number | undefined;
 }
 
 /** @see SelfTimedPolicy */

@@ -127,6 +127,8 @@ export interface RunOptions {
   idempotencyKey?: string | false | undefined;
   timeoutMs?: number | undefined;
   deadlineMs?: number | undefined;
+  /** A bound from outside (the caller's own deadline): the call ends at the earlier of it and its deadline. */
+  outerDeadlineMs?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -813,6 +815,7 @@ export class Pipeline {
       options === undefined ||
       (options.idempotencyKey === undefined &&
         options.deadlineMs === undefined &&
+        options.outerDeadlineMs === undefined &&
         options.timeoutMs === undefined &&
         options.signal === undefined &&
         options.idempotent === undefined)
@@ -827,10 +830,20 @@ export class Pipeline {
     if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[^\x21-\x7e]/.test(key))) {
       throw new ConfigurationError('idempotencyKey', `must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`);
     }
-    const deadlineMs = options.deadlineMs ?? plan.deadlineMs;
+    let deadlineMs = options.deadlineMs ?? plan.deadlineMs;
     const timeoutMs = options.timeoutMs ?? plan.timeoutMs;
     requireMs('deadlineMs', deadlineMs);
     requireMs('timeoutMs', timeoutMs);
+    const outer = options.outerDeadlineMs;
+    if (outer !== undefined) {
+      // Two bounds on one call (the caller's own deadline, and this call's deadlineMs or its
+      // operation's or the policy's): the earlier ends it. A looser one never replaces a tighter.
+      if (typeof outer !== 'number' || Number.isNaN(outer)) throw new ConfigurationError('outerDeadlineMs', 'must be a number of milliseconds (Infinity: none)');
+      if (outer <= 0) {
+        throw new DeadlineExceededException(`${plan.name}: the caller's deadline had passed before the call began`, { method: plan.name, attempts: 0, mayHaveExecuted: false });
+      }
+      if (outer < deadlineMs) deadlineMs = outer;
+    }
     if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') throw new ConfigurationError('idempotent', 'must be a boolean');
     const callSignal = options.signal?.aborted === true ? options.signal : signal;
     const context = new CallContext(plan, options.idempotent ?? plan.idempotent, fn, arg, key, this.newKey, deadlineMs, monotonicNow(), timeoutMs, callSignal, this.monitor.generation);

@@ -248,6 +248,17 @@ export interface ExecuteOptions {
   timeoutMs?: number | undefined;
   /** Whole-call deadline for this call, in ms (overrides the operation's and the policy's). */
   deadlineMs?: number | undefined;
+  /**
+   * A bound from outside this call, in ms from now: typically your own caller's deadline (what is
+   * left of the request you are serving, a gRPC `deadline`). Unlike `deadlineMs` it never
+   * loosens: the call — every attempt, backoff, hold while reconnecting and wait — ends at the
+   * earlier of this and its deadline (`deadlineMs`, else the operation's, else the policy's), and
+   * each attempt's `timeoutMs` and `deadlineLeftMs` are cut to it. `Infinity`: no bound. Zero or
+   * less: the call is not started and rejects with `DeadlineExceededException`
+   * (`mayHaveExecuted: false`).
+   * @throws {ConfigurationError} naming `outerDeadlineMs` when it is no number (NaN included)
+   */
+  outerDeadlineMs?: number | undefined;
   /** Aborts the call: it rejects with `CallAbortedException` (saying whether it may have run). */
   signal?: AbortSignal | undefined;
 }
