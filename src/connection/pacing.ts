@@ -10,9 +10,15 @@
 import { monotonicNow } from '../shared/clock.js';
 import { sleep } from '../shared/sleep.js';
 
+/** A backend's pause: nothing before `until`; `since` is when the pause that set it was asked for. */
+interface Pause {
+  until: number;
+  since: number;
+}
+
 export class BackendPacing {
-  /** Backend URL → monotonic ms before which nothing may be sent to it. */
-  private readonly notBefore = new Map<string, number>();
+  /** Backend URL → the pause it asked for (monotonic ms). */
+  private readonly notBefore = new Map<string, Pause>();
 
   constructor(private readonly now: () => number = monotonicNow) {}
 
@@ -24,19 +30,29 @@ export class BackendPacing {
   /** The server asked for `delayMs` of quiet (capped by `capMs`); a later "not before" wins. */
   defer(backend: string, delayMs: number, capMs: number): void {
     if (!(delayMs > 0) || !(capMs > 0)) return;
-    const until = this.now() + Math.min(delayMs, capMs);
+    const now = this.now();
+    const until = now + Math.min(delayMs, capMs);
     const known = this.notBefore.get(backend);
-    if (known === undefined || until > known) this.notBefore.set(backend, until);
+    if (known === undefined || until > known.until) this.notBefore.set(backend, { until, since: now });
   }
 
-  /** Milliseconds until `backend` may be sent to; 0 when it may be now. */
-  delayFor(backend: string): number {
-    const until = this.notBefore.get(backend);
-    if (until === undefined) return 0;
-    const left = until - this.now();
-    if (left > 0) return left;
-    this.notBefore.delete(backend);
-    return 0;
+  /**
+   * Milliseconds until `backend` may be sent to; 0 when it may be now. `capMs`: a call's own
+   * tighter cap on a server's pause (an operation's `retry.maxRetryAfterMs`), counted from when
+   * the pause was asked for: that call waits no longer than it allows, though others wait the
+   * whole pause (the policy's cap, applied by {@link defer}).
+   */
+  delayFor(backend: string, capMs?: number): number {
+    const pause = this.notBefore.get(backend);
+    if (pause === undefined) return 0;
+    const now = this.now();
+    if (pause.until - now <= 0) {
+      this.notBefore.delete(backend);
+      return 0;
+    }
+    const until = capMs !== undefined && pause.since + capMs < pause.until ? pause.since + capMs : pause.until;
+    const left = until - now;
+    return left > 0 ? left : 0;
   }
 
   /**

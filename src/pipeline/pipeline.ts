@@ -1091,7 +1091,10 @@ export class Pipeline {
     const backend = this.monitor.backend;
     // Checked again after every sleep: another 429, answered while this call waits, may push the
     // backend's "not before" time further out — past this call's deadline.
-    for (let wait = this.pacing.delayFor(backend); wait > 0; wait = this.pacing.delayFor(backend)) {
+    // The operation's own retry.maxRetryAfterMs bounds this call's wait (methods' retry overrides
+    // the policy's): the backend's pause is capped only by the policy's, for every other call.
+    const cap = context.plan.retry.maxRetryAfterMs;
+    for (let wait = this.pacing.delayFor(backend, cap); wait > 0; wait = this.pacing.delayFor(backend, cap)) {
       if (wait >= context.deadline.remaining()) {
         throw new DeadlineExceededException(
           `call deadline of ${context.deadline.ms} ms would pass during the server's requested pause (Retry-After)`,
