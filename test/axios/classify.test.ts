@@ -7,7 +7,7 @@ import net from 'node:net';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attachPolicy, ConnectionFailureException, isRPCException, UnknownOutcomeException, type AttachedPolicy, type AttachPolicyOptions } from 'hotcold/axios';
-import { closedPort, NODE, startScriptedServer, type ScriptedServer } from './helpers.js';
+import { closedPort, NODE, startScriptedServer, failure, type ScriptedServer } from './helpers.js';
 
 const FAST: AttachPolicyOptions = {
   retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
@@ -26,15 +26,6 @@ function attach(options: AttachPolicyOptions = {}): AttachedPolicy {
   return handle;
 }
 
-/** The rejection of `promise` (fails the test if it resolves). */
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** The RPCException a failure ends with (a single attempt's, or the last cause of an exhausted retry). */
 function rpc(error: unknown): { kind: string; mayHaveExecuted: boolean } {

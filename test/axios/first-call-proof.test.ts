@@ -7,7 +7,7 @@
 import axios, { type AxiosInstance } from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachPolicy, isRPCException, type AttachPolicyOptions } from 'hotcold/axios';
-import { NODE, startScriptedServer, type ScriptedServer } from './helpers.js';
+import { NODE, startScriptedServer, failure, type ScriptedServer } from './helpers.js';
 
 const BASE: AttachPolicyOptions = {
   retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
@@ -34,14 +34,6 @@ async function setup(options: AttachPolicyOptions = {}): Promise<{ server: Scrip
   return { server, api };
 }
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function mayHaveRun(error: unknown): boolean | undefined {
   return isRPCException(error) ? error.mayHaveExecuted : undefined;

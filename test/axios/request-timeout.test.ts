@@ -9,7 +9,7 @@
 import axios, { type AxiosInstance } from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachPolicy, ConfigurationError, type AttachPolicyOptions } from 'hotcold/axios';
-import { startScriptedServer, type ScriptedServer } from './helpers.js';
+import { startScriptedServer, failure, type ScriptedServer } from './helpers.js';
 
 const POLICY: AttachPolicyOptions = { retry: { maxAttempts: 1 }, breaker: false, budget: false, timeoutMs: 5000 };
 
@@ -27,14 +27,6 @@ async function setup(create: Parameters<typeof axios.create>[0] = {}): Promise<{
   return { server, api };
 }
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** The attempt timeout a timed-out request ended with, from its cause ("attempt timed out after N ms"). */
 function timedOutAfter(error: unknown): string | undefined {

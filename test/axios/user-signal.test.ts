@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import axios, { AxiosError, type AxiosAdapter, type AxiosInstance, type InternalAxiosRequestConfig } from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachPolicy, isRPCException, type AttachedPolicy, type AttachPolicyOptions } from 'hotcold/axios';
-import { NODE, startScriptedServer, type ScriptedServer } from './helpers.js';
+import { NODE, startScriptedServer, failure, type ScriptedServer } from './helpers.js';
 
 const FAST: AttachPolicyOptions = {
   retry: { maxAttempts: 3, minDelayMs: 1, maxDelayMs: 5 },
@@ -32,14 +32,6 @@ async function setup(options: AttachPolicyOptions = {}, create: Parameters<typeo
   return { server, api, handle };
 }
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Resolves once `n` requests of `method path` reached the server. */
 async function reached(server: ScriptedServer, method: string, path: string, n = 1): Promise<void> {
