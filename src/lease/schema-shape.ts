@@ -1,3 +1,4 @@
+import { isExactCollation } from './exact-collation.js';
 import type { Dialect } from './types.js';
 
 /**
@@ -16,8 +17,9 @@ export type ColumnNeed =
   | { readonly kind: 'float64' }
   /**
    * Text of at least `minLength` characters, returned as written (no padding). `exact`: a key
-   * compared byte for byte — on MariaDB/MySQL a binary collation (`…_bin`, `binary`): under the
-   * default `_ci` ones `'Pay-AbC'` and `'pay-abc'` (and `'é'` and `'e'`) are one key.
+   * compared byte for byte — on MariaDB/MySQL a NO PAD binary collation (exact-collation.ts):
+   * under the default `_ci` ones `'Pay-AbC'` and `'pay-abc'` (and `'é'` and `'e'`) are one key,
+   * under PAD SPACE `utf8mb4_bin` `'orders'` and `'orders '`.
    */
   | { readonly kind: 'text'; readonly minLength: number; readonly exact?: boolean };
 
@@ -76,8 +78,8 @@ function mismatch(dialect: Dialect, column: CatalogColumn, need: ColumnNeed): st
       else {
         ok = ['varchar', 'text', 'mediumtext', 'longtext', 'tinytext'].includes(type) && Number(column.length ?? 0) >= need.minLength;
         const collation = (column.collation ?? '').toLowerCase();
-        if (ok && need.exact === true && !(collation.endsWith('_bin') || collation === 'binary')) {
-          return `column ${column.name} (collation ${column.collation ?? 'unknown'}) treats keys that differ in case, accents or trailing spaces as one key; it needs a binary collation (ALTER TABLE … MODIFY ${column.name} VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL)`;
+        if (ok && need.exact === true && !isExactCollation(collation)) {
+          return `column ${column.name} (collation ${column.collation ?? 'unknown'}) treats keys that differ in case, accents or trailing spaces as one key; it needs a NO PAD binary collation (ALTER TABLE … MODIFY ${column.name} VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL on MariaDB, COLLATE utf8mb4_0900_bin on MySQL 8)`;
         }
       }
       break;

@@ -1,3 +1,4 @@
+import { MYSQL_EXACT_COLLATION_MARKER } from './exact-collation.js';
 import { generationBaseSql, generationSql } from './generation.js';
 import type { SchemaObject } from './schema.js';
 import type { TableShape } from './schema-shape.js';
@@ -43,7 +44,8 @@ export const MAX_HOLDER_LENGTH = 213;
 /** What the statements need of the lease table's columns (see schema-shape.ts). */
 export const LEASE_SHAPE: TableShape = {
   columns: {
-    name: { kind: 'text', minLength: 191 },
+    // Compared byte for byte: a NO PAD binary collation on MariaDB/MySQL (exact-collation.ts).
+    name: { kind: 'text', minLength: 191, exact: true },
     holder: { kind: 'text', minLength: MAX_HOLDER_LENGTH },
     token: { kind: 'int64' },
     version: { kind: 'int64' },
@@ -81,9 +83,10 @@ function createStatements(dialect: Dialect, table: string): string[] {
       ];
     case 'mysql':
       return [
-        // Binary: under the database's default _ci collation the leases 'Ledger' and 'ledger' were one row.
+        // Binary NO PAD: under the database's default _ci collation the leases 'Ledger' and
+        // 'ledger' were one row, under PAD SPACE utf8mb4_bin 'ledger' and 'ledger ' (exact-collation.ts).
         `CREATE TABLE IF NOT EXISTS ${table} (
-  name VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+  name VARCHAR(191) CHARACTER SET utf8mb4 COLLATE ${MYSQL_EXACT_COLLATION_MARKER} NOT NULL PRIMARY KEY,
   holder VARCHAR(255) NULL,
   token BIGINT NOT NULL DEFAULT 0,
   version BIGINT NOT NULL DEFAULT 0,

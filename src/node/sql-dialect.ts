@@ -1,4 +1,5 @@
 import { StoreConfigurationError } from '../lease/errors.js';
+import { MYSQL_EXACT_COLLATION_MARKER } from '../lease/exact-collation.js';
 import { ensureSchema, type SchemaObject } from '../lease/schema.js';
 import { nowMs } from '../lease/sql.js';
 import { mariadbStatementTime, mariadbTimeoutSeconds, pgTimeoutMs } from '../lease/db-timeouts.js';
@@ -17,8 +18,8 @@ import { sleep } from '../shared/sleep.js';
  * MariaDB/MySQL: a column without a charset and collation takes the database's, whose defaults
  * (`utf8mb4_general_ci`, `latin1_swedish_ci`) compare case-, accent- and (PAD SPACE)
  * trailing-space-insensitively: two idempotency keys `Pay-AbC` and `pay-abc` were one key, and the
- * second payment was answered with the first's stored result without running. Keys are
- * `utf8mb4_bin`; payloads `utf8mb4` (a latin1 database stored `?` for text it cannot hold, or
+ * second payment was answered with the first's stored result without running. Keys take a NO PAD
+ * binary collation (`utf8mb4_bin` is PAD SPACE: `'orders'` and `'orders '` were one key); payloads `utf8mb4` (a latin1 database stored `?` for text it cannot hold, or
  * refused it); InnoDB whatever the default engine (the records must roll back with the call).
  */
 export function columnTypes(dialect: Dialect): { key: string; text: string; bigint: string; table: string } {
@@ -28,7 +29,7 @@ export function columnTypes(dialect: Dialect): { key: string; text: string; bigi
     case 'postgres':
       return { key: 'VARCHAR(255)', text: 'TEXT', bigint: 'BIGINT', table: '' };
     case 'mysql':
-      return { key: 'VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', text: 'LONGTEXT CHARACTER SET utf8mb4', bigint: 'BIGINT', table: ' ENGINE=InnoDB' };
+      return { key: `VARCHAR(255) CHARACTER SET utf8mb4 COLLATE ${MYSQL_EXACT_COLLATION_MARKER}`, text: 'LONGTEXT CHARACTER SET utf8mb4', bigint: 'BIGINT', table: ' ENGINE=InnoDB' };
   }
 }
 

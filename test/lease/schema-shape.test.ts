@@ -20,9 +20,9 @@ import { uniqueTable } from './helpers.js';
 const pgUp = await databaseAvailable('postgres');
 const mysqlUp = await databaseAvailable('mysql');
 
-const cols = (o: Partial<Record<'name' | 'holder' | 'token' | 'version' | 'renewed_at' | 'wait_interval_ms', string>>, dbl: string) =>
+const cols = (o: Partial<Record<'name' | 'holder' | 'token' | 'version' | 'renewed_at' | 'wait_interval_ms', string>>, dbl: string, key = 'VARCHAR(191)') =>
   [
-    `name ${o.name ?? 'VARCHAR(191) PRIMARY KEY'}`,
+    `name ${o.name ?? `${key} PRIMARY KEY`}`,
     `holder ${o.holder ?? 'VARCHAR(255)'}`,
     `token ${o.token ?? 'BIGINT NOT NULL DEFAULT 0'}`,
     `version ${o.version ?? 'BIGINT NOT NULL DEFAULT 0'}`,
@@ -56,16 +56,16 @@ async function expectAccepted(store: LeaseStore): Promise<void> {
   }
 }
 
-const serverCases = (dbl: string, float4: string): [string, string, RegExp][] => [
-  ['renewed_at 4-byte float', cols({ renewed_at: `${float4} NOT NULL DEFAULT 0` }, dbl), /column renewed_at \(type (real|float)\) needs/i],
-  ['no key on name', cols({ name: 'VARCHAR(191) NOT NULL' }, dbl), /\(name\) is not a primary key or unique index/],
-  ['wait_interval_ms SMALLINT', cols({ wait_interval_ms: 'SMALLINT NOT NULL DEFAULT 0' }, dbl), /column wait_interval_ms \(type smallint\) needs/i],
-  ['renewed_at INTEGER', cols({ renewed_at: 'INTEGER NOT NULL DEFAULT 0' }, dbl), /column renewed_at \(type int(eger)?\) needs/i],
-  ['token TEXT', cols({ token: "TEXT NOT NULL" }, dbl), /column token \(type text.*needs BIGINT/i],
-  ['holder VARCHAR(5)', cols({ holder: 'VARCHAR(5)' }, dbl), /column holder \(type (character varying\(5\)|varchar\(5\))\) needs .*213/i],
+const serverCases = (dbl: string, float4: string, key: string): [string, string, RegExp][] => [
+  ['renewed_at 4-byte float', cols({ renewed_at: `${float4} NOT NULL DEFAULT 0` }, dbl, key), /column renewed_at \(type (real|float)\) needs/i],
+  ['no key on name', cols({ name: `${key} NOT NULL` }, dbl, key), /\(name\) is not a primary key or unique index/],
+  ['wait_interval_ms SMALLINT', cols({ wait_interval_ms: 'SMALLINT NOT NULL DEFAULT 0' }, dbl, key), /column wait_interval_ms \(type smallint\) needs/i],
+  ['renewed_at INTEGER', cols({ renewed_at: 'INTEGER NOT NULL DEFAULT 0' }, dbl, key), /column renewed_at \(type int(eger)?\) needs/i],
+  ['token TEXT', cols({ token: "TEXT NOT NULL" }, dbl, key), /column token \(type text.*needs BIGINT/i],
+  ['holder VARCHAR(5)', cols({ holder: 'VARCHAR(5)' }, dbl, key), /column holder \(type (character varying\(5\)|varchar\(5\))\) needs .*213/i],
 ];
 
-function serverSuite(label: string, url: string, dbl: string, float4: string, extraDdl: (t: string) => string[]) {
+function serverSuite(label: string, url: string, dbl: string, float4: string, key: string, extraDdl: (t: string) => string[]) {
   describe(`${label}: a lease table of the wrong shape is refused at once`, () => {
     const admin = storeFromUrl(url, { table: uniqueTable('shape_admin') });
     const made: string[] = [];
@@ -83,7 +83,7 @@ function serverSuite(label: string, url: string, dbl: string, float4: string, ex
       return table;
     };
 
-    it.each(serverCases(dbl, float4))('%s', async (_label, columns, problem) => {
+    it.each(serverCases(dbl, float4, key))('%s', async (_label, columns, problem) => {
       const store = storeFromUrl(url, { table: await make(columns) });
       try {
         await expectRefused(store, problem);
@@ -96,14 +96,17 @@ function serverSuite(label: string, url: string, dbl: string, float4: string, ex
       const dialect = admin.dialect;
       const dedup = await make('idem_key VARCHAR(255) NOT NULL PRIMARY KEY, caller VARCHAR(255) NOT NULL, method VARCHAR(255) NOT NULL, fingerprint VARCHAR(255) NOT NULL, result TEXT, token INTEGER NOT NULL, created_at BIGINT NOT NULL', false);
       await expect(ensureSchema(admin, dedupSchema(dialect, dedup), 'shape-test')).rejects.toThrow(/column token \(type int(eger)?\) needs/i);
-      // A key column compared byte for byte: on MariaDB a binary collation (the database's default _ci is refused below).
-      const key = dialect === 'mysql' ? 'VARCHAR(255) COLLATE utf8mb4_bin' : 'VARCHAR(255)';
+      // A key column compared byte for byte: on MariaDB a NO PAD binary collation (the database's default _ci and PAD SPACE utf8mb4_bin are refused below).
+      const key = dialect === 'mysql' ? 'VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin' : 'VARCHAR(255)';
       const feed = await make(`feed ${key} NOT NULL, seq BIGINT NOT NULL, data ${dialect === 'mysql' ? 'LONGTEXT' : 'TEXT'} NOT NULL`, false);
       const counter = await make(`feed ${key} NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL`, false);
       await expect(ensureSchema(admin, feedSchema(dialect, feed, counter), 'shape-test')).rejects.toThrow(/\(feed, seq\) is not a primary key/);
       if (dialect === 'mysql') {
         const ci = await make('feed VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL', false);
         await expect(ensureSchema(admin, feedSchema(dialect, feed, ci), 'shape-test')).rejects.toThrow(/column feed \(collation utf8mb4_general_ci\) treats keys that differ in case/);
+        // PAD SPACE: 'orders' and 'orders ' would be one feed.
+        const pad = await make('feed VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL', false);
+        await expect(ensureSchema(admin, feedSchema(dialect, feed, pad), 'shape-test')).rejects.toThrow(/column feed \(collation utf8mb4_bin\) treats keys that differ in case, accents or trailing spaces as one key; it needs a NO PAD binary collation .*COLLATE utf8mb4_nopad_bin/);
       }
       // Our own DDL passes.
       const ok = uniqueTable('shape');
@@ -114,7 +117,7 @@ function serverSuite(label: string, url: string, dbl: string, float4: string, ex
     }, 60_000);
 
     it('our own DDL, and equivalent types (text, a wider varchar, unique index instead of primary key), are accepted', async () => {
-      for (const columns of [cols({}, dbl), cols({ name: 'VARCHAR(191) NOT NULL UNIQUE', holder: 'TEXT' }, dbl), cols({ holder: 'VARCHAR(1000)' }, dbl)]) {
+      for (const columns of [cols({}, dbl, key), cols({ name: `${key} NOT NULL UNIQUE`, holder: 'TEXT' }, dbl, key), cols({ holder: 'VARCHAR(1000)' }, dbl, key)]) {
         const store = storeFromUrl(url, { table: await make(columns) });
         try {
           await expectAccepted(store);
@@ -126,8 +129,32 @@ function serverSuite(label: string, url: string, dbl: string, float4: string, ex
   });
 }
 
-if (pgUp) serverSuite('PostgreSQL', PG_URL, 'DOUBLE PRECISION', 'REAL', (t) => [`CREATE UNIQUE INDEX ${t}_name_token ON ${t} (name, token)`]);
-if (mysqlUp) serverSuite('MariaDB', MYSQL_URL, 'DOUBLE', 'FLOAT', () => []);
+if (pgUp) serverSuite('PostgreSQL', PG_URL, 'DOUBLE PRECISION', 'REAL', 'VARCHAR(191)', (t) => [`CREATE UNIQUE INDEX ${t}_name_token ON ${t} (name, token)`]);
+if (mysqlUp) serverSuite('MariaDB', MYSQL_URL, 'DOUBLE', 'FLOAT', 'VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin', () => []);
+
+describe.runIf(mysqlUp)('MariaDB: a lease table whose name compares loosely is refused', () => {
+  const admin = mysqlUp ? storeFromUrl(MYSQL_URL, { table: uniqueTable('shape_admin') }) : undefined;
+  const made: string[] = [];
+  afterAll(async () => {
+    for (const t of made) await admin?.transaction((tx) => tx.execute(`DROP TABLE IF EXISTS ${t}`)).catch(() => undefined);
+    await admin?.close();
+  });
+  // PAD SPACE utf8mb4_bin (the DDL of earlier versions): 'ledger' and 'ledger ' were one row.
+  it.each([
+    ['utf8mb4_bin', /column name \(collation utf8mb4_bin\) treats keys that differ in case, accents or trailing spaces as one key/],
+    ['utf8mb4_general_ci', /column name \(collation utf8mb4_general_ci\) treats keys/],
+  ])('name %s', async (collation, problem) => {
+    const table = uniqueTable('shape');
+    made.push(table);
+    await admin?.transaction((tx) => tx.execute(`CREATE TABLE ${table} (${cols({}, 'DOUBLE', `VARCHAR(191) CHARACTER SET utf8mb4 COLLATE ${collation}`)})`));
+    const store = storeFromUrl(MYSQL_URL, { table });
+    try {
+      await expectRefused(store, problem);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
 
 describe('SQLite: a lease file holding a lease table of the wrong shape is refused', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hc-shape-'));

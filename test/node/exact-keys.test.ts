@@ -5,6 +5,8 @@
  * `Pay-AbC` and `pay-abc` — two orders whose ids differ in case, paying the same amount to the same
  * account — were one key, and the second payment was answered `200` with the FIRST one's stored
  * result without running. Feeds `Orders` and `orders` shared one sequence and one item list.
+ * `utf8mb4_bin` fixed case but is PAD SPACE: feeds `orders` and `orders ` were still one feed, and
+ * the leases `ledger` and `ledger ` one row (two pairs of nodes taking turns on one lease).
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { HandlerContext } from 'hotcold/node';
@@ -70,6 +72,27 @@ function suite(db: string | undefined): void {
       { seq: 2, data: { key: 'pay-abc' } },
     ]);
     expect((await read('orders')).result.items).toEqual([{ seq: 1, data: { key: 'other' } }]);
+
+    // Trailing spaces are part of the name (PAD SPACE collations ignore them).
+    await rawRpc(a.url, 'pay', { feed: 'orders ' }, { 'idempotency-key': 'spaced' });
+    expect((await read('orders ')).result.items).toEqual([{ seq: 1, data: { key: 'spaced' } }]);
+    expect((await read('orders')).result.items).toEqual([{ seq: 1, data: { key: 'other' } }]);
+  }, 60_000);
+
+  it('lease names that differ only in trailing spaces are two leases', async () => {
+    f = fixture();
+    const table = `l_${uniq()}`;
+    dropped.push(table);
+    const store = storeFromUrl(db ?? `sqlite:${f.dir}/trailing.db`, { table });
+    try {
+      await store.init();
+      await store.run?.(`INSERT INTO ${table} (name, holder) VALUES (?, ?)`, ['ledger', 'pair-a']);
+      await store.run?.(`INSERT INTO ${table} (name, holder) VALUES (?, ?)`, ['ledger ', 'pair-b']);
+      expect((await store.read('ledger'))?.holder).toBe('pair-a');
+      expect((await store.read('ledger '))?.holder).toBe('pair-b');
+    } finally {
+      await store.close();
+    }
   }, 60_000);
 }
 
@@ -89,7 +112,7 @@ describe.runIf(withMariadb)('exact keys on MariaDB', () => {
       );
       const started = startNode(f, 'alpha', { db: MYSQL_URL, leaseTable: `l_${id}`, dedup: { table: dedup }, feeds: false, handlers: {} });
       await expect(started).rejects.toBeInstanceOf(StoreSchemaError);
-      await expect(started).rejects.toThrow(/column idem_key \(collation utf8mb4_general_ci\).*COLLATE utf8mb4_bin/);
+      await expect(started).rejects.toThrow(/column idem_key \(collation utf8mb4_general_ci\).*COLLATE utf8mb4_nopad_bin/);
     } finally {
       await admin.run?.(`DROP TABLE IF EXISTS ${dedup}`);
       await admin.run?.(`DROP TABLE IF EXISTS l_${id}`);

@@ -11,6 +11,7 @@ import { endWithin, type Destroyable } from './bounded-close.js';
 import { requireMysqlUri } from './connection-string.js';
 import { SecretScope } from '../../shared/redact.js';
 import { driverTimeoutMs, mariadbStatementTime, mariadbTimeoutSeconds } from '../db-timeouts.js';
+import { exactCollationSql, MYSQL_EXACT_COLLATION_MARKER } from '../exact-collation.js';
 import { mariadbGenerationSql, MYSQL_GENERATION_MARKER } from '../generation.js';
 
 /** Options of {@link mysqlStore}. */
@@ -208,9 +209,16 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
     return mariadb;
   };
 
-  /** The statement as this server runs it: the failover generation is MariaDB's GTID domain (generation.ts). */
-  const withGeneration = async (p: Queryable, sql: string): Promise<string> =>
-    sql.includes(MYSQL_GENERATION_MARKER) && (await isMariadb(p)) ? mariadbGenerationSql(sql) : sql;
+  /**
+   * The statement as this server runs it: the failover generation is MariaDB's GTID domain
+   * (generation.ts), key columns take the server's NO PAD binary collation (exact-collation.ts).
+   * Statements with neither marker (all but DDL and the fence) cost no server question.
+   */
+  const withGeneration = async (p: Queryable, sql: string): Promise<string> => {
+    if (!sql.includes(MYSQL_GENERATION_MARKER) && !sql.includes(MYSQL_EXACT_COLLATION_MARKER)) return sql;
+    const onMariadb = await isMariadb(p);
+    return exactCollationSql(onMariadb ? mariadbGenerationSql(sql) : sql, onMariadb);
+  };
 
   /**
    * `KILL`s the session of an abandoned transaction (rolled back by the server, its locks freed).
@@ -231,7 +239,7 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
       const p = await open();
       const timeoutMs = runOptions?.timeoutMs;
       if (timeoutMs === undefined) return runOn(p, await withGeneration(p, sql), params);
-      const text = (await isMariadb(p)) ? boundedPrefix(timeoutMs) + mariadbGenerationSql(sql) : sql;
+      const text = (await isMariadb(p)) ? boundedPrefix(timeoutMs) + (await withGeneration(p, sql)) : await withGeneration(p, sql);
       return runOn(p, text, params, timeoutMs);
     },
     transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
