@@ -271,9 +271,34 @@ export class TransactionAbandonedError extends TransientStoreError {}
  * statements issued after that and rejects `transaction()` with this error instead of resolving
  * with `fn`'s result. Also thrown, at once, when the server ends the session while `fn` runs
  * (PostgreSQL, MariaDB/MySQL: an idle-in-transaction timeout, a KILL, a restart). Nothing was
- * committed. Let a statement's error propagate (or use a SAVEPOINT) if `fn` means to go on after it.
+ * committed. Let a statement's error propagate if `fn` means to go on after it (a `SAVEPOINT` is
+ * refused: {@link TransactionControlError}).
  */
 export class TransactionRolledBackError extends TransientStoreError {}
+
+/**
+ * `fn` sent a statement through the transaction handle of `store.transaction(fn)` that would end,
+ * start or nest the store's own transaction: `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`,
+ * `ROLLBACK`, `ABORT`, `SAVEPOINT`, `RELEASE`, `ROLLBACK TO`, `SET autocommit`, PostgreSQL's
+ * `PREPARE TRANSACTION`, MySQL's `XA` — in any case, after comments, or after other statements in
+ * one text. The statement was NOT sent; the store rolled the transaction back and rejects
+ * `transaction()` with this error even if `fn` caught it and went on (its later statements are
+ * refused too): nothing was committed (`committed` is `false`; the node answers
+ * `503 NOT_EXECUTED`). A programming error, not a transient one: the same `fn` is refused again.
+ * Keywords inside strings, quoted identifiers, dollar-quoted bodies and comments do not count.
+ */
+export class TransactionControlError extends LeaseError {
+  /** Always false: the statement was not sent and the transaction was rolled back. */
+  readonly committed = false;
+  /** The refused statement's keyword(s), e.g. `COMMIT`, `ROLLBACK TO`, `SET autocommit`, `CREATE (implicit commit)`; never the statement's text. */
+  readonly statement: string;
+  constructor(store: string, statement: string) {
+    super(
+      `${store}: fn sent ${statement} through the transaction handle; only the store may end or nest its transaction, so the statement was not sent and the transaction was rolled back: nothing was committed`,
+    );
+    this.statement = statement;
+  }
+}
 
 /**
  * The caller gave up on a transaction after its COMMIT was sent and before the database

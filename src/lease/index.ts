@@ -37,6 +37,7 @@ export {
   StoreBusyError,
   TransactionAbandonedError,
   TransactionRolledBackError,
+  TransactionControlError,
   CommitAbandonedError,
   type LeaseLostReason,
 } from './errors.js';

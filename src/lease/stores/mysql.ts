@@ -13,6 +13,7 @@ import { SecretScope } from '../../shared/redact.js';
 import { driverTimeoutMs, mariadbStatementTime, mariadbTimeoutSeconds } from '../db-timeouts.js';
 import { exactCollationSql, MYSQL_EXACT_COLLATION_MARKER } from '../exact-collation.js';
 import { mariadbGenerationSql, MYSQL_GENERATION_MARKER } from '../generation.js';
+import { refusingTransactionControl, type BackslashMode } from './transaction-control.js';
 
 /** Options of {@link mysqlStore}. */
 export interface MysqlStoreOptions {
@@ -126,6 +127,8 @@ async function runOn(target: Queryable, sql: string, params: readonly unknown[],
 const ENDS_TRANSACTION: ReadonlySet<number> = new Set([1205, 1206, 1213]);
 /** The server's "in a transaction" status flag (SERVER_STATUS_IN_TRANS) of an OK packet. */
 const SERVER_STATUS_IN_TRANS = 1;
+/** The server's status flag saying the session runs with `NO_BACKSLASH_ESCAPES` (SERVER_STATUS_NO_BACKSLASH_ESCAPES). */
+const SERVER_STATUS_NO_BACKSLASH_ESCAPES = 512;
 
 /** Whether the connection's session is still inside a transaction (a status flag of an OK packet: one round trip). */
 async function inTransaction(c: Pick<mysql.PoolConnection, 'query'>): Promise<boolean> {
@@ -288,7 +291,11 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
           throw new Error('abandoned while connecting');
         }
         try {
-          await c.beginTransaction();
+          // What beginTransaction() sends; its OK packet also tells how the session reads
+          // backslashes in strings (for telling fn's COMMIT from a string holding one).
+          const [begun] = await c.query('START TRANSACTION');
+          const status = (begun as Partial<mysql.ResultSetHeader>).serverStatus;
+          const backslashes: BackslashMode = typeof status !== 'number' ? 'unknown' : (status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) !== 0 ? 'literal' : 'escape';
           // InnoDB rolls the whole transaction back on some errors (ENDS_TRANSACTION) and runs the
           // session's next statements in autocommit, outside the fence; COMMIT then commits
           // nothing and succeeds. After such an error (which `fn` may have caught) ask the server
@@ -304,7 +311,8 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
             }
           };
           // Asked on this connection: a pool of one has no other to ask on.
-          const work = fn(
+          // A COMMIT, ROLLBACK, DDL (implicit commit)… of fn's is refused before it is sent (transaction-control.ts).
+          const work = refusingTransactionControl('mysqlStore', fn, () => backslashes)(
             executor('mysql', async (sql, params) => {
               await stillOpen();
               try {

@@ -14,6 +14,7 @@ import { requirePgConnectionString } from './connection-string.js';
 import { destroyClient } from './pg-destroy.js';
 import { inlinePgParams, toPgPlaceholders } from './placeholders.js';
 import { driverTimeoutMs, pgTimeoutMs } from '../db-timeouts.js';
+import { refusingTransactionControl, type BackslashMode } from './transaction-control.js';
 
 /** Options of {@link postgresStore}. */
 export interface PostgresStoreOptions {
@@ -251,12 +252,17 @@ export function postgresStore(connectionStringOrPoolLike: string | PgPoolLike, o
           throw new Error('abandoned while connecting');
         }
         try {
-          // One round trip: the session's identity comes with BEGIN (see `discard`).
-          const begun = (await c.query('BEGIN; SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS xact')) as unknown as pg.QueryResult[];
-          const identity = begun[1]?.rows[0] as { pid?: unknown; xact?: unknown } | undefined;
+          // One round trip: the session's identity comes with BEGIN (see `discard`), and how it
+          // reads backslashes in strings (for telling fn's COMMIT from a string holding one).
+          const begun = (await c.query(
+            "BEGIN; SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS xact, current_setting('standard_conforming_strings') AS scs",
+          )) as unknown as pg.QueryResult[];
+          const identity = begun[1]?.rows[0] as { pid?: unknown; xact?: unknown; scs?: unknown } | undefined;
           if (identity !== undefined) session = { pid: Number(identity.pid), xact: String(identity.xact) };
+          const backslashes: BackslashMode = identity?.scs === 'on' ? 'literal' : identity?.scs === 'off' ? 'escape' : 'unknown';
           const tx = executor('postgres', async (sql, params) => toResult(await c.query(toPgPlaceholders(sql, params.length), [...params])));
-          const result = await Promise.race([fn(tx), ended]);
+          // A COMMIT, ROLLBACK, SAVEPOINT… of fn's is refused before it is sent (transaction-control.ts).
+          const result = await Promise.race([refusingTransactionControl('postgresStore', fn, () => backslashes)(tx), ended]);
           // Given up on while `fn` was finishing: never COMMIT what the caller was told did not run.
           if (progress.abandoned) throw new Error('abandoned');
           progress.commitSent = true;

@@ -13,6 +13,7 @@ import { whileBusy } from './sqlite-busy.js';
 import { requireCurrent } from '../record.js';
 import { leasePathForOpenFile, namesTable } from './sqlite-lease-file.js';
 import type { SqliteDatabaseLike } from './driver-shapes.js';
+import { refusingTransactionControl } from './transaction-control.js';
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
@@ -287,7 +288,8 @@ export function sqliteStore(pathOrDatabaseLike: string | SqliteDatabaseLike, opt
                   throw error;
                 }
               });
-              const result = await fn(tx);
+              // A COMMIT, ROLLBACK, SAVEPOINT… of fn's is refused before it is sent (transaction-control.ts).
+              const result = await refusingTransactionControl('sqliteStore', fn, () => 'literal')(tx);
               const commitStarted = monotonicNow();
               // `committed` is set in the same synchronous step as COMMIT: an abort that comes
               // before the await resumes must see it.

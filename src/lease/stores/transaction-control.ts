@@ -1,0 +1,343 @@
+/**
+ * Finds the statements that would end, start or nest the store's transaction from inside
+ * `store.transaction(fn)`: `COMMIT`, `ROLLBACK`, `BEGIN`, `SAVEPOINT`, `SET autocommit` … — and,
+ * on MariaDB/MySQL, the statements that COMMIT implicitly (DDL, `LOCK TABLES`, …). The store
+ * refuses such a statement before it is sent ({@link TransactionControlError}): the transaction
+ * is rolled back and reported as not committed, instead of `fn`'s work being committed early (or
+ * rolled back, or left half-done) while the store goes on to report its own COMMIT.
+ *
+ * Why a lexer of our own: the project prefers a maintained library for SQL tokenizing, and the npm
+ * candidates were checked (2026-12): `sql-parser-cst` is GPL (this package is Apache-2.0);
+ * `node-sql-parser` and `pgsql-ast-parser` are full parsers (several hundred KB, one dialect or
+ * failing on syntax they lack, and nothing could be refused then); `dbgate-query-splitter` (MIT)
+ * splits `SELECT E'a\'; commit'` inside the `E''` string (a false refusal), splits a SQLite
+ * `CREATE TRIGGER … BEGIN …; END` body (its `END` would be refused), does not strip comments from
+ * a statement's head and does not know MySQL's executable comments (`/*! … *\/`). What is needed
+ * here is small: the first words of each statement, with strings, quoted identifiers and comments
+ * skipped as each database reads them. Rules: PostgreSQL sql-syntax-lexical, MariaDB/MySQL
+ * "Comment Syntax" and "String Literals", SQLite lang_keywords / lang_comment.
+ *
+ * Errs on the side of refusing only where the database would read the text in a way the lexer
+ * cannot tell (a backslash in a string whose escaping mode is unknown: both readings are checked).
+ */
+import { TransactionControlError } from '../errors.js';
+import type { Dialect, SqlExecutor } from '../types.js';
+
+/** How backslashes in `'…'` strings read: as escapes, literally, or not known (check both readings). */
+export type BackslashMode = 'escape' | 'literal' | 'unknown';
+
+type Token = { kind: 'word'; upper: string } | { kind: 'semicolon' } | { kind: 'other' };
+
+const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
+const IDENT_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
+
+/** End (exclusive) of a run quoted by `quote`, the quote doubled as its escape; backslash escapes too when `backslash`. Unterminated: the end of the text. */
+function endOfQuoted(sql: string, start: number, quote: string, backslash: boolean): number {
+  let i = start + 1;
+  while (i < sql.length) {
+    const c = sql[i];
+    if (backslash && c === '\\') i += 2;
+    else if (c === quote) {
+      if (sql[i + 1] === quote) i += 2;
+      else return i + 1;
+    } else i += 1;
+  }
+  return sql.length;
+}
+
+/** End (exclusive) of a block comment at `start`; nested ones count on PostgreSQL only. Unterminated: the end of the text. */
+function endOfBlockComment(sql: string, start: number, nested: boolean): number {
+  if (!nested) {
+    const close = sql.indexOf('*/', start + 2);
+    return close < 0 ? sql.length : close + 2;
+  }
+  let depth = 0;
+  let i = start;
+  while (i < sql.length) {
+    if (sql[i] === '/' && sql[i + 1] === '*') {
+      depth += 1;
+      i += 2;
+    } else if (sql[i] === '*' && sql[i + 1] === '/') {
+      depth -= 1;
+      i += 2;
+      if (depth === 0) return i;
+    } else {
+      i += 1;
+    }
+  }
+  return sql.length;
+}
+
+/** End (exclusive) of a line comment: at the first line break (`\n` or `\r`, the earliest any of the databases ends one). */
+function endOfLine(sql: string, start: number): number {
+  const end = sql.slice(start).search(/[\n\r]/);
+  return end < 0 ? sql.length : start + end + 1;
+}
+
+/** The tokens of `sql` as `dialect` reads it: words (keywords and bare identifiers), `;`, and anything else as one kind. */
+function tokenize(dialect: Dialect, sql: string, backslash: boolean): Token[] {
+  const tokens: Token[] = [];
+  const other = (): void => {
+    if (tokens[tokens.length - 1]?.kind !== 'other') tokens.push({ kind: 'other' });
+  };
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i] as string;
+    const next = sql[i + 1];
+    if (/\s/.test(c)) {
+      i += 1;
+    } else if (c === '-' && next === '-' && (dialect !== 'mysql' || i + 2 >= sql.length || (sql.charCodeAt(i + 2) <= 0x20))) {
+      // MySQL: `--` starts a comment only when a space or control character follows (`1--1` is arithmetic).
+      i = endOfLine(sql, i);
+    } else if (c === '#' && dialect === 'mysql') {
+      i = endOfLine(sql, i);
+    } else if (c === '/' && next === '*') {
+      // MySQL/MariaDB run what is inside `/*! … */` and `/*M! … */` (optionally a version number
+      // first): it is read as SQL, and its closing `*/` is skipped below as an operator.
+      const executable = dialect === 'mysql' ? /^\/\*M?!\d*/.exec(sql.slice(i, i + 12)) : null;
+      if (executable) i += executable[0].length;
+      else i = endOfBlockComment(sql, i, dialect === 'postgres');
+    } else if (c === ';') {
+      tokens.push({ kind: 'semicolon' });
+      i += 1;
+    } else if (c === "'") {
+      i = endOfQuoted(sql, i, "'", backslash);
+      other();
+    } else if (c === '"') {
+      // PostgreSQL and SQLite: a quoted identifier; MySQL: a string (an identifier under
+      // ANSI_QUOTES), escaped like `'…'`.
+      i = endOfQuoted(sql, i, '"', dialect === 'mysql' && backslash);
+      other();
+    } else if (c === '`' && dialect !== 'postgres') {
+      i = endOfQuoted(sql, i, '`', false);
+      other();
+    } else if (c === '[' && dialect === 'sqlite') {
+      const close = sql.indexOf(']', i + 1);
+      i = close < 0 ? sql.length : close + 1;
+      other();
+    } else if (c === '$' && dialect === 'postgres') {
+      const tag = /^\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 200));
+      if (tag) {
+        const close = sql.indexOf(tag[0], i + tag[0].length);
+        i = close < 0 ? sql.length : close + tag[0].length;
+      } else {
+        // `$1`: a parameter.
+        i += 1;
+        while (i < sql.length && /[0-9]/.test(sql[i] as string)) i += 1;
+      }
+      other();
+    } else if (c === '@' && dialect === 'mysql') {
+      // `@name` is a user variable (`SET @autocommit = 1` sets no server setting); `@@name` a
+      // system variable, whose name is read as a word.
+      if (next === '@') i += 2;
+      else {
+        i += 1;
+        while (i < sql.length && IDENT_PART.test(sql[i] as string)) i += 1;
+      }
+      other();
+    } else if (IDENT_START.test(c)) {
+      let j = i + 1;
+      while (j < sql.length && IDENT_PART.test(sql[j] as string)) j += 1;
+      const word = sql.slice(i, j);
+      if (dialect === 'postgres' && sql[j] === "'" && /^[Ee]$/.test(word)) {
+        // E'…': a PostgreSQL escape string, where a backslash escapes the quote.
+        i = endOfQuoted(sql, j, "'", true);
+        other();
+      } else if (sql[j] === "'" && /^([NnXxBb]|_\w+)$/.test(word)) {
+        // N'…', X'…', B'…', _utf8mb4'…': a literal with a prefix, not a word.
+        i = endOfQuoted(sql, j, "'", backslash && !/^[XxBb]$/.test(word));
+        other();
+      } else {
+        tokens.push({ kind: 'word', upper: word.toUpperCase() });
+        i = j;
+      }
+    } else {
+      other();
+      i += 1;
+    }
+  }
+  return tokens;
+}
+
+/**
+ * The statements of the token list, split at `;` — except inside a body that a `CREATE` statement
+ * carries unquoted: a SQLite trigger's `BEGIN … END`, a PostgreSQL `BEGIN ATOMIC … END` function
+ * body (whose own statements are separated by `;`, and may hold `CASE … END`).
+ */
+function statements(dialect: Dialect, tokens: readonly Token[]): Token[][] {
+  const result: Token[][] = [];
+  let current: Token[] = [];
+  let depth = 0;
+  let trigger = false;
+  tokens.forEach((token, index) => {
+    if (token.kind === 'semicolon' && depth === 0) {
+      if (current.length > 0) result.push(current);
+      current = [];
+      trigger = false;
+      return;
+    }
+    current.push(token);
+    const first = current[0];
+    if (token.kind !== 'word' || first?.kind !== 'word' || first.upper !== 'CREATE') return;
+    if (token.upper === 'TRIGGER') trigger = true;
+    const following = tokens[index + 1];
+    const opensBody =
+      token.upper === 'BEGIN' &&
+      ((dialect === 'sqlite' && trigger) || (dialect === 'postgres' && following?.kind === 'word' && following.upper === 'ATOMIC'));
+    if (opensBody || (depth > 0 && token.upper === 'CASE')) depth += 1;
+    else if (depth > 0 && token.upper === 'END') depth -= 1;
+  });
+  if (current.length > 0) result.push(current);
+  return result;
+}
+
+/** Statements that end, start or nest a transaction on every database (`END` and `ABORT` are PostgreSQL's and SQLite's, and no statement elsewhere). */
+const CONTROL: ReadonlySet<string> = new Set(['BEGIN', 'START', 'COMMIT', 'END', 'ROLLBACK', 'ABORT', 'SAVEPOINT', 'RELEASE']);
+/**
+ * MariaDB/MySQL statements that COMMIT the open transaction implicitly before they run
+ * (MySQL 8.0 manual 15.3.3, MariaDB "SQL statements that cause an implicit commit"): DDL, user
+ * and privilege changes, `LOCK`/`UNLOCK TABLES`, administration and replication statements.
+ */
+const IMPLICIT_COMMIT: ReadonlySet<string> = new Set([
+  'CREATE',
+  'ALTER',
+  'DROP',
+  'TRUNCATE',
+  'RENAME',
+  'LOCK',
+  'UNLOCK',
+  'GRANT',
+  'REVOKE',
+  'ANALYZE',
+  'CHECK',
+  'OPTIMIZE',
+  'REPAIR',
+  'CACHE',
+  'FLUSH',
+  'RESET',
+  'INSTALL',
+  'UNINSTALL',
+  'CHANGE',
+  'STOP',
+]);
+
+const word = (token: Token | undefined): string | undefined => (token?.kind === 'word' ? token.upper : undefined);
+
+/** The keyword(s) naming the statement if it is refused, else `undefined`. Only fixed keywords: never text of the statement's own. */
+function refusedKeyword(dialect: Dialect, statement: readonly Token[], implicitCommits: boolean): string | undefined {
+  const first = word(statement[0]);
+  if (first === undefined) return undefined;
+  const second = word(statement[1]);
+  if (first === 'SET') {
+    // MariaDB's `SET STATEMENT var = value FOR <statement>`: the statement is what runs.
+    if (dialect === 'mysql' && second === 'STATEMENT') {
+      const at = statement.findIndex((token) => word(token) === 'FOR');
+      if (at > 0) {
+        const inner = refusedKeyword(dialect, statement.slice(at + 1), implicitCommits);
+        if (inner !== undefined) return inner;
+      }
+    }
+    if (statement.some((token) => word(token) === 'AUTOCOMMIT')) return 'SET autocommit';
+    if (dialect === 'mysql' && statement.some((token) => word(token) === 'COMPLETION_TYPE')) return 'SET completion_type';
+    if (dialect === 'mysql' && second === 'PASSWORD') return 'SET PASSWORD';
+    return undefined;
+  }
+  if (first === 'PREPARE' && second === 'TRANSACTION' && dialect === 'postgres') return 'PREPARE TRANSACTION';
+  // MySQL's XA transactions: XA START cannot run inside a transaction, XA END/COMMIT… end one.
+  if (first === 'XA' && dialect === 'mysql') return 'XA';
+  if (CONTROL.has(first)) {
+    if (first === 'START') return second === 'TRANSACTION' ? 'START TRANSACTION' : 'START';
+    if (first === 'ROLLBACK' && second === 'TO') return 'ROLLBACK TO';
+    if (first === 'RELEASE' && second === 'SAVEPOINT') return 'RELEASE SAVEPOINT';
+    if (first === 'COMMIT' && second === 'PREPARED') return 'COMMIT PREPARED';
+    if (first === 'ROLLBACK' && second === 'PREPARED') return 'ROLLBACK PREPARED';
+    return first;
+  }
+  if (dialect !== 'mysql' || !implicitCommits) return undefined;
+  if (first === 'LOAD') return second === 'INDEX' ? 'LOAD INDEX' : undefined;
+  if (!IMPLICIT_COMMIT.has(first)) return undefined;
+  // `CREATE [OR REPLACE] TEMPORARY TABLE` and `DROP TEMPORARY TABLE` do not commit.
+  if ((first === 'CREATE' || first === 'DROP') && statement.slice(1, 4).some((token) => word(token) === 'TEMPORARY')) return undefined;
+  return `${first} (implicit commit)`;
+}
+
+/**
+ * The keyword of the first statement in `sql` that would end, start or nest the transaction (on
+ * MariaDB/MySQL also one that commits implicitly), or `undefined` when there is none. Keywords
+ * inside strings, quoted identifiers, dollar-quoted bodies and comments do not count. Never throws.
+ *
+ * @param backslashes - how `'…'` strings read backslashes: PostgreSQL `standard_conforming_strings`
+ * (on: `'literal'`), MariaDB/MySQL `NO_BACKSLASH_ESCAPES` (off: `'escape'`); `'unknown'` checks both.
+ * @param implicitCommits - MariaDB/MySQL: also find the statements that COMMIT implicitly (DDL,
+ * `LOCK TABLES`, …). Not for `store.transaction` itself, whose callers (the schema set-up among
+ * them) create tables in it; the node refuses them in its handlers' transactions.
+ */
+export function transactionControlKeyword(dialect: Dialect, sql: string, backslashes: BackslashMode, implicitCommits = false): string | undefined {
+  const readings = dialect === 'sqlite' ? [false] : backslashes === 'unknown' ? [true, false] : [backslashes === 'escape'];
+  for (const backslash of readings) {
+    for (const statement of statements(dialect, tokenize(dialect, sql, backslash))) {
+      const keyword = refusedKeyword(dialect, statement, implicitCommits);
+      if (keyword !== undefined) return keyword;
+    }
+  }
+  return undefined;
+}
+
+/** A statement that may change how the session reads backslashes in strings: later statements are checked under both readings. */
+const ESCAPE_SETTING = /sql_mode|standard_conforming_strings/i;
+
+/**
+ * `fn` with a transaction handle that checks every statement before it is sent: one that would
+ * end, start or nest the transaction is refused with {@link TransactionControlError} (not sent),
+ * every later one too, and the returned function rejects with that error whatever `fn` does
+ * with it — so the store rolls back and reports nothing committed.
+ *
+ * @param store - The store's name, for the error's message (`postgresStore`).
+ * @param backslashes - How the session reads backslashes in `'…'` strings when the transaction
+ * began (see {@link transactionControlKeyword}); once `fn` sends a statement naming `sql_mode` or
+ * `standard_conforming_strings`, both readings are checked from it on.
+ */
+export function refusingTransactionControl<T>(store: string, fn: (tx: SqlExecutor) => Promise<T>, backslashes: () => BackslashMode): (tx: SqlExecutor) => Promise<T> {
+  return async (tx) => {
+    let refused: TransactionControlError | undefined;
+    let modeChanged = false;
+    const check = (sql: string): void => {
+      if (refused) throw refused;
+      // Not a string: the driver refuses it, no keyword to look for.
+      if (typeof sql !== 'string') return;
+      if (ESCAPE_SETTING.test(sql)) modeChanged = true;
+      const keyword = transactionControlKeyword(tx.dialect, sql, modeChanged ? 'unknown' : backslashes());
+      if (keyword !== undefined) {
+        refused = new TransactionControlError(store, keyword);
+        throw refused;
+      }
+    };
+    const guarded: SqlExecutor = {
+      dialect: tx.dialect,
+      query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+        try {
+          check(sql);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return tx.query<R>(sql, params);
+      },
+      execute(sql: string, params?: readonly unknown[]): Promise<{ changes: number }> {
+        try {
+          check(sql);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return tx.execute(sql, params);
+      },
+    };
+    let result: T;
+    try {
+      result = await fn(guarded);
+    } catch (error) {
+      throw refused ?? error;
+    }
+    if (refused) throw refused;
+    return result;
+  };
+}

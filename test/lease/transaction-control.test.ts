@@ -1,0 +1,235 @@
+/**
+ * `fn` inside `store.transaction(fn)` may not end, start or nest the store's transaction. A
+ * handler that sent `COMMIT` through `ctx.tx` committed its writes (and the node's fence and
+ * idempotency claim) early: on PostgreSQL the statements after it ran in autocommit and the
+ * store's own COMMIT only warned; the node answered 200 whatever happened next — a `ROLLBACK`
+ * undid the work and was answered as executed, a `SAVEPOINT`/`ROLLBACK TO` half-undid it. Now
+ * the store refuses such a statement before it is sent (TransactionControlError, naming the
+ * keyword only), rolls the transaction back and rejects — even when `fn` caught the refusal and
+ * went on — so the node answers 503 NOT_EXECUTED with nothing committed, and keeps serving.
+ * Legitimate SQL holding the words (strings, quoted identifiers, dollar-quoted bodies, comments,
+ * a SQLite trigger body, a PL/pgSQL DO block) runs and commits. The lexer: transaction-control-lexer.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HandlerContext } from 'hotcold/node';
+import { TransactionControlError, type LeaseStore } from 'hotcold/lease';
+import { databaseAvailable, MYSQL_URL, PG_URL } from '../support/services.js';
+import { rawRpc } from '../node/raw-http.js';
+import { fixture, startNode, until, uniq, type Fixture, type NodeSetup } from '../node/support.js';
+
+const withPostgres = await databaseAvailable('postgres');
+const withMariadb = await databaseAvailable('mysql');
+
+interface Target {
+  name: string;
+  run: boolean;
+  db?: string;
+  /** Refused statements to try on this database (each in a transaction of its own). */
+  refused: readonly (readonly [sql: string, keyword: string])[];
+  /** Legitimate statements holding the words, run for real: each inserts one row into the ledger (`?` is the ref). */
+  legit: readonly string[];
+  /** Statements that create what `legit` needs (besides the ledger), and drop it. */
+  setup: (ledger: string) => { create: string[]; drop: string[] };
+}
+
+const COMMON_REFUSED = [
+  ['COMMIT', 'COMMIT'],
+  ['commit', 'COMMIT'],
+  ['ROLLBACK', 'ROLLBACK'],
+  ['BEGIN', 'BEGIN'],
+  ['SAVEPOINT x', 'SAVEPOINT'],
+  ['RELEASE x', 'RELEASE'],
+  ['ROLLBACK TO x', 'ROLLBACK TO'],
+  ['END', 'END'],
+  ['/* a note */ COMMIT', 'COMMIT'],
+  ['-- a note\nCOMMIT', 'COMMIT'],
+  ['SELECT 1; COMMIT', 'COMMIT'],
+  ['SET autocommit=1', 'SET autocommit'],
+] as const;
+
+const targets: Target[] = [
+  {
+    name: 'SQLite',
+    run: true,
+    refused: [...COMMON_REFUSED, ['ABORT', 'ABORT'], ['begin immediate', 'BEGIN']],
+    legit: [
+      "INSERT INTO {ledger} (ref, note) VALUES (?, 'COMMIT; ROLLBACK')",
+      'INSERT INTO {ledger} (ref, "commit") VALUES (?, 1)',
+      'INSERT INTO {ledger} (ref, `commit`) VALUES (?, 2) -- ; COMMIT',
+      'INSERT INTO {ledger} (ref, [commit]) VALUES (?, 3) /* ; END */',
+      'INSERT INTO {ledger}_src (ref) VALUES (?)',
+    ],
+    setup: (ledger) => ({
+      create: [
+        `CREATE TABLE ${ledger}_src (ref TEXT NOT NULL)`,
+        `CREATE TRIGGER ${ledger}_tr AFTER INSERT ON ${ledger}_src BEGIN INSERT INTO ${ledger} (ref, note) VALUES (new.ref, CASE WHEN 1 THEN 'begin; commit' END); END`,
+      ],
+      drop: [`DROP TABLE IF EXISTS ${ledger}_src`],
+    }),
+  },
+  {
+    name: 'PostgreSQL',
+    run: withPostgres,
+    db: PG_URL,
+    refused: [...COMMON_REFUSED, ['ABORT', 'ABORT'], ['START TRANSACTION', 'START TRANSACTION'], ["PREPARE TRANSACTION 'x'", 'PREPARE TRANSACTION']],
+    legit: [
+      "INSERT INTO {ledger} (ref, note) VALUES (?, 'COMMIT; ROLLBACK')",
+      'INSERT INTO {ledger} (ref, "commit") VALUES (?, 1)',
+      "INSERT INTO {ledger} (ref, note) VALUES (?, $$ a; COMMIT; $$ || $t$ END $t$ || E'\\'; commit') -- ; COMMIT",
+      'INSERT INTO {ledger} (ref, note) VALUES (?, /* ; ROLLBACK /* nested */ */ \'x\')',
+      "SELECT {ledger}_add(?)",
+    ],
+    setup: (ledger) => ({
+      // A PL/pgSQL body with its own BEGIN … END, in a DO block and in a function.
+      create: [
+        `DO $$ BEGIN PERFORM 1; END $$`,
+        `CREATE FUNCTION ${ledger}_add(r text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ${ledger} (ref, note) VALUES (r, 'begin; commit'); END $$`,
+      ],
+      drop: [`DROP FUNCTION IF EXISTS ${ledger}_add(text)`],
+    }),
+  },
+  {
+    name: 'MariaDB',
+    run: withMariadb,
+    db: MYSQL_URL,
+    refused: [...COMMON_REFUSED, ['START TRANSACTION', 'START TRANSACTION'], ['/*!COMMIT*/', 'COMMIT'], ['SET @@session.autocommit = 1', 'SET autocommit'], ["XA START 'x'", 'XA']],
+    legit: [
+      "INSERT INTO {ledger} (ref, note) VALUES (?, 'COMMIT; ROLLBACK')",
+      'INSERT INTO {ledger} (ref, `commit`) VALUES (?, 1)',
+      "INSERT INTO {ledger} (ref, note) VALUES (?, \"it\\'s; commit\") # ; COMMIT",
+      'INSERT INTO {ledger} (ref, note) VALUES (?, /* ; ROLLBACK */ \'x\') -- ; END',
+    ],
+    setup: () => ({ create: [], drop: [] }),
+  },
+];
+
+for (const target of targets) {
+  describe.runIf(target.run)(`${target.name}: fn may not end or nest the store's transaction`, () => {
+    let f: Fixture;
+    let a: NodeSetup;
+    let store: LeaseStore;
+    const id = uniq();
+    const t = { lease: `tcl_${id}`, dedup: `tcd_${id}`, ledger: `tcg_${id}` };
+    const calls = { swallowed: [] as unknown[], after: [] as string[] };
+    const rows = async (): Promise<unknown[]> => store.transaction((tx) => tx.query(`SELECT ref FROM ${t.ledger} ORDER BY ref`));
+    const extra = target.setup(t.ledger);
+
+    beforeAll(async () => {
+      f = fixture();
+      a = await startNode(f, 'alpha', {
+        ...(target.db === undefined ? {} : { db: target.db }),
+        leaseTable: t.lease,
+        dedup: { table: t.dedup },
+        feeds: false,
+        handlers: {
+          // Writes, sends the statement, swallows its refusal and writes again: the worst case.
+          pay: async (params: { ref: string; control: string }, ctx: HandlerContext) => {
+            await ctx.tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [params.ref]);
+            try {
+              await ctx.tx.execute(params.control);
+            } catch (error) {
+              calls.swallowed.push(error);
+            }
+            try {
+              await ctx.tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [`${params.ref}-after`]);
+            } catch (error) {
+              calls.after.push(String(error));
+            }
+            return 'paid';
+          },
+          plain: async (params: { ref: string }, ctx: HandlerContext) => {
+            await ctx.tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [params.ref]);
+            return 'ok';
+          },
+        },
+      });
+      store = a.store;
+      await until(() => a.node.status === 'active', 30_000, 'alpha active');
+      await store.transaction(async (tx) => {
+        await tx.execute(`CREATE TABLE ${t.ledger} (ref VARCHAR(60) PRIMARY KEY, note VARCHAR(200), ${tx.dialect === 'mysql' ? '`commit`' : '"commit"'} INT)`);
+      });
+      for (const sql of extra.create) await store.transaction((tx) => tx.execute(sql));
+    }, 90_000);
+
+    afterAll(async () => {
+      if (store !== undefined) {
+        for (const sql of [...extra.drop, `DROP TABLE IF EXISTS ${t.ledger}`, `DROP TABLE IF EXISTS ${t.dedup}`, `DROP TABLE IF EXISTS ${t.lease}`]) {
+          await store.transaction((tx) => tx.execute(sql)).catch(() => undefined);
+        }
+      }
+      await f?.cleanup();
+    }, 60_000);
+
+    it('store.transaction: each statement is refused unsent, even when fn swallows it; the transaction rolls back, nothing is committed', async () => {
+      for (const [sql, keyword] of target.refused) {
+        const ref = `s-${keyword.replace(/\W/g, '')}-${sql.length}`;
+        const outcome = await store
+          .transaction(async (tx) => {
+            await tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [ref]);
+            const refusal = await tx.execute(sql).then(
+              () => undefined,
+              (error: unknown) => error,
+            );
+            // Every later statement is refused too: nothing runs after the refusal.
+            const later = await tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [`${ref}-later`]).then(
+              () => 'ran',
+              (error: unknown) => error,
+            );
+            return { refusal, later };
+          })
+          .then(
+            (value) => ({ resolved: value }),
+            (error: unknown) => ({ rejected: error }),
+          );
+        expect([sql, outcome]).toMatchObject([sql, { rejected: expect.any(TransactionControlError) }]);
+        const error = (outcome as { rejected: TransactionControlError }).rejected;
+        expect([sql, error.statement, error.committed]).toEqual([sql, keyword, false]);
+        expect(error.message).toContain(keyword);
+        expect(await rows()).toEqual([]);
+      }
+    }, 120_000);
+
+    it("the refusal names the keyword, never the statement's values", async () => {
+      const secret = 'hunter2-do-not-log';
+      const error = await store.transaction((tx) => tx.query(`/* ${secret} */ COMMIT; SELECT '${secret}'`)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransactionControlError);
+      expect(String((error as Error).message)).not.toContain(secret);
+      expect(JSON.stringify(error)).not.toContain(secret);
+    });
+
+    it('the node answers 503 NOT_EXECUTED, commits nothing (no row, no idempotency record), and keeps serving', async () => {
+      for (const [index, [control, keyword]] of target.refused.slice(0, 6).entries()) {
+        const key = `k-${id}-${index}`;
+        const answer = await rawRpc(a.url, 'pay', { ref: `n-${index}`, control }, { 'idempotency-key': key });
+        expect([control, answer.status, answer.body]).toMatchObject([control, 503, { error: 'NOT_EXECUTED', node: 'alpha' }]);
+        expect(calls.swallowed[index]).toBeInstanceOf(TransactionControlError);
+        expect((calls.swallowed[index] as TransactionControlError).statement).toBe(keyword);
+        expect(await rows()).toEqual([]);
+        expect(await store.transaction((tx) => tx.query(`SELECT idem_key FROM ${t.dedup}`))).toEqual([]);
+      }
+      // The handler's statement after the refusal was refused as well, not run in autocommit.
+      expect(calls.after).toHaveLength(6);
+      // The node still holds the lease and serves; a retry of a refused key runs (it was not executed).
+      expect(a.node.status).toBe('active');
+      const ok = await rawRpc(a.url, 'plain', { ref: 'n-ok' }, { 'idempotency-key': `k-${id}-0` });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ result: 'ok' });
+      expect(await rows()).toEqual([{ ref: 'n-ok' }]);
+      await store.transaction((tx) => tx.execute(`DELETE FROM ${t.ledger}`));
+    }, 120_000);
+
+    it('legitimate SQL holding the words runs and commits', async () => {
+      const refs: string[] = [];
+      for (const [index, sql] of target.legit.entries()) {
+        const ref = `l-${index}`;
+        refs.push(ref);
+        await store.transaction((tx) => tx.execute(sql.replaceAll('{ledger}', t.ledger), [ref]));
+      }
+      expect(await rows()).toEqual(refs.map((ref) => ({ ref })));
+      // Through the node too.
+      const answer = await rawRpc(a.url, 'plain', { ref: "l-node 'COMMIT'" });
+      expect(answer.status).toBe(200);
+      await store.transaction((tx) => tx.execute(`DELETE FROM ${t.ledger}`));
+    }, 60_000);
+  });
+}
