@@ -286,6 +286,8 @@ export class TransactionRolledBackError extends TransientStoreError {}
  * refused too): nothing was committed (`committed` is `false`; the node answers
  * `503 NOT_EXECUTED`). A programming error, not a transient one: the same `fn` is refused again.
  * Keywords inside strings, quoted identifiers, dollar-quoted bodies and comments do not count.
+ * The node also refuses, in its handlers' transactions on MariaDB/MySQL, the statements that
+ * COMMIT implicitly there (DDL, `LOCK TABLES`, …; `statement` then ends in `(implicit commit)`).
  */
 export class TransactionControlError extends LeaseError {
   /** Always false: the statement was not sent and the transaction was rolled back. */

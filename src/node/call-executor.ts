@@ -6,7 +6,7 @@ import { certifiesNotCommitted, isInfrastructureFailure } from './failure-kind.j
 import type { FeedStore } from './feed-store.js';
 import { watchLease } from './lease-watch.js';
 import type { NodeClock } from './node-clock.js';
-import { sealedExecutor, type StatementActivity } from './sealed-executor.js';
+import { ImplicitCommitGuard, sealedExecutor, type StatementActivity } from './sealed-executor.js';
 import type { Slots } from './slots.js';
 import { isRetryableConflict } from './sql-dialect.js';
 import type { HandlerContext, NodeEvent } from './types.js';
@@ -233,7 +233,9 @@ export class CallExecutor {
         const appended: string[] = [];
         // Everything the handler can reach goes through the seal, feed appends included: an
         // append is several statements, and one issued after a rollback must not autocommit.
-        const sealed = sealedExecutor(tx, () => open, idle?.activity);
+        // MariaDB/MySQL: a handler's DDL would COMMIT the transaction implicitly (sealed-executor.ts).
+        const guard = tx.dialect === 'mysql' ? new ImplicitCommitGuard() : undefined;
+        const sealed = sealedExecutor(tx, () => open, idle?.activity, guard);
         const ctx: HandlerContext = {
           token,
           idempotencyKey: call.key,
@@ -253,7 +255,11 @@ export class CallExecutor {
         const result = await raceAbort(
           Promise.resolve().then(() => call.handler(call.params as never, ctx)),
           controller.signal,
-        );
+        ).catch((error: unknown) => {
+          throw guard?.refused ?? error;
+        });
+        // Refused and caught by the handler: nothing of the call may commit.
+        if (guard?.refused) throw guard.refused;
         if (JSON.stringify(result ?? null) === undefined) throw new Error('handler result is not JSON-serialisable');
         if (call.key !== undefined && dedup) await nodeStep(raceAbort(dedup.complete(tx, call.key, result), controller.signal));
         checkLive();

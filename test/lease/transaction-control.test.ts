@@ -137,6 +137,16 @@ for (const target of targets) {
             }
             return 'paid';
           },
+          // Writes, then DDL (caught): on MariaDB/MySQL the DDL would COMMIT the write implicitly.
+          ddl: async (params: { ref: string; sql: string }, ctx: HandlerContext) => {
+            await ctx.tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [params.ref]);
+            try {
+              await ctx.tx.execute(params.sql);
+            } catch (error) {
+              calls.swallowed.push(error);
+            }
+            return 'made';
+          },
           plain: async (params: { ref: string }, ctx: HandlerContext) => {
             await ctx.tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [params.ref]);
             return 'ok';
@@ -215,6 +225,25 @@ for (const target of targets) {
       expect(ok.status).toBe(200);
       expect(ok.body).toMatchObject({ result: 'ok' });
       expect(await rows()).toEqual([{ ref: 'n-ok' }]);
+      await store.transaction((tx) => tx.execute(`DELETE FROM ${t.ledger}`));
+    }, 120_000);
+
+    it.runIf(target.name === 'MariaDB')('MariaDB: a handler\'s DDL, which would COMMIT implicitly, is refused: 503 NOT_EXECUTED, nothing committed, no table made', async () => {
+      const made = `tcx_${id}`;
+      const before = calls.swallowed.length;
+      for (const [index, sql] of [`CREATE TABLE ${made} (a INT)`, `/* x */ drop table if exists ${made}`, `ALTER TABLE ${t.ledger} ADD COLUMN z INT`, `TRUNCATE TABLE ${t.ledger}`, `LOCK TABLES ${t.ledger} WRITE`].entries()) {
+        const answer = await rawRpc(a.url, 'ddl', { ref: `d-${index}`, sql }, { 'idempotency-key': `kd-${id}-${index}` });
+        expect([sql, answer.status, answer.body]).toMatchObject([sql, 503, { error: 'NOT_EXECUTED', node: 'alpha' }]);
+        expect(calls.swallowed[before + index]).toBeInstanceOf(TransactionControlError);
+        expect((calls.swallowed[before + index] as TransactionControlError).statement).toMatch(/\(implicit commit\)$/);
+        expect(await rows()).toEqual([]);
+      }
+      expect(await store.transaction((tx) => tx.query('SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?', [made]))).toEqual([]);
+      expect(await store.transaction((tx) => tx.query(`SELECT idem_key FROM ${t.dedup} WHERE idem_key LIKE ?`, [`kd-${id}-%`]))).toEqual([]);
+      // A temporary table does not commit: allowed.
+      const temporary = await rawRpc(a.url, 'ddl', { ref: 'd-temp', sql: `CREATE TEMPORARY TABLE ${made}_tmp (a INT)` });
+      expect(temporary.status).toBe(200);
+      expect(await rows()).toEqual([{ ref: 'd-temp' }]);
       await store.transaction((tx) => tx.execute(`DELETE FROM ${t.ledger}`));
     }, 120_000);
 
