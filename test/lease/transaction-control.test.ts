@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HandlerContext } from 'hotcold/node';
-import { TransactionControlError, type LeaseStore } from 'hotcold/lease';
+import { TransactionControlError, postgresStore, type LeaseStore } from 'hotcold/lease';
 import { databaseAvailable, MYSQL_URL, PG_URL } from '../support/services.js';
 import { rawRpc } from '../node/raw-http.js';
 import { fixture, startNode, until, uniq, type Fixture, type NodeSetup } from '../node/support.js';
@@ -262,3 +262,36 @@ for (const target of targets) {
     }, 60_000);
   });
 }
+
+describe.runIf(withPostgres)('PostgreSQL: a backslash is read as the session reads it', () => {
+  // Under standard_conforming_strings = on (the default) this is a string, then a COMMIT; under
+  // off the backslash escapes the quote and it is one SELECT of one string.
+  const text = "SELECT 'a\\'; COMMIT; -- '";
+  const stores: LeaseStore[] = [];
+  afterAll(async () => {
+    for (const store of stores) await store.close();
+  });
+
+  it('standard_conforming_strings on: the COMMIT after the string is refused', async () => {
+    const store = postgresStore(PG_URL, { table: `tcl_${uniq()}`, max: 1 });
+    stores.push(store);
+    await expect(store.transaction((tx) => tx.query(text))).rejects.toMatchObject({ name: 'TransactionControlError', statement: 'COMMIT' });
+  });
+
+  it('standard_conforming_strings off (the session reads backslash escapes): the same text is one string, and runs', async () => {
+    const url = new URL(PG_URL);
+    url.searchParams.set('options', '-c standard_conforming_strings=off');
+    const store = postgresStore(url.toString(), { table: `tcl_${uniq()}`, max: 1 });
+    stores.push(store);
+    expect(await store.transaction((tx) => tx.query(text))).toEqual([{ '?column?': "a'; COMMIT; -- " }]);
+    // Turned off inside fn: both readings are checked from then on, so the ambiguous text is refused.
+    const onSession = postgresStore(PG_URL, { table: `tcl_${uniq()}`, max: 1 });
+    stores.push(onSession);
+    await expect(
+      onSession.transaction(async (tx) => {
+        await tx.execute('SET LOCAL standard_conforming_strings = off');
+        return tx.query(text);
+      }),
+    ).rejects.toMatchObject({ name: 'TransactionControlError', statement: 'COMMIT' });
+  });
+});
