@@ -271,22 +271,23 @@ export class TransactionAbandonedError extends TransientStoreError {}
  * statements issued after that and rejects `transaction()` with this error instead of resolving
  * with `fn`'s result. Also thrown, at once, when the server ends the session while `fn` runs
  * (PostgreSQL, MariaDB/MySQL: an idle-in-transaction timeout, a KILL, a restart). Nothing was
- * committed. Let a statement's error propagate if `fn` means to go on after it (a `SAVEPOINT` is
- * refused: {@link TransactionControlError}).
+ * committed. To go on after a statement that may fail, wrap it in a `SAVEPOINT` and
+ * `ROLLBACK TO SAVEPOINT` on failure (allowed: it nests inside the store's transaction).
  */
 export class TransactionRolledBackError extends TransientStoreError {}
 
 /**
- * `fn` sent a statement through the transaction handle of `store.transaction(fn)` that would end,
- * start or nest the store's own transaction: `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`,
- * `ROLLBACK`, `ABORT`, `SAVEPOINT`, `RELEASE`, `ROLLBACK TO`, `SET autocommit`, PostgreSQL's
+ * `fn` sent a statement through the transaction handle of `store.transaction(fn)` that would end
+ * or start the store's own transaction: `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`,
+ * `ROLLBACK`, `ABORT`, `SET autocommit`, PostgreSQL's
  * `PREPARE TRANSACTION`, MySQL's `XA` — in any case, after comments, or after other statements in
  * one text. The statement was NOT sent; the store rolled the transaction back and rejects
  * `transaction()` with this error even if `fn` caught it and went on (its later statements are
  * refused too): nothing was committed (`committed` is `false`; the node answers
  * `503 NOT_EXECUTED`). A programming error, not a transient one: the same `fn` is refused again.
- * Keywords inside strings, quoted identifiers, dollar-quoted bodies and comments do not count.
- * The node also refuses, in its handlers' transactions on MariaDB/MySQL, the statements that
+ * Keywords inside strings, quoted identifiers, dollar-quoted bodies and comments do not count;
+ * `SAVEPOINT`, `RELEASE [SAVEPOINT]` and `ROLLBACK TO [SAVEPOINT]` nest inside the transaction and
+ * are allowed. The node also refuses, in its handlers' transactions on MariaDB/MySQL, the statements that
  * COMMIT implicitly there (DDL, `LOCK TABLES`, …; `statement` then ends in `(implicit commit)`).
  */
 export class TransactionControlError extends LeaseError {

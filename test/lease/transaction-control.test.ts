@@ -37,9 +37,7 @@ const COMMON_REFUSED = [
   ['commit', 'COMMIT'],
   ['ROLLBACK', 'ROLLBACK'],
   ['BEGIN', 'BEGIN'],
-  ['SAVEPOINT x', 'SAVEPOINT'],
-  ['RELEASE x', 'RELEASE'],
-  ['ROLLBACK TO x', 'ROLLBACK TO'],
+  ['ROLLBACK WORK', 'ROLLBACK'],
   ['END', 'END'],
   ['/* a note */ COMMIT', 'COMMIT'],
   ['-- a note\nCOMMIT', 'COMMIT'],
@@ -147,6 +145,21 @@ for (const target of targets) {
             }
             return 'made';
           },
+          // A statement expected to fail (a duplicate key), recovered with a savepoint: allowed,
+          // it nests inside the node's transaction (on PostgreSQL the failure would otherwise
+          // abort the whole transaction).
+          savepoint: async (params: { ref: string }, ctx: HandlerContext) => {
+            await ctx.tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [params.ref]);
+            await ctx.tx.execute('SAVEPOINT dup');
+            const duplicate = await ctx.tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [params.ref]).then(
+              () => false,
+              () => true,
+            );
+            await ctx.tx.execute('ROLLBACK TO SAVEPOINT dup');
+            await ctx.tx.execute('RELEASE SAVEPOINT dup');
+            await ctx.tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [`${params.ref}-after`]);
+            return { duplicate };
+          },
           plain: async (params: { ref: string }, ctx: HandlerContext) => {
             await ctx.tx.execute(`INSERT INTO ${t.ledger} (ref) VALUES (?)`, [params.ref]);
             return 'ok';
@@ -198,6 +211,17 @@ for (const target of targets) {
         expect(await rows()).toEqual([]);
       }
     }, 120_000);
+
+    it('a savepoint and ROLLBACK TO it recover from a failed statement: the call commits all it kept', async () => {
+      const answer = await rawRpc(a.url, 'savepoint', { ref: 'sp' }, { 'idempotency-key': `sp-${id}` });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ result: { duplicate: true } });
+      expect(await rows()).toEqual([{ ref: 'sp' }, { ref: 'sp-after' }]);
+      await store.transaction(async (tx) => {
+        await tx.execute(`DELETE FROM ${t.ledger}`);
+        await tx.execute(`DELETE FROM ${t.dedup}`);
+      });
+    }, 60_000);
 
     it("the refusal names the keyword, never the statement's values", async () => {
       const secret = 'hunter2-do-not-log';

@@ -1,6 +1,7 @@
 /**
- * Finds the statements that would end, start or nest the store's transaction from inside
- * `store.transaction(fn)`: `COMMIT`, `ROLLBACK`, `BEGIN`, `SAVEPOINT`, `SET autocommit` … — and,
+ * Finds the statements that would end or start the store's transaction from inside
+ * `store.transaction(fn)`: `COMMIT`, `ROLLBACK`, `BEGIN`, `SET autocommit` … (savepoints, which
+ * nest inside it, are allowed) — and,
  * on MariaDB/MySQL, the statements that COMMIT implicitly (DDL, `LOCK TABLES`, …). The store
  * refuses such a statement before it is sent ({@link TransactionControlError}): the transaction
  * is rolled back and reported as not committed, instead of `fn`'s work being committed early (or
@@ -191,7 +192,7 @@ function statements(dialect: Dialect, tokens: readonly Token[]): Token[][] {
   return result;
 }
 
-/** Statements that end, start or nest a transaction on every database (`END` and `ABORT` are PostgreSQL's and SQLite's, and no statement elsewhere). */
+/** Statements that end or start a transaction on every database (`END` and `ABORT` are PostgreSQL's and SQLite's, and no statement elsewhere); savepoints are let through below. */
 const CONTROL: ReadonlySet<string> = new Set(['BEGIN', 'START', 'COMMIT', 'END', 'ROLLBACK', 'ABORT', 'SAVEPOINT', 'RELEASE']);
 /**
  * MariaDB/MySQL statements that COMMIT the open transaction implicitly before they run
@@ -247,8 +248,15 @@ function refusedKeyword(dialect: Dialect, statement: readonly Token[], implicitC
   if (first === 'XA' && dialect === 'mysql') return 'XA';
   if (CONTROL.has(first)) {
     if (first === 'START') return second === 'TRANSACTION' ? 'START TRANSACTION' : 'START';
-    if (first === 'ROLLBACK' && second === 'TO') return 'ROLLBACK TO';
-    if (first === 'RELEASE' && second === 'SAVEPOINT') return 'RELEASE SAVEPOINT';
+    // Savepoints nest INSIDE the store's transaction and cannot end it (PostgreSQL SAVEPOINT,
+    // MySQL 15.3.4, SQLite lang_savepoint: inside BEGIN, RELEASE commits nothing): the way a
+    // handler recovers from a statement it expects may fail, which on PostgreSQL otherwise
+    // aborts the whole transaction. `ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] x` likewise.
+    if (first === 'SAVEPOINT' || first === 'RELEASE') return undefined;
+    if (first === 'ROLLBACK') {
+      const next = second === 'WORK' || second === 'TRANSACTION' ? word(statement[2]) : second;
+      if (next === 'TO') return undefined;
+    }
     if (first === 'COMMIT' && second === 'PREPARED') return 'COMMIT PREPARED';
     if (first === 'ROLLBACK' && second === 'PREPARED') return 'ROLLBACK PREPARED';
     return first;
