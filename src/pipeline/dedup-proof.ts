@@ -16,6 +16,10 @@
  * An ask answered with back-pressure (a 429) proves nothing either, but the node is alive: no
  * outage; the caller waits out the pause and asks again.
  * One ask per such retry, on failures only: the success path never comes here.
+ *
+ * An ask its caller ended (the call's signal aborted: the caller cancelled, close(), an
+ * adapter's cancel) says nothing about the backend either way — neither "deduplicates" nor "no
+ * active node": it is `left`, and the caller ends with its own abort, no outage announced.
  */
 import type { ConnectionMonitor } from '../connection/monitor.js';
 import type { DedupFacts } from '../connection/dedup-facts.js';
@@ -50,8 +54,9 @@ export interface DedupProofContext {
 /**
  * `unreachable`: no answer, or no active node, so nothing is known yet. `paced`: the backend is
  * alive and asked for a pause (a 429); {@link DedupProofContext.onBackPressure} heard of it first.
+ * `left`: the caller ended the ask (its signal aborted): no evidence of anything.
  */
-export type DedupProof = 'proven' | 'not-proven' | 'unreachable' | 'paced';
+export type DedupProof = 'proven' | 'not-proven' | 'unreachable' | 'paced' | 'left';
 
 export async function proveDeduplication(context: DedupProofContext): Promise<DedupProof> {
   const { monitor, facts } = context;
@@ -63,7 +68,8 @@ export async function proveDeduplication(context: DedupProofContext): Promise<De
   try {
     answer = await context.ask(backend, { timeoutMs: context.probeTimeoutMs, signal: context.signal });
   } catch {
-    return 'unreachable';
+    // The caller's own abort is not the backend failing to answer.
+    return context.signal?.aborted === true ? 'left' : 'unreachable';
   }
   if (!answer.ok) {
     if (answer.backPressure === true) {

@@ -1028,6 +1028,13 @@ export class Pipeline {
             });
       context.lastFailure = undefined;
       if (proof === 'proven') return;
+      if (proof === 'left') {
+        // The call's waits ended the ask (the caller's cancel, close(), a give-up): the call ends
+        // so, and the ask counts as nothing — no outage is announced for it.
+        const reason: unknown = context.waits.reason;
+        if (isRPCException(reason) && !context.signal.aborted) throw reason;
+        throw new CallAbortedException('call aborted while asking for proof of deduplication', { method: context.plan.name, attempts: n - 1, cause: reason });
+      }
       if (proof === 'not-proven') {
         // A deployment that never advertised dedup was asked only because nothing was known of it
         // (worthProving): the call ends with its own failure, as if it had not been asked.
