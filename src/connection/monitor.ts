@@ -116,12 +116,18 @@ interface Trial {
   generation: number;
   released: boolean;
   start(): void;
-  /** `paced`: the trial was answered with back-pressure (a 429): no verdict. */
-  end(outcome?: 'failed' | 'paced'): void;
+  /**
+   * `paced`: the trial was answered with back-pressure (a 429): no verdict. `abandoned`: its
+   * caller ended the call before any outcome (its own abort, its deadline): no verdict either.
+   */
+  end(outcome?: 'failed' | 'paced' | 'abandoned'): void;
 }
 
-/** One round of probes: the member found serving, `paced` (asked for a pause, none serving), or undefined (failed). */
-type ProbeRound = { index: number; health: MonitorProbeResult } | 'paced' | undefined;
+/**
+ * One round of probes: the member found serving, `paced` (asked for a pause, none serving),
+ * `abandoned` (a trial its caller ended: nothing learned), or undefined (failed).
+ */
+type ProbeRound = { index: number; health: MonitorProbeResult } | 'paced' | 'abandoned' | undefined;
 
 export class ConnectionMonitor {
   readonly state$: BehaviorSubject<ConnectionState>;
@@ -394,6 +400,12 @@ export class ConnectionMonitor {
       this.outageProbes++;
       const found = this.options.probe !== undefined ? await this.probeOnce(signal) : await this.trialOnce(signal);
       if (signal.aborted || !this.holding) return;
+      if (found === 'abandoned') {
+        // The trial's caller left (cancelled, or its deadline came) before it told anything:
+        // that is no probe at all. The next held call gets the trial, at once.
+        this.outageProbes--;
+        continue;
+      }
       if (found === 'paced') {
         // The server answered and asked for a pause (a 429): it is alive, so this is no failed
         // probe — no outage is announced or confirmed for it and it does not count toward
@@ -502,6 +514,10 @@ export class ConnectionMonitor {
           if (outcome === 'failed' && !signal.aborted && this.holding && this.options.backends.length > 1) {
             this.activeIndex = (this.activeIndex + 1) % this.options.backends.length;
           }
+          if (outcome === 'abandoned') {
+            resolve('abandoned');
+            return;
+          }
           if (this.options.listening() && !signal.aborted) {
             this.options.emit({ type: 'probe', backend: this.label, attempt: this.outageProbes, ok: false });
           }
@@ -542,6 +558,16 @@ export class ConnectionMonitor {
   trialPaced(generation: number): void {
     const trial = this.trial;
     if (trial !== undefined && trial.released && trial.generation === generation) trial.end('paced');
+  }
+
+  /**
+   * The trial of an outage without a probe (released in `generation`) was ended by its own caller
+   * — its signal aborted, or its deadline came — before it told anything: not a failed probe (a
+   * cancelled call says nothing about the backend). The next held call gets the trial.
+   */
+  trialAbandoned(generation: number): void {
+    const trial = this.trial;
+    if (trial !== undefined && trial.released && trial.generation === generation) trial.end('abandoned');
   }
 
   private becomeConnected(): void {

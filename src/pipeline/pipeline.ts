@@ -751,6 +751,7 @@ export class Pipeline {
     const monitor = this.monitor;
     // A single-attempt operation (retry: false) fails with its own error, not a wrapper around it.
     if (plan.retry.maxAttempts === 1 && !context.signal.aborted) {
+      this.leaveTrial(context);
       context.dispose();
       throw this.finalError(first, name);
     }
@@ -805,9 +806,21 @@ export class Pipeline {
     } catch (error) {
       throw this.finalError(error, name);
     } finally {
+      this.leaveTrial(context);
       waits.dispose();
       context.dispose();
     }
+  }
+
+  /**
+   * The call ends holding the trial of an outage without a probe that it never sent (its caller
+   * cancelled it, its deadline came, the retry loop ended it while it waited for pacing, proof or
+   * the breaker): that is no failed probe — the next held call gets the trial.
+   */
+  private leaveTrial<A, R>(context: CallContext<A, R>): void {
+    if (context.trial !== true) return;
+    context.trial = false;
+    this.monitor.trialAbandoned(this.monitor.generation);
   }
 
   private startCall<A, R>(plan: Plan, fn: AttemptFn<A, R>, arg: A, options: RunOptions | undefined, signal: AbortSignal): CallContext<A, R> {
@@ -1134,8 +1147,10 @@ export class Pipeline {
     // as a success for the same reason).
     const answered = failure.kind === 'remote-call' || failure.kind === 'authentication';
     if (generation === monitor.generation && monitor.holding && !answered) {
-      // A 429 is a live server asking for a pause: the trial found no service, and no failure either.
+      // A 429 is a live server asking for a pause: the trial found no service, and no failure
+      // either. A trial its own caller aborted told nothing about the backend: no verdict.
       if (failure instanceof ConnectionFailureException && failure.backPressure) monitor.trialPaced(generation);
+      else if (failure.kind === 'call-aborted' && this.abortedByCaller(context)) monitor.trialAbandoned(generation);
       else monitor.trialFailed(generation);
     }
     // The attempt's timeout was what was left of the call's deadline, and it ran out: the call
@@ -1192,6 +1207,11 @@ export class Pipeline {
         break;
     }
     return failure;
+  }
+
+  /** The call's own signal (its caller, close()) or an adapter's cancel of it aborted: not the backend. */
+  private abortedByCaller<A, R>(context: CallContext<A, R>): boolean {
+    return context.signal.aborted || context.cancelController?.signal.aborted === true;
   }
 
   private waitError<A, R>(outcome: Exclude<WaitOutcome, 'ready' | 'trial'>, context: CallContext<A, R>, n: number): RPCException {
