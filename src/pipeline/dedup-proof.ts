@@ -15,7 +15,8 @@
  * that as a connection failure (an outage: the call waits in the hold) and asks again after it.
  * An ask answered with back-pressure (a 429) proves nothing either, but the node is alive: no
  * outage; the caller waits out the pause and asks again.
- * One ask per such retry, on failures only: the success path never comes here.
+ * One ask per such retry, on failures only: the success path never comes here. Calls that need
+ * proof at the same time share one ask per backend ({@link SharedDedupAsk}).
  *
  * An ask its caller ended (the call's signal aborted: the caller cancelled, close(), an
  * adapter's cancel) says nothing about the backend either way — neither "deduplicates" nor "no
@@ -23,6 +24,7 @@
  */
 import type { ConnectionMonitor } from '../connection/monitor.js';
 import type { DedupFacts } from '../connection/dedup-facts.js';
+import { setTimer } from '../shared/timer.js';
 
 /** Who serves behind a backend now, as the adapter's ask learned it. */
 export interface DedupAnswer {
@@ -86,4 +88,142 @@ export async function proveDeduplication(context: DedupProofContext): Promise<De
   if (!monitor.isServing(answer.node, answer.epoch)) return 'not-proven'; // a deposed node's late word
   facts.record(backend, answer.node, answer.epoch, answer.dedup === true);
   return facts.holds(backend, answer.node, answer.epoch) ? 'proven' : 'not-proven';
+}
+
+/** One ask of a backend, shared by every caller that joined it. */
+interface AskRound {
+  /** Callers still waiting for this round's answer. */
+  waiting: number;
+  /** Whether the ask went out (a queued round waits for the one in flight). */
+  sent: boolean;
+  /** Aborted when every caller left: nobody needs the answer any more. */
+  readonly controller: AbortController;
+  /** Settles with the ask's answer (or its failure) once the round was sent. */
+  readonly answer: Promise<DedupAnswer>;
+  settle(outcome: Promise<DedupAnswer>): void;
+}
+
+/** Per backend: the ask in flight, and the round the callers that came after it wait for. */
+interface BackendAsks {
+  inFlight: AskRound | undefined;
+  queued: AskRound | undefined;
+}
+
+/**
+ * One dedup-proof ask per backend at a time, however many calls need proof (issue: a thundering
+ * herd). When a connection drops with many keyed calls in flight, each one needs proof before
+ * its repeat, all at once, and all from the node that has just taken over: asked one per call,
+ * the recovering node gets hundreds of asks in the same moment. Here concurrent callers share
+ * an ask: the first sends one; those who come while it is in flight wait for ONE more, sent when
+ * it settles, so every caller's answer comes from an ask sent after it asked (an answer read
+ * before a caller's own failure would say nothing about who serves after it). Each caller
+ * interprets the shared answer itself ({@link proveDeduplication}): the answer is about the
+ * backend (who serves, in which term, whether it deduplicates), the same for every key.
+ *
+ * A caller that leaves (its signal aborts, or its own `timeoutMs` — what is left of its deadline
+ * — passes first) stops waiting alone: the ask goes on for the others, and is aborted only when
+ * nobody waits for it any more. The shared ask is bounded by `probeTimeoutMs`.
+ */
+export class SharedDedupAsk {
+  private readonly byBackend = new Map<string, BackendAsks>();
+
+  constructor(
+    private readonly send: DedupAsk,
+    private readonly probeTimeoutMs: number,
+  ) {}
+
+  /** A {@link DedupAsk}: this caller's answer, from a round it shares; rejects with the signal's reason when it leaves. */
+  readonly ask: DedupAsk = (backend, options) => {
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    const round = this.join(backend);
+    round.waiting++;
+    return new Promise<DedupAnswer>((resolve, reject) => {
+      let done = false;
+      const finish = (): boolean => {
+        if (done) return false;
+        done = true;
+        timer.clear();
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const leave = (error: unknown): void => {
+        if (!finish()) return;
+        this.leave(round);
+        reject(error);
+      };
+      const onAbort = (): void => leave(signal?.reason);
+      const timer = setTimer(() => leave(new DOMException(`dedup ask timed out after ${Math.round(options.timeoutMs)} ms`, 'TimeoutError')), options.timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      round.answer.then(
+        (answer) => {
+          if (!finish()) return;
+          round.waiting--;
+          resolve(answer);
+        },
+        (error: unknown) => {
+          if (!finish()) return;
+          round.waiting--;
+          reject(error);
+        },
+      );
+    });
+  };
+
+  /** The round a caller asking now joins: a new one sent at once, or the one queued behind the ask in flight. */
+  private join(backend: string): AskRound {
+    let asks = this.byBackend.get(backend);
+    if (asks === undefined) {
+      asks = { inFlight: undefined, queued: undefined };
+      this.byBackend.set(backend, asks);
+    }
+    if (asks.inFlight === undefined) {
+      const round = newRound();
+      asks.inFlight = round;
+      this.start(backend, asks, round);
+      return round;
+    }
+    asks.queued ??= newRound();
+    return asks.queued;
+  }
+
+  private start(backend: string, asks: BackendAsks, round: AskRound): void {
+    round.sent = true;
+    let outcome: Promise<DedupAnswer>;
+    try {
+      outcome = Promise.resolve(this.send(backend, { timeoutMs: this.probeTimeoutMs, signal: round.controller.signal }));
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    round.settle(outcome);
+    const next = (): void => {
+      const queued = asks.queued;
+      asks.queued = undefined;
+      // A queued round everyone has left is not sent.
+      if (queued !== undefined && queued.waiting > 0) {
+        asks.inFlight = queued;
+        this.start(backend, asks, queued);
+      } else {
+        asks.inFlight = undefined;
+        this.byBackend.delete(backend);
+      }
+    };
+    outcome.then(next, next);
+  }
+
+  /** A caller stopped waiting: the ask is aborted only when nobody waits for it. */
+  private leave(round: AskRound): void {
+    round.waiting--;
+    if (round.waiting === 0 && round.sent) round.controller.abort();
+  }
+}
+
+function newRound(): AskRound {
+  let settle!: (outcome: Promise<DedupAnswer>) => void;
+  const answer = new Promise<DedupAnswer>((resolve) => {
+    settle = resolve;
+  });
+  // Callers who left attach no handler: a failed ask nobody waits for is not unhandled.
+  answer.catch(() => undefined);
+  return { waiting: 0, sent: false, controller: new AbortController(), answer, settle };
 }

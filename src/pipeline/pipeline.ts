@@ -54,7 +54,7 @@ import { requireMs } from '../shared/validate.js';
 import { sleep } from '../shared/sleep.js';
 import type { CallObserver, PipelineObserver } from '../observability/hooks.js';
 import { observePipeline } from '../observability/pipeline-observer.js';
-import { proveDeduplication, type DedupAsk } from './dedup-proof.js';
+import { proveDeduplication, SharedDedupAsk, type DedupAsk } from './dedup-proof.js';
 import { RacedAttempts, type RacedEntry } from './raced-attempts.js';
 import type { MethodSettings, ResolvedPipelineOptions } from './options.js';
 import type { AnswerFacts, AttemptContext, ClassifyContext } from './types.js';
@@ -539,6 +539,8 @@ export class Pipeline {
   private closedFlag = false;
   private closePromise: Promise<void> | undefined;
   private readonly dedupFacts = new DedupFacts();
+  /** The adapter's dedup ask, one at a time per backend for all the calls that need proof. */
+  private readonly dedupAsk: SharedDedupAsk | undefined;
   private readonly pacing = new BackendPacing();
   /** Telemetry hooks; undefined when nobody collects (see observability/enabled.ts). */
   private readonly observer: PipelineObserver | undefined;
@@ -562,6 +564,7 @@ export class Pipeline {
     this.noun = hooks.noun ?? 'policy';
     this.scrubValue = hooks.scrub;
     this.resultOf = hooks.resultOf;
+    this.dedupAsk = hooks.proveDedup === undefined ? undefined : new SharedDedupAsk(hooks.proveDedup, options.reconnect.probeTimeoutMs);
     setMaxListeners(0, this.closing.signal);
 
     this.breakers = new CircuitBreakers(resolveBreakerOptions(options.breaker, 'breaker'), {
@@ -1024,7 +1027,7 @@ export class Pipeline {
   private async requireDedupProof<A, R>(context: CallContext<A, R>, n: number): Promise<void> {
     const maybe = context.needsDedup as RPCException;
     const monitor = this.monitor;
-    const ask = this.hooks.proveDedup;
+    const ask = this.dedupAsk?.ask;
     for (;;) {
       const remaining = context.deadline.remaining();
       const proof =
