@@ -975,9 +975,11 @@ export class Pipeline {
 
   private failed<A, R>(context: CallContext<A, R>, attempt: Attempt, permit: BreakerPermit, error: unknown): RPCException {
     const failure = isRPCException(error) ? error : this.classifyFailure(error, context, attempt.attempt, attempt);
-    permit.failure(failure);
     const left = attempt.deadlineLeftMs;
     const outcome = this.attemptFailed(failure, attempt.backend, attempt.generation, context, attempt.attempt, context.timeoutMs >= left, attempt.sentAt + attempt.timeoutMs, attempt.facts);
+    // The breaker hears the attempt's outcome as the call ends it: an attempt cut short by the
+    // call's own deadline (DeadlineExceeded) says nothing of the backend and is not counted.
+    permit.failure(outcome);
     context.observer?.attemptFailed(attempt.attempt, outcome);
     return outcome;
   }
@@ -1149,11 +1151,14 @@ export class Pipeline {
     // 401/403 is an answer too: the server is back, it refuses this caller (the breaker counts it
     // as a success for the same reason).
     const answered = failure.kind === 'remote-call' || failure.kind === 'authentication';
+    // The call's own deadline ended the attempt: its timeout was what was left of the deadline, and it ran out.
+    const ranOutOfDeadline = cutByDeadline && monotonicNow() >= timeoutAt - DEADLINE_TIMER_SLACK_MS;
     if (generation === monitor.generation && monitor.holding && !answered) {
       // A 429 is a live server asking for a pause: the trial found no service, and no failure
-      // either. A trial its own caller aborted told nothing about the backend: no verdict.
+      // either. A trial its own caller aborted, or cut short by its own deadline, told nothing
+      // about the backend: no verdict.
       if (failure instanceof ConnectionFailureException && failure.backPressure) monitor.trialPaced(generation);
-      else if (failure.kind === 'call-aborted' && this.abortedByCaller(context)) monitor.trialAbandoned(generation);
+      else if ((failure.kind === 'call-aborted' && this.abortedByCaller(context)) || ranOutOfDeadline) monitor.trialAbandoned(generation);
       else monitor.trialFailed(generation);
     }
     // The attempt's timeout was what was left of the call's deadline, and it ran out: the call
