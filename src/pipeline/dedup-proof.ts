@@ -56,7 +56,8 @@ export interface DedupProofContext {
 /**
  * `unreachable`: no answer, or no active node, so nothing is known yet. `paced`: the backend is
  * alive and asked for a pause (a 429); {@link DedupProofContext.onBackPressure} heard of it first.
- * `left`: the caller ended the ask (its signal aborted): no evidence of anything.
+ * `left`: the caller ended the ask (its signal aborted, or its deadline came before the ask's
+ * own timeout): no evidence of anything.
  */
 export type DedupProof = 'proven' | 'not-proven' | 'unreachable' | 'paced' | 'left';
 
@@ -69,9 +70,10 @@ export async function proveDeduplication(context: DedupProofContext): Promise<De
   let answer: DedupAnswer;
   try {
     answer = await context.ask(backend, { timeoutMs: context.probeTimeoutMs, signal: context.signal });
-  } catch {
-    // The caller's own abort is not the backend failing to answer.
-    return context.signal?.aborted === true ? 'left' : 'unreachable';
+  } catch (error) {
+    // The caller's own abort, or its own deadline before the ask's timeout, is not the backend
+    // failing to answer.
+    return context.signal?.aborted === true || error instanceof DedupAskLeft ? 'left' : 'unreachable';
   }
   if (!answer.ok) {
     if (answer.backPressure === true) {
@@ -88,6 +90,14 @@ export async function proveDeduplication(context: DedupProofContext): Promise<De
   if (!monitor.isServing(answer.node, answer.epoch)) return 'not-proven'; // a deposed node's late word
   facts.record(backend, answer.node, answer.epoch, answer.dedup === true);
   return facts.holds(backend, answer.node, answer.epoch) ? 'proven' : 'not-proven';
+}
+
+/**
+ * A caller of {@link SharedDedupAsk} stopped waiting at its own `timeoutMs` — what was left of its
+ * deadline, shorter than the ask's own bound: its deadline ended the wait, not the backend.
+ */
+export class DedupAskLeft extends Error {
+  override readonly name = 'DedupAskLeft';
 }
 
 /** One ask of a backend, shared by every caller that joined it. */
@@ -153,7 +163,13 @@ export class SharedDedupAsk {
         reject(error);
       };
       const onAbort = (): void => leave(signal?.reason);
-      const timer = setTimer(() => leave(new DOMException(`dedup ask timed out after ${Math.round(options.timeoutMs)} ms`, 'TimeoutError')), options.timeoutMs);
+      const ranOut = (): void =>
+        leave(
+          options.timeoutMs < this.probeTimeoutMs
+            ? new DedupAskLeft(`the caller's deadline came after ${Math.round(options.timeoutMs)} ms of the dedup ask`)
+            : new DOMException(`dedup ask timed out after ${Math.round(options.timeoutMs)} ms`, 'TimeoutError'),
+        );
+      const timer = setTimer(ranOut, options.timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       round.answer.then(
         (answer) => {

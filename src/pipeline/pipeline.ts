@@ -1047,8 +1047,18 @@ export class Pipeline {
       context.lastFailure = undefined;
       if (proof === 'proven') return;
       if (proof === 'left') {
-        // The call's waits ended the ask (the caller's cancel, close(), a give-up): the call ends
-        // so, and the ask counts as nothing — no outage is announced for it.
+        // The call's waits ended the ask (the caller's cancel, close(), a give-up), or its deadline
+        // did: the call ends so, and the ask counts as nothing — no outage is announced for it.
+        if (!context.waits.aborted) {
+          throw new DeadlineExceededException(`call deadline of ${context.deadline.ms} ms passed while asking for proof of deduplication`, {
+            method: context.plan.name,
+            attempts: n - 1,
+            node: maybe.node,
+            epoch: maybe.epoch,
+            mayHaveExecuted: maybe.mayHaveExecuted,
+            cause: maybe,
+          });
+        }
         const reason: unknown = context.waits.reason;
         if (isRPCException(reason) && !context.signal.aborted) throw reason;
         throw new CallAbortedException('call aborted while asking for proof of deduplication', { method: context.plan.name, attempts: n - 1, cause: reason });

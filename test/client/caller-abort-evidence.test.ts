@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CallAbortedException, createClient, type HotcoldClient } from 'hotcold';
+import { CallAbortedException, createClient, DeadlineExceededException, type HotcoldClient } from 'hotcold';
 import { record, until } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -93,5 +93,27 @@ describe("the caller's own abort is no evidence about the backend", () => {
     expect(await client.call('transfer', {})).toBe('a');
     expect(node.healthAsks()).toBe(asksBefore);
     expect(events.of('disconnected')).toEqual([]);
+  });
+
+  it('a dedup-proof ask cut short by its caller\'s own deadline (before the ask\'s probeTimeoutMs) announces no outage either', async () => {
+    const node = await startNode();
+    const client: HotcoldClient = createClient({
+      url: node.url,
+      methods: { transfer: { idempotent: false } },
+      breaker: false,
+      reconnect: { minDelayMs: 5, maxDelayMs: 20, probeTimeoutMs: 60_000 },
+    });
+    cleanups.push(() => client.close());
+    await client.call('transfer', {}); // learns: a dedups in term 1
+    const events = record(client.events$);
+
+    node.holdHealth(true);
+    node.failNext();
+    const outcome = await client.call('transfer', {}, { idempotencyKey: 'order-2', deadlineMs: 3000 }).catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(DeadlineExceededException);
+    expect((outcome as DeadlineExceededException).mayHaveExecuted).toBe(true);
+    expect(node.healthAsks()).toBe(1);
+    expect(events.of('disconnected')).toEqual([]);
+    expect(client.state.status).toBe('connected');
   });
 });
