@@ -12,6 +12,7 @@ import type { NodeStatusTracker } from './node-status.js';
 import { raceAbort } from '../shared/race-abort.js';
 import { describeError } from './describe-error.js';
 import type { FeedPollOutcome, NodeMetrics } from './node-metrics.js';
+import type { Slots } from './slots.js';
 
 type FeedSettings = Exclude<ResolvedNodeOptions['feeds'], false>;
 
@@ -60,6 +61,11 @@ export class FeedEndpoint {
       /** The server-side bounds every node transaction sets first (transaction-bounds.ts). */
       prepare?: ((tx: SqlExecutor, capMs?: number) => Promise<void>) | undefined;
       metrics: NodeMetrics;
+      /**
+       * The node's transaction slots: each read takes one as a `feed` use, so long-polls hold at
+       * most half of them and never the pool connections the lease's renewal needs.
+       */
+      slots: Slots;
     },
   ) {}
 
@@ -71,7 +77,7 @@ export class FeedEndpoint {
 
   /** Serves one long-poll; resolves to how it ended (never rejects for a failed read: that is answered). */
   async serve(res: ServerResponse, id: JsonRpcId | null, params: unknown, deadline: number | undefined): Promise<FeedPollOutcome> {
-    const { store, feeds, settings, waiters, status, answers, clock, prepare } = this.deps;
+    const { store, feeds, settings, waiters, status, answers, clock, prepare, slots } = this.deps;
     const p = feedParams(params, settings);
     if (typeof p === 'string') {
       answers.rpc(res, undefined, errorResponse(id, { code: JSONRPC_INVALID_PARAMS, message: p }), false);
@@ -101,13 +107,19 @@ export class FeedEndpoint {
       for (;;) {
         if (controller.signal.aborted) throw controller.signal.reason;
         // Given up on (lease lost, caller out of time): the store discards the connection at once.
+        // Each read holds a transaction slot (a feed one) only while it runs, not while it waits.
         const items = await raceAbort(
-          store.transaction(
-            async (tx) => {
-              if (prepare) await prepare(tx, deadline === undefined ? undefined : deadline - clock.now());
-              return feeds.read(tx, p.feed, p.after, p.max);
-            },
-            { signal: controller.signal },
+          slots.run(
+            controller.signal,
+            () =>
+              store.transaction(
+                async (tx) => {
+                  if (prepare) await prepare(tx, deadline === undefined ? undefined : deadline - clock.now());
+                  return feeds.read(tx, p.feed, p.after, p.max);
+                },
+                { signal: controller.signal },
+              ),
+            'feed',
           ),
           controller.signal,
         );

@@ -6,6 +6,7 @@ import type { DedupStore } from './dedup-store.js';
 import type { FeedEndpoint } from './feed-endpoint.js';
 import { pause, type NodeClock } from './node-clock.js';
 import type { NodeStatusTracker } from './node-status.js';
+import type { Slots } from './slots.js';
 import { ensureSchemaRetrying } from './sql-dialect.js';
 import { StoreConfigurationError } from '../lease/errors.js';
 import type { SchemaObject } from '../lease/schema.js';
@@ -43,6 +44,8 @@ export class NodeLifecycle {
       acquire: boolean;
       /** The server-side bounds every node transaction sets first (transaction-bounds.ts). */
       prepare?: ((tx: SqlExecutor) => Promise<void>) | undefined;
+      /** The node's transaction slots: the cleanup takes one like a call, never a pool connection past them. */
+      slots: Slots;
     },
   ) {}
 
@@ -96,11 +99,16 @@ export class NodeLifecycle {
     const dedup = this.deps.dedup;
     if (!held || !dedup) return;
     try {
-      const deleted = await store.transaction(async (tx) => {
-        if (this.deps.prepare) await this.deps.prepare(tx);
-        await lease.assertHeld(tx, held.token);
-        return dedup.store.cleanup(tx, dedup.ttlMs);
-      }, { signal: held.signal });
+      const deleted = await this.deps.slots.run(
+        held.signal,
+        () =>
+          store.transaction(async (tx) => {
+            if (this.deps.prepare) await this.deps.prepare(tx);
+            await lease.assertHeld(tx, held.token);
+            return dedup.store.cleanup(tx, dedup.ttlMs);
+          }, { signal: held.signal }),
+        'cleanup',
+      );
       if (deleted > 0) status.emit({ type: 'cleanup', deleted });
     } catch (error) {
       status.emit({ type: 'cleanup-failed', error: describe(error) });

@@ -91,7 +91,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   });
   const feedEndpoint =
     feedStore && opts.feeds !== false
-      ? new FeedEndpoint({ store, feeds: feedStore, settings: opts.feeds, waiters, status, answers, clock, prepare, metrics })
+      ? new FeedEndpoint({ store, feeds: feedStore, settings: opts.feeds, waiters, status, answers, clock, prepare, metrics, slots })
       : undefined;
 
   function ddl(): string[] {
@@ -115,6 +115,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
     feeds: feedEndpoint,
     acquire: opts.acquire,
     prepare,
+    slots,
   });
   const router = new HttpRouter({
     opts,

@@ -1,50 +1,100 @@
 /**
- * A counting semaphore for request transactions. The node's transactions share the store's
- * connection pool with the lease engine: if every pooled connection is held by a request
- * transaction (waiting on row locks behind each other), the renewal waits for a connection,
- * times out, and the node fences itself under load. Capping concurrent transactions below the
- * pool size keeps a connection free for the lease.
+ * What a transaction slot is taken for. `call`: a JSON-RPC call (its wait is measured);
+ * `cleanup`: the node's own background work (the idempotency cleanup); `feed`: one read of a
+ * `hotcold.feed` long-poll, which may hold at most {@link Slots.feedLimit} slots at once.
+ */
+export type SlotUse = 'call' | 'cleanup' | 'feed';
+
+/**
+ * A counting semaphore for every node transaction: calls, feed reads and the idempotency cleanup.
+ * The node's transactions share the store's connection pool with the lease engine: if every
+ * pooled connection is held (or queued for) by node transactions, the renewal waits for a
+ * connection, times out, and the node fences itself under load. Capping concurrent transactions
+ * below the pool size keeps a connection free for the lease.
+ *
+ * Feed long-polls are many and long-lived (each re-reads its feed every `pollIntervalMs` while it
+ * waits): they may hold at most half of the slots (at least one), so that calls always find one
+ * too. With no limit (SQLite, one connection serialising everything anyway) feed reads take one
+ * slot at a time, so a call waits behind at most one feed read, not behind every waiting long-poll.
  */
 export class Slots {
   private active = 0;
-  private readonly queue: Array<() => void> = [];
+  private feedActive = 0;
+  private readonly queue: Array<{ use: SlotUse; grant: () => void }> = [];
+  /** Most slots feed reads hold at once: half of `limit` (at least 1); 1 when `limit` is unbounded. */
+  readonly feedLimit: number;
 
   constructor(
     private readonly limit: number,
     /** Told how long each call waited for its slot (metrics); `now` is the clock it is measured on. */
     private readonly observer?: { now(): number; waited(waitedMs: number, queued: boolean, granted: boolean): void },
-  ) {}
+  ) {
+    this.feedLimit = Number.isFinite(limit) ? Math.max(1, Math.floor(limit / 2)) : 1;
+  }
 
-  async run<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) {
-      const since = this.observer?.now() ?? 0;
+  /** Slots held now, by use (for tests and diagnostics). */
+  get held(): { total: number; feed: number } {
+    return { total: this.active, feed: this.feedActive };
+  }
+
+  private free(use: SlotUse): boolean {
+    return this.active < this.limit && (use !== 'feed' || this.feedActive < this.feedLimit);
+  }
+
+  private take(use: SlotUse): void {
+    this.active += 1;
+    if (use === 'feed') this.feedActive += 1;
+  }
+
+  /** Hands freed slots to the first waiters that may take one, in arrival order. */
+  private pump(): void {
+    for (;;) {
+      const i = this.queue.findIndex((w) => this.free(w.use));
+      if (i < 0) return;
+      const [waiter] = this.queue.splice(i, 1);
+      if (!waiter) return;
+      this.take(waiter.use);
+      waiter.grant();
+    }
+  }
+
+  /**
+   * Runs `fn` holding a slot for `use`; waits for one first when none is free. Rejects with
+   * `signal.reason` (and never runs `fn`) when `signal` aborts while it waits.
+   */
+  async run<T>(signal: AbortSignal, fn: () => Promise<T>, use: SlotUse = 'call'): Promise<T> {
+    const observer = use === 'call' ? this.observer : undefined;
+    if (this.free(use)) {
+      this.take(use);
+      observer?.waited(0, false, true);
+    } else {
+      const since = observer?.now() ?? 0;
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {
-          const i = this.queue.indexOf(grant);
+          const i = this.queue.indexOf(waiter);
           if (i >= 0) this.queue.splice(i, 1);
-          this.observer?.waited(this.observer.now() - since, true, false);
+          observer?.waited(observer.now() - since, true, false);
           reject(signal.reason);
         };
-        const grant = (): void => {
-          signal.removeEventListener('abort', onAbort);
-          this.observer?.waited(this.observer.now() - since, true, true);
-          resolve();
+        const waiter = {
+          use,
+          grant: (): void => {
+            signal.removeEventListener('abort', onAbort);
+            observer?.waited(observer.now() - since, true, true);
+            resolve();
+          },
         };
         if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
-        this.queue.push(grant);
+        this.queue.push(waiter);
       });
-    } else {
-      this.active += 1;
-      this.observer?.waited(0, false, true);
     }
     try {
       return await fn();
     } finally {
-      const next = this.queue.shift();
-      // Hand the slot straight to the next waiter (active stays the same), or free it.
-      if (next) next();
-      else this.active -= 1;
+      this.active -= 1;
+      if (use === 'feed') this.feedActive -= 1;
+      this.pump();
     }
   }
 }

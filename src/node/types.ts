@@ -192,8 +192,10 @@ export interface NodeOptions {
    */
   statementTimeoutMs?: number | false;
   /**
-   * Most request transactions open at once; more calls wait for a slot. Keep it below the
-   * store's pool size so the lease's renewals always find a connection.
+   * Most node transactions open at once — calls, each read of a `hotcold.feed` long-poll, and the
+   * idempotency cleanup; more wait for a slot. Feed reads hold at most half of the slots (rounded
+   * down, at least one; one at a time when unlimited), so calls always find one. Keep it below
+   * the store's pool size so the lease's renewals always find a connection.
    * @defaultValue 4 on PostgreSQL (the fence's FOR KEY SHARE lock does not hold up renewals), 2 on
    * MariaDB/MySQL (its share lock does: more overlap starves the renewal and the node fences
    * itself under load), unlimited on SQLite (one connection, serialised anyway)

@@ -169,6 +169,7 @@ export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedger
     feeds: undefined,
     acquire: opts.acquire,
     prepare,
+    slots,
   });
 
   async function readAccount(_params: unknown, ctx: HandlerContext): Promise<HttpAnswer> {
