@@ -9,6 +9,7 @@ import {
   requireMs,
   requireObject,
   requirePositiveInteger,
+  requireHeaderText,
   requireSqlIdentifier,
 } from '../shared/validate.js';
 import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH, FEED_METHOD } from '../wire.js';
@@ -19,6 +20,8 @@ import { requireTelemetryOptions } from '../shared/validate-telemetry.js';
 
 export interface ResolvedNodeOptions {
   lease: Lease;
+  /** The machine name every answer carries as `X-Hotcold-Node` (checked to be header text). */
+  machine: string;
   port: number;
   host: string;
   handlers: Map<string, Handlers[string]>;
@@ -82,10 +85,22 @@ function requireLease(value: unknown): Lease {
   return lease as Lease;
 }
 
+/**
+ * The lease's machine name, which every answer of the node carries as `X-Hotcold-Node`. The lease
+ * accepts any well-formed text (it is a database value), but a header value must be visible
+ * ASCII: checked here, or `nœud-1` crashed the node at its first response (`ERR_INVALID_CHAR`).
+ * @throws {ConfigurationError} naming `lease.machineName`
+ */
+export function nodeMachineName(lease: Lease): string {
+  const machine = lease.options?.machineName ?? lease.holderId.split('#')[0] ?? 'node';
+  return requireHeaderText(machine, 'lease.machineName');
+}
+
 export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
   const options = requireObject('options', input);
   rejectUnknownKeys('', options, KNOWN);
   const lease = requireLease(options.lease);
+  const machine = nodeMachineName(lease);
   const port = requireNonNegativeInteger('port', options.port);
   if (port > 65535) throw new ConfigurationError('port', 'must be <= 65535');
   const host = options.host === undefined ? '127.0.0.1' : requireNonEmptyString('host', options.host);
@@ -170,6 +185,7 @@ export function resolveNodeOptions(input: NodeOptions): ResolvedNodeOptions {
 
   return {
     lease,
+    machine,
     port,
     host,
     handlers,

@@ -30,7 +30,8 @@ import { Log } from '../shared/logger.js';
  *
  * @param options - The lease, the handlers, the port, dedup and feed settings; see {@link NodeOptions}.
  * @param clock - Time source for deadlines and back-offs; tests inject a manual one.
- * @throws {ConfigurationError} when an option is invalid (naming the field).
+ * @throws {ConfigurationError} when an option is invalid (naming the field), or the lease's machine name
+ * is no header text (visible ASCII; it is sent as `X-Hotcold-Node`): field `lease.machineName`.
  * @example
  * ```ts
  * import os from 'node:os';
@@ -47,7 +48,7 @@ export function createNode(options: NodeOptions, clock: NodeClock = systemClock)
   const { lease } = opts;
   const store = lease.store;
   const dialect = store.dialect;
-  const machine = lease.options?.machineName ?? lease.holderId.split('#')[0] ?? 'node';
+  const machine = opts.machine;
   const dedup = opts.dedup === false ? undefined : new DedupStore(dialect, opts.dedup.table);
   const feedStore = opts.feeds === false ? undefined : new FeedStore(dialect, opts.feeds.table, opts.feeds.counterTable);
   const waiters = new FeedWaiters();

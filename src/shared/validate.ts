@@ -126,3 +126,24 @@ export function requireMs(field: string, value: unknown, rule: MsRule = {}): num
   if (rule.max !== undefined && value > rule.max) throw new ConfigurationError(field, `must be at most ${rule.max} ms`);
   return value;
 }
+
+/** An RFC 9110 field-value of visible ASCII: VCHARs, with spaces or tabs only between them. */
+const HEADER_TEXT = /^(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?$/;
+
+/**
+ * Configured text that will be sent as an HTTP header value or gRPC metadata value (a machine
+ * name in `X-Hotcold-Node`, a header a test server or the conformance kit sends): visible ASCII
+ * (0x21–0x7E), with spaces or tabs only between visible characters (RFC 9110 `field-value`,
+ * without `obs-text`). Node refuses anything else when the header is set (`ERR_INVALID_CHAR`;
+ * grpc-js: "contains illegal characters"), which is at the first answer, long after
+ * construction, so the text is checked where it is configured.
+ *
+ * Note the argument order: value first, then the field it came from.
+ * @throws {ConfigurationError} naming `field` (never echoing the value, which may be a credential)
+ */
+export function requireHeaderText(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !HEADER_TEXT.test(value)) {
+    throw new ConfigurationError(field, 'must be visible ASCII text (spaces or tabs only between characters): it is sent in an HTTP header or gRPC metadata');
+  }
+  return value;
+}

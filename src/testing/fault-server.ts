@@ -15,6 +15,7 @@ import {
   requireOneOf,
   requirePositiveInteger,
   rejectUnknownKeys,
+  requireHeaderText,
 } from '../shared/validate.js';
 import {
   DEFAULT_HEALTH_PATH,
@@ -249,10 +250,25 @@ interface Waiter {
   timer: TimerHandle;
 }
 
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * A mode, checked where it is given: what it puts into the answer's headers (`retryAfter`,
+ * `headers`) must be header text, or Node threw `ERR_INVALID_CHAR` from inside the request
+ * listener when the fault was served — an uncaught exception in the test process.
+ */
 function checkMode(field: string, mode: unknown): FaultSpec {
   if (typeof mode === 'string') return { mode: requireOneOf(field, mode, ALL_FAULT_MODES) };
   const spec = requireObject(field, mode);
   requireOneOf(`${field}.mode`, spec.mode, ALL_FAULT_MODES);
+  if (spec.retryAfter !== undefined) requireHeaderText(spec.retryAfter, `${field}.retryAfter`);
+  if (spec.headers !== undefined) {
+    for (const [name, value] of Object.entries(requireObject(`${field}.headers`, spec.headers))) {
+      if (!HEADER_NAME.test(name)) throw new ConfigurationError(`${field}.headers`, 'has a header name that is not an HTTP token');
+      requireHeaderText(value, `${field}.headers.${name}`);
+    }
+  }
   return spec as unknown as FaultSpec;
 }
 
@@ -267,7 +283,7 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
  * uses the client.
  *
  * @param options - Identity, initial mode, handler, paths; see {@link FaultServerOptions}.
- * @throws {ConfigurationError} when an option is invalid (naming the field).
+ * @throws {ConfigurationError} when an option is invalid (naming the field), e.g. a `node` name or a mode's header text that is no visible ASCII.
  * @example
  * ```ts
  * import { createClient } from 'hotcold';
@@ -284,7 +300,8 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
 export async function startFaultServer(options: FaultServerOptions = {}): Promise<FaultServer> {
   requireObject('options', options);
   rejectUnknownKeys('', options, OPTION_KEYS);
-  let node = options.node === undefined ? 'fault-node' : requireNonEmptyString('node', options.node);
+  // Sent as X-Hotcold-Node on every answer.
+  let node = options.node === undefined ? 'fault-node' : requireHeaderText(requireNonEmptyString('node', options.node), 'node');
   let epoch = options.epoch === undefined ? 1 : requireNonNegativeInteger('epoch', options.epoch);
   let mode: FaultSpec = checkMode('mode', options.mode ?? 'ok');
   let handler = options.handler;
@@ -777,7 +794,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
       return api.setMode('ok');
     },
     setNode(name, nextEpoch) {
-      node = requireNonEmptyString('node', name);
+      node = requireHeaderText(requireNonEmptyString('node', name), 'node');
       epoch = requireNonNegativeInteger('epoch', nextEpoch);
       nodeHeaders = makeNodeHeaders();
     },

@@ -26,7 +26,7 @@ import { GrpcMetadataKeys } from '../grpc/metadata-facts.js';
 import { loadGrpc } from '../grpc/load-grpc.js';
 import { GrpcStatus } from '../grpc/status-codes.js';
 import { sleep } from '../shared/sleep.js';
-import { requireNonNegativeInteger } from '../shared/validate.js';
+import { requireHeaderText, requireNonNegativeInteger } from '../shared/validate.js';
 import { ledgerApp } from './ledger-app.js';
 
 /** `Transfer`'s request: moves `amount` from `from` to `to`; `ref` is the caller's own reference. */
@@ -179,7 +179,7 @@ function text(value: unknown, field: string): string {
 /**
  * Starts the node: creates the ledger tables, binds, then acquires the lease (and again after
  * each release or loss) until stopped.
- * @throws {ConfigurationError} on invalid options, and naming `@grpc/grpc-js` (field) when that package is not installed
+ * @throws {ConfigurationError} on invalid options (the lease's machine name must be visible ASCII: field `lease.machineName`), and naming `@grpc/grpc-js` (field) when that package is not installed
  * @example
  * import * as grpc from '@grpc/grpc-js';
  * import { createLease, sqliteStore } from 'hotcold/lease';
@@ -204,7 +204,9 @@ export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promi
   const app = ledgerApp({ prefix: options.prefix ?? 'ledger' });
   const { lease } = options;
   const store: LeaseStore = lease.store;
-  const machine = lease.options.machineName;
+  // Every answer carries it as `x-hotcold-node` metadata, which must be visible ASCII (grpc-js
+  // threw at the first answer otherwise); the lease already refuses tabs (control characters).
+  const machine = requireHeaderText(lease.options.machineName, 'lease.machineName');
   type Metadata = InstanceType<typeof grpc.Metadata>;
   await app.setup(store);
 

@@ -107,7 +107,7 @@ const TRANSFER_BY_REF = match<{ ref: string }>('/transfers/:ref');
 
 /**
  * Creates the REST ledger node (not started).
- * @throws {ConfigurationError} naming the field, for a bad option
+ * @throws {ConfigurationError} naming the field, for a bad option (`lease.machineName` when it is no visible ASCII: it is sent as `X-Hotcold-Node`)
  * @example
  * import { createLease, sqliteStore } from 'hotcold/lease';
  * import { createRestLedgerNode } from 'hotcold/testing';
@@ -136,7 +136,7 @@ export function createRestLedgerNode(options: RestLedgerNodeOptions): RestLedger
   const store = lease.store;
   const dialect = store.dialect;
   const clock = systemClock;
-  const machine = lease.options?.machineName ?? lease.holderId.split('#')[0] ?? 'node';
+  const machine = opts.machine;
   const dedup = opts.dedup === false ? undefined : new DedupStore(dialect, opts.dedup.table);
   const feeds = opts.feeds === false ? undefined : new FeedStore(dialect, opts.feeds.table, opts.feeds.counterTable);
   const slots = new Slots(opts.maxConcurrentTransactions ?? (dialect === 'postgres' ? 4 : dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY));

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../../errors.js';
-import { rejectUnknownKeys, requireBoolean, requireHttpUrl, requireObject, requirePositiveInteger } from '../../shared/validate.js';
+import { rejectUnknownKeys, requireBoolean, requireHeaderText, requireHttpUrl, requireObject, requirePositiveInteger } from '../../shared/validate.js';
 import { redactUrl } from '../../shared/redact.js';
 import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../../wire.js';
 import type { Check } from './check.js';
@@ -47,9 +47,11 @@ function requireHeaders(field: string, value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, v] of Object.entries(object)) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new ConfigurationError(`${field}.${name}`, 'is not a valid header name');
-    if (typeof v !== 'string' || /[\r\n\0]/.test(v)) throw new ConfigurationError(`${field}.${name}`, 'must be a string without line breaks');
+    // Checked here, or every request of the run failed in the kit (ERR_INVALID_CHAR) and each check
+    // was reported as the server's failure.
+    const text = requireHeaderText(v, `${field}.${name}`);
     if (RESERVED_HEADERS.has(name.toLowerCase())) throw new ConfigurationError(`${field}.${name}`, 'is set by the checks themselves');
-    out[name.toLowerCase()] = v;
+    out[name.toLowerCase()] = text;
   }
   return out;
 }
