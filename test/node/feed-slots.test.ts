@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLease, postgresStore, sqliteStore, type LeaseEvent, type LeaseStore } from 'hotcold/lease';
+import { createLease, mysqlStore, postgresStore, sqliteStore, type LeaseEvent, type LeaseStore } from 'hotcold/lease';
 import { createNode, type HandlerContext, type NodeEvent } from 'hotcold/node';
 import { startLatencyProxy, type LatencyProxy } from '../support/latency-proxy.js';
-import { databaseAvailable, PG_URL } from '../support/services.js';
+import { databaseAvailable, MYSQL_URL, PG_URL } from '../support/services.js';
 import { rawPost } from './raw-http.js';
 import { fixture, until, uniq, type Fixture } from './support.js';
 
@@ -11,7 +11,7 @@ import { fixture, until, uniq, type Fixture } from './support.js';
  * "Transaction slots"). Each long-poll's read is a transaction; without a bound, 800 waiting
  * long-polls queued 800 transactions for the store's connections: on PostgreSQL the lease's
  * renewal waited in the pool's queue behind them and the hot node lost its lease under nothing
- * but readers (calls answered NOT_ACTIVE). The idempotency cleanup ran outside the slots too: on
+ * but readers (calls answered NOT_ACTIVE); the same on MariaDB. The idempotency cleanup ran outside the slots too: on
  * PostgreSQL it ran beside the calls on a connection of its own, on SQLite it queued for the one
  * connection behind a call and failed busy. (The SQLite long-poll case passes without the fix on
  * this machine: there the renewal has a connection of its own; it is kept as a regression test.)
@@ -38,6 +38,16 @@ const postgres: Db = {
     const url = new URL(PG_URL);
     url.port = String(proxy.port);
     return { store: postgresStore(url.toString(), { table }), close: () => proxy.close() };
+  },
+};
+
+const mariadb: Db = {
+  name: 'MariaDB',
+  open: async (_f, table) => {
+    const proxy: LatencyProxy = await startLatencyProxy(Number(new URL(MYSQL_URL).port || 3306), 2);
+    const url = new URL(MYSQL_URL);
+    url.port = String(proxy.port);
+    return { store: mysqlStore(url.toString(), { table }), close: () => proxy.close() };
   },
 };
 
@@ -154,3 +164,4 @@ function suite(db: Db): void {
 
 describe('feed long-polls and the cleanup take transaction slots, SQLite', () => suite(sqlite));
 describe.runIf(await databaseAvailable('postgres'))('feed long-polls and the cleanup take transaction slots, PostgreSQL', () => suite(postgres));
+describe.runIf(await databaseAvailable('mysql'))('feed long-polls and the cleanup take transaction slots, MariaDB', () => suite(mariadb));
