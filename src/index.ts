@@ -59,6 +59,7 @@ export type {
 } from './client/types.js';
 export type { FeedSubscribeOptions } from './client/feed.js';
 export { JITTER_KINDS } from './policy/backoff.js';
+export { CLIENT_SET_HEADERS } from './wire.js';
 export type { WhenOpen } from './policy/retry-rules.js';
 export { createPolicy, defaultClassify } from './pipeline/index.js';
 export type {

@@ -16,6 +16,21 @@ export const HEADER_NOT_FORWARDED = 'x-hotcold-not-forwarded';
 /** Request header: milliseconds left of the caller's deadline when the attempt was sent (relative, like `grpc-timeout`). */
 export const HEADER_TIMEOUT_MS = 'x-hotcold-timeout-ms';
 
+/**
+ * The request headers hotcold itself sets on every attempt of a call (DESIGN §1), lower-case:
+ * the call's `Idempotency-Key`, the attempt's number and what is left of the call's deadline.
+ * A header of the same name (in any case) among a client's or transport's configured `headers`
+ * would either be dropped without a word or, worse, reach the node in place of the call's own
+ * value (a fixed `X-Hotcold-Timeout-Ms` lets a node start calls nobody waits for any more), so
+ * it is refused at construction with a `ConfigurationError` naming `headers.<name>`.
+ */
+export const CLIENT_SET_HEADERS: ReadonlySet<string> = new Set([HEADER_IDEMPOTENCY_KEY, HEADER_ATTEMPT, HEADER_TIMEOUT_MS]);
+
+/** Whether `name` (any case) is one of the {@link CLIENT_SET_HEADERS}. */
+export function isClientSetHeader(name: string): boolean {
+  return CLIENT_SET_HEADERS.has(name.toLowerCase());
+}
+
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 export const DEFAULT_RPC_PATH = '/rpc';
 export const DEFAULT_HEALTH_PATH = '/health';

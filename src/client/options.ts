@@ -15,7 +15,7 @@ import {
   requireMs,
   requirePositiveInteger,
 } from '../shared/validate.js';
-import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../wire.js';
+import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH, isClientSetHeader } from '../wire.js';
 import {
   POLICY_DEFAULTS,
   optional,
@@ -174,6 +174,8 @@ function resolveHeaders(value: unknown): Readonly<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [name, header] of Object.entries(raw)) {
     if (!TOKEN.test(name)) throw new ConfigurationError('headers', 'has a header name that is not an HTTP token');
+    // Sent by hotcold per call (DESIGN §1): a fixed value of yours would be ignored, or replace the call's own.
+    if (isClientSetHeader(name)) throw new ConfigurationError(`headers.${name}`, 'is set by hotcold on every call (idempotency key, attempt, deadline left); it cannot be configured');
     if (typeof header !== 'string' || /[\r\n\0]/.test(header)) {
       throw new ConfigurationError(`headers.${name}`, 'must be a string without CR, LF or NUL');
     }

@@ -127,7 +127,13 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions;
   /** Credentials for every request. Not with `transport` (configure your transport instead). */
   auth?: ClientAuth;
-  /** Extra headers on every request (e.g. a tenant id). Not with `transport`. */
+  /**
+   * Extra headers on every request (e.g. a tenant id). Not with `transport`. Not the headers
+   * hotcold sets on every call itself (`Idempotency-Key`, `X-Hotcold-Attempt`,
+   * `X-Hotcold-Timeout-Ms`, in any case: {@link CLIENT_SET_HEADERS}), nor `Content-Type`,
+   * `Content-Length` or `Host`.
+   * @throws {ConfigurationError} from `createClient`, naming `headers.<name>`, for one of those
+   */
   headers?: Readonly<Record<string, string>>;
   /** Your own axios instance (its interceptors keep working; its agent is yours to close). */
   axios?: AxiosInstance;

@@ -9,7 +9,7 @@ import {
   requireObject,
   requirePositiveInteger,
 } from '../shared/validate.js';
-import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../wire.js';
+import { CLIENT_SET_HEADERS, DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../wire.js';
 
 /** Credentials {@link createAxiosTransport} sends as `Authorization`: HTTP Basic or a bearer token. */
 export type TransportAuth =
@@ -47,7 +47,12 @@ export interface AxiosTransportOptions {
    * @default '/health'
    */
   healthPath?: string;
-  /** Extra request headers (not the ones the wire contract reserves). */
+  /**
+   * Extra request headers on every call. Not the ones the transport sets itself: `Idempotency-Key`,
+   * `X-Hotcold-Attempt`, `X-Hotcold-Timeout-Ms` (per call, see `CLIENT_SET_HEADERS`),
+   * `Content-Type`, `Content-Length` and `Host`, in any case.
+   * @throws {ConfigurationError} naming `headers.<name>` for one of those, a name that is no HTTP token or a value with control characters
+   */
   headers?: Record<string, string>;
   /** Sent as `Authorization` (Basic or Bearer); the secret is scrubbed from every message. */
   auth?: TransportAuth;
@@ -88,7 +93,8 @@ export interface ResolvedTransportOptions {
 }
 
 const KNOWN = ['axios', 'rpcPath', 'healthPath', 'headers', 'auth', 'maxResponseBytes', 'keepAlive', 'idleSocketTimeoutMs'];
-const RESERVED = new Set(['idempotency-key', 'x-hotcold-attempt', 'content-type', 'content-length', 'host']);
+/** Set by the transport on every request: hotcold's per-call headers (DESIGN §1) and the body's framing. */
+const RESERVED: ReadonlySet<string> = new Set([...CLIENT_SET_HEADERS, 'content-type', 'content-length', 'host']);
 // RFC 9110 token characters.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // A header value must not smuggle a line break (request splitting) or other control characters.

@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../../errors.js';
 import { rejectUnknownKeys, requireBoolean, requireHeaderText, requireHttpUrl, requireObject, requirePositiveInteger } from '../../shared/validate.js';
 import { redactUrl } from '../../shared/redact.js';
-import { DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../../wire.js';
+import { CLIENT_SET_HEADERS, DEFAULT_HEALTH_PATH, DEFAULT_RPC_PATH } from '../../wire.js';
 import type { Check } from './check.js';
 import { basicChecks, everyAnswerChecks } from './checks-basic.js';
 import { dedupChecks } from './checks-dedup.js';
@@ -28,7 +28,7 @@ export const CONFORMANCE_CHECKS: readonly Check[] = [
 
 const KNOWN = ['standbyUrl', 'rpcPath', 'healthPath', 'headers', 'callers', 'dedup', 'feeds', 'requestTimeoutMs', 'midCallSleepMs', 'signal'] as const;
 /** Headers each check sets itself; given in `headers` they would corrupt the checks. */
-const RESERVED_HEADERS = new Set(['idempotency-key', 'x-hotcold-attempt', 'x-hotcold-timeout-ms', 'content-length', 'content-type', 'host']);
+const RESERVED_HEADERS: ReadonlySet<string> = new Set([...CLIENT_SET_HEADERS, 'content-length', 'content-type', 'host']);
 
 function requireBaseUrl(field: string, value: unknown): string {
   const url = requireHttpUrl(field, value);
