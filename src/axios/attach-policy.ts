@@ -140,6 +140,31 @@ function ownHeader(headers: AxiosHeaders, name: string): unknown {
   return undefined;
 }
 
+/**
+ * The request's own `X-Hotcold-Timeout-Ms` (any case; the one axios would send, as
+ * {@link ownHeader} finds it): what is left of its caller's deadline, in ms, which bounds the
+ * call (`outerDeadlineMs`). undefined when it has none: absent, `null`/`undefined`, or `false`
+ * (axios: do not send). A string of digits or a number, a whole number of ms from 0 to 2^31−1 (a
+ * node refuses larger); anything else is the caller's bug, refused before anything is sent.
+ * @throws {ConfigurationError} naming `headers.<name>` as the request spelled it
+ */
+function requestDeadlineMs(headers: AxiosHeaders): number | undefined {
+  const record = headers as unknown as Record<string, unknown>;
+  const names = Object.keys(record);
+  for (let i = names.length - 1; i >= 0; i--) {
+    const name = names[i] as string;
+    if (name.length !== TIMEOUT_HEADER.length || name.toLowerCase() !== 'x-hotcold-timeout-ms') continue;
+    const value = record[name];
+    if (value === undefined || value === null || value === false) return undefined;
+    const ms = typeof value === 'string' && /^[0-9]{1,10}$/.test(value) ? Number(value) : typeof value === 'number' && Number.isInteger(value) ? value : Number.NaN;
+    if (!(ms >= 0 && ms <= MAX_TIMEOUT_HEADER_MS)) {
+      throw new ConfigurationError(`headers.${name}`, `must be a whole number of milliseconds from 0 to ${MAX_TIMEOUT_HEADER_MS} (what is left of the caller's deadline)`);
+    }
+    return ms;
+  }
+  return undefined;
+}
+
 /** The `Idempotency-Key` these headers send: a non-empty string (axios sends no `false`, `null` or `undefined`). */
 function sentKey(headers: AxiosHeaders): string | undefined {
   const value = ownHeader(headers, IDEMPOTENCY_KEY_HEADER);
@@ -281,6 +306,9 @@ async function send(
   const idempotent = route.policy?.idempotent ?? isIdempotentMethod(method);
   // A route's own timeout wins; otherwise axios's `timeout` (when set) is the per-attempt timeout.
   const timeoutMs = route.policy?.timeoutMs === undefined ? axiosTimeout(config.timeout) : undefined;
+  // The request's own deadline (its caller's, passed on as the wire's header) bounds the route's
+  // or the policy's deadlineMs, never replaces it: the earlier ends the call (docs/rest.md).
+  const outerDeadlineMs = requestDeadlineMs(headers);
   // May the request be sent again after an attempt that may have run? Only if repeating it is
   // harmless (idempotent) or the server can tell (a key) — and a stream body cannot be re-read.
   const call = new RestCall(config, headers, adapter, o, name, !isStream(config.data), idempotent || key !== undefined);
@@ -293,7 +321,7 @@ async function send(
   try {
     // No key on the request: say so (`false`), so that an attempt that may have run ends the call
     // at once instead of after a backoff whose repeat `exchange` would refuse anyway.
-    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key ?? false, timeoutMs, signal: cancel.signal });
+    response = await policy.execute(attempt, { name, idempotent, idempotencyKey: key ?? false, timeoutMs, outerDeadlineMs, signal: cancel.signal });
   } catch (error) {
     // Refused by this adapter, not by the backend: the caller gets the failure that decided it.
     if (error === call.refusal && call.unsafe !== undefined) throw call.unsafe;

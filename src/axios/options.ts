@@ -40,6 +40,10 @@ export interface AttachPolicyOptions extends Omit<PolicyOptions, 'methods' | 'pr
   /**
    * Send `X-Hotcold-Attempt` and `X-Hotcold-Timeout-Ms` (what is left of the request's deadline,
    * DESIGN §1) with each attempt; a hotcold node does not start a request whose time is spent.
+   * Either way, a request's own `X-Hotcold-Timeout-Ms` (ms left of its caller's deadline, a
+   * whole number from 0 to 2147483647) bounds its deadline: the earlier of it and the route's or
+   * the policy's `deadlineMs` ends the request; any other value rejects the request with a
+   * `ConfigurationError` naming `headers.<name>`, before anything is sent.
    * @default true
    */
   hotcoldHeaders?: boolean;
