@@ -35,3 +35,41 @@ export function sentDeadline(leftMs: number): number {
   if (leftMs === Number.POSITIVE_INFINITY) return leftMs;
   return Date.now() + (leftMs >= 1 ? (leftMs < MAX_SENT_DEADLINE_MS ? leftMs : MAX_SENT_DEADLINE_MS) : 1);
 }
+
+/** grpc-js `Propagate.DEADLINE`: the bit of `propagate_flags` that makes a call inherit its parent's deadline. */
+const PROPAGATE_DEADLINE = 1;
+/** grpc-js `Propagate.DEFAULTS`: what grpc-js uses when a call with a `parent` gives no `propagate_flags`. */
+const PROPAGATE_DEFAULTS = 0xffff;
+
+/** The call options {@link callDeadlineLeftMs} reads: grpc-js `CallOptions`' deadline fields. */
+export interface CallDeadlineOptions {
+  deadline?: unknown;
+  parent?: unknown;
+  propagate_flags?: unknown;
+}
+
+/**
+ * Ms left of a grpc-js call's own deadline, as grpc-js itself bounds the call: the earlier of its
+ * `deadline` option and, when it has a `parent` (the server call it is made for) and its
+ * `propagate_flags` include `DEADLINE` (grpc-js's default with a parent), the parent's deadline.
+ * undefined for none; ≤ 0 when passed; `'invalid'` for a `deadline` that is no time at all (see
+ * {@link deadlineLeftMs}). A parent's deadline grpc-js cannot read as a time is none, as in grpc-js.
+ */
+export function callDeadlineLeftMs(options: CallDeadlineOptions): number | undefined | 'invalid' {
+  const own = deadlineLeftMs(options.deadline);
+  if (own === 'invalid') return own;
+  const inherited = parentDeadlineLeftMs(options.parent, options.propagate_flags);
+  if (inherited === undefined) return own;
+  return own === undefined || inherited < own ? inherited : own;
+}
+
+function parentDeadlineLeftMs(parent: unknown, flags: unknown): number | undefined {
+  if (parent === undefined || parent === null) return undefined;
+  // grpc-js: `propagateFlags ?? Propagate.DEFAULTS`, then `flags & Propagate.DEADLINE`.
+  const bits = flags === undefined || flags === null ? PROPAGATE_DEFAULTS : Number(flags);
+  if ((bits & PROPAGATE_DEADLINE) === 0) return undefined;
+  const getDeadline = (parent as { getDeadline?: unknown }).getDeadline;
+  if (typeof getDeadline !== 'function') return undefined;
+  const left = deadlineLeftMs((getDeadline as () => unknown).call(parent));
+  return left === 'invalid' ? undefined : left;
+}

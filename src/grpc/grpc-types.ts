@@ -68,6 +68,16 @@ export interface GrpcInterceptorOptionsLike {
   };
   /** The caller's deadline: a `Date`, or ms since the epoch (`Infinity`: none). */
   deadline?: Date | number | undefined;
+  /** The server call this call is made for (grpc-js `parent`); with DEADLINE propagation its deadline bounds this call's. */
+  parent?: GrpcParentCallLike | null | undefined;
+  /** grpc-js `propagate_flags` (`grpc.propagate`): what this call takes from `parent`. @default grpc.propagate.DEFAULTS (with a parent) */
+  propagate_flags?: number | undefined;
+}
+
+/** A grpc-js server call (`ServerSurfaceCall`) as a client call's `parent`: hotcold reads its deadline. */
+export interface GrpcParentCallLike {
+  /** The server call's deadline: a `Date`, or ms since the epoch (`Infinity`: none). */
+  getDeadline(): Date | number;
 }
 
 /** A grpc-js `Client` (any generated client): hotcold uses its channel for health probes. */

@@ -20,7 +20,7 @@ import { metadataSecrets } from './metadata-secrets.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
 import { UnaryAttempt, type UnaryAttemptOwner, type UnaryAttemptResult } from './unary-attempt.js';
-import { deadlineLeftMs, sentDeadline } from './deadline.js';
+import { callDeadlineLeftMs, sentDeadline } from './deadline.js';
 
 /**
  * Options of {@link grpcInterceptor} when it creates its own policy: {@link PolicyOptions}, with
@@ -63,8 +63,10 @@ function firstText(metadata: GrpcMetadataLike, key: string): string | undefined 
  * - Attempts: each is a new call down the chain, with metadata `idempotency-key` (one per logical
  *   call: the caller's own `idempotency-key` metadata if it set one, else the policy's) and
  *   `x-hotcold-attempt`, and the gRPC deadline set to what is left of the whole call's deadline
- *   (the caller's `deadline` call option and the method's or the policy's `deadlineMs`,
- *   whichever ends first: the whole call, its retries and its hold while reconnecting end then).
+ *   (the caller's `deadline` call option, a `parent` server call's deadline when
+ *   `propagate_flags` include DEADLINE — grpc-js's default — and the method's or the policy's
+ *   `deadlineMs`, whichever ends first: the whole call, its retries and its hold while
+ *   reconnecting end then).
  * - Outcomes: `x-hotcold-node` / `x-hotcold-epoch` / `x-hotcold-dedup` response metadata is
  *   reported to the policy; a failed status is classified by {@link classifyGrpcStatus}
  *   (docs/grpc.md has the table). When the policy gives up, the caller's call fails with a
@@ -321,7 +323,9 @@ class UnaryCall implements UnaryAttemptOwner {
     if (this.begun || metadata === undefined) return;
     this.begun = true;
     const idempotencyKey = firstText(metadata, GrpcMetadataKeys.idempotencyKey);
-    const deadlineMs = deadlineLeftMs(this.options.deadline);
+    // The call's own deadline as grpc-js bounds it: its `deadline` option and, made for a server
+    // call (`parent`) with DEADLINE propagation (grpc-js's default), the parent's; the earlier.
+    const deadlineMs = callDeadlineLeftMs(this.options);
     let running: Promise<UnaryAttemptResult>;
     // A policy passed in races its attempts and takes a signal per call (that cost is its own);
     // ours is told of a cancel through `shared.cancel` and needs none.
