@@ -165,6 +165,33 @@ function requestDeadlineMs(headers: AxiosHeaders): number | undefined {
   return undefined;
 }
 
+/**
+ * An `Idempotency-Key` in the instance's defaults (top level, `common` or a method's) would be
+ * the same on every request, and taken as each request's own: a deduplicating server would answer
+ * every later request with the first one's result. The key is per call (DESIGN §1), so a fixed
+ * one is refused; a key set on one request stays that request's own.
+ * @throws {ConfigurationError} naming `defaults.headers[.<section>].<name>`
+ */
+function refuseFixedKey(headers: unknown): void {
+  if (typeof headers !== 'object' || headers === null) return;
+  const record = headers as Record<string, unknown>;
+  for (const name of Object.keys(record)) {
+    const value = record[name];
+    if (typeof value === 'object' && value !== null) {
+      for (const inner of Object.keys(value)) {
+        const set = (value as Record<string, unknown>)[inner];
+        if (inner.toLowerCase() === IDEMPOTENCY_KEY_LOWER && set !== undefined && set !== null && set !== false) {
+          throw new ConfigurationError(`defaults.headers.${name}.${inner}`, FIXED_KEY);
+        }
+      }
+    } else if (name.toLowerCase() === IDEMPOTENCY_KEY_LOWER && value !== undefined && value !== null && value !== false) {
+      throw new ConfigurationError(`defaults.headers.${name}`, FIXED_KEY);
+    }
+  }
+}
+const IDEMPOTENCY_KEY_LOWER = 'idempotency-key';
+const FIXED_KEY = 'is one key for every request of the instance; an idempotency key is per call: set it on the request, or let idempotencyKeys make one';
+
 /** The `Idempotency-Key` these headers send: a non-empty string (axios sends no `false`, `null` or `undefined`). */
 function sentKey(headers: AxiosHeaders): string | undefined {
   const value = ownHeader(headers, IDEMPOTENCY_KEY_HEADER);
@@ -204,8 +231,9 @@ function abortReason(signal: AttemptAbort): FailureReason {
  * @param instance an axios instance (`axios.create(...)`); its adapter is wrapped until `detach()`
  * @param options policy options (`createPolicy`'s) plus `routes`, `idempotencyKeys`, `healthPath`, `hotcoldHeaders`
  * @returns the policy and `detach()`
- * @throws {ConfigurationError} when an option is invalid (naming the field), or `instance` is not
- * an axios instance or already has a policy attached
+ * @throws {ConfigurationError} when an option is invalid (naming the field), `instance` is not
+ * an axios instance or already has a policy attached, or its defaults carry a fixed
+ * `Idempotency-Key` (naming `defaults.headers[.<section>].<name>`: a key is per request)
  * @example
  * import axios from 'axios';
  * import { attachPolicy } from 'hotcold/axios';
@@ -229,6 +257,7 @@ export function attachPolicy(instance: AxiosInstance, options?: AttachPolicyOpti
   if (typeof original === 'function' && (original as Wrapped)[WRAPPER] === true) {
     throw new ConfigurationError('instance', 'already has a policy attached (detach() it first)');
   }
+  refuseFixedKey(defaults.headers);
   const hadOwnAdapter = Object.hasOwn(defaults, 'adapter');
   const baseURL = typeof defaults.baseURL === 'string' && defaults.baseURL.length > 0 ? defaults.baseURL : 'default';
   const o = resolveAttachOptions(options, baseURL);
