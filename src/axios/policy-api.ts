@@ -4,6 +4,7 @@
  */
 export { createAdapterPolicy, createPolicy } from '../pipeline/index.js';
 export type {
+  AnswerFacts,
   AttemptContext,
   ExecuteOptions,
   OperationPolicy,
