@@ -38,8 +38,28 @@ export function sentDeadline(leftMs: number): number {
 
 /** grpc-js `Propagate.DEADLINE`: the bit of `propagate_flags` that makes a call inherit its parent's deadline. */
 const PROPAGATE_DEADLINE = 1;
+/** grpc-js `Propagate.CANCELLATION`: the bit of `propagate_flags` that makes a call end when its parent is cancelled. */
+const PROPAGATE_CANCELLATION = 8;
 /** grpc-js `Propagate.DEFAULTS`: what grpc-js uses when a call with a `parent` gives no `propagate_flags`. */
 const PROPAGATE_DEFAULTS = 0xffff;
+
+/** The `propagate_flags` of a call with a parent, as grpc-js reads them (`propagateFlags ?? Propagate.DEFAULTS`). */
+function propagateBits(flags: unknown): number {
+  return flags === undefined || flags === null ? PROPAGATE_DEFAULTS : Number(flags);
+}
+
+/**
+ * The `parent` whose cancellation ends the call: when the call has one and its `propagate_flags`
+ * include CANCELLATION (grpc-js's default with a parent), and it can tell (an EventEmitter with
+ * `cancelled`, as grpc-js's server calls are). undefined otherwise.
+ */
+export function cancellingParent<P extends { on?: unknown; removeListener?: unknown }>(options: { parent?: P | null | undefined; propagate_flags?: unknown }): P | undefined {
+  const parent = options.parent;
+  if (parent === undefined || parent === null) return undefined;
+  if ((propagateBits(options.propagate_flags) & PROPAGATE_CANCELLATION) === 0) return undefined;
+  if (typeof parent.on !== 'function' || typeof parent.removeListener !== 'function') return undefined;
+  return parent;
+}
 
 /** The call options {@link callDeadlineLeftMs} reads: grpc-js `CallOptions`' deadline fields. */
 export interface CallDeadlineOptions {
@@ -66,7 +86,7 @@ export function callDeadlineLeftMs(options: CallDeadlineOptions): number | undef
 function parentDeadlineLeftMs(parent: unknown, flags: unknown): number | undefined {
   if (parent === undefined || parent === null) return undefined;
   // grpc-js: `propagateFlags ?? Propagate.DEFAULTS`, then `flags & Propagate.DEADLINE`.
-  const bits = flags === undefined || flags === null ? PROPAGATE_DEFAULTS : Number(flags);
+  const bits = propagateBits(flags);
   if ((bits & PROPAGATE_DEADLINE) === 0) return undefined;
   const getDeadline = (parent as { getDeadline?: unknown }).getDeadline;
   if (typeof getDeadline !== 'function') return undefined;

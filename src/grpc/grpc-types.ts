@@ -74,10 +74,19 @@ export interface GrpcInterceptorOptionsLike {
   propagate_flags?: number | undefined;
 }
 
-/** A grpc-js server call (`ServerSurfaceCall`) as a client call's `parent`: hotcold reads its deadline. */
+/**
+ * A grpc-js server call (`ServerSurfaceCall`) as a client call's `parent`: hotcold reads its
+ * deadline, and with CANCELLATION propagation hears of its cancellation.
+ */
 export interface GrpcParentCallLike {
   /** The server call's deadline: a `Date`, or ms since the epoch (`Infinity`: none). */
   getDeadline(): Date | number;
+  /** The server call was cancelled (its client gave up, or it ended): grpc-js `ServerSurfaceCall.cancelled`. */
+  readonly cancelled?: boolean;
+  /** grpc-js's server calls are EventEmitters: hotcold listens for `'cancelled'` while the call runs. */
+  on?(event: 'cancelled', listener: () => void): unknown;
+  /** Removes the `'cancelled'` listener when the call ends. */
+  removeListener?(event: 'cancelled', listener: () => void): unknown;
 }
 
 /** A grpc-js `Client` (any generated client): hotcold uses its channel for health probes. */

@@ -14,13 +14,13 @@ import { CallAbortedException, ConfigurationError, DeadlineExceededException, Pr
 import { createSelfTimedPolicy, type AttemptContext, type Policy, type PolicyOptions, type SelfTimedRunOptions } from './policy.js';
 import { classifyGrpcStatus } from './classify-status.js';
 import { callerStatus, type AttemptStatuses } from './error-status.js';
-import type { GrpcCallLike, GrpcInterceptorOptionsLike, GrpcListenerLike, GrpcMetadataLike } from './grpc-types.js';
+import type { GrpcCallLike, GrpcInterceptorOptionsLike, GrpcListenerLike, GrpcMetadataLike, GrpcParentCallLike } from './grpc-types.js';
 import { GrpcMetadataKeys, readIdentityFacts, readResponseFacts, type IdentityFacts } from './metadata-facts.js';
 import { metadataSecrets } from './metadata-secrets.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
 import { UnaryAttempt, type UnaryAttemptOwner, type UnaryAttemptResult } from './unary-attempt.js';
-import { callDeadlineLeftMs, sentDeadline } from './deadline.js';
+import { callDeadlineLeftMs, cancellingParent, sentDeadline } from './deadline.js';
 
 /**
  * Options of {@link grpcInterceptor} when it creates its own policy: {@link PolicyOptions}, with
@@ -156,6 +156,9 @@ export function grpcInterceptor(policyOrOptions: Policy | GrpcInterceptorOptions
   }) as unknown as GrpcInterceptor;
 }
 
+/** The status a call ends with when its parent is cancelled: grpc-js's own for an attempt cancelled so. */
+const PARENT_CANCELLED = Object.freeze({ code: GrpcStatus.CANCELLED, details: 'Cancelled by parent call' });
+
 /** The error an attempt in flight ends with when the policy closes. */
 function closedError(reason: unknown): DOMException {
   const error = new DOMException('attempt aborted', 'AbortError');
@@ -240,6 +243,12 @@ class UnaryCall implements UnaryAttemptOwner {
   declare private latest: UnaryAttempt | undefined;
   /** A policy passed in: the call's signal, aborted by the caller's cancel (ours: `shared.cancel`). */
   declare private abortController: AbortController | undefined;
+  /** The `parent` server call whose cancellation ends this call (CANCELLATION propagated), while it runs. */
+  declare private parent: GrpcParentCallLike | undefined;
+  /** Our `'cancelled'` listener on {@link parent}, removed when the call ends. */
+  declare private onParentCancelled: (() => void) | undefined;
+  /** Ms left of the call's own deadline (its option's, its parent's) when it began; undefined for none. */
+  declare private deadlineMs: number | undefined;
 
   constructor(shared: Shared, options: GrpcInterceptorOptionsLike, nextCall: (options: GrpcInterceptorOptionsLike) => GrpcCallLike) {
     this.shared = shared;
@@ -258,6 +267,9 @@ class UnaryCall implements UnaryAttemptOwner {
     this.context = undefined;
     this.latest = undefined;
     this.abortController = undefined;
+    this.parent = undefined;
+    this.onParentCancelled = undefined;
+    this.deadlineMs = undefined;
   }
 
   // The call interface, as grpc-js's client (or an interceptor above) drives it.
@@ -305,17 +317,62 @@ class UnaryCall implements UnaryAttemptOwner {
    * and details of its own (its own timeout, say), which the caller gets as they were given.
    */
   cancelWithStatus(code?: number, details?: string): void {
+    const own = typeof code === 'number' && code !== GrpcStatus.OK ? { code, details: typeof details === 'string' ? details : '' } : undefined;
+    this.endFromAbove(own, undefined);
+  }
+
+  /**
+   * The `parent` server call was cancelled and this call propagates CANCELLATION (grpc-js's
+   * default with a parent): the caller's caller gave up, so the whole call ends as the caller's
+   * cancel ends it (no retry, nothing held against the backend). grpc-js itself cancels only
+   * the attempt in flight (its listener is per attempt, and the event comes once): the policy
+   * then sent the next attempt, which ran for nobody. A parent that ended at its deadline (this
+   * call's too, when DEADLINE is propagated) ends the call as that deadline does.
+   */
+  private parentCancelled(): void {
+    const left = callDeadlineLeftMs(this.options);
+    if (typeof left === 'number' && left <= 0) {
+      const method = this.method;
+      const ms = this.deadlineMs === undefined ? '' : `of ${Math.round(this.deadlineMs)} ms `;
+      this.endFromAbove(
+        undefined,
+        new DeadlineExceededException(`${method}: call deadline ${ms}passed (its parent call's)`, {
+          method,
+          attempts: this.context?.attempt ?? 0,
+          mayHaveExecuted: this.inFlight || this.mayHaveRun,
+        }),
+      );
+      return;
+    }
+    this.endFromAbove(PARENT_CANCELLED, this.aborted(this.inFlight || this.mayHaveRun, 'cancelled by its parent call (the caller\'s caller gave up)'));
+  }
+
+  /**
+   * Ends the call from above: the caller's cancel (`own`: the status an interceptor above gave),
+   * or its parent's. `reason` is what the call ends with (default: cancelled by the caller).
+   */
+  private endFromAbove(own: { code: number; details: string } | undefined, reason: RPCException | undefined): void {
     if (this.cancelled || this.answered) return;
     this.cancelled = true;
     this.begun = true;
-    const own = typeof code === 'number' && code !== GrpcStatus.OK ? { code, details: typeof details === 'string' ? details : '' } : undefined;
+    // Read before the attempt is cancelled (its status may come back at once).
+    const mayHaveExecuted = this.inFlight || this.mayHaveRun;
     this.current?.cancelWithStatus(own?.code ?? GrpcStatus.CANCELLED, own?.details ?? 'Cancelled on client');
-    const reason = this.aborted(this.inFlight || this.mayHaveRun);
-    this.fail(reason, own);
+    const why = reason ?? this.aborted(mayHaveExecuted);
+    this.fail(why, own);
     // A call held while reconnecting (or in a backoff) leaves the policy now: otherwise it would
     // hold a `maxPending` place, and the policy its wait, until the deadline.
-    if (this.begun && this.shared.cancel !== undefined) this.shared.cancel(this, reason);
-    this.abortController?.abort(reason);
+    if (this.shared.cancel !== undefined) this.shared.cancel(this, why);
+    this.abortController?.abort(why);
+  }
+
+  /** Stops listening to the parent (the call ended): thousands of calls may share one parent. */
+  private detachParent(): void {
+    const parent = this.parent;
+    if (parent === undefined) return;
+    this.parent = undefined;
+    parent.removeListener?.('cancelled', this.onParentCancelled as () => void);
+    this.onParentCancelled = undefined;
   }
 
   private begin(): void {
@@ -344,6 +401,21 @@ class UnaryCall implements UnaryAttemptOwner {
       const method = this.method;
       running = Promise.reject(new DeadlineExceededException(`${method}: the call's deadline had passed before it began`, { method, attempts: 0, mayHaveExecuted: false }));
     } else {
+      this.deadlineMs = deadlineMs;
+      const parent = cancellingParent(this.options);
+      if (parent !== undefined) {
+        // Cancelled before the call began (its 'cancelled' event is gone): nothing is sent.
+        if (parent.cancelled === true) {
+          this.parentCancelled();
+          return;
+        }
+        // Listened to before the first attempt exists, so this listener runs before grpc-js's own
+        // (one per attempt, which would end only that attempt, as a failure of it).
+        const listener = (): void => this.parentCancelled();
+        this.parent = parent;
+        this.onParentCancelled = listener;
+        parent.on?.('cancelled', listener);
+      }
       try {
         running = this.shared.run(
           runAttempt,
@@ -367,9 +439,9 @@ class UnaryCall implements UnaryAttemptOwner {
       );
   }
 
-  private aborted(mayHaveExecuted: boolean): CallAbortedException {
+  private aborted(mayHaveExecuted: boolean, why = 'cancelled by the caller'): CallAbortedException {
     const method = this.method;
-    return new CallAbortedException(`${method}: cancelled by the caller`, { method, mayHaveExecuted });
+    return new CallAbortedException(`${method}: ${why}`, { method, mayHaveExecuted });
   }
 
   /** One attempt: a new call down the chain, with this attempt's metadata and deadline. */
@@ -460,6 +532,7 @@ class UnaryCall implements UnaryAttemptOwner {
   deliver(result: UnaryAttemptResult): void {
     if (this.answered) return;
     this.answered = true;
+    this.detachParent();
     const listener = this.listener;
     if (result.headers !== undefined) listener?.onReceiveMetadata(result.headers);
     if (result.message !== undefined) listener?.onReceiveMessage(result.message);
@@ -470,6 +543,7 @@ class UnaryCall implements UnaryAttemptOwner {
   private fail(reason: unknown, cancelled?: { code: number; details: string }): void {
     if (this.answered) return;
     this.answered = true;
+    this.detachParent();
     // The policy gave up while an attempt was out (its close(), or its timer before ours): the
     // attempt is cancelled now, as the attempt's own signal did before (unary-attempt.ts).
     // (The caller's own cancel ended its attempt already, with its own outcome.)
