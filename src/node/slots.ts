@@ -46,10 +46,18 @@ export class Slots {
     if (use === 'feed') this.feedActive += 1;
   }
 
-  /** Hands freed slots to the first waiters that may take one, in arrival order. */
-  private pump(): void {
+  /**
+   * Hands freed slots to the first waiters that may take one, in arrival order — except that a
+   * slot a feed read frees goes first to a waiting call or cleanup: feed reads and calls take
+   * turns. Otherwise, with one slot (feed reads' share is then that slot), a call waited behind
+   * every feed read queued before it: one per waiting long-poll.
+   */
+  private pump(freedByFeed: boolean): void {
+    let preferOthers = freedByFeed;
     for (;;) {
-      const i = this.queue.findIndex((w) => this.free(w.use));
+      let i = preferOthers ? this.queue.findIndex((w) => w.use !== 'feed' && this.free(w.use)) : -1;
+      preferOthers = false;
+      if (i < 0) i = this.queue.findIndex((w) => this.free(w.use));
       if (i < 0) return;
       const [waiter] = this.queue.splice(i, 1);
       if (!waiter) return;
@@ -94,7 +102,7 @@ export class Slots {
     } finally {
       this.active -= 1;
       if (use === 'feed') this.feedActive -= 1;
-      this.pump();
+      this.pump(use === 'feed');
     }
   }
 }

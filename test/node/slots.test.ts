@@ -96,4 +96,24 @@ describe('Slots', () => {
     expect(ran).toBe(false);
     expect(slots.held).toEqual({ total: 0, feed: 0 });
   });
+
+  it.each([1, 2, 4])(
+    'with %s slot(s), feed reads and a waiting call take turns: the call is not queued behind every waiting feed read',
+    async (limit) => {
+      const slots = new Slots(limit);
+      const order: string[] = [];
+      // Hold every slot with calls, so that everything after queues: 30 feed reads, then a call.
+      const holds = Array.from({ length: limit }, () => gate());
+      const holders = holds.map((h) => slots.run(never, () => h.promise));
+      const feeds = Array.from({ length: 30 }, (_, i) => slots.run(never, async () => void order.push(`feed ${i}`), 'feed'));
+      const call = slots.run(never, async () => void order.push('call'));
+      await Promise.resolve();
+      for (const h of holds) h.open();
+      await Promise.all([...holders, ...feeds, call]);
+      // The freed slots go to the feed reads first in line (up to their share), and the slot the
+      // first feed read frees goes to the waiting call: one turn, not 30.
+      expect(order.indexOf('call'), order.join(', ')).toBeLessThanOrEqual(slots.feedLimit);
+      expect(slots.held).toEqual({ total: 0, feed: 0 });
+    },
+  );
 });
