@@ -26,7 +26,8 @@ import { GrpcMetadataKeys } from '../grpc/metadata-facts.js';
 import { loadGrpc } from '../grpc/load-grpc.js';
 import { GrpcStatus } from '../grpc/status-codes.js';
 import { sleep } from '../shared/sleep.js';
-import { requireHeaderText, requireNonNegativeInteger } from '../shared/validate.js';
+import { requireHeaderText, requireNonNegativeInteger, requirePositiveInteger } from '../shared/validate.js';
+import { Slots } from '../node/slots.js';
 import { ledgerApp } from './ledger-app.js';
 
 /** `Transfer`'s request: moves `amount` from `from` to `to`; `ref` is the caller's own reference. */
@@ -151,6 +152,12 @@ export interface GrpcLedgerNodeOptions {
   prefix?: string;
   /** Pushback sent with `NOT_ACTIVE` (gRFC A6 `grpc-retry-pushback-ms`), in ms. @default 100 */
   notActivePushbackMs?: number;
+  /**
+   * Ledger transactions open at once (others queue), as `createNode`'s: kept below the store's
+   * pool size so that the lease's renewals always find a connection.
+   * @default 4 on PostgreSQL, 2 on MariaDB/MySQL, unlimited on SQLite
+   */
+  maxConcurrentTransactions?: number;
 }
 
 /** A running gRPC ledger node (see {@link startGrpcLedgerNode}). */
@@ -201,9 +208,16 @@ export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promi
   const port = requireNonNegativeInteger('port', options.port ?? 0);
   const host = options.host ?? '127.0.0.1';
   const pushbackMs = requireNonNegativeInteger('notActivePushbackMs', options.notActivePushbackMs ?? 100);
+  const maxTransactions = options.maxConcurrentTransactions === undefined ? undefined : requirePositiveInteger('maxConcurrentTransactions', options.maxConcurrentTransactions);
   const app = ledgerApp({ prefix: options.prefix ?? 'ledger' });
   const { lease } = options;
   const store: LeaseStore = lease.store;
+  // Every ledger transaction takes a slot, as the node's calls do: without them 400 concurrent
+  // transfers on PostgreSQL queued 400 transactions for the store's pool, the renewal waited
+  // behind them and the node lost its lease (calls answered NOT_ACTIVE).
+  const slots = new Slots(maxTransactions ?? (store.dialect === 'postgres' ? 4 : store.dialect === 'mysql' ? 2 : Number.POSITIVE_INFINITY));
+  /** Slot waits end only with the transaction they wait for (a call's cancel is not heard here). */
+  const noAbort = new AbortController().signal;
   // Every answer carries it as `x-hotcold-node` metadata, which must be visible ASCII (grpc-js
   // threw at the first answer otherwise); the lease already refuses tabs (control characters).
   const machine = requireHeaderText(lease.options.machineName, 'lease.machineName');
@@ -281,7 +295,8 @@ export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promi
       const held = lease.current;
       if (held === undefined || held.token !== token) throw new Error('lease changed');
       // The work runs inside the transaction; the outcome is "before commit" until it resolves.
-      return store.transaction(
+      // A wait for a slot ends when the lease term does (not executed).
+      return slots.run(held.signal, () => store.transaction(
         async (tx) => {
           await store.assertHeld(tx, lease.name, token);
           if (key !== undefined) {
@@ -304,14 +319,14 @@ export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promi
           return { ref, id: toNumber(ids[0]?.id), token, replayed: false };
         },
         { signal: held.signal },
-      );
+      ));
     });
   };
 
   const balance = (call: UnaryCall<GrpcBalanceRequest>, callback: Callback<GrpcBalanceReply>): void => {
     void serve(call, callback, async () => {
       const account = text(call.request?.account, 'account');
-      const rows = await store.transaction((tx) => tx.query(`SELECT balance FROM ${app.accountsTable} WHERE account = ?`, [account]));
+      const rows = await slots.run(noAbort, () => store.transaction((tx) => tx.query(`SELECT balance FROM ${app.accountsTable} WHERE account = ?`, [account])));
       return { account, balance: rows[0] ? toNumber(rows[0].balance) : 0 };
     });
   };
