@@ -243,6 +243,22 @@ export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promi
     request: Q;
     metadata: Metadata;
     sendMetadata(md: Metadata): void;
+    /** grpc-js: the call was cancelled (its client gave up, or its deadline passed). */
+    readonly cancelled?: boolean;
+    on?(event: 'cancelled', listener: () => void): unknown;
+    removeListener?(event: 'cancelled', listener: () => void): unknown;
+  }
+
+  /**
+   * Aborts when the call's caller is gone (grpc-js emits 'cancelled' on the client's cancel and at
+   * the call's deadline): a transfer still waiting for its slot then never starts.
+   */
+  function callerGone(call: UnaryCall<unknown>): { signal: AbortSignal; dispose(): void } {
+    const controller = new AbortController();
+    const onCancelled = (): void => controller.abort(new Error('the caller cancelled the call, or its deadline passed, before it started'));
+    if (call.cancelled === true) onCancelled();
+    else call.on?.('cancelled', onCancelled);
+    return { signal: controller.signal, dispose: () => void call.removeListener?.('cancelled', onCancelled) };
   }
 
   /** Runs `work` under the held lease, or answers why not. */
@@ -295,31 +311,36 @@ export async function startGrpcLedgerNode(options: GrpcLedgerNodeOptions): Promi
       const held = lease.current;
       if (held === undefined || held.token !== token) throw new Error('lease changed');
       // The work runs inside the transaction; the outcome is "before commit" until it resolves.
-      // A wait for a slot ends when the lease term does (not executed).
-      return slots.run(held.signal, () => store.transaction(
-        async (tx) => {
-          await store.assertHeld(tx, lease.name, token);
-          if (key !== undefined) {
-            const stored = await tx.query(`SELECT id, ref, token FROM ${app.entriesTable} WHERE idem_key = ?`, [key]);
-            const row = stored[0];
-            if (row !== undefined) return { ref: String(row.ref), id: toNumber(row.id), token: toNumber(row.token), replayed: true };
-          }
-          const insert = `INSERT INTO ${app.entriesTable} (ref, idem_key, from_account, to_account, amount, token) VALUES (?, ?, ?, ?, ?, ?)`;
-          const values = [ref, key ?? null, from, to, r.amount, token];
-          let ids: Record<string, unknown>[];
-          if (tx.dialect === 'mysql') {
-            await tx.execute(insert, values);
-            ids = await tx.query('SELECT LAST_INSERT_ID() AS id');
-          } else {
-            ids = await tx.query(`${insert} RETURNING id`, values);
-          }
-          await tx.execute(upsertAdd(tx.dialect, app.accountsTable, 'account', 'balance'), [from, -r.amount]);
-          await tx.execute(upsertAdd(tx.dialect, app.accountsTable, 'account', 'balance'), [to, r.amount]);
-          executed += 1;
-          return { ref, id: toNumber(ids[0]?.id), token, replayed: false };
-        },
-        { signal: held.signal },
-      ));
+      // A wait for a slot ends when the lease term does, or the caller is gone (not executed).
+      const gone = callerGone(call);
+      try {
+        return await slots.run(AbortSignal.any([held.signal, gone.signal]), () => store.transaction(
+          async (tx) => {
+            await store.assertHeld(tx, lease.name, token);
+            if (key !== undefined) {
+              const stored = await tx.query(`SELECT id, ref, token FROM ${app.entriesTable} WHERE idem_key = ?`, [key]);
+              const row = stored[0];
+              if (row !== undefined) return { ref: String(row.ref), id: toNumber(row.id), token: toNumber(row.token), replayed: true };
+            }
+            const insert = `INSERT INTO ${app.entriesTable} (ref, idem_key, from_account, to_account, amount, token) VALUES (?, ?, ?, ?, ?, ?)`;
+            const values = [ref, key ?? null, from, to, r.amount, token];
+            let ids: Record<string, unknown>[];
+            if (tx.dialect === 'mysql') {
+              await tx.execute(insert, values);
+              ids = await tx.query('SELECT LAST_INSERT_ID() AS id');
+            } else {
+              ids = await tx.query(`${insert} RETURNING id`, values);
+            }
+            await tx.execute(upsertAdd(tx.dialect, app.accountsTable, 'account', 'balance'), [from, -r.amount]);
+            await tx.execute(upsertAdd(tx.dialect, app.accountsTable, 'account', 'balance'), [to, r.amount]);
+            executed += 1;
+            return { ref, id: toNumber(ids[0]?.id), token, replayed: false };
+          },
+          { signal: held.signal },
+        ));
+      } finally {
+        gone.dispose();
+      }
     });
   };
 
