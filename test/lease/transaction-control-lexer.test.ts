@@ -276,3 +276,56 @@ describe('property: keywords only inside quotes and comments are never refused',
     }
   });
 });
+
+describe('the text is read where the database reads it (each of these committed on the real database, unrefused)', () => {
+  it('a line comment ends where the database ends it: \\r ends one on PostgreSQL only', () => {
+    // Read to \r, the `'` after it opened a string that hid the COMMIT on the next line.
+    expect(find('sqlite', "-- x\r'\nCOMMIT")).toBe('COMMIT');
+    expect(find('mysql', "-- x\r'\nCOMMIT")).toBe('COMMIT');
+    expect(find('mysql', "# x\r'\nCOMMIT")).toBe('COMMIT');
+    expect(find('postgres', "-- x\r'\nCOMMIT")).toBeUndefined();
+    expect(find('postgres', "-- x\rCOMMIT")).toBe('COMMIT');
+  });
+
+  it('mysql: `--` followed by DEL (a control character) is a comment', () => {
+    expect(find('mysql', "--\x7f'\nCOMMIT")).toBe('COMMIT');
+    expect(find('mysql', 'SELECT 1--1')).toBeUndefined();
+  });
+
+  it('mysql: the closing */ of an executable comment is no statement; a conditional one may be skipped by the server', () => {
+    expect(find('mysql', '/*!*/ COMMIT')).toBe('COMMIT');
+    expect(find('mysql', '/*!50000 */COMMIT')).toBe('COMMIT');
+    expect(find('mysql', '/*!99999 x*/ COMMIT')).toBe('COMMIT');
+    expect(find('mysql', '/*M!999999 x*/ COMMIT')).toBe('COMMIT');
+    expect(find('mysql', '/*M! x */ ROLLBACK')).toBe('ROLLBACK');
+    expect(find('mysql', 'ROLLBACK /*M!999999 TO x */')).toBe('ROLLBACK');
+    expect(find('mysql', 'SELECT 1 /*!50000 ; */ /*!99999 x */ COMMIT', 'escape', false)).toBe('COMMIT');
+    // Too many to read every way: refused.
+    expect(find('mysql', `SELECT 1 ${'/*!50000 */ '.repeat(7)}`)).toBe('more than 6 conditional comments');
+    // Still allowed: what no reading ends.
+    expect(find('mysql', '/*!40101 SET NAMES utf8mb4 */')).toBeUndefined();
+    expect(find('mysql', 'ROLLBACK /*!50000 */ TO x')).toBeUndefined();
+    expect(find('mysql', 'SELECT /*+ MAX_EXECUTION_TIME(1) */ 1 /*!50000 , 2 */')).toBeUndefined();
+  });
+
+  it('mysql: TEMPORARY only in its place spares CREATE/DROP', () => {
+    expect(find('mysql', 'CREATE TABLE temporary (x INT)', 'escape', true)).toBe('CREATE (implicit commit)');
+    expect(find('mysql', 'DROP VIEW temporary', 'escape', true)).toBe('DROP (implicit commit)');
+    expect(find('mysql', 'DROP TABLE IF EXISTS x, temporary', 'escape', true)).toBe('DROP (implicit commit)');
+    expect(find('mysql', 'CREATE TEMPORARY TABLE x (a INT)', 'escape', true)).toBeUndefined();
+    expect(find('mysql', 'CREATE OR REPLACE TEMPORARY TABLE x (a INT)', 'escape', true)).toBeUndefined();
+    expect(find('mysql', 'DROP TEMPORARY TABLE IF EXISTS x', 'escape', true)).toBeUndefined();
+  });
+
+  it('postgres: BEGIN ATOMIC opens a function body only; AS case in one is no CASE', () => {
+    expect(find('postgres', 'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS case; END; COMMIT')).toBe('COMMIT');
+    expect(find('postgres', 'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT t.case FROM t; END; COMMIT')).toBe('COMMIT');
+    expect(find('postgres', 'CREATE TEMP VIEW v AS SELECT begin atomic FROM (SELECT 1 AS begin) s; COMMIT')).toBe('COMMIT');
+    expect(find('postgres', 'CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN (SELECT begin atomic FROM t); COMMIT')).toBe('COMMIT');
+    // An END after `.` may close: `ELSE 1. END`.
+    expect(find('postgres', 'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 ELSE 1. END; END; COMMIT')).toBe('COMMIT');
+    // Legitimate bodies still pass, labels named end included.
+    expect(find('postgres', 'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS end; SELECT CASE WHEN true THEN 1 END; END')).toBeUndefined();
+    expect(find('postgres', 'CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END')).toBeUndefined();
+  });
+});

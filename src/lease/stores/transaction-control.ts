@@ -27,7 +27,18 @@ import type { Dialect, SqlExecutor } from '../types.js';
 /** How backslashes in `'…'` strings read: as escapes, literally, or not known (check both readings). */
 export type BackslashMode = 'escape' | 'literal' | 'unknown';
 
-type Token = { kind: 'word'; upper: string } | { kind: 'semicolon' } | { kind: 'other' };
+/**
+ * A token. `cond`: the MariaDB/MySQL version- or flavour-conditional comment (`/*!50001 … *\/`,
+ * `/*M! … *\/`) the token is inside, numbered from 0 — the server runs its text or skips it as a
+ * comment, which the lexer cannot tell, so every combination is checked. `other.text`: the
+ * punctuation it stands for (a string or quoted identifier is `'`).
+ */
+type Token = ({ kind: 'word'; upper: string } | { kind: 'semicolon' } | { kind: 'other'; text: string }) & { cond?: number };
+
+/** More conditional comments than this in one text: not every reading can be checked, and it is refused. */
+const MAX_CONDITIONAL_COMMENTS = 6;
+/** The word standing for a text with more conditional comments than that (two words: no statement's own). */
+const TOO_MANY_CONDITIONALS = 'CONDITIONAL COMMENTS';
 
 const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
 const IDENT_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
@@ -69,17 +80,44 @@ function endOfBlockComment(sql: string, start: number, nested: boolean): number 
   return sql.length;
 }
 
-/** End (exclusive) of a line comment: at the first line break (`\n` or `\r`, the earliest any of the databases ends one). */
-function endOfLine(sql: string, start: number): number {
-  const end = sql.slice(start).search(/[\n\r]/);
+/**
+ * End (exclusive) of a line comment, at the line break the database ends it at: PostgreSQL at
+ * `\n` or `\r` (scan.l), SQLite and MariaDB/MySQL at `\n` only — ending it earlier than the
+ * database does would read the rest of its line as SQL (`-- x\r'` would open a string there and
+ * hide the `COMMIT` on the next line).
+ */
+function endOfLine(dialect: Dialect, sql: string, start: number): number {
+  const end = sql.slice(start).search(dialect === 'postgres' ? /[\n\r]/ : /\n/);
   return end < 0 ? sql.length : start + end + 1;
+}
+
+/** MariaDB/MySQL: `--` starts a comment only when a space or control character follows (`my_isspace`/`my_iscntrl`: 0x00–0x20 and DEL); `1--1` is arithmetic. */
+function mysqlDashComment(sql: string, i: number): boolean {
+  if (i + 2 >= sql.length) return true;
+  const code = sql.charCodeAt(i + 2);
+  return code <= 0x20 || code === 0x7f;
 }
 
 /** The tokens of `sql` as `dialect` reads it: words (keywords and bare identifiers), `;`, and anything else as one kind. */
 function tokenize(dialect: Dialect, sql: string, backslash: boolean): Token[] {
   const tokens: Token[] = [];
-  const other = (): void => {
-    if (tokens[tokens.length - 1]?.kind !== 'other') tokens.push({ kind: 'other' });
+  // The executable comments open at `i` (innermost last): `cond` is the conditional one's number.
+  const executable: { cond: number | undefined }[] = [];
+  let conditionals = 0;
+  const cond = (): { cond?: number } => {
+    for (let k = executable.length - 1; k >= 0; k -= 1) {
+      const n = executable[k]?.cond;
+      if (n !== undefined) return { cond: n };
+    }
+    return {};
+  };
+  const push = (token: Token): void => {
+    tokens.push({ ...token, ...cond() });
+  };
+  const other = (text: string): void => {
+    const last = tokens[tokens.length - 1];
+    if (last?.kind === 'other' && last.cond === cond().cond) last.text += text;
+    else push({ kind: 'other', text });
   };
   let i = 0;
   while (i < sql.length) {
@@ -87,35 +125,41 @@ function tokenize(dialect: Dialect, sql: string, backslash: boolean): Token[] {
     const next = sql[i + 1];
     if (/\s/.test(c)) {
       i += 1;
-    } else if (c === '-' && next === '-' && (dialect !== 'mysql' || i + 2 >= sql.length || (sql.charCodeAt(i + 2) <= 0x20))) {
-      // MySQL: `--` starts a comment only when a space or control character follows (`1--1` is arithmetic).
-      i = endOfLine(sql, i);
+    } else if (c === '-' && next === '-' && (dialect !== 'mysql' || mysqlDashComment(sql, i))) {
+      i = endOfLine(dialect, sql, i);
     } else if (c === '#' && dialect === 'mysql') {
-      i = endOfLine(sql, i);
+      i = endOfLine(dialect, sql, i);
+    } else if (c === '*' && next === '/' && executable.length > 0) {
+      // The end of an executable comment: no token.
+      executable.pop();
+      i += 2;
     } else if (c === '/' && next === '*') {
-      // MySQL/MariaDB run what is inside `/*! … */` and `/*M! … */` (optionally a version number
-      // first): it is read as SQL, and its closing `*/` is skipped below as an operator.
-      const executable = dialect === 'mysql' ? /^\/\*M?!\d*/.exec(sql.slice(i, i + 12)) : null;
-      if (executable) i += executable[0].length;
-      else i = endOfBlockComment(sql, i, dialect === 'postgres');
+      // MySQL/MariaDB run what is inside `/*! … */` (both) and `/*M! … */` (MariaDB), a version
+      // number first making it run only on servers at least that recent: it is read as SQL.
+      const opened = dialect === 'mysql' ? /^\/\*(M?)!(\d*)/.exec(sql.slice(i, i + 12)) : null;
+      if (opened) {
+        const conditional = opened[1] === 'M' || (opened[2] ?? '') !== '';
+        executable.push({ cond: conditional ? conditionals++ : undefined });
+        i += opened[0].length;
+      } else i = endOfBlockComment(sql, i, dialect === 'postgres');
     } else if (c === ';') {
-      tokens.push({ kind: 'semicolon' });
+      push({ kind: 'semicolon' });
       i += 1;
     } else if (c === "'") {
       i = endOfQuoted(sql, i, "'", backslash);
-      other();
+      other("'");
     } else if (c === '"') {
       // PostgreSQL and SQLite: a quoted identifier; MySQL: a string (an identifier under
       // ANSI_QUOTES), escaped like `'…'`.
       i = endOfQuoted(sql, i, '"', dialect === 'mysql' && backslash);
-      other();
+      other("'");
     } else if (c === '`' && dialect !== 'postgres') {
       i = endOfQuoted(sql, i, '`', false);
-      other();
+      other("'");
     } else if (c === '[' && dialect === 'sqlite') {
       const close = sql.indexOf(']', i + 1);
       i = close < 0 ? sql.length : close + 1;
-      other();
+      other("'");
     } else if (c === '$' && dialect === 'postgres') {
       const tag = /^\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 200));
       if (tag) {
@@ -126,7 +170,7 @@ function tokenize(dialect: Dialect, sql: string, backslash: boolean): Token[] {
         i += 1;
         while (i < sql.length && /[0-9]/.test(sql[i] as string)) i += 1;
       }
-      other();
+      other('$');
     } else if (c === '@' && dialect === 'mysql') {
       // `@name` is a user variable (`SET @autocommit = 1` sets no server setting); `@@name` a
       // system variable, whose name is read as a word.
@@ -135,7 +179,7 @@ function tokenize(dialect: Dialect, sql: string, backslash: boolean): Token[] {
         i += 1;
         while (i < sql.length && IDENT_PART.test(sql[i] as string)) i += 1;
       }
-      other();
+      other('@');
     } else if (IDENT_START.test(c)) {
       let j = i + 1;
       while (j < sql.length && IDENT_PART.test(sql[j] as string)) j += 1;
@@ -143,20 +187,21 @@ function tokenize(dialect: Dialect, sql: string, backslash: boolean): Token[] {
       if (dialect === 'postgres' && sql[j] === "'" && /^[Ee]$/.test(word)) {
         // E'…': a PostgreSQL escape string, where a backslash escapes the quote.
         i = endOfQuoted(sql, j, "'", true);
-        other();
+        other("'");
       } else if (sql[j] === "'" && /^([NnXxBb]|_\w+)$/.test(word)) {
         // N'…', X'…', B'…', _utf8mb4'…': a literal with a prefix, not a word.
         i = endOfQuoted(sql, j, "'", backslash && !/^[XxBb]$/.test(word));
-        other();
+        other("'");
       } else {
-        tokens.push({ kind: 'word', upper: word.toUpperCase() });
+        push({ kind: 'word', upper: word.toUpperCase() });
         i = j;
       }
     } else {
-      other();
+      other(c);
       i += 1;
     }
   }
+  if (conditionals > MAX_CONDITIONAL_COMMENTS) return [{ kind: 'word', upper: TOO_MANY_CONDITIONALS }];
   return tokens;
 }
 
@@ -169,24 +214,48 @@ function statements(dialect: Dialect, tokens: readonly Token[]): Token[][] {
   const result: Token[][] = [];
   let current: Token[] = [];
   let depth = 0;
+  let parens = 0;
   let trigger = false;
+  let routine = false;
+  let bodies = 0;
   tokens.forEach((token, index) => {
     if (token.kind === 'semicolon' && depth === 0) {
       if (current.length > 0) result.push(current);
       current = [];
+      parens = 0;
       trigger = false;
+      routine = false;
+      bodies = 0;
       return;
     }
+    const previous = current[current.length - 1];
     current.push(token);
+    if (token.kind === 'other') {
+      for (const ch of token.text) parens += ch === '(' ? 1 : ch === ')' ? -1 : 0;
+      return;
+    }
     const first = current[0];
     if (token.kind !== 'word' || first?.kind !== 'word' || first.upper !== 'CREATE') return;
-    if (token.upper === 'TRIGGER') trigger = true;
+    if (current.length <= 4 && token.upper === 'TRIGGER') trigger = true;
+    // PostgreSQL: a `BEGIN ATOMIC` body is a CREATE FUNCTION/PROCEDURE's, once, outside parentheses
+    // (`CREATE VIEW v AS SELECT begin atomic FROM t` has none: its `;` ends it).
+    if (current.length <= 4 && (token.upper === 'FUNCTION' || token.upper === 'PROCEDURE')) routine = true;
+    // `AS case`, `t.case`, `AS end`: a label or a column, not the keyword. (Taking a CASE for a
+    // label only ends a body early, which refuses more; an END after a `.` may be one: `ELSE 1. END`.)
+    const afterAs = previous?.kind === 'word' && previous.upper === 'AS';
+    const label = afterAs || (previous?.kind === 'other' && previous.text.endsWith('.'));
     const following = tokens[index + 1];
     const opensBody =
       token.upper === 'BEGIN' &&
-      ((dialect === 'sqlite' && trigger) || (dialect === 'postgres' && following?.kind === 'word' && following.upper === 'ATOMIC'));
-    if (opensBody || (depth > 0 && token.upper === 'CASE')) depth += 1;
-    else if (depth > 0 && token.upper === 'END') depth -= 1;
+      depth === 0 &&
+      bodies === 0 &&
+      !label &&
+      ((dialect === 'sqlite' && trigger) || (dialect === 'postgres' && routine && parens === 0 && following?.kind === 'word' && following.upper === 'ATOMIC'));
+    if (opensBody) {
+      bodies += 1;
+      depth += 1;
+    } else if (depth > 0 && !label && token.upper === 'CASE') depth += 1;
+    else if (depth > 0 && !afterAs && token.upper === 'END') depth -= 1;
   });
   if (current.length > 0) result.push(current);
   return result;
@@ -264,8 +333,10 @@ function refusedKeyword(dialect: Dialect, statement: readonly Token[], implicitC
   if (dialect !== 'mysql' || !implicitCommits) return undefined;
   if (first === 'LOAD') return second === 'INDEX' ? 'LOAD INDEX' : undefined;
   if (!IMPLICIT_COMMIT.has(first)) return undefined;
-  // `CREATE [OR REPLACE] TEMPORARY TABLE` and `DROP TEMPORARY TABLE` do not commit.
-  if ((first === 'CREATE' || first === 'DROP') && statement.slice(1, 4).some((token) => word(token) === 'TEMPORARY')) return undefined;
+  // `CREATE [OR REPLACE] TEMPORARY TABLE` and `DROP TEMPORARY TABLE` do not commit — TEMPORARY in
+  // that place only: `CREATE TABLE temporary (…)` is a table named so, and commits.
+  const temporaryAt = first === 'CREATE' && second === 'OR' && word(statement[2]) === 'REPLACE' ? 3 : 1;
+  if ((first === 'CREATE' || first === 'DROP') && word(statement[temporaryAt]) === 'TEMPORARY') return undefined;
   return `${first} (implicit commit)`;
 }
 
@@ -283,9 +354,16 @@ function refusedKeyword(dialect: Dialect, statement: readonly Token[], implicitC
 export function transactionControlKeyword(dialect: Dialect, sql: string, backslashes: BackslashMode, implicitCommits = false): string | undefined {
   const readings = dialect === 'sqlite' ? [false] : backslashes === 'unknown' ? [true, false] : [backslashes === 'escape'];
   for (const backslash of readings) {
-    for (const statement of statements(dialect, tokenize(dialect, sql, backslash))) {
-      const keyword = refusedKeyword(dialect, statement, implicitCommits);
-      if (keyword !== undefined) return keyword;
+    const tokens = tokenize(dialect, sql, backslash);
+    if (tokens[0]?.kind === 'word' && tokens[0].upper === TOO_MANY_CONDITIONALS) return `more than ${MAX_CONDITIONAL_COMMENTS} conditional comments`;
+    // Each conditional comment run or skipped: every combination (at most 2^6).
+    const conditionals = tokens.reduce((n, token) => Math.max(n, token.cond === undefined ? 0 : token.cond + 1), 0);
+    for (let runs = 0; runs < 2 ** conditionals; runs += 1) {
+      const read = tokens.filter((token) => token.cond === undefined || (runs & (1 << token.cond)) !== 0);
+      for (const statement of statements(dialect, read)) {
+        const keyword = refusedKeyword(dialect, statement, implicitCommits);
+        if (keyword !== undefined) return keyword;
+      }
     }
   }
   return undefined;
