@@ -29,9 +29,21 @@ export function exactCollationSql(sql: string, mariadb: boolean): string {
 /**
  * Whether a column's collation (as `information_schema` names it) compares byte for byte,
  * trailing spaces included: `binary`, or a `_bin` collation that is NO PAD (MariaDB's `_nopad_`,
- * MySQL's UCA 9.0.0 `_0900_` family, all NO PAD).
+ * MySQL's UCA 9.0.0 `_0900_` family, all NO PAD) — of `utf8mb4`, which holds every key
+ * (see {@link holdsEveryKey}).
  */
 export function isExactCollation(collation: string): boolean {
   const c = collation.toLowerCase();
-  return c === 'binary' || (c.endsWith('_bin') && (c.includes('_nopad_') || c.includes('_0900_')));
+  return c === 'binary' || (holdsEveryKey(c) && c.endsWith('_bin') && (c.includes('_nopad_') || c.includes('_0900_')));
+}
+
+/**
+ * Whether a collation's character set holds every key as written: `utf8mb4` (or `binary`). Any
+ * other (`utf8mb3`, `latin1`, `ascii` …) stores a character it lacks as `?` when the session is
+ * not strict (MariaDB: `'pay-😀'` and `'pay-😁'` both became `'pay-?'`, one key) and fails the
+ * statement when it is.
+ */
+export function holdsEveryKey(collation: string): boolean {
+  const c = collation.toLowerCase();
+  return c === 'binary' || c.startsWith('utf8mb4_');
 }

@@ -1,4 +1,4 @@
-import { isExactCollation } from './exact-collation.js';
+import { holdsEveryKey, isExactCollation } from './exact-collation.js';
 import type { Dialect } from './types.js';
 
 /**
@@ -78,6 +78,9 @@ function mismatch(dialect: Dialect, column: CatalogColumn, need: ColumnNeed): st
       else {
         ok = ['varchar', 'text', 'mediumtext', 'longtext', 'tinytext'].includes(type) && Number(column.length ?? 0) >= need.minLength;
         const collation = (column.collation ?? '').toLowerCase();
+        if (ok && need.exact === true && !holdsEveryKey(collation)) {
+          return `column ${column.name} (collation ${column.collation ?? 'unknown'}) cannot hold every key: a character its character set lacks is stored as ? (or refused), so keys that differ only there are one key; it needs utf8mb4 with a NO PAD binary collation (ALTER TABLE … MODIFY ${column.name} VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL on MariaDB, COLLATE utf8mb4_0900_bin on MySQL 8)`;
+        }
         if (ok && need.exact === true && !isExactCollation(collation)) {
           return `column ${column.name} (collation ${column.collation ?? 'unknown'}) treats keys that differ in case, accents or trailing spaces as one key; it needs a NO PAD binary collation (ALTER TABLE … MODIFY ${column.name} VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL on MariaDB, COLLATE utf8mb4_0900_bin on MySQL 8)`;
         }

@@ -143,10 +143,15 @@ describe.runIf(mysqlUp)('MariaDB: a lease table whose name compares loosely is r
   it.each([
     ['utf8mb4_bin', /column name \(collation utf8mb4_bin\) treats keys that differ in case, accents or trailing spaces as one key/],
     ['utf8mb4_general_ci', /column name \(collation utf8mb4_general_ci\) treats keys/],
+    // NO PAD binary, but a character set without emoji: a non-strict session stored 'ledger-😀'
+    // and 'ledger-😁' both as 'ledger-?', one row.
+    ['utf8mb3_nopad_bin', /column name \(collation utf8mb3_nopad_bin\) cannot hold every key.*utf8mb4/],
+    ['latin1_nopad_bin', /column name \(collation latin1_nopad_bin\) cannot hold every key/],
   ])('name %s', async (collation, problem) => {
     const table = uniqueTable('shape');
     made.push(table);
-    await admin?.transaction((tx) => tx.execute(`CREATE TABLE ${table} (${cols({}, 'DOUBLE', `VARCHAR(191) CHARACTER SET utf8mb4 COLLATE ${collation}`)})`));
+    const charset = collation.slice(0, collation.indexOf('_'));
+    await admin?.transaction((tx) => tx.execute(`CREATE TABLE ${table} (${cols({}, 'DOUBLE', `VARCHAR(191) CHARACTER SET ${charset} COLLATE ${collation}`)})`));
     const store = storeFromUrl(MYSQL_URL, { table });
     try {
       await expectRefused(store, problem);
