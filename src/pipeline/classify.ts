@@ -6,7 +6,7 @@
  * | thrown                                                        | class                        | ran?  |
  * | ------------------------------------------------------------- | ---------------------------- | ----- |
  * | an `RPCException`                                             | itself                       | its own |
- * | `AbortError` / axios `ERR_CANCELED` / grpc `CANCELLED`        | CallAborted                  | = written |
+ * | `AbortError` / axios `ERR_CANCELED` / grpc `CANCELLED`        | CallAborted (the pipeline makes it UnknownOutcome / ConnectionFailure when the caller did not end the call) | = written |
  * | `TimeoutError` (the attempt's timeout, `AbortSignal.timeout`) | UnknownOutcome               | maybe, no if `written === false` |
  * | ECONNREFUSED, ENOTFOUND, EAI_AGAIN, EHOSTUNREACH, ENETUNREACH,  | ConnectionFailure          | no    |
  * |   EADDRNOTAVAIL, UND_ERR_CONNECT_TIMEOUT (also as `cause.code`) |                            |       |

@@ -974,7 +974,7 @@ export class Pipeline {
   }
 
   private failed<A, R>(context: CallContext<A, R>, attempt: Attempt, permit: BreakerPermit, error: unknown): RPCException {
-    const failure = isRPCException(error) ? error : this.classifyFailure(error, context, attempt.attempt, attempt);
+    const failure = isRPCException(error) ? error : this.notTheCallersAbort(this.classifyFailure(error, context, attempt.attempt, attempt), context, attempt.attempt, error);
     const left = attempt.deadlineLeftMs;
     const outcome = this.attemptFailed(failure, attempt.backend, attempt.generation, context, attempt.attempt, context.timeoutMs >= left, attempt.sentAt + attempt.timeoutMs, attempt.facts);
     // The breaker hears the attempt's outcome as the call ends it: an attempt cut short by the
@@ -996,6 +996,22 @@ export class Pipeline {
       attempts: n,
       cause: error,
     });
+  }
+
+  /**
+   * A thrown error classified as CallAborted (an `AbortError`, axios `ERR_CANCELED`, gRPC
+   * `CANCELLED`) while neither the caller nor close() ended the call, and the pipeline did not end
+   * the attempt (its own timeout or abort settles the attempt with its own error first): the
+   * cancellation came from the other side — a server that answered CANCELLED, a proxy that reset
+   * the stream (RST_STREAM CANCEL reads as CANCELLED in grpc-js) — or from the attempt function's
+   * own timer. It says nothing of the caller: an outcome unknown (retried as such, told to the
+   * monitor and the breaker), not run only on the adapter's `written: false`.
+   */
+  private notTheCallersAbort<A, R>(failure: RPCException, context: CallContext<A, R>, n: number, error: unknown): RPCException {
+    if (failure.kind !== 'call-aborted' || this.abortedByCaller(context)) return failure;
+    const message = `${context.plan.name}: attempt ${n} was cancelled, not by its caller (the server, a proxy or the attempt itself): ${failure.message}`;
+    const options = { method: context.plan.name, attempts: n, node: failure.node, epoch: failure.epoch, doNotRetry: failure.doNotRetry, cause: error };
+    return failure.mayHaveExecuted ? new UnknownOutcomeException(message, options) : new ConnectionFailureException(message, options);
   }
 
   /** A node answered: remember who it is, then whether it deduplicates (after: a failover forgets). */
