@@ -41,13 +41,21 @@ export interface DedupAnswer {
   retryAfterMs?: number | undefined;
 }
 
-export type DedupAsk = (backend: string, options: { timeoutMs: number; signal?: AbortSignal | undefined }) => Promise<DedupAnswer>;
+/**
+ * Asks `backend` who serves. `timeoutMs`: the ask's bound (ms). `deadlineMs`: what is left of the
+ * caller's deadline (ms), when it is farther than `timeoutMs` — a caller of {@link SharedDedupAsk}
+ * queued behind the ask in flight waits for its own round up to it (that round gets its whole
+ * `timeoutMs` once it is sent).
+ */
+export type DedupAsk = (backend: string, options: { timeoutMs: number; deadlineMs?: number | undefined; signal?: AbortSignal | undefined }) => Promise<DedupAnswer>;
 
 export interface DedupProofContext {
   monitor: ConnectionMonitor;
   facts: DedupFacts;
   ask: DedupAsk;
   probeTimeoutMs: number;
+  /** What is left of the call's deadline (ms): how long a shared ask's caller may wait for its round. */
+  deadlineMs?: number | undefined;
   signal?: AbortSignal | undefined;
   /** The ask was answered with back-pressure: the pause it named (ms), if any. */
   onBackPressure?: ((backend: string, retryAfterMs: number | undefined) => void) | undefined;
@@ -69,7 +77,7 @@ export async function proveDeduplication(context: DedupProofContext): Promise<De
   // window to one round trip; it cannot close it (docs/client.md, "Learned facts").
   let answer: DedupAnswer;
   try {
-    answer = await context.ask(backend, { timeoutMs: context.probeTimeoutMs, signal: context.signal });
+    answer = await context.ask(backend, { timeoutMs: context.probeTimeoutMs, deadlineMs: context.deadlineMs, signal: context.signal });
   } catch (error) {
     // The caller's own abort, or its own deadline before the ask's timeout, is not the backend
     // failing to answer.
@@ -163,13 +171,19 @@ export class SharedDedupAsk {
         reject(error);
       };
       const onAbort = (): void => leave(signal?.reason);
+      // The caller waits for ITS round's answer, bounded by its own deadline: the round's ask is
+      // bounded itself (probeTimeoutMs from when it is sent, see start()), and a round queued
+      // behind the ask in flight is sent only when that one settles — timed from joining, a
+      // caller queued behind a slow ask ran out while its own ask was still within its bound, and
+      // announced an outage of a backend that answered. Without a deadline given: timeoutMs.
+      const waitMs = Math.max(options.timeoutMs, options.deadlineMs ?? 0);
       const ranOut = (): void =>
         leave(
-          options.timeoutMs < this.probeTimeoutMs
-            ? new DedupAskLeft(`the caller's deadline came after ${Math.round(options.timeoutMs)} ms of the dedup ask`)
-            : new DOMException(`dedup ask timed out after ${Math.round(options.timeoutMs)} ms`, 'TimeoutError'),
+          options.timeoutMs < this.probeTimeoutMs || options.deadlineMs !== undefined
+            ? new DedupAskLeft(`the caller's deadline came after ${Math.round(waitMs)} ms of the dedup ask`)
+            : new DOMException(`dedup ask timed out after ${Math.round(waitMs)} ms`, 'TimeoutError'),
         );
-      const timer = setTimer(ranOut, options.timeoutMs);
+      const timer = setTimer(ranOut, waitMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       round.answer.then(
         (answer) => {
@@ -211,6 +225,9 @@ export class SharedDedupAsk {
     } catch (error) {
       outcome = Promise.reject(error);
     }
+    // The round is bounded here too, whatever `send` does with its timeoutMs: its callers wait for
+    // it (up to their deadlines), and the round queued behind it is sent only when it settles.
+    outcome = bounded(outcome, this.probeTimeoutMs, round.controller);
     round.settle(outcome);
     const next = (): void => {
       const queued = asks.queued;
@@ -232,6 +249,27 @@ export class SharedDedupAsk {
     round.waiting--;
     if (round.waiting === 0 && round.sent) round.controller.abort();
   }
+}
+
+/** `outcome`, or a TimeoutError after `timeoutMs` (the round's ask is then aborted). */
+function bounded(outcome: Promise<DedupAnswer>, timeoutMs: number, controller: AbortController): Promise<DedupAnswer> {
+  return new Promise<DedupAnswer>((resolve, reject) => {
+    const timer = setTimer(() => {
+      const error = new DOMException(`dedup ask timed out after ${Math.round(timeoutMs)} ms`, 'TimeoutError');
+      reject(error);
+      controller.abort(error);
+    }, timeoutMs);
+    outcome.then(
+      (answer) => {
+        timer.clear();
+        resolve(answer);
+      },
+      (error: unknown) => {
+        timer.clear();
+        reject(error);
+      },
+    );
+  });
 }
 
 function newRound(): AskRound {

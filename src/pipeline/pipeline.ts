@@ -1056,6 +1056,7 @@ export class Pipeline {
               facts: this.dedupFacts,
               ask,
               probeTimeoutMs: Math.min(this.options.reconnect.probeTimeoutMs, Math.max(1, remaining)),
+              deadlineMs: Math.max(1, remaining),
               // The call's waits, not only its signal: an adapter's cancel (cancelWaits) ends the ask too.
               signal: context.waits,
               onBackPressure: this.onProofPaced,
