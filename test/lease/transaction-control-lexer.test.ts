@@ -329,3 +329,11 @@ describe('the text is read where the database reads it (each of these committed 
     expect(find('postgres', 'CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END')).toBeUndefined();
   });
 });
+
+describe('mysql: "…" is read both ways, as a string and (ANSI_QUOTES) as an identifier', () => {
+  it('a backslash before the closing " escapes nothing in an identifier: the COMMIT after it is found', () => {
+    // Committed on MariaDB through a multipleStatements pool whose sessions run ANSI_QUOTES.
+    expect(find('mysql', 'SELECT 1 AS "a\\"; COMMIT', 'escape')).toBe('COMMIT');
+    expect(find('mysql', "SELECT \"it\\'s; commit\"", 'escape')).toBeUndefined();
+  });
+});

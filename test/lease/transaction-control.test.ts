@@ -12,7 +12,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HandlerContext } from 'hotcold/node';
-import { TransactionControlError, postgresStore, type LeaseStore } from 'hotcold/lease';
+import mysql from 'mysql2/promise';
+import { TransactionControlError, mysqlStore, postgresStore, type LeaseStore } from 'hotcold/lease';
 import { databaseAvailable, MYSQL_URL, PG_URL } from '../support/services.js';
 import { rawRpc } from '../node/raw-http.js';
 import { fixture, startNode, until, uniq, type Fixture, type NodeSetup } from '../node/support.js';
@@ -342,4 +343,31 @@ describe.runIf(withPostgres)('PostgreSQL: a backslash is read as the session rea
       }),
     ).rejects.toMatchObject({ name: 'TransactionControlError', statement: 'COMMIT' });
   });
+});
+
+describe.runIf(withMariadb)('MariaDB: "…" is an identifier under ANSI_QUOTES, where a backslash escapes nothing', () => {
+  it('a pool of yours with multipleStatements whose sessions run ANSI_QUOTES: the COMMIT after "a\\" is refused, nothing committed', async () => {
+    const url = new URL(MYSQL_URL);
+    const pool = mysql.createPool({ host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username), database: url.pathname.slice(1), multipleStatements: true, connectionLimit: 1 });
+    pool.on('connection', (c) => {
+      void c.query("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')");
+    });
+    const table = `tcq_${uniq()}`;
+    const store = mysqlStore(pool, { table: `tcql_${uniq()}` });
+    try {
+      await store.transaction((tx) => tx.execute(`CREATE TABLE ${table} (ref VARCHAR(20))`));
+      const outcome = await store
+        .transaction(async (tx) => {
+          await tx.execute(`INSERT INTO ${table} VALUES ('x')`);
+          await tx.query('SELECT 1 AS "a\\"; COMMIT').catch(() => undefined);
+        })
+        .catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(TransactionControlError);
+      expect(await store.transaction((tx) => tx.query(`SELECT ref FROM ${table}`))).toEqual([]);
+    } finally {
+      await store.transaction((tx) => tx.execute(`DROP TABLE IF EXISTS ${table}`)).catch(() => undefined);
+      await store.close();
+      await pool.end();
+    }
+  }, 60_000);
 });

@@ -99,7 +99,7 @@ function mysqlDashComment(sql: string, i: number): boolean {
 }
 
 /** The tokens of `sql` as `dialect` reads it: words (keywords and bare identifiers), `;`, and anything else as one kind. */
-function tokenize(dialect: Dialect, sql: string, backslash: boolean): Token[] {
+function tokenize(dialect: Dialect, sql: string, backslash: boolean, doubleQuotedBackslash = backslash): Token[] {
   const tokens: Token[] = [];
   // The executable comments open at `i` (innermost last): `cond` is the conditional one's number.
   const executable: { cond: number | undefined }[] = [];
@@ -149,9 +149,9 @@ function tokenize(dialect: Dialect, sql: string, backslash: boolean): Token[] {
       i = endOfQuoted(sql, i, "'", backslash);
       other("'");
     } else if (c === '"') {
-      // PostgreSQL and SQLite: a quoted identifier; MySQL: a string (an identifier under
-      // ANSI_QUOTES), escaped like `'…'`.
-      i = endOfQuoted(sql, i, '"', dialect === 'mysql' && backslash);
+      // PostgreSQL and SQLite: a quoted identifier; MySQL: a string escaped like `'…'`, or under
+      // ANSI_QUOTES an identifier, where a backslash escapes nothing (both readings are checked).
+      i = endOfQuoted(sql, i, '"', dialect === 'mysql' && doubleQuotedBackslash);
       other("'");
     } else if (c === '`' && dialect !== 'postgres') {
       i = endOfQuoted(sql, i, '`', false);
@@ -352,9 +352,12 @@ function refusedKeyword(dialect: Dialect, statement: readonly Token[], implicitC
  * them) create tables in it; the node refuses them in its handlers' transactions.
  */
 export function transactionControlKeyword(dialect: Dialect, sql: string, backslashes: BackslashMode, implicitCommits = false): string | undefined {
-  const readings = dialect === 'sqlite' ? [false] : backslashes === 'unknown' ? [true, false] : [backslashes === 'escape'];
-  for (const backslash of readings) {
-    const tokens = tokenize(dialect, sql, backslash);
+  const backslashReadings = dialect === 'sqlite' ? [false] : backslashes === 'unknown' ? [true, false] : [backslashes === 'escape'];
+  // MariaDB/MySQL read `"…"` as a string (backslashes escape as in `'…'`) or, under the session's
+  // ANSI_QUOTES (not known here), as an identifier (they escape nothing): `SELECT 1 AS "a\"; COMMIT`.
+  const readings = backslashReadings.flatMap((backslash) => (dialect === 'mysql' && backslash ? [[true, true], [true, false]] : [[backslash, backslash]]));
+  for (const [backslash = false, doubleQuoted = false] of readings) {
+    const tokens = tokenize(dialect, sql, backslash, doubleQuoted);
     if (tokens[0]?.kind === 'word' && tokens[0].upper === TOO_MANY_CONDITIONALS) return `more than ${MAX_CONDITIONAL_COMMENTS} conditional comments`;
     // Each conditional comment run or skipped: every combination (at most 2^6).
     const conditionals = tokens.reduce((n, token) => Math.max(n, token.cond === undefined ? 0 : token.cond + 1), 0);
