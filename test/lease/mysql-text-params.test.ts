@@ -9,6 +9,7 @@
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { mysqlStore } from '../../src/lease/index.js';
+import { ConfigurationError } from '../../src/errors.js';
 import { MYSQL_URL, databaseAvailable } from '../support/services.js';
 import { uniqueTable } from './helpers.js';
 
@@ -60,6 +61,28 @@ describe.runIf(available)('text parameters of mysqlStore', () => {
         await store.close();
         await pool.end();
       }
+    }
+  }, 30_000);
+
+  it("a pool of yours whose connections' character set is not utf8mb4 is refused: a key 'pay-😀' was stored as 'pay-=\\0'", async () => {
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1, charset: 'LATIN1_SWEDISH_CI' });
+    const store = mysqlStore(pool, { table: uniqueTable() });
+    try {
+      const error = await store.transaction((tx) => tx.query('SELECT ? AS v', ['pay-😀'])).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(String((error as Error).message)).toMatch(/pool.*latin1, not utf8mb4/);
+    } finally {
+      await store.close();
+      await pool.end();
+    }
+    // utf8mb4 (mysql2's default): the key reads back as written.
+    const good = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 });
+    const ok = mysqlStore(good, { table: uniqueTable() });
+    try {
+      expect(await ok.transaction((tx) => tx.query('SELECT ? AS v', ['pay-😀']))).toEqual([{ v: 'pay-😀' }]);
+    } finally {
+      await ok.close();
+      await good.end();
     }
   }, 30_000);
 

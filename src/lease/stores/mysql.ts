@@ -198,12 +198,29 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
   };
 
   // Whether the server is MariaDB (SET STATEMENT) — asked once, on the first bounded statement.
+  // With it, the session's character set: keys and payloads travel as utf8mb4 or not at all. A
+  // pool of yours made with another `charset` (latin1 …) had mysql2 encode the text in it and the
+  // server read it so: 'pay-😀' was stored as 'pay-=\0' (a key another key could equal), payloads
+  // were mangled. Refused then, for every statement after (ConfigurationError naming the pool).
   let mariadb: Promise<boolean> | undefined;
   const isMariadb = (p: Queryable): Promise<boolean> => {
-    mariadb ??= runOn(p, 'SELECT VERSION() AS v', [], 5_000).then(
-      // A database cell is a string, number, bigint or Buffer here, never a plain object.
-      // eslint-disable-next-line @typescript-eslint/no-base-to-string
-      ({ rows }) => /mariadb/i.test(String(rows[0]?.v ?? '')),
+    mariadb ??= runOn(p, 'SELECT VERSION() AS v, @@character_set_client AS c, @@character_set_connection AS n', [], 5_000).then(
+      ({ rows }) => {
+        const row = rows[0];
+        for (const charset of [row?.c, row?.n]) {
+          // A database cell is a string, number, bigint or Buffer here, never a plain object.
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string
+          const name = String(charset ?? '');
+          if (name.toLowerCase() !== 'utf8mb4') {
+            throw new ConfigurationError(
+              'pool',
+              `its connections' character set is ${name || 'unknown'}, not utf8mb4: text it cannot hold (emoji, most scripts) would be stored mangled, and distinct idempotency keys could be one; create the pool with charset: 'utf8mb4_general_ci' (or any utf8mb4 collation)`,
+            );
+          }
+        }
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string
+        return /mariadb/i.test(String(row?.v ?? ''));
+      },
       (error: unknown) => {
         mariadb = undefined;
         throw error;
@@ -291,6 +308,8 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
           throw new Error('abandoned while connecting');
         }
         try {
+          // Once per store: the server's kind and the sessions' character set (refused if not utf8mb4).
+          await isMariadb(c);
           // What beginTransaction() sends; its OK packet also tells how the session reads
           // backslashes in strings (for telling fn's COMMIT from a string holding one).
           const [begun] = await c.query('START TRANSACTION');
