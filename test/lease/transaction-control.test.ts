@@ -345,6 +345,28 @@ describe.runIf(withPostgres)('PostgreSQL: a backslash is read as the session rea
   });
 });
 
+describe.runIf(withPostgres)('PostgreSQL: standard_conforming_strings turned off without naming it', () => {
+  it("set_config('standard_' || 'conforming_strings', 'off', true): both readings from then on, the COMMIT after 'a\\'' is refused", async () => {
+    const store = postgresStore(PG_URL, { table: `tcl_${uniq()}`, max: 1 });
+    const table = `tcs_${uniq()}`;
+    try {
+      await store.transaction((tx) => tx.execute(`CREATE TABLE ${table} (ref text)`));
+      const outcome = await store
+        .transaction(async (tx) => {
+          await tx.execute(`INSERT INTO ${table} VALUES ('x')`);
+          await tx.query("SELECT set_config('standard_' || 'conforming_strings', 'off', true)");
+          await tx.query("SELECT 'a\\''; COMMIT; --'").catch(() => undefined);
+        })
+        .catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(TransactionControlError);
+      expect(await store.transaction((tx) => tx.query(`SELECT ref FROM ${table}`))).toEqual([]);
+    } finally {
+      await store.transaction((tx) => tx.execute(`DROP TABLE IF EXISTS ${table}`)).catch(() => undefined);
+      await store.close();
+    }
+  }, 60_000);
+});
+
 describe.runIf(withMariadb)('MariaDB: "…" is an identifier under ANSI_QUOTES, where a backslash escapes nothing', () => {
   it('a pool of yours with multipleStatements whose sessions run ANSI_QUOTES: the COMMIT after "a\\" is refused, nothing committed', async () => {
     const url = new URL(MYSQL_URL);

@@ -372,8 +372,13 @@ export function transactionControlKeyword(dialect: Dialect, sql: string, backsla
   return undefined;
 }
 
-/** A statement that may change how the session reads backslashes in strings: later statements are checked under both readings. */
-const ESCAPE_SETTING = /sql_mode|standard_conforming_strings/i;
+/**
+ * A statement that may change how the session reads backslashes in strings: later statements are
+ * checked under both readings. Naming the setting, or not naming it: PostgreSQL's
+ * `set_config('standard_' || 'conforming_strings', 'off', true)` (whose name is built at run
+ * time: the COMMIT after `SELECT 'a\''` then ran, unrefused) and `RESET ALL` (back to the default).
+ */
+const ESCAPE_SETTING = /sql_mode|standard_conforming_strings|set_config|\breset\s+all\b/i;
 
 /**
  * `fn` with a transaction handle that checks every statement before it is sent: one that would
