@@ -337,3 +337,15 @@ describe('mysql: "…" is read both ways, as a string and (ANSI_QUOTES) as an id
     expect(find('mysql', "SELECT \"it\\'s; commit\"", 'escape')).toBeUndefined();
   });
 });
+
+describe('mysql: more statements that commit implicitly (each verified committing on MariaDB 10.11)', () => {
+  it('SET DEFAULT ROLE, BACKUP LOCK / BACKUP STAGE', () => {
+    expect(find('mysql', 'SET DEFAULT ROLE NONE', 'escape', true)).toBe('SET DEFAULT ROLE (implicit commit)');
+    expect(find('mysql', 'set default role r1 for u@h', 'escape', true)).toBe('SET DEFAULT ROLE (implicit commit)');
+    expect(find('mysql', 'BACKUP LOCK t', 'escape', true)).toBe('BACKUP (implicit commit)');
+    expect(find('mysql', 'BACKUP STAGE START', 'escape', true)).toBe('BACKUP (implicit commit)');
+    // Not these: a session variable named so, SET ROLE (no commit).
+    expect(find('mysql', 'SET @default = 1', 'escape', true)).toBeUndefined();
+    expect(find('mysql', 'SET ROLE NONE', 'escape', true)).toBeUndefined();
+  });
+});

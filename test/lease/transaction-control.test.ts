@@ -280,7 +280,7 @@ for (const target of targets) {
     it.runIf(target.name === 'MariaDB')('MariaDB: a handler\'s DDL, which would COMMIT implicitly, is refused: 503 NOT_EXECUTED, nothing committed, no table made', async () => {
       const made = `tcx_${id}`;
       const before = calls.swallowed.length;
-      for (const [index, sql] of [`CREATE TABLE ${made} (a INT)`, `/* x */ drop table if exists ${made}`, `ALTER TABLE ${t.ledger} ADD COLUMN z INT`, `TRUNCATE TABLE ${t.ledger}`, `LOCK TABLES ${t.ledger} WRITE`, 'DROP VIEW temporary', `CREATE TABLE temporary (a INT)`].entries()) {
+      for (const [index, sql] of [`CREATE TABLE ${made} (a INT)`, `/* x */ drop table if exists ${made}`, `ALTER TABLE ${t.ledger} ADD COLUMN z INT`, `TRUNCATE TABLE ${t.ledger}`, `LOCK TABLES ${t.ledger} WRITE`, 'DROP VIEW temporary', `CREATE TABLE temporary (a INT)`, 'SET DEFAULT ROLE NONE'].entries()) {
         const answer = await rawRpc(a.url, 'ddl', { ref: `d-${index}`, sql }, { 'idempotency-key': `kd-${id}-${index}` });
         expect([sql, answer.status, answer.body]).toMatchObject([sql, 503, { error: 'NOT_EXECUTED', node: 'alpha' }]);
         expect(calls.swallowed[before + index]).toBeInstanceOf(TransactionControlError);

@@ -289,6 +289,11 @@ const IMPLICIT_COMMIT: ReadonlySet<string> = new Set([
   'UNINSTALL',
   'CHANGE',
   'STOP',
+  // MariaDB's BACKUP LOCK / BACKUP STAGE (both commit: verified on 10.11); MySQL's IMPORT TABLE, CLONE.
+  'BACKUP',
+  'IMPORT',
+  'CLONE',
+  'SHUTDOWN',
 ]);
 
 const word = (token: Token | undefined): string | undefined => (token?.kind === 'word' ? token.upper : undefined);
@@ -310,6 +315,8 @@ function refusedKeyword(dialect: Dialect, statement: readonly Token[], implicitC
     if (statement.some((token) => word(token) === 'AUTOCOMMIT')) return 'SET autocommit';
     if (dialect === 'mysql' && statement.some((token) => word(token) === 'COMPLETION_TYPE')) return 'SET completion_type';
     if (dialect === 'mysql' && second === 'PASSWORD') return 'SET PASSWORD';
+    // `SET DEFAULT ROLE` changes the grant tables: it commits implicitly, like GRANT (verified on MariaDB 10.11).
+    if (dialect === 'mysql' && implicitCommits && second === 'DEFAULT' && word(statement[2]) === 'ROLE') return 'SET DEFAULT ROLE (implicit commit)';
     return undefined;
   }
   if (first === 'PREPARE' && second === 'TRANSACTION' && dialect === 'postgres') return 'PREPARE TRANSACTION';
