@@ -6,6 +6,8 @@
  * Rules from https://www.postgresql.org/docs/current/sql-syntax-lexical.html.
  */
 
+import { endOfBlockComment, endOfQuoted } from './sql-quoting.js';
+
 /** Where the placeholders are: `?` ones and native `$n` ones (offsets into the text). */
 export interface PgPlaceholders {
   /** Offsets of `?` placeholders, in order. */
@@ -26,41 +28,6 @@ function isIdentPart(c: string): boolean {
   return /[A-Za-z0-9_$\u0080-\uffff]/.test(c);
 }
 
-/** End (exclusive) of a quoted run opened at `start` by `quote`, doubling as the escape; backslash escapes too when `backslash`. */
-function endOfQuoted(sql: string, start: number, quote: string, backslash: boolean): number {
-  let i = start + 1;
-  while (i < sql.length) {
-    const c = sql[i];
-    if (backslash && c === '\\') {
-      i += 2;
-    } else if (c === quote) {
-      if (sql[i + 1] === quote) i += 2;
-      else return i + 1;
-    } else {
-      i += 1;
-    }
-  }
-  return sql.length;
-}
-
-function endOfBlockComment(sql: string, start: number): number {
-  let depth = 0;
-  let i = start;
-  while (i < sql.length) {
-    if (sql[i] === '/' && sql[i + 1] === '*') {
-      depth += 1;
-      i += 2;
-    } else if (sql[i] === '*' && sql[i + 1] === '/') {
-      depth -= 1;
-      i += 2;
-      if (depth === 0) return i;
-    } else {
-      i += 1;
-    }
-  }
-  return sql.length;
-}
-
 /** Finds the placeholders of `sql`. Never throws: an unterminated string or comment runs to the end. */
 export function scanPgPlaceholders(sql: string): PgPlaceholders {
   const questionMarks: number[] = [];
@@ -74,7 +41,7 @@ export function scanPgPlaceholders(sql: string): PgPlaceholders {
       const end = sql.slice(i).search(/[\n\r]/);
       i = end < 0 ? sql.length : i + end + 1;
     } else if (c === '/' && next === '*') {
-      i = endOfBlockComment(sql, i);
+      i = endOfBlockComment(sql, i, true);
     } else if (c === "'") {
       i = endOfQuoted(sql, i, "'", false);
     } else if (c === '"') {

@@ -22,6 +22,7 @@
  * cannot tell (a backslash in a string whose escaping mode is unknown: both readings are checked).
  */
 import { TransactionControlError } from '../errors.js';
+import { endOfBlockComment, endOfQuoted } from './sql-quoting.js';
 import type { Dialect, SqlExecutor } from '../types.js';
 
 /** How backslashes in `'…'` strings read: as escapes, literally, or not known (check both readings). */
@@ -42,43 +43,6 @@ const TOO_MANY_CONDITIONALS = 'CONDITIONAL COMMENTS';
 
 const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
 const IDENT_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
-
-/** End (exclusive) of a run quoted by `quote`, the quote doubled as its escape; backslash escapes too when `backslash`. Unterminated: the end of the text. */
-function endOfQuoted(sql: string, start: number, quote: string, backslash: boolean): number {
-  let i = start + 1;
-  while (i < sql.length) {
-    const c = sql[i];
-    if (backslash && c === '\\') i += 2;
-    else if (c === quote) {
-      if (sql[i + 1] === quote) i += 2;
-      else return i + 1;
-    } else i += 1;
-  }
-  return sql.length;
-}
-
-/** End (exclusive) of a block comment at `start`; nested ones count on PostgreSQL only. Unterminated: the end of the text. */
-function endOfBlockComment(sql: string, start: number, nested: boolean): number {
-  if (!nested) {
-    const close = sql.indexOf('*/', start + 2);
-    return close < 0 ? sql.length : close + 2;
-  }
-  let depth = 0;
-  let i = start;
-  while (i < sql.length) {
-    if (sql[i] === '/' && sql[i + 1] === '*') {
-      depth += 1;
-      i += 2;
-    } else if (sql[i] === '*' && sql[i + 1] === '/') {
-      depth -= 1;
-      i += 2;
-      if (depth === 0) return i;
-    } else {
-      i += 1;
-    }
-  }
-  return sql.length;
-}
 
 /**
  * End (exclusive) of a line comment, at the line break the database ends it at: PostgreSQL at
