@@ -204,10 +204,12 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
   // were mangled. Refused then, for every statement after (ConfigurationError naming the pool).
   let mariadb: Promise<boolean> | undefined;
   const isMariadb = (p: Queryable): Promise<boolean> => {
-    mariadb ??= runOn(p, 'SELECT VERSION() AS v, @@character_set_client AS c, @@character_set_connection AS n', [], 5_000).then(
+    // The results' character set too: text read back in latin1 came back mangled ('pay-😀' as
+    // 'pay-?'). NULL there means no conversion (each column's own, utf8mb4 for hotcold's tables).
+    mariadb ??= runOn(p, 'SELECT VERSION() AS v, @@character_set_client AS c, @@character_set_connection AS n, @@character_set_results AS r', [], 5_000).then(
       ({ rows }) => {
         const row = rows[0];
-        for (const charset of [row?.c, row?.n]) {
+        for (const charset of [row?.c, row?.n, row?.r === null ? 'utf8mb4' : row?.r]) {
           // A database cell is a string, number, bigint or Buffer here, never a plain object.
           // eslint-disable-next-line @typescript-eslint/no-base-to-string
           const name = String(charset ?? '');

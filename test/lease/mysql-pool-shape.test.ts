@@ -1,0 +1,40 @@
+/**
+ * Pools of yours that mysqlStore cannot read right are refused by name, and pools it can read are
+ * not (found attacking c73425c, the utf8mb4 check):
+ * - a session whose results come back in another character set (`character_set_results` latin1,
+ *   e.g. set by a pool's 'connection' handler) passed the check on client/connection, and every
+ *   key and payload read back was mangled silently ('pay-😀' read as 'pay-?');
+ * - a pool made with `rowsAsArray` or `nestTables` (options of the pool, for the user's own
+ *   queries) was refused as "character set unknown", though its charset was utf8mb4: the store
+ *   read its rows by column name. The store now asks for plain rows in every statement it runs;
+ * - a callback-style mysql2 Pool (`mysql2`, not `mysql2/promise`) was accepted and crashed at the
+ *   first statement with a TypeError; now a ConfigurationError naming pool at construction.
+ * Real MariaDB on loopback.
+ */
+import mysql from 'mysql2/promise';
+import { describe, expect, it } from 'vitest';
+import { mysqlStore } from '../../src/lease/index.js';
+import { ConfigurationError } from '../../src/errors.js';
+import { MYSQL_URL, databaseAvailable } from '../support/services.js';
+import { uniqueTable } from './helpers.js';
+
+const available = await databaseAvailable('mysql');
+
+describe.runIf(available)('pools of yours given to mysqlStore', () => {
+  it('a session reading results in latin1 is refused (ConfigurationError naming pool), not read mangled', async () => {
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 });
+    pool.on('connection', (c) => {
+      void c.query('SET character_set_results = latin1');
+    });
+    const store = mysqlStore(pool, { table: uniqueTable() });
+    try {
+      const outcome = await store.transaction((tx) => tx.query('SELECT ? AS v', ['pay-😀'])).catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(ConfigurationError);
+      expect((outcome as ConfigurationError).message).toMatch(/pool/);
+      expect((outcome as ConfigurationError).message).toMatch(/latin1/);
+    } finally {
+      await store.close();
+      await pool.end();
+    }
+  }, 30_000);
+});
