@@ -37,4 +37,18 @@ describe.runIf(available)('pools of yours given to mysqlStore', () => {
       await pool.end();
     }
   }, 30_000);
+
+  it('a utf8mb4 pool made with rowsAsArray or nestTables is not refused, and its rows read by name', async () => {
+    for (const extra of [{ rowsAsArray: true }, { nestTables: true }, { nestTables: '_' }]) {
+      const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1, ...extra });
+      const store = mysqlStore(pool, { table: uniqueTable() });
+      try {
+        const rows = await store.transaction((tx) => tx.query('SELECT ? AS v', ['pay-😀']));
+        expect(rows, JSON.stringify(extra)).toEqual([{ v: 'pay-😀' }]);
+      } finally {
+        await store.close();
+        await pool.end();
+      }
+    }
+  }, 30_000);
 });

@@ -112,7 +112,9 @@ function formatsItself(target: Queryable): boolean {
 }
 
 async function runOn(target: Queryable, sql: string, params: readonly unknown[], timeoutMs?: number): Promise<StatementResult> {
-  const options: mysql.QueryOptions = { sql };
+  // Plain rows keyed by column name, whatever a pool of yours was made with (rowsAsArray,
+  // nestTables are its options for your own queries): the store and fn read rows by name.
+  const options: mysql.QueryOptions = { sql, rowsAsArray: false, nestTables: false };
   if (timeoutMs !== undefined) options.timeout = driverTimeoutMs(timeoutMs + CLIENT_SLACK_MS);
   const values = params.length === 0 || formatsItself(target) ? [...params] : params.map(modeProof);
   const [result] = await target.query(options, values);
