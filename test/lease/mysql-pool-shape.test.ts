@@ -12,6 +12,7 @@
  * Real MariaDB on loopback.
  */
 import mysql from 'mysql2/promise';
+import mysqlCallback from 'mysql2';
 import { describe, expect, it } from 'vitest';
 import { mysqlStore } from '../../src/lease/index.js';
 import { ConfigurationError } from '../../src/errors.js';
@@ -49,6 +50,32 @@ describe.runIf(available)('pools of yours given to mysqlStore', () => {
         await store.close();
         await pool.end();
       }
+    }
+  }, 30_000);
+
+  it('a callback-style mysql2 Pool is refused at construction, naming pool', async () => {
+    const pool = mysqlCallback.createPool({ uri: MYSQL_URL, connectionLimit: 1 });
+    try {
+      let thrown: unknown;
+      try {
+        mysqlStore(pool as unknown as Parameters<typeof mysqlStore>[0]);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ConfigurationError);
+      expect((thrown as ConfigurationError).message).toMatch(/pool/);
+      expect((thrown as ConfigurationError).message).toMatch(/promise/);
+    } finally {
+      await new Promise((resolve) => pool.end(resolve));
+    }
+    // Its promise() wrapper is a mysql2/promise Pool: accepted.
+    const wrapped = mysqlCallback.createPool({ uri: MYSQL_URL, connectionLimit: 1 }).promise();
+    const store = mysqlStore(wrapped, { table: uniqueTable() });
+    try {
+      expect(await store.transaction((tx) => tx.query('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    } finally {
+      await store.close();
+      await wrapped.end();
     }
   }, 30_000);
 });

@@ -173,6 +173,10 @@ export function mysqlStore(uriOrPoolLike: string | MysqlPoolLike, options: Mysql
     secrets.addUrlPassword(uriOrPool);
   } else if (typeof uriOrPool !== 'object' || uriOrPool === null || typeof uriOrPool.getConnection !== 'function') {
     throw new ConfigurationError('pool', 'must be a mysql:// URI or a mysql2/promise Pool');
+  } else if (typeof (uriOrPool as { promise?: unknown }).promise === 'function') {
+    // mysql2's callback-style Pool (from 'mysql2', not 'mysql2/promise'): its getConnection takes
+    // a callback and returns nothing, so the first statement crashed with a TypeError.
+    throw new ConfigurationError('pool', "is a callback-style mysql2 Pool: pass its promise() wrapper (or a Pool from 'mysql2/promise')");
   }
 
   let pool: mysql.Pool | undefined = owned ? undefined : uriOrPool;
