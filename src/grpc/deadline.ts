@@ -49,6 +49,24 @@ function propagateBits(flags: unknown): number {
 }
 
 /**
+ * Why a call's `parent` cannot be used, or undefined when it can (or there is none): grpc-js calls
+ * `parent.getDeadline()` when DEADLINE is propagated and `parent.on('cancelled', …)` when
+ * CANCELLATION is, inside every attempt. Anything else there (a plain object, a string) made each
+ * attempt throw a TypeError, which the policy took for a backend failure (retries, reconnecting).
+ */
+export function parentProblem(options: { parent?: unknown; propagate_flags?: unknown }): string | undefined {
+  const parent = options.parent;
+  if (parent === undefined || parent === null) return undefined;
+  const bits = propagateBits(options.propagate_flags);
+  const shape = typeof parent === 'object' || typeof parent === 'function' ? (parent as { getDeadline?: unknown; on?: unknown }) : undefined;
+  const needs: string[] = [];
+  if ((bits & PROPAGATE_DEADLINE) !== 0 && typeof shape?.getDeadline !== 'function') needs.push('getDeadline()');
+  if ((bits & PROPAGATE_CANCELLATION) !== 0 && typeof shape?.on !== 'function') needs.push("on('cancelled')");
+  if (needs.length === 0) return undefined;
+  return `must be a grpc-js server call (the handler's call), with ${needs.join(' and ')} for the propagate_flags given; it has not`;
+}
+
+/**
  * The `parent` whose cancellation ends the call: when the call has one and its `propagate_flags`
  * include CANCELLATION (grpc-js's default with a parent), and it can tell (an EventEmitter with
  * `cancelled`, as grpc-js's server calls are). undefined otherwise.

@@ -20,7 +20,7 @@ import { metadataSecrets } from './metadata-secrets.js';
 import { requireGrpcMethodKeys } from './method-keys.js';
 import { GrpcStatus } from './status-codes.js';
 import { UnaryAttempt, type UnaryAttemptOwner, type UnaryAttemptResult } from './unary-attempt.js';
-import { callDeadlineLeftMs, cancellingParent, sentDeadline } from './deadline.js';
+import { callDeadlineLeftMs, cancellingParent, parentProblem, sentDeadline } from './deadline.js';
 
 /**
  * Options of {@link grpcInterceptor} when it creates its own policy: {@link PolicyOptions}, with
@@ -391,7 +391,11 @@ class UnaryCall implements UnaryAttemptOwner {
       this.abortController = new AbortController();
       signal = this.abortController.signal;
     }
-    if (deadlineMs === 'invalid') {
+    const badParent = parentProblem(this.options);
+    if (badParent !== undefined) {
+      // Not a server call: grpc-js would throw inside every attempt, read as a backend failure.
+      running = Promise.reject(new ConfigurationError('parent', badParent));
+    } else if (deadlineMs === 'invalid') {
       // NaN, an invalid Date, a string: the caller's bug, not "no deadline" (it went out with none).
       // Nothing is sent; the caller hears so as of a refused idempotency-key (see `fail`).
       running = Promise.reject(new ConfigurationError('deadline', 'must be a Date or a number of ms since the epoch (Infinity: none), not NaN or an invalid Date'));
