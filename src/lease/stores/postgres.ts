@@ -255,9 +255,19 @@ export function postgresStore(connectionStringOrPoolLike: string | PgPoolLike, o
           // One round trip: the session's identity comes with BEGIN (see `discard`), and how it
           // reads backslashes in strings (for telling fn's COMMIT from a string holding one).
           const begun = (await c.query(
-            "BEGIN; SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS xact, current_setting('standard_conforming_strings') AS scs",
+            "BEGIN; SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS xact, current_setting('standard_conforming_strings') AS scs, current_setting('client_encoding') AS enc",
           )) as unknown as pg.QueryResult[];
-          const identity = begun[1]?.rows[0] as { pid?: unknown; xact?: unknown; scs?: unknown } | undefined;
+          const identity = begun[1]?.rows[0] as { pid?: unknown; xact?: unknown; scs?: unknown; enc?: unknown } | undefined;
+          // node-pg sends and reads UTF-8 only: a session of a pool of yours set to another
+          // client_encoding (LATIN1 …) had the server read each byte as a character — 'pay-😀'
+          // stored as an 8-character key this pool read back whole, but a node whose pool is right
+          // found no such key (the call ran again) and read payloads mangled. Refused, unsent.
+          if (identity !== undefined && String(identity.enc).toUpperCase() !== 'UTF8') {
+            throw new ConfigurationError(
+              'pool',
+              `its sessions' client_encoding is ${String(identity.enc)}, not UTF8 (what node-pg sends and reads): keys and payloads would be stored mangled and differ from every other node's; leave client_encoding as node-pg sets it`,
+            );
+          }
           if (identity !== undefined) session = { pid: Number(identity.pid), xact: String(identity.xact) };
           const backslashes: BackslashMode = identity?.scs === 'on' ? 'literal' : identity?.scs === 'off' ? 'escape' : 'unknown';
           const tx = executor('postgres', async (sql, params) => toResult(await c.query(toPgPlaceholders(sql, params.length), [...params])));
