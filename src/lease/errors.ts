@@ -280,7 +280,8 @@ export class TransactionRolledBackError extends TransientStoreError {}
  * `fn` sent a statement through the transaction handle of `store.transaction(fn)` that would end
  * or start the store's own transaction: `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`,
  * `ROLLBACK`, `ABORT`, `SET autocommit`, PostgreSQL's
- * `PREPARE TRANSACTION`, MySQL's `XA` — in any case, after comments, or after other statements in
+ * `PREPARE TRANSACTION`, MySQL's `XA`; or that would change the session's character set, in which
+ * keys and payloads travel (`SET NAMES latin1`, `client_encoding`: `statement` `SET character set`) — in any case, after comments, or after other statements in
  * one text. The statement was NOT sent; the store rolled the transaction back and rejects
  * `transaction()` with this error even if `fn` caught it and went on (its later statements are
  * refused too): nothing was committed (`committed` is `false`; the node answers

@@ -262,6 +262,33 @@ const IMPLICIT_COMMIT: ReadonlySet<string> = new Set([
 
 const word = (token: Token | undefined): string | undefined => (token?.kind === 'word' ? token.upper : undefined);
 
+/** MariaDB/MySQL settings that change how the session's text is sent or read (`SET NAMES`, `SET CHARACTER SET` set them all). */
+const MYSQL_CHARSET_WORDS: ReadonlySet<string> = new Set(['NAMES', 'CHARSET', 'CHARACTER_SET_CLIENT', 'CHARACTER_SET_CONNECTION', 'CHARACTER_SET_RESULTS', 'COLLATION_CONNECTION']);
+/** PostgreSQL: `SET [SESSION | LOCAL] client_encoding` and its alias `SET NAMES`. */
+const POSTGRES_CHARSET_WORDS: ReadonlySet<string> = new Set(['NAMES', 'CLIENT_ENCODING']);
+
+/**
+ * Whether a SET statement changes the session's character set (any of its assignments). On
+ * MariaDB/MySQL a value that is a utf8mb4 name written as a word (`SET NAMES utf8mb4`, as dump
+ * files begin, `collation_connection = utf8mb4_bin`) changes nothing the store relies on.
+ */
+function setsCharset(dialect: Dialect, statement: readonly Token[]): boolean {
+  const words = dialect === 'mysql' ? MYSQL_CHARSET_WORDS : POSTGRES_CHARSET_WORDS;
+  return statement.some((token, i) => {
+    const w = word(token);
+    if (w === undefined) return false;
+    let at: number;
+    if (words.has(w)) at = i + 1;
+    else if (dialect === 'mysql' && w === 'CHARACTER' && word(statement[i + 1]) === 'SET') at = i + 2;
+    else return false;
+    if (dialect !== 'mysql') return true;
+    // The value: the next token, after an `=` (`SET character_set_client = utf8mb4`).
+    let value = statement[at];
+    if (value !== undefined && value.kind !== 'word') value = statement[at + 1];
+    return !(word(value)?.startsWith('UTF8MB4') ?? false);
+  });
+}
+
 /** The keyword(s) naming the statement if it is refused, else `undefined`. Only fixed keywords: never text of the statement's own. */
 function refusedKeyword(dialect: Dialect, statement: readonly Token[], implicitCommits: boolean): string | undefined {
   const first = word(statement[0]);
@@ -277,6 +304,11 @@ function refusedKeyword(dialect: Dialect, statement: readonly Token[], implicitC
       }
     }
     if (statement.some((token) => word(token) === 'AUTOCOMMIT')) return 'SET autocommit';
+    // The session's character set is the store's: keys and payloads travel in it (utf8mb4 /
+    // UTF8, checked by the store). A handler's `SET NAMES latin1` stayed on MariaDB's pooled
+    // connection, and every later transaction on it stored 'pay-😀' as 'pay-=\0'; PostgreSQL's
+    // `SET client_encoding` made fn's next statements store each UTF-8 byte as a character.
+    if (dialect !== 'sqlite' && setsCharset(dialect, statement)) return 'SET character set';
     if (dialect === 'mysql' && statement.some((token) => word(token) === 'COMPLETION_TYPE')) return 'SET completion_type';
     if (dialect === 'mysql' && second === 'PASSWORD') return 'SET PASSWORD';
     // `SET DEFAULT ROLE` changes the grant tables: it commits implicitly, like GRANT (verified on MariaDB 10.11).
