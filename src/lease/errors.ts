@@ -288,7 +288,8 @@ export class TransactionRolledBackError extends TransientStoreError {}
  * `503 NOT_EXECUTED`). A programming error, not a transient one: the same `fn` is refused again.
  * Keywords inside strings, quoted identifiers, dollar-quoted bodies and comments do not count;
  * `SAVEPOINT`, `RELEASE [SAVEPOINT]` and `ROLLBACK TO [SAVEPOINT]` nest inside the transaction and
- * are allowed. The node also refuses, in its handlers' transactions on MariaDB/MySQL, the statements that
+ * are allowed. `store.run()` refuses the same statements (and savepoints, which need a
+ * transaction) with this error, unsent. The node also refuses, in its handlers' transactions on MariaDB/MySQL, the statements that
  * COMMIT implicitly there (DDL, `LOCK TABLES`, …; `statement` then ends in `(implicit commit)`).
  */
 export class TransactionControlError extends LeaseError {
@@ -296,9 +297,16 @@ export class TransactionControlError extends LeaseError {
   readonly committed = false;
   /** The refused statement's keyword(s), e.g. `COMMIT`, `ROLLBACK TO`, `SET autocommit`, `CREATE (implicit commit)`; never the statement's text. */
   readonly statement: string;
-  constructor(store: string, statement: string) {
+  /**
+   * @param via - where the statement was sent: `fn`'s transaction handle, or `store.run()`, which
+   *   runs one statement in autocommit (a `BEGIN` there stayed open on the store's connection, and
+   *   the statements after it, the lease's own among them, would never commit).
+   */
+  constructor(store: string, statement: string, via: 'transaction' | 'run' = 'transaction') {
     super(
-      `${store}: fn sent ${statement} through the transaction handle; only the store may end or nest its transaction, so the statement was not sent and the transaction was rolled back: nothing was committed`,
+      via === 'run'
+        ? `${store}: run() was given ${statement}; run() runs one statement in autocommit and may not start, end or reconfigure a transaction or session, so it was not sent`
+        : `${store}: fn sent ${statement} through the transaction handle; only the store may end or nest its transaction, so the statement was not sent and the transaction was rolled back: nothing was committed`,
     );
     this.statement = statement;
   }

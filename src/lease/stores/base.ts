@@ -1,8 +1,10 @@
 import type { SecretScope } from '../../shared/redact.js';
+import { TransactionControlError } from '../errors.js';
 import { requireCurrent, toRecord } from '../record.js';
 import { judgeReplication, replicationSql } from '../replication-mode.js';
 import { ensureSchema } from '../schema.js';
 import { ddl, leaseSchema, leaseSql, type LeaseSql } from '../sql.js';
+import { transactionControlKeyword } from './transaction-control.js';
 import type { Dialect, LeaseRecord, ReplicationInfo, LeaseStore, SqlExecutor, StatementResult, TransactionOptions } from '../types.js';
 
 /** Bound of `read()` (operator status, admin actions), on the server too: a plain read takes no row lock but may wait on a metadata or relation lock. */
@@ -46,7 +48,15 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
       await ensureSchema(store, leaseSchema(driver.dialect, driver.table), `hotcold:${driver.table}`);
       await driver.afterSchema?.();
     },
-    run: (text, params = [], options) => driver.run(text, params, options),
+    // One statement in autocommit: a BEGIN (or SET autocommit = 0, SET NAMES latin1) would stay on
+    // the connection it ran on — on SQLite the store's only one — and every statement after it,
+    // the lease's renewals included, would run inside a transaction nobody commits. Savepoints
+    // too: outside a transaction SQLite's SAVEPOINT opens one.
+    run: (text, params = [], options) => {
+      const keyword = typeof text === 'string' ? (transactionControlKeyword(driver.dialect, text, 'unknown') ?? savepointKeyword(text)) : undefined;
+      if (keyword !== undefined) return Promise.reject(new TransactionControlError(`${driver.dialect} store`, keyword, 'run'));
+      return driver.run(text, params, options);
+    },
     async read(name: string): Promise<LeaseRecord | null> {
       const { rows } = await driver.run(sql.read, [name], { timeoutMs: READ_TIMEOUT_MS });
       const row = rows[0];
@@ -70,6 +80,12 @@ export function makeStore(driver: StoreDriver): SqlLeaseStore {
     store.notifyRelease = driver.notifyRelease.bind(driver);
   }
   return store;
+}
+
+/** `SAVEPOINT`, `RELEASE`, `ROLLBACK … TO` at the head of `sql` (after whitespace and comments): allowed inside a transaction, not in `run()`. */
+function savepointKeyword(sql: string): string | undefined {
+  const head = sql.replace(/^(\s+|--[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '');
+  return /^(savepoint|release|rollback\s+((work|transaction)\s+)?to)\b/i.test(head) ? 'SAVEPOINT' : undefined;
 }
 
 /** The `?`-placeholder SQL executor contract on top of a `run`-like function. */
